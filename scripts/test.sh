@@ -1,0 +1,17 @@
+#!/bin/sh
+# The whole test suite: install dependencies, build, run CTest.
+# Usage: scripts/test.sh [--asan] [extra ctest args...]
+set -eu
+cd "$(dirname "$0")/.."
+build=build
+opts="-DDMABUFD_WERROR=ON"
+if [ "${1:-}" = "--asan" ]; then
+	shift
+	build=build-asan
+	opts="$opts -DASAN_UBSAN=ON"
+fi
+scripts/install-deps.sh --test
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo $opts
+cmake --build "$build" -j"$(nproc)"
+cd "$build"
+ctest --output-on-failure -j"$(nproc)" "$@"
