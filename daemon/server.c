@@ -198,8 +198,6 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct server *s = arg;
 
 	for (int i = 0; i < 16; i++) {
-		socklen_t len = sizeof(struct ucred);
-		struct client *c;
 		int fd;
 
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -218,39 +216,45 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			client_refuse(fd, -EUSERS, "too many clients connected");
 			continue;
 		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
+		if (server_adopt_client(s, fd) < 0)
 			client_refuse(fd, -ENOMEM, "out of memory");
-			continue;
-		}
-		c->server = s;
-		c->fd = fd;
-		TAILQ_INIT(&c->buffers);
-		STAILQ_INIT(&c->outq);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
-			log_warn("SO_PEERCRED: %s", strerror(errno));
-			free(c);
-			close(fd);
-			continue;
-		}
-		read_comm(c->cred.pid, c->comm);
-		c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
-		c->ev_write = event_new(s->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
-		if (!c->ev_read || !c->ev_write || event_add(c->ev_read, NULL) < 0) {
-			if (c->ev_read)
-				event_free(c->ev_read);
-			if (c->ev_write)
-				event_free(c->ev_write);
-			free(c);
-			client_refuse(fd, -ENOMEM, "out of memory");
-			continue;
-		}
-		c->reading = true;
-		TAILQ_INSERT_TAIL(&s->clients, c, link);
-		s->nclients++;
-		log_debug("client connected: pid %d uid %u gid %u comm %s", (int)c->cred.pid,
-			  (unsigned)c->cred.uid, (unsigned)c->cred.gid, c->comm);
 	}
+}
+
+int server_adopt_client(struct server *s, int fd)
+{
+	socklen_t len = sizeof(struct ucred);
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->server = s;
+	c->fd = fd;
+	TAILQ_INIT(&c->buffers);
+	STAILQ_INIT(&c->outq);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
+		int err = negative_errno();
+
+		free(c);
+		return err;
+	}
+	read_comm(c->cred.pid, c->comm);
+	c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+	c->ev_write = event_new(s->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
+	if (!c->ev_read || !c->ev_write || event_add(c->ev_read, NULL) < 0) {
+		if (c->ev_read)
+			event_free(c->ev_read);
+		if (c->ev_write)
+			event_free(c->ev_write);
+		free(c);
+		return -ENOMEM;
+	}
+	c->reading = true;
+	TAILQ_INSERT_TAIL(&s->clients, c, link);
+	s->nclients++;
+	log_debug("client connected: pid %d uid %u gid %u comm %s", (int)c->cred.pid,
+		  (unsigned)c->cred.uid, (unsigned)c->cred.gid, c->comm);
+	return 0;
 }
 
 void server_release_buffer(struct server *s, struct buffer *b)

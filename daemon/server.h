@@ -113,6 +113,15 @@ int server_listen_path(struct server *s, const char *path, mode_t mode);
  */
 int server_listen_fd(struct server *s, int fd);
 
+/**
+ * server_adopt_client() - serve a connected SOCK_SEQPACKET socket as a new
+ * client (accept() calls this; tests and fuzz targets pass one end of a
+ * socketpair). The peer's credentials come from SO_PEERCRED. @fd must be
+ * non-blocking; on success the server owns it.
+ * Return: 0; -ENOMEM; negative errno from getsockopt(2) (@fd untouched).
+ */
+int server_adopt_client(struct server *s, int fd);
+
 /** server_finish() - disconnect everyone, release every buffer, free all. */
 void server_finish(struct server *s);
 
