@@ -15,15 +15,13 @@
 #include <event2/event.h>
 
 #include "backend.h"
+#include "config.h"
 #include "log.h"
 #include "server.h"
 
 struct options {
-	const char *socket_path;
-	const char *backend;
-	mode_t socket_mode;
-	struct backend_options backend_opts;
-	struct server_limits limits;
+	const char *config_path;             /* NULL: DMABUFD_DEFAULT_CONFIG if present */
+	struct config_overrides overrides;   /* the command line wins over the file */
 	int verbose;
 };
 
@@ -32,71 +30,28 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: dmabufd [OPTIONS]\n"
 		"Broker of shared DMA buffers over a Unix socket.\n\n"
-		"  -s, --socket PATH      listen on PATH (default $DMABUFD_SOCKET, else %s)\n"
+		"  -c, --config FILE      configuration file (default %s if it exists;\n"
+		"                         see docs/CONFIG.md). Options below override it.\n"
+		"  -s, --socket PATH      listen on PATH (default $DMABUFD_SOCKET, else the\n"
+		"                         file's [daemon] socket, else %s)\n"
 		"  -b, --backend NAME     backend: memfd (default)\n"
 		"      --capacity SIZE    bytes the memfd backend may hand out (default 256M;\n"
 		"                         K/M/G suffixes)\n"
 		"      --socket-mode MODE octal mode of the socket file (default 0660)\n"
 		"      --max-clients N    connected clients (default 256)\n"
 		"      --max-buffers N    live buffers per client (default 1024)\n"
+		"SIGHUP reloads the configuration file without dropping clients.\n"
 		"  -v, --verbose          log debug messages\n"
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n",
-		DMABUFD_DEFAULT_SOCKET);
-}
-
-/* Parses "123", "4K", "16M", "1G" (binary units) into bytes. */
-static int parse_size(const char *s, uint64_t *ret)
-{
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || s[0] == '-')
-		return -EINVAL;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'K': case 'k':
-		shift = 10;
-		end++;
-		break;
-	case 'M': case 'm':
-		shift = 20;
-		end++;
-		break;
-	case 'G': case 'g':
-		shift = 30;
-		end++;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*ret = (uint64_t)v << shift;
-	return 0;
-}
-
-static int parse_u32(const char *s, uint32_t min, uint32_t *ret)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > UINT32_MAX || v < min)
-		return -EINVAL;
-	*ret = (uint32_t)v;
-	return 0;
+		DMABUFD_DEFAULT_CONFIG, DMABUFD_DEFAULT_SOCKET);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_CAPACITY = 256, OPT_MODE, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS };
 	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "backend", required_argument, NULL, 'b' },
 		{ "capacity", required_argument, NULL, OPT_CAPACITY },
@@ -110,39 +65,43 @@ static int parse_args(int argc, char **argv, struct options *o)
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:b:vhV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:b:vhV", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (opt) {
+		case 'c':
+			o->config_path = optarg;
+			break;
 		case 's':
-			o->socket_path = optarg;
+			o->overrides.socket_path = optarg;
 			break;
 		case 'b':
-			o->backend = optarg;
+			o->overrides.backend = optarg;
 			break;
 		case OPT_CAPACITY:
-			if (parse_size(optarg, &o->backend_opts.capacity) < 0 ||
-			    o->backend_opts.capacity == 0) {
+			if (config_parse_size(optarg, &o->overrides.capacity) < 0 ||
+			    o->overrides.capacity == 0) {
 				fprintf(stderr, "dmabufd: --capacity: '%s' is not a size\n", optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_MODE:
 			errno = 0;
-			o->socket_mode = (mode_t)strtoul(optarg, &end, 8);
-			if (errno || *end || end == optarg || o->socket_mode > 0777) {
+			o->overrides.socket_mode = (mode_t)strtoul(optarg, &end, 8);
+			o->overrides.has_socket_mode = true;
+			if (errno || *end || end == optarg || o->overrides.socket_mode > 0777) {
 				fprintf(stderr, "dmabufd: --socket-mode: '%s' is not an octal mode\n", optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_MAX_CLIENTS:
-			if (parse_u32(optarg, 1, &o->limits.max_clients) < 0) {
+			if (config_parse_u32(optarg, 1, &o->overrides.max_clients) < 0) {
 				fprintf(stderr, "dmabufd: --max-clients: '%s' is not a positive number\n", optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_MAX_BUFFERS:
-			if (parse_u32(optarg, 1, &o->limits.max_buffers) < 0) {
+			if (config_parse_u32(optarg, 1, &o->overrides.max_buffers) < 0) {
 				fprintf(stderr, "dmabufd: --max-buffers: '%s' is not a positive number\n", optarg);
 				return -EINVAL;
 			}
@@ -203,40 +162,62 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(base);
 }
 
+/* SIGHUP: reload the configuration file; clients stay connected. */
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	server_reload_config(arg);
+}
+
 int main(int argc, char **argv)
 {
-	struct options o = {
-		.socket_mode = 0660,
-		.limits = SERVER_LIMITS_DEFAULT,
-	};
+	struct options o = { 0 };
+	struct config_source src = { 0 };
+	struct config cfg = { 0 };
+	struct backend_options backend_opts = { 0 };
+	struct server_limits limits = SERVER_LIMITS_DEFAULT;
 	const struct backend_ops *ops;
 	struct event_base *base = NULL;
-	struct event *ev_int = NULL, *ev_term = NULL;
+	struct event *ev_int = NULL, *ev_term = NULL, *ev_hup = NULL;
 	struct backend *backend = NULL;
 	struct server server;
+	const char *socket_path, *backend_name;
+	mode_t socket_mode;
 	int err, ret = EXIT_FAILURE;
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	log_set_sink(log_sink_stderr, "dmabufd", o.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	if (!o.socket_path)
-		o.socket_path = getenv("DMABUFD_SOCKET");
-	if (!o.socket_path || !o.socket_path[0])
-		o.socket_path = DMABUFD_DEFAULT_SOCKET;
-	if (!o.backend)
-		o.backend = "memfd";
+	/* $DMABUFD_SOCKET counts as a command-line option (it beats the file). */
+	if (!o.overrides.socket_path && getenv("DMABUFD_SOCKET") && getenv("DMABUFD_SOCKET")[0])
+		o.overrides.socket_path = getenv("DMABUFD_SOCKET");
+	src.path = o.config_path ? o.config_path : DMABUFD_DEFAULT_CONFIG;
+	src.must_exist = o.config_path != NULL;
+	src.overrides = o.overrides;
+	if (config_load(src.path, src.must_exist, &cfg) < 0 ||
+	    config_apply_overrides(&cfg, &src.overrides) < 0) {
+		config_finish(&cfg);
+		return 2;
+	}
+	socket_path = cfg.socket_path ? cfg.socket_path : DMABUFD_DEFAULT_SOCKET;
+	backend_name = cfg.backend ? cfg.backend : "memfd";
+	socket_mode = cfg.socket_mode;
+	backend_opts.capacity = cfg.capacity;
+	limits.max_clients = cfg.max_clients;
+	limits.max_buffers = cfg.max_buffers;
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 
-	ops = backend_find(o.backend);
+	ops = backend_find(backend_name);
 	if (!ops) {
-		log_error("unknown backend '%s'", o.backend);
+		log_error("unknown backend '%s'", backend_name);
+		config_finish(&cfg);
 		return 2;
 	}
-	err = ops->create(&o.backend_opts, &backend);
+	err = ops->create(&backend_opts, &backend);
 	if (err < 0) {
-		log_error("backend %s: %s", o.backend, strerror(-err));
+		log_error("backend %s: %s", backend_name, strerror(-err));
+		config_finish(&cfg);
 		return EXIT_FAILURE;
 	}
 
@@ -244,28 +225,36 @@ int main(int argc, char **argv)
 	if (!base) {
 		log_error("cannot create the event loop");
 		ops->destroy(backend);
+		config_finish(&cfg);
 		return EXIT_FAILURE;
 	}
-	err = server_init(&server, base, backend, &o.limits);
+	err = server_init(&server, base, backend, &limits);
 	if (err < 0) {
 		log_error("server: %s", strerror(-err));
 		ops->destroy(backend);
+		config_finish(&cfg);
 		goto out;
 	}
-	ensure_socket_dir(o.socket_path);
-	err = server_listen_path(&server, o.socket_path, o.socket_mode);
+	/* The server takes the configuration; socket_path etc. now point into it. */
+	server_apply_config(&server, &cfg);
+	server.config_source = &src;
+	socket_path = server.config.socket_path ? server.config.socket_path : DMABUFD_DEFAULT_SOCKET;
+	ensure_socket_dir(socket_path);
+	err = server_listen_path(&server, socket_path, socket_mode);
 	if (err < 0) {
-		log_error("cannot listen on %s: %s", o.socket_path, strerror(-err));
+		log_error("cannot listen on %s: %s", socket_path, strerror(-err));
 		goto out_server;
 	}
 
 	ev_int = evsignal_new(base, SIGINT, on_signal, base);
 	ev_term = evsignal_new(base, SIGTERM, on_signal, base);
-	if (!ev_int || !ev_term || evsignal_add(ev_int, NULL) < 0 || evsignal_add(ev_term, NULL) < 0) {
+	ev_hup = evsignal_new(base, SIGHUP, on_sighup, &server);
+	if (!ev_int || !ev_term || !ev_hup || evsignal_add(ev_int, NULL) < 0 ||
+	    evsignal_add(ev_term, NULL) < 0 || evsignal_add(ev_hup, NULL) < 0) {
 		log_error("cannot install signal handlers");
 		goto out_server;
 	}
-	log_info("serving on %s with the %s backend (%" PRIu64 " bytes)", o.socket_path,
+	log_info("serving on %s with the %s backend (%" PRIu64 " bytes)", socket_path,
 		 server.caps.name, server.caps.region_size);
 
 	if (event_base_dispatch(base) < 0)
@@ -280,6 +269,8 @@ out:
 		event_free(ev_int);
 	if (ev_term)
 		event_free(ev_term);
+	if (ev_hup)
+		event_free(ev_hup);
 	event_base_free(base);
 	return ret;
 }

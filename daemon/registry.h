@@ -38,6 +38,12 @@ struct buffer {
 	uint64_t created_usec; /* CLOCK_REALTIME, µs */
 	void *backend_data;
 
+	/* sharing (share.c): import records, oldest first */
+	TAILQ_HEAD(, import) importers;
+	uint32_t nimporters;
+	uint32_t ntokens;          /* live share tokens naming this buffer */
+	uint32_t owner_transfers;  /* times the owner exited and an importer took over */
+
 	TAILQ_ENTRY(buffer) order_link;  /* registry, id order */
 	TAILQ_ENTRY(buffer) owner_link;  /* owner's list */
 	struct buffer *hash_next;
