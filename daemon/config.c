@@ -51,7 +51,6 @@ struct parse_ctx {
 	unsigned line;           /* line the reader returned last */
 	unsigned long_line;      /* first line that was too long, or 0 */
 	unsigned errors;
-	unsigned last_error_line;
 	struct config *cfg;
 	struct policy *pol;
 	bool access_users_set, access_groups_set;
@@ -73,7 +72,6 @@ static void config_error(struct parse_ctx *ctx, const char *fmt, ...)
 	va_end(ap);
 	log_error("%s:%u: %s", ctx->path, ctx->line, msg);
 	ctx->errors++;
-	ctx->last_error_line = ctx->line;
 }
 
 int config_parse_size(const char *s, uint64_t *ret)
@@ -533,6 +531,25 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 	return r;
 }
 
+/*
+ * Reports the lines inih will refuse (its return value names only the
+ * first one): not blank, not a comment, not "[section]", no '=' or ':'.
+ */
+static void check_syntax(struct parse_ctx *ctx, const char *line)
+{
+	const char *p = line + strspn(line, " \t\r\n");
+
+	if (!*p || *p == ';' || *p == '#')
+		return;
+	if (*p == '[') {
+		if (!strchr(p, ']'))
+			config_error(ctx, "syntax error: '[' without ']'");
+		return;
+	}
+	if (!strpbrk(p, "=:"))
+		config_error(ctx, "syntax error (expected [section] or key = value)");
+}
+
 /* fgets(3) that counts lines and reports (and skips) overlong ones. */
 static char *counting_reader(char *str, int num, void *stream)
 {
@@ -554,6 +571,7 @@ static char *counting_reader(char *str, int num, void *stream)
 			ctx->long_line = ctx->line;
 		s[0] = '\0'; /* parsed as an empty line */
 	}
+	check_syntax(ctx, s);
 	return s;
 }
 
@@ -616,8 +634,8 @@ int config_load(const char *path, bool must_exist, struct config *ret)
 	ini_inline_comment_prefixes = (char *)";#";
 	r = ini_parse_stream(counting_reader, &ctx, ini_handler_cb, &ctx);
 	fclose(ctx.f);
-	if (r > 0 && (unsigned)r != ctx.last_error_line && (unsigned)r != ctx.long_line) {
-		/* A line inih itself could not parse (no '=', unclosed '['). */
+	if (r > 0 && !ctx.errors) {
+		/* A line inih refused that check_syntax() did not foresee. */
 		ctx.line = (unsigned)r;
 		config_error(&ctx, "syntax error (expected [section] or key = value)");
 	} else if (r < 0) {
