@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One handler per request. Every failure is a reply carrying a negative
+ * errno and a short reason; a refused request changes nothing
+ * (DESIGN.md, "Request flow"; the 2002 generic-DMA thread: every call can
+ * fail with an error instead of BUG).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dmabufd.pb-c.h"
+#include "log.h"
+#include "macros.h"
+#include "server.h"
+#include "wire.h"
+
+#define LIST_PAGE_DEFAULT 256u
+#define CLIENT_NAME_MAX 64u
+
+static char reason_buf[160];
+
+static const char *reasonf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *reasonf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason_buf, sizeof(reason_buf), fmt, ap);
+	va_end(ap);
+	return reason_buf;
+}
+
+static void reply_error(struct client *c, uint64_t id, int error, const char *reason)
+{
+	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
+
+	reply.id = id;
+	reply.error = error;
+	reply.reason = (char *)(reason ? reason : "");
+	log_debug("client pid %d: request %llu refused: %s (%s)", (int)c->cred.pid,
+		  (unsigned long long)id, strerror(-error), reply.reason);
+	if (client_queue_reply(c, &reply, -1) < 0) {
+		/* Cannot even queue an error: treat as a broken client. */
+		c->protocol_errors = UINT32_MAX;
+	}
+}
+
+static uint64_t realtime_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static bool label_is_valid(const char *label)
+{
+	for (const unsigned char *p = (const unsigned char *)label; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return strlen(label) <= DMABUFD_LABEL_MAX;
+}
+
+static void handle_hello(struct client *c, uint64_t id, const Dmabufd__Hello *hello)
+{
+	struct server *s = c->server;
+	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
+	Dmabufd__HelloReply hr = DMABUFD__HELLO_REPLY__INIT;
+
+	if (c->hello_done)
+		return reply_error(c, id, -EPROTO, "Hello was already exchanged");
+	if (hello->version != DMABUFD__VERSION__VERSION_CURRENT)
+		return reply_error(c, id, -EPROTONOSUPPORT,
+				   reasonf("protocol version %u is not supported; the daemon speaks version %u",
+					   hello->version, DMABUFD__VERSION__VERSION_CURRENT));
+	if (hello->client_name && strlen(hello->client_name) > CLIENT_NAME_MAX)
+		return reply_error(c, id, -EINVAL, "client name longer than 64 bytes");
+
+	hr.version = DMABUFD__VERSION__VERSION_CURRENT;
+	hr.backend = (char *)s->caps.name;
+	hr.attributes = s->caps.attributes;
+	hr.contiguous = s->caps.contiguous;
+	hr.migration = s->caps.migration;
+	hr.dmabuf = s->caps.dmabuf;
+	hr.region_size = s->caps.region_size;
+	hr.page_size = s->caps.page_size;
+	hr.max_message = DMABUFD_MAX_MESSAGE;
+	hr.max_buffers = s->limits.max_buffers;
+	hr.max_alloc = s->limits.max_alloc;
+	reply.id = id;
+	reply.body_case = DMABUFD__REPLY__BODY_HELLO;
+	reply.hello = &hr;
+	if (client_queue_reply(c, &reply, -1) < 0) {
+		c->protocol_errors = UINT32_MAX;
+		return;
+	}
+	c->hello_done = true;
+	log_debug("client pid %d (%s) said Hello as \"%s\"", (int)c->cred.pid, c->comm,
+		  hello->client_name ? hello->client_name : "");
+}
+
+static const char *attribute_text(int attribute)
+{
+	switch (attribute) {
+	case DMABUFD_ATTR_CACHED:
+		return "cached";
+	case DMABUFD_ATTR_WRITECOMBINE:
+		return "write-combine";
+	case DMABUFD_ATTR_UNCACHED:
+		return "uncached";
+	}
+	return "unknown";
+}
+
+static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *req)
+{
+	struct server *s = c->server;
+	const uint64_t page = s->caps.page_size;
+	const char *label = req->label ? req->label : "";
+	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
+	Dmabufd__AllocReply ar = DMABUFD__ALLOC_REPLY__INIT;
+	struct backend_alloc ba;
+	const char *reason = NULL;
+	struct buffer *b;
+	uint64_t size;
+	int fd = -1, err;
+
+	s->counters.allocs_total++;
+	err = -EINVAL;
+	if (req->size == 0) {
+		reason = "size is 0";
+		goto refuse;
+	}
+	if (req->size > UINT64_MAX - (page - 1)) {
+		reason = "size overflows when rounded up to whole pages";
+		goto refuse;
+	}
+	size = (req->size + page - 1) & ~(page - 1);
+	if (req->alignment &&
+	    ((req->alignment & (req->alignment - 1)) || req->alignment < page ||
+	     req->alignment > s->caps.region_size)) {
+		reason = reasonf("alignment %llu is not a power of two between the page size and the region size",
+				 (unsigned long long)req->alignment);
+		goto refuse;
+	}
+	if ((int)req->attribute < DMABUFD_ATTR_CACHED || (int)req->attribute > DMABUFD_ATTR_UNCACHED) {
+		reason = reasonf("unknown attribute %d", (int)req->attribute);
+		goto refuse;
+	}
+	if (req->flags & ~(uint32_t)DMABUFD_ALLOC_FLAGS_ALL) {
+		reason = reasonf("unknown flag bits 0x%x",
+				 req->flags & ~(uint32_t)DMABUFD_ALLOC_FLAGS_ALL);
+		goto refuse;
+	}
+	if (!label_is_valid(label)) {
+		reason = "label longer than 63 bytes or holding control characters";
+		goto refuse;
+	}
+	err = -E2BIG;
+	if (size > s->limits.max_alloc) {
+		reason = reasonf("%llu bytes is more than the largest allocation, %llu bytes",
+				 (unsigned long long)size, (unsigned long long)s->limits.max_alloc);
+		goto refuse;
+	}
+	err = -EOPNOTSUPP;
+	if (!(s->caps.attributes & (1u << req->attribute))) {
+		reason = reasonf("the %s backend cannot provide %s memory", s->caps.name,
+				 attribute_text(req->attribute));
+		goto refuse;
+	}
+	if ((req->flags & DMABUFD_ALLOC_CONTIGUOUS) && !s->caps.contiguous) {
+		reason = reasonf("the %s backend cannot provide physically contiguous memory",
+				 s->caps.name);
+		goto refuse;
+	}
+	err = -EMFILE;
+	if (c->nbuffers >= s->limits.max_buffers) {
+		reason = reasonf("this client holds %u buffers, the limit", c->nbuffers);
+		goto refuse;
+	}
+	err = -ENOSPC;
+	if (size > s->caps.region_size - s->used) {
+		reason = reasonf("no room: %llu of %llu bytes in use",
+				 (unsigned long long)s->used, (unsigned long long)s->caps.region_size);
+		goto refuse;
+	}
+
+	err = -ENOMEM;
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		reason = "out of memory";
+		goto refuse;
+	}
+	b->fd = -1;
+	ba = (struct backend_alloc){
+		.size = size,
+		.offset = 0,
+		.attribute = (enum dmabufd_attribute)req->attribute,
+		.flags = req->flags,
+		.label = label,
+	};
+	err = s->backend->ops->alloc(s->backend, &ba, &fd, &reason);
+	if (err < 0) {
+		free(b);
+		goto refuse;
+	}
+	b->fd = fd;
+	b->size = size;
+	b->offset = ba.offset;
+	b->attribute = (enum dmabufd_attribute)req->attribute;
+	b->flags = req->flags;
+	b->owner = c;
+	b->pid = c->cred.pid;
+	b->uid = c->cred.uid;
+	b->gid = c->cred.gid;
+	memcpy(b->comm, c->comm, sizeof(b->comm));
+	snprintf(b->label, sizeof(b->label), "%s", label);
+	b->created_usec = realtime_usec();
+	err = registry_insert(&s->registry, b);
+	if (err < 0) {
+		s->backend->ops->release(s->backend, b);
+		free(b);
+		reason = "out of memory";
+		goto refuse;
+	}
+	TAILQ_INSERT_TAIL(&c->buffers, b, owner_link);
+	c->nbuffers++;
+	s->used += size;
+
+	ar.buffer_id = b->id;
+	ar.size = size;
+	ar.offset = b->offset;
+	reply.id = id;
+	reply.body_case = DMABUFD__REPLY__BODY_ALLOC;
+	reply.alloc = &ar;
+	err = client_queue_reply(c, &reply, b->fd);
+	if (err < 0) {
+		/* The client never learns of it: undo everything. */
+		server_release_buffer(s, b);
+		s->counters.releases_total--;
+		reason = "could not queue the reply";
+		goto refuse;
+	}
+	log_debug("buffer %llu: %llu bytes %s for pid %d (%s) \"%s\"", (unsigned long long)b->id,
+		  (unsigned long long)size, attribute_text(b->attribute), (int)b->pid, b->comm,
+		  b->label);
+	return;
+
+refuse:
+	s->counters.allocs_failed++;
+	reply_error(c, id, err, reason);
+}
+
+static void handle_release(struct client *c, uint64_t id, const Dmabufd__Release *req)
+{
+	struct buffer *b = registry_lookup(&c->server->registry, req->buffer_id);
+	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
+
+	/* Another client's buffer looks exactly like a missing one. */
+	if (!b || b->owner != c)
+		return reply_error(c, id, -ENOENT,
+				   reasonf("this client owns no buffer %llu",
+					   (unsigned long long)req->buffer_id));
+	server_release_buffer(c->server, b);
+	reply.id = id;
+	if (client_queue_reply(c, &reply, -1) < 0)
+		c->protocol_errors = UINT32_MAX;
+}
+
+static void handle_list(struct client *c, uint64_t id, const Dmabufd__List *req)
+{
+	struct server *s = c->server;
+	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
+	Dmabufd__ListReply lr = DMABUFD__LIST_REPLY__INIT;
+	_cleanup_free_ Dmabufd__BufferInfo *infos = NULL;
+	_cleanup_free_ Dmabufd__BufferInfo **ptrs = NULL;
+	uint32_t max = req->max_entries ? req->max_entries : LIST_PAGE_DEFAULT;
+	struct buffer *b;
+	size_t n = 0;
+
+	if (max > LIST_PAGE_DEFAULT)
+		max = LIST_PAGE_DEFAULT;
+	infos = calloc(max, sizeof(*infos));
+	ptrs = calloc(max, sizeof(*ptrs));
+	if (!infos || !ptrs)
+		return reply_error(c, id, -ENOMEM, "out of memory");
+
+	for (b = registry_first_after(&s->registry, req->start_after); b && n < max;
+	     b = registry_next(b)) {
+		Dmabufd__BufferInfo *bi = &infos[n];
+
+		dmabufd__buffer_info__init(bi);
+		bi->buffer_id = b->id;
+		bi->size = b->size;
+		bi->attribute = (Dmabufd__Attribute)b->attribute;
+		bi->flags = b->flags;
+		bi->owner_pid = b->pid;
+		bi->owner_uid = b->uid;
+		bi->owner_gid = b->gid;
+		bi->owner_comm = b->comm;
+		bi->label = b->label;
+		bi->created_usec = b->created_usec;
+		bi->offset = b->offset;
+		ptrs[n++] = bi;
+	}
+	lr.n_buffers = n;
+	lr.buffers = ptrs;
+	lr.more = b != NULL;
+	reply.id = id;
+	reply.body_case = DMABUFD__REPLY__BODY_LIST;
+	reply.list = &lr;
+	/* 256 entries of at most ~130 bytes each always fit in a datagram. */
+	if (client_queue_reply(c, &reply, -1) < 0)
+		c->protocol_errors = UINT32_MAX;
+}
+
+static void handle_stats(struct client *c, uint64_t id)
+{
+	struct server *s = c->server;
+	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
+	Dmabufd__StatsReply sr = DMABUFD__STATS_REPLY__INIT;
+	uint64_t free_bytes = s->caps.region_size - s->used;
+	struct buffer *b;
+	uint32_t movable = 0;
+
+	TAILQ_FOREACH(b, &s->registry.order, order_link)
+		movable += !!(b->flags & DMABUFD_ALLOC_MOVABLE);
+
+	sr.backend = (char *)s->caps.name;
+	sr.capacity = s->caps.region_size;
+	sr.used = s->used;
+	sr.buffers = (uint32_t)s->registry.count;
+	sr.clients = s->nclients;
+	sr.allocs_total = s->counters.allocs_total;
+	sr.allocs_failed = s->counters.allocs_failed;
+	sr.releases_total = s->counters.releases_total;
+	sr.page_size = s->caps.page_size;
+	sr.free_pages = free_bytes / s->caps.page_size;
+	sr.largest_free_pages = sr.free_pages;
+	sr.fragmentation_permille = 0;
+	sr.transitions = 0;
+	sr.movable_buffers = movable;
+	sr.pinned_buffers = (uint32_t)s->registry.count - movable;
+	reply.id = id;
+	reply.body_case = DMABUFD__REPLY__BODY_STATS;
+	reply.stats = &sr;
+	if (client_queue_reply(c, &reply, -1) < 0)
+		c->protocol_errors = UINT32_MAX;
+}
+
+void client_handle_datagram(struct client *c, const uint8_t *data, size_t len, int *fds,
+			    size_t nfds, unsigned wire_flags)
+{
+	Dmabufd__Request *req;
+	uint64_t id;
+
+	if (wire_flags & WIRE_TRUNCATED) {
+		wire_close_fds(fds, nfds);
+		c->protocol_errors++;
+		return reply_error(c, 0, -EMSGSIZE,
+				   reasonf("request of %zu bytes exceeds the %u-byte limit", len,
+					   DMABUFD_MAX_MESSAGE));
+	}
+	req = dmabufd__request__unpack(NULL, len, data);
+	if (!req) {
+		wire_close_fds(fds, nfds);
+		c->protocol_errors++;
+		return reply_error(c, 0, -EBADMSG, "malformed request");
+	}
+	id = req->id;
+	if (nfds || (wire_flags & WIRE_FDS_TRUNCATED)) {
+		/* No request takes a file descriptor. */
+		wire_close_fds(fds, nfds);
+		c->protocol_errors++;
+		reply_error(c, id, -EINVAL, "this request takes no file descriptors");
+		goto out;
+	}
+	if (!c->hello_done && req->body_case != DMABUFD__REQUEST__BODY_HELLO) {
+		reply_error(c, id, -EPROTO, "the first request must be Hello");
+		goto out;
+	}
+
+	switch (req->body_case) {
+	case DMABUFD__REQUEST__BODY_HELLO:
+		handle_hello(c, id, req->hello);
+		break;
+	case DMABUFD__REQUEST__BODY_ALLOC:
+		handle_alloc(c, id, req->alloc);
+		break;
+	case DMABUFD__REQUEST__BODY_RELEASE:
+		handle_release(c, id, req->release);
+		break;
+	case DMABUFD__REQUEST__BODY_LIST:
+		handle_list(c, id, req->list);
+		break;
+	case DMABUFD__REQUEST__BODY_STATS:
+		handle_stats(c, id);
+		break;
+	default:
+		c->protocol_errors++;
+		reply_error(c, id, -ENOSYS, "unknown request type");
+		break;
+	}
+out:
+	dmabufd__request__free_unpacked(req, NULL);
+}

@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Connection handling: accept → SO_PEERCRED → non-blocking reads of whole
+ * datagrams → one handler per request (requests.c) → replies queued and
+ * flushed, waiting for writability on EAGAIN (the seatd request path).
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "dmabufd.pb-c.h"
+#include "log.h"
+#include "macros.h"
+#include "wire.h"
+
+static void client_read_cb(evutil_socket_t fd, short what, void *arg);
+static void client_write_cb(evutil_socket_t fd, short what, void *arg);
+static void server_accept_cb(evutil_socket_t fd, short what, void *arg);
+
+int server_init(struct server *s, struct event_base *base, struct backend *backend,
+		const struct server_limits *limits)
+{
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->base = base;
+	s->listen_fd = -1;
+	s->backend = backend;
+	s->limits = limits ? *limits : SERVER_LIMITS_DEFAULT;
+	TAILQ_INIT(&s->clients);
+	backend->ops->get_caps(backend, &s->caps);
+	if (s->limits.max_alloc == 0 || s->limits.max_alloc > s->caps.region_size)
+		s->limits.max_alloc = s->caps.region_size;
+	err = registry_init(&s->registry);
+	if (err < 0)
+		return err;
+	return 0;
+}
+
+static int server_arm_listener(struct server *s)
+{
+	s->ev_listen = event_new(s->base, s->listen_fd, EV_READ | EV_PERSIST,
+				 server_accept_cb, s);
+	if (!s->ev_listen)
+		return -ENOMEM;
+	if (event_add(s->ev_listen, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Is a daemon answering on @path? */
+static bool socket_is_live(const struct sockaddr_un *addr)
+{
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	return connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
+}
+
+int server_listen_path(struct server *s, const char *path, mode_t mode)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int err;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("%s exists and is not a socket; refusing to replace it", path);
+			return -EEXIST;
+		}
+		if (socket_is_live(&addr)) {
+			log_error("another daemon is listening on %s", path);
+			return -EADDRINUSE;
+		}
+		if (unlink(path) < 0)
+			return negative_errno();
+		log_info("removed stale socket %s", path);
+	} else if (errno != ENOENT) {
+		return negative_errno();
+	}
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		return negative_errno();
+	if (chmod(path, mode) < 0 || listen(fd, 128) < 0) {
+		err = negative_errno();
+		unlink(path);
+		return err;
+	}
+	s->socket_path = strdup(path);
+	if (!s->socket_path) {
+		unlink(path);
+		return -ENOMEM;
+	}
+	s->owns_socket_path = true;
+	s->listen_fd = TAKE_FD(fd);
+	return server_arm_listener(s);
+}
+
+int server_listen_fd(struct server *s, int fd)
+{
+	int type = 0, listening = 0;
+	socklen_t len = sizeof(type);
+	struct sockaddr_un addr;
+	socklen_t alen = sizeof(addr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return negative_errno();
+	len = sizeof(listening);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+		return negative_errno();
+	if (getsockname(fd, (struct sockaddr *)&addr, &alen) < 0)
+		return negative_errno();
+	if (type != SOCK_SEQPACKET || !listening || addr.sun_family != AF_UNIX)
+		return -EINVAL;
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		return negative_errno();
+	s->listen_fd = fd;
+	return server_arm_listener(s);
+}
+
+static void read_comm(pid_t pid, char comm[16])
+{
+	char path[64];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	strcpy(comm, "?");
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, comm, 15);
+	if (n <= 0) {
+		strcpy(comm, "?");
+		return;
+	}
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+}
+
+static void server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	event_add(s->ev_listen, NULL);
+}
+
+/* Out of fds: stop accepting for a moment instead of spinning. */
+static void server_pause_accept(struct server *s)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
+
+	if (!s->ev_accept_retry)
+		s->ev_accept_retry = evtimer_new(s->base, server_accept_retry_cb, s);
+	if (!s->ev_accept_retry)
+		return;
+	event_del(s->ev_listen);
+	evtimer_add(s->ev_accept_retry, &tv);
+}
+
+static void client_refuse(int fd, int error, const char *reason)
+{
+	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
+	uint8_t buf[256];
+	size_t len;
+
+	reply.error = error;
+	reply.reason = (char *)reason;
+	len = dmabufd__reply__get_packed_size(&reply);
+	if (len <= sizeof(buf)) {
+		dmabufd__reply__pack(&reply, buf);
+		wire_send(fd, buf, len, NULL, 0);
+	}
+	close(fd);
+}
+
+static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	for (int i = 0; i < 16; i++) {
+		int fd;
+
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				log_warn("accept: %s; pausing new connections", strerror(errno));
+				server_pause_accept(s);
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				log_warn("accept: %s", strerror(errno));
+			}
+			return;
+		}
+		if (s->nclients >= s->limits.max_clients) {
+			log_warn("refusing a client: %u clients connected", s->nclients);
+			client_refuse(fd, -EUSERS, "too many clients connected");
+			continue;
+		}
+		if (server_adopt_client(s, fd) < 0)
+			client_refuse(fd, -ENOMEM, "out of memory");
+	}
+}
+
+int server_adopt_client(struct server *s, int fd)
+{
+	socklen_t len = sizeof(struct ucred);
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->server = s;
+	c->fd = fd;
+	TAILQ_INIT(&c->buffers);
+	STAILQ_INIT(&c->outq);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
+		int err = negative_errno();
+
+		free(c);
+		return err;
+	}
+	read_comm(c->cred.pid, c->comm);
+	c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+	c->ev_write = event_new(s->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
+	if (!c->ev_read || !c->ev_write || event_add(c->ev_read, NULL) < 0) {
+		if (c->ev_read)
+			event_free(c->ev_read);
+		if (c->ev_write)
+			event_free(c->ev_write);
+		free(c);
+		return -ENOMEM;
+	}
+	c->reading = true;
+	TAILQ_INSERT_TAIL(&s->clients, c, link);
+	s->nclients++;
+	log_debug("client connected: pid %d uid %u gid %u comm %s", (int)c->cred.pid,
+		  (unsigned)c->cred.uid, (unsigned)c->cred.gid, c->comm);
+	return 0;
+}
+
+void server_release_buffer(struct server *s, struct buffer *b)
+{
+	struct client *owner = b->owner;
+
+	if (owner) {
+		TAILQ_REMOVE(&owner->buffers, b, owner_link);
+		owner->nbuffers--;
+	}
+	registry_remove(&s->registry, b);
+	s->backend->ops->release(s->backend, b);
+	s->used -= b->size;
+	s->counters.releases_total++;
+	log_debug("buffer %llu released (%llu bytes, owner pid %d)",
+		  (unsigned long long)b->id, (unsigned long long)b->size, (int)b->pid);
+	free(b);
+}
+
+void client_destroy(struct client *c)
+{
+	struct server *s = c->server;
+	struct buffer *b;
+	struct outmsg *m;
+
+	log_debug("client disconnected: pid %d, %u buffers returned", (int)c->cred.pid,
+		  c->nbuffers);
+	while ((b = TAILQ_FIRST(&c->buffers)))
+		server_release_buffer(s, b);
+	while ((m = STAILQ_FIRST(&c->outq))) {
+		STAILQ_REMOVE_HEAD(&c->outq, link);
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m);
+	}
+	event_free(c->ev_read);
+	event_free(c->ev_write);
+	close(c->fd);
+	TAILQ_REMOVE(&s->clients, c, link);
+	s->nclients--;
+	free(c);
+}
+
+/* Re-arm reading once the reply queue is below its limits again. */
+static void client_update_reading(struct client *c)
+{
+	const struct server_limits *l = &c->server->limits;
+	bool over = c->noutq >= l->max_queued_replies || c->outq_bytes >= l->max_queued_bytes;
+
+	if (over && c->reading) {
+		event_del(c->ev_read);
+		c->reading = false;
+	} else if (!over && !c->reading) {
+		event_add(c->ev_read, NULL);
+		c->reading = true;
+	}
+}
+
+/*
+ * Sends queued replies until the queue is empty or the socket is full.
+ * Return: 0, or a negative errno when the connection is broken.
+ */
+static int client_flush(struct client *c)
+{
+	struct outmsg *m;
+
+	while ((m = STAILQ_FIRST(&c->outq))) {
+		int err = wire_send(c->fd, m->data, m->len, m->fd >= 0 ? &m->fd : NULL,
+				    m->fd >= 0 ? 1 : 0);
+
+		if (err == -EAGAIN) {
+			event_add(c->ev_write, NULL);
+			return 0;
+		}
+		if (err < 0)
+			return err;
+		STAILQ_REMOVE_HEAD(&c->outq, link);
+		c->noutq--;
+		c->outq_bytes -= m->len;
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m);
+	}
+	event_del(c->ev_write);
+	return 0;
+}
+
+int client_queue_reply(struct client *c, const void *reply_msg, int fd)
+{
+	const ProtobufCMessage *msg = reply_msg;
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	struct outmsg *m;
+	int dup_fd = -1;
+
+	if (len > DMABUFD_MAX_MESSAGE)
+		return -EMSGSIZE;
+	m = malloc(sizeof(*m) + len + 2);
+	if (!m)
+		return -ENOMEM;
+	if (fd >= 0) {
+		dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (dup_fd < 0) {
+			int err = negative_errno();
+
+			free(m);
+			return err;
+		}
+	}
+	m->len = protobuf_c_message_pack(msg, m->data);
+	/* An empty Reply packs to 0 bytes; a datagram needs at least one. */
+	if (m->len == 0) {
+		m->data[0] = 0x08; /* field 1 (id), varint 0: still a valid Reply */
+		m->data[1] = 0x00;
+		m->len = 2;
+	}
+	m->fd = dup_fd;
+	STAILQ_INSERT_TAIL(&c->outq, m, link);
+	c->noutq++;
+	c->outq_bytes += m->len;
+	return 0;
+}
+
+static void client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	struct server *s = c->server;
+	static uint8_t buf[DMABUFD_MAX_MESSAGE + 1];
+
+	for (uint32_t i = 0; i < s->limits.read_budget && c->reading; i++) {
+		int fds[DMABUFD_MAX_FDS];
+		size_t nfds = 0;
+		unsigned flags = 0;
+		long n = wire_recv(c->fd, buf, sizeof(buf), fds, DMABUFD_MAX_FDS, &nfds, &flags);
+
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			if (n < 0 && n != -ECONNRESET)
+				log_debug("client pid %d: read: %s", (int)c->cred.pid, strerror((int)-n));
+			client_destroy(c);
+			return;
+		}
+		client_handle_datagram(c, buf, (size_t)n, fds, nfds, flags);
+		if (c->protocol_errors > s->limits.max_protocol_errors) {
+			log_warn("client pid %d: %u malformed requests; disconnecting",
+				 (int)c->cred.pid, c->protocol_errors);
+			client_destroy(c);
+			return;
+		}
+		if (client_flush(c) < 0) {
+			client_destroy(c);
+			return;
+		}
+		client_update_reading(c);
+	}
+}
+
+static void client_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	if (client_flush(c) < 0) {
+		client_destroy(c);
+		return;
+	}
+	client_update_reading(c);
+}
+
+void server_finish(struct server *s)
+{
+	struct client *c;
+
+	while ((c = TAILQ_FIRST(&s->clients)))
+		client_destroy(c);
+	if (s->ev_listen)
+		event_free(s->ev_listen);
+	if (s->ev_accept_retry)
+		event_free(s->ev_accept_retry);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->owns_socket_path && s->socket_path)
+		unlink(s->socket_path);
+	free(s->socket_path);
+	registry_finish(&s->registry);
+	if (s->backend)
+		s->backend->ops->destroy(s->backend);
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = -1;
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The socket server: accepts clients on a SOCK_SEQPACKET Unix socket,
+ * reads one request per datagram, dispatches it, queues the reply.
+ * Single-threaded on a libevent base.
+ */
+#ifndef DMABUFD_SERVER_H
+#define DMABUFD_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "backend.h"
+#include "registry.h"
+
+struct event_base;
+struct event;
+
+/* Limits on everything a client controls. */
+struct server_limits {
+	uint32_t max_clients;          /* connected clients */
+	uint32_t max_buffers;          /* live buffers per client */
+	uint32_t max_queued_replies;   /* stop reading a client past this */
+	uint32_t max_queued_bytes;     /* ... or past this many reply bytes */
+	uint32_t max_protocol_errors;  /* malformed datagrams before disconnect */
+	uint32_t read_budget;          /* datagrams handled per wake-up */
+	uint64_t max_alloc;            /* bytes, one allocation; 0 = capacity */
+};
+
+#define SERVER_LIMITS_DEFAULT                                                  \
+	((struct server_limits){                                               \
+		.max_clients = 256,                                            \
+		.max_buffers = 1024,                                           \
+		.max_queued_replies = 64,                                      \
+		.max_queued_bytes = 1u << 20,                                  \
+		.max_protocol_errors = 16,                                     \
+		.read_budget = 32,                                             \
+		.max_alloc = 0,                                                \
+	})
+
+struct outmsg {
+	STAILQ_ENTRY(outmsg) link;
+	int fd;          /* -1, or an fd to pass with SCM_RIGHTS (owned) */
+	size_t len;
+	uint8_t data[];
+};
+
+struct client {
+	TAILQ_ENTRY(client) link;
+	struct server *server;
+	int fd;
+	struct event *ev_read;
+	struct event *ev_write;
+	struct ucred cred;
+	char comm[16];
+	bool hello_done;
+	bool reading;         /* ev_read is armed */
+	uint32_t protocol_errors;
+	struct buffer_list buffers;
+	uint32_t nbuffers;
+	STAILQ_HEAD(, outmsg) outq;
+	uint32_t noutq;
+	size_t outq_bytes;
+};
+
+struct server_counters {
+	uint64_t allocs_total;
+	uint64_t allocs_failed;
+	uint64_t releases_total;
+};
+
+struct server {
+	struct event_base *base;
+	int listen_fd;
+	struct event *ev_listen;
+	struct event *ev_accept_retry;
+	char *socket_path;          /* unlinked at exit when owned */
+	bool owns_socket_path;
+	struct backend *backend;
+	struct backend_caps caps;
+	struct registry registry;
+	struct server_limits limits;
+	TAILQ_HEAD(, client) clients;
+	uint32_t nclients;
+	uint64_t used;              /* bytes held by live buffers */
+	struct server_counters counters;
+};
+
+/**
+ * server_init() - set up a server around an already-created backend.
+ * @base: the event loop
+ * @backend: owned by the server from now on (destroyed by server_finish)
+ * Return: 0, -ENOMEM.
+ */
+int server_init(struct server *s, struct event_base *base, struct backend *backend,
+		const struct server_limits *limits);
+
+/**
+ * server_listen_path() - create, bind and listen on @path.
+ * Refuses to clobber: an existing non-socket at @path gives -EEXIST; a
+ * socket a live daemon answers on gives -EADDRINUSE; a stale socket is
+ * replaced. @mode is the socket file's mode (e.g. 0660).
+ * Return: 0, -ENAMETOOLONG, -EEXIST, -EADDRINUSE, other negative errno.
+ */
+int server_listen_path(struct server *s, const char *path, mode_t mode);
+
+/**
+ * server_listen_fd() - serve on an already-listening socket (socket
+ * activation). Return: 0, -ENOTSOCK/-EINVAL when @fd is not a listening
+ * SOCK_SEQPACKET AF_UNIX socket, -ENOMEM.
+ */
+int server_listen_fd(struct server *s, int fd);
+
+/**
+ * server_adopt_client() - serve a connected SOCK_SEQPACKET socket as a new
+ * client (accept() calls this; tests and fuzz targets pass one end of a
+ * socketpair). The peer's credentials come from SO_PEERCRED. @fd must be
+ * non-blocking; on success the server owns it.
+ * Return: 0; -ENOMEM; negative errno from getsockopt(2) (@fd untouched).
+ */
+int server_adopt_client(struct server *s, int fd);
+
+/** server_finish() - disconnect everyone, release every buffer, free all. */
+void server_finish(struct server *s);
+
+/* Internal, shared by server.c and requests.c. */
+void client_destroy(struct client *c);
+int client_queue_reply(struct client *c, const void *reply_msg, int fd);
+void client_handle_datagram(struct client *c, const uint8_t *data, size_t len,
+			    int *fds, size_t nfds, unsigned wire_flags);
+void server_release_buffer(struct server *s, struct buffer *b);
+
+#endif

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wire.h"
+
+#ifndef DMABUFD_BIN
+#error "DMABUFD_BIN must name the daemon binary"
+#endif
+
+int daemon_start(struct daemon_proc *d, const char *const *extra_args)
+{
+	const char *argv[32];
+	size_t n = 0;
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/dmabufd-test-XXXXXX");
+	if (!mkdtemp(d->dir))
+		return -errno;
+	snprintf(d->socket, sizeof(d->socket), "%s/socket", d->dir);
+
+	argv[n++] = DMABUFD_BIN;
+	argv[n++] = "--socket";
+	argv[n++] = d->socket;
+	for (; extra_args && *extra_args && n < 30; extra_args++)
+		argv[n++] = *extra_args;
+	argv[n] = NULL;
+
+	d->pid = fork();
+	if (d->pid < 0)
+		return -errno;
+	if (d->pid == 0) {
+		if (!getenv("DMABUFD_TEST_VERBOSE")) {
+			FILE *f = freopen("/dev/null", "w", stderr);
+			(void)f;
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000; i++) {
+		int status, fd = raw_connect(d->socket);
+
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return -ECHILD;
+		}
+		nanosleep(&ts, NULL);
+	}
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	d->pid = 0;
+	return -ETIMEDOUT;
+}
+
+int daemon_stop(struct daemon_proc *d)
+{
+	int status = 0;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	waitpid(d->pid, &status, 0);
+	d->pid = 0;
+	unlink(d->socket);
+	rmdir(d->dir);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int count_fds(pid_t pid)
+{
+	char path[64];
+	DIR *dir;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+int raw_connect(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int raw_send(int sock, const Dmabufd__Request *req, const int *fds, size_t nfds)
+{
+	uint8_t buf[DMABUFD_MAX_MESSAGE];
+	size_t len = dmabufd__request__get_packed_size(req);
+
+	if (len > sizeof(buf))
+		return -EMSGSIZE;
+	dmabufd__request__pack(req, buf);
+	if (len == 0) { /* empty Request: send a valid id=0 field */
+		buf[0] = 0x08;
+		buf[1] = 0;
+		len = 2;
+	}
+	return wire_send(sock, buf, len, fds, nfds);
+}
+
+Dmabufd__Reply *raw_recv(int sock, int timeout_ms, int *ret_fd)
+{
+	static uint8_t buf[DMABUFD_MAX_MESSAGE];
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	int fds[DMABUFD_MAX_FDS];
+	size_t nfds = 0;
+	unsigned flags;
+	long n;
+
+	if (ret_fd)
+		*ret_fd = -1;
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return NULL;
+	n = wire_recv(sock, buf, sizeof(buf), fds, DMABUFD_MAX_FDS, &nfds, &flags);
+	if (n <= 0 || (flags & WIRE_TRUNCATED)) {
+		wire_close_fds(fds, nfds);
+		return NULL;
+	}
+	if (ret_fd && nfds > 0) {
+		*ret_fd = fds[0];
+		wire_close_fds(fds + 1, nfds - 1);
+	} else {
+		wire_close_fds(fds, nfds);
+	}
+	return dmabufd__reply__unpack(NULL, (size_t)n, buf);
+}
+
+int raw_wait_closed(int sock, int timeout_ms)
+{
+	uint8_t buf[DMABUFD_MAX_MESSAGE];
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		long elapsed;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (elapsed >= timeout_ms)
+			return 0;
+		if (poll(&p, 1, (int)(timeout_ms - elapsed)) <= 0)
+			return 0;
+		/* Drain replies; EOF (0) or reset means closed. */
+		long n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return 1;
+	}
+}
+
+int raw_connect_hello(const char *path)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Hello hello = DMABUFD__HELLO__INIT;
+	Dmabufd__Reply *r;
+	int sock = raw_connect(path), err;
+
+	if (sock < 0)
+		return sock;
+	hello.version = DMABUFD__VERSION__VERSION_CURRENT;
+	hello.client_name = "harness";
+	req.id = 1;
+	req.body_case = DMABUFD__REQUEST__BODY_HELLO;
+	req.hello = &hello;
+	err = raw_send(sock, &req, NULL, 0);
+	if (err < 0) {
+		close(sock);
+		return err;
+	}
+	r = raw_recv(sock, 5000, NULL);
+	if (!r || r->error || r->body_case != DMABUFD__REPLY__BODY_HELLO) {
+		err = r && r->error ? r->error : -EPROTO;
+		if (r)
+			dmabufd__reply__free_unpacked(r, NULL);
+		close(sock);
+		return err;
+	}
+	dmabufd__reply__free_unpacked(r, NULL);
+	return sock;
+}
+
+Dmabufd__Reply *raw_alloc(int sock, uint64_t id, uint64_t size, int attribute,
+			  uint32_t flags, const char *label, int *ret_fd)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+
+	a.size = size;
+	a.attribute = (Dmabufd__Attribute)attribute;
+	a.flags = flags;
+	a.label = (char *)(label ? label : "");
+	req.id = id;
+	req.body_case = DMABUFD__REQUEST__BODY_ALLOC;
+	req.alloc = &a;
+	if (raw_send(sock, &req, NULL, 0) < 0)
+		return NULL;
+	return raw_recv(sock, 5000, ret_fd);
+}
+
+Dmabufd__Reply *raw_release(int sock, uint64_t id, uint64_t buffer_id)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
+
+	rel.buffer_id = buffer_id;
+	req.id = id;
+	req.body_case = DMABUFD__REQUEST__BODY_RELEASE;
+	req.release = &rel;
+	if (raw_send(sock, &req, NULL, 0) < 0)
+		return NULL;
+	return raw_recv(sock, 5000, NULL);
+}
+
+Dmabufd__Reply *raw_stats(int sock, uint64_t id)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Stats st = DMABUFD__STATS__INIT;
+
+	req.id = id;
+	req.body_case = DMABUFD__REQUEST__BODY_STATS;
+	req.stats = &st;
+	if (raw_send(sock, &req, NULL, 0) < 0)
+		return NULL;
+	return raw_recv(sock, 5000, NULL);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration-test harness: starts the real dmabufd binary on a socket in
+ * a fresh temporary directory, and speaks the raw protocol to it.
+ */
+#ifndef DMABUFD_TEST_HARNESS_H
+#define DMABUFD_TEST_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dmabufd.pb-c.h"
+
+struct daemon_proc {
+	pid_t pid;
+	char dir[64];       /* temporary directory */
+	char socket[128];   /* socket path inside it */
+};
+
+/*
+ * Starts dmabufd with "--socket <tmp>/socket" plus the NULL-terminated
+ * @extra_args, waits (up to 10 s) until it accepts connections.
+ * Return: 0, or a negative errno (the daemon could not start).
+ */
+int daemon_start(struct daemon_proc *d, const char *const *extra_args);
+/* Sends SIGTERM, waits; returns the exit status (or -1 if signalled). */
+int daemon_stop(struct daemon_proc *d);
+/* Number of open fds of @pid (/proc/<pid>/fd), or -1. */
+int count_fds(pid_t pid);
+
+/* A raw SOCK_SEQPACKET connection (no Hello). Returns the fd or -errno. */
+int raw_connect(const char *path);
+/* Packs and sends @req (with optional fds). Returns 0 or -errno. */
+int raw_send(int sock, const Dmabufd__Request *req, const int *fds, size_t nfds);
+/*
+ * Receives one Reply, waiting up to @timeout_ms. Any fd that came with it is
+ * stored in *ret_fd (or -1; pass NULL to close it). Returns the unpacked
+ * reply (free with dmabufd__reply__free_unpacked(r, NULL)) or NULL on
+ * timeout/EOF/garbage.
+ */
+Dmabufd__Reply *raw_recv(int sock, int timeout_ms, int *ret_fd);
+/* True if the peer closed the connection within @timeout_ms. */
+int raw_wait_closed(int sock, int timeout_ms);
+/* Sends Hello and checks the reply; returns the socket or -errno. */
+int raw_connect_hello(const char *path);
+/* One request/one reply helpers. */
+Dmabufd__Reply *raw_alloc(int sock, uint64_t id, uint64_t size, int attribute,
+			  uint32_t flags, const char *label, int *ret_fd);
+Dmabufd__Reply *raw_release(int sock, uint64_t id, uint64_t buffer_id);
+Dmabufd__Reply *raw_stats(int sock, uint64_t id);
+
+#endif

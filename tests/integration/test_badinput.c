@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hostile and malformed input on a raw socket against the real daemon.
+ * Every case expects a precise error reply (or a disconnect), and after
+ * each case the daemon must still serve a well-behaved client; at the end
+ * its fd count is back to the baseline and its accounting is zero.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dmabufd/dmabufd.h"
+#include "harness.h"
+#include "wire.h"
+
+#define MiB (1024ull * 1024)
+
+static struct daemon_proc d;
+static int baseline_fds;
+
+static void settle(void)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static int wait_fds(int want);
+
+/* A well-behaved client still gets served: allocate, map, write, release. */
+static void assert_daemon_serves(void)
+{
+	int sock = raw_connect_hello(d.socket), fd = -1;
+	Dmabufd__Reply *r;
+	uint64_t id;
+	char *p;
+
+	assert_true(sock >= 0);
+	r = raw_alloc(sock, 2, 8192, DMABUFD_ATTR_CACHED, 0, "probe", &fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	assert_true(fd >= 0);
+	id = r->alloc->buffer_id;
+	dmabufd__reply__free_unpacked(r, NULL);
+	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	p[8191] = 42;
+	assert_int_equal(p[8191], 42);
+	munmap(p, 8192);
+	close(fd);
+	r = raw_release(sock, 3, id);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(sock);
+}
+
+static void expect_error(Dmabufd__Reply *r, int error)
+{
+	assert_non_null(r);
+	if (r->error != error)
+		fail_msg("expected error %d (%s), got %d (%s) reason \"%s\"", error,
+			 strerror(-error), r->error, strerror(-r->error), r->reason);
+	assert_true(r->reason && r->reason[0]);
+	dmabufd__reply__free_unpacked(r, NULL);
+}
+
+static int setup(void **state)
+{
+	static const char *const args[] = { "--capacity", "64M", "--max-buffers", "8",
+					     "--max-clients", "16", NULL };
+
+	if (daemon_start(&d, args) < 0)
+		return -1;
+	baseline_fds = count_fds(d.pid);
+	return baseline_fds > 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	return daemon_stop(&d) == 0 ? 0 : -1;
+}
+
+static void test_truncated_message(void **state)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	uint8_t buf[256];
+	int sock = raw_connect_hello(d.socket);
+	size_t len;
+
+	assert_true(sock >= 0);
+	a.size = 4096;
+	a.label = "a label long enough to cut in the middle";
+	req.id = 7;
+	req.body_case = DMABUFD__REQUEST__BODY_ALLOC;
+	req.alloc = &a;
+	len = dmabufd__request__pack(&req, buf);
+	/* Cut inside the label's length-delimited bytes. */
+	assert_int_equal(wire_send(sock, buf, len - 10, NULL, 0), 0);
+	expect_error(raw_recv(sock, 5000, NULL), -EBADMSG);
+	close(sock);
+	assert_daemon_serves();
+}
+
+static void test_oversized_message(void **state)
+{
+	int sock = raw_connect_hello(d.socket);
+	size_t len = DMABUFD_MAX_MESSAGE + 4096;
+	uint8_t *buf = calloc(1, len);
+	ssize_t n;
+
+	assert_true(sock >= 0);
+	assert_non_null(buf);
+	n = send(sock, buf, len, MSG_NOSIGNAL);
+	assert_int_equal(n, (ssize_t)len);
+	expect_error(raw_recv(sock, 5000, NULL), -EMSGSIZE);
+	free(buf);
+	close(sock);
+	assert_daemon_serves();
+}
+
+static void test_garbage_bytes(void **state)
+{
+	uint8_t buf[64];
+	int sock = raw_connect_hello(d.socket);
+
+	assert_true(sock >= 0);
+	memset(buf, 0xff, sizeof(buf)); /* a varint that never ends */
+	assert_int_equal(wire_send(sock, buf, sizeof(buf), NULL, 0), 0);
+	expect_error(raw_recv(sock, 5000, NULL), -EBADMSG);
+	close(sock);
+	assert_daemon_serves();
+}
+
+static void test_unknown_request_type(void **state)
+{
+	/* Field 99 (length-delimited, empty) followed by id=5. */
+	static const uint8_t msg[] = { 0x9a, 0x06, 0x00, 0x08, 0x05 };
+	int sock = raw_connect_hello(d.socket);
+	Dmabufd__Reply *r;
+
+	assert_true(sock >= 0);
+	assert_int_equal(wire_send(sock, msg, sizeof(msg), NULL, 0), 0);
+	r = raw_recv(sock, 5000, NULL);
+	assert_non_null(r);
+	assert_int_equal(r->id, 5);
+	expect_error(r, -ENOSYS);
+	close(sock);
+	assert_daemon_serves();
+}
+
+static void test_wrong_protocol_version(void **state)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Hello hello = DMABUFD__HELLO__INIT;
+	int sock = raw_connect(d.socket);
+
+	assert_true(sock >= 0);
+	hello.version = 999;
+	req.id = 1;
+	req.body_case = DMABUFD__REQUEST__BODY_HELLO;
+	req.hello = &hello;
+	assert_int_equal(raw_send(sock, &req, NULL, 0), 0);
+	expect_error(raw_recv(sock, 5000, NULL), -EPROTONOSUPPORT);
+	/* Still no Hello: other requests are refused. */
+	expect_error(raw_stats(sock, 2), -EPROTO);
+	close(sock);
+	assert_daemon_serves();
+}
+
+static void test_request_before_hello(void **state)
+{
+	int sock = raw_connect(d.socket), fd = -1;
+
+	assert_true(sock >= 0);
+	expect_error(raw_alloc(sock, 1, 4096, DMABUFD_ATTR_CACHED, 0, NULL, &fd), -EPROTO);
+	assert_int_equal(fd, -1);
+	close(sock);
+	assert_daemon_serves();
+}
+
+static void test_second_hello(void **state)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Hello hello = DMABUFD__HELLO__INIT;
+	int sock = raw_connect_hello(d.socket);
+
+	assert_true(sock >= 0);
+	hello.version = DMABUFD__VERSION__VERSION_CURRENT;
+	req.id = 9;
+	req.body_case = DMABUFD__REQUEST__BODY_HELLO;
+	req.hello = &hello;
+	assert_int_equal(raw_send(sock, &req, NULL, 0), 0);
+	expect_error(raw_recv(sock, 5000, NULL), -EPROTO);
+	close(sock);
+}
+
+static void test_bad_sizes(void **state)
+{
+	int sock = raw_connect_hello(d.socket), fd = -1;
+
+	assert_true(sock >= 0);
+	/* size 0 */
+	expect_error(raw_alloc(sock, 1, 0, DMABUFD_ATTR_CACHED, 0, NULL, &fd), -EINVAL);
+	/* beyond the 64 MiB capacity */
+	expect_error(raw_alloc(sock, 2, 65 * MiB, DMABUFD_ATTR_CACHED, 0, NULL, &fd), -E2BIG);
+	/* overflows when rounded up to pages */
+	expect_error(raw_alloc(sock, 3, UINT64_MAX, DMABUFD_ATTR_CACHED, 0, NULL, &fd), -EINVAL);
+	expect_error(raw_alloc(sock, 4, UINT64_MAX - 100, DMABUFD_ATTR_CACHED, 0, NULL, &fd),
+		     -EINVAL);
+	assert_int_equal(fd, -1);
+	close(sock);
+	assert_daemon_serves();
+}
+
+static void test_bad_alignment(void **state)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	static const uint64_t bad[] = { 3, 512, 4096 + 4096 / 2, 1ull << 40 };
+	int sock = raw_connect_hello(d.socket);
+
+	assert_true(sock >= 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		a.size = 4096;
+		a.alignment = bad[i];
+		req.id = 10 + i;
+		req.body_case = DMABUFD__REQUEST__BODY_ALLOC;
+		req.alloc = &a;
+		assert_int_equal(raw_send(sock, &req, NULL, 0), 0);
+		expect_error(raw_recv(sock, 5000, NULL), -EINVAL);
+	}
+	close(sock);
+}
+
+static void test_unknown_flags_and_attribute(void **state)
+{
+	int sock = raw_connect_hello(d.socket), fd = -1;
+	char label[100];
+
+	assert_true(sock >= 0);
+	expect_error(raw_alloc(sock, 1, 4096, DMABUFD_ATTR_CACHED, 1u << 31, NULL, &fd), -EINVAL);
+	expect_error(raw_alloc(sock, 2, 4096, DMABUFD_ATTR_CACHED, 0x100, NULL, &fd), -EINVAL);
+	expect_error(raw_alloc(sock, 3, 4096, 7, 0, NULL, &fd), -EINVAL);
+	expect_error(raw_alloc(sock, 4, 4096, -1, 0, NULL, &fd), -EINVAL);
+	/* the memfd backend honours neither of these */
+	expect_error(raw_alloc(sock, 5, 4096, DMABUFD_ATTR_WRITECOMBINE, 0, NULL, &fd), -EOPNOTSUPP);
+	expect_error(raw_alloc(sock, 6, 4096, DMABUFD_ATTR_UNCACHED, 0, NULL, &fd), -EOPNOTSUPP);
+	expect_error(raw_alloc(sock, 7, 4096, DMABUFD_ATTR_CACHED, DMABUFD_ALLOC_CONTIGUOUS, NULL,
+			       &fd), -EOPNOTSUPP);
+	/* labels: too long, control characters */
+	memset(label, 'x', sizeof(label) - 1);
+	label[sizeof(label) - 1] = '\0';
+	expect_error(raw_alloc(sock, 8, 4096, DMABUFD_ATTR_CACHED, 0, label, &fd), -EINVAL);
+	expect_error(raw_alloc(sock, 9, 4096, DMABUFD_ATTR_CACHED, 0, "bad\033[2Jlabel", &fd),
+		     -EINVAL);
+	assert_int_equal(fd, -1);
+	close(sock);
+	assert_daemon_serves();
+}
+
+static void send_alloc_with_fds(int sock, const int *fds, size_t nfds)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	uint8_t buf[128];
+	struct iovec iov;
+	struct msghdr msg = { 0 };
+	size_t cmsg_len = CMSG_SPACE(sizeof(int) * nfds);
+	char *control = calloc(1, cmsg_len);
+	struct cmsghdr *cmsg;
+
+	a.size = 4096;
+	req.id = 77;
+	req.body_case = DMABUFD__REQUEST__BODY_ALLOC;
+	req.alloc = &a;
+	iov.iov_base = buf;
+	iov.iov_len = dmabufd__request__pack(&req, buf);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = control;
+	msg.msg_controllen = cmsg_len;
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+	assert_int_equal(sendmsg(sock, &msg, MSG_NOSIGNAL), (ssize_t)iov.iov_len);
+	free(control);
+}
+
+static void test_fds_attached(void **state)
+{
+	int sock = raw_connect_hello(d.socket);
+	int fds[100];
+	Dmabufd__Reply *r;
+	int before;
+
+	assert_true(sock >= 0);
+	settle();
+	before = count_fds(d.pid);
+	/* one fd on a request that takes none */
+	fds[0] = dup(STDIN_FILENO);
+	send_alloc_with_fds(sock, fds, 1);
+	r = raw_recv(sock, 5000, NULL);
+	assert_non_null(r);
+	assert_int_equal(r->id, 77);
+	expect_error(r, -EINVAL);
+	/* 100 fds */
+	for (int i = 1; i < 100; i++)
+		fds[i] = fds[0];
+	send_alloc_with_fds(sock, fds, 100);
+	expect_error(raw_recv(sock, 5000, NULL), -EINVAL);
+	close(fds[0]);
+	/* the daemon kept none of them */
+	assert_int_equal(wait_fds(before), before);
+	close(sock);
+	assert_daemon_serves();
+}
+
+static void test_release_foreign_and_double(void **state)
+{
+	int a = raw_connect_hello(d.socket), b = raw_connect_hello(d.socket), fd = -1;
+	Dmabufd__Reply *r;
+	uint64_t id;
+
+	assert_true(a >= 0 && b >= 0);
+	r = raw_alloc(a, 1, 4096, DMABUFD_ATTR_CACHED, 0, "mine", &fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	id = r->alloc->buffer_id;
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(fd);
+	/* b may not release a's buffer, and learns nothing about it */
+	r = raw_release(b, 2, id);
+	assert_non_null(r);
+	assert_int_equal(r->error, -ENOENT);
+	assert_non_null(strstr(r->reason, "owns no buffer"));
+	dmabufd__reply__free_unpacked(r, NULL);
+	/* a nonexistent id gets the same answer */
+	expect_error(raw_release(b, 3, id + 1000000), -ENOENT);
+	/* a releases it once... */
+	r = raw_release(a, 4, id);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	dmabufd__reply__free_unpacked(r, NULL);
+	/* ...and not twice */
+	expect_error(raw_release(a, 5, id), -ENOENT);
+	close(a);
+	close(b);
+}
+
+static void test_never_reads_replies(void **state)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Stats st = DMABUFD__STATS__INIT;
+	int sock = raw_connect_hello(d.socket);
+	int sent = 0;
+
+	assert_true(sock >= 0);
+	req.body_case = DMABUFD__REQUEST__BODY_STATS;
+	req.stats = &st;
+	/* Pipeline thousands of requests and never read the replies. */
+	for (int i = 0; i < 5000; i++) {
+		int fl = MSG_DONTWAIT;
+		uint8_t buf[32];
+		size_t len;
+
+		req.id = (uint64_t)i + 10;
+		len = dmabufd__request__pack(&req, buf);
+		if (send(sock, buf, len, fl | MSG_NOSIGNAL) < 0)
+			break; /* our send buffer is full: the daemon stopped reading us */
+		sent++;
+	}
+	assert_true(sent > 64);
+	/* Everyone else is still served promptly. */
+	assert_daemon_serves();
+	assert_daemon_serves();
+	close(sock);
+}
+
+static void test_empty_datagram_disconnects(void **state)
+{
+	int sock = raw_connect_hello(d.socket);
+
+	assert_true(sock >= 0);
+	/* On SOCK_SEQPACKET an empty datagram reads as end-of-file. */
+	assert_int_equal(send(sock, "", 0, MSG_NOSIGNAL), 0);
+	assert_true(raw_wait_closed(sock, 5000));
+	close(sock);
+	assert_daemon_serves();
+}
+
+static void test_too_many_protocol_errors(void **state)
+{
+	uint8_t junk[8];
+	int sock = raw_connect_hello(d.socket);
+
+	assert_true(sock >= 0);
+	memset(junk, 0xff, sizeof(junk));
+	for (int i = 0; i < 40; i++)
+		if (wire_send(sock, junk, sizeof(junk), NULL, 0) < 0)
+			break;
+	assert_true(raw_wait_closed(sock, 5000));
+	close(sock);
+	assert_daemon_serves();
+}
+
+static void test_per_client_buffer_limit(void **state)
+{
+	int sock = raw_connect_hello(d.socket), fd = -1;
+	Dmabufd__Reply *r;
+
+	assert_true(sock >= 0);
+	for (int i = 0; i < 8; i++) {
+		r = raw_alloc(sock, 100 + i, 4096, DMABUFD_ATTR_CACHED, 0, NULL, &fd);
+		assert_non_null(r);
+		assert_int_equal(r->error, 0);
+		dmabufd__reply__free_unpacked(r, NULL);
+		close(fd);
+	}
+	expect_error(raw_alloc(sock, 200, 4096, DMABUFD_ATTR_CACHED, 0, NULL, &fd), -EMFILE);
+	close(sock);
+	/* Disconnect returns them: another client can use the room. */
+	assert_daemon_serves();
+}
+
+static void test_capacity_exhaustion(void **state)
+{
+	int a = raw_connect_hello(d.socket), fd = -1;
+	Dmabufd__Reply *r;
+
+	assert_true(a >= 0);
+	r = raw_alloc(a, 1, 60 * MiB, DMABUFD_ATTR_CACHED, 0, "big", &fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(fd);
+	expect_error(raw_alloc(a, 2, 8 * MiB, DMABUFD_ATTR_CACHED, 0, NULL, &fd), -ENOSPC);
+	close(a);
+	settle();
+	assert_daemon_serves();
+}
+
+static void test_too_many_clients(void **state)
+{
+	int socks[20], n = 0, refused = 0;
+
+	for (int i = 0; i < 20; i++) {
+		int s = raw_connect(d.socket);
+
+		assert_true(s >= 0);
+		socks[n++] = s;
+	}
+	settle();
+	for (int i = 0; i < n; i++) {
+		Dmabufd__Reply *r = raw_recv(socks[i], 0, NULL);
+
+		if (r) {
+			assert_int_equal(r->error, -EUSERS);
+			refused++;
+			dmabufd__reply__free_unpacked(r, NULL);
+		}
+	}
+	assert_int_equal(refused, 20 - 16);
+	for (int i = 0; i < n; i++)
+		close(socks[i]);
+	settle();
+	assert_daemon_serves();
+}
+
+/*
+ * The daemon's fd count reaches @want within 5 s (disconnects are handled
+ * asynchronously, and slowly on a loaded machine). Returns the last count.
+ */
+static int wait_fds(int want)
+{
+	int n = -1;
+
+	for (int i = 0; i < 50 && (n = count_fds(d.pid)) != want; i++)
+		settle();
+	return n;
+}
+
+/* Runs last: nothing leaked across all the cases above. */
+static void test_no_fd_leaked_and_accounting_zero(void **state)
+{
+	int sock;
+	Dmabufd__Reply *r;
+
+	assert_int_equal(wait_fds(baseline_fds), baseline_fds);
+	sock = raw_connect_hello(d.socket);
+	assert_true(sock >= 0);
+	r = raw_stats(sock, 1);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->stats->used, 0);
+	assert_int_equal(r->stats->buffers, 0);
+	assert_int_equal(r->stats->clients, 1);
+	assert_true(r->stats->allocs_failed >= 15);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(sock);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_truncated_message),
+		cmocka_unit_test(test_oversized_message),
+		cmocka_unit_test(test_garbage_bytes),
+		cmocka_unit_test(test_unknown_request_type),
+		cmocka_unit_test(test_wrong_protocol_version),
+		cmocka_unit_test(test_request_before_hello),
+		cmocka_unit_test(test_second_hello),
+		cmocka_unit_test(test_bad_sizes),
+		cmocka_unit_test(test_bad_alignment),
+		cmocka_unit_test(test_unknown_flags_and_attribute),
+		cmocka_unit_test(test_fds_attached),
+		cmocka_unit_test(test_release_foreign_and_double),
+		cmocka_unit_test(test_never_reads_replies),
+		cmocka_unit_test(test_empty_datagram_disconnects),
+		cmocka_unit_test(test_too_many_protocol_errors),
+		cmocka_unit_test(test_per_client_buffer_limit),
+		cmocka_unit_test(test_capacity_exhaustion),
+		cmocka_unit_test(test_too_many_clients),
+		cmocka_unit_test(test_no_fd_leaked_and_accounting_zero),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
