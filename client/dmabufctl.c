@@ -352,7 +352,7 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 	unsigned long v;
 	int c, r, ret;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (dmabufd_attribute_from_string(optarg, &attr) < 0)
@@ -529,7 +529,7 @@ static int no_args(struct ctx *ctx, int argc, char **argv, const char *name, con
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			ctx->json = true;
@@ -602,7 +602,7 @@ static void print_stats(const struct dmabufd_stats *s)
 	       s->pinned_buffers, s->movable_buffers, s->clients, s->clients == 1 ? "" : "s");
 	printf("allocations:    %" PRIu64 " total, %" PRIu64 " failed, %" PRIu64
 	       " releases\n", s->allocs_total, s->allocs_failed, s->releases_total);
-	printf("free pages:     %" PRIu64 " of %u bytes, largest free run %" PRIu64
+	printf("free pages:     %" PRIu64 " (page %u bytes), largest free run %" PRIu64
 	       " pages, fragmentation %u.%u%%\n", s->free_pages, s->page_size,
 	       s->largest_free_pages, s->fragmentation_permille / 10,
 	       s->fragmentation_permille % 10);
@@ -761,7 +761,7 @@ static int cmd_demo(struct ctx *ctx, int argc, char **argv)
 	unsigned long done = 0, verified = 0;
 	int c, r, ret = EXIT_OK;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (parse_uint(optarg, 1000000, &v) < 0 || v == 0)
