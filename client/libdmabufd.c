@@ -531,7 +531,7 @@ DMABUFD_EXPORT int dmabufd_connect(const char *path, struct dmabufd_client **ret
 
 	if (!ret)
 		return -EINVAL;
-	if (!path)
+	if (!path || !*path)
 		path = secure_getenv("DMABUFD_SOCKET");
 	if (!path || !*path)
 		path = DMABUFD_DEFAULT_SOCKET;
