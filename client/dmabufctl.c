@@ -230,10 +230,15 @@ static int request_failed(struct ctx *ctx, const char *what, int r)
 {
 	const char *reason = dmabufd_last_reason(ctx->client);
 
-	if (is_protocol_error(r)) {
-		fprintf(stderr, "dmabufctl: %s: %s (connection to %s lost or the daemon "
-				"sent something unexpected)\n",
+	if (r == -EPROTO || r == -EPROTONOSUPPORT) {
+		fprintf(stderr, "dmabufctl: %s: %s: dmabufd at %s sent a reply this "
+				"dmabufctl cannot use (version mismatch or daemon bug)\n",
 			what, strerror(-r), ctx->socket);
+		return EXIT_PROTOCOL;
+	}
+	if (is_protocol_error(r)) {
+		fprintf(stderr, "dmabufctl: %s: %s: dmabufd at %s closed the connection "
+				"(stopped or restarted?)\n", what, strerror(-r), ctx->socket);
 		return EXIT_PROTOCOL;
 	}
 	if (reason && *reason)
@@ -689,6 +694,28 @@ static int64_t demo_verify(const void *map, uint64_t size, uint32_t f)
 	return -1;
 }
 
+/* Prints a 64x10 character thumbnail of a frame, read back through the mapping. */
+static void demo_preview(const void *map, uint64_t size)
+{
+	static const char ramp[] = " .:-=+*#%@";
+	const uint32_t *px = map;
+	uint64_t rows = size / 4 / DEMO_WIDTH;
+
+	if (rows < 10)
+		return;
+	for (uint64_t r = 0; r < 10; r++) {
+		putchar('|');
+		for (uint32_t c = 0; c < 64; c++) {
+			uint32_t v = px[(r * rows / 10) * DEMO_WIDTH + c * DEMO_WIDTH / 64];
+			uint32_t luma = (((v >> 16) & 0xff) * 3 + ((v >> 8) & 0xff) * 6 +
+					 (v & 0xff)) / 10;
+
+			putchar(ramp[luma * (sizeof(ramp) - 2) / 255]);
+		}
+		puts("|");
+	}
+}
+
 /* Brackets CPU access of a dma-buf (Documentation/driver-api/dma-buf.rst, "CPU access"). */
 static void demo_sync(const struct dmabufd_info *info, int fd, uint64_t flags)
 {
@@ -906,10 +933,13 @@ static int cmd_demo(struct ctx *ctx, int argc, char **argv)
 		s->frame = (long)f;
 		done++;
 		verified++;
-		if (!ctx->json)
+		if (!ctx->json) {
 			printf("frame %4lu -> ring[%lu] buffer %" PRIu64 ": %" PRIu64
 			       " bytes written, read back ok (pixel 0 = 0x%08x)\n", f, f % ring,
 			       s->buf.id, size, ((uint32_t *)s->map)[0]);
+			if (f == 0 || f + 1 == frames)
+				demo_preview(s->map, size);
+		}
 	}
 	/* Reading the final contents of every slot once more. */
 	for (unsigned long i = 0; i < ring; i++) {
