@@ -265,6 +265,23 @@ static int parse_alloc(const Dmabufd__AllocReply *a, uint64_t min_size, int fd,
 }
 
 /*
+ * Waits until @sock is ready for @events (@block), or checks it (!@block).
+ * The socket is blocking unless the application set O_NONBLOCK on
+ * dmabufd_get_fd(); polling first makes both work.
+ * Return: 1 ready, 0 not ready (only when !@block), negative errno.
+ */
+static int wait_socket(int sock, short events, bool block)
+{
+	struct pollfd pfd = { .fd = sock, .events = events };
+	int r;
+
+	do
+		r = poll(&pfd, 1, block ? -1 : 0);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? negative_errno() : r > 0;
+}
+
+/*
  * Reads one datagram and hands it to its request. @block: wait for one.
  * Return: 1 when a datagram was handled (*ran += callbacks run), 0 when
  * none was queued (only when !@block), negative errno when the connection
@@ -277,28 +294,19 @@ static int read_one(struct dmabufd_client *c, bool block, int *ran)
 	unsigned wire_flags = 0;
 	Dmabufd__Reply *reply;
 	struct pending *p;
-	int fd = -1, error;
+	int fd = -1, error, r;
 	long n;
 
 	if (c->dead)
 		return c->dead;
-	if (!block) {
-		struct pollfd pfd = { .fd = c->sock, .events = POLLIN };
-		int r;
-
-		do
-			r = poll(&pfd, 1, 0);
-		while (r < 0 && errno == EINTR);
-		if (r < 0)
-			return negative_errno();
-		if (r == 0)
-			return 0;
-	}
+	r = wait_socket(c->sock, POLLIN, block);
+	if (r <= 0)
+		return r;
 
 	n = wire_recv(c->sock, c->rx, DMABUFD_MAX_MESSAGE, fds, DMABUFD_MAX_FDS, &nfds,
 		      &wire_flags);
-	if (n == -EAGAIN && !block)
-		return 0;
+	if (n == -EAGAIN)
+		return 0; /* the application made the socket O_NONBLOCK: spurious wakeup */
 	if (n <= 0) {
 		error = n == 0 ? -ECONNRESET : (int)n;
 		*ran += fail_connection(c, error);
@@ -371,7 +379,12 @@ static int send_request(struct dmabufd_client *c, Dmabufd__Request *req, uint64_
 	if (len > sizeof(buf))
 		return -EMSGSIZE;
 	dmabufd__request__pack(req, buf);
-	r = wire_send(c->sock, buf, len, NULL, 0);
+	while ((r = wire_send(c->sock, buf, len, NULL, 0)) == -EAGAIN) {
+		/* O_NONBLOCK socket with a full queue: wait for room. */
+		r = wait_socket(c->sock, POLLOUT, true);
+		if (r < 0)
+			break;
+	}
 	if (r < 0) {
 		log_debug("libdmabufd: sending request %llu: %s",
 			  (unsigned long long)req->id, strerror(-r));
@@ -418,7 +431,7 @@ static int transact(struct dmabufd_client *c, Dmabufd__Request *req,
 		int e = read_one(c, true, &ran);
 
 		if (e < 0 && !p->done) {
-			/* Not reached today: every read error fails the connection. */
+			/* poll(2) failed; the connection itself may still be fine. */
 			pending_unlink(c, p);
 			p->done = true;
 			p->error = e;

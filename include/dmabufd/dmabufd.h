@@ -274,6 +274,7 @@ DMABUFD_EXPORT int dmabufd_alloc_async(struct dmabufd_client *client, uint64_t s
 /**
  * dmabufd_get_fd() - the connection's socket, for poll(2)/epoll/libevent.
  * Wait for POLLIN, then call dmabufd_dispatch(). Do not read from it.
+ * Setting O_NONBLOCK on it is allowed (blocking calls poll(2) as needed).
  * The fd stays open (and unique) until dmabufd_disconnect(), also after
  * the connection failed.
  * Return: the fd (>= 0), or -EINVAL if @client is NULL.

@@ -690,6 +690,37 @@ static void test_inflight_limit(void **state)
 	assert_int_equal(log.calls, 3);
 }
 
+/* The application may set O_NONBLOCK on dmabufd_get_fd() for its event loop. */
+static void test_nonblocking_fd(void **state)
+{
+	struct fake f;
+	struct dmabufd_stats st;
+	int fd, status;
+	pid_t pid;
+
+	fake_open(&f, 8);
+	fd = dmabufd_get_fd(f.c);
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+	assert_int_equal(dmabufd_dispatch(f.c), 0);
+
+	/* The reply is sent only after the request arrived: the call must wait. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		Dmabufd__Request *req = read_request_blocking_for_child(f.daemon);
+
+		if (!req || req->body_case != DMABUFD__REQUEST__BODY_STATS)
+			_exit(1);
+		send_stats(f.daemon, req->id, 5, 0);
+		_exit(0);
+	}
+	assert_int_equal(dmabufd_stats(f.c, &st), 0);
+	assert_int_equal(st.buffers, 5);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fake_close(&f);
+}
+
 /* ---- list --------------------------------------------------------------- */
 
 static void test_list_pages(void **state)
@@ -867,6 +898,7 @@ int main(void)
 		cmocka_unit_test(test_disconnect_aborts_pending),
 		cmocka_unit_test(test_daemon_hangup),
 		cmocka_unit_test(test_inflight_limit),
+		cmocka_unit_test(test_nonblocking_fd),
 		cmocka_unit_test(test_list_pages),
 		cmocka_unit_test(test_list_malformed),
 		cmocka_unit_test(test_attribute_names),
