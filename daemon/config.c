@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "macros.h"
+#include "parse.h"
 #include "server.h"
 
 /* Upper bounds for [share] (and [access] lists): a client controls these. */
@@ -76,40 +77,8 @@ static void config_error(struct parse_ctx *ctx, const char *fmt, ...)
 
 int config_parse_size(const char *s, uint64_t *ret)
 {
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'K': case 'k':
-		shift = 10;
-		end++;
-		break;
-	case 'M': case 'm':
-		shift = 20;
-		end++;
-		break;
-	case 'G': case 'g':
-		shift = 30;
-		end++;
-		break;
-	case 'T': case 't':
-		shift = 40;
-		end++;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*ret = (uint64_t)v << shift;
-	return 0;
+	/* common/parse.c, shared with dmabufctl; -ERANGE counts as invalid. */
+	return parse_size(s, ret) < 0 ? -EINVAL : 0;
 }
 
 int config_parse_u32(const char *s, uint32_t min, uint32_t *ret)
@@ -233,7 +202,7 @@ static int quota_key(struct parse_ctx *ctx, const char *key, const char *shown, 
 
 		if (parse_quota_value(value, count, &v) < 0) {
 			config_error(ctx, "%s: '%s' is not %s or 'unlimited'", shown, value,
-				     count ? "a number" : "a size (bytes, K, M, G, T)");
+				     count ? "a number" : "a size (bytes, K, M, G)");
 			return -EINVAL;
 		}
 		if (count) {
@@ -249,7 +218,7 @@ static int quota_key(struct parse_ctx *ctx, const char *key, const char *shown, 
 		if (strcmp(key, attr_keys[a]) != 0)
 			continue;
 		if (parse_quota_value(value, false, &v) < 0) {
-			config_error(ctx, "%s: '%s' is not a size (bytes, K, M, G, T) or 'unlimited'",
+			config_error(ctx, "%s: '%s' is not a size (bytes, K, M, G) or 'unlimited'",
 				     shown, value);
 			return -EINVAL;
 		}
@@ -289,7 +258,7 @@ static int handle_daemon(struct parse_ctx *ctx, const char *name, const char *va
 	}
 	if (strcmp(name, "capacity") == 0) {
 		if (config_parse_size(value, &size) < 0 || size == 0) {
-			config_error(ctx, "capacity: '%s' is not a positive size (bytes, K, M, G, T)",
+			config_error(ctx, "capacity: '%s' is not a positive size (bytes, K, M, G)",
 				     value);
 			return 0;
 		}

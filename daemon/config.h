@@ -41,7 +41,8 @@ struct config {
 };
 
 /**
- * config_parse_size() - "123", "4K", "16M", "1G" (binary units) to bytes.
+ * config_parse_size() - a byte count as common/parse.h parse_size() reads
+ * it ("4096", "0x1000", "4K", "4KiB", "16M", "1G"; binary units).
  * Return: 0 and *ret; -EINVAL (not a size, or overflows 64 bits).
  */
 int config_parse_size(const char *s, uint64_t *ret);

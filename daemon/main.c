@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "config.h"
 #include "log.h"
+#include "parse.h"
 #include "server.h"
 
 struct options {
@@ -40,10 +41,10 @@ static void usage(FILE *f)
 		"      --socket-mode MODE octal mode of the socket file (default 0660)\n"
 		"      --max-clients N    connected clients (default 256)\n"
 		"      --max-buffers N    live buffers per client (default 1024)\n"
-		"SIGHUP reloads the configuration file without dropping clients.\n"
 		"  -v, --verbose          log debug messages\n"
 		"  -h, --help             show this help\n"
-		"  -V, --version          show the version\n",
+		"  -V, --version          show the version\n"
+		"SIGHUP reloads the configuration file without dropping clients.\n",
 		DMABUFD_DEFAULT_CONFIG, DMABUFD_DEFAULT_SOCKET);
 }
 
