@@ -522,6 +522,31 @@ static int consumer(void *arg)
 	return 0;
 }
 
+/* `dmabufctl list --json` names the owner and the importer of @id. */
+static void assert_dmabufctl_list_names(uint64_t id, pid_t owner, pid_t importer)
+{
+	char cmd[512], out[16384], want[3][64];
+	size_t len = 0, n;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' list --json", DMABUFCTL_BIN, d.socket);
+	f = popen(cmd, "re");
+	assert_non_null(f);
+	while (len < sizeof(out) - 1 && (n = fread(out + len, 1, sizeof(out) - 1 - len, f)) > 0)
+		len += n;
+	out[len] = '\0';
+	assert_int_equal(pclose(f), 0);
+	snprintf(want[0], sizeof(want[0]), "\"id\":%llu,", (unsigned long long)id);
+	snprintf(want[1], sizeof(want[1]), "\"owner_pid\":%d,", (int)owner);
+	snprintf(want[2], sizeof(want[2]), "\"pid\":%d,", (int)importer);
+	for (int i = 0; i < 3; i++)
+		if (!strstr(out, want[i]))
+			fail_msg("dmabufctl list --json lacks %s:\n%s", want[i], out);
+	assert_non_null(strstr(out, "\"owner_uid\":5001,"));
+	assert_non_null(strstr(out, "\"uid\":5002,"));
+	assert_non_null(strstr(out, "\"n_importers\":1,"));
+}
+
 static void test_producer_consumer(void **state)
 {
 	struct job j = { .socket = d.socket, .fill = 77, .token_len = 16 };
@@ -562,6 +587,7 @@ static void test_producer_consumer(void **state)
 	}
 	assert_true(found);
 	dmabufd__reply__free_unpacked(r, NULL);
+	assert_dmabufctl_list_names(j.buffer_id, prod, cons);
 	/* Usage: uid A owns the frame, uid B imports it. */
 	r = raw_usage(sock, 3, DMABUFD__USAGE_KIND__USAGE_UIDS, 0);
 	assert_non_null(r);
