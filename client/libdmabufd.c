@@ -968,8 +968,9 @@ DMABUFD_EXPORT int dmabufd_attribute_from_string(const char *s, enum dmabufd_att
 
 /* ---- sharing (docs/SHARING.md) ---------------------------------------- */
 
-/* Most share targets a request may carry (the daemon's own cap is 256). */
-#define SHARE_TARGETS_MAX 256u
+/* Most share targets a request may carry: 128 packed uint32s fit REQUEST_MAX
+ * (the daemon caps [share] max-targets-per-token at 128 too). */
+#define SHARE_TARGETS_MAX 128u
 /* Most rows dmabufd_usage() accumulates. */
 #define USAGE_MAX_ENTRIES (1u << 20)
 

@@ -27,9 +27,9 @@
 #include "server.h"
 
 /* Upper bounds for [share] (and [access] lists): a client controls these. */
-#define SHARE_TARGETS_CAP 256u
+#define SHARE_TARGETS_CAP 128u
 #define SHARE_TOKENS_CAP 65536u
-#define SHARE_IMPORTERS_CAP 4096u
+#define SHARE_IMPORTERS_CAP 256u /* a List entry with all of them fits a datagram */
 #define SHARE_EXPIRY_CAP (7u * 24 * 3600)
 #define ACCESS_LIST_CAP 1024u
 #define QUOTA_RULES_CAP 4096u

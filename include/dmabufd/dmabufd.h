@@ -384,7 +384,7 @@ struct dmabufd_import_info {
  * The token also dies when this connection closes, on dmabufd_unshare(), or
  * when the buffer is released.
  * Return: 0; -EINVAL (unknown flag, expiry above the maximum, a pid <= 0,
- * uid/gid -1, NULL arguments); -ENOENT (this connection owns no buffer
+ * uid/gid -1, more than 128 targets, NULL arguments); -ENOENT (this connection owns no buffer
  * @id); -E2BIG (too many targets); -ETOOMANYREFS (token limit per buffer
  * or per client); connection errors as dmabufd_alloc().
  */

@@ -106,6 +106,16 @@ static void test_errors_refuse_start(void **state)
 	expect_refusal(NULL, ": No such file or directory");
 }
 
+/* The shipped, annotated example parses (every key commented out). */
+static void test_example_file_starts(void **state)
+{
+	static const char *const args[] = { "--config", DMABUFD_EXAMPLE_CONF, NULL };
+	struct daemon_proc d;
+
+	assert_int_equal(daemon_start(&d, args), 0);
+	assert_int_equal(daemon_stop(&d), 0);
+}
+
 static void test_empty_file_starts(void **state)
 {
 	struct daemon_proc d;
@@ -231,6 +241,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errors_refuse_start),
+		cmocka_unit_test(test_example_file_starts),
 		cmocka_unit_test(test_empty_file_starts),
 		cmocka_unit_test(test_command_line_overrides_file),
 		cmocka_unit_test(test_sighup_reload),
