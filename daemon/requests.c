@@ -289,7 +289,9 @@ static void handle_release(struct client *c, uint64_t id, const Dmabufd__Release
 		return reply_error(c, id, -ENOENT,
 				   reasonf("this client owns no buffer %llu",
 					   (unsigned long long)req->buffer_id));
-	server_release_buffer(c->server, b);
+	/* Importers still hold it: the earliest becomes the owner instead. */
+	if (!share_owner_release(c->server, c, b))
+		server_release_buffer(c->server, b);
 	reply.id = id;
 	if (client_queue_reply(c, &reply, -1) < 0)
 		c->protocol_errors = UINT32_MAX;

@@ -13,11 +13,12 @@
  *   -EACCES. Neither reply names a buffer.
  * - The owner is the client charged for a buffer. Importers are recorded
  *   and their imported bytes shown, but not charged.
- * - When the owner disconnects, the buffer passes to its earliest import
- *   that is still connected (oldest Import first); that client becomes the
- *   owner and is charged from then on, even if this takes it over a quota
- *   (it already holds the memory; its next Alloc is refused). Without an
- *   importer the buffer is released. Tokens die with their creator.
+ * - When the owner disconnects or Releases the buffer, the buffer passes to
+ *   its earliest import that is still connected (oldest Import first); that
+ *   client becomes the owner and is charged from then on, even if this
+ *   takes it over a quota (it already holds the memory; its next Alloc is
+ *   refused). Without an importer the buffer is released. Tokens die with
+ *   their creator.
  */
 #include "share.h"
 
@@ -175,7 +176,16 @@ void share_buffer_gone(struct server *s, struct buffer *b)
 static int transfer_ownership(struct server *s, struct buffer *b, struct import *im)
 {
 	struct client *old = b->owner, *nw = im->client;
+	struct share_token *t, *next;
 
+	/* The old owner's tokens for @b die: it no longer decides who imports. */
+	if (b->ntokens) {
+		for (t = TAILQ_FIRST(&s->tokens); t; t = next) {
+			next = TAILQ_NEXT(t, link);
+			if (t->buffer == b && t->creator == old)
+				token_free(s, t);
+		}
+	}
 	ledger_uncharge(&s->ledger, &old->usage, b->uid, b->gid, true, b->size, b->attribute);
 	TAILQ_REMOVE(&old->buffers, b, owner_link);
 	old->nbuffers--;
@@ -193,9 +203,20 @@ static int transfer_ownership(struct server *s, struct buffer *b, struct import 
 	nw->nbuffers++;
 	b->owner_transfers++;
 	s->share_counters.owner_transfers++;
-	log_info("buffer %llu: owner pid %d exited; ownership and charge moved to importer pid %d (%s)",
+	log_info("buffer %llu: owner pid %d let go; ownership and charge moved to importer pid %d (%s)",
 		 (unsigned long long)b->id, (int)old->cred.pid, (int)nw->cred.pid, nw->comm);
 	return 0;
+}
+
+int share_owner_release(struct server *s, struct client *c, struct buffer *b)
+{
+	struct import *im = TAILQ_FIRST(&b->importers);
+
+	if (!im)
+		return 0;
+	if (transfer_ownership(s, b, im) < 0)
+		server_release_buffer(s, b); /* out of memory: nobody is charged */
+	return 1;
 }
 
 void share_client_gone(struct server *s, struct client *c)

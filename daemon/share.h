@@ -73,6 +73,14 @@ void handle_usage(struct client *c, uint64_t id, const Dmabufd__Usage *req);
 int share_release_import(struct server *s, struct client *c, struct buffer *b);
 
 /**
+ * share_owner_release() - the owner @c Releases @b: if @b has an importer,
+ * the earliest one becomes the owner (as when the owner exits) and the
+ * memory stays accounted. Return: 1 when handled (transferred), 0 when @b
+ * has no importer and the caller releases it.
+ */
+int share_owner_release(struct server *s, struct client *c, struct buffer *b);
+
+/**
  * share_buffer_gone() - @b is about to be freed: drop its tokens and import
  * records, uncharge its importers and its owner.
  */

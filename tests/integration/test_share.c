@@ -783,6 +783,58 @@ static void test_owner_death_moves_ownership(void **state)
 	}
 }
 
+/* The owner Releases while an importer holds the buffer: same rule. */
+static void test_owner_release_moves_ownership(void **state)
+{
+	static const uint32_t uid_b = UID_B;
+	struct job j = { .socket = d.socket, .fill = 3 };
+	int sock = connect_as_client(d.socket);
+	Dmabufd__Reply *r;
+	pid_t importer;
+	uint64_t id;
+	char c = 1;
+	bool found = false;
+
+	assert_true(sock >= 0);
+	id = alloc_filled(sock, 8192, j.fill);
+	share_to(sock, &j, id, &uid_b, 1, NULL, 0, NULL, 0, false, 0);
+	assert_int_equal(pipe(j.up), 0);
+	assert_int_equal(pipe(j.down), 0);
+	j.expect = 0;
+	importer = spawn_as(UID_B, GID_B, NULL, 0, child_import_hold, &j);
+	assert_true(importer > 0);
+	assert_int_equal(read(j.up[0], &c, 1), 1);
+	assert_int_equal(reply_errno(raw_release(sock, 5, id)), 0);
+	/* The owner let go: it cannot release or share it any more. */
+	expect_err(raw_release(sock, 6, id), -ENOENT);
+	r = raw_list(sock, 7, 0);
+	assert_non_null(r);
+	for (size_t i = 0; i < r->list->n_buffers; i++) {
+		Dmabufd__BufferInfo *bi = r->list->buffers[i];
+
+		if (bi->buffer_id != id)
+			continue;
+		found = true;
+		assert_int_equal(bi->owner_pid, importer);
+		assert_int_equal(bi->owner_uid, UID_B);
+		assert_int_equal(bi->n_importers, 0);
+		assert_int_equal(bi->owner_transfers, 1);
+		assert_int_equal(bi->tokens, 0); /* the old owner's tokens died */
+	}
+	assert_true(found);
+	dmabufd__reply__free_unpacked(r, NULL);
+	assert_int_equal(write(j.down[1], &c, 1), 1);
+	assert_int_equal(wait_child(importer), 0);
+	close(sock);
+	for (int i = 0; i < 2; i++) {
+		close(j.up[i]);
+		close(j.down[i]);
+	}
+	r = wait_stats(d.socket, all_released);
+	assert_non_null(r);
+	dmabufd__reply__free_unpacked(r, NULL);
+}
+
 static int alloc_and_exit(void *arg)
 {
 	int sock = connect_as_client(arg), fd = -1;
@@ -824,6 +876,7 @@ int main(void)
 		cmocka_unit_test(test_producer_consumer),
 		cmocka_unit_test(test_owner_death_moves_ownership),
 		cmocka_unit_test(test_owner_death_without_importer_releases),
+		cmocka_unit_test(test_owner_release_moves_ownership),
 	};
 
 	require_root();
