@@ -453,6 +453,54 @@ int fb_layout_compute(const struct fb_layout_request *req, const struct fb_align
 	return 0;
 }
 
+int fb_layout_validate(const struct fb_layout *l)
+{
+	const struct fb_format *fmt;
+	uint64_t end = 0;
+
+	if (!l)
+		return -EINVAL;
+	if (l->width == 0 || l->height == 0 || l->width > FB_MAX_DIMENSION ||
+	    l->height > FB_MAX_DIMENSION)
+		return -EPROTO;
+	fmt = fb_format_lookup(l->fourcc);
+	if (!fmt || l->num_planes != fmt->num_planes || l->size == 0)
+		return -EPROTO;
+
+	for (unsigned int i = 0; i < FB_MAX_PLANES; i++) {
+		uint64_t plane_end;
+
+		if (i >= l->num_planes) {
+			if (l->offsets[i] || l->pitches[i] || l->sizes[i])
+				return -EPROTO;
+			continue;
+		}
+		if (l->pitches[i] == 0 || l->sizes[i] == 0 || l->offsets[i] < end)
+			return -EPROTO;
+		if (__builtin_add_overflow((uint64_t)l->offsets[i], l->sizes[i], &plane_end) ||
+		    plane_end > l->size)
+			return -EPROTO;
+		end = plane_end;
+
+		if (l->modifier != DRM_FORMAT_MOD_LINEAR)
+			continue;
+		uint64_t w = l->width, rows = l->height, min;
+		if (fmt->packed)
+			w = div_round_up(w, fmt->hsub) * fmt->hsub;
+		if (i > 0) {
+			w = div_round_up(w, fmt->hsub);
+			rows = div_round_up(rows, fmt->vsub);
+		}
+		/* w <= 16384 * cpp <= 8: no overflow; pitch <= UINT32_MAX, rows <= 16384. */
+		if (l->pitches[i] < w * fmt->cpp[i])
+			return -EPROTO;
+		min = (uint64_t)l->pitches[i] * rows;
+		if (l->sizes[i] < min)
+			return -EPROTO;
+	}
+	return 0;
+}
+
 /* Appends to @buf at *@pos; remembers truncation in *@pos > @size. */
 __attribute__((format(printf, 4, 5))) static void append(char *buf, size_t size, size_t *pos,
 							  const char *fmt, ...)

@@ -228,6 +228,22 @@ int fb_layout_compute(const struct fb_layout_request *req, const struct fb_align
 		      struct fb_layout *ret);
 
 /**
+ * fb_layout_validate() - check a layout that arrived over the wire.
+ * @layout: e.g. filled from an AllocFramebufferReply by the client library
+ *
+ * For the client's defence against a malformed reply. Checks: width and
+ * height in 1 .. FB_MAX_DIMENSION; a fourcc in the table and num_planes
+ * equal to its plane count; unused plane entries zero; every plane inside
+ * @layout->size (no overflow) and after the previous one (no overlap); and
+ * for DRM_FORMAT_MOD_LINEAR, every pitch at least the plane's row bytes
+ * and every plane size at least pitch x the plane's rows for @height.
+ * Other modifiers get only the structural checks (tiled layouts are the
+ * backend's business).
+ * Return: 0; -EINVAL (NULL); -EPROTO (any check failed).
+ */
+int fb_layout_validate(const struct fb_layout *layout);
+
+/**
  * fb_layout_describe() - format a layout for printing (dmabufctl alloc-fb).
  * @layout: the layout
  * @buf: destination, NUL-terminated on success

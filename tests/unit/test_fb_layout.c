@@ -651,6 +651,65 @@ static void test_describe(void **state)
 	assert_int_equal(fb_layout_describe(NULL, buf, 10), -EINVAL);
 }
 
+static void test_validate(void **state)
+{
+	struct fb_layout good_l, l;
+	struct fb_layout_request req = { 1921, 1081, DRM_FORMAT_NV12, DRM_FORMAT_MOD_LINEAR,
+					 DMABUFD_USAGE_VIDEO_DECODE };
+
+	(void)state;
+	/* Everything the engine produces passes. */
+	for (size_t i = 0; i < N_REF; i++) {
+		for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+			struct fb_layout_request r = { sizes[s][0], sizes[s][1],
+						       ref_formats[i].fourcc,
+						       DRM_FORMAT_MOD_LINEAR,
+						       DMABUFD_USAGE_CPU_READ };
+			assert_int_equal(fb_layout_compute(&r, NULL, &l), 0);
+			assert_int_equal(fb_layout_validate(&l), 0);
+		}
+	}
+	assert_int_equal(fb_layout_compute(&req, NULL, &good_l), 0);
+	assert_int_equal(fb_layout_validate(&good_l), 0);
+	assert_int_equal(fb_layout_validate(NULL), -EINVAL);
+
+#define BROKEN(stmt)                                              \
+	do {                                                      \
+		l = good_l;                                       \
+		stmt;                                             \
+		assert_int_equal(fb_layout_validate(&l), -EPROTO); \
+	} while (0)
+	BROKEN(l.width = 0);
+	BROKEN(l.height = 16385);
+	BROKEN(l.fourcc = DRM_FORMAT_C8);
+	BROKEN(l.num_planes = 1);
+	BROKEN(l.num_planes = 3);
+	BROKEN(l.num_planes = 0);
+	BROKEN(l.size = 0);
+	BROKEN(l.size = l.offsets[1] + l.sizes[1] - 1);      /* plane 1 sticks out */
+	BROKEN(l.offsets[1] = 4096);                         /* overlaps plane 0 */
+	BROKEN(l.offsets[1] = UINT32_MAX);                   /* beyond the buffer */
+	BROKEN(l.sizes[1] = UINT64_MAX);                     /* offset + size overflows */
+	BROKEN(l.pitches[0] = 1920);                         /* < 1921 bytes per row */
+	BROKEN(l.pitches[1] = 0);
+	BROKEN(l.sizes[0] = (uint64_t)l.pitches[0] * 1081 - 1); /* < pitch x rows */
+	BROKEN(l.sizes[1] = (uint64_t)l.pitches[1] * 541 - 1);
+	BROKEN(l.pitches[2] = 64);                           /* unused entry set */
+	BROKEN(l.sizes[3] = 1);
+#undef BROKEN
+	/* The padded rows are not required: exactly pitch x height is enough. */
+	l = good_l;
+	l.sizes[0] = (uint64_t)l.pitches[0] * 1081;
+	assert_int_equal(fb_layout_validate(&l), 0);
+	/* A tiled modifier: only the structural checks. */
+	l = good_l;
+	l.modifier = I915_FORMAT_MOD_Y_TILED;
+	l.pitches[0] = 128;
+	assert_int_equal(fb_layout_validate(&l), 0);
+	l.offsets[1] = 0;
+	assert_int_equal(fb_layout_validate(&l), -EPROTO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -666,6 +725,7 @@ int main(void)
 		cmocka_unit_test(test_rules_set),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_describe),
+		cmocka_unit_test(test_validate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
