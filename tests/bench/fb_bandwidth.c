@@ -12,11 +12,14 @@
  *   memfd           sealed memfd, MAP_SHARED (the memfd backend: CACHED)
  *   udmabuf         dma-buf from /dev/udmabuf over a memfd (CACHED dma-buf)
  *   heap:NAME       dma-buf from /dev/dma_heap/NAME
+ *   drm             a dumb buffer PRIME-exported from the first /dev/dri/card*
+ *                   that makes one (vgem maps its dma-bufs write-combined:
+ *                   drm_gem_shmem map_wc, as vgem has no begin/end_cpu_access)
  *   fd:N[:LABEL]    an inherited fd (e.g. a WRITECOMBINE or UNCACHED
  *                   dma-buf from the kmod backend, handed over by
  *                   `dmabufctl alloc ... --attr wc` or the VM harness);
  *                   it must be at least --size bytes
- * Without --source: anon, memfd, and udmabuf / heap:system when present.
+ * Without --source: anon, memfd, and udmabuf / heap:system / drm when present.
  *
  * Every source is mapped MAP_SHARED (anon: MAP_PRIVATE) and each page
  * touched once untimed (faults excluded); then --iterations passes run, the
@@ -42,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <drm.h>
+#include <drm_mode.h>
 #include <linux/dma-heap.h>
 #include <linux/udmabuf.h>
 
@@ -143,6 +148,35 @@ static int make_heap(const char *name, size_t size)
 	return r;
 }
 
+static int make_drm(size_t size)
+{
+	if (size % 16384)
+		return -EINVAL;
+	for (int i = 0; i < 8; i++) {
+		char path[32];
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		int dev = open(path, O_RDWR | O_CLOEXEC);
+		if (dev < 0)
+			continue;
+		/* 4096 px x 4 bytes per row. */
+		struct drm_mode_create_dumb c = { .width = 4096, .height = (uint32_t)(size / 16384),
+						  .bpp = 32 };
+		int buf = -1;
+		if (ioctl(dev, DRM_IOCTL_MODE_CREATE_DUMB, &c) == 0) {
+			struct drm_prime_handle p = { .handle = c.handle,
+						      .flags = DRM_CLOEXEC | DRM_RDWR };
+			if (c.size >= size && ioctl(dev, DRM_IOCTL_PRIME_HANDLE_TO_FD, &p) == 0)
+				buf = p.fd;
+			struct drm_mode_destroy_dumb d = { .handle = c.handle };
+			ioctl(dev, DRM_IOCTL_MODE_DESTROY_DUMB, &d);
+		}
+		close(dev);
+		if (buf >= 0)
+			return buf;
+	}
+	return -ENODEV;
+}
+
 static int add_source(struct source *s, const char *spec)
 {
 	memset(s, 0, sizeof(*s));
@@ -158,6 +192,8 @@ static int add_source(struct source *s, const char *spec)
 		s->fd = make_udmabuf(opt_size);
 	else if (strncmp(spec, "heap:", 5) == 0)
 		s->fd = make_heap(spec + 5, opt_size);
+	else if (strcmp(spec, "drm") == 0)
+		s->fd = make_drm(opt_size);
 	else if (strncmp(spec, "fd:", 3) == 0) {
 		char *end;
 		long n = strtol(spec + 3, &end, 10);
@@ -325,8 +361,9 @@ int main(int argc, char **argv)
 			n++;
 		}
 	} else {
-		static const char *const defaults[] = { "anon", "memfd", "udmabuf", "heap:system" };
-		for (unsigned int i = 0; i < 4; i++) {
+		static const char *const defaults[] = { "anon", "memfd", "udmabuf", "heap:system",
+							"drm" };
+		for (unsigned int i = 0; i < 5; i++) {
 			int r = add_source(&sources[n], defaults[i]);
 			if (r < 0) {
 				printf("# %s: not available here (%s)\n", defaults[i], strerror(-r));

@@ -8,8 +8,9 @@
  *    can script EINTR/EAGAIN/exporter errors, and runs the memfd no-op and
  *    argument validation against the real kernel. Runs anywhere.
  *  - test_cpu_access_dmabuf (CPU_ACCESS_REAL_DMABUF): the same calls on a
- *    real kernel dma-buf from /dev/udmabuf or /dev/dma_heap/system; exits 77
- *    when neither exists (this build host), runs in the VM.
+ *    real kernel dma-buf from /dev/udmabuf, /dev/dma_heap/system or a DRM
+ *    dumb buffer exported with PRIME (vgem, virtio-gpu: /dev/dri/card*);
+ *    exits 77 when none exists (this build host), runs in the VM.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,11 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <linux/udmabuf.h>
+
+#ifdef CPU_ACCESS_REAL_DMABUF
+#include <drm.h>
+#include <drm_mode.h>
+#endif
 
 #include <dmabufd/framebuffer.h>
 
@@ -286,7 +292,37 @@ int main(void)
 
 #define BUF_SIZE (16 * 4096)
 
-/* A dma-buf from /dev/udmabuf (over a memfd) or /dev/dma_heap/system; -1 if none. */
+/* A PRIME-exported dumb buffer from the first DRM device that makes one. */
+static int make_drm_dmabuf(void)
+{
+	for (int i = 0; i < 8; i++) {
+		char path[32];
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		int dev = open(path, O_RDWR | O_CLOEXEC);
+		if (dev < 0)
+			continue;
+		struct drm_mode_create_dumb create = { .width = BUF_SIZE / 4, .height = 1, .bpp = 32 };
+		int buf = -1;
+		if (__real_ioctl(dev, DRM_IOCTL_MODE_CREATE_DUMB, &create) == 0) {
+			struct drm_prime_handle prime = { .handle = create.handle,
+							  .flags = DRM_CLOEXEC | DRM_RDWR };
+			if (create.size >= BUF_SIZE &&
+			    __real_ioctl(dev, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime) == 0)
+				buf = prime.fd;
+			struct drm_mode_destroy_dumb destroy = { .handle = create.handle };
+			__real_ioctl(dev, DRM_IOCTL_MODE_DESTROY_DUMB, &destroy);
+		}
+		close(dev); /* the dma-buf keeps the buffer alive */
+		if (buf >= 0)
+			return buf;
+	}
+	return -1;
+}
+
+/*
+ * A dma-buf from /dev/udmabuf (over a memfd), /dev/dma_heap/system, or a
+ * DRM device's PRIME export; -1 if none.
+ */
 static int make_dmabuf(void)
 {
 	int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
@@ -320,7 +356,7 @@ static int make_dmabuf(void)
 		if (r == 0)
 			return (int)alloc.fd;
 	}
-	return -1;
+	return make_drm_dmabuf();
 }
 
 static int setup(void **state)
@@ -397,7 +433,8 @@ int main(void)
 {
 	int fd = make_dmabuf();
 	if (fd < 0) {
-		fprintf(stderr, "no /dev/udmabuf or /dev/dma_heap/system: skipping\n");
+		fprintf(stderr, "no dma-buf exporter (/dev/udmabuf, /dev/dma_heap/system, "
+				"/dev/dri/card* with dumb buffers): skipping\n");
 		return 77;
 	}
 	close(fd);
