@@ -501,6 +501,79 @@ int fb_layout_validate(const struct fb_layout *l)
 	return 0;
 }
 
+void fb_layout_to_framebuffer(const struct fb_layout *l, uint64_t id, int fd,
+			      struct dmabufd_framebuffer *ret)
+{
+	struct dmabufd_framebuffer fb = {
+		.id = id,
+		.fd = fd,
+		.width = l->width,
+		.height = l->height,
+		.fourcc = l->fourcc,
+		.modifier = l->modifier,
+		.num_planes = l->num_planes,
+		.size = l->size,
+	};
+	for (unsigned int i = 0; i < FB_MAX_PLANES; i++) {
+		fb.offsets[i] = l->offsets[i];
+		fb.pitches[i] = l->pitches[i];
+		fb.sizes[i] = l->sizes[i];
+	}
+	*ret = fb;
+}
+
+void fb_layout_from_framebuffer(const struct dmabufd_framebuffer *fb, struct fb_layout *ret)
+{
+	struct fb_layout l = {
+		.width = fb->width,
+		.height = fb->height,
+		.fourcc = fb->fourcc,
+		.modifier = fb->modifier,
+		.num_planes = fb->num_planes,
+		.size = fb->size,
+		.alloc_height = fb->height,
+	};
+	for (unsigned int i = 0; i < FB_MAX_PLANES; i++) {
+		l.offsets[i] = fb->offsets[i];
+		l.pitches[i] = fb->pitches[i];
+		l.sizes[i] = fb->sizes[i];
+	}
+	*ret = l;
+}
+
+/* A decimal number of 1..10 digits, no sign; *end is the first other char. */
+static int parse_dim(const char *s, const char **end, uint32_t *ret)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	while (*p >= '0' && *p <= '9' && p - s < 10) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		p++;
+	}
+	if (p == s || (*p >= '0' && *p <= '9') || v == 0 || v > UINT32_MAX)
+		return -EINVAL;
+	*end = p;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+int fb_parse_size(const char *s, uint32_t *ret_width, uint32_t *ret_height)
+{
+	uint32_t w, h;
+	const char *p;
+
+	if (!s || !ret_width || !ret_height)
+		return -EINVAL;
+	if (parse_dim(s, &p, &w) < 0 || (*p != 'x' && *p != 'X'))
+		return -EINVAL;
+	if (parse_dim(p + 1, &p, &h) < 0 || *p)
+		return -EINVAL;
+	*ret_width = w;
+	*ret_height = h;
+	return 0;
+}
+
 /* Appends to @buf at *@pos; remembers truncation in *@pos > @size. */
 __attribute__((format(printf, 4, 5))) static void append(char *buf, size_t size, size_t *pos,
 							  const char *fmt, ...)

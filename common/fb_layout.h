@@ -244,6 +244,35 @@ int fb_layout_compute(const struct fb_layout_request *req, const struct fb_align
 int fb_layout_validate(const struct fb_layout *layout);
 
 /**
+ * fb_layout_to_framebuffer() - the public struct for a layout and its buffer.
+ * @layout: a computed or validated layout
+ * @id: daemon buffer id
+ * @fd: the buffer's fd (ownership is the caller's business)
+ * @ret: filled completely (plane entries beyond num_planes zero)
+ */
+void fb_layout_to_framebuffer(const struct fb_layout *layout, uint64_t id, int fd,
+			      struct dmabufd_framebuffer *ret);
+
+/**
+ * fb_layout_from_framebuffer() - the layout part of a public struct (for
+ * fb_layout_describe() in dmabufctl, or fb_layout_validate()).
+ * @fb: the framebuffer
+ * @ret: filled completely; alloc_height is set to @fb->height (the wire
+ *       does not carry the padded height)
+ */
+void fb_layout_from_framebuffer(const struct dmabufd_framebuffer *fb, struct fb_layout *ret);
+
+/**
+ * fb_parse_size() - parse "WIDTHxHEIGHT" as typed on a command line.
+ * @s: e.g. "1920x1080" (decimal, 'x' or 'X', no spaces, no signs)
+ * @ret_width: pixels
+ * @ret_height: pixels
+ * Return: 0; -EINVAL (malformed, or a dimension 0 or above UINT32_MAX);
+ * the outputs are untouched on failure. Limits are fb_layout_compute()'s.
+ */
+int fb_parse_size(const char *s, uint32_t *ret_width, uint32_t *ret_height);
+
+/**
  * fb_layout_describe() - format a layout for printing (dmabufctl alloc-fb).
  * @layout: the layout
  * @buf: destination, NUL-terminated on success
