@@ -33,7 +33,11 @@
  */
 #define CPU_ACCESS_MAX_RETRIES 1024
 
-/* A non-dma-buf fd that is a memfd: seals are a memfd-only (shmem/hugetlbfs) feature. */
+/*
+ * A non-dma-buf fd that is a memfd: F_GET_SEALS works only on shmem and
+ * hugetlbfs files (memfds, and plain tmpfs files, which are the same cached,
+ * device-less memory). Clobbers errno.
+ */
 static int is_memfd(int fd)
 {
 	return fcntl(fd, F_GET_SEALS) >= 0;
