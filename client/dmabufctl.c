@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <drm_fourcc.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <linux/dma-buf.h>
@@ -32,6 +33,8 @@
 #include <unistd.h>
 
 #include "dmabufd/dmabufd.h"
+#include "dmabufd/framebuffer.h"
+#include "fb_layout.h"
 #include "parse.h"
 
 enum {
@@ -730,6 +733,132 @@ static int cmd_revoke(struct ctx *ctx, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- alloc-fb ------------------------------------------------------------- */
+
+static int cmd_alloc_fb(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "attr", required_argument, NULL, 'a' },
+		{ "usage", required_argument, NULL, 'u' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "movable", no_argument, NULL, 'm' },
+		{ "contiguous", no_argument, NULL, 'c' },
+		{ "hold", required_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	enum dmabufd_attribute attr = DMABUFD_ATTR_CACHED;
+	uint32_t usage = DMABUFD_USAGE_SCANOUT, flags = 0, width, height;
+	const struct fb_format *format;
+	const char *label = NULL;
+	struct dmabufd_framebuffer fb;
+	struct fb_layout layout;
+	char text[1024];
+	long hold_s = 0;
+	unsigned long v;
+	int c, r, ret;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			if (dmabufd_attribute_from_string(optarg, &attr) < 0)
+				return usage_error("--attr: '%s' is not cached, wc or uc", optarg);
+			break;
+		case 'u':
+			if (fb_usage_from_string(optarg, &usage) < 0)
+				return usage_error("--usage: '%s' is not a list of scanout, render, "
+						   "texture, video-decode, video-encode, camera, "
+						   "cpu-read, cpu-write", optarg);
+			break;
+		case 'l':
+			if (strlen(optarg) > DMABUFD_LABEL_MAX)
+				return usage_error("--label: %zu bytes, at most %d", strlen(optarg),
+						   DMABUFD_LABEL_MAX);
+			label = optarg;
+			break;
+		case 'm':
+			flags |= DMABUFD_ALLOC_MOVABLE;
+			break;
+		case 'c':
+			flags |= DMABUFD_ALLOC_CONTIGUOUS;
+			break;
+		case 'H':
+			if (parse_uint(optarg, INT_MAX / 1000, &v) < 0)
+				return usage_error("--hold: '%s' is not a number of seconds", optarg);
+			hold_s = (long)v;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			printf("Usage: dmabufctl alloc-fb WIDTHxHEIGHT FORMAT [--attr cached|wc|uc]\n"
+			       "                      [--usage scanout,render,...] [--label L] "
+			       "[--movable] [--contiguous] [--hold SECONDS]\n"
+			       "FORMAT is a DRM fourcc name (XRGB8888, NV12, ...). Prints the plane "
+			       "layout\n(offsets, pitches, sizes); --hold keeps the buffer that long.\n");
+			return EXIT_OK;
+		default:
+			return usage_error("alloc-fb: bad option");
+		}
+	}
+	if (optind != argc - 2)
+		return usage_error("alloc-fb: expected WIDTHxHEIGHT and FORMAT");
+	if (fb_parse_size(argv[optind], &width, &height) < 0)
+		return usage_error("alloc-fb: '%s' is not WIDTHxHEIGHT", argv[optind]);
+	format = fb_format_from_name(argv[optind + 1]);
+	if (!format)
+		return usage_error("alloc-fb: '%s' is not a supported format", argv[optind + 1]);
+
+	ret = connect_daemon(ctx);
+	if (ret)
+		return ret;
+	r = dmabufd_alloc_framebuffer(ctx->client, width, height, format->fourcc,
+				      DRM_FORMAT_MOD_LINEAR, usage, attr, flags, label, &fb);
+	if (r < 0)
+		return request_failed(ctx, "alloc-fb", r);
+	fb_layout_from_framebuffer(&fb, &layout);
+	if (ctx->json) {
+		json_object *o = json_object_new_object(), *planes = json_object_new_array();
+
+		json_add_u64(o, "id", fb.id);
+		json_add_u64(o, "width", fb.width);
+		json_add_u64(o, "height", fb.height);
+		json_add_u64(o, "fourcc", fb.fourcc);
+		json_add_u64(o, "modifier", fb.modifier);
+		json_add_str(o, "attribute", dmabufd_attribute_name(attr));
+		json_add_u64(o, "size", fb.size);
+		for (uint32_t i = 0; i < fb.num_planes; i++) {
+			json_object *p = json_object_new_object();
+
+			json_add_u64(p, "offset", fb.offsets[i]);
+			json_add_u64(p, "pitch", fb.pitches[i]);
+			json_add_u64(p, "size", fb.sizes[i]);
+			json_object_array_add(planes, p);
+		}
+		json_object_object_add(o, "planes", planes);
+		json_print(o);
+	} else {
+		if (fb_layout_describe(&layout, text, sizeof(text)) < 0)
+			snprintf(text, sizeof(text), "(layout not printable)");
+		printf("buffer %" PRIu64 ": %s, %s\n", fb.id, dmabufd_attribute_name(attr), text);
+	}
+	fflush(stdout);
+	if (hold_s > 0) {
+		install_stop_handlers();
+		r = hold(ctx, hold_s);
+		if (r < 0) {
+			close(fb.fd);
+			return request_failed(ctx, "hold", r);
+		}
+	}
+	close(fb.fd);
+	r = dmabufd_release(ctx->client, fb.id);
+	if (r < 0)
+		return request_failed(ctx, "release", r);
+	return EXIT_OK;
+}
+
 /* ---- list ----------------------------------------------------------------- */
 
 static json_object *buffer_info_json(const struct dmabufd_buffer_info *b, uint64_t now)
@@ -934,21 +1063,21 @@ static void print_stats(const struct dmabufd_stats *s)
 	       s->config_reloads);
 }
 
-/* ---- usage / top ------------------------------------------------------------ */
+/* ---- accounts / top ------------------------------------------------------------ */
 
-static json_object *usage_json(const struct dmabufd_usage *u, enum dmabufd_usage_kind kind)
+static json_object *account_json(const struct dmabufd_account *u, enum dmabufd_account_kind kind)
 {
 	json_object *o = json_object_new_object(), *oa, *ia;
 
-	if (kind == DMABUFD_USAGE_CLIENTS) {
+	if (kind == DMABUFD_ACCOUNT_CLIENTS) {
 		json_add_u64(o, "client", u->key);
 		json_object_object_add(o, "pid", json_object_new_int64(u->pid));
 		json_add_str(o, "comm", u->comm);
 		json_add_u64(o, "tokens", u->tokens);
 	}
-	if (kind != DMABUFD_USAGE_GIDS)
+	if (kind != DMABUFD_ACCOUNT_GIDS)
 		json_add_u64(o, "uid", u->uid);
-	if (kind != DMABUFD_USAGE_UIDS)
+	if (kind != DMABUFD_ACCOUNT_UIDS)
 		json_add_u64(o, "gid", u->gid);
 	json_add_u64(o, "owned_bytes", u->owned_bytes);
 	json_add_u64(o, "owned_buffers", u->owned_buffers);
@@ -967,27 +1096,27 @@ static json_object *usage_json(const struct dmabufd_usage *u, enum dmabufd_usage
 	return o;
 }
 
-static void print_usage_table(const struct dmabufd_usage *rows, size_t n,
-			      enum dmabufd_usage_kind kind)
+static void print_accounts_table(const struct dmabufd_account *rows, size_t n,
+			      enum dmabufd_account_kind kind)
 {
 	char a[32], b[32], c[32], d[32], comm[32];
 
-	if (kind == DMABUFD_USAGE_CLIENTS)
+	if (kind == DMABUFD_ACCOUNT_CLIENTS)
 		printf("%7s %7s %6s %-15s %9s %5s %9s %5s %9s %9s %6s\n", "CLIENT", "PID", "UID",
 		       "COMM", "OWNED", "BUFS", "IMPORTED", "BUFS", "CACHED", "UNCACHED",
 		       "TOKENS");
 	else
 		printf("%7s %9s %5s %9s %5s %9s %9s %9s\n",
-		       kind == DMABUFD_USAGE_UIDS ? "UID" : "GID", "OWNED", "BUFS", "IMPORTED",
+		       kind == DMABUFD_ACCOUNT_UIDS ? "UID" : "GID", "OWNED", "BUFS", "IMPORTED",
 		       "BUFS", "CACHED", "WC", "UNCACHED");
 	for (size_t i = 0; i < n; i++) {
-		const struct dmabufd_usage *u = &rows[i];
+		const struct dmabufd_account *u = &rows[i];
 
 		human_size(u->owned_bytes, a, sizeof(a));
 		human_size(u->imported_bytes, b, sizeof(b));
 		human_size(u->owned_by_attribute[DMABUFD_ATTR_CACHED], c, sizeof(c));
 		human_size(u->owned_by_attribute[DMABUFD_ATTR_UNCACHED], d, sizeof(d));
-		if (kind == DMABUFD_USAGE_CLIENTS) {
+		if (kind == DMABUFD_ACCOUNT_CLIENTS) {
 			printf("%7" PRIu64 " %7d %6u %-15s %9s %5u %9s %5u %9s %9s %6u\n", u->key,
 			       (int)u->pid, (unsigned)u->uid, printable(u->comm, comm, sizeof(comm)),
 			       a, u->owned_buffers, b, u->imported_buffers, c, d, u->tokens);
@@ -996,17 +1125,17 @@ static void print_usage_table(const struct dmabufd_usage *rows, size_t n,
 
 			human_size(u->owned_by_attribute[DMABUFD_ATTR_WRITECOMBINE], wc, sizeof(wc));
 			printf("%7u %9s %5u %9s %5u %9s %9s %9s\n",
-			       kind == DMABUFD_USAGE_UIDS ? (unsigned)u->uid : (unsigned)u->gid, a,
+			       kind == DMABUFD_ACCOUNT_UIDS ? (unsigned)u->uid : (unsigned)u->gid, a,
 			       u->owned_buffers, b, u->imported_buffers, c, wc, d);
 		}
 	}
 }
 
-static int show_usage(struct ctx *ctx, enum dmabufd_usage_kind kind, json_object *into)
+static int show_accounts(struct ctx *ctx, enum dmabufd_account_kind kind, json_object *into)
 {
-	struct dmabufd_usage *rows = NULL;
+	struct dmabufd_account *rows = NULL;
 	size_t n = 0;
-	int r = dmabufd_usage(ctx->client, kind, &rows, &n);
+	int r = dmabufd_accounting(ctx->client, kind, &rows, &n);
 
 	if (r < 0)
 		return r;
@@ -1014,21 +1143,21 @@ static int show_usage(struct ctx *ctx, enum dmabufd_usage_kind kind, json_object
 		json_object *a = json_object_new_array();
 
 		for (size_t i = 0; i < n; i++)
-			json_object_array_add(a, usage_json(&rows[i], kind));
-		json_object_object_add(into, kind == DMABUFD_USAGE_CLIENTS ? "clients" :
-					     kind == DMABUFD_USAGE_UIDS    ? "uids" : "gids", a);
+			json_object_array_add(a, account_json(&rows[i], kind));
+		json_object_object_add(into, kind == DMABUFD_ACCOUNT_CLIENTS ? "clients" :
+					     kind == DMABUFD_ACCOUNT_UIDS    ? "uids" : "gids", a);
 	} else {
-		print_usage_table(rows, n, kind);
+		print_accounts_table(rows, n, kind);
 	}
-	dmabufd_usage_free(rows);
+	dmabufd_accounting_free(rows);
 	return 0;
 }
 
-static int cmd_usage(struct ctx *ctx, int argc, char **argv)
+static int cmd_accounts(struct ctx *ctx, int argc, char **argv)
 {
 	json_object *j = NULL;
-	int r = no_args(ctx, argc, argv, "usage",
-			"Usage: dmabufctl usage [--json]\nBytes and buffers owned (charged) and "
+	int r = no_args(ctx, argc, argv, "accounts",
+			"Usage: dmabufctl accounts [--json]\nBytes and buffers owned (charged) and "
 			"imported, per attribute: per\nconnected client, per uid and per gid.\n");
 
 	if (r)
@@ -1038,14 +1167,14 @@ static int cmd_usage(struct ctx *ctx, int argc, char **argv)
 		return r;
 	if (ctx->json)
 		j = json_object_new_object();
-	for (int k = DMABUFD_USAGE_CLIENTS; k <= DMABUFD_USAGE_GIDS && r == 0; k++) {
-		if (!j && k != DMABUFD_USAGE_CLIENTS)
+	for (int k = DMABUFD_ACCOUNT_CLIENTS; k <= DMABUFD_ACCOUNT_GIDS && r == 0; k++) {
+		if (!j && k != DMABUFD_ACCOUNT_CLIENTS)
 			putchar('\n');
-		r = show_usage(ctx, (enum dmabufd_usage_kind)k, j);
+		r = show_accounts(ctx, (enum dmabufd_account_kind)k, j);
 	}
 	if (r < 0) {
 		json_object_put(j);
-		return request_failed(ctx, "usage", r);
+		return request_failed(ctx, "accounts", r);
 	}
 	if (j)
 		json_print(j);
@@ -1115,10 +1244,10 @@ static int cmd_top(struct ctx *ctx, int argc, char **argv)
 			       human_size(st.capacity, cap, sizeof(cap)), st.buffers, st.clients,
 			       st.tokens, st.imports);
 		}
-		r = show_usage(ctx, DMABUFD_USAGE_CLIENTS, j);
+		r = show_accounts(ctx, DMABUFD_ACCOUNT_CLIENTS, j);
 		if (r < 0) {
 			json_object_put(j);
-			return request_failed(ctx, "usage", r);
+			return request_failed(ctx, "accounts", r);
 		}
 		if (j)
 			json_print(j);
@@ -1518,6 +1647,8 @@ out:
 static const struct command commands[] = {
 	{ "alloc", cmd_alloc, "SIZE [--attr A] [--label L] [--hold S] [--share-uid U] ...",
 	  "allocate a buffer (and share it) and hold it" },
+	{ "alloc-fb", cmd_alloc_fb, "WxH FORMAT [--attr A] [--usage U] [--label L] [--hold S]",
+	  "allocate a framebuffer and print its plane layout" },
 	{ "list", cmd_list, "", "list every live buffer" },
 	{ "stats", cmd_stats, "", "show the daemon's counters" },
 	{ "demo", cmd_demo, "[--frames N] [--ring N] [--size BYTES] [--attr A]",
@@ -1525,9 +1656,9 @@ static const struct command commands[] = {
 	{ "import", cmd_import, "TOKEN [--check-fill BYTE] [--hold S]",
 	  "import a buffer shared with alloc --share-*" },
 	{ "revoke", cmd_revoke, "ID", "revoke a buffer (kmod backend; root or owner)" },
-	{ "usage", cmd_usage, "", "bytes owned/imported per client, uid, gid" },
+	{ "accounts", cmd_accounts, "", "bytes owned/imported per client, uid, gid" },
 	{ "top", cmd_top, "[--interval S] [--iterations N]", "live usage per client" },
-	/* later: alloc-fb, compact */
+	/* later: compact */
 };
 
 static void usage(FILE *f)
@@ -1535,7 +1666,7 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: dmabufctl [--socket PATH] [--json] COMMAND [ARGS...]\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-6s %-58s %s\n", commands[i].name, commands[i].args,
+		fprintf(f, "  %-8s %-58s %s\n", commands[i].name, commands[i].args,
 			commands[i].summary);
 	fprintf(f, "\nOptions:\n"
 		   "  --socket PATH  daemon socket (default: $DMABUFD_SOCKET, else %s)\n"

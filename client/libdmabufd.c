@@ -34,7 +34,9 @@
 #include <unistd.h>
 
 #include "client-internal.h"
+#include "dmabufd/framebuffer.h"
 #include "dmabufd.pb-c.h"
+#include "fb_layout.h"
 #include "log.h"
 #include "macros.h"
 #include "wire.h"
@@ -124,8 +126,8 @@ static const char *body_name(Dmabufd__Reply__BodyCase body)
 		return "Share";
 	case DMABUFD__REPLY__BODY_IMPORT:
 		return "Import";
-	case DMABUFD__REPLY__BODY_USAGE:
-		return "Usage";
+	case DMABUFD__REPLY__BODY_ACCOUNTING:
+		return "Accounting";
 	default:
 		return "none";
 	}
@@ -724,6 +726,71 @@ DMABUFD_EXPORT int dmabufd_alloc(struct dmabufd_client *client, uint64_t size,
 	return 0;
 }
 
+DMABUFD_EXPORT int dmabufd_alloc_framebuffer(struct dmabufd_client *client, uint32_t width,
+					     uint32_t height, uint32_t fourcc, uint64_t modifier,
+					     uint32_t usage, enum dmabufd_attribute attribute,
+					     uint32_t flags, const char *label,
+					     struct dmabufd_framebuffer *ret)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__AllocFramebuffer a = DMABUFD__ALLOC_FRAMEBUFFER__INIT;
+	Dmabufd__AllocFramebufferReply *fr;
+	Dmabufd__Reply *reply = NULL;
+	struct fb_layout layout = { 0 };
+	int fd = -1, r;
+
+	if (!client || !ret)
+		return -EINVAL;
+	client->reason[0] = '\0';
+	if (width == 0 || height == 0 || usage == 0 || (unsigned)attribute > DMABUFD_ATTR_UNCACHED ||
+	    (flags & ~(uint32_t)DMABUFD_ALLOC_FLAGS_ALL) ||
+	    (label && strnlen(label, DMABUFD_LABEL_MAX + 1) > DMABUFD_LABEL_MAX))
+		return -EINVAL;
+	a.width = width;
+	a.height = height;
+	a.fourcc = fourcc;
+	a.modifier = modifier;
+	a.usage = usage;
+	a.attribute = (Dmabufd__Attribute)attribute;
+	a.flags = flags;
+	a.label = (char *)(label ? label : "");
+	req.body_case = DMABUFD__REQUEST__BODY_ALLOC_FRAMEBUFFER;
+	req.alloc_framebuffer = &a;
+	r = transact(client, &req, DMABUFD__REPLY__BODY_ALLOC_FRAMEBUFFER, true, &reply, &fd);
+	if (r < 0)
+		return r;
+
+	/* Never trust the layout: it must describe what was asked, inside the fd. */
+	fr = reply->alloc_framebuffer;
+	r = -EPROTO;
+	if (fr && fr->buffer_id && fr->n_planes >= 1 && fr->n_planes <= FB_MAX_PLANES &&
+	    fr->width == width && fr->height == height && fr->fourcc == fourcc &&
+	    fr->modifier == modifier) {
+		layout.width = fr->width;
+		layout.height = fr->height;
+		layout.fourcc = fr->fourcc;
+		layout.modifier = fr->modifier;
+		layout.num_planes = (uint32_t)fr->n_planes;
+		layout.size = fr->size;
+		for (size_t i = 0; i < fr->n_planes; i++) {
+			layout.offsets[i] = fr->planes[i]->offset;
+			layout.pitches[i] = fr->planes[i]->pitch;
+			layout.sizes[i] = fr->planes[i]->size;
+		}
+		r = fb_layout_validate(&layout);
+	}
+	if (r < 0) {
+		log_debug("libdmabufd: reply %llu: malformed framebuffer layout",
+			  (unsigned long long)reply->id);
+		dmabufd__reply__free_unpacked(reply, NULL);
+		close(fd);
+		return -EPROTO;
+	}
+	fb_layout_to_framebuffer(&layout, fr->buffer_id, fd, ret);
+	dmabufd__reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
 DMABUFD_EXPORT int dmabufd_alloc_async(struct dmabufd_client *client, uint64_t size,
 				       uint64_t alignment, enum dmabufd_attribute attribute,
 				       uint32_t flags, const char *label, dmabufd_alloc_cb cb,
@@ -971,8 +1038,8 @@ DMABUFD_EXPORT int dmabufd_attribute_from_string(const char *s, enum dmabufd_att
 /* Most share targets a request may carry: 128 packed uint32s fit REQUEST_MAX
  * (the daemon caps [share] max-targets-per-token at 128 too). */
 #define SHARE_TARGETS_MAX 128u
-/* Most rows dmabufd_usage() accumulates. */
-#define USAGE_MAX_ENTRIES (1u << 20)
+/* Most rows dmabufd_accounting() accumulates. */
+#define ACCOUNTING_MAX_ENTRIES (1u << 20)
 
 DMABUFD_EXPORT int dmabufd_share(struct dmabufd_client *client, uint64_t id,
 				 const struct dmabufd_share_targets *who, uint32_t flags,
@@ -1155,7 +1222,7 @@ DMABUFD_EXPORT int dmabufd_token_from_string(const char *s, uint8_t ret[DMABUFD_
 	return 0;
 }
 
-static void fill_usage_row(struct dmabufd_usage *d, const Dmabufd__UsageEntry *e)
+static void fill_usage_row(struct dmabufd_account *d, const Dmabufd__AccountingEntry *e)
 {
 	memset(d, 0, sizeof(*d));
 	d->key = e->key;
@@ -1174,39 +1241,39 @@ static void fill_usage_row(struct dmabufd_usage *d, const Dmabufd__UsageEntry *e
 	d->tokens = e->tokens;
 }
 
-DMABUFD_EXPORT int dmabufd_usage(struct dmabufd_client *client, enum dmabufd_usage_kind kind,
-				 struct dmabufd_usage **ret, size_t *ret_count)
+DMABUFD_EXPORT int dmabufd_accounting(struct dmabufd_client *client, enum dmabufd_account_kind kind,
+				 struct dmabufd_account **ret, size_t *ret_count)
 {
-	_cleanup_free_ struct dmabufd_usage *rows = NULL;
+	_cleanup_free_ struct dmabufd_account *rows = NULL;
 	size_t count = 0, cap = 0;
 	uint64_t after = 0;
 	bool more = true;
 
-	if (!client || !ret || !ret_count || (unsigned)kind > DMABUFD_USAGE_GIDS)
+	if (!client || !ret || !ret_count || (unsigned)kind > DMABUFD_ACCOUNT_GIDS)
 		return -EINVAL;
 	while (more) {
 		Dmabufd__Request req = DMABUFD__REQUEST__INIT;
-		Dmabufd__Usage u = DMABUFD__USAGE__INIT;
+		Dmabufd__Accounting u = DMABUFD__ACCOUNTING__INIT;
 		Dmabufd__Reply *reply = NULL;
-		const Dmabufd__UsageReply *ur;
+		const Dmabufd__AccountingReply *ur;
 		int r = 0;
 
-		u.kind = (Dmabufd__UsageKind)kind;
+		u.kind = (Dmabufd__AccountingKind)kind;
 		u.start_after = after;
-		req.body_case = DMABUFD__REQUEST__BODY_USAGE;
-		req.usage = &u;
-		r = transact(client, &req, DMABUFD__REPLY__BODY_USAGE, false, &reply, NULL);
+		req.body_case = DMABUFD__REQUEST__BODY_ACCOUNTING;
+		req.accounting = &u;
+		r = transact(client, &req, DMABUFD__REPLY__BODY_ACCOUNTING, false, &reply, NULL);
 		if (r < 0)
 			return r;
-		ur = reply->usage;
+		ur = reply->accounting;
 		more = ur->more;
 		if (more && ur->n_entries == 0)
 			r = -EPROTO;
-		else if (count + ur->n_entries > USAGE_MAX_ENTRIES)
+		else if (count + ur->n_entries > ACCOUNTING_MAX_ENTRIES)
 			r = -E2BIG;
 		else if (count + ur->n_entries > cap) {
 			size_t ncap = cap ? cap * 2 : 32;
-			struct dmabufd_usage *n;
+			struct dmabufd_account *n;
 
 			while (ncap < count + ur->n_entries)
 				ncap *= 2;
@@ -1240,7 +1307,7 @@ DMABUFD_EXPORT int dmabufd_usage(struct dmabufd_client *client, enum dmabufd_usa
 	return 0;
 }
 
-DMABUFD_EXPORT void dmabufd_usage_free(struct dmabufd_usage *usage)
+DMABUFD_EXPORT void dmabufd_accounting_free(struct dmabufd_account *accounts)
 {
-	free(usage);
+	free(accounts);
 }

@@ -14,6 +14,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "fb_layout.h"
 #include "policy.h"
 #include "registry.h"
 #include "share.h"
@@ -96,6 +97,7 @@ struct server {
 	TAILQ_HEAD(, client) clients;
 	uint32_t nclients;
 	uint64_t used;              /* bytes held by live buffers */
+	struct fb_align_rules fb_rules; /* framebuffer alignment by usage */
 	struct server_counters counters;
 	/* configuration, policy, accounting, sharing (issue 6) */
 	struct config config;       /* running; config.policy is the policy */

@@ -33,7 +33,7 @@
 #include "macros.h"
 #include "server.h"
 
-#define USAGE_PAGE_MAX 128u
+#define ACCOUNTING_PAGE_MAX 128u
 
 static uint64_t monotonic_usec(void)
 {
@@ -488,7 +488,7 @@ void handle_revoke(struct client *c, uint64_t id, const Dmabufd__Revoke *req)
 	queue_or_break(c, &reply, -1);
 }
 
-static void fill_usage(Dmabufd__UsageEntry *e, const struct usage *u, uint64_t *owned_attr,
+static void fill_usage(Dmabufd__AccountingEntry *e, const struct usage *u, uint64_t *owned_attr,
 		       uint64_t *imported_attr)
 {
 	for (int a = 0; a < DMABUFD_NATTR; a++) {
@@ -505,18 +505,18 @@ static void fill_usage(Dmabufd__UsageEntry *e, const struct usage *u, uint64_t *
 	e->imported_bytes_by_attribute = imported_attr;
 }
 
-void handle_usage(struct client *c, uint64_t id, const Dmabufd__Usage *req)
+void handle_accounting(struct client *c, uint64_t id, const Dmabufd__Accounting *req)
 {
 	struct server *s = c->server;
 	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
-	Dmabufd__UsageReply ur = DMABUFD__USAGE_REPLY__INIT;
-	uint32_t max = req->max_entries && req->max_entries < USAGE_PAGE_MAX ? req->max_entries
-									     : USAGE_PAGE_MAX;
+	Dmabufd__AccountingReply ur = DMABUFD__ACCOUNTING_REPLY__INIT;
+	uint32_t max = req->max_entries && req->max_entries < ACCOUNTING_PAGE_MAX ? req->max_entries
+									     : ACCOUNTING_PAGE_MAX;
 	struct row {
-		Dmabufd__UsageEntry e;
+		Dmabufd__AccountingEntry e;
 		uint64_t owned[DMABUFD_NATTR], imported[DMABUFD_NATTR];
 	} *rows;
-	_cleanup_free_ Dmabufd__UsageEntry **ptrs = NULL;
+	_cleanup_free_ Dmabufd__AccountingEntry **ptrs = NULL;
 	size_t n = 0;
 	bool more = false;
 
@@ -527,12 +527,12 @@ void handle_usage(struct client *c, uint64_t id, const Dmabufd__Usage *req)
 		return reply_error(c, id, -ENOMEM, "out of memory");
 	}
 	switch (req->kind) {
-	case DMABUFD__USAGE_KIND__USAGE_CLIENTS: {
+	case DMABUFD__ACCOUNTING_KIND__ACCOUNTING_CLIENTS: {
 		struct client *o;
 
 		/* Clients are in connection order, so serials increase. */
 		TAILQ_FOREACH(o, &s->clients, link) {
-			Dmabufd__UsageEntry *e;
+			Dmabufd__AccountingEntry *e;
 
 			if (o->serial <= req->start_after)
 				continue;
@@ -541,7 +541,7 @@ void handle_usage(struct client *c, uint64_t id, const Dmabufd__Usage *req)
 				break;
 			}
 			e = &rows[n].e;
-			dmabufd__usage_entry__init(e);
+			dmabufd__accounting_entry__init(e);
 			e->key = o->serial;
 			e->pid = o->cred.pid;
 			e->uid = o->cred.uid;
@@ -554,13 +554,13 @@ void handle_usage(struct client *c, uint64_t id, const Dmabufd__Usage *req)
 		}
 		break;
 	}
-	case DMABUFD__USAGE_KIND__USAGE_UIDS:
-	case DMABUFD__USAGE_KIND__USAGE_GIDS: {
-		bool gids = req->kind == DMABUFD__USAGE_KIND__USAGE_GIDS;
+	case DMABUFD__ACCOUNTING_KIND__ACCOUNTING_UIDS:
+	case DMABUFD__ACCOUNTING_KIND__ACCOUNTING_GIDS: {
+		bool gids = req->kind == DMABUFD__ACCOUNTING_KIND__ACCOUNTING_GIDS;
 		struct account *a;
 
 		TAILQ_FOREACH(a, gids ? &s->ledger.gids : &s->ledger.uids, link) {
-			Dmabufd__UsageEntry *e;
+			Dmabufd__AccountingEntry *e;
 
 			if ((uint64_t)a->id + 1 <= req->start_after)
 				continue;
@@ -569,7 +569,7 @@ void handle_usage(struct client *c, uint64_t id, const Dmabufd__Usage *req)
 				break;
 			}
 			e = &rows[n].e;
-			dmabufd__usage_entry__init(e);
+			dmabufd__accounting_entry__init(e);
 			e->key = (uint64_t)a->id + 1;
 			if (gids)
 				e->gid = a->id;
@@ -584,15 +584,15 @@ void handle_usage(struct client *c, uint64_t id, const Dmabufd__Usage *req)
 	}
 	default:
 		free(rows);
-		return reply_error(c, id, -EINVAL, reasonf("unknown usage kind %d", (int)req->kind));
+		return reply_error(c, id, -EINVAL, reasonf("unknown accounting kind %d", (int)req->kind));
 	}
 	ur.kind = req->kind;
 	ur.n_entries = n;
 	ur.entries = ptrs;
 	ur.more = more;
 	reply.id = id;
-	reply.body_case = DMABUFD__REPLY__BODY_USAGE;
-	reply.usage = &ur;
+	reply.body_case = DMABUFD__REPLY__BODY_ACCOUNTING;
+	reply.accounting = &ur;
 	/* 128 entries of at most ~120 bytes each fit in a datagram. */
 	queue_or_break(c, &reply, -1);
 	free(rows);

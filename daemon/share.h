@@ -64,7 +64,7 @@ void handle_share(struct client *c, uint64_t id, const Dmabufd__Share *req);
 void handle_import(struct client *c, uint64_t id, const Dmabufd__Import *req);
 void handle_unshare(struct client *c, uint64_t id, const Dmabufd__Unshare *req);
 void handle_revoke(struct client *c, uint64_t id, const Dmabufd__Revoke *req);
-void handle_usage(struct client *c, uint64_t id, const Dmabufd__Usage *req);
+void handle_accounting(struct client *c, uint64_t id, const Dmabufd__Accounting *req);
 
 /**
  * share_release_import() - Release(buffer id) sent by an importer: forget

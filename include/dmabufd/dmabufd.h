@@ -441,15 +441,15 @@ DMABUFD_EXPORT int dmabufd_token_to_string(const uint8_t token[DMABUFD_TOKEN_SIZ
  */
 DMABUFD_EXPORT int dmabufd_token_from_string(const char *s, uint8_t ret[DMABUFD_TOKEN_SIZE]);
 
-/** Tables of dmabufd_usage(). */
-enum dmabufd_usage_kind {
-	DMABUFD_USAGE_CLIENTS = 0,
-	DMABUFD_USAGE_UIDS = 1,
-	DMABUFD_USAGE_GIDS = 2,
+/** Tables of dmabufd_accounting(). */
+enum dmabufd_account_kind {
+	DMABUFD_ACCOUNT_CLIENTS = 0,
+	DMABUFD_ACCOUNT_UIDS = 1,
+	DMABUFD_ACCOUNT_GIDS = 2,
 };
 
 /** One row of live accounting: a connected client, a uid or a gid. */
-struct dmabufd_usage {
+struct dmabufd_account {
 	uint64_t key;                  /**< client id; uid + 1; gid + 1 */
 	pid_t pid;                     /**< clients only */
 	uid_t uid;                     /**< clients and uids */
@@ -465,14 +465,14 @@ struct dmabufd_usage {
 };
 
 /**
- * dmabufd_usage() - one accounting table (blocking, pages as needed).
- * @ret: malloc'ed array (free with dmabufd_usage_free()), never NULL on success
+ * dmabufd_accounting() - one accounting table (blocking, pages as needed).
+ * @ret: malloc'ed array (free with dmabufd_accounting_free()), never NULL on success
  * Return: 0; -EINVAL; -ENOMEM; -E2BIG (over 2^20 rows); -EPROTO;
  * connection errors as dmabufd_alloc().
  */
-DMABUFD_EXPORT int dmabufd_usage(struct dmabufd_client *client, enum dmabufd_usage_kind kind,
-				 struct dmabufd_usage **ret, size_t *ret_count);
-DMABUFD_EXPORT void dmabufd_usage_free(struct dmabufd_usage *usage);
+DMABUFD_EXPORT int dmabufd_accounting(struct dmabufd_client *client, enum dmabufd_account_kind kind,
+				 struct dmabufd_account **ret, size_t *ret_count);
+DMABUFD_EXPORT void dmabufd_accounting_free(struct dmabufd_account *accounts);
 
 #ifdef __cplusplus
 }

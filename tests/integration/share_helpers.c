@@ -202,16 +202,16 @@ Dmabufd__Reply *raw_list(int sock, uint64_t id, uint64_t start_after)
 	return roundtrip(sock, &req, NULL);
 }
 
-Dmabufd__Reply *raw_usage(int sock, uint64_t id, int kind, uint64_t start_after)
+Dmabufd__Reply *raw_accounting(int sock, uint64_t id, int kind, uint64_t start_after)
 {
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
-	Dmabufd__Usage u = DMABUFD__USAGE__INIT;
+	Dmabufd__Accounting u = DMABUFD__ACCOUNTING__INIT;
 
-	u.kind = (Dmabufd__UsageKind)kind;
+	u.kind = (Dmabufd__AccountingKind)kind;
 	u.start_after = start_after;
 	req.id = id;
-	req.body_case = DMABUFD__REQUEST__BODY_USAGE;
-	req.usage = &u;
+	req.body_case = DMABUFD__REQUEST__BODY_ACCOUNTING;
+	req.accounting = &u;
 	return roundtrip(sock, &req, NULL);
 }
 

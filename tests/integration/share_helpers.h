@@ -71,7 +71,7 @@ Dmabufd__Reply *raw_import(int sock, uint64_t id, const uint8_t *token, size_t l
 Dmabufd__Reply *raw_unshare(int sock, uint64_t id, const uint8_t *token, size_t len);
 Dmabufd__Reply *raw_revoke(int sock, uint64_t id, uint64_t buffer_id);
 Dmabufd__Reply *raw_list(int sock, uint64_t id, uint64_t start_after);
-Dmabufd__Reply *raw_usage(int sock, uint64_t id, int kind, uint64_t start_after);
+Dmabufd__Reply *raw_accounting(int sock, uint64_t id, int kind, uint64_t start_after);
 
 /* The reply's error, freeing it; INT32_MIN when @r is NULL. */
 int reply_errno(Dmabufd__Reply *r);

@@ -589,11 +589,11 @@ static void test_producer_consumer(void **state)
 	dmabufd__reply__free_unpacked(r, NULL);
 	assert_dmabufctl_list_names(j.buffer_id, prod, cons);
 	/* Usage: uid A owns the frame, uid B imports it. */
-	r = raw_usage(sock, 3, DMABUFD__USAGE_KIND__USAGE_UIDS, 0);
+	r = raw_accounting(sock, 3, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_UIDS, 0);
 	assert_non_null(r);
 	assert_int_equal(r->error, 0);
-	for (size_t i = 0; i < r->usage->n_entries; i++) {
-		Dmabufd__UsageEntry *e = r->usage->entries[i];
+	for (size_t i = 0; i < r->accounting->n_entries; i++) {
+		Dmabufd__AccountingEntry *e = r->accounting->entries[i];
 
 		if (e->uid == UID_A) {
 			assert_int_equal(e->owned_bytes, FRAME);
@@ -643,10 +643,10 @@ static int importer_outlives_owner(void *arg)
 	CHECK(write(j->up[1], &c, 1) == 1);
 	CHECK(read(j->down[0], &c, 1) == 1); /* the owner is gone now */
 	/* This client is the owner now and is charged. */
-	r = raw_usage(sock, 3, DMABUFD__USAGE_KIND__USAGE_CLIENTS, 0);
+	r = raw_accounting(sock, 3, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_CLIENTS, 0);
 	CHECK(r && r->error == 0);
-	for (size_t i = 0; i < r->usage->n_entries; i++) {
-		Dmabufd__UsageEntry *e = r->usage->entries[i];
+	for (size_t i = 0; i < r->accounting->n_entries; i++) {
+		Dmabufd__AccountingEntry *e = r->accounting->entries[i];
 
 		if (e->pid != getpid())
 			continue;
@@ -678,20 +678,20 @@ static bool all_released(const Dmabufd__StatsReply *st)
 
 static void assert_usage_empty(int sock, int kind)
 {
-	Dmabufd__Reply *r = raw_usage(sock, 9, kind, 0);
+	Dmabufd__Reply *r = raw_accounting(sock, 9, kind, 0);
 
 	assert_non_null(r);
 	assert_int_equal(r->error, 0);
-	for (size_t i = 0; i < r->usage->n_entries; i++) {
-		Dmabufd__UsageEntry *e = r->usage->entries[i];
+	for (size_t i = 0; i < r->accounting->n_entries; i++) {
+		Dmabufd__AccountingEntry *e = r->accounting->entries[i];
 
 		assert_int_equal(e->owned_bytes, 0);
 		assert_int_equal(e->owned_buffers, 0);
 		assert_int_equal(e->imported_bytes, 0);
 		assert_int_equal(e->imported_buffers, 0);
 	}
-	if (kind != DMABUFD__USAGE_KIND__USAGE_CLIENTS)
-		assert_int_equal(r->usage->n_entries, 0); /* accounts vanish at zero */
+	if (kind != DMABUFD__ACCOUNTING_KIND__ACCOUNTING_CLIENTS)
+		assert_int_equal(r->accounting->n_entries, 0); /* accounts vanish at zero */
 	dmabufd__reply__free_unpacked(r, NULL);
 }
 
@@ -753,12 +753,12 @@ static void test_owner_death_moves_ownership(void **state)
 	}
 	assert_true(found);
 	dmabufd__reply__free_unpacked(r, NULL);
-	r = raw_usage(sock, 3, DMABUFD__USAGE_KIND__USAGE_UIDS, 0);
+	r = raw_accounting(sock, 3, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_UIDS, 0);
 	assert_non_null(r);
-	assert_int_equal(r->usage->n_entries, 1);
-	assert_int_equal(r->usage->entries[0]->uid, UID_B);
-	assert_int_equal(r->usage->entries[0]->owned_bytes, FRAME);
-	assert_int_equal(r->usage->entries[0]->imported_bytes, 0);
+	assert_int_equal(r->accounting->n_entries, 1);
+	assert_int_equal(r->accounting->entries[0]->uid, UID_B);
+	assert_int_equal(r->accounting->entries[0]->owned_bytes, FRAME);
+	assert_int_equal(r->accounting->entries[0]->imported_bytes, 0);
 	dmabufd__reply__free_unpacked(r, NULL);
 
 	/* The new owner checks its own charge and the bytes, then exits. */
@@ -771,9 +771,9 @@ static void test_owner_death_moves_ownership(void **state)
 	r = wait_stats(d.socket, all_released);
 	assert_non_null(r);
 	dmabufd__reply__free_unpacked(r, NULL);
-	assert_usage_empty(sock, DMABUFD__USAGE_KIND__USAGE_UIDS);
-	assert_usage_empty(sock, DMABUFD__USAGE_KIND__USAGE_GIDS);
-	assert_usage_empty(sock, DMABUFD__USAGE_KIND__USAGE_CLIENTS);
+	assert_usage_empty(sock, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_UIDS);
+	assert_usage_empty(sock, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_GIDS);
+	assert_usage_empty(sock, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_CLIENTS);
 	close(sock);
 	for (int i = 0; i < 2; i++) {
 		close(own.up[i]);

@@ -103,7 +103,7 @@ static void test_share_import_api(void **state)
 	struct dmabufd_buffer b;
 	struct dmabufd_token tok, tok2;
 	struct dmabufd_buffer_info *rows = NULL;
-	struct dmabufd_usage *usage = NULL;
+	struct dmabufd_account *usage = NULL;
 	char text[DMABUFD_TOKEN_STRING_SIZE];
 	uint8_t back[DMABUFD_TOKEN_SIZE];
 	size_t n = 0;
@@ -146,12 +146,12 @@ static void test_share_import_api(void **state)
 	assert_int_equal(run_as(UID_B, GID_B, NULL, 0, consumer, &c), 0);
 
 	/* Accounting through the API. */
-	assert_int_equal(dmabufd_usage(cl, DMABUFD_USAGE_UIDS, &usage, &n), 0);
+	assert_int_equal(dmabufd_accounting(cl, DMABUFD_ACCOUNT_UIDS, &usage, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(usage[0].uid, 0);
 	assert_int_equal(usage[0].owned_bytes, SIZE);
 	assert_int_equal(usage[0].owned_by_attribute[DMABUFD_ATTR_CACHED], SIZE);
-	dmabufd_usage_free(usage);
+	dmabufd_accounting_free(usage);
 	assert_int_equal(dmabufd_list(cl, &rows, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(rows[0].n_importers, 0); /* B released its import */
