@@ -401,6 +401,9 @@ static void handle_list(struct client *c, uint64_t id, const Dmabufd__List *req)
 		size_t entry;
 		int ni;
 
+		/* Other users' buffers (pids, comms, labels) are theirs to see. */
+		if (!share_buffer_visible(c, b))
+			continue;
 		dmabufd__buffer_info__init(bi);
 		bi->buffer_id = b->id;
 		bi->size = b->size;

@@ -146,6 +146,27 @@ static struct import *import_find(struct buffer *b, struct client *c)
 	return NULL;
 }
 
+bool share_buffer_visible(const struct client *c, struct buffer *b)
+{
+	return c->cred.uid == 0 || b->uid == c->cred.uid || import_find(b, (struct client *)c);
+}
+
+/* May @c see the accounting row of client @o / of uid @uid / of gid @gid? */
+static bool client_row_visible(const struct client *c, const struct client *o)
+{
+	return c->cred.uid == 0 || o->cred.uid == c->cred.uid;
+}
+
+static bool gid_visible(const struct client *c, gid_t gid)
+{
+	if (c->cred.uid == 0 || c->cred.gid == gid)
+		return true;
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return true;
+	return false;
+}
+
 int share_charge_owner(struct server *s, struct buffer *b)
 {
 	struct client *o = b->owner;
@@ -534,7 +555,7 @@ void handle_accounting(struct client *c, uint64_t id, const Dmabufd__Accounting 
 		TAILQ_FOREACH(o, &s->clients, link) {
 			Dmabufd__AccountingEntry *e;
 
-			if (o->serial <= req->start_after)
+			if (o->serial <= req->start_after || !client_row_visible(c, o))
 				continue;
 			if (n == max) {
 				more = true;
@@ -563,6 +584,8 @@ void handle_accounting(struct client *c, uint64_t id, const Dmabufd__Accounting 
 			Dmabufd__AccountingEntry *e;
 
 			if ((uint64_t)a->id + 1 <= req->start_after)
+				continue;
+			if (gids ? !gid_visible(c, a->id) : c->cred.uid != 0 && a->id != c->cred.uid)
 				continue;
 			if (n == max) {
 				more = true;

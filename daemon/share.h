@@ -94,6 +94,14 @@ void share_buffer_gone(struct server *s, struct buffer *b);
 void share_client_gone(struct server *s, struct client *c);
 
 /**
+ * share_buffer_visible() - may @c see @b in List? Root sees every buffer;
+ * other clients see the buffers of their own uid and those they import.
+ * Accounting rows follow the same rule (clients of the same uid, the own
+ * uid, the own primary and supplementary gids).
+ */
+bool share_buffer_visible(const struct client *c, struct buffer *b);
+
+/**
  * share_charge_owner() - charge a new buffer to its owner (after Alloc).
  * Return: 0 or -ENOMEM (nothing charged).
  */

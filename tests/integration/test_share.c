@@ -460,6 +460,55 @@ static void test_revoke(void **state)
 	close(sock);
 }
 
+/* A non-root client sees its own uid's buffers and accounting only. */
+static int child_list_own(void *arg)
+{
+	struct job *j = arg;
+	int sock = connect_as_client(j->socket), fd = -1;
+	Dmabufd__Reply *r;
+	uint64_t mine;
+
+	CHECK(sock >= 0);
+	r = raw_alloc(sock, 2, 4096, DMABUFD_ATTR_CACHED, 0, "mine", &fd);
+	CHECK(r && r->error == 0);
+	mine = r->alloc->buffer_id;
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(fd);
+	r = raw_list(sock, 3, 0);
+	CHECK(r && r->error == 0);
+	CHECK(r->list->n_buffers == 1);
+	CHECK(r->list->buffers[0]->buffer_id == mine);
+	dmabufd__reply__free_unpacked(r, NULL);
+	r = raw_accounting(sock, 4, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_UIDS, 0);
+	CHECK(r && r->error == 0);
+	CHECK(r->accounting->n_entries == 1 && r->accounting->entries[0]->uid == UID_A);
+	dmabufd__reply__free_unpacked(r, NULL);
+	r = raw_accounting(sock, 5, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_CLIENTS, 0);
+	CHECK(r && r->error == 0);
+	for (size_t i = 0; i < r->accounting->n_entries; i++)
+		CHECK(r->accounting->entries[i]->uid == UID_A);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(sock);
+	return 0;
+}
+
+static void test_list_shows_own_buffers(void **state)
+{
+	struct job j = { .socket = d.socket };
+	int sock = connect_as_client(d.socket);
+	Dmabufd__Reply *r;
+
+	assert_true(sock >= 0);
+	alloc_filled(sock, 4096, 0); /* root's buffer: invisible to uid A */
+	assert_int_equal(run_as(UID_A, GID_A, NULL, 0, child_list_own, &j), 0);
+	/* Root sees everything. */
+	r = raw_list(sock, 9, 0);
+	assert_non_null(r);
+	assert_true(r->list->n_buffers >= 1);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(sock);
+}
+
 /* --- producer / consumer (issue 6, point 3) ---------------------------- */
 
 static int producer(void *arg)
@@ -873,6 +922,7 @@ int main(void)
 		cmocka_unit_test(test_disallowed_group_refused),
 		cmocka_unit_test(test_share_limits),
 		cmocka_unit_test(test_revoke),
+		cmocka_unit_test(test_list_shows_own_buffers),
 		cmocka_unit_test(test_producer_consumer),
 		cmocka_unit_test(test_owner_death_moves_ownership),
 		cmocka_unit_test(test_owner_death_without_importer_releases),
