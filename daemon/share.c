@@ -136,7 +136,7 @@ static void import_free(struct server *s, struct import *im)
 	free(im);
 }
 
-static struct import *import_find(struct buffer *b, struct client *c)
+static struct import *import_find(const struct buffer *b, const struct client *c)
 {
 	struct import *im;
 
@@ -146,12 +146,12 @@ static struct import *import_find(struct buffer *b, struct client *c)
 	return NULL;
 }
 
-bool share_buffer_visible(const struct client *c, struct buffer *b)
+bool share_buffer_visible(const struct client *c, const struct buffer *b)
 {
-	return c->cred.uid == 0 || b->uid == c->cred.uid || import_find(b, (struct client *)c);
+	return c->cred.uid == 0 || b->uid == c->cred.uid || import_find(b, c);
 }
 
-/* May @c see the accounting row of client @o / of uid @uid / of gid @gid? */
+/* May @c see the accounting row of client @o? Of gid @gid? (docs/SHARING.md) */
 static bool client_row_visible(const struct client *c, const struct client *o)
 {
 	return c->cred.uid == 0 || o->cred.uid == c->cred.uid;

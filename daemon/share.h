@@ -99,7 +99,7 @@ void share_client_gone(struct server *s, struct client *c);
  * Accounting rows follow the same rule (clients of the same uid, the own
  * uid, the own primary and supplementary gids).
  */
-bool share_buffer_visible(const struct client *c, struct buffer *b);
+bool share_buffer_visible(const struct client *c, const struct buffer *b);
 
 /**
  * share_charge_owner() - charge a new buffer to its owner (after Alloc).
