@@ -44,6 +44,7 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 		s->limits.max_alloc = s->caps.region_size;
 	ledger_init(&s->ledger);
 	TAILQ_INIT(&s->tokens);
+	s->tokens_next_expiry = UINT64_MAX;
 	s->config.policy = policy_new_default();
 	if (!s->config.policy)
 		return -ENOMEM;

@@ -106,6 +106,7 @@ struct server {
 	struct ledger ledger;       /* per-uid and per-gid accounts */
 	struct share_token_list tokens;
 	uint32_t ntokens;
+	uint64_t tokens_next_expiry; /* CLOCK_MONOTONIC µs; no token expires earlier */
 	uint32_t nimports;
 	uint64_t next_client_serial;
 	struct share_counters share_counters;

@@ -51,11 +51,16 @@ static void queue_or_break(struct client *c, Dmabufd__Reply *reply, int fd)
 
 bool share_token_equal(const uint8_t *a, const uint8_t *b)
 {
-	volatile uint8_t diff = 0;
+	uint64_t a0, a1, b0, b1, diff;
 
-	for (unsigned i = 0; i < SHARE_TOKEN_BYTES; i++)
-		diff |= a[i] ^ b[i];
-	return (1 & (((unsigned)diff - 1) >> 8)) != 0;
+	/* Two word compares OR-ed together: no data-dependent branch or exit. */
+	memcpy(&a0, a, 8);
+	memcpy(&a1, a + 8, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, b + 8, 8);
+	diff = (a0 ^ b0) | (a1 ^ b1);
+	/* 1 when diff == 0: (diff | -diff) has its top bit set iff diff != 0. */
+	return (((diff | (0 - diff)) >> 63) ^ 1) != 0;
 }
 
 /*
@@ -88,14 +93,20 @@ static void token_free(struct server *s, struct share_token *t)
 
 void share_sweep_expired(struct server *s)
 {
-	uint64_t now = monotonic_usec();
+	uint64_t now = monotonic_usec(), next_expiry = UINT64_MAX;
 	struct share_token *t, *next;
 
+	/* Nothing expires before the earliest expiry seen: skip the walk. */
+	if (now < s->tokens_next_expiry)
+		return;
 	for (t = TAILQ_FIRST(&s->tokens); t; t = next) {
 		next = TAILQ_NEXT(t, link);
 		if (t->expires_mono_usec <= now)
 			token_free(s, t);
+		else if (t->expires_mono_usec < next_expiry)
+			next_expiry = t->expires_mono_usec;
 	}
+	s->tokens_next_expiry = next_expiry;
 }
 
 /* Does token @t name the peer @c? */
@@ -362,6 +373,8 @@ void handle_share(struct client *c, uint64_t id, const Dmabufd__Share *req)
 	t->creator = c;
 	t->single_use = req->single_use;
 	t->expires_mono_usec = monotonic_usec() + (uint64_t)expiry * 1000000u;
+	if (t->expires_mono_usec < s->tokens_next_expiry)
+		s->tokens_next_expiry = t->expires_mono_usec;
 	t->expires_usec = realtime_usec() + (uint64_t)expiry * 1000000u;
 	TAILQ_INSERT_TAIL(&s->tokens, t, link);
 	s->ntokens++;
