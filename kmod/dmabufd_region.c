@@ -175,6 +175,9 @@ static void *region_pfn_vaddr(unsigned long pfn)
  * pages must belong to no buffer and have no other mapping. On x86,
  * set_memory_wc/uc also record the memtype in the page flags (PAT), which
  * every later mapping of these PFNs then follows.
+ *
+ * Returns 0, a negative errno with the range back to write-back, or -EIO
+ * when even that failed: then the caller must never free the pages.
  */
 static int region_set_attr(unsigned long pfn, unsigned long count, u32 attr)
 {
@@ -191,8 +194,14 @@ static int region_set_attr(unsigned long pfn, unsigned long count, u32 attr)
 		ret = set_memory_wc(addr, count);
 	else
 		ret = set_memory_uc(addr, count);
-	if (ret == 0)
+	if (ret == 0) {
 		region.transitions++;
+		return 0;
+	}
+	/* set_memory_wc/uc drop the memtype on failure, but a partial page
+	 * table change may remain: put the whole range back to write-back. */
+	if (set_memory_wb(addr, count))
+		return -EIO; /* the caller must not free the pages */
 	return ret;
 }
 
@@ -699,6 +708,8 @@ static long region_ioctl_export(void __user *uarg)
 	/* Zero through the cached mapping, before any attribute change. */
 	region_zero(pfn, arg.page_count);
 	ret = region_set_attr(pfn, arg.page_count, arg.attr);
+	if (ret == -EIO)
+		goto err_leak;
 	if (ret)
 		goto err_unclaim;
 
@@ -733,9 +744,15 @@ static long region_ioctl_export(void __user *uarg)
 	return 0;
 
 err_attr:
-	region_clear_attr(pfn, arg.page_count, arg.attr);
+	if (region_clear_attr(pfn, arg.page_count, arg.attr))
+		goto err_leak;
 err_unclaim:
 	free_contig_range(pfn, arg.page_count);
+	goto err_unlock;
+err_leak:
+	/* Never hand non-write-back pages to the page allocator. */
+	pr_err("cannot restore write-back: leaking PFNs %#lx+%llu\n", pfn, arg.page_count);
+	ret = -EIO;
 err_unlock:
 	mutex_unlock(&region.lock);
 	put_unused_fd(fd);
@@ -798,6 +815,11 @@ static long region_ioctl_migrate(void __user *uarg)
 	 * flush and switch them to the buffer's attribute. */
 	memcpy(region_pfn_vaddr(new_pfn), region_pfn_vaddr(old_pfn), count << PAGE_SHIFT);
 	ret = region_set_attr(new_pfn, count, buf->attr);
+	if (ret == -EIO) {
+		pr_err("cannot restore write-back: leaking PFNs %#lx+%lu\n", new_pfn, count);
+		mutex_unlock(&buf->lock);
+		goto out_unlock;
+	}
 	if (ret)
 		goto err_unclaim;
 	buf->pfn = new_pfn;
@@ -1158,6 +1180,16 @@ static int __init region_pick(void)
 static int __init region_init(void)
 {
 	int ret;
+
+	/* The uapi structs have no implicit padding and fixed first versions. */
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_info) != DMABUFD_REGION_INFO_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_export) != DMABUFD_REGION_EXPORT_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_migrate) != DMABUFD_REGION_MIGRATE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_list) != DMABUFD_REGION_LIST_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_attrs) != DMABUFD_REGION_ATTRS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_buffer) != 104);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_attr_range) != 32);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_event) != 40);
 
 	if (!max_buffers || max_buffers > 65536) {
 		pr_err("max_buffers must be 1..65536\n");

@@ -32,7 +32,9 @@
  *    command is not used (the size field is), so one command value serves
  *    every struct version.
  *  - Unknown flag bits, unknown attributes and non-zero reserved fields are
- *    -EINVAL. Unknown commands are -ENOTTY. Faulting copies are -EFAULT.
+ *    -EINVAL; so are non-zero output-only fields on input (as in
+ *    dma_heap_allocation_data.fd). Unknown commands (wrong type, number or
+ *    direction) are -ENOTTY. Faulting copies are -EFAULT.
  *  - Offsets and counts are in pages of INFO.page_size bytes, relative to
  *    INFO.base_pfn. Byte quantities say "bytes".
  *  - The device node is mode 0600 (root, i.e. the daemon); access is
@@ -324,9 +326,12 @@ struct dmabufd_region_event {
  * attributes) or holds pages the kernel cannot migrate (unmovable or
  * reserved pages, e.g. the kernel image under KASLR): place elsewhere;
  * -ENOSPC max_buffers reached; -ENOMEM no memory for bookkeeping or to
- * migrate into; -EOPNOTSUPP attribute not supported (see caps); -EINTR a
- * fatal signal interrupted the migration; -EFAULT, -E2BIG as for INFO;
- * -EMFILE no free fd.
+ * migrate into; -EINTR a fatal signal interrupted the migration; -EIO the
+ * linear map could neither be switched nor restored to write-back (the
+ * pages are then kept out of use, see the kernel log); -EFAULT, -E2BIG as
+ * for INFO; -EMFILE no free fd. If copying the result to the caller fails
+ * (-EFAULT) the fd is not installed and the buffer is released at once, so
+ * a RELEASED event may name an id the caller never saw.
  */
 #define DMABUFD_REGION_IOC_EXPORT \
 	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x01, struct dmabufd_region_export)
@@ -346,7 +351,8 @@ struct dmabufd_region_event {
  * outside the region, buffer not MOVABLE; -EBUSY a device is attached or
  * the buffer is vmapped (its DMA/kernel addresses cannot change), the
  * destination overlaps a buffer, or the destination holds unmovable pages;
- * -ENOMEM; -EINTR; -EFAULT, -E2BIG as for INFO.
+ * -ENOMEM; -EINTR; -EIO as for EXPORT (the buffer stays where it was);
+ * -EFAULT, -E2BIG as for INFO. On any error the buffer is unchanged.
  */
 #define DMABUFD_REGION_IOC_MIGRATE \
 	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x02, struct dmabufd_region_migrate)
@@ -360,8 +366,8 @@ struct dmabufd_region_event {
  * happens to the daemon. Call with capacity 0 to learn the count; the count
  * may change between calls.
  *
- * Errors: -EINVAL flags/reserved set, entry_size out of range; -EFAULT bad
- * pointers; -E2BIG as for INFO.
+ * Errors: -EINVAL flags/reserved/count set, entry_size out of range;
+ * -ENOMEM; -EFAULT bad pointers; -E2BIG as for INFO.
  */
 #define DMABUFD_REGION_IOC_LIST \
 	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x03, struct dmabufd_region_list)

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include <linux/dma-buf.h>
 #include <xf86drm.h>
 
 #include "dmabufd-region.h"
@@ -595,6 +597,9 @@ static void test_contiguity_and_import(void)
 	phys = (info.base_pfn + off) * info.page_size;
 	check(r == 0 && b.attachments == 1 && b.map_count >= 1, "LIST shows vgem's attachment (%u) and map (%llu)",
 	      b.attachments, b.map_count);
+	check(r == 0 && strcmp(b.label, "contig64") == 0 && b.flags == DMABUFD_REGION_EXPORT_MOVABLE &&
+	      b.page_offset == off && b.page_count == count && b.attr == DMABUFD_REGION_ATTR_CACHED,
+	      "LIST entry: offset, count, attr, flags, label as exported");
 	check(r == 0 && b.last_map_nents == 1 && b.last_map_dma_len == count * info.page_size,
 	      "map_dma_buf gave 1 sg entry (%u) of %llu bytes", b.last_map_nents, b.last_map_dma_len);
 	check(r == 0 && b.last_map_dma_addr == phys &&
@@ -688,7 +693,7 @@ static void test_random(void)
 	struct { int fd; u64 id, off, count; uint32_t attr; } live[RAND_LIVE];
 	u64 window = info.page_count < MIB_PAGES(64) ? info.page_count : MIB_PAGES(64);
 	u64 seed = 0x2545F4914F6CDD1DULL, x = seed;
-	unsigned int allocs = 0, frees = 0, busy = 0, audits = 0, bad_audits = 0;
+	unsigned int allocs = 0, frees = 0, busy = 0, audits = 0, bad_audits = 0, unexpected_busy = 0;
 	int nlive = 0, i;
 	double t0 = now_s();
 
@@ -707,7 +712,14 @@ static void test_random(void)
 				live[nlive++] = (typeof(live[0])){ fd, id, off, count, attr };
 				allocs++;
 			} else if (r == -EBUSY) {
-				busy++; /* overlaps a live buffer (or an unmovable page) */
+				bool overlap = false;
+				int j;
+
+				for (j = 0; j < nlive; j++)
+					overlap |= live[j].off < off + count && off < live[j].off + live[j].count;
+				busy++;
+				if (!overlap && unexpected_busy++ < 5)
+					diag("EBUSY without overlap: page offset %llu +%llu", off, count);
 			} else {
 				check(false, "random EXPORT failed: %s", strerror(-r));
 				break;
@@ -749,6 +761,8 @@ static void test_random(void)
 		close(live[i].fd);
 	check(allocs >= RAND_OPS, "%u random mixed-attribute EXPORTs and %u frees in %.1fs (%u EBUSY on overlap)",
 	      allocs, frees + nlive, now_s() - t0, busy);
+	check(unexpected_busy == 0, "every EBUSY was an overlap with a live buffer (%u were not)",
+	      unexpected_busy);
 	check(bad_audits == 0, "%u audits during the run: ATTRS = our model = PAT page flags (%u bad)",
 	      audits, bad_audits);
 	drain_events();
@@ -856,6 +870,167 @@ static void test_events(void)
 	drain_events();
 }
 
+
+/* DMA_BUF_IOCTL_SYNC reaches begin/end_cpu_access for every attribute. */
+static void test_cpu_sync(void)
+{
+	static const char *const names[3] = { "CACHED", "WRITECOMBINE", "UNCACHED" };
+	uint32_t a;
+
+	for (a = 0; a < DMABUFD_REGION_ATTR_COUNT; a++) {
+		struct dma_buf_sync sync = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
+		u64 id, off;
+		unsigned char *p;
+		int fd, r, ok;
+
+		r = export_anywhere(0, 64, 64, a, 0, "sync", &fd, &id, &off);
+		if (!check(r == 0, "EXPORT 64 pages %s for CPU access", names[a]))
+			continue;
+		p = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		ok = p != MAP_FAILED && ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) == 0;
+		if (ok) {
+			memset(p, 0x3c, 64 * 4096);
+			sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+			ok = ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) == 0 && p[64 * 4096 - 1] == 0x3c;
+		}
+		check(ok, "%s: DMA_BUF_IOCTL_SYNC start/end around CPU writes", names[a]);
+		if (p != MAP_FAILED)
+			munmap(p, 64 * 4096);
+		close(fd);
+		wait_released(id, 5000);
+	}
+}
+
+/* LIST/ATTRS entries written for a smaller or larger entry_size. */
+static void test_list_entry_sizes(void)
+{
+	struct { u64 id, off, count; } small[4];
+	unsigned char big[2][sizeof(struct dmabufd_region_buffer) + 16];
+	struct dmabufd_region_buffer want;
+	struct dmabufd_region_list l = { .size = sizeof(l) };
+	struct dmabufd_region_attrs q = { .size = sizeof(q) };
+	struct dmabufd_region_attr_range one;
+	u64 id, off;
+	int fd, r;
+	size_t i;
+	bool zero = true;
+
+	r = export_anywhere(0, 8, 8, DMABUFD_REGION_ATTR_CACHED, 0, "sizes", &fd, &id, &off);
+	if (!check(r == 0, "EXPORT for the entry-size tests"))
+		return;
+	region_find(id, &want);
+	l.entries_ptr = (uintptr_t)small;
+	l.capacity = 4;
+	l.entry_size = sizeof(small[0]);
+	r = ioctl(region_fd, DMABUFD_REGION_IOC_LIST, &l);
+	check(r == 0 && l.count == 1 && small[0].id == id && small[0].off == off && small[0].count == 8,
+	      "LIST with a 24-byte entry_size (an older caller) gets the leading fields");
+	memset(big, 0xff, sizeof(big));
+	l.entries_ptr = (uintptr_t)big;
+	l.capacity = 1;
+	l.entry_size = sizeof(big[0]);
+	l.count = 0;
+	r = ioctl(region_fd, DMABUFD_REGION_IOC_LIST, &l);
+	for (i = sizeof(struct dmabufd_region_buffer); i < sizeof(big[0]); i++)
+		zero &= big[0][i] == 0;
+	check(r == 0 && memcmp(big[0], &want, sizeof(want)) == 0 && zero && big[1][0] == 0xff,
+	      "LIST with a larger entry_size (a newer caller) gets a zero-filled tail, nothing past capacity");
+	q.ranges_ptr = (uintptr_t)&one;
+	q.capacity = 1;
+	q.entry_size = sizeof(one);
+	r = ioctl(region_fd, DMABUFD_REGION_IOC_ATTRS, &q);
+	check(r == 0 && q.count >= 2 && (one.page_offset == 0 && one.page_count > 0),
+	      "ATTRS with capacity 1 writes one range and reports the full count (%u)", q.count);
+	close(fd);
+	wait_released(id, 5000);
+}
+
+/* A reader that does not keep up gets one OVERFLOW record. */
+static void test_event_overflow(void)
+{
+	int fd2 = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	struct dmabufd_region_event ev[64];
+	unsigned int released = 0, overflow = 0, i, n = 1100;
+	ssize_t r;
+
+	if (!check(fd2 >= 0, "open a second reader"))
+		return;
+	for (i = 0; i < n; i++) {
+		u64 id, off;
+		int fd;
+
+		if (export_anywhere(0, 1, 1, DMABUFD_REGION_ATTR_CACHED, 0, "ovf", &fd, &id, &off))
+			break;
+		close(fd);
+		drain_events();
+	}
+	while ((r = read(fd2, ev, sizeof(ev))) > 0) {
+		for (i = 0; i < (unsigned int)(r / sizeof(ev[0])); i++) {
+			released += ev[i].type == DMABUFD_REGION_EVENT_RELEASED;
+			overflow += ev[i].type == DMABUFD_REGION_EVENT_OVERFLOW;
+		}
+	}
+	check(released == 1023 && overflow == 1 && errno == EAGAIN,
+	      "%u releases unread: %u RELEASED + %u OVERFLOW records, then EAGAIN", n, released, overflow);
+	close(fd2);
+}
+
+/* Faults race with MIGRATE: a reader thread never sees a wrong word. */
+struct race { volatile uint32_t *p; u64 words; volatile int stop; u64 bad, reads; };
+
+static void *race_reader(void *arg)
+{
+	struct race *rc = arg;
+	u64 i = 0;
+
+	while (!rc->stop) {
+		if (rc->p[i] != (uint32_t)(i * 2654435761u))
+			rc->bad++;
+		rc->reads++;
+		i = (i + 1021) % rc->words;
+	}
+	return NULL;
+}
+
+static void test_migrate_race(void)
+{
+	u64 count = MIB_PAGES(2), id, off, a, b, i;
+	struct race rc = { 0 };
+	pthread_t t;
+	int fd, r, moves = 0, k;
+
+	r = export_anywhere(0, count, count, DMABUFD_REGION_ATTR_WRITECOMBINE,
+			    DMABUFD_REGION_EXPORT_MOVABLE, "race", &fd, &id, &off);
+	if (!check(r == 0, "EXPORT 2 MiB WC MOVABLE for the fault/migrate race"))
+		return;
+	rc.p = mmap(NULL, count * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (rc.p == MAP_FAILED) {
+		check(false, "mmap");
+		close(fd);
+		return;
+	}
+	rc.words = count * 1024;
+	for (i = 0; i < rc.words; i++)
+		rc.p[i] = (uint32_t)(i * 2654435761u);
+	pthread_create(&t, NULL, race_reader, &rc);
+	a = off;
+	b = off + 4 * count;
+	for (k = 0; k < 20; k++) {
+		u64 dst = (k & 1) ? a : b;
+
+		if (region_migrate(id, dst, NULL) == 0)
+			moves++;
+	}
+	rc.stop = 1;
+	pthread_join(t, NULL);
+	check(moves == 20 && rc.bad == 0 && rc.reads > 0,
+	      "20 MIGRATEs while another thread reads the mapping: %d done, %llu of %llu reads wrong",
+	      moves, rc.bad, rc.reads);
+	munmap((void *)rc.p, count * 4096);
+	close(fd);
+	wait_released(id, 5000);
+}
+
 int main(void)
 {
 	double t0 = now_s();
@@ -892,6 +1067,10 @@ int main(void)
 	test_migrate_mmapped(DMABUFD_REGION_ATTR_WRITECOMBINE, "WRITECOMBINE");
 	test_migrate_unmovable();
 	test_events();
+	test_cpu_sync();
+	test_list_entry_sizes();
+	test_migrate_race();
+	test_event_overflow();
 	test_random();
 	diag("region tests took %.1fs, %d failures", now_s() - t0, failures);
 	puts("# done");
