@@ -124,6 +124,8 @@ depmod -b "$ir" "$abi"
 copy_bin() {
 	bin=$1
 	[ -x "$bin" ] || { echo "run-vm: not an executable: $bin" >&2; exit 1; }
+	# Replace (not write through) a busybox applet link of the same name.
+	rm -f "$ir/bin/$(basename "$bin")"
 	cp "$bin" "$ir/bin/"
 	ldd "$bin" 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }' |
 	while read -r lib; do
@@ -155,17 +157,31 @@ for b in $tests $extras; do copy_bin "$b"; done
 		echo "grep -q '^DMABUFD-VM: # done' /tmp/$n.out || { echo 'DMABUFD-VM: not ok $n did not finish'; f=\$((f+1)); }"
 		echo 'pass=$((pass+p-s)); fail=$((fail+f)); skip=$((skip+s))'
 	done
-	printf '%s\n' "$extra_tests" | while IFS= read -r c; do
-		[ -n "$c" ] || continue
-		echo "$c > /tmp/extra.out 2>&1; rc=\$?; sed 's/^/DMABUFD-VM: # /' /tmp/extra.out"
-		echo "case \$rc in 0) echo 'DMABUFD-VM: ok $c'; pass=\$((pass+1)) ;; 77) echo 'DMABUFD-VM: ok $c # SKIP'; skip=\$((skip+1)) ;; *) echo \"DMABUFD-VM: not ok $c (exit \$rc)\"; fail=\$((fail+1)) ;; esac"
-	done
+	# Extra tests: /tests/NN.sh holds the command line, run in order.
+	echo 'for t in /tests/*.sh; do'
+	echo '	[ -e "$t" ] || continue'
+	echo '	name="$(sed -n 2p "$t")"'
+	echo '	sh "$t" > /tmp/extra.out 2>&1; rc=$?'
+	echo '	sed "s/^/DMABUFD-VM: # /" /tmp/extra.out'
+	echo '	case $rc in'
+	echo '	0) echo "DMABUFD-VM: ok $name"; pass=$((pass+1)) ;;'
+	echo '	77) echo "DMABUFD-VM: ok $name # SKIP"; skip=$((skip+1)) ;;'
+	echo '	*) echo "DMABUFD-VM: not ok $name (exit $rc)"; fail=$((fail+1)) ;;'
+	echo '	esac'
+	echo 'done'
+	
 	echo 'dmesg | grep -E "dmabufd_region|BUG|WARNING|Oops|Call Trace" | sed "s/^/DMABUFD-VM: # dmesg: /"'
 	echo 'if dmesg | grep -qE "BUG:|WARNING:|Oops"; then echo "DMABUFD-VM: not ok kernel log clean"; fail=$((fail+1)); else echo "DMABUFD-VM: ok kernel log clean"; pass=$((pass+1)); fi'
 	echo 'echo "DMABUFD-VM-RESULT pass=$pass fail=$fail skip=$skip"'
 	echo 'sync; poweroff -f'
 } >"$ir/init"
 chmod +x "$ir/init"
+n=0
+printf '%s\n' "$extra_tests" | while IFS= read -r c; do
+	[ -n "$c" ] || continue
+	n=$((n + 1))
+	printf '#!/bin/sh\n%s\n' "$c" >"$ir/tests/$(printf %02d "$n").sh"
+done
 (cd "$ir" && find . | cpio -o -H newc --quiet) | gzip -1 >"$work/initrd.gz"
 t_initrd=$(( $(now) - t0 ))
 log "initramfs $(du -h "$work/initrd.gz" | cut -f1) for $abi"
