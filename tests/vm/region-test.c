@@ -794,6 +794,9 @@ static void test_migrate_mmapped(uint32_t attr, const char *name)
 		close(fd);
 		return;
 	}
+	for (i = 0; i < count * 1024 && p[i] == 0; i++)
+		;
+	check(i == count * 1024, "pages reused from earlier buffers read zero after EXPORT");
 	for (i = 0; i < count * 1024; i++)
 		p[i] = (uint32_t)(i * 2654435761u) ^ 0x5a5a5a5a;
 	/* Destination: the first window after this one that the module takes. */
