@@ -683,7 +683,8 @@ static long region_ioctl_export(void __user *uarg)
 	buf->count = arg.page_count;
 	buf->attr = arg.attr;
 	buf->flags = arg.flags;
-	memcpy(buf->label, arg.label, sizeof(buf->label));
+	/* The NUL was checked above; bytes after it are not kept. */
+	strscpy(buf->label, arg.label, sizeof(buf->label));
 
 	fd = get_unused_fd_flags(O_RDWR | O_CLOEXEC);
 	if (fd < 0) {

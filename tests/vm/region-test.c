@@ -138,7 +138,7 @@ static int region_migrate(u64 id, u64 new_off, u64 *ret_old)
 static int region_list(struct dmabufd_region_buffer **ret)
 {
 	struct dmabufd_region_list l = { .size = sizeof(l), .entry_size = sizeof(**ret) };
-	struct dmabufd_region_buffer *a;
+	struct dmabufd_region_buffer *a = NULL;
 
 	if (ioctl(region_fd, DMABUFD_REGION_IOC_LIST, &l) < 0)
 		return -errno;
@@ -158,7 +158,7 @@ static int region_list(struct dmabufd_region_buffer **ret)
 
 static int region_find(u64 id, struct dmabufd_region_buffer *ret)
 {
-	struct dmabufd_region_buffer *a;
+	struct dmabufd_region_buffer *a = NULL;
 	int n, i, r = -ENOENT;
 
 	n = region_list(&a);
@@ -177,7 +177,7 @@ static int region_find(u64 id, struct dmabufd_region_buffer *ret)
 static int region_attrs(struct dmabufd_region_attr_range **ret)
 {
 	struct dmabufd_region_attrs q = { .size = sizeof(q), .entry_size = sizeof(**ret) };
-	struct dmabufd_region_attr_range *a;
+	struct dmabufd_region_attr_range *a = NULL;
 
 	if (ioctl(region_fd, DMABUFD_REGION_IOC_ATTRS, &q) < 0)
 		return -errno;
@@ -302,7 +302,7 @@ static s64 kpf_mismatches(u64 off, u64 n, uint32_t attr)
 /* Check ATTRS tiles the region and agrees with kpageflags page by page. */
 static bool attrs_consistent(const char *what)
 {
-	struct dmabufd_region_attr_range *a;
+	struct dmabufd_region_attr_range *a = NULL;
 	u64 next = 0, bad = 0;
 	int n, i;
 
@@ -556,7 +556,7 @@ static int open_vgem(void)
 
 	for (i = 0; i < 16; i++) {
 		drmVersionPtr v;
-		int fd;
+		int fd = -1;
 
 		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
 		fd = open(path, O_RDWR | O_CLOEXEC);
@@ -704,8 +704,8 @@ static void test_random(void)
 		if (do_alloc) {
 			u64 count = 1 + RND() % 256, off = RND() % (window - count);
 			uint32_t attr = (uint32_t)(RND() % DMABUFD_REGION_ATTR_COUNT);
-			int fd, r;
-			u64 id;
+			int fd = -1, r;
+			u64 id = 0;
 
 			r = region_export(off, count, attr, 0, "rand", &fd, &id);
 			if (r == 0) {
@@ -731,7 +731,7 @@ static void test_random(void)
 			frees++;
 		}
 		if ((allocs + frees) % 250 == 0) {
-			struct dmabufd_region_attr_range *a;
+			struct dmabufd_region_attr_range *a = NULL;
 			int n = region_attrs(&a), j, k, found = 0;
 
 			audits++;
@@ -845,8 +845,8 @@ static void test_events(void)
 {
 	int fd2 = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	struct dmabufd_region_event ev;
-	u64 id, off;
-	int fd, r;
+	u64 id = 0, off = 0;
+	int fd = -1, r;
 	char small[8];
 
 	if (!check(fd2 >= 0, "second open of the device"))
@@ -882,9 +882,9 @@ static void test_cpu_sync(void)
 
 	for (a = 0; a < DMABUFD_REGION_ATTR_COUNT; a++) {
 		struct dma_buf_sync sync = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
-		u64 id, off;
+		u64 id = 0, off = 0;
 		unsigned char *p;
-		int fd, r, ok;
+		int fd = -1, r, ok;
 
 		r = export_anywhere(0, 64, 64, a, 0, "sync", &fd, &id, &off);
 		if (!check(r == 0, "EXPORT 64 pages %s for CPU access", names[a]))
@@ -913,8 +913,8 @@ static void test_list_entry_sizes(void)
 	struct dmabufd_region_list l = { .size = sizeof(l) };
 	struct dmabufd_region_attrs q = { .size = sizeof(q) };
 	struct dmabufd_region_attr_range one;
-	u64 id, off;
-	int fd, r;
+	u64 id = 0, off = 0;
+	int fd = -1, r;
 	size_t i;
 	bool zero = true;
 
@@ -959,8 +959,8 @@ static void test_event_overflow(void)
 	if (!check(fd2 >= 0, "open a second reader"))
 		return;
 	for (i = 0; i < n; i++) {
-		u64 id, off;
-		int fd;
+		u64 id = 0, off = 0;
+		int fd = -1;
 
 		if (export_anywhere(0, 1, 1, DMABUFD_REGION_ATTR_CACHED, 0, "ovf", &fd, &id, &off))
 			break;
@@ -1000,7 +1000,7 @@ static void test_migrate_race(void)
 	u64 count = MIB_PAGES(2), id, off, a, b, i;
 	struct race rc = { 0 };
 	pthread_t t;
-	int fd, r, moves = 0, k;
+	int fd = -1, r, moves = 0, k;
 
 	r = export_anywhere(0, count, count, DMABUFD_REGION_ATTR_WRITECOMBINE,
 			    DMABUFD_REGION_EXPORT_MOVABLE, "race", &fd, &id, &off);
