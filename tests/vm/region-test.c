@@ -650,6 +650,25 @@ static void test_attributes(void)
 		      names[i], i ? (kpf_uc_bit == KPF_ARCH_2 ? "UC- (KPF_ARCH_2)" : "UC- (KPF_UNCACHED)") : "WC (KPF_ARCH)", pre);
 	}
 	attrs_consistent("with WC and UC buffers mmapped");
+	{
+		int vgem = open_vgem();
+		uint32_t handle = 0;
+		struct dmabufd_region_buffer b;
+
+		if (vgem >= 0 && drmPrimeFDToHandle(vgem, fds[0], &handle) == 0 &&
+		    region_find(ids[0], &b) == 0)
+			check(b.last_map_nents == 1 && b.last_map_dma_addr == (info.base_pfn + offs[0]) * 4096,
+			      "vgem imports the WC buffer too: one sg entry at its PFN");
+		else
+			check(false, "vgem import of the WC buffer");
+		if (handle) {
+			struct drm_gem_close gc = { .handle = handle };
+
+			drmIoctl(vgem, DRM_IOCTL_GEM_CLOSE, &gc);
+		}
+		if (vgem >= 0)
+			close(vgem);
+	}
 
 	/* Conflicting requests are refused. */
 	r = region_export(offs[0], 1, DMABUFD_REGION_ATTR_CACHED, 0, "conflict", &fd2, NULL);
@@ -1034,6 +1053,62 @@ static void test_migrate_race(void)
 	wait_released(id, 5000);
 }
 
+
+/* Req. 6 (kernel side): a restarted daemon rebuilds its state with LIST. */
+static void test_restart(void)
+{
+	static const uint32_t attrs[3] = { DMABUFD_REGION_ATTR_CACHED, DMABUFD_REGION_ATTR_WRITECOMBINE,
+					   DMABUFD_REGION_ATTR_UNCACHED };
+	struct dmabufd_region_buffer *a = NULL;
+	u64 ids[3] = { 0, 0, 0 }, offs[3] = { 0, 0, 0 };
+	int fds[3] = { -1, -1, -1 }, i, n, found = 0, released = 0;
+	unsigned char *p;
+
+	for (i = 0; i < 3; i++) {
+		char label[16];
+
+		snprintf(label, sizeof(label), "client-%d", i);
+		if (export_anywhere(i ? offs[i - 1] + 32 : 0, 32, 32, attrs[i],
+				    i == 0 ? DMABUFD_REGION_EXPORT_MOVABLE : 0, label, &fds[i], &ids[i],
+				    &offs[i]))
+			break;
+	}
+	if (!check(i == 3, "EXPORT three buffers for the restart test"))
+		goto out;
+	/* The daemon exits: its device fd goes, the clients keep their fds. */
+	close(region_fd);
+	region_fd = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	released_nseen = 0;
+	n = region_list(&a);
+	for (i = 0; n > 0 && i < n; i++) {
+		int j;
+
+		for (j = 0; j < 3; j++) {
+			char label[16];
+
+			snprintf(label, sizeof(label), "client-%d", j);
+			found += a[i].id == ids[j] && a[i].page_offset == offs[j] && a[i].page_count == 32 &&
+				 a[i].attr == attrs[j] && strcmp(a[i].label, label) == 0 &&
+				 a[i].flags == (j == 0 ? DMABUFD_REGION_EXPORT_MOVABLE : 0u);
+		}
+	}
+	free(a);
+	check(region_fd >= 0 && n == 3 && found == 3,
+	      "after the device is reopened, LIST gives back all 3 buffers with id, offset, count, attr, flags, label");
+	p = mmap(NULL, 32 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+	check(p != MAP_FAILED && (p[0] = 7, p[0] == 7), "a client's fd still maps its buffer");
+	if (p != MAP_FAILED)
+		munmap(p, 32 * 4096);
+out:
+	for (i = 0; i < 3; i++) {
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			released += wait_released(ids[i], 5000) == 0;
+		}
+	}
+	check(released == 3, "the new device fd gets the RELEASED events (%d)", released);
+}
+
 int main(void)
 {
 	double t0 = now_s();
@@ -1074,6 +1149,7 @@ int main(void)
 	test_list_entry_sizes();
 	test_migrate_race();
 	test_event_overflow();
+	test_restart();
 	test_random();
 	diag("region tests took %.1fs, %d failures", now_s() - t0, failures);
 	puts("# done");
