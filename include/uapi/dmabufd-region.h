@@ -18,8 +18,9 @@
  *    it (kernel linear map, vmap, each userspace mmap) uses that state;
  *  - a page's linear-map attribute is changed (set_memory_wc/uc/wb) only
  *    while it belongs to no buffer, after zeroing and flushing it through the
- *    cached mapping (seed 04-cma-cache-attribute-aliasing.txt: "flip the
- *    attribute at the point a page changes owner, flushing first").
+ *    cached mapping (seed 04-cma-cache-attribute-aliasing.txt, the 2011 CMA
+ *    review: a page must never be mapped cacheable and uncached at once;
+ *    change the attribute and flush at the point the page changes owner).
  *
  * Conventions (the extensible-struct model of clone3(2)/openat2(2)):
  *  - Every argument struct starts with "__u32 size", set by the caller to the
