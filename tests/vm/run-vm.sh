@@ -23,7 +23,7 @@
 set -eu
 
 src="" work="" cache="${DMABUFD_VMCACHE:-}" series="6.1 6.12" boot="6.12"
-timeout=540 tests="" extras="" extra_tests=""
+timeout=720 tests="" extras="" extra_tests=""
 mem=1024 movable=384M
 while [ $# -gt 0 ]; do
 	case $1 in
