@@ -41,7 +41,10 @@ static const char config_text[] =
 	"bytes = 8M\n"
 	"buffers = 100\n"
 	"[gid:5010]\n"
-	"buffers = 3\n";
+	"buffers = 3\n"
+	"[share]\n"
+	"max-tokens-per-client = 3\n"
+	"max-imports-per-client = 2\n";
 
 /* What a child does: @nclients connections, each allocating @per_client
  * buffers of @size bytes; the allocation number @fail_at (counting from 0
@@ -202,6 +205,71 @@ static void test_gid_section_buffers(void **state)
 	run_case(5003, 5010, &p);
 }
 
+struct tokens_job {
+	const char *socket;
+	uint8_t tokens[3][16];
+};
+
+/* uid 5001 imports three buffers; max-imports-per-client = 2. */
+static int import_three(void *arg)
+{
+	struct tokens_job *j = arg;
+	int sock = connect_as_client(j->socket);
+
+	CHECK(sock >= 0);
+	for (int i = 0; i < 3; i++) {
+		int fd = -1;
+		Dmabufd__Reply *r = raw_import(sock, 2 + (uint64_t)i, j->tokens[i], 16, &fd);
+
+		CHECK(r != NULL);
+		if (i < 2) {
+			CHECK(r->error == 0 && fd >= 0);
+			close(fd);
+		} else {
+			CHECK(r->error == -EMFILE && fd < 0);
+			CHECK(strstr(r->reason, "max-imports-per-client = 2") != NULL);
+		}
+		dmabufd__reply__free_unpacked(r, NULL);
+	}
+	close(sock);
+	return 0;
+}
+
+static void test_share_client_limits(void **state)
+{
+	static const uint32_t uid = 5001;
+	struct tokens_job j = { .socket = d.socket };
+	int sock = connect_as_client(d.socket);
+	uint64_t ids[3];
+	Dmabufd__Reply *r;
+
+	assert_true(sock >= 0);
+	for (int i = 0; i < 3; i++) {
+		int fd = -1;
+
+		r = raw_alloc(sock, 2 + (uint64_t)i, 4 * KiB, DMABUFD_ATTR_CACHED, 0, "s", &fd);
+		assert_non_null(r);
+		assert_int_equal(r->error, 0);
+		ids[i] = r->alloc->buffer_id;
+		dmabufd__reply__free_unpacked(r, NULL);
+		close(fd);
+		r = raw_share(sock, 10 + (uint64_t)i, ids[i], &uid, 1, NULL, 0, NULL, 0, false, 0);
+		assert_non_null(r);
+		assert_int_equal(r->error, 0);
+		memcpy(j.tokens[i], r->share->token.data, 16);
+		dmabufd__reply__free_unpacked(r, NULL);
+	}
+	/* max-tokens-per-client = 3: a fourth token on any buffer is refused. */
+	r = raw_share(sock, 20, ids[0], &uid, 1, NULL, 0, NULL, 0, false, 0);
+	assert_non_null(r);
+	assert_int_equal(r->error, -ETOOMANYREFS);
+	assert_non_null(strstr(r->reason, "max-tokens-per-client = 3"));
+	dmabufd__reply__free_unpacked(r, NULL);
+	assert_int_equal(run_as(5001, 5001, NULL, 0, import_three, &j), 0);
+	close(sock);
+	assert_int_equal(run_as(5099, 5099, NULL, 0, alloc_one, d.socket), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_uid_attribute_bytes),
 		cmocka_unit_test(test_gid_bytes),
 		cmocka_unit_test(test_gid_section_buffers),
+		cmocka_unit_test(test_share_client_limits),
 	};
 
 	require_root();
