@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -596,6 +598,81 @@ static void assert_dmabufctl_list_names(uint64_t id, pid_t owner, pid_t importer
 	assert_non_null(strstr(out, "\"n_importers\":1,"));
 }
 
+/* Runs dmabufctl (as the current uid) and returns its exit status. */
+static int run_dmabufctl_import(const char *token, int fill)
+{
+	char fillarg[8];
+	pid_t pid;
+	int status;
+
+	snprintf(fillarg, sizeof(fillarg), "%d", fill);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(126);
+		execl(DMABUFCTL_BIN, DMABUFCTL_BIN, "--socket", d.socket, "import", token,
+		      "--check-fill", fillarg, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static int cli_import_ok(void *arg)
+{
+	CHECK(run_dmabufctl_import(arg, 7) == 0);
+	CHECK(run_dmabufctl_import(arg, 8) == 5); /* wrong pattern: exit 5 */
+	return 0;
+}
+
+static int cli_import_refused(void *arg)
+{
+	CHECK(run_dmabufctl_import(arg, 7) == 1); /* refused by the daemon */
+	return 0;
+}
+
+/* dmabufctl alloc --fill --share-uid prints a token; dmabufctl import uses it. */
+static void test_dmabufctl_share_import(void **state)
+{
+	char uid[16], line[256], token[64] = "";
+	int out[2], status;
+	pid_t holder;
+	FILE *f;
+
+	snprintf(uid, sizeof(uid), "%u", UID_B);
+	assert_int_equal(pipe(out), 0);
+	holder = fork();
+	assert_true(holder >= 0);
+	if (holder == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		close(out[0]);
+		close(out[1]);
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(126);
+		execl(DMABUFCTL_BIN, DMABUFCTL_BIN, "--socket", d.socket, "alloc", "64K", "--fill",
+		      "7", "--share-uid", uid, "--hold", "60", (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "token %63s", token) == 1)
+			break;
+	assert_int_equal(strlen(token), 32);
+	assert_int_equal(run_as(UID_B, GID_B, NULL, 0, cli_import_ok, token), 0);
+	assert_int_equal(run_as(UID_A, GID_A, NULL, 0, cli_import_refused, token), 0);
+	/* SIGTERM ends the hold; dmabufctl releases and exits 0. */
+	assert_int_equal(kill(holder, SIGTERM), 0);
+	assert_int_equal(waitpid(holder, &status, 0), holder);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	fclose(f);
+}
+
 static void test_producer_consumer(void **state)
 {
 	struct job j = { .socket = d.socket, .fill = 77, .token_len = 16 };
@@ -924,6 +1001,7 @@ int main(void)
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_list_shows_own_buffers),
 		cmocka_unit_test(test_producer_consumer),
+		cmocka_unit_test(test_dmabufctl_share_import),
 		cmocka_unit_test(test_owner_death_moves_ownership),
 		cmocka_unit_test(test_owner_death_without_importer_releases),
 		cmocka_unit_test(test_owner_release_moves_ownership),
