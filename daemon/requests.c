@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "dmabufd.pb-c.h"
+#include "fdstore.h" /* issue 8 */
 #include "log.h"
 #include "macros.h"
 #include "server.h"
@@ -245,6 +246,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		reason = "could not queue the reply";
 		goto refuse;
 	}
+	fdstore_buffer_added(s, b); /* issue 8: FDSTORE=1 FDNAME=buf-<id>, STATUS= */
 	log_debug("buffer %llu: %llu bytes %s for pid %d (%s) \"%s\"", (unsigned long long)b->id,
 		  (unsigned long long)size, attribute_text(b->attribute), (int)b->pid, b->comm,
 		  b->label);
@@ -305,6 +307,7 @@ static void handle_list(struct client *c, uint64_t id, const Dmabufd__List *req)
 		bi->label = b->label;
 		bi->created_usec = b->created_usec;
 		bi->offset = b->offset;
+		bi->orphaned = b->orphaned; /* issue 8 */
 		ptrs[n++] = bi;
 	}
 	lr.n_buffers = n;
@@ -339,6 +342,7 @@ static void handle_stats(struct client *c, uint64_t id)
 	sr.allocs_failed = s->counters.allocs_failed;
 	sr.releases_total = s->counters.releases_total;
 	sr.page_size = s->caps.page_size;
+	sr.orphaned_buffers = (uint32_t)fdstore_orphan_count(); /* issue 8 */
 	sr.free_pages = free_bytes / s->caps.page_size;
 	sr.largest_free_pages = sr.free_pages;
 	sr.fragmentation_permille = 0;
