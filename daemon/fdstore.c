@@ -365,6 +365,8 @@ void fdstore_buffer_added(struct server *s, struct buffer *b)
 	if (!st.enabled || st.frozen)
 		return;
 	b->owner_start = proc_start_time(b->pid);
+	/* next_id is recorded even for buffers that are not stored: ids are never reused. */
+	write_header(s->registry.next_id);
 	if (!alloc_slot(&slot)) {
 		if (!st.warned_full)
 			log_buffer_event(LOG_LEVEL_WARNING, b, -ENOSPC,
@@ -375,8 +377,6 @@ void fdstore_buffer_added(struct server *s, struct buffer *b)
 		return;
 	}
 	err = write_record(slot, b);
-	if (err == 0)
-		err = write_header(s->registry.next_id);
 	snprintf(name, sizeof(name), "buf-%" PRIu64, b->id);
 	if (err == 0) {
 		err = notify_store(b->fd, name);

@@ -359,7 +359,8 @@ int main(int argc, char **argv)
 		log_error("cannot install signal handlers");
 		goto out_server;
 	}
-	log_info("serving on %s with the %s backend (%" PRIu64 " bytes)", o.socket_path,
+	log_info("serving on %s with the %s backend (%" PRIu64 " bytes)",
+		 server.socket_path ? server.socket_path : "the inherited socket", /* issue 8 */
 		 server.caps.name, server.caps.region_size);
 	if (service_notify_ready() < 0) /* issue 8: READY=1, STATUS=, watchdog */
 		log_warn("cannot arm the watchdog timer");
