@@ -306,9 +306,13 @@ static void test_orphan_released_when_owner_exits(void **state)
 	child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
-		int s = raw_connect_hello(mgr.socket_path), fd = -1;
+		int s, fd = -1;
 		Dmabufd__Reply *cr;
 
+		/* EOF on to_child when the parent goes away, whatever happens. */
+		close(to_child[1]);
+		close(from_child[0]);
+		s = raw_connect_hello(mgr.socket_path);
 		if (s < 0)
 			_exit(1);
 		cr = raw_alloc(s, 2, 4 * PAGE, DMABUFD__ATTRIBUTE__ATTRIBUTE_CACHED, 0, "child", &fd);
@@ -321,6 +325,9 @@ static void test_orphan_released_when_owner_exits(void **state)
 			_exit(4);
 		_exit(0);
 	}
+	close(from_child[1]);
+	from_child[1] = -1;
+	/* EOF here means the child failed before its allocation. */
 	assert_int_equal(read(from_child[0], &c, 1), 1);
 	sdmgr_drain(&mgr);
 	assert_int_equal(mgr.nstore, 2);
@@ -362,7 +369,6 @@ static void test_orphan_released_when_owner_exits(void **state)
 	close(to_child[0]);
 	close(to_child[1]);
 	close(from_child[0]);
-	close(from_child[1]);
 	assert_int_equal(sdmgr_stop(&mgr), 0);
 }
 
