@@ -274,8 +274,9 @@ void server_release_buffer(struct server *s, struct buffer *b)
 	s->backend->ops->release(s->backend, b);
 	s->used -= b->size;
 	s->counters.releases_total++;
-	log_debug("buffer %llu released (%llu bytes, owner pid %d)",
-		  (unsigned long long)b->id, (unsigned long long)b->size, (int)b->pid);
+	log_buffer_event(LOG_LEVEL_DEBUG, b, 0, "buffer %llu released (%llu bytes, owner pid %d)",
+			 (unsigned long long)b->id, (unsigned long long)b->size,
+			 (int)b->pid); /* issue 8: BUFFER_ID= etc. in the journal */
 	free(b);
 }
 
