@@ -732,7 +732,8 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 	}
 
 	/* Adopt the restored buffers in id order, within the capacity. */
-	qsort(rest, (size_t)count, sizeof(*rest), cmp_restored);
+	if (count > 0)
+		qsort(rest, (size_t)count, sizeof(*rest), cmp_restored);
 	for (int i = 0; i < count; i++) {
 		struct buffer *b = rest[i].b;
 		size_t k = (size_t)rest[i].fd_index;
