@@ -473,6 +473,60 @@ static void test_wrong_size_fd_refused(void **state)
 	assert_refused_and_serving(client_fd);
 }
 
+/*
+ * Random corruption of the state between restarts: the daemon always comes
+ * up and serves, and its accounting stays consistent (Stats used = the sum
+ * of the sizes List shows, buffers = the number listed).
+ */
+static void test_random_corruption(void **state)
+{
+	unsigned seed = 12345;
+
+	start_ready(NULL, false);
+	for (int iter = 0; iter < 24; iter++) {
+		int sock, fd, state_fd;
+		uint64_t used, sum = 0;
+		uint32_t nbuf, orph;
+		Dmabufd__Reply *r;
+
+		sock = raw_connect_hello(mgr.socket_path);
+		assert_true(sock >= 0);
+		get_stats(sock, &used, &nbuf, &orph);
+		r = raw_list(sock, 5);
+		assert_non_null(r);
+		assert_int_equal(r->body_case, DMABUFD__REPLY__BODY_LIST);
+		assert_int_equal(r->list->n_buffers, nbuf);
+		for (size_t i = 0; i < r->list->n_buffers; i++)
+			sum += r->list->buffers[i]->size;
+		dmabufd__reply__free_unpacked(r, NULL);
+		assert_int_equal(sum, used);
+		/* Add two buffers (this process owns them and claims them after each restart). */
+		if (nbuf < 6) {
+			alloc_filled(sock, (1 + iter % 3) * PAGE, (unsigned char)iter, &fd);
+			close(fd);
+			alloc_filled(sock, PAGE, (unsigned char)iter, &fd);
+			close(fd);
+		}
+		sdmgr_drain(&mgr);
+		assert_int_equal(sdmgr_stop(&mgr), 0);
+		/*
+		 * Keep the connection open until the daemon is gone, so that
+		 * its buffers stay live in the store.
+		 */
+		close(sock);
+		state_fd = sdmgr_stored_fd(&mgr, "state");
+		assert_true(state_fd >= 0);
+		/* Flip 1-3 random bytes in the header or the first records. */
+		for (int k = 0; k < 1 + iter % 3; k++) {
+			seed = seed * 1103515245u + 12345u;
+			if (iter % 4 != 3) /* every fourth round restores intact */
+				flip_byte(state_fd, (off_t)((seed >> 8) % (64 + 8 * 192)));
+		}
+		start_ready(NULL, true);
+	}
+	assert_int_equal(sdmgr_stop(&mgr), 0);
+}
+
 /* --fdstore-max bounds the store: state + (max - 1) buffers. */
 static void test_store_limit(void **state)
 {
@@ -521,6 +575,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_state_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_size_fd_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_corruption, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
