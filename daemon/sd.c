@@ -39,6 +39,8 @@
 
 static char log_context[LOG_CONTEXT_MAX][LOG_FIELD_MAX];
 static size_t log_context_n;
+/* Fields only matter to the journal sink: skip formatting them otherwise. */
+static bool log_fields_wanted;
 /* Fields of the one log_struct() call in progress (NULL-terminated). */
 static const char *const *log_extra;
 
@@ -53,7 +55,7 @@ size_t log_context_push(const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (log_context_n >= LOG_CONTEXT_MAX)
+	if (!log_fields_wanted || log_context_n >= LOG_CONTEXT_MAX)
 		return depth;
 	va_start(ap, fmt);
 	n = vsnprintf(log_context[log_context_n], LOG_FIELD_MAX, fmt, ap);
@@ -117,6 +119,7 @@ enum log_target service_log_setup(enum log_target target, enum log_level max_lev
 {
 	if (target == LOG_TARGET_AUTO)
 		target = stderr_is_journal() ? LOG_TARGET_JOURNAL : LOG_TARGET_STDERR;
+	log_fields_wanted = target == LOG_TARGET_JOURNAL;
 	if (target == LOG_TARGET_JOURNAL)
 		log_set_sink(log_sink_journal, "dmabufd", max_level);
 	else

@@ -45,7 +45,8 @@ enum log_target service_log_setup(enum log_target target, enum log_level max_lev
  * log_context_push() - attach one journal field ("KEY=value", printf-style;
  * KEY upper case, [A-Z0-9_], not starting with '_') to every message
  * logged until log_context_restore() pops it. At most 16 fields of at
- * most 127 bytes each; a field past either limit is dropped.
+ * most 127 bytes each; a field past either limit is dropped. Nothing is
+ * formatted unless the journal sink is installed (the hot path stays cheap).
  * Return: the depth before the push, for log_context_restore().
  */
 size_t log_context_push(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
