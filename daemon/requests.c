@@ -16,6 +16,7 @@
 #include <drm_fourcc.h>
 
 #include "fb_layout.h"
+#include "fdstore.h" /* issue 8 */
 #include "log.h"
 #include "macros.h"
 #include "server.h"
@@ -294,6 +295,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		reason = "could not queue the reply";
 		goto refuse;
 	}
+	fdstore_buffer_added(s, b); /* issue 8: FDSTORE=1 FDNAME=buf-<id>, STATUS= */
 	log_debug("buffer %llu: %llu bytes %s for pid %d (%s) \"%s\"", (unsigned long long)b->id,
 		  (unsigned long long)size, attribute_text(b->attribute), (int)b->pid, b->comm,
 		  b->label);
@@ -431,6 +433,7 @@ static void handle_list(struct client *c, uint64_t id, const Dmabufd__List *req)
 			break;
 		}
 		bytes += entry;
+		bi->orphaned = b->orphaned; /* issue 8 */
 		ptrs[n++] = bi;
 	}
 	lr.n_buffers = n;
@@ -466,6 +469,7 @@ static void handle_stats(struct client *c, uint64_t id)
 	sr.allocs_failed = s->counters.allocs_failed;
 	sr.releases_total = s->counters.releases_total;
 	sr.page_size = s->caps.page_size;
+	sr.orphaned_buffers = (uint32_t)fdstore_orphan_count(); /* issue 8 */
 	sr.free_pages = free_bytes / s->caps.page_size;
 	sr.largest_free_pages = sr.free_pages;
 	sr.fragmentation_permille = 0;

@@ -19,8 +19,10 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "dmabufd.pb-c.h"
+#include "fdstore.h" /* systemd fd store hooks (issue 8) */
 #include "log.h"
 #include "macros.h"
+#include "sd.h"      /* STATUS= and journal fields (issue 8) */
 #include "wire.h"
 
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
@@ -290,6 +292,8 @@ int server_adopt_client(struct server *s, int fd)
 	c->reading = true;
 	TAILQ_INSERT_TAIL(&s->clients, c, link);
 	s->nclients++;
+	fdstore_client_connected(s, c); /* issue 8: claim orphaned buffers */
+	service_status_changed();       /* issue 8 */
 	log_debug("client connected: pid %d uid %u gid %u comm %s", (int)c->cred.pid,
 		  (unsigned)c->cred.uid, (unsigned)c->cred.gid, c->comm);
 	return 0;
@@ -304,12 +308,14 @@ void server_release_buffer(struct server *s, struct buffer *b)
 		TAILQ_REMOVE(&owner->buffers, b, owner_link);
 		owner->nbuffers--;
 	}
+	fdstore_buffer_released(s, b); /* issue 8: FDSTOREREMOVE, orphan bookkeeping */
 	registry_remove(&s->registry, b);
 	s->backend->ops->release(s->backend, b);
 	s->used -= b->size;
 	s->counters.releases_total++;
-	log_debug("buffer %llu released (%llu bytes, owner pid %d)",
-		  (unsigned long long)b->id, (unsigned long long)b->size, (int)b->pid);
+	log_buffer_event(LOG_LEVEL_DEBUG, b, 0, "buffer %llu released (%llu bytes, owner pid %d)",
+			 (unsigned long long)b->id, (unsigned long long)b->size,
+			 (int)b->pid); /* issue 8: BUFFER_ID= etc. in the journal */
 	free(b);
 }
 
@@ -337,6 +343,7 @@ void client_destroy(struct client *c)
 	s->nclients--;
 	free(c->groups);
 	free(c);
+	service_status_changed(); /* issue 8 */
 }
 
 /* Re-arm reading once the reply queue is below its limits again. */
@@ -423,6 +430,11 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct client *c = arg;
 	struct server *s = c->server;
 	static uint8_t buf[DMABUFD_MAX_MESSAGE + 1];
+	LOG_CONTEXT_SCOPE(); /* issue 8: journal fields of everything logged below */
+
+	log_context_push("CLIENT_PID=%d", (int)c->cred.pid);
+	log_context_push("CLIENT_UID=%u", (unsigned)c->cred.uid);
+	log_context_push("CLIENT_COMM=%s", c->comm);
 
 	for (uint32_t i = 0; i < s->limits.read_budget && c->reading; i++) {
 		int fds[DMABUFD_MAX_FDS];
