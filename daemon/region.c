@@ -857,7 +857,7 @@ int dmabufd_region_apply_move(struct dmabufd_region *r, const struct dmabufd_reg
 	for (struct seg *d = seg_at(r, m->new_offset); d && d->t.key < end; d = d->next)
 		if (d != s && d->state != DMABUFD_REGION_FREE)
 			return -EBUSY;
-	ret = ensure_spares(r, 2, 1);
+	ret = ensure_spares(r, 2, 2); /* release may take a run, carve another */
 	if (ret < 0)
 		return ret;
 	enum dmabufd_attribute attr = (enum dmabufd_attribute)s->attr;

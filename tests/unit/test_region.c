@@ -407,6 +407,53 @@ static void test_fuzz_step(void **state)
 	dmabufd_region_destroy(r);
 }
 
+/* Movable-only fragmented regions (alignment 1): whenever at least k pages
+ * are free, plan_for must find a plan, it must make the request succeed,
+ * and it must move no more than the full compaction plan would. */
+static void test_plan_for_random(void **state)
+{
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	unsigned planned = 0;
+
+	for (int round = 0; round < 300; round++) {
+		struct dmabufd_region *r = mk(200 + round, 0);
+		uint32_t offs[512], n = 0, o;
+		for (;;) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			if (dmabufd_region_alloc(r, 1 + x % 12, 1, x % 3, true, &o) < 0)
+				break;
+			offs[n++] = o;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			if (x % 3 == 0)
+				assert_int_equal(dmabufd_region_free(r, offs[i]), 0);
+		}
+		struct dmabufd_region_stats st;
+		dmabufd_region_stats(r, &st);
+		uint32_t k = st.largest_free_run + 1 + (uint32_t)(x % 8);
+		if (k > st.free_pages) {
+			dmabufd_region_destroy(r);
+			continue;
+		}
+		struct dmabufd_region_plan *plan = NULL, *full = NULL;
+		assert_int_equal(dmabufd_region_alloc(r, k, 1, C, true, &o), -ENOSPC);
+		assert_int_equal(dmabufd_region_plan_for(r, k, 1, C, true, &plan), 0);
+		assert_int_equal(dmabufd_region_plan_compact(r, &full), 0);
+		assert_true(plan->pages_moved <= full->pages_moved);
+		assert_true(plan->pages_moved <= st.movable_pages);
+		assert_int_equal(dmabufd_region_apply_plan(r, plan), 0);
+		assert_int_equal(dmabufd_region_alloc(r, k, 1, C, true, &o), 0);
+		assert_int_equal(o, plan->target_offset);
+		audit_ok(r);
+		planned++;
+		dmabufd_region_plan_free(plan);
+		dmabufd_region_plan_free(full);
+		dmabufd_region_destroy(r);
+	}
+	assert_true(planned > 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_plan_for_minimal),
 		cmocka_unit_test(test_plan_for_pinned_blocks),
 		cmocka_unit_test(test_plan_compact),
+		cmocka_unit_test(test_plan_for_random),
 		cmocka_unit_test(test_fuzz_step),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
