@@ -214,14 +214,70 @@ static bool search(const struct tnode *root, uint32_t k, uint32_t align, bool hi
 	return high ? fit_high(root, &q, pos) : fit_low(root, &q, pos);
 }
 
+/* Placement of k pages inside the maximal free run that holds the largest
+ * free extent in @attr, overlapping that extent as much as the run allows. */
+static bool largest_cover(const struct dmabufd_region *r, uint32_t k, uint32_t align,
+			  enum dmabufd_attribute attr, uint32_t *ret_pos)
+{
+	const struct tnode *e = r->fa[attr];
+
+	/* the lowest-addressed of the largest (independent of tree shape) */
+	while (e) {
+		if (t_maxlen(e->l) == e->maxlen)
+			e = e->l;
+		else if (e->len == e->maxlen)
+			break;
+		else
+			e = e->r;
+	}
+	if (!e)
+		return false;
+	const struct tnode *run = region_t_find_le(r->runs, e->key);
+	if (!run || run->len < k)
+		return false;
+	uint64_t lo = run->key, hi = (uint64_t)run->key + run->len - k;
+	uint64_t p = align_down(e->key < hi ? e->key : hi, align);
+	if (p < lo)
+		p = align_up(lo, align);
+	if (p > hi)
+		return false;
+	*ret_pos = (uint32_t)p;
+	return true;
+}
+
 int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 		 enum dmabufd_attribute attr, bool movable, uint32_t *ret_pos)
 {
-	bool high = !movable && !(r->flags & DMABUFD_REGION_NO_KIND_SEPARATION);
-	uint32_t pos;
+	bool blind = r->flags & DMABUFD_REGION_ATTR_BLIND;
+	bool sep = !(r->flags & DMABUFD_REGION_NO_KIND_SEPARATION);
+	bool zones = !blind && !(r->flags & DMABUFD_REGION_NO_ATTR_ZONES);
+	uint32_t pos, any;
 
-	if (!(r->flags & DMABUFD_REGION_ATTR_BLIND) &&
-	    search(r->fa[attr], k, align, high, 64, &pos)) {
+	if (!movable && sep) {
+		/* Pinned: as high as possible. A free extent already in the
+		 * attribute is taken only if it is near the highest fit, so
+		 * that pinned buffers do not pepper the movable part. */
+		if (!search(r->runs, k, align, true, -1, &any))
+			return -ENOSPC;
+		if (!blind && search(r->fa[attr], k, align, true, 64, &pos) &&
+		    (uint64_t)pos + r->npages / 64 >= any)
+			any = pos;
+		*ret_pos = any;
+		return 0;
+	}
+	/* Movable: cached from the bottom up, write-combine and uncached from
+	 * the top down (below the pinned ones), so that each attribute keeps
+	 * its own part of the region and a freed buffer's pages are reused in
+	 * the same attribute. */
+	bool high = zones && movable && attr != DMABUFD_ATTR_CACHED;
+	if (!blind && search(r->fa[attr], k, align, high, 64, &pos)) {
+		*ret_pos = pos;
+		return 0;
+	}
+	/* No extent in the attribute fits: cover the largest one, extended
+	 * into the free pages around it, so that only the difference is
+	 * transitioned and the attribute's free pages are not split. */
+	if (!blind && largest_cover(r, k, align, attr, &pos)) {
 		*ret_pos = pos;
 		return 0;
 	}
@@ -367,11 +423,11 @@ static struct seg *seg_split(struct dmabufd_region *r, struct seg *s, uint32_t a
 	n->attr = s->attr;
 	n->t.key = at;
 	n->t.len = (uint32_t)(e - at);
-	if (s->state == DMABUFD_REGION_FREE)
-		fa_erase(r, s);
 	s->t.len = at - s->t.key;
 	if (s->state == DMABUFD_REGION_FREE) {
-		fa_insert(r, s);
+		/* shrinks on the right: key unchanged, fix maxlen in place */
+		s->f.len = s->t.len;
+		t_touch(r->fa[s->attr], s->f.key);
 		fa_insert(r, n);
 	}
 	t_insert(&r->segs, &n->t);
@@ -395,51 +451,101 @@ static bool range_free(const struct dmabufd_region *r, uint32_t pos, uint32_t k)
 /* Takes the free range [pos, pos+k) out of the free indexes; returns its
  * first segment. The covered segments are left with state USED and the free
  * counters decremented; the caller finishes them. Needs 2 spare segs and 1
- * spare run. */
+ * spare run. Keys are moved in place where the order allows it (a free
+ * extent or run that loses its head keeps its node), which saves a delete
+ * and an insert per tree on the common path. */
 static struct seg *carve(struct dmabufd_region *r, uint32_t pos, uint32_t k)
 {
 	struct tnode *rn = region_t_find_le(r->runs, pos);
 	uint32_t ra = rn->key;
 	uint64_t re = (uint64_t)rn->key + rn->len, end = (uint64_t)pos + k;
-	struct run *keep = container_of(rn, struct run, t);
 
-	t_erase(&r->runs, ra);
-	r->n_runs--;
-	if (ra < pos) {
-		keep->t.key = ra;
-		keep->t.len = pos - ra;
-		t_insert(&r->runs, &keep->t);
-		r->n_runs++;
-		keep = NULL;
+	if (ra == pos && re == end) {
+		t_erase(&r->runs, ra);
+		r->n_runs--;
+		put_run(r, container_of(rn, struct run, t));
+	} else if (ra == pos) {
+		rn->key = (uint32_t)end;
+		rn->len = (uint32_t)(re - end);
+		t_touch(r->runs, rn->key);
+	} else {
+		rn->len = pos - ra;
+		t_touch(r->runs, ra);
+		if (re > end) {
+			struct run *n = get_run(r);
+			n->t.key = (uint32_t)end;
+			n->t.len = (uint32_t)(re - end);
+			t_insert(&r->runs, &n->t);
+			r->n_runs++;
+		}
 	}
-	if (re > end) {
-		if (!keep)
-			keep = get_run(r);
-		keep->t.key = (uint32_t)end;
-		keep->t.len = (uint32_t)(re - end);
-		t_insert(&r->runs, &keep->t);
-		r->n_runs++;
-		keep = NULL;
-	}
-	if (keep)
-		put_run(r, keep);
 
-	struct seg *s = seg_at(r, pos);
-	if (s->t.key < pos)
-		s = seg_split(r, s, pos);
-	struct seg *first = s;
+	struct seg *s = seg_at(r, pos), *first = NULL;
+	if (s->t.key < pos) {
+		/* s keeps [a, pos); u = [pos, min(e, end)) is carved out */
+		uint64_t e = seg_end(s);
+		struct seg *u = get_seg(r);
+		u->t.key = pos;
+		u->t.len = (uint32_t)((e < end ? e : end) - pos);
+		u->attr = s->attr;
+		u->state = DMABUFD_REGION_USED;
+		s->t.len = pos - s->t.key;
+		s->f.len = s->t.len;
+		t_touch(r->fa[s->attr], s->f.key);
+		t_insert(&r->segs, &u->t);
+		list_insert_after(s, u);
+		r->free_pages -= u->t.len;
+		r->free_pages_attr[u->attr] -= u->t.len;
+		if (e > end) {
+			struct seg *rest = get_seg(r);
+			rest->t.key = (uint32_t)end;
+			rest->t.len = (uint32_t)(e - end);
+			rest->attr = u->attr;
+			rest->state = DMABUFD_REGION_FREE;
+			t_insert(&r->segs, &rest->t);
+			list_insert_after(u, rest);
+			fa_insert(r, rest);
+		}
+		if (e >= end)
+			return u;
+		first = u;
+		s = u->next;
+	}
 	for (;;) {
-		if (seg_end(s) > end)
-			seg_split(r, s, (uint32_t)end);
+		if (seg_end(s) > end) {
+			/* a new node u takes [a, end); s keeps [end, e') in place */
+			struct seg *u = get_seg(r);
+			u->t.key = s->t.key;
+			u->t.len = (uint32_t)(end - s->t.key);
+			u->attr = s->attr;
+			u->state = DMABUFD_REGION_USED;
+			s->t.key = (uint32_t)end;
+			s->t.len -= u->t.len;
+			s->f.key = s->t.key;
+			s->f.len = s->t.len;
+			t_touch(r->fa[s->attr], s->f.key);
+			t_insert(&r->segs, &u->t);
+			if (s->prev)
+				list_insert_after(s->prev, u);
+			else {
+				u->next = s;
+				s->prev = u;
+				r->head = u;
+			}
+			r->free_pages -= u->t.len;
+			r->free_pages_attr[u->attr] -= u->t.len;
+			return first ? first : u;
+		}
 		fa_erase(r, s);
 		r->free_pages -= s->t.len;
 		r->free_pages_attr[s->attr] -= s->t.len;
 		s->state = DMABUFD_REGION_USED;
+		if (!first)
+			first = s;
 		if (seg_end(s) == end)
-			break;
+			return first;
 		s = s->next;
 	}
-	return first;
 }
 
 static unsigned log2u(uint32_t x)
@@ -524,10 +630,10 @@ static void release(struct dmabufd_region *r, struct seg *s)
 		left->len += len;
 		t_touch(r->runs, left->key);
 	} else if (right) {
-		t_erase(&r->runs, right->key);
+		/* grows to the left over [a, e): order preserved, key in place */
 		right->key = a;
 		right->len += len;
-		t_insert(&r->runs, right);
+		t_touch(r->runs, a);
 	} else {
 		struct run *n = get_run(r);
 		n->t.key = a;
@@ -538,22 +644,36 @@ static void release(struct dmabufd_region *r, struct seg *s)
 
 	/* free extents of one attribute */
 	struct seg *p = s->prev, *n = s->next;
-	if (p && p->state == DMABUFD_REGION_FREE && p->attr == s->attr) {
-		fa_erase(r, p);
+	bool merge_p = p && p->state == DMABUFD_REGION_FREE && p->attr == s->attr;
+	bool merge_n = n && n->state == DMABUFD_REGION_FREE && n->attr == s->attr;
+	if (merge_p) {
 		p->t.len += s->t.len;
 		t_erase(&r->segs, s->t.key);
 		list_unlink(r, s);
 		put_seg(r, s);
-		s = p;
+		if (merge_n) {
+			p->t.len += n->t.len;
+			fa_erase(r, n);
+			t_erase(&r->segs, n->t.key);
+			list_unlink(r, n);
+			put_seg(r, n);
+		}
+		p->f.len = p->t.len;
+		t_touch(r->fa[p->attr], p->f.key);
+	} else if (merge_n) {
+		/* n grows to the left over s: s leaves, n's key moves in place */
+		uint32_t nk = s->t.key;
+		n->t.len += s->t.len;
+		t_erase(&r->segs, s->t.key);
+		list_unlink(r, s);
+		put_seg(r, s);
+		n->t.key = nk;
+		n->f.key = nk;
+		n->f.len = n->t.len;
+		t_touch(r->fa[n->attr], nk);
+	} else {
+		fa_insert(r, s);
 	}
-	if (n && n->state == DMABUFD_REGION_FREE && n->attr == s->attr) {
-		fa_erase(r, n);
-		s->t.len += n->t.len;
-		t_erase(&r->segs, n->t.key);
-		list_unlink(r, n);
-		put_seg(r, n);
-	}
-	fa_insert(r, s);
 }
 
 /* ---- public ------------------------------------------------------------- */

@@ -73,9 +73,13 @@ enum dmabufd_region_flags {
 	/** Place pinned allocations like movable ones (lowest address).
 	 *  For benchmarks. */
 	DMABUFD_REGION_NO_KIND_SEPARATION = 1u << 1,
+	/** Place movable write-combine/uncached allocations like cached ones
+	 *  (lowest address) instead of from the top down. For benchmarks. */
+	DMABUFD_REGION_NO_ATTR_ZONES = 1u << 2,
 };
 #define DMABUFD_REGION_FLAGS_ALL \
-	(DMABUFD_REGION_ATTR_BLIND | DMABUFD_REGION_NO_KIND_SEPARATION)
+	(DMABUFD_REGION_ATTR_BLIND | DMABUFD_REGION_NO_KIND_SEPARATION | \
+	 DMABUFD_REGION_NO_ATTR_ZONES)
 
 /** Options for dmabufd_region_create(); a zeroed struct gives defaults. */
 struct dmabufd_region_options {

@@ -266,6 +266,43 @@ static size_t sn_find(const struct sn *v, size_t m, uint64_t page)
 	return lo;
 }
 
+/* Cheap pre-check before cloning: first-fit-decreasing of the window's
+ * movables into the free runs outside it (alignment ignored). */
+static bool window_ffd(const struct sn *v, size_t m, uint32_t s, uint32_t k, uint64_t *holes,
+		       struct sn *ev)
+{
+	uint64_t e = (uint64_t)s + k;
+	size_t nh = 0, ne = 0;
+
+	for (size_t i = 0; i < m;) {
+		if (v[i].state != DMABUFD_REGION_FREE) {
+			if (v[i].state == DMABUFD_REGION_USED && v[i].movable && sn_end(&v[i]) > s &&
+			    v[i].off < e)
+				ev[ne++] = v[i];
+			i++;
+			continue;
+		}
+		uint64_t a = v[i].off, z;
+		while (i < m && v[i].state == DMABUFD_REGION_FREE)
+			i++;
+		z = i < m ? v[i].off : sn_end(&v[m - 1]);
+		if (a < s)
+			holes[nh++] = (z < s ? z : s) - a;
+		if (z > e)
+			holes[nh++] = z - (a > e ? a : e);
+	}
+	qsort(ev, ne, sizeof(*ev), sn_len_desc);
+	for (size_t i = 0; i < ne; i++) {
+		size_t h = 0;
+		while (h < nh && holes[h] < ev[i].len)
+			h++;
+		if (h == nh)
+			return false;
+		holes[h] -= ev[i].len;
+	}
+	return true;
+}
+
 /* Tries to evict the movables of window [s, s+k) into holes elsewhere.
  * 0 on success (moves in @b), -ENOSPC if they do not fit, <0 on error. */
 static int try_window(const struct dmabufd_region *r, const struct sn *v, size_t m, uint32_t s,
@@ -335,7 +372,8 @@ int dmabufd_region_plan_for(const struct dmabufd_region *r, uint32_t npages, uin
 	struct cand *cands = NULL;
 	uint32_t *starts = NULL, pos;
 	size_t m = 0, nc = 0, ncand = 0;
-	struct sn *v = NULL;
+	struct sn *v = NULL, *scratch_ev = NULL;
+	uint64_t *scratch_holes = NULL;
 	int ret, err = 0;
 
 	if (!region_valid_args(r, npages, align, attr))
@@ -397,8 +435,17 @@ int dmabufd_region_plan_for(const struct dmabufd_region *r, uint32_t npages, uin
 	free(mov);
 	free(blk);
 	qsort(cands, ncand, sizeof(*cands), movable ? cand_cmp_low : cand_cmp_high);
+	scratch_holes = calloc(m + 2, sizeof(*scratch_holes));
+	scratch_ev = calloc(m + 1, sizeof(*scratch_ev));
+	if (!scratch_holes || !scratch_ev) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0, tries = 0; i < ncand && tries < WINDOW_TRIES && cands[i].cost < best;
-	     i++, tries++) {
+	     i++) {
+		if (!window_ffd(v, m, cands[i].s, npages, scratch_holes, scratch_ev))
+			continue;
+		tries++;
 		ret = try_window(r, v, m, cands[i].s, npages, &wb);
 		if (ret == 0) {
 			best = wb.pages;
@@ -435,6 +482,8 @@ out:
 	builder_finish(&wb);
 	free(cands);
 	free(starts);
+	free(scratch_holes);
+	free(scratch_ev);
 	free(v);
 	return ret;
 }

@@ -130,6 +130,22 @@ static void test_kinds_apart(void **state)
 	audit_ok(r);
 	dmabufd_region_destroy(r);
 
+	/* attribute zones: movable write-combine/uncached from the top down,
+	 * below the pinned ones; cached from the bottom up */
+	r = mk(1024, 0);
+	assert_int_equal(dmabufd_region_alloc(r, 10, 1, C, false, &b), 0);
+	assert_int_equal(b, 1014);
+	assert_int_equal(dmabufd_region_alloc(r, 10, 1, WC, true, &a), 0);
+	assert_int_equal(a, 1004);
+	assert_int_equal(dmabufd_region_alloc(r, 10, 1, C, true, &c), 0);
+	assert_int_equal(c, 0);
+	/* a pinned request takes the highest fit, not a far-away extent in its
+	 * attribute (which would pepper the movable part) */
+	assert_int_equal(dmabufd_region_alloc(r, 5, 1, WC, false, &b), 0);
+	assert_int_equal(b, 999);
+	audit_ok(r);
+	dmabufd_region_destroy(r);
+
 	/* benchmark variant: no separation */
 	r = mk(1024, DMABUFD_REGION_NO_KIND_SEPARATION);
 	assert_int_equal(dmabufd_region_alloc(r, 10, 1, C, false, &b), 0);
@@ -139,7 +155,7 @@ static void test_kinds_apart(void **state)
 
 static void test_attribute_ledger(void **state)
 {
-	struct dmabufd_region *r = mk(100, 0);
+	struct dmabufd_region *r = mk(100, DMABUFD_REGION_NO_ATTR_ZONES);
 	struct dmabufd_region_stats st;
 	struct dmabufd_region_extent e;
 	uint32_t a, b, c;
@@ -233,7 +249,7 @@ static void test_reserve(void **state)
 
 static void test_apply_move_errors(void **state)
 {
-	struct dmabufd_region *r = mk(64, 0);
+	struct dmabufd_region *r = mk(64, DMABUFD_REGION_NO_ATTR_ZONES);
 	uint32_t a, p, c;
 
 	assert_int_equal(dmabufd_region_alloc(r, 4, 4, WC, true, &a), 0);  /* 0..3 */
@@ -341,7 +357,7 @@ static void test_plan_for_pinned_blocks(void **state)
 
 static void test_plan_compact(void **state)
 {
-	struct dmabufd_region *r = mk(256, 0);
+	struct dmabufd_region *r = mk(256, DMABUFD_REGION_NO_ATTR_ZONES);
 	struct dmabufd_region_plan *plan = NULL;
 	struct dmabufd_region_stats st;
 	uint32_t off[40], pin;
