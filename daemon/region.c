@@ -109,16 +109,52 @@ static void t_erase(struct tnode **root, uint32_t key)
 	t_update(t);
 }
 
-/* Recomputes maxlen on the path to @key after its len changed. */
-static void t_touch(struct tnode *t, uint32_t key)
+static void t_touch_rec(struct tnode *t, uint32_t key)
 {
 	if (!t)
 		return;
 	if (key < t->key)
-		t_touch(t->l, key);
+		t_touch_rec(t->l, key);
 	else if (key > t->key)
-		t_touch(t->r, key);
+		t_touch_rec(t->r, key);
 	t_update(t);
+}
+
+/* Recomputes maxlen on the path to @key after its len shrank; stops as soon
+ * as a node's maxlen is unchanged (its ancestors cannot change then). */
+static void t_touch(struct tnode *t, uint32_t key)
+{
+	struct tnode *path[192];
+	unsigned n = 0;
+
+	for (; t; t = key < t->key ? t->l : t->r) {
+		if (n == sizeof(path) / sizeof(path[0])) {
+			t_touch_rec(path[0], key);
+			return;
+		}
+		path[n++] = t;
+		if (key == t->key)
+			break;
+	}
+	while (n > 0) {
+		struct tnode *x = path[--n];
+		uint32_t old = x->maxlen;
+		t_update(x);
+		if (x->maxlen == old)
+			break;
+	}
+}
+
+/* After the node with @key grew to @len: raise maxlen along the path. */
+static void t_grow(struct tnode *t, uint32_t key, uint32_t len)
+{
+	while (t) {
+		if (t->maxlen < len)
+			t->maxlen = len;
+		if (key == t->key)
+			return;
+		t = key < t->key ? t->l : t->r;
+	}
 }
 
 struct tnode *region_t_find_le(struct tnode *n, uint32_t key)
@@ -624,16 +660,16 @@ static void release(struct dmabufd_region *r, struct seg *s)
 		t_erase(&r->runs, right->key);
 		r->n_runs--;
 		left->len += len + right->len;
-		t_touch(r->runs, left->key);
+		t_grow(r->runs, left->key, left->len);
 		put_run(r, container_of(right, struct run, t));
 	} else if (left) {
 		left->len += len;
-		t_touch(r->runs, left->key);
+		t_grow(r->runs, left->key, left->len);
 	} else if (right) {
 		/* grows to the left over [a, e): order preserved, key in place */
 		right->key = a;
 		right->len += len;
-		t_touch(r->runs, a);
+		t_grow(r->runs, a, right->len);
 	} else {
 		struct run *n = get_run(r);
 		n->t.key = a;
@@ -659,7 +695,7 @@ static void release(struct dmabufd_region *r, struct seg *s)
 			put_seg(r, n);
 		}
 		p->f.len = p->t.len;
-		t_touch(r->fa[p->attr], p->f.key);
+		t_grow(r->fa[p->attr], p->f.key, p->f.len);
 	} else if (merge_n) {
 		/* n grows to the left over s: s leaves, n's key moves in place */
 		uint32_t nk = s->t.key;
@@ -670,7 +706,7 @@ static void release(struct dmabufd_region *r, struct seg *s)
 		n->t.key = nk;
 		n->f.key = nk;
 		n->f.len = n->t.len;
-		t_touch(r->fa[n->attr], nk);
+		t_grow(r->fa[n->attr], nk, n->f.len);
 	} else {
 		fa_insert(r, s);
 	}

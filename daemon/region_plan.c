@@ -149,8 +149,15 @@ static uint64_t bubble_run(const struct sn *v, size_t m, uint32_t npages_total, 
 			uint64_t limit = i < m ? v[i].off : npages_total;
 			if (aup(cursor, align) + k <= limit)
 				return cost;
-			if (i == m || sn_blocking(&v[i]))
+			if (i == m)
 				return UINT64_MAX;
+			if (sn_blocking(&v[i])) {
+				/* jump over a pinned/reserved segment; the pages
+				 * below it stay a hole */
+				cursor = sn_end(&v[i]);
+				i++;
+				continue;
+			}
 			uint32_t al = 1u << v[i].align_log2;
 			uint64_t p = aup(cursor, al);
 			if (p < v[i].off) {
@@ -173,8 +180,12 @@ static uint64_t bubble_run(const struct sn *v, size_t m, uint32_t npages_total, 
 		uint64_t limit = i != SIZE_MAX ? sn_end(&v[i]) : 0;
 		if (cursor >= k && adown(cursor - k, align) >= limit)
 			return cost;
-		if (i == SIZE_MAX || sn_blocking(&v[i]))
+		if (i == SIZE_MAX)
 			return UINT64_MAX;
+		if (sn_blocking(&v[i])) {
+			cursor = v[i].off;
+			continue;
+		}
 		uint32_t al = 1u << v[i].align_log2;
 		uint64_t p = adown(cursor - v[i].len, al);
 		if (p > v[i].off) {

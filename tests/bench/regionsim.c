@@ -163,6 +163,8 @@ static int u64cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static uint32_t extra_flags; /* --flags: DMABUFD_REGION_* for ablations */
+
 static int replay(const struct trace *t, enum variant v, struct result *res)
 {
 	struct dmabufd_region *r = NULL;
@@ -184,7 +186,8 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 		if (cma_init(&c, t->region_pages) < 0)
 			goto out;
 	} else {
-		struct dmabufd_region_options o = {.flags = v == V_BLIND ? DMABUFD_REGION_ATTR_BLIND : 0};
+		struct dmabufd_region_options o = {
+			.flags = extra_flags | (v == V_BLIND ? DMABUFD_REGION_ATTR_BLIND : 0)};
 		ret = dmabufd_region_create(t->region_pages, &o, &r);
 		if (ret < 0)
 			goto out;
@@ -365,6 +368,8 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--trace") && i + 1 < argc)
 			which = argv[++i];
+		else if (!strcmp(argv[i], "--flags") && i + 1 < argc)
+			extra_flags = (uint32_t)strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--fast"))
 			fast = true; /* skip the compacting variant */
 		else if (!strcmp(argv[i], "--live") && i + 1 < argc)
