@@ -234,6 +234,37 @@ static bool fit_high(const struct tnode *n, struct fitq *q, uint32_t *pos)
 	return fit_high(n->l, q, pos);
 }
 
+/* Best fit among the first q->budget fitting nodes from the top: the
+ * smallest node that fits (ties: the highest). Visits O(budget * log n). */
+struct bestq {
+	uint32_t k, align;
+	uint64_t floor; /* candidates must start at or above */
+	int cands, visits;
+	const struct tnode *best;
+	uint32_t best_pos;
+};
+
+static void fit_high_best(const struct tnode *n, struct bestq *q)
+{
+	if (!n || n->maxlen < q->k || q->cands <= 0 || q->visits-- <= 0)
+		return;
+	fit_high_best(n->r, q);
+	if (q->cands <= 0)
+		return;
+	if (n->len >= q->k) {
+		uint64_t e = (uint64_t)n->key + n->len;
+		uint64_t p = align_down(e - q->k, q->align);
+		if (p >= n->key && p >= q->floor) {
+			q->cands--;
+			if (!q->best || n->len < q->best->len) {
+				q->best = n;
+				q->best_pos = (uint32_t)p;
+			}
+		}
+	}
+	fit_high_best(n->l, q);
+}
+
 /* Fast O(log n) pass with npages + align - 1 (every candidate fits), then an
  * exact pass (budget < 0: unlimited). */
 static bool search(const struct tnode *root, uint32_t k, uint32_t align, bool high,
@@ -296,9 +327,17 @@ int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 		if (!search(r->runs, k, align, true, -1, &any))
 			return -ENOSPC;
 		if (!blind && search(r->fa[attr], k, align, true, 64, &pos) &&
-		    (uint64_t)pos + r->npages / 64 >= any)
-			any = pos;
-		*ret_pos = any;
+		    (uint64_t)pos + r->npages / 64 >= any) {
+			*ret_pos = pos;
+			return 0;
+		}
+		/* among the few highest holes that fit, the tightest: pinned
+		 * buffers are not moved by compaction, so slivers between
+		 * them would be lost for good */
+		struct bestq q = {.k = k, .align = align, .cands = 4, .visits = 32,
+				  .floor = any > r->npages / 64 ? any - r->npages / 64 : 0};
+		fit_high_best(r->runs, &q);
+		*ret_pos = q.best ? q.best_pos : any;
 		return 0;
 	}
 	/* Movable: cached from the bottom up, write-combine and uncached from

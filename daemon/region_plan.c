@@ -13,7 +13,7 @@
 #include "region_internal.h"
 
 #define WINDOW_TRIES 32
-#define BUBBLE_STEP_BUDGET (4u << 20)
+#define BUBBLE_STEP_BUDGET (1u << 18) /* segments visited per plan_for */
 
 struct sn {
 	uint32_t off, len;
@@ -144,6 +144,8 @@ static uint64_t bubble_run(const struct sn *v, size_t m, uint32_t npages_total, 
 	if (!up) {
 		uint64_t cursor = v[h].off;
 		for (size_t i = h;;) {
+			if (steps && ++*steps > BUBBLE_STEP_BUDGET)
+				return UINT64_MAX;
 			while (i < m && v[i].state == DMABUFD_REGION_FREE)
 				i++;
 			uint64_t limit = i < m ? v[i].off : npages_total;
@@ -168,13 +170,15 @@ static uint64_t bubble_run(const struct sn *v, size_t m, uint32_t npages_total, 
 			} else {
 				cursor = sn_end(&v[i]);
 			}
-			if (cost >= best || (steps && ++*steps > BUBBLE_STEP_BUDGET))
+			if (cost >= best)
 				return UINT64_MAX;
 			i++;
 		}
 	}
 	uint64_t cursor = sn_end(&v[h]);
 	for (size_t i = h + 1; i-- > 0;) {
+		if (steps && ++*steps > BUBBLE_STEP_BUDGET)
+			return UINT64_MAX;
 		while (i != SIZE_MAX && v[i].state == DMABUFD_REGION_FREE)
 			i--;
 		uint64_t limit = i != SIZE_MAX ? sn_end(&v[i]) : 0;
@@ -196,7 +200,7 @@ static uint64_t bubble_run(const struct sn *v, size_t m, uint32_t npages_total, 
 		} else {
 			cursor = v[i].off;
 		}
-		if (cost >= best || (steps && ++*steps > BUBBLE_STEP_BUDGET))
+		if (cost >= best)
 			return UINT64_MAX;
 	}
 	return UINT64_MAX;

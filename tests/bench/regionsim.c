@@ -148,6 +148,8 @@ struct result {
 	uint64_t bytes_moved, plans;
 	uint64_t p50, p99, max; /* ns */
 	double seconds;
+	size_t first_fail_op;  /* trace index of the first failure, or n_ops */
+	uint64_t *cum_pages;   /* transitions (pages) after each trace op */
 };
 
 static uint64_t now_ns(void)
@@ -180,7 +182,9 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 
 	memset(res, 0, sizeof(*res));
 	res->occ_first_fail = -1;
-	if (!off || !len || !ok || !lat || !at)
+	res->first_fail_op = t->n_ops;
+	res->cum_pages = calloc(t->n_ops ? t->n_ops : 1, sizeof(uint64_t));
+	if (!off || !len || !ok || !lat || !at || !res->cum_pages)
 		goto out;
 	if (v == V_CMA) {
 		if (cma_init(&c, t->region_pages) < 0)
@@ -198,6 +202,8 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 		uint64_t a, b;
 		int rv = 0;
 
+		if (i > 0)
+			res->cum_pages[i] = res->cum_pages[i - 1];
 		if (op->kind == TRACE_FREE && !ok[op->id])
 			continue; /* its allocation had failed */
 		res->ops++;
@@ -252,8 +258,10 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 					fprintf(stderr, "alloc: %s\n", strerror(-rv));
 					abort();
 				}
-				if (res->occ_first_fail < 0)
+				if (res->occ_first_fail < 0) {
 					res->occ_first_fail = (double)used / t->region_pages;
+					res->first_fail_op = i;
+				}
 				res->failed++;
 			}
 		} else {
@@ -269,6 +277,13 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 			}
 			ok[op->id] = 0;
 			used -= len[op->id];
+		}
+		if (v == V_CMA) {
+			res->cum_pages[i] = c.transitions;
+		} else {
+			struct dmabufd_region_stats st;
+			dmabufd_region_stats(r, &st);
+			res->cum_pages[i] = st.transitions;
 		}
 		if ((double)used / t->region_pages > res->occ_max)
 			res->occ_max = (double)used / t->region_pages;
@@ -312,10 +327,18 @@ static void print_table(const struct trace *t, const struct result *res)
 {
 	printf("\n### %s: %s (%u pages, %zu ops)\n\n", t->name, t->desc, t->region_pages,
 	       t->n_ops);
+	/* the window before the first failure of any allocator: the same ops
+	 * for every allocator, normal operation */
+	size_t w = t->n_ops;
+	for (int v = 0; v < V_N; v++)
+		if (res[v].first_fail_op < w)
+			w = res[v].first_fail_op;
 	printf("| allocator | occupancy at 1st failure | failed allocs | max occupancy "
-	       "| transitions (pages) / 1k ops | transition events / 1k ops "
-	       "| bytes moved | p50 ns/op | p99 ns/op |\n");
-	printf("|---|---|---|---|---|---|---|---|---|\n");
+	       "| transitions (pages) / 1k ops, first %zu ops | transitions (pages) / 1k ops, "
+	       "whole trace | transition events / 1k ops, whole trace "
+	       "| bytes moved | p50 ns/op | p99 ns/op |\n",
+	       w);
+	printf("|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int v = 0; v < V_N; v++) {
 		const struct result *x = &res[v];
 		char occ[32];
@@ -329,9 +352,10 @@ static void print_table(const struct trace *t, const struct result *res)
 				 (double)x->bytes_moved / (1 << 20), x->plans);
 		else
 			snprintf(moved, sizeof(moved), "—");
-		printf("| %s | %s | %" PRIu64 " | %.1f%% | %.1f | %.2f | %s | %" PRIu64 " | %" PRIu64
-		       " |\n",
+		printf("| %s | %s | %" PRIu64 " | %.1f%% | %.1f | %.1f | %.2f | %s | %" PRIu64
+		       " | %" PRIu64 " |\n",
 		       vname[v], occ, x->failed, 100.0 * x->occ_max,
+		       w ? 1000.0 * (double)x->cum_pages[w - 1] / (double)w : 0.0,
 		       1000.0 * (double)x->transitions / (double)x->ops,
 		       1000.0 * (double)x->events / (double)x->ops, moved, x->p50, x->p99);
 	}
@@ -346,8 +370,13 @@ static void print_table(const struct trace *t, const struct result *res)
 		       100.0 * K->occ_max);
 	else
 		printf("- region + compaction first fails at %.1f%%\n", 100.0 * K->occ_first_fail);
+	if (w && R->cum_pages[w - 1])
+		printf("- transitions, first %zu ops (before any allocator failed): "
+		       "attribute-blind / aware = %.1fx (pages)\n",
+		       w, (double)B->cum_pages[w - 1] / (double)R->cum_pages[w - 1]);
 	if (R->transitions)
-		printf("- transitions: attribute-blind / aware = %.1fx (pages), %.1fx (events)\n",
+		printf("- transitions, whole trace: attribute-blind / aware = %.1fx (pages), "
+		       "%.1fx (events)\n",
 		       (double)B->transitions / (double)R->transitions,
 		       R->events ? (double)B->events / (double)R->events : 0.0);
 	else
@@ -413,6 +442,10 @@ int main(int argc, char **argv)
 			if (fast && v == V_COMPACT) {
 				memset(&res[v], 0, sizeof(res[v]));
 				res[v].occ_first_fail = -1;
+				res[v].first_fail_op = t.n_ops;
+				res[v].cum_pages = calloc(t.n_ops ? t.n_ops : 1, sizeof(uint64_t));
+				if (!res[v].cum_pages)
+					return 1;
 				continue;
 			}
 			ret = replay(&t, (enum variant)v, &res[v]);
@@ -422,6 +455,8 @@ int main(int argc, char **argv)
 			}
 		}
 		print_table(&t, res);
+		for (int v = 0; v < V_N; v++)
+			free(res[v].cum_pages);
 		trace_finish(&t);
 	}
 	return 0;
