@@ -182,9 +182,10 @@ static struct tnode *t_find_eq(struct tnode *n, uint32_t key)
 /* ---- placement search --------------------------------------------------- */
 
 struct fitq {
-	uint64_t need; /* prune subtrees whose maxlen < need */
+	uint64_t need;  /* prune subtrees whose maxlen < need */
 	uint32_t k, align;
-	int budget;    /* < 0: unlimited */
+	int budget;     /* < 0: unlimited */
+	uint64_t limit; /* fit_high: the run must end at or below */
 };
 
 static inline uint64_t align_up(uint64_t x, uint32_t a)
@@ -221,12 +222,16 @@ static bool fit_high(const struct tnode *n, struct fitq *q, uint32_t *pos)
 		return false;
 	if (q->budget >= 0 && q->budget-- == 0)
 		return false;
+	if (n->key >= q->limit) /* this node and its right subtree lie above */
+		return fit_high(n->l, q, pos);
 	if (fit_high(n->r, q, pos))
 		return true;
 	if (n->len >= q->need) {
 		uint64_t e = (uint64_t)n->key + n->len;
+		if (e > q->limit)
+			e = q->limit;
 		uint64_t p = align_down(e - q->k, q->align);
-		if (p >= n->key) {
+		if (e >= q->k && p >= n->key) {
 			*pos = (uint32_t)p;
 			return true;
 		}
@@ -267,10 +272,11 @@ static void fit_high_best(const struct tnode *n, struct bestq *q)
 
 /* Fast O(log n) pass with npages + align - 1 (every candidate fits), then an
  * exact pass (budget < 0: unlimited). */
-static bool search(const struct tnode *root, uint32_t k, uint32_t align, bool high,
-		   int exact_budget, uint32_t *pos)
+static bool search_below(const struct tnode *root, uint32_t k, uint32_t align, bool high,
+			 int exact_budget, uint64_t limit, uint32_t *pos)
 {
-	struct fitq q = {.need = (uint64_t)k + align - 1, .k = k, .align = align, .budget = -1};
+	struct fitq q = {.need = (uint64_t)k + align - 1, .k = k, .align = align, .budget = -1,
+			 .limit = limit};
 
 	if (q.need <= UINT32_MAX && (high ? fit_high(root, &q, pos) : fit_low(root, &q, pos)))
 		return true;
@@ -279,6 +285,12 @@ static bool search(const struct tnode *root, uint32_t k, uint32_t align, bool hi
 	q.need = k;
 	q.budget = exact_budget;
 	return high ? fit_high(root, &q, pos) : fit_low(root, &q, pos);
+}
+
+static bool search(const struct tnode *root, uint32_t k, uint32_t align, bool high,
+		   int exact_budget, uint32_t *pos)
+{
+	return search_below(root, k, align, high, exact_budget, UINT64_MAX, pos);
 }
 
 /* Placement of k pages inside the maximal free run that holds the largest
@@ -345,7 +357,20 @@ int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 	 * its own part of the region and a freed buffer's pages are reused in
 	 * the same attribute. */
 	bool high = zones && movable && attr != DMABUFD_ATTR_CACHED;
-	if (!blind && search(r->fa[attr], k, align, high, 64, &pos)) {
+	/* "the top" for them is the lowest pinned allocation: they must not
+	 * take the holes between pinned buffers (nor leave holes there) */
+	uint64_t floor = UINT64_MAX;
+	if (high && sep && r->pinned) {
+		const struct tnode *x = r->pinned;
+		while (x->l)
+			x = x->l;
+		floor = x->key;
+	}
+	if (!blind && search_below(r->fa[attr], k, align, high, 64, floor, &pos)) {
+		*ret_pos = pos;
+		return 0;
+	}
+	if (high && floor != UINT64_MAX && search_below(r->runs, k, align, true, -1, floor, &pos)) {
 		*ret_pos = pos;
 		return 0;
 	}
@@ -660,6 +685,9 @@ static void make_used(struct dmabufd_region *r, struct seg *first, uint32_t k,
 	} else {
 		r->n_pinned++;
 		r->pinned_pages += k;
+		first->f.key = first->t.key;
+		first->f.len = k;
+		t_insert(&r->pinned, &first->f);
 	}
 }
 
@@ -679,6 +707,7 @@ static void release(struct dmabufd_region *r, struct seg *s)
 		} else {
 			r->n_pinned--;
 			r->pinned_pages -= len;
+			t_erase(&r->pinned, s->f.key);
 		}
 	} else {
 		r->reserved_pages -= len;
@@ -1111,10 +1140,12 @@ struct dmabufd_region *region_clone(const struct dmabufd_region *r)
 		n->movable = s->movable;
 		n->align_log2 = s->align_log2;
 		t_insert(&c->segs, &n->t);
-		if (s->state == DMABUFD_REGION_FREE) {
+		if (s->state == DMABUFD_REGION_FREE ||
+		    (s->state == DMABUFD_REGION_USED && !s->movable)) {
 			n->f.key = n->t.key;
 			n->f.len = n->t.len;
-			t_insert(&c->fa[n->attr], &n->f);
+			t_insert(s->state == DMABUFD_REGION_FREE ? &c->fa[n->attr] : &c->pinned,
+				 &n->f);
 		}
 		if (tail)
 			list_insert_after(tail, n);
@@ -1235,6 +1266,8 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 			} else {
 				npin++;
 				pinp += s->t.len;
+				if (s->f.key != s->t.key || t_find_eq(r->pinned, s->t.key) != &s->f)
+					return bad(&a, "pinned allocation %u: not indexed", s->t.key);
 			}
 			break;
 		default:
@@ -1272,6 +1305,9 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 				       "/%u",
 				   i, fpa[i], r->free_pages_attr[i], used[i], r->used_pages[i]);
 	}
+	cnt = 0;
+	if (check_tree(r->pinned, 0, UINT64_MAX, UINT32_MAX, false, &cnt) < 0 || cnt != npin)
+		return bad(&a, "pinned tree inconsistent (%zu nodes, %u pinned)", cnt, npin);
 	cnt = 0;
 	if (check_tree(r->runs, 0, UINT64_MAX, UINT32_MAX, true, &cnt) < 0 || cnt != nruns ||
 	    cnt != r->n_runs)

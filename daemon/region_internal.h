@@ -15,7 +15,8 @@ struct tnode {
 /* A segment of the partition of [0, npages). */
 struct seg {
 	struct tnode t;            /* in region->segs */
-	struct tnode f;            /* FREE only: in region->fa[attr] */
+	struct tnode f;            /* FREE: in region->fa[attr]; pinned USED:
+	                              in region->pinned */
 	struct seg *prev, *next;   /* address order */
 	uint8_t state;             /* enum dmabufd_region_state */
 	uint8_t attr;              /* enum dmabufd_attribute */
@@ -43,6 +44,7 @@ struct dmabufd_region {
 	struct tnode *segs;                       /* all segments */
 	struct tnode *fa[DMABUFD_REGION_N_ATTR];  /* free extents per attribute */
 	struct tnode *runs;                       /* maximal free runs */
+	struct tnode *pinned;                     /* pinned allocations (seg.f) */
 	struct seg *head;
 	/* counters */
 	uint32_t free_pages, reserved_pages, n_free_extents, n_runs;
