@@ -186,6 +186,7 @@ struct fitq {
 	uint32_t k, align;
 	int budget;     /* < 0: unlimited */
 	uint64_t limit; /* fit_high: the run must end at or below */
+	const struct tnode *found;
 };
 
 static inline uint64_t align_up(uint64_t x, uint32_t a)
@@ -210,6 +211,7 @@ static bool fit_low(const struct tnode *n, struct fitq *q, uint32_t *pos)
 		uint64_t p = align_up(n->key, q->align);
 		if (p + q->k <= (uint64_t)n->key + n->len) {
 			*pos = (uint32_t)p;
+			q->found = n;
 			return true;
 		}
 	}
@@ -233,6 +235,7 @@ static bool fit_high(const struct tnode *n, struct fitq *q, uint32_t *pos)
 		uint64_t p = align_down(e - q->k, q->align);
 		if (e >= q->k && p >= n->key) {
 			*pos = (uint32_t)p;
+			q->found = n;
 			return true;
 		}
 	}
@@ -273,24 +276,23 @@ static void fit_high_best(const struct tnode *n, struct bestq *q)
 /* Fast O(log n) pass with npages + align - 1 (every candidate fits), then an
  * exact pass (budget < 0: unlimited). */
 static bool search_below(const struct tnode *root, uint32_t k, uint32_t align, bool high,
-			 int exact_budget, uint64_t limit, uint32_t *pos)
+			 int exact_budget, uint64_t limit, uint32_t *pos,
+			 const struct tnode **ret_node)
 {
 	struct fitq q = {.need = (uint64_t)k + align - 1, .k = k, .align = align, .budget = -1,
 			 .limit = limit};
+	bool ok = false;
 
 	if (q.need <= UINT32_MAX && (high ? fit_high(root, &q, pos) : fit_low(root, &q, pos)))
-		return true;
-	if (align == 1 || exact_budget == 0)
-		return false;
-	q.need = k;
-	q.budget = exact_budget;
-	return high ? fit_high(root, &q, pos) : fit_low(root, &q, pos);
-}
-
-static bool search(const struct tnode *root, uint32_t k, uint32_t align, bool high,
-		   int exact_budget, uint32_t *pos)
-{
-	return search_below(root, k, align, high, exact_budget, UINT64_MAX, pos);
+		ok = true;
+	else if (align > 1 && exact_budget != 0) {
+		q.need = k;
+		q.budget = exact_budget;
+		ok = high ? fit_high(root, &q, pos) : fit_low(root, &q, pos);
+	}
+	if (ok && ret_node)
+		*ret_node = q.found;
+	return ok;
 }
 
 /* Placement of k pages inside the maximal free run that holds the largest
@@ -324,9 +326,18 @@ static bool largest_cover(const struct dmabufd_region *r, uint32_t k, uint32_t a
 	return true;
 }
 
-int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
-		 enum dmabufd_attribute attr, bool movable, uint32_t *ret_pos)
+/* Where a placement was found, so that carve() can skip a descent: the
+ * free run holding it, or the free extent holding its first page. */
+struct hint {
+	const struct tnode *run;
+	const struct tnode *extent;
+};
+
+static int place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
+		 enum dmabufd_attribute attr, bool movable, uint32_t *ret_pos, struct hint *h)
 {
+	const struct tnode *node = NULL;
+
 	bool blind = r->flags & DMABUFD_REGION_ATTR_BLIND;
 	bool sep = !(r->flags & DMABUFD_REGION_NO_KIND_SEPARATION);
 	bool zones = !blind && !(r->flags & DMABUFD_REGION_NO_ATTR_ZONES);
@@ -336,11 +347,13 @@ int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 		/* Pinned: as high as possible. A free extent already in the
 		 * attribute is taken only if it is near the highest fit, so
 		 * that pinned buffers do not pepper the movable part. */
-		if (!search(r->runs, k, align, true, -1, &any))
+		const struct tnode *any_node = NULL;
+		if (!search_below(r->runs, k, align, true, -1, UINT64_MAX, &any, &any_node))
 			return -ENOSPC;
-		if (!blind && search(r->fa[attr], k, align, true, 64, &pos) &&
+		if (!blind && search_below(r->fa[attr], k, align, true, 64, UINT64_MAX, &pos, &node) &&
 		    (uint64_t)pos + r->npages / 64 >= any) {
 			*ret_pos = pos;
+			h->extent = node;
 			return 0;
 		}
 		/* among the few highest holes that fit, the tightest: pinned
@@ -350,6 +363,7 @@ int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 				  .floor = any > r->npages / 64 ? any - r->npages / 64 : 0};
 		fit_high_best(r->runs, &q);
 		*ret_pos = q.best ? q.best_pos : any;
+		h->run = q.best ? q.best : any_node;
 		return 0;
 	}
 	/* Movable: cached from the bottom up, write-combine and uncached from
@@ -366,12 +380,15 @@ int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 			x = x->l;
 		floor = x->key;
 	}
-	if (!blind && search_below(r->fa[attr], k, align, high, 64, floor, &pos)) {
+	if (!blind && search_below(r->fa[attr], k, align, high, 64, floor, &pos, &node)) {
 		*ret_pos = pos;
+		h->extent = node;
 		return 0;
 	}
-	if (high && floor != UINT64_MAX && search_below(r->runs, k, align, true, -1, floor, &pos)) {
+	if (high && floor != UINT64_MAX &&
+	    search_below(r->runs, k, align, true, -1, floor, &pos, &node)) {
 		*ret_pos = pos;
+		h->run = node;
 		return 0;
 	}
 	/* No extent in the attribute fits: cover the largest one, extended
@@ -381,11 +398,19 @@ int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 		*ret_pos = pos;
 		return 0;
 	}
-	if (search(r->runs, k, align, high, -1, &pos)) {
+	if (search_below(r->runs, k, align, high, -1, UINT64_MAX, &pos, &node)) {
 		*ret_pos = pos;
+		h->run = node;
 		return 0;
 	}
 	return -ENOSPC;
+}
+
+int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
+		 enum dmabufd_attribute attr, bool movable, uint32_t *ret_pos)
+{
+	struct hint h = {0};
+	return place(r, k, align, attr, movable, ret_pos, &h);
 }
 
 /* ---- node cache (so that no operation fails half-way on ENOMEM) --------- */
@@ -554,9 +579,11 @@ static bool range_free(const struct dmabufd_region *r, uint32_t pos, uint32_t k)
  * spare run. Keys are moved in place where the order allows it (a free
  * extent or run that loses its head keeps its node), which saves a delete
  * and an insert per tree on the common path. */
-static struct seg *carve(struct dmabufd_region *r, uint32_t pos, uint32_t k)
+static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k,
+			       const struct hint *h)
 {
-	struct tnode *rn = region_t_find_le(r->runs, pos);
+	struct tnode *rn = h && h->run ? (struct tnode *)(uintptr_t)h->run
+				       : region_t_find_le(r->runs, pos);
 	uint32_t ra = rn->key;
 	uint64_t re = (uint64_t)rn->key + rn->len, end = (uint64_t)pos + k;
 
@@ -580,7 +607,9 @@ static struct seg *carve(struct dmabufd_region *r, uint32_t pos, uint32_t k)
 		}
 	}
 
-	struct seg *s = seg_at(r, pos), *first = NULL;
+	struct seg *s = h && h->extent ? seg_of_f((struct tnode *)(uintptr_t)h->extent)
+				       : seg_at(r, pos);
+	struct seg *first = NULL;
 	if (s->t.key < pos) {
 		/* s keeps [a, pos); u = [pos, min(e, end)) is carved out */
 		uint64_t e = seg_end(s);
@@ -646,6 +675,11 @@ static struct seg *carve(struct dmabufd_region *r, uint32_t pos, uint32_t k)
 			return first;
 		s = s->next;
 	}
+}
+
+static struct seg *carve(struct dmabufd_region *r, uint32_t pos, uint32_t k)
+{
+	return carve_hint(r, pos, k, NULL);
 }
 
 static unsigned log2u(uint32_t x)
@@ -889,13 +923,14 @@ int dmabufd_region_alloc(struct dmabufd_region *r, uint32_t npages, uint32_t ali
 
 	if (!region_valid_args(r, npages, align_pages, attribute))
 		return -EINVAL;
-	ret = region_place(r, npages, align_pages, attribute, movable, &pos);
+	struct hint h = {0};
+	ret = place(r, npages, align_pages, attribute, movable, &pos, &h);
 	if (ret < 0)
 		return ret;
 	ret = ensure_spares(r, 2, 1);
 	if (ret < 0)
 		return ret;
-	make_used(r, carve(r, pos, npages), npages, attribute, movable, align_pages);
+	make_used(r, carve_hint(r, pos, npages, &h), npages, attribute, movable, align_pages);
 	*ret_offset = pos;
 	return 0;
 }
