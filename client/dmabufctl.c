@@ -1035,6 +1035,10 @@ static json_object *stats_json(const struct dmabufd_stats *s)
 	json_add_u64(o, "quota_refusals", s->quota_refusals);
 	json_add_u64(o, "access_refusals", s->access_refusals);
 	json_add_u64(o, "config_reloads", s->config_reloads);
+	json_add_u64(o, "compactions", s->compactions);
+	json_add_u64(o, "compaction_moves", s->compaction_moves);
+	json_add_u64(o, "compaction_bytes", s->compaction_bytes);
+	json_add_u64(o, "orphaned_buffers", s->orphaned_buffers);
 	return o;
 }
 
@@ -1055,6 +1059,11 @@ static void print_stats(const struct dmabufd_stats *s)
 	       s->largest_free_pages, s->fragmentation_permille / 10,
 	       s->fragmentation_permille % 10);
 	printf("attribute transitions: %" PRIu64 "\n", s->transitions);
+	printf("compaction:     %" PRIu64 " requests, %" PRIu64 " buffers moved, %s moved\n",
+	       s->compactions, s->compaction_moves, human_size(s->compaction_bytes, a, sizeof(a)));
+	if (s->orphaned_buffers)
+		printf("orphaned:       %u buffers restored after a restart, owners not back yet\n",
+		       s->orphaned_buffers);
 	printf("sharing:        %u live tokens, %u imports (%" PRIu64 " total), %" PRIu64
 	       " ownership transfers\n", s->tokens, s->imports, s->imports_total,
 	       s->owner_transfers);
@@ -1279,6 +1288,44 @@ static int cmd_stats(struct ctx *ctx, int argc, char **argv)
 		json_print(stats_json(&s));
 	else
 		print_stats(&s);
+	return EXIT_OK;
+}
+
+/* ---- compact -------------------------------------------------------------- */
+
+static int cmd_compact(struct ctx *ctx, int argc, char **argv)
+{
+	struct dmabufd_compact_result res;
+	char a[32], b[32], m[32];
+	int r = no_args(ctx, argc, argv, "compact",
+			"Usage: dmabufctl compact [--json]\n"
+			"Slide every movable buffer down so the free space is one run (root).\n");
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	r = connect_daemon(ctx);
+	if (r)
+		return r;
+	r = dmabufd_compact(ctx->client, &res);
+	if (r < 0)
+		return request_failed(ctx, "compact", r);
+	if (ctx->json) {
+		json_object *o = json_object_new_object();
+
+		json_add_u64(o, "planned_moves", res.planned_moves);
+		json_add_u64(o, "planned_bytes", res.planned_bytes);
+		json_add_u64(o, "moves", res.moves);
+		json_add_u64(o, "bytes_moved", res.bytes_moved);
+		json_add_u64(o, "largest_free_before", res.largest_free_before);
+		json_add_u64(o, "largest_free_after", res.largest_free_after);
+		json_print(o);
+	} else {
+		printf("moved %" PRIu64 " of %" PRIu64 " planned buffers, %" PRIu64
+		       " bytes (%s); largest free run %s -> %s\n", res.moves, res.planned_moves,
+		       res.bytes_moved, human_size(res.bytes_moved, m, sizeof(m)),
+		       human_size(res.largest_free_before, a, sizeof(a)),
+		       human_size(res.largest_free_after, b, sizeof(b)));
+	}
 	return EXIT_OK;
 }
 
@@ -1651,6 +1698,7 @@ static const struct command commands[] = {
 	  "allocate a framebuffer and print its plane layout" },
 	{ "list", cmd_list, "", "list every live buffer" },
 	{ "stats", cmd_stats, "", "show the daemon's counters" },
+	{ "compact", cmd_compact, "", "defragment the region (root)" },
 	{ "demo", cmd_demo, "[--frames N] [--ring N] [--size BYTES] [--attr A]",
 	  "run a framebuffer producer against the daemon" },
 	{ "import", cmd_import, "TOKEN [--check-fill BYTE] [--hold S]",
@@ -1658,7 +1706,6 @@ static const struct command commands[] = {
 	{ "revoke", cmd_revoke, "ID", "revoke a buffer (kmod backend; root or owner)" },
 	{ "accounts", cmd_accounts, "", "bytes owned/imported per client, uid, gid" },
 	{ "top", cmd_top, "[--interval S] [--iterations N]", "live usage per client" },
-	/* later: compact */
 };
 
 static void usage(FILE *f)

@@ -990,6 +990,10 @@ DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_s
 	st.quota_refusals = sr->quota_refusals;
 	st.access_refusals = sr->access_refusals;
 	st.config_reloads = sr->config_reloads;
+	st.compactions = sr->compactions;
+	st.compaction_moves = sr->compaction_moves;
+	st.compaction_bytes = sr->compaction_bytes;
+	st.orphaned_buffers = sr->orphaned_buffers;
 	dmabufd__reply__free_unpacked(reply, NULL);
 	*ret = st;
 	return 0;
@@ -1156,6 +1160,35 @@ DMABUFD_EXPORT int dmabufd_unshare(struct dmabufd_client *client,
 	r = transact(client, &req, DMABUFD__REPLY__BODY__NOT_SET, false, &reply, NULL);
 	if (r < 0)
 		return r;
+	dmabufd__reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_compact(struct dmabufd_client *client,
+				   struct dmabufd_compact_result *ret)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Compact cp = DMABUFD__COMPACT__INIT;
+	Dmabufd__Reply *reply = NULL;
+	const Dmabufd__CompactReply *cr;
+	int r;
+
+	if (!client || !ret)
+		return -EINVAL;
+	req.body_case = DMABUFD__REQUEST__BODY_COMPACT;
+	req.compact = &cp;
+	r = transact(client, &req, DMABUFD__REPLY__BODY_COMPACT, false, &reply, NULL);
+	if (r < 0)
+		return r;
+	cr = reply->compact;
+	*ret = (struct dmabufd_compact_result){
+		.planned_moves = cr->planned_moves,
+		.planned_bytes = cr->planned_bytes,
+		.moves = cr->moves,
+		.bytes_moved = cr->bytes_moved,
+		.largest_free_before = cr->largest_free_before,
+		.largest_free_after = cr->largest_free_after,
+	};
 	dmabufd__reply__free_unpacked(reply, NULL);
 	return 0;
 }

@@ -37,6 +37,7 @@ struct backend_options {
 struct backend_alloc {
 	uint64_t size;          /* bytes, a multiple of page_size, > 0 */
 	uint64_t offset;        /* bytes, placement inside the region */
+	uint64_t alignment;     /* bytes, 0 or a power of two (placement) */
 	enum dmabufd_attribute attribute;
 	uint32_t flags;         /* DMABUFD_ALLOC_* */
 	const char *label;      /* NUL-terminated, may be "" */
@@ -71,6 +72,16 @@ struct backend_ops {
 	 * it or is gone). Closes buf->fd. Cannot fail.
 	 */
 	void (*release)(struct backend *b, struct buffer *buf);
+	/*
+	 * migrate() - relocate a movable buffer's pages to @new_offset (bytes
+	 * inside the region) while keeping its contents and its fds; on
+	 * success the server commits the move to the region allocator. NULL:
+	 * the backend cannot relocate buffers (compaction is then refused).
+	 * The memfd backend's placement is bookkeeping only, so it succeeds.
+	 * Return: 0; -EBUSY (a device has it attached; try later); other
+	 * negative errno. The buffer is unchanged on failure.
+	 */
+	int (*migrate)(struct backend *b, struct buffer *buf, uint64_t new_offset);
 	/*
 	 * revoke() - optional (NULL: the backend cannot revoke, and Revoke
 	 * answers -EOPNOTSUPP; memfd is such a backend, since a memfd stays

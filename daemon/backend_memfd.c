@@ -101,6 +101,12 @@ static void memfd_release(struct backend *b, struct buffer *buf)
 	buf->fd = -1;
 }
 
+/* A memfd has no physical placement: moving it is bookkeeping only. */
+static int memfd_migrate(struct backend *b, struct buffer *buf, uint64_t new_offset)
+{
+	return 0;
+}
+
 const struct backend_ops memfd_backend_ops = {
 	.name = "memfd",
 	.create = memfd_create_backend,
@@ -108,4 +114,5 @@ const struct backend_ops memfd_backend_ops = {
 	.get_caps = memfd_get_caps,
 	.alloc = memfd_alloc,
 	.release = memfd_release,
+	.migrate = memfd_migrate,
 };

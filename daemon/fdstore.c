@@ -738,9 +738,10 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 		struct buffer *b = rest[i].b;
 		size_t k = (size_t)rest[i].fd_index;
 
-		if (b->size > s->caps.region_size - s->used - used) {
+		if (b->size > s->caps.region_size - s->used - used ||
+		    server_place_restored(s, b) < 0) {
 			log_buffer_event(LOG_LEVEL_WARNING, b, -ENOSPC,
-					 "fd store: buffer %" PRIu64 " does not fit the capacity; dropped",
+					 "fd store: buffer %" PRIu64 " does not fit the region; dropped",
 					 b->id);
 			refuse_fd(fds, names, k, true);
 			free(b);
@@ -766,6 +767,7 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 		s->registry.next_id = b->id;
 		if (registry_insert(&s->registry, b) < 0) {
 			rest[i].b = NULL;
+			server_unplace(s, b->offset);
 			close(b->fd);
 			free(b);
 			continue;
@@ -836,8 +838,11 @@ fail_nomem:
 fail_restored:
 	for (int i = 0; i < count; i++)
 		if (rest[i].b) {
-			if (rest[i].b->fd >= 0)
+			/* A buffer holds its fd only once it was placed. */
+			if (rest[i].b->fd >= 0) {
 				close(rest[i].b->fd);
+				server_unplace(s, rest[i].b->offset);
+			}
 			free(rest[i].b);
 		}
 fail:

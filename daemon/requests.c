@@ -119,6 +119,51 @@ static const char *attribute_text(int attribute)
 	return "unknown";
 }
 
+/* How often a backend's -EBUSY for a placement is answered by another one. */
+#define PLACEMENT_RETRIES 4
+
+/*
+ * Places @ba in the region and has the backend materialise it there. When
+ * the backend refuses a placement with -EBUSY (the kernel found unmovable
+ * pages there), that range is reserved and another placement is tried; the
+ * reservations are dropped again before returning. On success ba->offset
+ * holds the placement and *ret_fd the daemon's reference.
+ */
+static int place_and_materialise(struct server *s, struct backend_alloc *ba, int *ret_fd,
+				 const char **reason)
+{
+	uint64_t busy[PLACEMENT_RETRIES];
+	unsigned nbusy = 0;
+	int err;
+
+	for (;;) {
+		err = server_place(s, ba->size, ba->alignment, ba->attribute,
+				   ba->flags & DMABUFD_ALLOC_MOVABLE, &ba->offset);
+		if (err < 0) {
+			*reason = err == -ENOSPC ?
+				reasonf("no room: %llu of %llu bytes in use, largest free run too small",
+					(unsigned long long)s->used,
+					(unsigned long long)s->caps.region_size) :
+				"the region allocator refused the request";
+			break;
+		}
+		err = s->backend->ops->alloc(s->backend, ba, ret_fd, reason);
+		if (err == 0)
+			break;
+		server_unplace(s, ba->offset);
+		if (err != -EBUSY || nbusy == PLACEMENT_RETRIES)
+			break;
+		if (dmabufd_region_reserve(s->region, (uint32_t)(ba->offset / s->caps.page_size),
+					   (uint32_t)(ba->size / s->caps.page_size)) < 0)
+			break;
+		busy[nbusy++] = ba->offset;
+	}
+	while (nbusy--)
+		dmabufd_region_unreserve(s->region, (uint32_t)(busy[nbusy] / s->caps.page_size),
+					 (uint32_t)(ba->size / s->caps.page_size));
+	return err;
+}
+
 /*
  * Alloc, and the allocation half of AllocFramebuffer: with @fb non-NULL the
  * reply is an AllocFramebufferReply carrying @fb's planes.
@@ -201,13 +246,6 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		reason = reason_buf;
 		goto refuse;
 	}
-	err = -ENOSPC;
-	if (size > s->caps.region_size - s->used) {
-		reason = reasonf("no room: %llu of %llu bytes in use",
-				 (unsigned long long)s->used, (unsigned long long)s->caps.region_size);
-		goto refuse;
-	}
-
 	err = -ENOMEM;
 	b = calloc(1, sizeof(*b));
 	if (!b) {
@@ -217,12 +255,12 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	b->fd = -1;
 	ba = (struct backend_alloc){
 		.size = size,
-		.offset = 0,
+		.alignment = req->alignment,
 		.attribute = (enum dmabufd_attribute)req->attribute,
 		.flags = req->flags,
 		.label = label,
 	};
-	err = s->backend->ops->alloc(s->backend, &ba, &fd, &reason);
+	err = place_and_materialise(s, &ba, &fd, &reason);
 	if (err < 0) {
 		free(b);
 		goto refuse;
@@ -243,6 +281,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	err = share_charge_owner(s, b);
 	if (err < 0) {
 		s->backend->ops->release(s->backend, b);
+		server_unplace(s, b->offset);
 		free(b);
 		reason = "out of memory";
 		goto refuse;
@@ -252,6 +291,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		b->owner = NULL;
 		ledger_uncharge(&s->ledger, &c->usage, b->uid, b->gid, true, b->size, b->attribute);
 		s->backend->ops->release(s->backend, b);
+		server_unplace(s, b->offset);
 		free(b);
 		reason = "out of memory";
 		goto refuse;
@@ -448,17 +488,43 @@ static void handle_list(struct client *c, uint64_t id, const Dmabufd__List *req)
 		free(imps[i]);
 }
 
+/*
+ * Compact: slide every movable buffer down (docs/REGION.md). Administrators
+ * only (root): it costs every owner of a movable buffer a relocation.
+ */
+static void handle_compact(struct client *c, uint64_t id)
+{
+	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
+	Dmabufd__CompactReply cr = DMABUFD__COMPACT_REPLY__INIT;
+	struct server_compact_result res;
+	int err;
+
+	if (c->cred.uid != 0)
+		return reply_error(c, id, -EPERM, "only root may compact the region");
+	err = server_compact(c->server, &res);
+	if (err < 0)
+		return reply_error(c, id, err,
+				   err == -EOPNOTSUPP ? "this backend cannot relocate buffers" :
+							"compaction failed; see the daemon's log");
+	cr.planned_moves = res.planned_moves;
+	cr.planned_bytes = res.planned_bytes;
+	cr.moves = res.moves;
+	cr.bytes_moved = res.bytes_moved;
+	cr.largest_free_before = res.largest_free_before;
+	cr.largest_free_after = res.largest_free_after;
+	reply.id = id;
+	reply.body_case = DMABUFD__REPLY__BODY_COMPACT;
+	reply.compact = &cr;
+	if (client_queue_reply(c, &reply, -1) < 0)
+		c->protocol_errors = UINT32_MAX;
+}
+
 static void handle_stats(struct client *c, uint64_t id)
 {
 	struct server *s = c->server;
 	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
 	Dmabufd__StatsReply sr = DMABUFD__STATS_REPLY__INIT;
-	uint64_t free_bytes = s->caps.region_size - s->used;
-	struct buffer *b;
-	uint32_t movable = 0;
-
-	TAILQ_FOREACH(b, &s->registry.order, order_link)
-		movable += !!(b->flags & DMABUFD_ALLOC_MOVABLE);
+	struct dmabufd_region_stats rs;
 
 	sr.backend = (char *)s->caps.name;
 	sr.capacity = s->caps.region_size;
@@ -470,12 +536,16 @@ static void handle_stats(struct client *c, uint64_t id)
 	sr.releases_total = s->counters.releases_total;
 	sr.page_size = s->caps.page_size;
 	sr.orphaned_buffers = (uint32_t)fdstore_orphan_count(); /* issue 8 */
-	sr.free_pages = free_bytes / s->caps.page_size;
-	sr.largest_free_pages = sr.free_pages;
-	sr.fragmentation_permille = 0;
-	sr.transitions = 0;
-	sr.movable_buffers = movable;
-	sr.pinned_buffers = (uint32_t)s->registry.count - movable;
+	dmabufd_region_stats(s->region, &rs);
+	sr.free_pages = rs.free_pages;
+	sr.largest_free_pages = rs.largest_free_run;
+	sr.fragmentation_permille = rs.fragmentation_permille;
+	sr.transitions = rs.transitions;
+	sr.movable_buffers = rs.n_movable;
+	sr.pinned_buffers = rs.n_pinned;
+	sr.compactions = s->counters.compactions;
+	sr.compaction_moves = s->counters.compaction_moves;
+	sr.compaction_bytes = s->counters.compaction_bytes;
 	share_sweep_expired(s);
 	sr.tokens = s->ntokens;
 	sr.imports = s->nimports;
@@ -529,6 +599,9 @@ void client_handle_datagram(struct client *c, const uint8_t *data, size_t len, i
 		break;
 	case DMABUFD__REQUEST__BODY_ALLOC:
 		handle_alloc(c, id, req->alloc, NULL);
+		break;
+	case DMABUFD__REQUEST__BODY_COMPACT:
+		handle_compact(c, id);
 		break;
 	case DMABUFD__REQUEST__BODY_ALLOC_FRAMEBUFFER:
 		handle_alloc_framebuffer(c, id, req->alloc_framebuffer);

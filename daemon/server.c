@@ -57,6 +57,12 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 		policy_free(TAKE_PTR(s->config.policy));
 		return err;
 	}
+	err = server_region_init(s);
+	if (err < 0) {
+		registry_finish(&s->registry);
+		policy_free(TAKE_PTR(s->config.policy));
+		return err;
+	}
 	return 0;
 }
 
@@ -311,6 +317,7 @@ void server_release_buffer(struct server *s, struct buffer *b)
 	fdstore_buffer_released(s, b); /* issue 8: FDSTOREREMOVE, orphan bookkeeping */
 	registry_remove(&s->registry, b);
 	s->backend->ops->release(s->backend, b);
+	server_unplace(s, b->offset);
 	s->used -= b->size;
 	s->counters.releases_total++;
 	log_buffer_event(LOG_LEVEL_DEBUG, b, 0, "buffer %llu released (%llu bytes, owner pid %d)",
@@ -493,6 +500,7 @@ void server_finish(struct server *s)
 	free(s->socket_path);
 	registry_finish(&s->registry);
 	ledger_finish(&s->ledger);
+	dmabufd_region_destroy(s->region);
 	config_finish(&s->config);
 	if (s->backend)
 		s->backend->ops->destroy(s->backend);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "fb_layout.h"
 #include "policy.h"
+#include "region.h"
 #include "registry.h"
 #include "share.h"
 
@@ -81,6 +82,19 @@ struct server_counters {
 	uint64_t allocs_total;
 	uint64_t allocs_failed;
 	uint64_t releases_total;
+	uint64_t compactions;        /* Compact requests served */
+	uint64_t compaction_moves;   /* buffers relocated (on request or on -ENOSPC) */
+	uint64_t compaction_bytes;   /* bytes relocated */
+};
+
+/* What a compaction did (server_compact()). */
+struct server_compact_result {
+	uint64_t planned_moves;
+	uint64_t planned_bytes;
+	uint64_t moves;               /* done */
+	uint64_t bytes_moved;         /* done */
+	uint64_t largest_free_before; /* bytes */
+	uint64_t largest_free_after;  /* bytes */
 };
 
 struct server {
@@ -97,6 +111,7 @@ struct server {
 	TAILQ_HEAD(, client) clients;
 	uint32_t nclients;
 	uint64_t used;              /* bytes held by live buffers */
+	struct dmabufd_region *region; /* placement of every buffer (placement.c) */
 	struct fb_align_rules fb_rules; /* framebuffer alignment by usage */
 	struct server_counters counters;
 	/* configuration, policy, accounting, sharing (issue 6) */
@@ -152,6 +167,33 @@ int server_adopt_client(struct server *s, int fd);
 
 /** server_finish() - disconnect everyone, release every buffer, free all. */
 void server_finish(struct server *s);
+
+/*
+ * Placement (placement.c). Offsets and sizes in bytes, page multiples.
+ *
+ * server_region_init() - create the region allocator over caps.region_size.
+ * Return: 0, -EINVAL (empty or larger than DMABUFD_REGION_MAX_PAGES), -ENOMEM.
+ *
+ * server_place() - choose the offset of a new buffer; when the region is
+ * too fragmented, runs a compaction plan through the backend's migrate() op
+ * first. Return: 0 and *ret_offset; -ENOSPC; -EINVAL; -ENOMEM.
+ *
+ * server_unplace() - free a buffer's placement.
+ *
+ * server_place_restored() - claim the recorded placement of a buffer
+ * restored after a restart, or (non-contiguous backends) place it anew.
+ * Return: 0; -EBUSY/-ENOSPC when it cannot be placed.
+ *
+ * server_compact() - run a full compaction plan (dmabufctl compact).
+ * Return: 0 and *ret; -EOPNOTSUPP (backend cannot migrate); -ENOMEM;
+ * -EUCLEAN (registry and region disagree: a bug, logged).
+ */
+int server_region_init(struct server *s);
+int server_place(struct server *s, uint64_t size, uint64_t alignment,
+		 enum dmabufd_attribute attribute, bool movable, uint64_t *ret_offset);
+void server_unplace(struct server *s, uint64_t offset);
+int server_place_restored(struct server *s, struct buffer *b);
+int server_compact(struct server *s, struct server_compact_result *ret);
 
 /* Internal, shared by server.c and requests.c. */
 void client_destroy(struct client *c);

@@ -155,6 +155,20 @@ struct dmabufd_stats {
 	uint64_t quota_refusals;       /**< requests refused with -EDQUOT */
 	uint64_t access_refusals;      /**< connections refused by [access] */
 	uint64_t config_reloads;       /**< successful SIGHUP reloads */
+	uint64_t compactions;          /**< Compact requests served */
+	uint64_t compaction_moves;     /**< buffers relocated (on request or on -ENOSPC) */
+	uint64_t compaction_bytes;     /**< bytes relocated */
+	uint32_t orphaned_buffers;     /**< restored after a restart, owner not back yet */
+};
+
+/** What dmabufd_compact() did. */
+struct dmabufd_compact_result {
+	uint64_t planned_moves;        /**< buffers the plan relocates */
+	uint64_t planned_bytes;        /**< bytes the plan relocates */
+	uint64_t moves;                /**< buffers relocated (a busy one stays) */
+	uint64_t bytes_moved;          /**< bytes relocated */
+	uint64_t largest_free_before;  /**< bytes, longest free run before */
+	uint64_t largest_free_after;   /**< bytes, longest free run after */
 };
 
 /** Log handler: @level is a syslog priority (7 = debug). */
@@ -427,6 +441,19 @@ DMABUFD_EXPORT int dmabufd_unshare(struct dmabufd_client *client,
  * errors as dmabufd_alloc().
  */
 DMABUFD_EXPORT int dmabufd_revoke(struct dmabufd_client *client, uint64_t id);
+
+/**
+ * dmabufd_compact() - defragment the region (blocking; root only).
+ * Slides every movable buffer (DMABUFD_ALLOC_MOVABLE) towards the start of
+ * the region around pinned ones, so that the free space becomes one run;
+ * buffers keep their ids, fds and contents (docs/REGION.md). The daemon also
+ * compacts on its own when an allocation fails for fragmentation only.
+ * @ret: what was planned and done
+ * Return: 0; -EPERM (not root); -EOPNOTSUPP (the backend cannot relocate
+ * buffers); -ENOMEM; connection errors as dmabufd_alloc().
+ */
+DMABUFD_EXPORT int dmabufd_compact(struct dmabufd_client *client,
+				   struct dmabufd_compact_result *ret);
 
 /**
  * dmabufd_token_to_string() - 32 lowercase hex digits and a NUL into @buf.
