@@ -22,7 +22,7 @@
 #include <gst/video/video.h>
 
 #include "dbfr.h"
-#include "gstdmabufdbufferpool.h"
+#include "gstdmabufdlayout.h"
 
 int main(int argc, char **argv)
 {

@@ -24,6 +24,7 @@
 #include <gst/video/video.h>
 
 #include "gstdmabufdallocator.h"
+#include "gstdmabufdlayout.h"
 
 G_BEGIN_DECLS
 
@@ -66,13 +67,6 @@ GstBufferPool *gst_dmabufd_buffer_pool_new(GstDmabufdAllocator *allocator, guint
 
 /** Number of frames the pool allocated from dmabufd so far (not reuses). */
 guint gst_dmabufd_buffer_pool_get_allocated(GstDmabufdBufferPool *self);
-
-/**
- * gst_dmabufd_plane_row_bytes() - bytes of one row of @plane that hold
- * pixel data (no stride padding), and the number of rows of @plane; the
- * area a checksum covers. Return: row bytes (0 if @plane is out of range).
- */
-guint gst_dmabufd_plane_row_bytes(const GstVideoInfo *info, guint plane, guint *ret_rows);
 
 G_END_DECLS
 

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmabufdsink against the real daemon, with videotestsrc: properties are
+ * documented; upstream renders straight into dmabufd buffers (dma-buf
+ * memory, labelled, owned by this process, bounded by the pool size);
+ * the copy fallback when upstream ignores the pool delivers the same
+ * pixels; killing the consumer or the pipeline mid-stream brings the
+ * daemon's accounting back to zero.
+ *
+ * Exits 77 when GStreamer's base plugins are not installed.
+ * "test_gst_sink --pipeline DESC" runs DESC to EOS (the killed producer).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gsttest.h"
+
+#define RING_DEPTH 4
+#define POOL_MAX (RING_DEPTH + 3) /* what dmabufdsink proposes */
+
+static char self_exe[4096];
+
+static GstElement *launch(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static GstElement *launch(const char *fmt, ...)
+{
+	GError *err = NULL;
+	GstElement *p;
+	va_list ap;
+	gchar *desc;
+
+	va_start(ap, fmt);
+	desc = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	p = gst_parse_launch(desc, &err);
+	if (!p)
+		fprintf(stderr, "cannot parse '%s': %s\n", desc, err ? err->message : "?");
+	g_clear_error(&err);
+	g_free(desc);
+	assert_non_null(p);
+	return p;
+}
+
+static guint64 prop_u64(GstElement *pipeline, const char *element, const char *prop)
+{
+	GstElement *e = gst_bin_get_by_name(GST_BIN(pipeline), element);
+	guint64 v = 0;
+	guint u = 0;
+	GParamSpec *ps;
+
+	assert_non_null(e);
+	ps = g_object_class_find_property(G_OBJECT_GET_CLASS(e), prop);
+	assert_non_null(ps);
+	if (G_PARAM_SPEC_VALUE_TYPE(ps) == G_TYPE_UINT64) {
+		g_object_get(e, prop, &v, NULL);
+	} else {
+		g_object_get(e, prop, &u, NULL);
+		v = u;
+	}
+	gst_object_unref(e);
+	return v;
+}
+
+static void stop_pipeline(GstElement *p)
+{
+	assert_int_equal(gst_element_set_state(p, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+	gst_object_unref(p);
+}
+
+/* gst-inspect-1.0 prints each property's nick and blurb: every property
+ * the sink declares must have both. */
+static void test_properties_documented(void **state)
+{
+	static const char *const wanted[] = {
+		"socket-path", "consumer-socket", "attribute", "usage", "ring-depth",
+		"max-consumers", "wait-consumers", "leaky", "label", "frames-rendered",
+		"frames-published", "frames-copied", "frames-dropped", "consumers",
+		"buffers-allocated",
+	};
+	GstElement *sink = gst_element_factory_make("dmabufdsink", NULL);
+	GParamSpec **props;
+	guint n, i, own = 0;
+
+	assert_non_null(sink);
+	props = g_object_class_list_properties(G_OBJECT_GET_CLASS(sink), &n);
+	for (i = 0; i < n; i++) {
+		const gchar *blurb = g_param_spec_get_blurb(props[i]);
+
+		if (props[i]->owner_type != G_OBJECT_TYPE(sink))
+			continue;
+		own++;
+		assert_non_null(blurb);
+		assert_true(strlen(blurb) > 20);
+		assert_non_null(g_param_spec_get_nick(props[i]));
+	}
+	g_free(props);
+	assert_int_equal(own, G_N_ELEMENTS(wanted));
+	for (i = 0; i < G_N_ELEMENTS(wanted); i++)
+		assert_non_null(g_object_class_find_property(G_OBJECT_GET_CLASS(sink), wanted[i]));
+	gst_object_unref(sink);
+}
+
+/* videotestsrc renders into the proposed pool: every frame is dma-buf
+ * memory from GstDmabufdAllocator, the daemon lists the pool's buffers
+ * labelled and owned by us, and 300 frames need no more than the pool. */
+static void test_direct_rendering(void **state)
+{
+	struct frame_check fc = { .label_prefix = "gst s NV12 320x240", .list_every = 25 };
+	struct dmabufd_client *c;
+	struct daemon_proc d;
+	struct dmabufd_stats st;
+	GstElement *p, *sink;
+
+	gsttest_daemon_start(&d, &c);
+	fc.client = c;
+	p = launch("videotestsrc num-buffers=300 ! video/x-raw,format=NV12,width=320,height=240 ! "
+		   "dmabufdsink name=s sync=false ring-depth=%d socket-path=%s",
+		   RING_DEPTH, d.socket);
+	sink = gst_bin_get_by_name(GST_BIN(p), "s");
+	gsttest_probe_frames(sink, &fc);
+	gst_object_unref(sink);
+	assert_true(gsttest_run_to_eos(p, 60));
+
+	assert_int_equal(fc.frames, 300);
+	assert_int_equal(fc.not_dmabuf, 0);
+	assert_int_equal(fc.not_dmabufd, 0);
+	assert_int_equal(fc.lists, 12);
+	assert_int_equal(fc.bad_rows, 0);
+	assert_true(fc.max_live >= 1);
+	assert_true(fc.max_live <= POOL_MAX);
+	assert_int_equal(prop_u64(p, "s", "frames-rendered"), 300);
+	assert_int_equal(prop_u64(p, "s", "frames-copied"), 0);
+	assert_true(prop_u64(p, "s", "buffers-allocated") <= POOL_MAX);
+	st = gsttest_stats(c);
+	assert_true(st.allocs_total <= POOL_MAX);
+	stop_pipeline(p);
+
+	assert_true(gsttest_wait_zero(c, 2000));
+	st = gsttest_stats(c);
+	assert_int_equal(st.releases_total, st.allocs_total);
+	assert_int_equal(gsttest_daemon_stop(&d, c), 0);
+}
+
+/* identity drop-allocation=true hides the pool: upstream renders into
+ * system memory, the sink copies each frame into a dmabufd buffer, and the
+ * consumer's checksums equal the reference run's (appsink, system memory). */
+static void test_copy_fallback(void **state)
+{
+	static const char src[] =
+		"videotestsrc num-buffers=30 pattern=ball ! "
+		"video/x-raw,format=NV12,width=318,height=242";
+	struct dmabufd_client *c;
+	struct daemon_proc d;
+	char ref[256], got[256], frames[256];
+	GstElement *p;
+	pid_t cons, refp;
+
+	gsttest_daemon_start(&d, &c);
+	snprintf(ref, sizeof(ref), "%s/ref.txt", d.dir);
+	snprintf(got, sizeof(got), "%s/got.txt", d.dir);
+	snprintf(frames, sizeof(frames), "%s/frames", d.dir);
+	{
+		const char *argv[] = { REFSUM_BIN, src, NULL };
+
+		refp = gsttest_spawn(argv, ref);
+		assert_int_equal(gsttest_wait_child(refp, 60000), 0);
+	}
+	assert_int_equal(gsttest_count_lines(ref), 30);
+	{
+		const char *argv[] = { CONSUMER_BIN, "--socket", frames, "--expect", ref,
+				       "--out", got, "--quiet", NULL };
+
+		cons = gsttest_spawn(argv, NULL);
+	}
+	p = launch("%s ! identity drop-allocation=true ! dmabufdsink name=s sync=false "
+		   "socket-path=%s consumer-socket=%s wait-consumers=1", src, d.socket, frames);
+	assert_true(gsttest_run_to_eos(p, 60));
+	assert_int_equal(prop_u64(p, "s", "frames-copied"), 30);
+	assert_int_equal(prop_u64(p, "s", "frames-published"), 30);
+	assert_true(prop_u64(p, "s", "buffers-allocated") <= POOL_MAX);
+	stop_pipeline(p);
+	assert_int_equal(gsttest_wait_child(cons, 30000), 0);
+	assert_int_equal(gsttest_count_lines(got), 30);
+	assert_true(gsttest_wait_zero(c, 2000));
+	assert_int_equal(gsttest_daemon_stop(&d, c), 0);
+}
+
+static void kill_consumer_at_30(struct frame_check *fc)
+{
+	pid_t *cons = fc->userdata;
+
+	if (fc->frames == 30 && *cons > 0)
+		kill(*cons, SIGKILL);
+}
+
+/* The consumer dies holding frames: the pipeline goes on to EOS without
+ * waiting for it, and afterwards the daemon holds nothing. */
+static void test_kill_consumer(void **state)
+{
+	struct frame_check fc = { .label_prefix = "gst s", .list_every = 0 };
+	struct dmabufd_client *c;
+	struct daemon_proc d;
+	char frames[256];
+	GstElement *p, *sink;
+	pid_t cons;
+	int status;
+
+	gsttest_daemon_start(&d, &c);
+	snprintf(frames, sizeof(frames), "%s/frames", d.dir);
+	{
+		/* Holds each frame 20 ms: the ring is full when it dies. */
+		const char *argv[] = { CONSUMER_BIN, "--socket", frames, "--hold-ms", "20",
+				       "--quiet", NULL };
+
+		cons = gsttest_spawn(argv, NULL);
+	}
+	fc.on_frame = kill_consumer_at_30;
+	fc.userdata = &cons;
+	p = launch("videotestsrc num-buffers=200 ! video/x-raw,format=NV12,width=320,height=240 ! "
+		   "dmabufdsink name=s sync=false ring-depth=%d socket-path=%s consumer-socket=%s "
+		   "wait-consumers=1", RING_DEPTH, d.socket, frames);
+	sink = gst_bin_get_by_name(GST_BIN(p), "s");
+	gsttest_probe_frames(sink, &fc);
+	gst_object_unref(sink);
+	assert_true(gsttest_run_to_eos(p, 60));
+	status = gsttest_wait_child(cons, 5000);
+	assert_int_equal(status, 128 + SIGKILL);
+	assert_int_equal(fc.frames, 200);
+	assert_int_equal(prop_u64(p, "s", "consumers"), 0);
+	assert_true(prop_u64(p, "s", "frames-published") >= 25);
+	assert_true(prop_u64(p, "s", "frames-published") < 200);
+	assert_true(prop_u64(p, "s", "buffers-allocated") <= POOL_MAX);
+	stop_pipeline(p);
+	assert_true(gsttest_wait_zero(c, 2000));
+	assert_int_equal(gsttest_daemon_stop(&d, c), 0);
+}
+
+/* The producer process is SIGKILLed mid-stream while a consumer holds its
+ * frames: the daemon releases everything it owned, and the consumer ends
+ * cleanly (exit 5: producer gone without EOS). */
+static void test_kill_pipeline(void **state)
+{
+	struct dmabufd_client *c;
+	struct daemon_proc d;
+	char frames[256], got[256], desc[1024];
+	struct dmabufd_stats st;
+	pid_t prod, cons;
+	int i;
+
+	gsttest_daemon_start(&d, &c);
+	snprintf(frames, sizeof(frames), "%s/frames", d.dir);
+	snprintf(got, sizeof(got), "%s/got.txt", d.dir);
+	snprintf(desc, sizeof(desc),
+		 "videotestsrc num-buffers=100000 ! video/x-raw,format=NV12,width=320,height=240,"
+		 "framerate=100/1 ! dmabufdsink name=s sync=true socket-path=%s "
+		 "consumer-socket=%s wait-consumers=1", d.socket, frames);
+	{
+		const char *argv[] = { self_exe, "--pipeline", desc, NULL };
+
+		prod = gsttest_spawn(argv, NULL);
+	}
+	{
+		const char *argv[] = { CONSUMER_BIN, "--socket", frames, "--out", got,
+				       "--quiet", NULL };
+
+		cons = gsttest_spawn(argv, NULL);
+	}
+	for (i = 0; i < 1000 && gsttest_count_lines(got) < 20; i++)
+		usleep(10000);
+	assert_true(gsttest_count_lines(got) >= 20);
+	st = gsttest_stats(c);
+	assert_true(st.buffers >= 1);
+	assert_true(st.buffers <= POOL_MAX);
+	assert_int_equal(kill(prod, SIGKILL), 0);
+	assert_int_equal(gsttest_wait_child(prod, 5000), 128 + SIGKILL);
+	assert_true(gsttest_wait_zero(c, 5000));
+	assert_int_equal(gsttest_wait_child(cons, 5000), 5);
+	st = gsttest_stats(c);
+	assert_int_equal(st.clients, 1); /* only this test's connection */
+	assert_int_equal(gsttest_daemon_stop(&d, c), 0);
+}
+
+static int run_pipeline(const char *desc)
+{
+	GError *err = NULL;
+	GstElement *p = gst_parse_launch(desc, &err);
+	bool ok;
+
+	if (!p) {
+		fprintf(stderr, "%s\n", err ? err->message : "parse error");
+		return 2;
+	}
+	ok = gsttest_run_to_eos(p, 600);
+	gst_element_set_state(p, GST_STATE_NULL);
+	gst_object_unref(p);
+	return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const needed[] = { "videotestsrc", "identity", "dmabufdsink", NULL };
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_properties_documented),
+		cmocka_unit_test(test_direct_rendering),
+		cmocka_unit_test(test_copy_fallback),
+		cmocka_unit_test(test_kill_consumer),
+		cmocka_unit_test(test_kill_pipeline),
+	};
+	ssize_t n;
+	int r;
+
+	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (n < 0)
+		return 1;
+	self_exe[n] = '\0';
+	signal(SIGPIPE, SIG_IGN);
+	gsttest_init(&argc, &argv, GST_REGISTRY_FILE, needed);
+	if (argc == 3 && strcmp(argv[1], "--pipeline") == 0)
+		return run_pipeline(argv[2]);
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	/* After a failed test a pipeline may still be PLAYING; gst_deinit()
+	 * would wait for its streaming thread forever. */
+	if (r == 0)
+		gst_deinit();
+	return r;
+}
