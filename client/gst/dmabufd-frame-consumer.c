@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 			char raw[DBFR_MAX_MESSAGE];
 		} m;
 		struct dbfr_release rel;
-		uint64_t sum;
+		uint64_t sum = 0;
 		int fd = -1, type, r;
 		ssize_t n;
 

@@ -96,5 +96,6 @@ int main(int argc, char **argv)
 	gst_element_set_state(pipeline, GST_STATE_NULL);
 	gst_object_unref(sink);
 	gst_object_unref(pipeline);
+	gst_deinit();
 	return ret;
 }
