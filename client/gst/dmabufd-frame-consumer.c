@@ -7,8 +7,8 @@
  *
  * Connects to a dmabufdsink consumer-socket (frame-ring protocol, dbfr.h),
  * and for every frame: checks the layout against the buffer's size, maps
- * the fd read-only, brackets the read with DMA_BUF_IOCTL_SYNC when the fd
- * is a dma-buf, computes the FNV-1a 64 checksum of the pixel data (strides
+ * the fd read-only, brackets the read with dmabufd_cpu_access_begin/end()
+ * (DMA_BUF_IOCTL_SYNC on a dma-buf, nothing on a memfd), computes the FNV-1a 64 checksum of the pixel data (strides
  * skipped), unmaps, closes the fd and releases the frame.
  *
  * --out FILE writes "SEQ CHECKSUM" per frame; --expect FILE reads the same
@@ -23,19 +23,19 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <linux/dma-buf.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <dmabufd/framebuffer.h>
 
 #include "dbfr.h"
 
@@ -99,30 +99,14 @@ static int connect_retry(const char *path, int timeout_s)
 	return -ETIMEDOUT;
 }
 
-/* DMA_BUF_IOCTL_SYNC, restarted on EINTR/EAGAIN (kernel doc, dma-buf
- * "cpu access"). */
-static int dmabuf_sync(int fd, uint64_t flags)
-{
-	struct dma_buf_sync s = { .flags = flags };
-	int i;
-
-	for (i = 0; i < 1024; i++) {
-		if (ioctl(fd, DMA_BUF_IOCTL_SYNC, &s) == 0)
-			return 0;
-		if (errno != EINTR && errno != EAGAIN)
-			return -errno;
-	}
-	return -errno;
-}
-
 /* Maps the frame and checksums it. Return: 0 or a negative errno. */
 static int frame_checksum(const struct dbfr_frame *f, int fd, uint64_t *ret)
 {
 	const uint8_t *planes[DBFR_MAX_PLANES];
-	bool dmabuf = f->flags & DBFR_FRAME_DMABUF;
 	off_t end;
 	void *map;
 	unsigned p;
+	int r;
 
 	/* The fd must really be as large as the producer says. */
 	end = lseek(fd, 0, SEEK_END);
@@ -131,15 +115,18 @@ static int frame_checksum(const struct dbfr_frame *f, int fd, uint64_t *ret)
 	map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
-	if (dmabuf)
-		dmabuf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+	/* DMA_BUF_IOCTL_SYNC around the read (a no-op on a memfd). */
+	r = dmabufd_cpu_access_begin(fd, DMABUFD_CPU_READ);
+	if (r < 0) {
+		munmap(map, f->size);
+		return r;
+	}
 	for (p = 0; p < f->num_planes; p++)
 		planes[p] = (const uint8_t *)map + f->offsets[p];
 	*ret = dbfr_checksum(f->num_planes, planes, f->strides, f->row_bytes, f->rows);
-	if (dmabuf)
-		dmabuf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+	r = dmabufd_cpu_access_end(fd, DMABUFD_CPU_READ);
 	munmap(map, f->size);
-	return 0;
+	return r;
 }
 
 static void usage(FILE *out)

@@ -11,10 +11,10 @@
  * GstBufferPool's, bounds the number of buffers (max_buffers): buffers are
  * allocated once and reused, never one per frame.
  *
- * Layout: see gst_dmabufd_frame_layout() in gstdmabufdbufferpool.c; the
- * single place that changes when frames are requested with
- * dmabufd_alloc_framebuffer() (docs/GSTREAMER.md, "Switching to the
- * framebuffer request").
+ * Layout: frames are requested with dmabufd_alloc_framebuffer() (the
+ * daemon lays out the planes from the usage bits) whenever the caller can
+ * use that layout, else laid out by GstVideoInfo and allocated with
+ * dmabufd_alloc(); choose_layout() in gstdmabufdbufferpool.c says when.
  */
 #ifndef GST_DMABUFD_BUFFER_POOL_H
 #define GST_DMABUFD_BUFFER_POOL_H
@@ -64,6 +64,13 @@ G_DECLARE_FINAL_TYPE(GstDmabufdBufferPool, gst_dmabufd_buffer_pool, GST, DMABUFD
  */
 GstBufferPool *gst_dmabufd_buffer_pool_new(GstDmabufdAllocator *allocator, guint usage,
 					   const gchar *label);
+
+/**
+ * gst_dmabufd_buffer_pool_uses_framebuffer() - TRUE when the configured
+ * pool allocates with dmabufd_alloc_framebuffer() (daemon-computed layout),
+ * FALSE when with dmabufd_alloc() and GstVideoInfo's layout.
+ */
+gboolean gst_dmabufd_buffer_pool_uses_framebuffer(GstDmabufdBufferPool *self);
 
 /** Number of frames the pool allocated from dmabufd so far (not reuses). */
 guint gst_dmabufd_buffer_pool_get_allocated(GstDmabufdBufferPool *self);

@@ -13,6 +13,14 @@ G_BEGIN_DECLS
  */
 guint gst_dmabufd_plane_row_bytes(const GstVideoInfo *info, guint plane, guint *ret_rows);
 
+/**
+ * gst_dmabufd_drm_fourcc() - the DRM fourcc (<drm_fourcc.h>) of a GStreamer
+ * video format, e.g. NV12 -> DRM_FORMAT_NV12, BGRx -> DRM_FORMAT_XRGB8888
+ * (both name the same little-endian byte order). Return: 0 if DRM has no
+ * code for @format.
+ */
+guint32 gst_dmabufd_drm_fourcc(GstVideoFormat format);
+
 G_END_DECLS
 
 #endif

@@ -39,6 +39,7 @@
 #include "dbfr.h"
 #include "gstdmabufdallocator.h"
 #include "gstdmabufdbufferpool.h"
+#include "gstdmabufdlayout.h"
 
 GST_DEBUG_CATEGORY_STATIC(dmabufd_sink_debug);
 #define GST_CAT_DEFAULT dmabufd_sink_debug
@@ -68,6 +69,7 @@ enum {
 	PROP_FRAMES_DROPPED,
 	PROP_CONSUMERS,
 	PROP_BUFFERS_ALLOCATED,
+	PROP_FRAMEBUFFER,
 };
 
 struct ring_slot {
@@ -125,39 +127,6 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
 
 G_DEFINE_TYPE(GstDmabufdSink, gst_dmabufd_sink, GST_TYPE_BASE_SINK)
 GST_ELEMENT_REGISTER_DEFINE(dmabufdsink, "dmabufdsink", GST_RANK_NONE, GST_TYPE_DMABUFD_SINK)
-
-/* GStreamer format -> DRM fourcc (<drm_fourcc.h>, little-endian packing:
- * GStreamer's BGRx is DRM's XRGB8888). 0 where DRM has no code. */
-static guint32 drm_fourcc_of(GstVideoFormat f)
-{
-	switch (f) {
-	case GST_VIDEO_FORMAT_NV12: return DRM_FORMAT_NV12;
-	case GST_VIDEO_FORMAT_NV21: return DRM_FORMAT_NV21;
-	case GST_VIDEO_FORMAT_I420: return DRM_FORMAT_YUV420;
-	case GST_VIDEO_FORMAT_YV12: return DRM_FORMAT_YVU420;
-	case GST_VIDEO_FORMAT_Y42B: return DRM_FORMAT_YUV422;
-	case GST_VIDEO_FORMAT_Y444: return DRM_FORMAT_YUV444;
-	case GST_VIDEO_FORMAT_NV16: return DRM_FORMAT_NV16;
-	case GST_VIDEO_FORMAT_NV24: return DRM_FORMAT_NV24;
-	case GST_VIDEO_FORMAT_YUY2: return DRM_FORMAT_YUYV;
-	case GST_VIDEO_FORMAT_UYVY: return DRM_FORMAT_UYVY;
-	case GST_VIDEO_FORMAT_BGRx: return DRM_FORMAT_XRGB8888;
-	case GST_VIDEO_FORMAT_BGRA: return DRM_FORMAT_ARGB8888;
-	case GST_VIDEO_FORMAT_RGBx: return DRM_FORMAT_XBGR8888;
-	case GST_VIDEO_FORMAT_RGBA: return DRM_FORMAT_ABGR8888;
-	case GST_VIDEO_FORMAT_xRGB: return DRM_FORMAT_BGRX8888;
-	case GST_VIDEO_FORMAT_ARGB: return DRM_FORMAT_BGRA8888;
-	case GST_VIDEO_FORMAT_xBGR: return DRM_FORMAT_RGBX8888;
-	case GST_VIDEO_FORMAT_ABGR: return DRM_FORMAT_RGBA8888;
-	case GST_VIDEO_FORMAT_RGB: return DRM_FORMAT_BGR888;
-	case GST_VIDEO_FORMAT_BGR: return DRM_FORMAT_RGB888;
-	case GST_VIDEO_FORMAT_RGB16: return DRM_FORMAT_RGB565;
-	case GST_VIDEO_FORMAT_GRAY8: return DRM_FORMAT_R8;
-	case GST_VIDEO_FORMAT_GRAY16_LE: return DRM_FORMAT_R16;
-	case GST_VIDEO_FORMAT_P010_10LE: return DRM_FORMAT_P010;
-	default: return 0;
-	}
-}
 
 /* ---- consumers ------------------------------------------------------- */
 
@@ -589,7 +558,7 @@ static int frame_describe(GstDmabufdSink *self, GstBuffer *buf, guint64 seq, gbo
 	f->modifier = DRM_FORMAT_MOD_LINEAR;
 	f->width = GST_VIDEO_INFO_WIDTH(info);
 	f->height = GST_VIDEO_INFO_HEIGHT(info);
-	f->fourcc = drm_fourcc_of(GST_VIDEO_INFO_FORMAT(info));
+	f->fourcc = gst_dmabufd_drm_fourcc(GST_VIDEO_INFO_FORMAT(info));
 	f->num_planes = n;
 	for (p = 0; p < n; p++) {
 		gsize off = meta ? meta->offset[p] : GST_VIDEO_INFO_PLANE_OFFSET(info, p);
@@ -826,6 +795,11 @@ static void gst_dmabufd_sink_get_property(GObject *object, guint prop_id, GValue
 				GST_DMABUFD_BUFFER_POOL(self->copy_pool));
 		g_value_set_uint(value, allocated);
 		break;
+	case PROP_FRAMEBUFFER:
+		g_value_set_boolean(value, self->proposed_pool &&
+				    gst_dmabufd_buffer_pool_uses_framebuffer(
+					    GST_DMABUFD_BUFFER_POOL(self->proposed_pool)));
+		break;
 	default:
 		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
 		break;
@@ -918,6 +892,14 @@ static void gst_dmabufd_sink_class_init(GstDmabufdSinkClass *klass)
 		g_param_spec_uint("buffers-allocated", "Buffers allocated",
 			"Frames the sink's pools allocated from dmabufd (bounded by the pool "
 			"size, not by the number of frames)", 0, G_MAXUINT, 0, ro));
+
+	g_object_class_install_property(gobject_class, PROP_FRAMEBUFFER,
+		g_param_spec_boolean("framebuffer", "Framebuffer request",
+			"TRUE when the proposed pool allocates each frame with the framebuffer "
+			"request (the daemon lays out the planes from fourcc and usage); FALSE "
+			"when GstVideoInfo lays it out and a plain allocation holds it (format "
+			"without DRM fourcc, padding requested, or daemon refused)",
+			FALSE, ro));
 
 	gst_element_class_set_static_metadata(element_class, "dmabufd video sink",
 		"Sink/Video",

@@ -69,6 +69,17 @@ static guint64 prop_u64(GstElement *pipeline, const char *element, const char *p
 	return v;
 }
 
+static gboolean prop_bool(GstElement *pipeline, const char *element, const char *prop)
+{
+	GstElement *e = gst_bin_get_by_name(GST_BIN(pipeline), element);
+	gboolean v = FALSE;
+
+	assert_non_null(e);
+	g_object_get(e, prop, &v, NULL);
+	gst_object_unref(e);
+	return v;
+}
+
 static void stop_pipeline(GstElement *p)
 {
 	assert_int_equal(gst_element_set_state(p, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
@@ -83,7 +94,7 @@ static void test_properties_documented(void **state)
 		"socket-path", "consumer-socket", "attribute", "usage", "ring-depth",
 		"max-consumers", "wait-consumers", "leaky", "label", "frames-rendered",
 		"frames-published", "frames-copied", "frames-dropped", "consumers",
-		"buffers-allocated",
+		"buffers-allocated", "framebuffer",
 	};
 	GstElement *sink = gst_element_factory_make("dmabufdsink", NULL);
 	GParamSpec **props;
@@ -139,13 +150,46 @@ static void test_direct_rendering(void **state)
 	assert_int_equal(prop_u64(p, "s", "frames-rendered"), 300);
 	assert_int_equal(prop_u64(p, "s", "frames-copied"), 0);
 	assert_true(prop_u64(p, "s", "buffers-allocated") <= POOL_MAX);
+	assert_true(prop_bool(p, "s", "framebuffer"));
+	/* Pool frames plus one probe framebuffer per pool configuration: a
+	 * bound independent of the 300 frames. */
 	st = gsttest_stats(c);
-	assert_true(st.allocs_total <= POOL_MAX);
+	assert_true(st.allocs_total <= 2 * POOL_MAX);
 	stop_pipeline(p);
 
 	assert_true(gsttest_wait_zero(c, 2000));
 	st = gsttest_stats(c);
 	assert_int_equal(st.releases_total, st.allocs_total);
+	assert_int_equal(gsttest_daemon_stop(&d, c), 0);
+}
+
+/* xRGB has a DRM fourcc (BGRX8888) that the daemon's framebuffer table
+ * lacks: the pool falls back to GstVideoInfo's layout and dmabufd_alloc(),
+ * and upstream still renders straight into dmabufd buffers. */
+static void test_layout_fallback(void **state)
+{
+	struct frame_check fc = { .label_prefix = "gst s xRGB 322x200", .list_every = 10 };
+	struct dmabufd_client *c;
+	struct daemon_proc d;
+	GstElement *p, *sink;
+
+	gsttest_daemon_start(&d, &c);
+	fc.client = c;
+	p = launch("videotestsrc num-buffers=40 ! video/x-raw,format=xRGB,width=322,height=200 ! "
+		   "dmabufdsink name=s sync=false socket-path=%s", d.socket);
+	sink = gst_bin_get_by_name(GST_BIN(p), "s");
+	gsttest_probe_frames(sink, &fc);
+	gst_object_unref(sink);
+	assert_true(gsttest_run_to_eos(p, 60));
+	assert_false(prop_bool(p, "s", "framebuffer"));
+	assert_int_equal(fc.frames, 40);
+	assert_int_equal(fc.not_dmabuf, 0);
+	assert_int_equal(fc.not_dmabufd, 0);
+	assert_int_equal(fc.bad_rows, 0);
+	assert_true(fc.max_live >= 1 && fc.max_live <= POOL_MAX);
+	assert_int_equal(prop_u64(p, "s", "frames-copied"), 0);
+	stop_pipeline(p);
+	assert_true(gsttest_wait_zero(c, 2000));
 	assert_int_equal(gsttest_daemon_stop(&d, c), 0);
 }
 
@@ -310,6 +354,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_properties_documented),
 		cmocka_unit_test(test_direct_rendering),
+		cmocka_unit_test(test_layout_fallback),
 		cmocka_unit_test(test_copy_fallback),
 		cmocka_unit_test(test_kill_consumer),
 		cmocka_unit_test(test_kill_pipeline),
