@@ -4,12 +4,16 @@
  *
  *   dmabufd-frame-consumer --socket PATH [--expect FILE] [--out FILE]
  *                          [--hold-ms N] [--connect-timeout SEC] [--quiet]
+ *                          [--no-checksum]
  *
  * Connects to a dmabufdsink consumer-socket (frame-ring protocol, dbfr.h),
  * and for every frame: checks the layout against the buffer's size, maps
  * the fd read-only, brackets the read with dmabufd_cpu_access_begin/end()
  * (DMA_BUF_IOCTL_SYNC on a dma-buf, nothing on a memfd), computes the FNV-1a 64 checksum of the pixel data (strides
  * skipped), unmaps, closes the fd and releases the frame.
+ *
+ * --no-checksum maps and brackets each frame but reads only its first byte
+ * (transport cost without the checksum; incompatible with --expect/--out).
  *
  * --out FILE writes "SEQ CHECKSUM" per frame; --expect FILE reads the same
  * format (e.g. from dmabufd-gst-refsum) and compares frame by frame.
@@ -99,6 +103,8 @@ static int connect_retry(const char *path, int timeout_s)
 	return -ETIMEDOUT;
 }
 
+static bool no_checksum;
+
 /* Maps the frame and checksums it. Return: 0 or a negative errno. */
 static int frame_checksum(const struct dbfr_frame *f, int fd, uint64_t *ret)
 {
@@ -123,7 +129,10 @@ static int frame_checksum(const struct dbfr_frame *f, int fd, uint64_t *ret)
 	}
 	for (p = 0; p < f->num_planes; p++)
 		planes[p] = (const uint8_t *)map + f->offsets[p];
-	*ret = dbfr_checksum(f->num_planes, planes, f->strides, f->row_bytes, f->rows);
+	if (no_checksum)
+		*ret = *(const volatile uint8_t *)planes[0];
+	else
+		*ret = dbfr_checksum(f->num_planes, planes, f->strides, f->row_bytes, f->rows);
 	r = dmabufd_cpu_access_end(fd, DMABUFD_CPU_READ);
 	munmap(map, f->size);
 	return r;
@@ -133,6 +142,7 @@ static void usage(FILE *out)
 {
 	fputs("Usage: dmabufd-frame-consumer --socket PATH [--expect FILE] [--out FILE]\n"
 	      "                              [--hold-ms N] [--connect-timeout SEC] [--quiet]\n"
+	      "                              [--no-checksum]\n"
 	      "Receives dmabufdsink frames, maps and checksums each one.\n"
 	      "Exit: 0 ok, 1 checksum mismatch or missing frames, 2 usage, 3 connect,\n"
 	      "      4 protocol error, 5 producer gone without EOS.\n", out);
@@ -147,6 +157,7 @@ int main(int argc, char **argv)
 		{ "hold-ms", required_argument, NULL, 'H' },
 		{ "connect-timeout", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "no-checksum", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -157,7 +168,7 @@ int main(int argc, char **argv)
 	bool eos = false, hello = false;
 	FILE *out = NULL;
 
-	while ((c = getopt_long(argc, argv, "s:e:o:H:t:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:e:o:H:t:qnh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock_path = optarg; break;
 		case 'e': expect_path = optarg; break;
@@ -165,11 +176,13 @@ int main(int argc, char **argv)
 		case 'H': hold_ms = strtoul(optarg, NULL, 10); break;
 		case 't': timeout_s = atoi(optarg); break;
 		case 'q': quiet = 1; break;
+		case 'n': no_checksum = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (!sock_path || optind != argc || hold_ms > 60000 || timeout_s < 0) {
+	if (!sock_path || optind != argc || hold_ms > 60000 || timeout_s < 0 ||
+	    (no_checksum && (expect_path || out_path))) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}

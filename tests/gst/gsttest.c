@@ -18,6 +18,10 @@
 #include <cmocka.h>
 
 #include <gst/allocators/allocators.h>
+#include <gst/video/video.h>
+#include <libdrm/drm_fourcc.h>
+
+#include <dmabufd/framebuffer.h>
 
 void gsttest_init(int *argc, char ***argv, const char *registry, const char *const *needed)
 {
@@ -112,6 +116,21 @@ static GstPadProbeReturn frame_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
 	if (!mem->allocator ||
 	    strcmp(G_OBJECT_TYPE_NAME(mem->allocator), "GstDmabufdAllocator") != 0)
 		fc->not_dmabufd++;
+	if (fc->n_planes) {
+		GstVideoMeta *meta = gst_buffer_get_video_meta(buf);
+		unsigned p;
+
+		if (!meta || meta->n_planes != fc->n_planes) {
+			fc->bad_layout++;
+		} else {
+			for (p = 0; p < fc->n_planes; p++)
+				if (meta->offset[p] != fc->offsets[p] ||
+				    meta->stride[p] != (gint)fc->strides[p]) {
+					fc->bad_layout++;
+					break;
+				}
+		}
+	}
 	if (fc->list_every && fc->frames % fc->list_every == 1) {
 		struct dmabufd_buffer_info *rows = NULL;
 		size_t n = 0, i;
@@ -138,6 +157,25 @@ static GstPadProbeReturn frame_probe(GstPad *pad, GstPadProbeInfo *info, gpointe
 	if (fc->on_frame)
 		fc->on_frame(fc);
 	return GST_PAD_PROBE_OK;
+}
+
+void gsttest_expect_fb_layout(struct frame_check *fc, struct dmabufd_client *c, uint32_t width,
+			      uint32_t height, uint32_t fourcc, uint32_t usage)
+{
+	struct dmabufd_framebuffer fb;
+	unsigned p;
+
+	assert_int_equal(dmabufd_alloc_framebuffer(c, width, height, fourcc,
+						   DRM_FORMAT_MOD_LINEAR, usage,
+						   DMABUFD_ATTR_CACHED, 0, "gst test probe", &fb), 0);
+	assert_true(fb.num_planes >= 1 && fb.num_planes <= 4);
+	fc->n_planes = fb.num_planes;
+	for (p = 0; p < fb.num_planes; p++) {
+		fc->offsets[p] = fb.offsets[p];
+		fc->strides[p] = fb.pitches[p];
+	}
+	assert_int_equal(dmabufd_release(c, fb.id), 0);
+	close(fb.fd);
 }
 
 void gsttest_probe_frames(GstElement *sink, struct frame_check *fc)

@@ -53,10 +53,22 @@ struct frame_check {
 	unsigned lists;                /* listings done */
 	unsigned bad_rows;             /* rows with a wrong label or owner pid */
 	unsigned max_live;             /* most live buffers seen in one listing */
+	/* When n_planes > 0: every frame's GstVideoMeta must have these. */
+	unsigned n_planes;
+	uint32_t offsets[4], strides[4];
+	unsigned bad_layout;           /* frames without meta or with another layout */
 	/* Called from the probe on every frame (after the checks), or NULL. */
 	void (*on_frame)(struct frame_check *fc);
 	void *userdata;
 };
+
+/*
+ * Fills fc->n_planes/offsets/strides with the layout the daemon gives a
+ * framebuffer of these parameters (one dmabufd_alloc_framebuffer() on @c,
+ * released at once).
+ */
+void gsttest_expect_fb_layout(struct frame_check *fc, struct dmabufd_client *c, uint32_t width,
+			      uint32_t height, uint32_t fourcc, uint32_t usage);
 
 /* Adds the probe to @sink's sink pad. */
 void gsttest_probe_frames(GstElement *sink, struct frame_check *fc);

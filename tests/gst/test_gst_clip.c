@@ -8,7 +8,8 @@
  *   filesrc ! decodebin ! videoconvert ! video/x-raw,format=NV12 ! dmabufdsink
  *
  * Checks: the pipeline reaches EOS; every frame reaching the sink is
- * dma-buf memory from GstDmabufdAllocator (nothing copied); the daemon
+ * dma-buf memory from GstDmabufdAllocator (nothing copied), laid out as
+ * the daemon lays out an NV12 framebuffer (GstVideoMeta); the daemon
  * lists only the pool's buffers, labelled, owned by this process, never
  * more than the pool size; a consumer process maps every frame and its
  * checksums equal those of the same decode and conversion ending in
@@ -28,6 +29,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <libdrm/drm_fourcc.h>
+
+#include <dmabufd/framebuffer.h>
 
 #include "gsttest.h"
 
@@ -54,6 +59,9 @@ static void test_clip_decode_to_consumer(void **state)
 
 	gsttest_daemon_start(&d, &c);
 	fc.client = c;
+	/* The sink's default usage is cpu-read+cpu-write. */
+	gsttest_expect_fb_layout(&fc, c, 720, 405, DRM_FORMAT_NV12,
+				 DMABUFD_USAGE_CPU_READ | DMABUFD_USAGE_CPU_WRITE);
 	snprintf(ref, sizeof(ref), "%s/ref.txt", d.dir);
 	snprintf(got, sizeof(got), "%s/got.txt", d.dir);
 	snprintf(frames, sizeof(frames), "%s/frames", d.dir);
@@ -99,6 +107,7 @@ static void test_clip_decode_to_consumer(void **state)
 	assert_int_equal(fc.frames, nref);
 	assert_int_equal(fc.not_dmabuf, 0);
 	assert_int_equal(fc.not_dmabufd, 0);
+	assert_int_equal(fc.bad_layout, 0); /* the daemon's plane layout, in GstVideoMeta */
 	assert_true(fc.lists >= 5);
 	assert_int_equal(fc.bad_rows, 0);
 	assert_true(fc.max_live >= 1 && fc.max_live <= POOL_MAX);

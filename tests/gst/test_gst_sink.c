@@ -22,6 +22,10 @@
 
 #include <cmocka.h>
 
+#include <libdrm/drm_fourcc.h>
+
+#include <dmabufd/framebuffer.h>
+
 #include "gsttest.h"
 
 #define RING_DEPTH 4
@@ -132,6 +136,8 @@ static void test_direct_rendering(void **state)
 
 	gsttest_daemon_start(&d, &c);
 	fc.client = c;
+	gsttest_expect_fb_layout(&fc, c, 320, 240, DRM_FORMAT_NV12,
+				 DMABUFD_USAGE_CPU_READ | DMABUFD_USAGE_CPU_WRITE);
 	p = launch("videotestsrc num-buffers=300 ! video/x-raw,format=NV12,width=320,height=240 ! "
 		   "dmabufdsink name=s sync=false ring-depth=%d socket-path=%s",
 		   RING_DEPTH, d.socket);
@@ -143,6 +149,7 @@ static void test_direct_rendering(void **state)
 	assert_int_equal(fc.frames, 300);
 	assert_int_equal(fc.not_dmabuf, 0);
 	assert_int_equal(fc.not_dmabufd, 0);
+	assert_int_equal(fc.bad_layout, 0);
 	assert_int_equal(fc.lists, 12);
 	assert_int_equal(fc.bad_rows, 0);
 	assert_true(fc.max_live >= 1);
