@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The dmabufd GStreamer plugin: dmabufdsink (allocator and pool inside). */
+/* The dmabufd GStreamer plugin: dmabufdsink (allocator and pool inside), dmabufdsrc. */
 #include <gst/gst.h>
 
 #include "gstdmabufdsink.h"
+#include "gstdmabufdsrc.h"
 
 #ifndef PACKAGE
 #define PACKAGE "dmabufd"
@@ -13,9 +14,11 @@
 
 static gboolean plugin_init(GstPlugin *plugin)
 {
-	return GST_ELEMENT_REGISTER(dmabufdsink, plugin);
+	gboolean ok = GST_ELEMENT_REGISTER(dmabufdsink, plugin);
+
+	return GST_ELEMENT_REGISTER(dmabufdsrc, plugin) && ok;
 }
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, dmabufd,
-		  "dmabufd buffers for GStreamer: allocator, buffer pool, sink",
+		  "dmabufd buffers for GStreamer: allocator, buffer pool, sink, source",
 		  plugin_init, DMABUFD_VERSION_STRING, "MIT", "dmabufd", "dmabufd")

@@ -2,7 +2,9 @@
 # Benchmark (not a test): frames per second of
 #   videotestsrc num-buffers=300 ! video/x-raw,format=NV12,width=1920,height=1080 ! SINK
 # with SINK = dmabufdsink (upstream renders into dmabufd buffers) versus
-# fakesink (default allocation: videotestsrc's own system-memory pool), and
+# fakesink (default allocation: videotestsrc's own system-memory pool; once
+# with fakesink's defaults, once with enable-last-sample=false as dmabufdsink
+# has it, so that only the allocation differs), and
 # dmabufdsink with a consumer process that receives, maps and releases every
 # frame (reading one byte: the transport's cost), and one that also
 # checksums every byte (FNV-1a, one byte at a time: the consumer's own cost).
@@ -44,11 +46,12 @@ run() {
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-: >"$dir/fake"; : >"$dir/dmabufd"; : >"$dir/consumer"; : >"$dir/checksum"
+: >"$dir/fake"; : >"$dir/fakenl"; : >"$dir/dmabufd"; : >"$dir/consumer"; : >"$dir/checksum"
 n=0
 while [ $n -lt "$reps" ]; do
 	n=$((n + 1))
 	run $src ! fakesink sync=false >>"$dir/fake"
+	run $src ! fakesink sync=false enable-last-sample=false >>"$dir/fakenl"
 	run $src ! dmabufdsink sync=false socket-path="$dir/socket" >>"$dir/dmabufd"
 	"$build/client/gst/dmabufd-frame-consumer" --socket "$dir/frames" --quiet \
 		--no-checksum >/dev/null &
@@ -65,11 +68,14 @@ done
 
 fps() { median <"$1" | awk -v f=$frames '{ printf "%.1f", f / $1 }'; }
 fake=$(fps "$dir/fake")
+fakenl=$(fps "$dir/fakenl")
 dbd=$(fps "$dir/dmabufd")
 con=$(fps "$dir/consumer")
 sum=$(fps "$dir/checksum")
 echo "videotestsrc pattern=$pattern, $frames frames 1920x1080 NV12, median of $reps runs"
+ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
 echo "fakesink (default allocation):            $fake fps"
-echo "dmabufdsink (dmabufd pool):               $dbd fps  ratio $(echo "$dbd $fake" | awk '{ printf "%.2f", $1 / $2 }')"
-echo "dmabufdsink + consumer (map, release):    $con fps  ratio $(echo "$con $fake" | awk '{ printf "%.2f", $1 / $2 }')"
-echo "dmabufdsink + consumer (map, checksum):   $sum fps  ratio $(echo "$sum $fake" | awk '{ printf "%.2f", $1 / $2 }')"
+echo "fakesink enable-last-sample=false:        $fakenl fps"
+echo "dmabufdsink (dmabufd pool):               $dbd fps  ratio $(ratio "$dbd" "$fake") (vs fakesink), $(ratio "$dbd" "$fakenl") (vs fakesink enable-last-sample=false)"
+echo "dmabufdsink + consumer (map, release):    $con fps  ratio $(ratio "$con" "$fake"), $(ratio "$con" "$fakenl")"
+echo "dmabufdsink + consumer (map, checksum):   $sum fps  ratio $(ratio "$sum" "$fake"), $(ratio "$sum" "$fakenl")"

@@ -26,7 +26,12 @@
 
 #include <dmabufd/framebuffer.h>
 
+#include <gst/allocators/allocators.h>
+#include <gst/video/video.h>
+
+#include "dbfr.h"
 #include "gsttest.h"
+#include "gstdmabufdlayout.h"
 
 #define RING_DEPTH 4
 #define POOL_MAX (RING_DEPTH + 3) /* what dmabufdsink proposes */
@@ -244,6 +249,92 @@ static void test_copy_fallback(void **state)
 	assert_int_equal(gsttest_daemon_stop(&d, c), 0);
 }
 
+/* dmabufdsrc in this process receives the frames a dmabufdsink in another
+ * process publishes: no copy (dma-buf memory wrapping the producer's fd),
+ * GstVideoMeta with its layout, and pixels equal to the reference. */
+static void test_dmabufdsrc_roundtrip(void **state)
+{
+	static const char src[] =
+		"videotestsrc num-buffers=40 pattern=ball ! "
+		"video/x-raw,format=NV12,width=320,height=240";
+	struct dmabufd_client *c;
+	struct daemon_proc d;
+	char ref[256], frames[256], desc[1024];
+	unsigned long long seq_ref, sum_ref;
+	unsigned n = 0, mismatches = 0, not_dmabuf = 0, no_meta = 0;
+	GstElement *p, *appsink;
+	pid_t prod, refp;
+	FILE *f;
+
+	gsttest_daemon_start(&d, &c);
+	snprintf(ref, sizeof(ref), "%s/ref.txt", d.dir);
+	snprintf(frames, sizeof(frames), "%s/frames", d.dir);
+	{
+		const char *argv[] = { REFSUM_BIN, src, NULL };
+
+		refp = gsttest_spawn(argv, ref);
+		assert_int_equal(gsttest_wait_child(refp, 60000), 0);
+	}
+	snprintf(desc, sizeof(desc), "%s ! dmabufdsink sync=false socket-path=%s "
+		 "consumer-socket=%s wait-consumers=1", src, d.socket, frames);
+	{
+		const char *argv[] = { self_exe, "--pipeline", desc, NULL };
+
+		prod = gsttest_spawn(argv, NULL);
+	}
+	p = launch("dmabufdsrc name=src socket=%s ! appsink name=a sync=false", frames);
+	appsink = gst_bin_get_by_name(GST_BIN(p), "a");
+	assert_int_equal(gst_element_set_state(p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE,
+			 1);
+	f = fopen(ref, "re");
+	assert_non_null(f);
+	for (;;) {
+		GstSample *sample = NULL;
+		const uint8_t *planes[4];
+		uint32_t strides[4], rows[4], row_bytes[4];
+		GstVideoFrame vf;
+		GstVideoInfo info;
+		GstBuffer *buf;
+		unsigned pl;
+		uint64_t sum;
+
+		g_signal_emit_by_name(appsink, "pull-sample", &sample);
+		if (!sample)
+			break;
+		buf = gst_sample_get_buffer(sample);
+		if (!gst_is_dmabuf_memory(gst_buffer_peek_memory(buf, 0)))
+			not_dmabuf++;
+		if (!gst_buffer_get_video_meta(buf))
+			no_meta++;
+		assert_true(gst_video_info_from_caps(&info, gst_sample_get_caps(sample)));
+		assert_true(gst_video_frame_map(&vf, &info, buf, GST_MAP_READ));
+		for (pl = 0; pl < GST_VIDEO_FRAME_N_PLANES(&vf); pl++) {
+			planes[pl] = GST_VIDEO_FRAME_PLANE_DATA(&vf, pl);
+			strides[pl] = (uint32_t)GST_VIDEO_FRAME_PLANE_STRIDE(&vf, pl);
+			row_bytes[pl] = gst_dmabufd_plane_row_bytes(&info, pl, &rows[pl]);
+		}
+		sum = dbfr_checksum(GST_VIDEO_FRAME_N_PLANES(&vf), planes, strides, row_bytes,
+				    rows);
+		gst_video_frame_unmap(&vf);
+		if (fscanf(f, "%llu %llx", &seq_ref, &sum_ref) != 2 ||
+		    seq_ref != GST_BUFFER_OFFSET(buf) || sum_ref != sum)
+			mismatches++;
+		n++;
+		gst_sample_unref(sample);
+	}
+	fclose(f);
+	assert_int_equal(n, 40);
+	assert_int_equal(mismatches, 0);
+	assert_int_equal(not_dmabuf, 0);
+	assert_int_equal(no_meta, 0);
+	assert_int_equal(prop_u64(p, "src", "frames-received"), 40);
+	gst_object_unref(appsink);
+	stop_pipeline(p);
+	assert_int_equal(gsttest_wait_child(prod, 30000), 0);
+	assert_true(gsttest_wait_zero(c, 2000));
+	assert_int_equal(gsttest_daemon_stop(&d, c), 0);
+}
+
 static void kill_consumer_at_30(struct frame_check *fc)
 {
 	pid_t *cons = fc->userdata;
@@ -357,12 +448,14 @@ static int run_pipeline(const char *desc)
 
 int main(int argc, char **argv)
 {
-	static const char *const needed[] = { "videotestsrc", "identity", "dmabufdsink", NULL };
+	static const char *const needed[] = { "videotestsrc", "identity", "appsink",
+					      "dmabufdsink", "dmabufdsrc", NULL };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_properties_documented),
 		cmocka_unit_test(test_direct_rendering),
 		cmocka_unit_test(test_layout_fallback),
 		cmocka_unit_test(test_copy_fallback),
+		cmocka_unit_test(test_dmabufdsrc_roundtrip),
 		cmocka_unit_test(test_kill_consumer),
 		cmocka_unit_test(test_kill_pipeline),
 	};
