@@ -10,8 +10,12 @@
  * Exits 77 when GStreamer's base plugins are not installed.
  * "test_gst_sink --pipeline DESC" runs DESC to EOS (the killed producer).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -335,6 +339,107 @@ static void test_dmabufdsrc_roundtrip(void **state)
 	assert_int_equal(gsttest_daemon_stop(&d, c), 0);
 }
 
+/* Open fds of this process whose /proc/self/fd link starts with @prefix. */
+static int count_fds_named(const char *prefix)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *ent;
+	int n = 0;
+
+	assert_non_null(dir);
+	while ((ent = readdir(dir))) {
+		char path[300], target[256];
+		ssize_t len;
+
+		if (ent->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", ent->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len < 0)
+			continue;
+		target[len] = '\0';
+		if (strncmp(target, prefix, strlen(prefix)) == 0)
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* A raw consumer connection: connect (retrying while the sink starts) and
+ * read the sink's HELLO. Returns the socket. */
+static int raw_consumer(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct dbfr_hello hello;
+	int i, fd = -1;
+	ssize_t n;
+
+	strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
+	for (i = 0; i < 500; i++) {
+		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+			break;
+		close(fd);
+		fd = -1;
+		usleep(10000);
+	}
+	assert_true(fd >= 0);
+	n = dbfr_recv(fd, &hello, sizeof(hello), NULL, 0);
+	assert_int_equal(n, sizeof(hello));
+	assert_int_equal(dbfr_check(&hello, (size_t)n, DBFR_HELLO), DBFR_HELLO);
+	return fd;
+}
+
+/* Misbehaving consumers — garbage, a RELEASE of a frame they do not hold,
+ * an fd the sink never asked for — are disconnected; the pipeline goes on
+ * to EOS, the fd that was sent is not kept, and the daemon ends at zero. */
+static void test_bad_consumers(void **state)
+{
+	static const char garbage[] = "not a dbfr message at all, just bytes";
+	struct dmabufd_client *c;
+	struct daemon_proc d;
+	struct dbfr_release rel;
+	char frames[256];
+	GstElement *p;
+	int a, b, e, memfd;
+
+	gsttest_daemon_start(&d, &c);
+	snprintf(frames, sizeof(frames), "%s/frames", d.dir);
+	p = launch("videotestsrc is-live=true num-buffers=100 ! "
+		   "video/x-raw,format=NV12,width=160,height=120,framerate=50/1 ! "
+		   "dmabufdsink name=s socket-path=%s consumer-socket=%s wait-consumers=1",
+		   d.socket, frames);
+	assert_int_not_equal(gst_element_set_state(p, GST_STATE_PLAYING),
+			     GST_STATE_CHANGE_FAILURE);
+	a = raw_consumer(frames);
+	assert_int_equal(dbfr_send(a, garbage, sizeof(garbage), -1, 0), 0);
+	b = raw_consumer(frames);
+	memset(&rel, 0, sizeof(rel));
+	dbfr_header_init(&rel.h, DBFR_RELEASE, sizeof(rel));
+	rel.seq = 999999;
+	assert_int_equal(dbfr_send(b, &rel, sizeof(rel), -1, 0), 0);
+	e = raw_consumer(frames);
+	memfd = memfd_create("stray", MFD_CLOEXEC);
+	assert_true(memfd >= 0);
+	rel.seq = 0;
+	assert_int_equal(dbfr_send(e, &rel, sizeof(rel), memfd, 0), 0);
+	close(memfd);
+	/* The sink drops each one: the connections see EOF (after any frames
+	 * it had sent them). */
+	assert_true(gsttest_run_to_eos(p, 60));
+	assert_int_equal(prop_u64(p, "s", "frames-rendered"), 100);
+	assert_int_equal(prop_u64(p, "s", "consumers"), 0);
+	/* The sink (in this process) did not keep the fd the consumer sent. */
+	close(a);
+	close(b);
+	close(e);
+	assert_int_equal(count_fds_named("/memfd:stray"), 0);
+	stop_pipeline(p);
+	assert_true(gsttest_wait_zero(c, 2000));
+	assert_int_equal(gsttest_daemon_stop(&d, c), 0);
+}
+
 static void kill_consumer_at_30(struct frame_check *fc)
 {
 	pid_t *cons = fc->userdata;
@@ -456,6 +561,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_layout_fallback),
 		cmocka_unit_test(test_copy_fallback),
 		cmocka_unit_test(test_dmabufdsrc_roundtrip),
+		cmocka_unit_test(test_bad_consumers),
 		cmocka_unit_test(test_kill_consumer),
 		cmocka_unit_test(test_kill_pipeline),
 	};
