@@ -10,7 +10,7 @@ if [ "${1:-}" = "--asan" ]; then
 	build=build-asan
 	opts="$opts -DASAN_UBSAN=ON"
 fi
-scripts/install-deps.sh --test
+scripts/install-deps.sh --test --gst
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMABUFD_BUILD_TESTS=ON $opts
 cmake --build "$build" -j"$(nproc)"
 cd "$build"

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* dbfr: the frame-ring protocol helpers (see dbfr.h). */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "dbfr.h"
+
+void dbfr_header_init(struct dbfr_header *h, enum dbfr_type type, size_t size)
+{
+	h->magic = DBFR_MAGIC;
+	h->version = DBFR_VERSION;
+	h->type = (uint16_t)type;
+	h->size = (uint32_t)size;
+	h->reserved = 0;
+}
+
+static size_t dbfr_type_size(int type)
+{
+	switch (type) {
+	case DBFR_HELLO:
+		return sizeof(struct dbfr_hello);
+	case DBFR_FRAME:
+		return sizeof(struct dbfr_frame);
+	case DBFR_EOS:
+		return sizeof(struct dbfr_header);
+	case DBFR_RELEASE:
+		return sizeof(struct dbfr_release);
+	default:
+		return 0;
+	}
+}
+
+int dbfr_check(const void *msg, size_t len, int type)
+{
+	struct dbfr_header h;
+	size_t want;
+
+	if (len < sizeof(h))
+		return -EBADMSG;
+	memcpy(&h, msg, sizeof(h));
+	if (h.magic != DBFR_MAGIC || h.reserved != 0)
+		return -EBADMSG;
+	if (h.version != DBFR_VERSION)
+		return -EPROTONOSUPPORT;
+	want = dbfr_type_size(h.type);
+	if (!want || h.size != len || len != want || (type && h.type != type))
+		return -EBADMSG;
+	return h.type;
+}
+
+int dbfr_frame_check(const struct dbfr_frame *f)
+{
+	unsigned p;
+
+	if (f->num_planes < 1 || f->num_planes > DBFR_MAX_PLANES || f->width == 0 ||
+	    f->height == 0)
+		return -EBADMSG;
+	for (p = 0; p < f->num_planes; p++) {
+		uint64_t end;
+
+		if (f->rows[p] == 0 || f->row_bytes[p] == 0 || f->row_bytes[p] > f->strides[p])
+			return -EBADMSG;
+		/* 32-bit fields: the products fit in 64 bits. */
+		end = (uint64_t)f->offsets[p] + (uint64_t)f->strides[p] * (f->rows[p] - 1) +
+		      f->row_bytes[p];
+		if (end > f->size)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+int dbfr_send(int sock, const void *msg, size_t len, int fd, int flags)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EMSGSIZE;
+}
+
+ssize_t dbfr_recv(int sock, void *buf, size_t cap, int *ret_fd, int flags)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	int fds[4], nfds = 0, i;
+	struct cmsghdr *c;
+	ssize_t n;
+	int bad = 0;
+
+	do
+		n = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		size_t k, cnt;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < cnt; k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+			if (nfds < 4)
+				fds[nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds > 1 || (nfds && !ret_fd))
+		bad = 1;
+	if (bad) {
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		return -EBADMSG;
+	}
+	if (ret_fd)
+		*ret_fd = nfds ? fds[0] : -1;
+	return n;
+}
+
+uint64_t dbfr_checksum(unsigned num_planes, const uint8_t *const planes[],
+		       const uint32_t strides[], const uint32_t row_bytes[],
+		       const uint32_t rows[])
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	unsigned p, r;
+	uint32_t i;
+
+	for (p = 0; p < num_planes; p++) {
+		for (r = 0; r < rows[p]; r++) {
+			const uint8_t *row = planes[p] + (size_t)r * strides[p];
+
+			for (i = 0; i < row_bytes[p]; i++) {
+				h ^= row[i];
+				h *= 0x100000001b3ull;
+			}
+		}
+	}
+	return h;
+}

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmabufd-frame-consumer - example consumer of dmabufdsink's frames.
+ *
+ *   dmabufd-frame-consumer --socket PATH [--expect FILE] [--out FILE]
+ *                          [--hold-ms N] [--connect-timeout SEC] [--quiet]
+ *                          [--no-checksum]
+ *
+ * Connects to a dmabufdsink consumer-socket (frame-ring protocol, dbfr.h),
+ * and for every frame: checks the layout against the buffer's size, maps
+ * the fd read-only, brackets the read with dmabufd_cpu_access_begin/end()
+ * (DMA_BUF_IOCTL_SYNC on a dma-buf, nothing on a memfd), computes the FNV-1a 64 checksum of the pixel data (strides
+ * skipped), unmaps, closes the fd and releases the frame.
+ *
+ * --no-checksum maps and brackets each frame but reads only its first byte
+ * (transport cost without the checksum; incompatible with --expect/--out).
+ *
+ * --out FILE writes "SEQ CHECKSUM" per frame; --expect FILE reads the same
+ * format (e.g. from dmabufd-gst-refsum) and compares frame by frame.
+ *
+ * Exit codes: 0 EOS reached and (with --expect) every expected frame
+ * received with an equal checksum; 1 a checksum differed, or frames were
+ * missing; 2 usage; 3 cannot connect; 4 protocol error (bad message,
+ * layout outside the buffer, mmap failed); 5 the producer went away
+ * without EOS.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dmabufd/framebuffer.h>
+
+#include "dbfr.h"
+
+enum { EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_CONNECT, EXIT_PROTOCOL, EXIT_GONE };
+
+struct expect {
+	uint64_t *sums; /* indexed by seq */
+	size_t n;
+};
+
+static int load_expect(const char *path, struct expect *e)
+{
+	FILE *f = fopen(path, "re");
+	unsigned long long seq, sum;
+	size_t cap = 0;
+
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%llu %llx", &seq, &sum) == 2) {
+		if (seq != e->n) {
+			fclose(f);
+			return -EINVAL;
+		}
+		if (e->n == cap) {
+			uint64_t *p;
+
+			cap = cap ? cap * 2 : 256;
+			p = realloc(e->sums, cap * sizeof(*p));
+			if (!p) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			e->sums = p;
+		}
+		e->sums[e->n++] = sum;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int connect_retry(const char *path, int timeout_s)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	int i, fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	for (i = 0; i <= timeout_s * 20; i++) {
+		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+			return fd;
+		close(fd);
+		if (errno != ENOENT && errno != ECONNREFUSED)
+			return -errno;
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+static bool no_checksum;
+
+/* Maps the frame and checksums it. Return: 0 or a negative errno. */
+static int frame_checksum(const struct dbfr_frame *f, int fd, uint64_t *ret)
+{
+	const uint8_t *planes[DBFR_MAX_PLANES];
+	off_t end;
+	void *map;
+	unsigned p;
+	int r;
+
+	/* The fd must really be as large as the producer says. */
+	end = lseek(fd, 0, SEEK_END);
+	if (end < 0 || (uint64_t)end < f->size)
+		return -EBADMSG;
+	map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	/* DMA_BUF_IOCTL_SYNC around the read (a no-op on a memfd). */
+	r = dmabufd_cpu_access_begin(fd, DMABUFD_CPU_READ);
+	if (r < 0) {
+		munmap(map, f->size);
+		return r;
+	}
+	for (p = 0; p < f->num_planes; p++)
+		planes[p] = (const uint8_t *)map + f->offsets[p];
+	if (no_checksum)
+		*ret = *(const volatile uint8_t *)planes[0];
+	else
+		*ret = dbfr_checksum(f->num_planes, planes, f->strides, f->row_bytes, f->rows);
+	r = dmabufd_cpu_access_end(fd, DMABUFD_CPU_READ);
+	munmap(map, f->size);
+	return r;
+}
+
+static void usage(FILE *out)
+{
+	fputs("Usage: dmabufd-frame-consumer --socket PATH [--expect FILE] [--out FILE]\n"
+	      "                              [--hold-ms N] [--connect-timeout SEC] [--quiet]\n"
+	      "                              [--no-checksum]\n"
+	      "Receives dmabufdsink frames, maps and checksums each one.\n"
+	      "Exit: 0 ok, 1 checksum mismatch or missing frames, 2 usage, 3 connect,\n"
+	      "      4 protocol error, 5 producer gone without EOS.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "expect", required_argument, NULL, 'e' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "hold-ms", required_argument, NULL, 'H' },
+		{ "connect-timeout", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "no-checksum", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	const char *sock_path = NULL, *expect_path = NULL, *out_path = NULL;
+	struct expect exp = { 0 };
+	unsigned long frames = 0, mismatches = 0, hold_ms = 0;
+	int timeout_s = 10, quiet = 0, c, sock, ret = EXIT_OK;
+	bool eos = false, hello = false;
+	FILE *out = NULL;
+
+	while ((c = getopt_long(argc, argv, "s:e:o:H:t:qnh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock_path = optarg; break;
+		case 'e': expect_path = optarg; break;
+		case 'o': out_path = optarg; break;
+		case 'H': hold_ms = strtoul(optarg, NULL, 10); break;
+		case 't': timeout_s = atoi(optarg); break;
+		case 'q': quiet = 1; break;
+		case 'n': no_checksum = true; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (!sock_path || optind != argc || hold_ms > 60000 || timeout_s < 0 ||
+	    (no_checksum && (expect_path || out_path))) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (expect_path && load_expect(expect_path, &exp) < 0) {
+		fprintf(stderr, "consumer: cannot read %s\n", expect_path);
+		return EXIT_USAGE;
+	}
+	if (out_path && !(out = fopen(out_path, "we"))) {
+		fprintf(stderr, "consumer: cannot write %s: %s\n", out_path, strerror(errno));
+		free(exp.sums);
+		return EXIT_USAGE;
+	}
+	sock = connect_retry(sock_path, timeout_s);
+	if (sock < 0) {
+		fprintf(stderr, "consumer: cannot connect to %s: %s\n", sock_path,
+			strerror(-sock));
+		free(exp.sums);
+		if (out)
+			fclose(out);
+		return EXIT_CONNECT;
+	}
+
+	while (!eos) {
+		union {
+			struct dbfr_hello hello;
+			struct dbfr_frame frame;
+			char raw[DBFR_MAX_MESSAGE];
+		} m;
+		struct dbfr_release rel;
+		uint64_t sum = 0;
+		int fd = -1, type, r;
+		ssize_t n;
+
+		n = dbfr_recv(sock, &m, sizeof(m), &fd, 0);
+		if (n == 0 || n == -ECONNRESET) {
+			fprintf(stderr, "consumer: producer gone without EOS after %lu frames\n",
+				frames);
+			ret = EXIT_GONE;
+			break;
+		}
+		type = n < 0 ? (int)n : dbfr_check(&m, (size_t)n, 0);
+		if (type < 0 || (!hello && type != DBFR_HELLO) ||
+		    (type == DBFR_FRAME) != (fd >= 0) || type == DBFR_RELEASE) {
+			fprintf(stderr, "consumer: protocol error (%s)\n",
+				type < 0 ? strerror(-type) : "unexpected message");
+			if (fd >= 0)
+				close(fd);
+			ret = EXIT_PROTOCOL;
+			break;
+		}
+		switch (type) {
+		case DBFR_HELLO:
+			hello = true;
+			m.hello.backend[sizeof(m.hello.backend) - 1] = '\0';
+			if (!quiet)
+				printf("consumer: producer pid %u, ring depth %u, %s backend, "
+				       "frames are %s\n", m.hello.producer_pid,
+				       m.hello.ring_depth, m.hello.backend,
+				       m.hello.dmabuf ? "dma-bufs" : "memfds");
+			continue;
+		case DBFR_EOS:
+			eos = true;
+			continue;
+		default:
+			break;
+		}
+		/* DBFR_FRAME */
+		m.frame.format[sizeof(m.frame.format) - 1] = '\0';
+		r = dbfr_frame_check(&m.frame);
+		if (r == 0)
+			r = frame_checksum(&m.frame, fd, &sum);
+		close(fd);
+		if (r < 0) {
+			fprintf(stderr, "consumer: frame %" PRIu64 ": %s\n", m.frame.seq,
+				strerror(-r));
+			ret = EXIT_PROTOCOL;
+			break;
+		}
+		frames++;
+		if (out)
+			fprintf(out, "%" PRIu64 " %016" PRIx64 "\n", m.frame.seq, sum);
+		if (expect_path) {
+			if (m.frame.seq >= exp.n || exp.sums[m.frame.seq] != sum) {
+				if (mismatches++ < 10)
+					fprintf(stderr, "consumer: frame %" PRIu64
+						" checksum %016" PRIx64 " differs\n",
+						m.frame.seq, sum);
+			}
+		}
+		if (!quiet && (frames == 1 || frames % 100 == 0))
+			printf("consumer: frame %" PRIu64 " %ux%u %s (%u planes, buffer %" PRIu64
+			       ") checksum %016" PRIx64 "\n", m.frame.seq, m.frame.width,
+			       m.frame.height, m.frame.format, m.frame.num_planes,
+			       m.frame.buffer_id, sum);
+		if (hold_ms) {
+			struct timespec ts = { hold_ms / 1000, (long)(hold_ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+		memset(&rel, 0, sizeof(rel));
+		dbfr_header_init(&rel.h, DBFR_RELEASE, sizeof(rel));
+		rel.seq = m.frame.seq;
+		if (dbfr_send(sock, &rel, sizeof(rel), -1, 0) < 0 && !quiet)
+			fprintf(stderr, "consumer: release of %" PRIu64 " not delivered\n",
+				m.frame.seq);
+	}
+	close(sock);
+	if (out)
+		fclose(out);
+	if (ret == EXIT_OK && expect_path) {
+		if (mismatches || frames != exp.n) {
+			fprintf(stderr, "consumer: %lu frames received, %zu expected, %lu "
+				"checksums differ\n", frames, exp.n, mismatches);
+			ret = EXIT_MISMATCH;
+		}
+	}
+	if (ret == EXIT_OK)
+		printf("consumer: EOS after %lu frames%s\n", frames,
+		       expect_path ? ", every checksum equals the reference" : "");
+	free(exp.sums);
+	return ret;
+}

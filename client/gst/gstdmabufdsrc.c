@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * SECTION:element-dmabufdsrc
+ *
+ * Receives the frames a dmabufdsink publishes on its consumer-socket
+ * (frame-ring protocol, client/gst/dbfr.h) and pushes them downstream
+ * without copying: each buffer's memory wraps the received fd
+ * (gst_dmabuf_allocator_alloc(), so gst_is_dmabuf_memory() holds) and a
+ * GstVideoMeta carries the producer's plane offsets and strides. When the
+ * last reference to that memory goes, the frame is released to the
+ * producer, which may then reuse the buffer.
+ *
+ * Example (in a second process):
+ *   gst-launch-1.0 dmabufdsrc socket=/tmp/frames ! videoconvert ! autovideosink
+ */
+#include "gstdmabufdsrc.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gst/allocators/allocators.h>
+#include <gst/video/video.h>
+
+#include "dbfr.h"
+
+GST_DEBUG_CATEGORY_STATIC(dmabufd_src_debug);
+#define GST_CAT_DEFAULT dmabufd_src_debug
+
+#define DEFAULT_CONNECT_TIMEOUT 10
+
+enum {
+	PROP_0,
+	PROP_SOCKET,
+	PROP_CONNECT_TIMEOUT,
+	PROP_FRAMES_RECEIVED,
+};
+
+/* The connection, shared with every memory still out (their release
+ * notifies send on it); closed when the last reference goes, so an fd
+ * number is never reused under a late release. */
+struct src_conn {
+	gint ref;
+	int fd;
+};
+
+struct frame_release {
+	struct src_conn *conn;
+	guint64 seq;
+};
+
+struct _GstDmabufdSrc {
+	GstPushSrc parent;
+	gchar *socket;          /* object lock */
+	guint connect_timeout;  /* seconds, object lock */
+	guint64 frames;         /* object lock */
+
+	struct src_conn *conn;
+	GstPoll *poll;
+	GstPollFD pfd;
+	GstAllocator *allocator; /* the stock GstDmaBufAllocator */
+	GstVideoInfo info;
+	gboolean have_caps;
+	gboolean hello;
+};
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
+	"src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-raw"));
+
+G_DEFINE_TYPE(GstDmabufdSrc, gst_dmabufd_src, GST_TYPE_PUSH_SRC)
+GST_ELEMENT_REGISTER_DEFINE(dmabufdsrc, "dmabufdsrc", GST_RANK_NONE, GST_TYPE_DMABUFD_SRC)
+
+static struct src_conn *conn_ref(struct src_conn *c)
+{
+	g_atomic_int_inc(&c->ref);
+	return c;
+}
+
+static void conn_unref(struct src_conn *c)
+{
+	if (c && g_atomic_int_dec_and_test(&c->ref)) {
+		close(c->fd);
+		g_free(c);
+	}
+}
+
+static GQuark release_quark(void)
+{
+	return g_quark_from_static_string("GstDmabufdSrcRelease");
+}
+
+/* Memory finalised: tell the producer (any thread; a datagram send is
+ * atomic). A producer that is gone makes this fail harmlessly. */
+static void frame_release_notify(gpointer data)
+{
+	struct frame_release *r = data;
+	struct dbfr_release msg;
+
+	memset(&msg, 0, sizeof(msg));
+	dbfr_header_init(&msg.h, DBFR_RELEASE, sizeof(msg));
+	msg.seq = r->seq;
+	dbfr_send(r->conn->fd, &msg, sizeof(msg), -1, 0);
+	conn_unref(r->conn);
+	g_free(r);
+}
+
+static int connect_retry(const char *path, guint timeout_s)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	guint i;
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	for (i = 0; i <= timeout_s * 20; i++) {
+		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+			return fd;
+		close(fd);
+		if (errno != ENOENT && errno != ECONNREFUSED)
+			return -errno;
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+static gboolean gst_dmabufd_src_start(GstBaseSrc *bsrc)
+{
+	GstDmabufdSrc *self = GST_DMABUFD_SRC(bsrc);
+	gchar *path;
+	guint timeout;
+	int fd;
+
+	GST_OBJECT_LOCK(self);
+	path = g_strdup(self->socket);
+	timeout = self->connect_timeout;
+	self->frames = 0;
+	GST_OBJECT_UNLOCK(self);
+	if (!path) {
+		GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, (NULL), ("no socket set"));
+		return FALSE;
+	}
+	fd = connect_retry(path, timeout);
+	if (fd < 0) {
+		GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, (NULL),
+				  ("cannot connect to %s: %s", path, g_strerror(-fd)));
+		g_free(path);
+		return FALSE;
+	}
+	g_free(path);
+	self->conn = g_new(struct src_conn, 1);
+	self->conn->ref = 1;
+	self->conn->fd = fd;
+	self->poll = gst_poll_new(TRUE);
+	gst_poll_fd_init(&self->pfd);
+	self->pfd.fd = fd;
+	gst_poll_add_fd(self->poll, &self->pfd);
+	gst_poll_fd_ctl_read(self->poll, &self->pfd, TRUE);
+	self->allocator = gst_dmabuf_allocator_new();
+	self->have_caps = FALSE;
+	self->hello = FALSE;
+	return TRUE;
+}
+
+static gboolean gst_dmabufd_src_stop(GstBaseSrc *bsrc)
+{
+	GstDmabufdSrc *self = GST_DMABUFD_SRC(bsrc);
+
+	if (self->poll) {
+		gst_poll_free(self->poll);
+		self->poll = NULL;
+	}
+	/* Memories still out keep the connection until they are released. */
+	conn_unref(self->conn);
+	self->conn = NULL;
+	gst_clear_object(&self->allocator);
+	return TRUE;
+}
+
+static gboolean gst_dmabufd_src_unlock(GstBaseSrc *bsrc)
+{
+	GstDmabufdSrc *self = GST_DMABUFD_SRC(bsrc);
+
+	if (self->poll)
+		gst_poll_set_flushing(self->poll, TRUE);
+	return TRUE;
+}
+
+static gboolean gst_dmabufd_src_unlock_stop(GstBaseSrc *bsrc)
+{
+	GstDmabufdSrc *self = GST_DMABUFD_SRC(bsrc);
+
+	if (self->poll)
+		gst_poll_set_flushing(self->poll, FALSE);
+	return TRUE;
+}
+
+/* Caps for @f; sets them downstream when they changed. */
+static gboolean update_caps(GstDmabufdSrc *self, const struct dbfr_frame *f)
+{
+	GstVideoFormat fmt = gst_video_format_from_string(f->format);
+	GstVideoInfo info;
+	GstCaps *caps;
+	gboolean ok;
+
+	if (fmt == GST_VIDEO_FORMAT_UNKNOWN || f->width > G_MAXINT || f->height > G_MAXINT ||
+	    !gst_video_info_set_format(&info, fmt, f->width, f->height) ||
+	    GST_VIDEO_INFO_N_PLANES(&info) != f->num_planes)
+		return FALSE;
+	if (self->have_caps && GST_VIDEO_INFO_FORMAT(&self->info) == fmt &&
+	    GST_VIDEO_INFO_WIDTH(&self->info) == (gint)f->width &&
+	    GST_VIDEO_INFO_HEIGHT(&self->info) == (gint)f->height)
+		return TRUE;
+	caps = gst_video_info_to_caps(&info);
+	ok = gst_base_src_set_caps(GST_BASE_SRC(self), caps);
+	gst_caps_unref(caps);
+	if (ok) {
+		self->info = info;
+		self->have_caps = TRUE;
+	}
+	return ok;
+}
+
+static GstFlowReturn wrap_frame(GstDmabufdSrc *self, const struct dbfr_frame *f, int fd,
+				GstBuffer **outbuf)
+{
+	gsize offsets[GST_VIDEO_MAX_PLANES] = { 0 };
+	gint strides[GST_VIDEO_MAX_PLANES] = { 0 };
+	struct frame_release *rel;
+	GstMemory *mem;
+	GstBuffer *buf;
+	off_t end;
+	guint p;
+
+	end = lseek(fd, 0, SEEK_END);
+	if (dbfr_frame_check(f) < 0 || end < 0 || (guint64)end < f->size ||
+	    f->size > G_MAXSIZE) {
+		close(fd);
+		GST_ELEMENT_ERROR(self, STREAM, DECODE, (NULL),
+				  ("frame %" G_GUINT64_FORMAT ": layout outside its buffer", f->seq));
+		return GST_FLOW_ERROR;
+	}
+	if (!update_caps(self, f)) {
+		close(fd);
+		GST_ELEMENT_ERROR(self, STREAM, FORMAT, (NULL),
+				  ("frame %" G_GUINT64_FORMAT ": unusable format %s %ux%u",
+				   f->seq, f->format, f->width, f->height));
+		return GST_FLOW_NOT_NEGOTIATED;
+	}
+	mem = gst_dmabuf_allocator_alloc(self->allocator, fd, (gsize)f->size);
+	if (!mem) {
+		close(fd);
+		return GST_FLOW_ERROR;
+	}
+	rel = g_new(struct frame_release, 1);
+	rel->conn = conn_ref(self->conn);
+	rel->seq = f->seq;
+	gst_mini_object_set_qdata(GST_MINI_OBJECT_CAST(mem), release_quark(), rel,
+				  frame_release_notify);
+	buf = gst_buffer_new();
+	gst_buffer_append_memory(buf, mem);
+	for (p = 0; p < f->num_planes; p++) {
+		offsets[p] = f->offsets[p];
+		strides[p] = (gint)f->strides[p];
+	}
+	gst_buffer_add_video_meta_full(buf, GST_VIDEO_FRAME_FLAG_NONE,
+				       GST_VIDEO_INFO_FORMAT(&self->info), (guint)f->width,
+				       (guint)f->height, f->num_planes, offsets, strides);
+	GST_BUFFER_OFFSET(buf) = f->seq;
+	*outbuf = buf;
+	return GST_FLOW_OK;
+}
+
+static GstFlowReturn gst_dmabufd_src_create(GstPushSrc *psrc, GstBuffer **outbuf)
+{
+	GstDmabufdSrc *self = GST_DMABUFD_SRC(psrc);
+
+	for (;;) {
+		union {
+			struct dbfr_hello hello;
+			struct dbfr_frame frame;
+			char raw[DBFR_MAX_MESSAGE];
+		} m;
+		int fd = -1, type;
+		GstFlowReturn ret;
+		ssize_t n;
+
+		n = dbfr_recv(self->conn->fd, &m, sizeof(m), &fd, MSG_DONTWAIT);
+		if (n == -EAGAIN) {
+			gint r = gst_poll_wait(self->poll, GST_CLOCK_TIME_NONE);
+
+			if (r < 0 && errno == EBUSY)
+				return GST_FLOW_FLUSHING;
+			continue;
+		}
+		if (n == 0 || n == -ECONNRESET) {
+			GST_ELEMENT_ERROR(self, RESOURCE, READ, ("The producer went away."),
+					  ("connection closed without EOS"));
+			return GST_FLOW_ERROR;
+		}
+		type = n < 0 ? (int)n : dbfr_check(&m, (size_t)n, 0);
+		if (type < 0 || (!self->hello && type != DBFR_HELLO) ||
+		    (type == DBFR_FRAME) != (fd >= 0) || type == DBFR_RELEASE) {
+			if (fd >= 0)
+				close(fd);
+			GST_ELEMENT_ERROR(self, STREAM, DECODE, (NULL),
+					  ("protocol error from the producer"));
+			return GST_FLOW_ERROR;
+		}
+		switch (type) {
+		case DBFR_HELLO:
+			m.hello.backend[sizeof(m.hello.backend) - 1] = '\0';
+			GST_INFO_OBJECT(self, "producer pid %u, ring depth %u, %s backend",
+					m.hello.producer_pid, m.hello.ring_depth,
+					m.hello.backend);
+			self->hello = TRUE;
+			continue;
+		case DBFR_EOS:
+			return GST_FLOW_EOS;
+		default:
+			break;
+		}
+		m.frame.format[sizeof(m.frame.format) - 1] = '\0';
+		ret = wrap_frame(self, &m.frame, fd, outbuf);
+		if (ret == GST_FLOW_OK) {
+			GST_OBJECT_LOCK(self);
+			self->frames++;
+			GST_OBJECT_UNLOCK(self);
+		}
+		return ret;
+	}
+}
+
+static void gst_dmabufd_src_set_property(GObject *object, guint prop_id, const GValue *value,
+					 GParamSpec *pspec)
+{
+	GstDmabufdSrc *self = GST_DMABUFD_SRC(object);
+
+	GST_OBJECT_LOCK(self);
+	switch (prop_id) {
+	case PROP_SOCKET:
+		g_free(self->socket);
+		self->socket = g_value_dup_string(value);
+		break;
+	case PROP_CONNECT_TIMEOUT:
+		self->connect_timeout = g_value_get_uint(value);
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+		break;
+	}
+	GST_OBJECT_UNLOCK(self);
+}
+
+static void gst_dmabufd_src_get_property(GObject *object, guint prop_id, GValue *value,
+					 GParamSpec *pspec)
+{
+	GstDmabufdSrc *self = GST_DMABUFD_SRC(object);
+
+	GST_OBJECT_LOCK(self);
+	switch (prop_id) {
+	case PROP_SOCKET:
+		g_value_set_string(value, self->socket);
+		break;
+	case PROP_CONNECT_TIMEOUT:
+		g_value_set_uint(value, self->connect_timeout);
+		break;
+	case PROP_FRAMES_RECEIVED:
+		g_value_set_uint64(value, self->frames);
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+		break;
+	}
+	GST_OBJECT_UNLOCK(self);
+}
+
+static void gst_dmabufd_src_finalize(GObject *object)
+{
+	GstDmabufdSrc *self = GST_DMABUFD_SRC(object);
+
+	g_free(self->socket);
+	G_OBJECT_CLASS(gst_dmabufd_src_parent_class)->finalize(object);
+}
+
+static void gst_dmabufd_src_class_init(GstDmabufdSrcClass *klass)
+{
+	GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+	GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+	GstBaseSrcClass *bsrc_class = GST_BASE_SRC_CLASS(klass);
+	GstPushSrcClass *psrc_class = GST_PUSH_SRC_CLASS(klass);
+	const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+			       GST_PARAM_MUTABLE_READY;
+
+	gobject_class->set_property = gst_dmabufd_src_set_property;
+	gobject_class->get_property = gst_dmabufd_src_get_property;
+	gobject_class->finalize = gst_dmabufd_src_finalize;
+
+	g_object_class_install_property(gobject_class, PROP_SOCKET,
+		g_param_spec_string("socket", "Consumer socket",
+			"Path of the dmabufdsink consumer-socket to receive frames from", NULL,
+			rw));
+	g_object_class_install_property(gobject_class, PROP_CONNECT_TIMEOUT,
+		g_param_spec_uint("connect-timeout", "Connect timeout",
+			"Seconds to keep retrying while the socket does not exist or refuses "
+			"(the producer may start later)", 0, 3600, DEFAULT_CONNECT_TIMEOUT, rw));
+	g_object_class_install_property(gobject_class, PROP_FRAMES_RECEIVED,
+		g_param_spec_uint64("frames-received", "Frames received",
+			"Frames received since the source started", 0, G_MAXUINT64, 0,
+			G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+	gst_element_class_set_static_metadata(element_class, "dmabufd video source",
+		"Source/Video",
+		"Receives the frames a dmabufdsink publishes, without copying",
+		"dmabufd project");
+	gst_element_class_add_static_pad_template(element_class, &src_template);
+
+	bsrc_class->start = gst_dmabufd_src_start;
+	bsrc_class->stop = gst_dmabufd_src_stop;
+	bsrc_class->unlock = gst_dmabufd_src_unlock;
+	bsrc_class->unlock_stop = gst_dmabufd_src_unlock_stop;
+	psrc_class->create = gst_dmabufd_src_create;
+
+	GST_DEBUG_CATEGORY_INIT(dmabufd_src_debug, "dmabufdsrc", 0, "dmabufd video source");
+}
+
+static void gst_dmabufd_src_init(GstDmabufdSrc *self)
+{
+	self->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+	gst_video_info_init(&self->info);
+	gst_base_src_set_live(GST_BASE_SRC(self), TRUE);
+	gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);
+	gst_base_src_set_do_timestamp(GST_BASE_SRC(self), TRUE);
+}
