@@ -5,6 +5,8 @@
 
 static const struct backend_ops *const backends[] = {
 	&memfd_backend_ops,
+	&dmaheap_backend_ops,
+	&udmabuf_backend_ops,
 };
 
 const struct backend_ops *backend_find(const char *name)

@@ -31,6 +31,11 @@ struct backend_caps {
 /* Options given to a backend at creation (from the command line/config). */
 struct backend_options {
 	uint64_t capacity;      /* bytes; 0 = the backend's default */
+	/* dma-heap: comma-separated heap names (NULL = none) configured as
+	 * contiguous (CMA), write-combine or uncached (issue 5). */
+	const char *heaps_contiguous;
+	const char *heaps_writecombine;
+	const char *heaps_uncached;
 };
 
 /* One allocation, already validated and placed by the server. */
@@ -105,6 +110,8 @@ struct backend {
 };
 
 extern const struct backend_ops memfd_backend_ops;
+extern const struct backend_ops dmaheap_backend_ops;  /* backend_dmaheap.c */
+extern const struct backend_ops udmabuf_backend_ops;  /* backend_udmabuf.c */
 
 /**
  * backend_find() - the backend ops table named @name ("memfd", ...).

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "macros.h"
 #include "parse.h"
+#include "probe.h"
 #include "server.h"
 
 /* Upper bounds for [share] (and [access] lists): a client controls these. */
@@ -229,6 +230,35 @@ static int quota_key(struct parse_ctx *ctx, const char *key, const char *shown, 
 	return 0;
 }
 
+/* issue 5: [daemon] backends = kmod,dma-heap,... and the dma-heap heap lists. */
+static int handle_backend_lists(struct parse_ctx *ctx, const char *name, const char *value)
+{
+	struct config *c = ctx->cfg;
+	char names[PROBE_MAX_BACKENDS][16];
+	size_t n;
+	char **slot;
+
+	if (strcmp(name, "backends") == 0) {
+		if (probe_parse_order(value, names, &n) < 0) {
+			config_error(ctx, "backends: '%s' is not a comma-separated list of distinct "
+				     "names out of kmod, dma-heap, udmabuf, memfd", value);
+			return 0;
+		}
+		slot = &c->backends;
+	} else {
+		if (strlen(value) > 1024) {
+			config_error(ctx, "%s: list longer than 1024 bytes", name);
+			return 0;
+		}
+		slot = strcmp(name, "dma-heap-contiguous") == 0 ? &c->heaps_contiguous :
+		       strcmp(name, "dma-heap-write-combine") == 0 ? &c->heaps_writecombine :
+								      &c->heaps_uncached;
+	}
+	free(*slot);
+	*slot = strdup(value);
+	return *slot ? 1 : -ENOMEM;
+}
+
 static int handle_daemon(struct parse_ctx *ctx, const char *name, const char *value)
 {
 	struct config *c = ctx->cfg;
@@ -256,6 +286,9 @@ static int handle_daemon(struct parse_ctx *ctx, const char *name, const char *va
 		c->backend = strdup(value);
 		return c->backend ? 1 : -ENOMEM;
 	}
+	if (strcmp(name, "backends") == 0 || strcmp(name, "dma-heap-contiguous") == 0 ||
+	    strcmp(name, "dma-heap-write-combine") == 0 || strcmp(name, "dma-heap-uncached") == 0)
+		return handle_backend_lists(ctx, name, value);
 	if (strcmp(name, "capacity") == 0) {
 		if (config_parse_size(value, &size) < 0 || size == 0) {
 			config_error(ctx, "capacity: '%s' is not a positive size (bytes, K, M, G)",
@@ -660,6 +693,11 @@ void config_finish(struct config *c)
 {
 	free(c->socket_path);
 	free(c->backend);
+	free(c->backends);
+	free(c->heaps_contiguous);
+	free(c->heaps_writecombine);
+	free(c->heaps_uncached);
+	c->backends = c->heaps_contiguous = c->heaps_writecombine = c->heaps_uncached = NULL;
 	policy_free(c->policy);
 	c->socket_path = NULL;
 	c->backend = NULL;

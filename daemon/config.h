@@ -33,6 +33,12 @@ struct config_overrides {
 struct config {
 	char *socket_path;        /* NULL = $DMABUFD_SOCKET or the default */
 	char *backend;            /* "memfd" unless set */
+	/* issue 5: probe order and dma-heap heap classes (comma-separated;
+	 * NULL = not set). Read at start only. */
+	char *backends;           /* probe order, default PROBE_DEFAULT_ORDER */
+	char *heaps_contiguous;   /* dma-heap-contiguous */
+	char *heaps_writecombine; /* dma-heap-write-combine */
+	char *heaps_uncached;     /* dma-heap-uncached */
 	uint64_t capacity;        /* bytes; 0 = the backend's default */
 	mode_t socket_mode;
 	uint32_t max_clients;

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "backend.h"
+#include "probe.h"
 #include "config.h"
 #include "fdstore.h"
 #include "log.h"
@@ -41,7 +42,9 @@ static void usage(FILE *f)
 		"                         see docs/CONFIG.md). Options below override it.\n"
 		"  -s, --socket PATH      listen on PATH (default $DMABUFD_SOCKET, else the\n"
 		"                         file's [daemon] socket, else %s)\n"
-		"  -b, --backend NAME     backend: memfd (default)\n"
+		"  -b, --backend NAME     force one backend: kmod, dma-heap, udmabuf, memfd\n"
+		"                         (default: probe [daemon] backends, else\n"
+		"                         " PROBE_DEFAULT_ORDER ", first present wins)\n"
 		"      --capacity SIZE    bytes the memfd backend may hand out (default 256M;\n"
 		"                         K/M/G suffixes)\n"
 		"      --socket-mode MODE octal mode of the socket file (default 0660)\n"
@@ -224,6 +227,7 @@ int main(int argc, char **argv)
 	struct service_fds sfds = { .listen_fd = -1 };
 	struct backend *backend = NULL;
 	struct server server;
+	struct probe_report probe;
 	const char *socket_path, *backend_name;
 	mode_t socket_mode;
 	int err, ret = EXIT_FAILURE;
@@ -242,7 +246,7 @@ int main(int argc, char **argv)
 		config_finish(&cfg);
 		return 2;
 	}
-	backend_name = cfg.backend ? cfg.backend : "memfd";
+	backend_name = cfg.backend; /* NULL: probe */
 	socket_mode = cfg.socket_mode;
 	backend_opts.capacity = cfg.capacity;
 	limits.max_clients = cfg.max_clients;
@@ -251,18 +255,29 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 
-	ops = backend_find(backend_name);
-	if (!ops) {
-		log_error("unknown backend '%s'", backend_name);
-		config_finish(&cfg);
-		return 2;
+	backend_opts.heaps_contiguous = cfg.heaps_contiguous;
+	backend_opts.heaps_writecombine = cfg.heaps_writecombine;
+	backend_opts.heaps_uncached = cfg.heaps_uncached;
+	if (backend_name) {
+		/* --backend / backend = forces one: probe that one only. */
+		if (!backend_find(backend_name)) {
+			log_error("unknown backend '%s'", backend_name);
+			config_finish(&cfg);
+			return 2;
+		}
+		log_info("backend %s forced by the configuration or --backend", backend_name);
 	}
-	err = ops->create(&backend_opts, &backend);
+	err = probe_backends(backend_name ? backend_name :
+			     cfg.backends ? cfg.backends : PROBE_DEFAULT_ORDER,
+			     &backend_opts, &backend, &probe);
 	if (err < 0) {
-		log_error("backend %s: %s", backend_name, strerror(-err));
+		log_error("no backend usable (%s): %s",
+			  backend_name ? backend_name : cfg.backends ? cfg.backends : PROBE_DEFAULT_ORDER,
+			  probe.n ? probe.entries[probe.n - 1].reason : strerror(-err));
 		config_finish(&cfg);
 		return EXIT_FAILURE;
 	}
+	ops = backend->ops;
 
 	base = event_base_new();
 	if (!base) {
@@ -278,6 +293,7 @@ int main(int argc, char **argv)
 		config_finish(&cfg);
 		goto out;
 	}
+	server.probe = probe;
 	/* The server takes the configuration; socket_path etc. now point into it. */
 	server_apply_config(&server, &cfg);
 	server.config_source = &src;

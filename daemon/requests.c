@@ -165,6 +165,41 @@ static int place_and_materialise(struct server *s, struct backend_alloc *ba, int
 }
 
 /*
+ * The importing devices an Alloc names (issue 5, probe.h): each must be a
+ * valid path of a present device; one without an IOMMU adds
+ * DMABUFD_ALLOC_CONTIGUOUS to *@flags.
+ * Return: 0; -EINVAL (too many, bad path); -ENODEV (no such device).
+ */
+static int check_devices(char *const *devices, size_t n, uint32_t *flags, const char **reason)
+{
+	if (n > PROBE_MAX_DEVICES) {
+		*reason = reasonf("%zu devices named, at most %d", n, PROBE_MAX_DEVICES);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *why = NULL;
+		int r;
+
+		if (!probe_device_path_valid(devices[i])) {
+			*reason = reasonf("device %zu: not a /dev/dri/* or /sys/devices/* path of at "
+					  "most %d bytes without '.' or '..' components",
+					  i, PROBE_MAX_DEVICE_PATH);
+			return -EINVAL;
+		}
+		r = probe_device_needs_contiguous(devices[i], &why);
+		if (r < 0) {
+			*reason = reasonf("device %.100s: %s", devices[i], why);
+			return r;
+		}
+		if (r > 0) {
+			log_debug("device %s has no iommu_group: contiguous memory needed", devices[i]);
+			*flags |= DMABUFD_ALLOC_CONTIGUOUS;
+		}
+	}
+	return 0;
+}
+
+/*
  * Alloc, and the allocation half of AllocFramebuffer: with @fb non-NULL the
  * reply is an AllocFramebufferReply carrying @fb's planes.
  */
@@ -183,6 +218,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	const char *reason = NULL;
 	struct buffer *b;
 	uint64_t size;
+	uint32_t flags = req->flags;
 	int fd = -1, err;
 
 	s->counters.allocs_total++;
@@ -216,6 +252,9 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		reason = "label longer than 63 bytes or holding control characters";
 		goto refuse;
 	}
+	err = check_devices(req->devices, req->n_devices, &flags, &reason);
+	if (err < 0)
+		goto refuse;
 	err = -E2BIG;
 	if (size > s->limits.max_alloc) {
 		reason = reasonf("%llu bytes is more than the largest allocation, %llu bytes",
@@ -228,9 +267,11 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 				 attribute_text(req->attribute));
 		goto refuse;
 	}
-	if ((req->flags & DMABUFD_ALLOC_CONTIGUOUS) && !s->caps.contiguous) {
-		reason = reasonf("the %s backend cannot provide physically contiguous memory",
-				 s->caps.name);
+	if ((flags & DMABUFD_ALLOC_CONTIGUOUS) && !s->caps.contiguous) {
+		reason = reasonf("the %s backend cannot provide physically contiguous memory%s",
+				 s->caps.name,
+				 (req->flags & DMABUFD_ALLOC_CONTIGUOUS) ? "" :
+				 " (a named device has no IOMMU: no iommu_group)");
 		goto refuse;
 	}
 	err = -EMFILE;
@@ -257,7 +298,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		.size = size,
 		.alignment = req->alignment,
 		.attribute = (enum dmabufd_attribute)req->attribute,
-		.flags = req->flags,
+		.flags = flags,
 		.label = label,
 	};
 	err = place_and_materialise(s, &ba, &fd, &reason);
@@ -269,7 +310,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	b->size = size;
 	b->offset = ba.offset;
 	b->attribute = (enum dmabufd_attribute)req->attribute;
-	b->flags = req->flags;
+	b->flags = flags;
 	b->owner = c;
 	b->pid = c->cred.pid;
 	b->uid = c->cred.uid;
@@ -387,6 +428,8 @@ static void handle_alloc_framebuffer(struct client *c, uint64_t id,
 	a.attribute = req->attribute;
 	a.flags = req->flags;
 	a.label = req->label;
+	a.n_devices = req->n_devices;
+	a.devices = req->devices;
 	handle_alloc(c, id, &a, &layout);
 }
 
@@ -524,6 +567,8 @@ static void handle_stats(struct client *c, uint64_t id)
 	struct server *s = c->server;
 	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
 	Dmabufd__StatsReply sr = DMABUFD__STATS_REPLY__INIT;
+	Dmabufd__ProbeResult probe[PROBE_MAX_BACKENDS];
+	Dmabufd__ProbeResult *probe_ptrs[PROBE_MAX_BACKENDS];
 	struct dmabufd_region_stats rs;
 
 	sr.backend = (char *)s->caps.name;
@@ -536,6 +581,16 @@ static void handle_stats(struct client *c, uint64_t id)
 	sr.releases_total = s->counters.releases_total;
 	sr.page_size = s->caps.page_size;
 	sr.orphaned_buffers = (uint32_t)fdstore_orphan_count(); /* issue 8 */
+	for (size_t i = 0; i < s->probe.n; i++) { /* issue 5 */
+		dmabufd__probe_result__init(&probe[i]);
+		probe[i].backend = s->probe.entries[i].name;
+		probe[i].present = s->probe.entries[i].present;
+		probe[i].chosen = s->probe.entries[i].chosen;
+		probe[i].reason = s->probe.entries[i].reason;
+		probe_ptrs[i] = &probe[i];
+	}
+	sr.n_probe = s->probe.n;
+	sr.probe = probe_ptrs;
 	dmabufd_region_stats(s->region, &rs);
 	sr.free_pages = rs.free_pages;
 	sr.largest_free_pages = rs.largest_free_run;

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "fb_layout.h"
 #include "policy.h"
+#include "probe.h"
 #include "region.h"
 #include "registry.h"
 #include "share.h"
@@ -106,6 +107,7 @@ struct server {
 	bool owns_socket_path;
 	struct backend *backend;
 	struct backend_caps caps;
+	struct probe_report probe;  /* backends tried at start (issue 5) */
 	struct registry registry;
 	struct server_limits limits;
 	TAILQ_HEAD(, client) clients;

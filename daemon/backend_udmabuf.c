@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The udmabuf backend: the daemon owns one memfd region of opts->capacity
+ * bytes (hugetlb-backed when MFD_HUGETLB works, i.e. huge pages are
+ * reserved; shmem otherwise), sealed with F_SEAL_SHRINK as udmabuf requires
+ * (drivers/dma-buf/udmabuf.c: check_memfd_seals() wants F_SEAL_SHRINK and
+ * refuses F_SEAL_WRITE). Each buffer is the range the server placed it at,
+ * turned into a dma-buf with UDMABUF_CREATE (<linux/udmabuf.h>) and named
+ * with DMA_BUF_SET_NAME. CACHED only; not physically contiguous.
+ *
+ * Reuse and lifetime: udmabuf pins the memfd's pages (memfd_pin_folios() in
+ * 6.11+, page references before). At release the range is punched out of
+ * the memfd (fallocate FALLOC_FL_PUNCH_HOLE), and again before each create,
+ * so a reused range gets fresh zeroed pages and no stale data leaks into
+ * the next owner. Limit: a client that kept its udmabuf fd (or a mapping)
+ * after release still sees the old pages, which stay allocated outside the
+ * daemon's accounting until that client closes them; the kmod backend has
+ * the real lifetime tracking (revocation). Migration is not offered.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/falloc.h>
+#include <linux/udmabuf.h>
+
+#include "backend.h"
+#include "log.h"
+#include "macros.h"
+#include "probe.h"
+#include "registry.h"
+
+#define UDMABUF_DEFAULT_CAPACITY (256ull << 20)
+#define HUGE_2M (2ull << 20)
+
+struct udmabuf_backend {
+	struct backend base;
+	int dev_fd;       /* /dev/udmabuf */
+	int memfd;        /* the region */
+	bool hugetlb;
+	uint64_t capacity;
+	uint32_t page_size;
+};
+
+static void udmabuf_destroy(struct backend *b)
+{
+	struct udmabuf_backend *u;
+
+	if (!b)
+		return;
+	u = container_of(b, struct udmabuf_backend, base);
+	if (u->memfd >= 0)
+		close(u->memfd);
+	if (u->dev_fd >= 0)
+		close(u->dev_fd);
+	free(u);
+}
+
+/* A sealed region of @size bytes; hugetlb first when @try_huge. */
+static int region_memfd(uint64_t size, bool try_huge, bool *ret_huge)
+{
+	int fd = -1;
+
+	if (try_huge && size % HUGE_2M == 0) {
+		fd = memfd_create("dmabufd-udmabuf", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
+		/* Reserve now: without free huge pages fallocate fails, fall back. */
+		if (fd >= 0 && (ftruncate(fd, (off_t)size) < 0 ||
+				fallocate(fd, 0, 0, (off_t)size) < 0)) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd >= 0) {
+			/* Give the pages back; they are faulted in again per buffer. */
+			(void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)size);
+			*ret_huge = true;
+		}
+	}
+	if (fd < 0) {
+		fd = memfd_create("dmabufd-udmabuf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0)
+			return -errno;
+		if (ftruncate(fd, (off_t)size) < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		*ret_huge = false;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int udmabuf_create_backend(const struct backend_options *opts, struct backend **ret)
+{
+	char path[512];
+	struct udmabuf_backend *u;
+	long page = sysconf(_SC_PAGESIZE);
+	bool huge = false;
+	int fd;
+
+	if (!probe_path(path, sizeof(path), "/dev/udmabuf"))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		close(fd);
+		return -ENOMEM;
+	}
+	u->base.ops = &udmabuf_backend_ops;
+	u->dev_fd = fd;
+	u->memfd = -1;
+	u->page_size = page > 0 ? (uint32_t)page : 4096;
+	u->capacity = opts && opts->capacity ? opts->capacity : UDMABUF_DEFAULT_CAPACITY;
+	u->capacity -= u->capacity % u->page_size;
+	if (u->capacity == 0) {
+		udmabuf_destroy(&u->base);
+		return -EINVAL;
+	}
+	fd = region_memfd(u->capacity, true, &huge);
+	if (fd < 0) {
+		udmabuf_destroy(&u->base);
+		return fd;
+	}
+	u->memfd = fd;
+	u->hugetlb = huge;
+	log_info("udmabuf: %llu-byte %s region", (unsigned long long)u->capacity,
+		 huge ? "hugetlb" : "shmem");
+	*ret = &u->base;
+	return 0;
+}
+
+static void udmabuf_get_caps(struct backend *b, struct backend_caps *ret)
+{
+	struct udmabuf_backend *u = container_of(b, struct udmabuf_backend, base);
+
+	*ret = (struct backend_caps){
+		.name = "udmabuf",
+		.attributes = 1u << DMABUFD_ATTR_CACHED,
+		.contiguous = false,
+		.migration = false,
+		.dmabuf = true,
+		.region_size = u->capacity,
+		.page_size = u->page_size,
+	};
+}
+
+/*
+ * Drop the pages of [@offset, @offset + @size) from the region; the next
+ * fault or pin gets zeroed pages. On hugetlb, partial huge pages are zeroed
+ * in place by the kernel (hugetlbfs_punch_hole()).
+ */
+static int punch(struct udmabuf_backend *u, uint64_t offset, uint64_t size)
+{
+	if (fallocate(u->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+		      (off_t)size) < 0)
+		return -errno;
+	return 0;
+}
+
+static int udmabuf_alloc(struct backend *b, const struct backend_alloc *req, int *ret_fd,
+			 const char **ret_reason)
+{
+	struct udmabuf_backend *u = container_of(b, struct udmabuf_backend, base);
+	struct udmabuf_create create = {
+		.memfd = (uint32_t)u->memfd,
+		.flags = UDMABUF_FLAGS_CLOEXEC,
+		.offset = req->offset,
+		.size = req->size,
+	};
+	int fd, err;
+
+	if (req->attribute != DMABUFD_ATTR_CACHED) {
+		*ret_reason = "the udmabuf backend only provides cached memory";
+		return -EOPNOTSUPP;
+	}
+	if (req->flags & DMABUFD_ALLOC_CONTIGUOUS) {
+		*ret_reason = "the udmabuf backend cannot provide contiguous memory";
+		return -EOPNOTSUPP;
+	}
+	if (req->offset > u->capacity || req->size > u->capacity - req->offset) {
+		*ret_reason = "placement outside the udmabuf region";
+		return -EINVAL;
+	}
+	err = punch(u, req->offset, req->size);
+	if (err < 0) {
+		*ret_reason = "cannot clear the range before reuse (fallocate PUNCH_HOLE)";
+		return err;
+	}
+	/* UDMABUF_CREATE: memfd, page-aligned offset/size in bytes; returns a dma-buf fd. */
+	fd = ioctl(u->dev_fd, UDMABUF_CREATE, &create);
+	if (fd < 0) {
+		*ret_reason = "UDMABUF_CREATE failed";
+		return -errno;
+	}
+	(void)dmabuf_set_name(fd, req->label && req->label[0] ? req->label : "dmabufd");
+	*ret_fd = fd;
+	return 0;
+}
+
+static void udmabuf_release(struct backend *b, struct buffer *buf)
+{
+	struct udmabuf_backend *u = container_of(b, struct udmabuf_backend, base);
+
+	if (buf->fd >= 0)
+		close(buf->fd);
+	buf->fd = -1;
+	if (punch(u, buf->offset, buf->size) < 0)
+		log_warn("udmabuf: cannot punch [%llu, +%llu) at release; cleared at reuse",
+			 (unsigned long long)buf->offset, (unsigned long long)buf->size);
+}
+
+const struct backend_ops udmabuf_backend_ops = {
+	.name = "udmabuf",
+	.create = udmabuf_create_backend,
+	.destroy = udmabuf_destroy,
+	.get_caps = udmabuf_get_caps,
+	.alloc = udmabuf_alloc,
+	.release = udmabuf_release,
+};
