@@ -1011,7 +1011,7 @@ static int cmd_list(struct ctx *ctx, int argc, char **argv)
 
 static json_object *stats_json(const struct dmabufd_stats *s)
 {
-	json_object *o = json_object_new_object();
+	json_object *o = json_object_new_object(), *probe;
 
 	json_add_str(o, "backend", s->backend);
 	json_add_u64(o, "capacity", s->capacity);
@@ -1039,6 +1039,17 @@ static json_object *stats_json(const struct dmabufd_stats *s)
 	json_add_u64(o, "compaction_moves", s->compaction_moves);
 	json_add_u64(o, "compaction_bytes", s->compaction_bytes);
 	json_add_u64(o, "orphaned_buffers", s->orphaned_buffers);
+	probe = json_object_new_array();
+	for (uint32_t i = 0; i < s->num_probe && i < DMABUFD_MAX_PROBE; i++) {
+		json_object *e = json_object_new_object();
+
+		json_add_str(e, "backend", s->probe[i].backend);
+		json_object_object_add(e, "present", json_object_new_boolean(s->probe[i].present));
+		json_object_object_add(e, "chosen", json_object_new_boolean(s->probe[i].chosen));
+		json_add_str(e, "reason", s->probe[i].reason);
+		json_object_array_add(probe, e);
+	}
+	json_object_object_add(o, "probe", probe);
 	return o;
 }
 
@@ -1047,6 +1058,10 @@ static void print_stats(const struct dmabufd_stats *s)
 	char a[32], b[32];
 
 	printf("backend:        %s\n", s->backend);
+	for (uint32_t i = 0; i < s->num_probe && i < DMABUFD_MAX_PROBE; i++)
+		printf("  probe %u:      %-8s %s (%s)\n", i + 1, s->probe[i].backend,
+		       s->probe[i].chosen ? "chosen" : s->probe[i].present ? "present" : "absent",
+		       s->probe[i].reason);
 	printf("used:           %" PRIu64 " of %" PRIu64 " bytes (%s of %s)\n", s->used,
 	       s->capacity, human_size(s->used, a, sizeof(a)),
 	       human_size(s->capacity, b, sizeof(b)));

@@ -726,6 +726,43 @@ DMABUFD_EXPORT int dmabufd_alloc(struct dmabufd_client *client, uint64_t size,
 	return 0;
 }
 
+DMABUFD_EXPORT int dmabufd_alloc_devices(struct dmabufd_client *client, uint64_t size,
+					 uint64_t alignment, enum dmabufd_attribute attribute,
+					 uint32_t flags, const char *label,
+					 const char *const *devices, uint32_t num_devices,
+					 struct dmabufd_buffer *ret)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	Dmabufd__Reply *reply = NULL;
+	struct dmabufd_buffer buf;
+	int fd = -1, r;
+
+	if (!client || !ret || num_devices > DMABUFD_MAX_DEVICES || (num_devices && !devices))
+		return -EINVAL;
+	for (uint32_t i = 0; i < num_devices; i++)
+		if (!devices[i] || strnlen(devices[i], 256) > 255)
+			return -EINVAL;
+	client->reason[0] = '\0';
+	r = check_alloc_args(client, size, alignment, attribute, flags, label);
+	if (r < 0)
+		return r;
+	fill_alloc(&req, &a, size, alignment, attribute, flags, label);
+	a.n_devices = num_devices;
+	a.devices = (char **)devices;
+	r = transact(client, &req, DMABUFD__REPLY__BODY_ALLOC, true, &reply, &fd);
+	if (r < 0)
+		return r;
+	r = parse_alloc(reply->alloc, size, fd, &buf);
+	dmabufd__reply__free_unpacked(reply, NULL);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*ret = buf;
+	return 0;
+}
+
 DMABUFD_EXPORT int dmabufd_alloc_framebuffer(struct dmabufd_client *client, uint32_t width,
 					     uint32_t height, uint32_t fourcc, uint64_t modifier,
 					     uint32_t usage, enum dmabufd_attribute attribute,
@@ -994,6 +1031,14 @@ DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_s
 	st.compaction_moves = sr->compaction_moves;
 	st.compaction_bytes = sr->compaction_bytes;
 	st.orphaned_buffers = sr->orphaned_buffers;
+	for (size_t i = 0; i < sr->n_probe && i < DMABUFD_MAX_PROBE; i++) {
+		struct dmabufd_probe_entry *e = &st.probe[st.num_probe++];
+
+		copy_string(e->backend, sizeof(e->backend), sr->probe[i]->backend);
+		copy_string(e->reason, sizeof(e->reason), sr->probe[i]->reason);
+		e->present = sr->probe[i]->present;
+		e->chosen = sr->probe[i]->chosen;
+	}
 	dmabufd__reply__free_unpacked(reply, NULL);
 	*ret = st;
 	return 0;

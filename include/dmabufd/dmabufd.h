@@ -130,6 +130,11 @@ struct dmabufd_buffer_info {
 	uint32_t owner_transfers;      /**< times an importer took over ownership */
 };
 
+/** Most backends a Stats probe report lists. */
+#define DMABUFD_MAX_PROBE 8
+/** Most devices dmabufd_alloc_devices() accepts. */
+#define DMABUFD_MAX_DEVICES 8
+
 /** The daemon's counters (dmabufd_stats()). */
 struct dmabufd_stats {
 	char backend[32];
@@ -159,6 +164,14 @@ struct dmabufd_stats {
 	uint64_t compaction_moves;     /**< buffers relocated (on request or on -ENOSPC) */
 	uint64_t compaction_bytes;     /**< bytes relocated */
 	uint32_t orphaned_buffers;     /**< restored after a restart, owner not back yet */
+	/* Backends tried at start, in probe order (issue 5). */
+	uint32_t num_probe;            /**< entries used in probe[] */
+	struct dmabufd_probe_entry {
+		char backend[16];      /**< "kmod", "dma-heap", "udmabuf", "memfd" */
+		uint8_t present;       /**< 1: the backend could be set up */
+		uint8_t chosen;        /**< 1: it serves requests */
+		char reason[96];       /**< why (error, "not tried", ...) */
+	} probe[DMABUFD_MAX_PROBE];
 };
 
 /** What dmabufd_compact() did. */
@@ -247,6 +260,25 @@ DMABUFD_EXPORT int dmabufd_alloc(struct dmabufd_client *client, uint64_t size,
 				 uint64_t alignment, enum dmabufd_attribute attribute,
 				 uint32_t flags, const char *label,
 				 struct dmabufd_buffer *ret);
+
+/**
+ * dmabufd_alloc_devices() - dmabufd_alloc() for buffers that the named
+ * devices will import (issue 5).
+ * @devices: @num_devices paths, each /dev/dri/NODE (a DRM card or render node)
+ *           or /sys/devices/PATH, at most 255 bytes, no "." or ".." component
+ * @num_devices: 0 .. DMABUFD_MAX_DEVICES
+ * A device without an IOMMU (no iommu_group in sysfs) needs physically
+ * contiguous memory: the daemon then acts as if DMABUFD_ALLOC_CONTIGUOUS
+ * were given.
+ * Return: as dmabufd_alloc(), and -EINVAL (bad path, too many devices);
+ * -ENODEV (a device does not exist); -EOPNOTSUPP (contiguous memory needed
+ * and the backend cannot provide it; dmabufd_last_reason() says why).
+ */
+DMABUFD_EXPORT int dmabufd_alloc_devices(struct dmabufd_client *client, uint64_t size,
+					 uint64_t alignment, enum dmabufd_attribute attribute,
+					 uint32_t flags, const char *label,
+					 const char *const *devices, uint32_t num_devices,
+					 struct dmabufd_buffer *ret);
 
 /**
  * dmabufd_release() - end this client's ownership of a buffer (blocking).
