@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Backend probing and consumer-device constraints (daemon/probe.c) on a fake
+ * /dev and /sys tree ($DMABUFD_TEST_ROOT): probe order parsing, the order's
+ * effect on the choice, dma-heap heap classification, strict device-path
+ * validation and the iommu_group decision.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "backend.h"
+#include "probe.h"
+
+static char root[64];
+
+static void mkpath(const char *rel, bool dir)
+{
+	char p[512], cmd[600];
+
+	snprintf(p, sizeof(p), "%s%s", root, rel);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", p);
+	if (!dir)
+		*strrchr(cmd, '/') = '\0', strcat(cmd, "'");
+	assert_int_equal(system(cmd), 0);
+	if (!dir) {
+		int fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+
+		assert_true(fd >= 0);
+		close(fd);
+	}
+}
+
+static int setup(void **state)
+{
+	snprintf(root, sizeof(root), "/tmp/dmabufd-probe-XXXXXX");
+	if (!mkdtemp(root))
+		return -1;
+	setenv("DMABUFD_TEST_ROOT", root, 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	unsetenv("DMABUFD_TEST_ROOT");
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_parse_order(void **state)
+{
+	char names[PROBE_MAX_BACKENDS][16];
+	size_t n = 99;
+
+	assert_int_equal(probe_parse_order(" udmabuf , memfd,kmod", names, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(names[0], "udmabuf");
+	assert_string_equal(names[1], "memfd");
+	assert_string_equal(names[2], "kmod");
+	n = 99;
+	assert_int_equal(probe_parse_order("memfd,memfd", names, &n), -EINVAL);
+	assert_int_equal(probe_parse_order("memfd,,kmod", names, &n), -EINVAL);
+	assert_int_equal(probe_parse_order("", names, &n), -EINVAL);
+	assert_int_equal(probe_parse_order("ion", names, &n), -EINVAL);
+	assert_int_equal(probe_parse_order("memfd,", names, &n), -EINVAL);
+	assert_int_equal(probe_parse_order(NULL, names, &n), -EINVAL);
+	assert_int_equal(n, 99); /* untouched on failure */
+}
+
+static void test_device_path_valid(void **state)
+{
+	assert_true(probe_device_path_valid("/dev/dri/renderD128"));
+	assert_true(probe_device_path_valid("/dev/dri/card0"));
+	assert_true(probe_device_path_valid("/sys/devices/platform/vgem"));
+	assert_false(probe_device_path_valid(NULL));
+	assert_false(probe_device_path_valid(""));
+	assert_false(probe_device_path_valid("/dev/dri/"));
+	assert_false(probe_device_path_valid("/dev/dri/../mem"));
+	assert_false(probe_device_path_valid("/dev/dri/./card0"));
+	assert_false(probe_device_path_valid("/sys/devices/a/.."));
+	assert_false(probe_device_path_valid("/dev/dri//card0"));
+	assert_false(probe_device_path_valid("/dev/mem"));
+	assert_false(probe_device_path_valid("/sys/class/drm/card0"));
+	assert_false(probe_device_path_valid("dev/dri/card0"));
+	assert_false(probe_device_path_valid("/dev/dri/card 0"));
+	assert_false(probe_device_path_valid("/dev/dri/card\n"));
+
+	char longp[300];
+
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	memcpy(longp, "/sys/devices/", 13);
+	assert_false(probe_device_path_valid(longp));
+	longp[PROBE_MAX_DEVICE_PATH] = '\0';
+	assert_true(probe_device_path_valid(longp));
+}
+
+static void test_iommu_decision(void **state)
+{
+	const char *why = NULL;
+	char p[512], t[512];
+
+	mkpath("/sys/devices/platform/vgem", true);
+	mkpath("/sys/devices/pci0000:00/0000:00:02.0", true);
+	mkpath("/sys/kernel/iommu_groups/3", true);
+	snprintf(p, sizeof(p), "%s/sys/devices/pci0000:00/0000:00:02.0/iommu_group", root);
+	snprintf(t, sizeof(t), "%s/sys/kernel/iommu_groups/3", root);
+	assert_int_equal(symlink(t, p), 0);
+
+	assert_int_equal(probe_device_needs_contiguous("/sys/devices/platform/vgem", &why), 1);
+	assert_int_equal(probe_device_needs_contiguous("/sys/devices/pci0000:00/0000:00:02.0", &why), 0);
+	assert_int_equal(probe_device_needs_contiguous("/sys/devices/platform/nothere", &why), -ENODEV);
+	assert_non_null(why);
+	assert_int_equal(probe_device_needs_contiguous("/sys/devices/../../etc", &why), -EINVAL);
+	assert_int_equal(probe_device_needs_contiguous("/dev/dri/card9", &why), -ENODEV);
+
+	/* A DRM node resolves through /sys/dev/char/MAJ:MIN/device. */
+	mkpath("/dev/dri", true);
+	mkpath("/sys/dev/char/226:0", true);
+	mkpath("/sys/dev/char/226:128", true);
+	snprintf(p, sizeof(p), "%s/dev/dri/card0", root);
+	if (mknod(p, S_IFCHR | 0600, makedev(226, 0)) < 0)
+		skip(); /* no CAP_MKNOD: the /sys/devices cases above ran */
+	snprintf(p, sizeof(p), "%s/dev/dri/renderD128", root);
+	assert_int_equal(mknod(p, S_IFCHR | 0600, makedev(226, 128)), 0);
+	snprintf(p, sizeof(p), "%s/sys/dev/char/226:0/device", root);
+	snprintf(t, sizeof(t), "%s/sys/devices/platform/vgem", root);
+	assert_int_equal(symlink(t, p), 0);
+	snprintf(p, sizeof(p), "%s/sys/dev/char/226:128/device", root);
+	snprintf(t, sizeof(t), "%s/sys/devices/pci0000:00/0000:00:02.0", root);
+	assert_int_equal(symlink(t, p), 0);
+	assert_int_equal(probe_device_needs_contiguous("/dev/dri/card0", &why), 1);
+	assert_int_equal(probe_device_needs_contiguous("/dev/dri/renderD128", &why), 0);
+	/* A regular file is not a device node. */
+	mkpath("/dev/dri/card7", false);
+	assert_int_equal(probe_device_needs_contiguous("/dev/dri/card7", &why), -ENODEV);
+}
+
+static void test_probe_order_choice(void **state)
+{
+	struct backend_options opts = { .capacity = 1 << 20 };
+	struct probe_report rep;
+	struct backend *b = NULL;
+	struct backend_caps caps;
+
+	/* Nothing but memfd is present in the fake tree. */
+	assert_int_equal(probe_backends("kmod,dma-heap,udmabuf,memfd", &opts, &b, &rep), 0);
+	assert_int_equal(rep.n, 4);
+	assert_false(rep.entries[0].present);
+	assert_false(rep.entries[1].present);
+	assert_false(rep.entries[2].present);
+	assert_true(rep.entries[3].chosen);
+	b->ops->get_caps(b, &caps);
+	assert_string_equal(caps.name, "memfd");
+	b->ops->destroy(b);
+
+	assert_int_equal(probe_backends("kmod,udmabuf", &opts, &b, &rep), -ENODEV);
+	assert_int_equal(rep.n, 2);
+	assert_int_equal(probe_backends("kmod,bogus", &opts, &b, &rep), -EINVAL);
+
+	/* A fake heap directory: dma-heap is present and wins over memfd. */
+	mkpath("/dev/dma_heap/system", false);
+	assert_int_equal(probe_backends("dma-heap,memfd", &opts, &b, &rep), 0);
+	assert_int_equal(rep.n, 2);
+	assert_true(rep.entries[0].chosen);
+	assert_false(rep.entries[1].present);
+	assert_non_null(strstr(rep.entries[1].reason, "not tried"));
+	b->ops->get_caps(b, &caps);
+	assert_string_equal(caps.name, "dma-heap");
+	assert_false(caps.contiguous);
+	assert_int_equal(caps.attributes, 1u << DMABUFD_ATTR_CACHED);
+	assert_true(caps.dmabuf);
+	b->ops->destroy(b);
+
+	/* Reversed order: memfd first. */
+	assert_int_equal(probe_backends("memfd,dma-heap", &opts, &b, &rep), 0);
+	b->ops->get_caps(b, &caps);
+	assert_string_equal(caps.name, "memfd");
+	b->ops->destroy(b);
+
+	/* A CMA heap makes the backend contiguous; configured heap classes. */
+	mkpath("/dev/dma_heap/linux,cma", false);
+	mkpath("/dev/dma_heap/system-uncached", false);
+	mkpath("/dev/dma_heap/vendor-carveout", false);
+	opts.heaps_uncached = "system-uncached";
+	assert_int_equal(probe_backends("dma-heap", &opts, &b, &rep), 0);
+	b->ops->get_caps(b, &caps);
+	assert_true(caps.contiguous);
+	assert_int_equal(caps.attributes, (1u << DMABUFD_ATTR_CACHED) | (1u << DMABUFD_ATTR_UNCACHED));
+	b->ops->destroy(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_order),
+		cmocka_unit_test(test_device_path_valid),
+		cmocka_unit_test_setup_teardown(test_iommu_decision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_order_choice, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
