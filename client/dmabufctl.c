@@ -1060,7 +1060,8 @@ static void print_stats(const struct dmabufd_stats *s)
 	printf("backend:        %s\n", s->backend);
 	for (uint32_t i = 0; i < s->num_probe && i < DMABUFD_MAX_PROBE; i++)
 		printf("  probe %u:      %-8s %s (%s)\n", i + 1, s->probe[i].backend,
-		       s->probe[i].chosen ? "chosen" : s->probe[i].present ? "present" : "absent",
+		       s->probe[i].chosen ? "chosen" : s->probe[i].present ? "present" :
+		       strncmp(s->probe[i].reason, "not tried", 9) == 0 ? "-" : "absent",
 		       s->probe[i].reason);
 	printf("used:           %" PRIu64 " of %" PRIu64 " bytes (%s of %s)\n", s->used,
 	       s->capacity, human_size(s->used, a, sizeof(a)),

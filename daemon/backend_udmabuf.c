@@ -8,6 +8,9 @@
  * turned into a dma-buf with UDMABUF_CREATE (<linux/udmabuf.h>) and named
  * with DMA_BUF_SET_NAME. CACHED only; not physically contiguous.
  *
+ * With huge pages the region's page size (caps.page_size, placement and
+ * rounding granularity) is the huge page size, so buffers never share one.
+ *
  * Reuse and lifetime: udmabuf pins the memfd's pages (memfd_pin_folios() in
  * 6.11+, page references before). At release the range is punched out of
  * the memfd (fallocate FALLOC_FL_PUNCH_HOLE), and again before each create,
@@ -19,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -35,7 +39,7 @@
 #include "registry.h"
 
 #define UDMABUF_DEFAULT_CAPACITY (256ull << 20)
-#define HUGE_2M (2ull << 20)
+#define HUGE_DEFAULT (2ull << 20)
 
 struct udmabuf_backend {
 	struct backend base;
@@ -60,12 +64,28 @@ static void udmabuf_destroy(struct backend *b)
 	free(u);
 }
 
-/* A sealed region of @size bytes; hugetlb first when @try_huge. */
-static int region_memfd(uint64_t size, bool try_huge, bool *ret_huge)
+/* The default huge page size in bytes (/proc/meminfo "Hugepagesize:"), or 0. */
+static uint64_t huge_page_size(void)
+{
+	char line[128];
+	unsigned long long kb = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb ? (uint64_t)kb << 10 : 0;
+}
+
+/* A sealed region of @size bytes; hugetlb first when @huge is nonzero. */
+static int region_memfd(uint64_t size, uint64_t huge, bool *ret_huge)
 {
 	int fd = -1;
 
-	if (try_huge && size % HUGE_2M == 0) {
+	if (huge && size % huge == 0) {
 		fd = memfd_create("dmabufd-udmabuf", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
 		/* Reserve now: without free huge pages fallocate fails, fall back. */
 		if (fd >= 0 && (ftruncate(fd, (off_t)size) < 0 ||
@@ -105,6 +125,7 @@ static int udmabuf_create_backend(const struct backend_options *opts, struct bac
 	char path[512];
 	struct udmabuf_backend *u;
 	long page = sysconf(_SC_PAGESIZE);
+	uint64_t hsize;
 	bool huge = false;
 	int fd;
 
@@ -128,13 +149,25 @@ static int udmabuf_create_backend(const struct backend_options *opts, struct bac
 		udmabuf_destroy(&u->base);
 		return -EINVAL;
 	}
-	fd = region_memfd(u->capacity, true, &huge);
+	/*
+	 * With huge pages the placement granularity is the huge page: punching
+	 * a buffer's range then drops whole pages from the memfd, so a stale
+	 * holder keeps its own page while the next owner gets a fresh one.
+	 * Inside a shared huge page a punch only zeroes in place, and a stale
+	 * holder would see the next owner's data.
+	 */
+	hsize = huge_page_size();
+	if (hsize > UINT32_MAX || hsize < u->page_size)
+		hsize = 0;
+	fd = region_memfd(u->capacity, hsize, &huge);
 	if (fd < 0) {
 		udmabuf_destroy(&u->base);
 		return fd;
 	}
 	u->memfd = fd;
 	u->hugetlb = huge;
+	if (huge)
+		u->page_size = (uint32_t)hsize;
 	log_info("udmabuf: %llu-byte %s region", (unsigned long long)u->capacity,
 		 huge ? "hugetlb" : "shmem");
 	*ret = &u->base;
@@ -158,8 +191,8 @@ static void udmabuf_get_caps(struct backend *b, struct backend_caps *ret)
 
 /*
  * Drop the pages of [@offset, @offset + @size) from the region; the next
- * fault or pin gets zeroed pages. On hugetlb, partial huge pages are zeroed
- * in place by the kernel (hugetlbfs_punch_hole()).
+ * fault or pin gets zeroed pages. (On hugetlb ranges are whole huge pages,
+ * see udmabuf_create_backend().)
  */
 static int punch(struct udmabuf_backend *u, uint64_t offset, uint64_t size)
 {
@@ -197,6 +230,16 @@ static int udmabuf_alloc(struct backend *b, const struct backend_alloc *req, int
 	if (err < 0) {
 		*ret_reason = "cannot clear the range before reuse (fallocate PUNCH_HOLE)";
 		return err;
+	}
+	/*
+	 * hugetlb: allocate the (zeroed) huge pages now. UDMABUF_CREATE on a
+	 * hole of a hugetlb memfd fails with -ENOMEM on 6.12 (memfd_pin_folios()
+	 * allocates only from reserved huge pages, and a punched range has
+	 * given its reservation back); fallocate takes them from the free pool.
+	 */
+	if (u->hugetlb && fallocate(u->memfd, 0, (off_t)req->offset, (off_t)req->size) < 0) {
+		*ret_reason = "no free huge pages for the buffer (fallocate of the hugetlb region)";
+		return -errno == -ENOSPC ? -ENOMEM : -errno;
 	}
 	/* UDMABUF_CREATE: memfd, page-aligned offset/size in bytes; returns a dma-buf fd. */
 	fd = ioctl(u->dev_fd, UDMABUF_CREATE, &create);

@@ -32,9 +32,15 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 		return -errno;
 	snprintf(d->socket, sizeof(d->socket), "%s/socket", d->dir);
 
-	argv[n++] = DMABUFD_BIN;
+	/* issue 5: the same tests against another daemon binary / backend (VM). */
+	argv[n++] = getenv("DMABUFD_TEST_DAEMON") && getenv("DMABUFD_TEST_DAEMON")[0] ?
+			    getenv("DMABUFD_TEST_DAEMON") : DMABUFD_BIN;
 	argv[n++] = "--socket";
 	argv[n++] = d->socket;
+	if (getenv("DMABUFD_TEST_BACKEND") && getenv("DMABUFD_TEST_BACKEND")[0]) {
+		argv[n++] = "--backend";
+		argv[n++] = getenv("DMABUFD_TEST_BACKEND");
+	}
 	for (; extra_args && *extra_args && n < 30; extra_args++)
 		argv[n++] = *extra_args;
 	argv[n] = NULL;

@@ -167,27 +167,39 @@ int main(int argc, char **argv)
 		CHECK(r != 0, "vgem refuses a memfd (not a dma-buf) (%d)", r);
 	}
 	munmap(q, size);
-	munmap(p, size);
 
-	/* Reuse: release, then allocate the same size again: it must read zero. */
+	/*
+	 * Reuse: release (keeping our fd and mapping, as a misbehaving client
+	 * would), then allocate the same size again, which lands on the same
+	 * range: the new buffer must read zero, and what its owner writes must
+	 * not show through the stale mapping (docs/BACKENDS.md, udmabuf).
+	 */
 	r = dmabufd_release(c, b.id);
 	CHECK(r == 0, "release (%d)", r);
-	close(b.fd);
 	r = dmabufd_alloc(c, size, 0, DMABUFD_ATTR_CACHED, 0, "smoke-reuse", &b2);
 	CHECK(r == 0, "alloc again (%d), offset %llu (was %llu)", r, (unsigned long long)b2.offset,
 	      (unsigned long long)b.offset);
 	if (r == 0) {
-		p = mmap(NULL, size, PROT_READ, MAP_SHARED, b2.fd, 0);
+		q = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, b2.fd, 0);
 		r = 0;
-		if (p != MAP_FAILED) {
+		if (q != MAP_FAILED)
 			for (size_t i = 0; i < size; i++)
-				r += p[i] != 0;
-			munmap(p, size);
+				r += q[i] != 0;
+		CHECK(q != MAP_FAILED && r == 0, "reused range reads zero (%d stale bytes)", r);
+		if (q != MAP_FAILED) {
+			memset(q, 0xa5, size);
+			r = 0;
+			for (size_t i = 0; i < size; i++)
+				r += p[i] != (uint8_t)(i * 7 + 3);
+			CHECK(r == 0, "stale mapping of the released buffer keeps its own pages, "
+			      "does not see the next owner's data (%d bytes differ)", r);
+			munmap(q, size);
 		}
-		CHECK(p != MAP_FAILED && r == 0, "reused range reads zero (%d stale bytes)", r);
 		dmabufd_release(c, b2.id);
 		close(b2.fd);
 	}
+	munmap(p, size);
+	close(b.fd);
 
 	/* Device constraints. */
 	{

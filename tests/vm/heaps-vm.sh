@@ -47,6 +47,15 @@ for be in dma-heap udmabuf memfd; do
 	stop
 done
 
+echo "== backend udmabuf on huge pages"
+echo 40 >/proc/sys/vm/nr_hugepages
+grep -E "HugePages_(Total|Free)|Hugepagesize" /proc/meminfo | sed 's/^/  /'
+start --backend udmabuf
+check "udmabuf region is hugetlb-backed" grep -q "hugetlb region" /tmp/dmabufd.log
+check "smoke client against udmabuf (hugetlb)" /bin/heaps-smoke "$sock" udmabuf
+stop
+echo 0 >/proc/sys/vm/nr_hugepages
+
 echo "== probing"
 start
 /bin/dmabufctl --socket "$sock" --json stats | grep -A30 '"probe"' | sed 's/^/  /'
