@@ -2,13 +2,27 @@
 # In-VM: the integration tests (real daemon on a temporary socket, unchanged)
 # against each backend, through tests/integration/harness.c's
 # DMABUFD_TEST_DAEMON / DMABUFD_TEST_BACKEND. Module unloaded.
+# Usage: heaps-integration.sh [HOST_DMABUFCTL_PATH]: some tests run dmabufctl
+# by its build path; it is linked to /bin/dmabufctl here.
 # Prints one line per test and backend; exit 0 when all passed (77 = skip).
 rmmod dmabufd_region 2>/dev/null
 fail=0
+# test_share's [access] names root: give the initramfs a passwd/group.
+[ -e /etc/passwd ] || echo 'root:x:0:0:root:/:/bin/sh' >/etc/passwd
+[ -e /etc/group ] || echo 'root:x:0:' >/etc/group
+if [ -n "${1:-}" ] && [ ! -e "$1" ]; then
+	mkdir -p "$(dirname "$1")" && ln -s /bin/dmabufctl "$1"
+fi
 export DMABUFD_TEST_DAEMON=/bin/dmabufd
 for be in dma-heap udmabuf memfd; do
 	for t in test_badinput test_framebuffer test_share test_quota test_compact; do
 		[ -x "/bin/$t" ] || continue
+		if [ "$t" = test_compact ] && [ "$be" = udmabuf ]; then
+			# udmabuf has no migrate(): a client's udmabuf keeps its pages,
+			# so Compact is refused (-EOPNOTSUPP) by design (docs/BACKENDS.md).
+			echo "skip $t ($be): no migration by design"
+			continue
+		fi
 		DMABUFD_TEST_BACKEND=$be "/bin/$t" >/tmp/it.out 2>&1
 		rc=$?
 		case $rc in
