@@ -210,10 +210,8 @@ static int dmaheap_alloc(struct backend *b, const struct backend_alloc *req, int
 	}
 	/* DMA_HEAP_IOCTL_ALLOC: len bytes; fd_flags O_RDWR|O_CLOEXEC; heap_flags 0. */
 	if (ioctl(hp->fd, DMA_HEAP_IOCTL_ALLOC, &data) < 0) {
-		int err = -errno;
-
 		*ret_reason = "DMA_HEAP_IOCTL_ALLOC failed";
-		return err == -EINVAL || err == -ENOTTY ? -ENODEV : err;
+		return -errno;
 	}
 	/* A failed name is cosmetic (bufinfo shows no owner); keep the buffer. */
 	(void)dmabuf_set_name((int)data.fd, req->label && req->label[0] ? req->label : "dmabufd");

@@ -238,8 +238,9 @@ static int udmabuf_alloc(struct backend *b, const struct backend_alloc *req, int
 	 * given its reservation back); fallocate takes them from the free pool.
 	 */
 	if (u->hugetlb && fallocate(u->memfd, 0, (off_t)req->offset, (off_t)req->size) < 0) {
+		err = errno == ENOSPC ? -ENOMEM : -errno;
 		*ret_reason = "no free huge pages for the buffer (fallocate of the hugetlb region)";
-		return -errno == -ENOSPC ? -ENOMEM : -errno;
+		return err;
 	}
 	/* UDMABUF_CREATE: memfd, page-aligned offset/size in bytes; returns a dma-buf fd. */
 	fd = ioctl(u->dev_fd, UDMABUF_CREATE, &create);

@@ -134,14 +134,14 @@ bool probe_device_path_valid(const char *path)
 	if (strstr(path, "//"))
 		return false;
 	/* No "." or ".." component anywhere. */
-	for (const char *c = path; c; c = strchr(c + 1, '/')) {
-		const char *comp = c + 1;
-		size_t clen = strcspn(comp, "/");
+	for (const char *c = path + 1; *c;) {
+		size_t clen = strcspn(c, "/");
 
-		if ((clen == 1 && comp[0] == '.') || (clen == 2 && comp[0] == '.' && comp[1] == '.'))
+		if ((clen == 1 && c[0] == '.') || (clen == 2 && c[0] == '.' && c[1] == '.'))
 			return false;
-		if (clen == 0 && comp[0] == '\0' && c != path + len - 1)
-			return false;
+		c += clen;
+		if (*c == '/')
+			c++;
 	}
 	return path[len - 1] != '/';
 }
