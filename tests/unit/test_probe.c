@@ -202,6 +202,47 @@ static void test_probe_order_choice(void **state)
 	b->ops->destroy(b);
 }
 
+/*
+ * dma-heap routing: the fake heaps are regular files, so an allocation
+ * that reaches a heap fails in DMA_HEAP_IOCTL_ALLOC (-ENOTTY); one that no
+ * heap can serve fails earlier with -EOPNOTSUPP and its own reason.
+ */
+static void test_dmaheap_routing(void **state)
+{
+	struct backend_options opts = { .capacity = 1 << 20, .heaps_writecombine = "vendor-wc" };
+	struct backend_alloc req = { .size = 4096, .attribute = DMABUFD_ATTR_CACHED, .label = "x" };
+	struct probe_report rep;
+	struct backend *b = NULL;
+	const char *why = NULL;
+	int fd = -1;
+
+	mkpath("/dev/dma_heap/system", false);
+	mkpath("/dev/dma_heap/vendor-wc", false);
+	assert_int_equal(probe_backends("dma-heap", &opts, &b, &rep), 0);
+
+	req.flags = DMABUFD_ALLOC_CONTIGUOUS;
+	assert_int_equal(b->ops->alloc(b, &req, &fd, &why), -EOPNOTSUPP);
+	assert_non_null(strstr(why, "contiguous"));
+	req.flags = 0;
+	req.attribute = DMABUFD_ATTR_UNCACHED;
+	assert_int_equal(b->ops->alloc(b, &req, &fd, &why), -EOPNOTSUPP);
+	req.attribute = DMABUFD_ATTR_WRITECOMBINE; /* reaches vendor-wc */
+	assert_int_equal(b->ops->alloc(b, &req, &fd, &why), -ENOTTY);
+	assert_string_equal(why, "DMA_HEAP_IOCTL_ALLOC failed");
+	assert_int_equal(fd, -1);
+	b->ops->destroy(b);
+
+	/* With a CMA heap, CONTIGUOUS reaches it. */
+	mkpath("/dev/dma_heap/reserved", false);
+	assert_int_equal(probe_backends("dma-heap", &opts, &b, &rep), 0);
+	req.attribute = DMABUFD_ATTR_CACHED;
+	req.flags = DMABUFD_ALLOC_CONTIGUOUS;
+	why = NULL;
+	assert_int_equal(b->ops->alloc(b, &req, &fd, &why), -ENOTTY);
+	assert_string_equal(why, "DMA_HEAP_IOCTL_ALLOC failed");
+	b->ops->destroy(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_device_path_valid),
 		cmocka_unit_test_setup_teardown(test_iommu_decision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_order_choice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dmaheap_routing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,7 +15,7 @@ if [ -n "${1:-}" ] && [ ! -e "$1" ]; then
 fi
 export DMABUFD_TEST_DAEMON=/bin/dmabufd
 for be in dma-heap udmabuf memfd; do
-	for t in test_badinput test_framebuffer test_share test_quota test_compact; do
+	for t in test_client_e2e test_badinput test_framebuffer test_share test_quota test_compact; do
 		[ -x "/bin/$t" ] || continue
 		if [ "$t" = test_compact ] && [ "$be" = udmabuf ]; then
 			# udmabuf has no migrate(): a client's udmabuf keeps its pages,
