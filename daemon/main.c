@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "log.h"
 #include "parse.h"
+#include "pool.h"
 #include "server.h"
 
 struct options {
@@ -40,6 +41,10 @@ static void usage(FILE *f)
 		"      --socket-mode MODE octal mode of the socket file (default 0660)\n"
 		"      --max-clients N    connected clients (default 256)\n"
 		"      --max-buffers N    live buffers per client (default 1024)\n"
+		"      --pool-budget SIZE bytes of pre-zeroed buffers to keep ready (default 0:\n"
+		"                         no pool)\n"
+		"      --pool-classes LIST buffer sizes to keep ready, e.g. 4K,1M,8M (at most 8),\n"
+		"                         or 'learn' (default: the most recent request sizes)\n"
 		"  -v, --verbose          log debug messages\n"
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n",
@@ -61,7 +66,8 @@ static int parse_u32(const char *s, uint32_t min, uint32_t *ret)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CAPACITY = 256, OPT_MODE, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS };
+	enum { OPT_CAPACITY = 256, OPT_MODE, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS, OPT_POOL_BUDGET,
+	       OPT_POOL_CLASSES };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "backend", required_argument, NULL, 'b' },
@@ -69,6 +75,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "socket-mode", required_argument, NULL, OPT_MODE },
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 		{ "max-buffers", required_argument, NULL, OPT_MAX_BUFFERS },
+		{ "pool-budget", required_argument, NULL, OPT_POOL_BUDGET },
+		{ "pool-classes", required_argument, NULL, OPT_POOL_CLASSES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -113,6 +121,27 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			break;
+		case OPT_POOL_BUDGET:
+			if (parse_size(optarg, &o->backend_opts.pool_budget) < 0) {
+				fprintf(stderr, "dmabufd: --pool-budget: '%s' is not a size\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_POOL_CLASSES: {
+			long page = sysconf(_SC_PAGESIZE);
+			int n = 0;
+
+			if (strcmp(optarg, "learn") != 0)
+				n = pool_parse_classes(optarg, page > 0 ? (uint32_t)page : 4096,
+						       o->backend_opts.pool_classes);
+			if (n < 0) {
+				fprintf(stderr, "dmabufd: --pool-classes: '%s' is not 'learn' or a list of at most 8 sizes\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->backend_opts.pool_nclasses = (unsigned)n;
+			break;
+		}
 		case 'v':
 			o->verbose++;
 			break;

@@ -15,6 +15,7 @@
 #include "dmabufd.pb-c.h"
 #include "log.h"
 #include "macros.h"
+#include "perf_stats.h" /* issue 10 */
 #include "server.h"
 #include "wire.h"
 
@@ -345,6 +346,7 @@ static void handle_stats(struct client *c, uint64_t id)
 	sr.transitions = 0;
 	sr.movable_buffers = movable;
 	sr.pinned_buffers = (uint32_t)s->registry.count - movable;
+	perf_fill_stats(s, &sr); /* issue 10: pooled, pool_hits/misses, heap_bytes */
 	reply.id = id;
 	reply.body_case = DMABUFD__REPLY__BODY_STATS;
 	reply.stats = &sr;
