@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arena.h" /* issue 10 */
 #include "dmabufd.pb-c.h"
 #include "log.h"
 #include "macros.h"
@@ -23,6 +24,8 @@
 #define CLIENT_NAME_MAX 64u
 
 static char reason_buf[160];
+/* issue 10: requests are decoded into this arena instead of malloc per field */
+static struct arena request_arena;
 
 static const char *reasonf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static const char *reasonf(const char *fmt, ...)
@@ -219,7 +222,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	b->uid = c->cred.uid;
 	b->gid = c->cred.gid;
 	memcpy(b->comm, c->comm, sizeof(b->comm));
-	snprintf(b->label, sizeof(b->label), "%s", label);
+	memcpy(b->label, label, strlen(label) + 1); /* issue 10; label_is_valid(): <= 63 bytes */
 	b->created_usec = realtime_usec();
 	err = registry_insert(&s->registry, b);
 	if (err < 0) {
@@ -367,7 +370,8 @@ void client_handle_datagram(struct client *c, const uint8_t *data, size_t len, i
 				   reasonf("request of %zu bytes exceeds the %u-byte limit", len,
 					   DMABUFD_MAX_MESSAGE));
 	}
-	req = dmabufd__request__unpack(NULL, len, data);
+	arena_reset(&request_arena);
+	req = dmabufd__request__unpack(arena_allocator(&request_arena), len, data);
 	if (!req) {
 		wire_close_fds(fds, nfds);
 		c->protocol_errors++;
@@ -408,5 +412,5 @@ void client_handle_datagram(struct client *c, const uint8_t *data, size_t len, i
 		break;
 	}
 out:
-	dmabufd__request__free_unpacked(req, NULL);
+	arena_reset(&request_arena); /* issue 10: frees @req */
 }
