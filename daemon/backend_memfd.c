@@ -7,10 +7,9 @@
  * past its accounting. CACHED only; not physically contiguous; no dma-buf.
  *
  * With --pool-budget, buffers come from a pre-zeroed pool (pool.h): a worker
- * thread creates memfds of the common sizes and populates every page
- * through a mapping of its own (MADV_POPULATE_WRITE, Linux 5.14; touching
- * each page otherwise), so the client's first write maps an already zeroed
- * page instead of allocating and clearing one. A memfd is handed out once:
+ * thread creates memfds of the common sizes and writes zeroes to every page
+ * (pwrite(2), no mapping), so the client's first write maps an already
+ * zeroed page instead of allocating and clearing one. A memfd is handed out once:
  * a released one may still be mapped by its former owner, so it is only
  * ever closed (by the worker: freeing a large memfd's pages is slow), never
  * reused. Pooled memfds are named "dmabufd-pool" instead of the request's
@@ -27,10 +26,6 @@
 #include "pool.h"
 #include "registry.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
 #define MEMFD_DEFAULT_CAPACITY (256ull << 20)
 
 struct memfd_backend {
@@ -45,28 +40,32 @@ struct memfd_backend {
 
 /*
  * The pool's factory (worker thread): a sealed memfd of @size bytes whose
- * pages are all allocated and zeroed. Touches no daemon state.
+ * pages are all allocated, zeroed and up to date. Writing zeroes with
+ * pwrite(2) does that without a mapping in the daemon (an mmap/munmap
+ * would take the daemon's mmap lock and send TLB-shootdown IPIs to the CPU
+ * running the event loop). Touches no daemon state.
  */
 static int memfd_make_populated(uint64_t size, void *userdata, int *ret_fd)
 {
-	const struct memfd_backend *m = userdata;
+	static const uint8_t zeroes[64 << 10];
 	_cleanup_close_ int fd = -1;
-	uint8_t *map;
 
+	(void)userdata;
 	fd = memfd_create("dmabufd-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return negative_errno();
 	if (ftruncate(fd, (off_t)size) < 0)
 		return negative_errno();
-	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return negative_errno();
-	if (madvise(map, size, MADV_POPULATE_WRITE) < 0) {
-		/* Older kernel: fault each page in writable (zeroed by the kernel). */
-		for (uint64_t off = 0; off < size; off += m->page_size)
-			((volatile uint8_t *)map)[off] = 0;
+	for (uint64_t off = 0; off < size;) {
+		size_t n = size - off < sizeof(zeroes) ? (size_t)(size - off) : sizeof(zeroes);
+		ssize_t w = pwrite(fd, zeroes, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? negative_errno() : -EIO;
+		off += (uint64_t)w;
 	}
-	munmap(map, size);
 	if (fcntl(fd, F_ADD_SEALS, MEMFD_SEALS) < 0)
 		return negative_errno();
 	*ret_fd = TAKE_FD(fd);

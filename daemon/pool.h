@@ -18,9 +18,11 @@
  *   capacity at all times. A request that needs the room evicts pooled
  *   buffers (largest class first) before it is materialised, so the pool
  *   never makes a request fail. Pooled bytes are also bounded by the budget.
- * - The worker touches nothing but the pool's own state (this struct, under
- *   its mutex) and the fds it creates or is given to close. It runs at nice
- *   +5 so that zeroing uses spare CPU before request handling's.
+ * - The worker touches nothing but the pool's own state (struct pool: its
+ *   mutex-protected classes, atomic counters and close ring) and the fds it
+ *   creates or is given to close. It runs 5 nice levels below the daemon so
+ *   that zeroing uses spare CPU before request handling's, and the event
+ *   loop never waits for it (pool.c).
  *
  * Size classes are exact buffer sizes (bytes, page multiples): configured,
  * or learned from requests that missed (at most POOL_MAX_CLASSES, the least

@@ -166,6 +166,7 @@ struct config {
 	const struct direct_ops *direct;
 	uint64_t pool_budget;    /* bytes, passed to dmabufd */
 	unsigned memory_buffers; /* 0 = skip the memory measurement */
+	int server_nice;         /* nice of dmabufd and the floor server */
 	const char *json_path;
 	const char *daemon_args[16];
 	unsigned ndaemon_args;
@@ -343,6 +344,21 @@ static int floor_connect(const char *path)
 		return -errno;
 	}
 	return fd;
+}
+
+/*
+ * Puts this process at nice @nice (@on) so that a server forked now
+ * inherits it, or back at 0 (!@on) before clients are forked.
+ */
+static int server_nice_now;
+
+static void become_server_nice(int nice, bool on)
+{
+	errno = 0;
+	if (setpriority(PRIO_PROCESS, 0, on ? nice : 0) < 0 && on)
+		fprintf(stderr, "dmabufd-bench: cannot set nice %d: %s\n", nice, strerror(errno));
+	if (on)
+		server_nice_now = getpriority(PRIO_PROCESS, 0);
 }
 
 /* ---- one client process */
@@ -881,13 +897,15 @@ static void usage(FILE *f)
 		"  --pool-budget SIZE  dmabufd --pool-budget (default 512M; 0 = no pool)\n"
 		"  --daemon-arg ARG    extra dmabufd argument (repeatable)\n"
 		"  --memory N          also measure daemon memory at N live buffers (default 0)\n"
+		"  --server-nice N     nice of dmabufd and the floor server (default -10, as\n"
+		"                      a service unit's Nice=; clients run at 0)\n"
 		"  --json FILE         write the results as JSON\n");
 }
 
 static int parse_args(int argc, char **argv, struct config *c)
 {
 	enum { OPT_SIZES = 256, OPT_CLIENTS, OPT_ITER, OPT_WARMUP, OPT_REPEAT, OPT_MAXS, OPT_VARIANTS,
-	       OPT_DIRECT, OPT_POPULATE, OPT_POOL, OPT_DARG, OPT_MEMORY, OPT_JSON, OPT_HELP };
+	       OPT_DIRECT, OPT_POPULATE, OPT_POOL, OPT_DARG, OPT_MEMORY, OPT_JSON, OPT_HELP, OPT_NICE };
 	static const struct option opts[] = {
 		{ "sizes", required_argument, NULL, OPT_SIZES },
 		{ "clients", required_argument, NULL, OPT_CLIENTS },
@@ -902,6 +920,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{ "daemon-arg", required_argument, NULL, OPT_DARG },
 		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "json", required_argument, NULL, OPT_JSON },
+		{ "server-nice", required_argument, NULL, OPT_NICE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{},
 	};
@@ -972,6 +991,11 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case OPT_JSON:
 			c->json_path = optarg;
 			break;
+		case OPT_NICE:
+			c->server_nice = atoi(optarg);
+			if (c->server_nice < -20 || c->server_nice > 19)
+				return -EINVAL;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			exit(0);
@@ -999,10 +1023,10 @@ static void machine_json(FILE *f, const struct config *cfg, const char *load0, c
 		u.release, sysconf(_SC_NPROCESSORS_ONLN), model, load0, load1);
 	fprintf(f, "  \"config\": {\"iterations\": %u, \"warmup\": %u, \"repeat\": %u, "
 		   "\"max_seconds\": %.1f, \"populate\": %s, \"direct\": \"%s\", "
-		   "\"pool_budget\": %llu},\n",
+		   "\"pool_budget\": %llu, \"server_nice\": %d},\n",
 		cfg->iterations, cfg->warmup, cfg->repeat, cfg->max_seconds,
 		cfg->populate ? "true" : "false", cfg->direct->name,
-		(unsigned long long)cfg->pool_budget);
+		(unsigned long long)cfg->pool_budget, server_nice_now);
 }
 
 static void read_loadavg(char *buf, size_t n)
@@ -1031,6 +1055,7 @@ int main(int argc, char **argv)
 		.variant_on = { true, true, true },
 		.direct = &direct_table[0],
 		.pool_budget = 512ull << 20,
+		.server_nice = -10,
 	};
 	static struct cell cells[MAX_SIZES][MAX_CLIENT_COUNTS][V_COUNT];
 	struct memory_result mem = { 0 };
@@ -1055,7 +1080,10 @@ int main(int argc, char **argv)
 			cfg.direct->name);
 		return 77;
 	}
-	if (cfg.variant_on[V_FLOOR] && floor_start(&fl) < 0) {
+	become_server_nice(cfg.server_nice, true);
+	rc = cfg.variant_on[V_FLOOR] ? floor_start(&fl) : 0;
+	become_server_nice(cfg.server_nice, false);
+	if (rc < 0) {
 		fprintf(stderr, "dmabufd-bench: cannot start the floor server\n");
 		return 1;
 	}
@@ -1093,7 +1121,11 @@ int main(int argc, char **argv)
 			args[na++] = cfg.daemon_args[i];
 		args[na] = NULL;
 		if (cfg.variant_on[V_BROKERED]) {
-			int err = daemon_start(&d, args);
+			int err;
+
+			become_server_nice(cfg.server_nice, true);
+			err = daemon_start(&d, args);
+			become_server_nice(cfg.server_nice, false);
 
 			if (err < 0) {
 				fprintf(stderr, "dmabufd-bench: cannot start dmabufd: %s\n", strerror(-err));
@@ -1136,10 +1168,10 @@ int main(int argc, char **argv)
 			}
 
 	/* The table. */
-	printf("# dmabufd-bench: %s direct primitive, %s, pool budget %llu bytes, "
+	printf("# dmabufd-bench: %s direct primitive, %s, pool budget %llu bytes, servers at nice %d, "
 	       "%u rounds (medians), load %s -> %s\n",
 	       cfg.direct->name, cfg.populate ? "MAP_POPULATE" : "plain mmap",
-	       (unsigned long long)cfg.pool_budget, cfg.repeat, load0, load1);
+	       (unsigned long long)cfg.pool_budget, server_nice_now, cfg.repeat, load0, load1);
 	printf("%-5s %3s | %9s %9s %9s | %9s %9s %9s | %8s %8s %8s | %9s %9s | %7s %7s | %6s %6s | %5s %7s\n",
 	       "size", "cl", "brk.rdy50", "dir.rdy50", "flr.rdy50", "brk.tot50", "dir.tot50",
 	       "flr.tot50", "brk.p99", "brk.r999", "brk.rmax", "brk.op/s", "dir.op/s", "b/d",
