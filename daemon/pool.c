@@ -53,6 +53,7 @@ struct pool {
 	uint64_t inflight;           /* bytes the worker is populating */
 	uint64_t tick;
 	_Atomic uint64_t hits, misses, evicted;
+	atomic_bool room_wanted;     /* a class waits for capacity: wake on release */
 	struct pool_class classes[POOL_MAX_CLASSES];
 	unsigned next_fill;          /* round-robin start for the worker */
 	/* SPSC ring: the event loop pushes, the worker pops and closes. */
@@ -185,9 +186,12 @@ static struct pool_class *pool_next_to_fill(struct pool *p)
 
 		if (!c->size || c->count >= c->target)
 			continue;
-		if (p->pooled + c->size > p->budget ||
-		    p->live + p->pooled + c->size > p->capacity)
+		if (p->pooled + c->size > p->budget)
 			continue;
+		if (p->live + p->pooled + c->size > p->capacity) {
+			atomic_store(&p->room_wanted, true);
+			continue;
+		}
 		p->next_fill = i + 1;
 		return c;
 	}
@@ -385,7 +389,7 @@ void pool_put(struct pool *p, uint64_t size, int fd)
 {
 	atomic_fetch_sub(&p->live, size);
 	pool_queue_close(p, fd, size);
-	if (pool_close_worth_kick(p))
+	if (pool_close_worth_kick(p) || atomic_exchange(&p->room_wanted, false))
 		pool_kick(p);
 }
 
