@@ -740,6 +740,7 @@ struct memory_result {
 	unsigned buffers;
 	double heap_per_buffer, rss_per_buffer;
 	int fds_before, fds_after;
+	bool limited_by_nofile;  /* RLIMIT_NOFILE could not be raised */
 	int error;
 };
 
@@ -758,14 +759,22 @@ static void measure_memory(const struct config *cfg, struct memory_result *m)
 
 	memset(m, 0, sizeof(*m));
 	m->buffers = cfg->memory_buffers;
-	snprintf(maxb, sizeof(maxb), "%u", cfg->memory_buffers + 16);
-	snprintf(cap, sizeof(cap), "%llu", (unsigned long long)(cfg->memory_buffers + 16) * 4096);
 	/* Each live memfd buffer costs the daemon one fd: raise the hard limit. */
 	getrlimit(RLIMIT_NOFILE, &old);
 	if (old.rlim_max < rl.rlim_max && setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-		m->error = -errno;
-		return;
+		/* No CAP_SYS_RESOURCE: measure as many as the hard limit allows. */
+		if (old.rlim_max < 2048) {
+			m->error = -errno;
+			return;
+		}
+		m->buffers = (unsigned)(old.rlim_max - 1024);
+		m->limited_by_nofile = true;
+		fprintf(stderr, "dmabufd-bench: cannot raise RLIMIT_NOFILE to %llu (%s); "
+				"measuring %u live buffers instead\n",
+			(unsigned long long)rl.rlim_max, strerror(errno), m->buffers);
 	}
+	snprintf(maxb, sizeof(maxb), "%u", m->buffers + 16);
+	snprintf(cap, sizeof(cap), "%llu", (unsigned long long)(m->buffers + 16) * 4096);
 	err = daemon_start(&d, args);
 	setrlimit(RLIMIT_NOFILE, &old);
 	if (err < 0) {
@@ -788,7 +797,7 @@ static void measure_memory(const struct config *cfg, struct memory_result *m)
 	get_daemon_stats(d.socket, &s0);
 	rss0 = proc_rss(d.pid);
 	m->fds_before = count_fds(d.pid);
-	for (unsigned i = 0; i < cfg->memory_buffers; i++) {
+	for (unsigned i = 0; i < m->buffers; i++) {
 		struct dmabufd_buffer b;
 
 		err = dmabufd_alloc(dc, 4096, 0, DMABUFD_ATTR_CACHED, 0, "bench-memory", &b);
@@ -799,8 +808,8 @@ static void measure_memory(const struct config *cfg, struct memory_result *m)
 	get_daemon_stats(d.socket, &s1);
 	rss1 = proc_rss(d.pid);
 	m->fds_after = count_fds(d.pid);
-	m->heap_per_buffer = ((double)s1.heap - (double)s0.heap) / cfg->memory_buffers;
-	m->rss_per_buffer = ((double)rss1 - (double)rss0) / cfg->memory_buffers;
+	m->heap_per_buffer = ((double)s1.heap - (double)s0.heap) / m->buffers;
+	m->rss_per_buffer = ((double)rss1 - (double)rss0) / m->buffers;
 out:
 	m->error = err;
 	dmabufd_disconnect(dc);
@@ -1250,8 +1259,10 @@ int main(int argc, char **argv)
 			 true);
 		json_num(json, "rss_bytes_per_buffer", cfg.memory_buffers ? mem.rss_per_buffer : NAN,
 			 true);
-		fprintf(json, "\"daemon_fds_before\": %d, \"daemon_fds_after\": %d, \"error\": %d}\n}\n",
-			mem.fds_before, mem.fds_after, mem.error);
+		fprintf(json, "\"daemon_fds_before\": %d, \"daemon_fds_after\": %d, "
+			      "\"limited_by_nofile\": %s, \"error\": %d}\n}\n",
+			mem.fds_before, mem.fds_after, mem.limited_by_nofile ? "true" : "false",
+			mem.error);
 		fclose(json);
 	}
 	return rc;
