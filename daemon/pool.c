@@ -135,9 +135,14 @@ static void pool_drain_class(struct pool *p, struct pool_class *c)
 	}
 }
 
-/* Locked, event-loop thread. Evicts the largest ready buffers until live + pooled <= capacity. */
-static void pool_make_room(struct pool *p)
+/*
+ * Locked, event-loop thread. Evicts the largest ready buffers until
+ * live + pooled <= capacity. Return: whether anything was evicted.
+ */
+static bool pool_make_room(struct pool *p)
 {
+	bool evicted = false;
+
 	while (p->live + p->pooled > p->capacity && p->pooled) {
 		struct pool_class *big = NULL;
 
@@ -148,7 +153,12 @@ static void pool_make_room(struct pool *p)
 		close(big->fds[--big->count]);
 		p->pooled -= big->size;
 		p->evicted += big->size;
+		evicted = true;
 	}
+	/* The worker refills once the room comes back (pool_put()). */
+	if (evicted)
+		atomic_store(&p->room_wanted, true);
+	return evicted;
 }
 
 /* Locked, event-loop thread. The class of exactly @size, learning it on a miss if allowed. */
