@@ -29,7 +29,13 @@
 #define POOL_CLOSE_RING 1024u  /* fds waiting for the worker to close (power of 2) */
 /* Bytes of released buffers the worker may have pending; past it, close inline. */
 #define POOL_CLOSE_BYTES_MIN (256ull << 20)
-#define POOL_WORKER_NICE 5
+/*
+ * The worker's nice relative to the daemon's: 10 levels is ~10x less CPU
+ * weight, so that a daemon at Nice=-10 zeroes at the clients' own priority
+ * (never preempting them for background work) and answers requests at
+ * a higher one.
+ */
+#define POOL_WORKER_NICE 10
 
 struct pool_class {
 	uint64_t size;               /* bytes; 0 = unused slot */
@@ -211,10 +217,14 @@ static struct pool_class *pool_next_to_fill(struct pool *p)
 static void *pool_worker(void *arg)
 {
 	struct pool *p = arg;
+	int nice_now;
 
 	/* Zeroing is background work: let request handling go first. */
-	setpriority(PRIO_PROCESS, (id_t)gettid(),
-		    getpriority(PRIO_PROCESS, (id_t)gettid()) + POOL_WORKER_NICE);
+	errno = 0;
+	nice_now = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0)
+		setpriority(PRIO_PROCESS, (id_t)gettid(),
+			    nice_now + POOL_WORKER_NICE > 19 ? 19 : nice_now + POOL_WORKER_NICE);
 	while (!atomic_load(&p->stop)) {
 		struct pool_class *c;
 		uint64_t size;

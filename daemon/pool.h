@@ -20,9 +20,9 @@
  *   never makes a request fail. Pooled bytes are also bounded by the budget.
  * - The worker touches nothing but the pool's own state (struct pool: its
  *   mutex-protected classes, atomic counters and close ring) and the fds it
- *   creates or is given to close. It runs 5 nice levels below the daemon so
- *   that zeroing uses spare CPU before request handling's, and the event
- *   loop never waits for it (pool.c).
+ *   creates or is given to close. It runs 10 nice levels below the daemon
+ *   (at the clients' priority when the daemon runs at Nice=-10), and the
+ *   event loop never waits for it (pool.c).
  *
  * Size classes are exact buffer sizes (bytes, page multiples): configured,
  * or learned from requests that missed (at most POOL_MAX_CLASSES, the least

@@ -161,6 +161,7 @@ struct config {
 	unsigned warmup;         /* untimed operations per client first */
 	unsigned repeat;         /* rounds */
 	double max_seconds;      /* per run */
+	unsigned interval_us;    /* pause between a client's operations (not timed) */
 	bool variant_on[V_COUNT];
 	bool populate;           /* MAP_POPULATE in every variant */
 	const struct direct_ops *direct;
@@ -465,7 +466,8 @@ static void client_main(const struct run_ctx *r, unsigned idx, int ready_fd, int
 		res->error = err;
 		_exit(0);
 	}
-	for (unsigned i = 0; i < cfg->warmup; i++) {
+	deadline = now_us() + cfg->max_seconds * 1e6 / 4;
+	for (unsigned i = 0; i < cfg->warmup && now_us() < deadline; i++) {
 		scratch_n = 0;
 		err = one_op(r, dc, fsock, &scratch[0], &scratch[1], scratch_req, &scratch_n);
 		if (err < 0)
@@ -474,6 +476,8 @@ static void client_main(const struct run_ctx *r, unsigned idx, int ready_fd, int
 	res->start_us = now_us();
 	deadline = res->start_us + cfg->max_seconds * 1e6;
 	for (unsigned i = 0; i < iters && err == 0; i++) {
+		if (cfg->interval_us)
+			usleep(cfg->interval_us);
 		err = one_op(r, dc, fsock, &ready[i], &total[i], req, &nreq);
 		if (err == 0)
 			res->ops++;
@@ -897,7 +901,10 @@ static void usage(FILE *f)
 		"  --sizes LIST        buffer sizes (default 4K,64K,1M,8M,32M)\n"
 		"  --clients LIST      concurrent client processes (default 1,4,16,64)\n"
 		"  --iterations N      timed operations per client per run (default 200)\n"
-		"  --warmup N          untimed operations per client first (default 5)\n"
+		"  --warmup N          untimed operations per client first (default 5, at most\n"
+		"                      a quarter of --max-seconds)\n"
+		"  --interval-ms N     pause between a client's operations, in every variant\n"
+		"                      (default 0: back to back)\n"
 		"  --repeat N          rounds; figures are medians over rounds (default 3)\n"
 		"  --max-seconds S     stop each run after S seconds (default 3)\n"
 		"  --variants LIST     brokered,direct,floor (default all)\n"
@@ -914,7 +921,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct config *c)
 {
 	enum { OPT_SIZES = 256, OPT_CLIENTS, OPT_ITER, OPT_WARMUP, OPT_REPEAT, OPT_MAXS, OPT_VARIANTS,
-	       OPT_DIRECT, OPT_POPULATE, OPT_POOL, OPT_DARG, OPT_MEMORY, OPT_JSON, OPT_HELP, OPT_NICE };
+	       OPT_DIRECT, OPT_POPULATE, OPT_POOL, OPT_DARG, OPT_MEMORY, OPT_JSON, OPT_HELP, OPT_NICE, OPT_INTERVAL };
 	static const struct option opts[] = {
 		{ "sizes", required_argument, NULL, OPT_SIZES },
 		{ "clients", required_argument, NULL, OPT_CLIENTS },
@@ -930,6 +937,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "server-nice", required_argument, NULL, OPT_NICE },
+		{ "interval-ms", required_argument, NULL, OPT_INTERVAL },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{},
 	};
@@ -1000,6 +1008,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case OPT_JSON:
 			c->json_path = optarg;
 			break;
+		case OPT_INTERVAL:
+			c->interval_us = (unsigned)atoi(optarg) * 1000u;
+			break;
 		case OPT_NICE:
 			c->server_nice = atoi(optarg);
 			if (c->server_nice < -20 || c->server_nice > 19)
@@ -1032,10 +1043,10 @@ static void machine_json(FILE *f, const struct config *cfg, const char *load0, c
 		u.release, sysconf(_SC_NPROCESSORS_ONLN), model, load0, load1);
 	fprintf(f, "  \"config\": {\"iterations\": %u, \"warmup\": %u, \"repeat\": %u, "
 		   "\"max_seconds\": %.1f, \"populate\": %s, \"direct\": \"%s\", "
-		   "\"pool_budget\": %llu, \"server_nice\": %d},\n",
+		   "\"pool_budget\": %llu, \"server_nice\": %d, \"interval_ms\": %u},\n",
 		cfg->iterations, cfg->warmup, cfg->repeat, cfg->max_seconds,
 		cfg->populate ? "true" : "false", cfg->direct->name,
-		(unsigned long long)cfg->pool_budget, server_nice_now);
+		(unsigned long long)cfg->pool_budget, server_nice_now, cfg->interval_us / 1000);
 }
 
 static void read_loadavg(char *buf, size_t n)
@@ -1178,9 +1189,10 @@ int main(int argc, char **argv)
 
 	/* The table. */
 	printf("# dmabufd-bench: %s direct primitive, %s, pool budget %llu bytes, servers at nice %d, "
-	       "%u rounds (medians), load %s -> %s\n",
+	       "%u ms between operations, %u rounds (medians), load %s -> %s\n",
 	       cfg.direct->name, cfg.populate ? "MAP_POPULATE" : "plain mmap",
-	       (unsigned long long)cfg.pool_budget, server_nice_now, cfg.repeat, load0, load1);
+	       (unsigned long long)cfg.pool_budget, server_nice_now, cfg.interval_us / 1000,
+	       cfg.repeat, load0, load1);
 	printf("%-5s %3s | %9s %9s %9s | %9s %9s %9s | %8s %8s %8s | %9s %9s | %7s %7s | %6s %6s | %5s %7s\n",
 	       "size", "cl", "brk.rdy50", "dir.rdy50", "flr.rdy50", "brk.tot50", "dir.tot50",
 	       "flr.tot50", "brk.p99", "brk.r999", "brk.rmax", "brk.op/s", "dir.op/s", "b/d",
