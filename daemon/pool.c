@@ -58,6 +58,7 @@ struct pool {
 	_Atomic uint64_t pooled;     /* bytes ready in the classes (written locked) */
 	uint64_t inflight;           /* bytes the worker is populating */
 	uint64_t tick;
+	uint64_t candidate;          /* bytes; the last size that missed unlearned */
 	_Atomic uint64_t hits, misses, evicted;
 	atomic_bool room_wanted;     /* a class waits for capacity: wake on release */
 	struct pool_class classes[POOL_MAX_CLASSES];
@@ -177,6 +178,14 @@ static struct pool_class *pool_class_for(struct pool *p, uint64_t size, bool lea
 			return &p->classes[i];
 	if (!learn || size > p->budget)
 		return NULL;
+	/*
+	 * Learn a size on its second miss in a row only: a client cycling
+	 * through many sizes must not make the worker fill classes for nothing.
+	 */
+	if (p->candidate != size) {
+		p->candidate = size;
+		return NULL;
+	}
 	for (unsigned i = 0; i < POOL_MAX_CLASSES; i++) {
 		struct pool_class *c = &p->classes[i];
 

@@ -25,8 +25,8 @@
  *   event loop never waits for it (pool.c).
  *
  * Size classes are exact buffer sizes (bytes, page multiples): configured,
- * or learned from requests that missed (at most POOL_MAX_CLASSES, the least
- * recently requested one is replaced).
+ * or learned from requests that missed twice in a row (at most
+ * POOL_MAX_CLASSES, the least recently requested one is replaced).
  */
 #ifndef DMABUFD_POOL_H
 #define DMABUFD_POOL_H

@@ -115,6 +115,16 @@ static void test_learns(void **state)
 	int fd = -1;
 
 	assert_int_equal(pool_create(&cfg, fake_make, &devnull, &p), 0);
+	/* A size is learned on its second miss in a row. */
+	assert_int_equal(pool_get(p, 64 * KiB, &fd), -ENOENT);
+	pool_put(p, 64 * KiB, -1);
+	assert_int_equal(pool_get(p, 128 * KiB, &fd), -ENOENT);
+	pool_put(p, 128 * KiB, -1);
+	nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+	pool_get_stats(p, &st); /* nothing learned: stays empty */
+	assert_int_equal(st.pooled, 0);
+	assert_int_equal(pool_get(p, 64 * KiB, &fd), -ENOENT);
+	pool_put(p, 64 * KiB, -1);
 	assert_int_equal(pool_get(p, 64 * KiB, &fd), -ENOENT); /* learns 64K */
 	pool_put(p, 64 * KiB, -1);
 	st = wait_pooled(p, 64 * KiB);
