@@ -236,6 +236,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
  */
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
+	log_info("received SIGHUP; reloading the configuration");
 	service_notify_reloading();
 	server_reload_config(arg);
 	service_notify_ready();
