@@ -307,14 +307,26 @@ static int read_one(struct dmabufd_client *c, bool block, int *ran)
 
 	if (c->dead)
 		return c->dead;
-	r = wait_socket(c->sock, POLLIN, block);
-	if (r <= 0)
-		return r;
-
-	n = wire_recv(c->sock, c->rx, DMABUFD_MAX_MESSAGE, fds, DMABUFD_MAX_FDS, &nfds,
-		      &wire_flags);
-	if (n == -EAGAIN)
-		return 0; /* the application made the socket O_NONBLOCK: spurious wakeup */
+	if (!block) {
+		r = wait_socket(c->sock, POLLIN, false);
+		if (r <= 0)
+			return r;
+	}
+	/*
+	 * Blocking: receive at once (one system call per reply, issue 10) and
+	 * poll only when the application made the socket O_NONBLOCK.
+	 */
+	for (;;) {
+		n = wire_recv(c->sock, c->rx, DMABUFD_MAX_MESSAGE, fds, DMABUFD_MAX_FDS, &nfds,
+			      &wire_flags);
+		if (n != -EAGAIN)
+			break;
+		if (!block)
+			return 0; /* O_NONBLOCK socket: spurious wakeup */
+		r = wait_socket(c->sock, POLLIN, true);
+		if (r < 0)
+			return r;
+	}
 	if (n <= 0) {
 		error = n == 0 ? -ECONNRESET : (int)n;
 		*ran += fail_connection(c, error);

@@ -36,6 +36,17 @@ struct backend_options {
 	const char *heaps_contiguous;
 	const char *heaps_writecombine;
 	const char *heaps_uncached;
+	/* Pre-zeroed pools (daemon/pool.h); budget 0 disables them. */
+	uint64_t pool_budget;   /* bytes */
+	uint64_t pool_classes[8]; /* bytes; POOL_MAX_CLASSES entries */
+	unsigned pool_nclasses; /* 0 = learn size classes from requests */
+};
+
+/* Pool figures for Stats (all zero for a backend without a pool). */
+struct backend_pool_stats {
+	uint64_t pooled;        /* bytes held ready, counted against capacity */
+	uint64_t hits;          /* allocations served from the pool */
+	uint64_t misses;        /* allocations the pool could not serve */
 };
 
 /* One allocation, already validated and placed by the server. */
@@ -103,6 +114,8 @@ struct backend_ops {
 	 * nothing changed.
 	 */
 	int (*revoke)(struct backend *b, struct buffer *buf, const char **ret_reason);
+	/* get_pool_stats() - optional (NULL: no pool). Cannot fail. */
+	void (*get_pool_stats)(struct backend *b, struct backend_pool_stats *ret);
 };
 
 struct backend {

@@ -5,6 +5,15 @@
  * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, memfd_create(2)), so that a
  * client can neither truncate it under another mapper (SIGBUS) nor grow it
  * past its accounting. CACHED only; not physically contiguous; no dma-buf.
+ *
+ * With --pool-budget, buffers come from a pre-zeroed pool (pool.h): a worker
+ * thread creates memfds of the common sizes and writes zeroes to every page
+ * (pwrite(2), no mapping), so the client's first write maps an already
+ * zeroed page instead of allocating and clearing one. A memfd is handed out once:
+ * a released one may still be mapped by its former owner, so it is only
+ * ever closed (by the worker: freeing a large memfd's pages is slow), never
+ * reused. Pooled memfds are named "dmabufd-pool" instead of the request's
+ * label (a memfd's name is fixed at creation); the registry keeps the label.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +23,7 @@
 
 #include "backend.h"
 #include "macros.h"
+#include "pool.h"
 #include "registry.h"
 
 #define MEMFD_DEFAULT_CAPACITY (256ull << 20)
@@ -22,7 +32,45 @@ struct memfd_backend {
 	struct backend base;
 	uint64_t capacity;
 	uint32_t page_size;
+	struct pool *pool;      /* NULL when --pool-budget is 0 */
 };
+
+/* Seals every memfd buffer gets: no shrink (SIGBUS), no grow, no unsealing. */
+#define MEMFD_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/*
+ * The pool's factory (worker thread): a sealed memfd of @size bytes whose
+ * pages are all allocated, zeroed and up to date. Writing zeroes with
+ * pwrite(2) does that without a mapping in the daemon (an mmap/munmap
+ * would take the daemon's mmap lock and send TLB-shootdown IPIs to the CPU
+ * running the event loop). Touches no daemon state.
+ */
+static int memfd_make_populated(uint64_t size, void *userdata, int *ret_fd)
+{
+	static const uint8_t zeroes[64 << 10];
+	_cleanup_close_ int fd = -1;
+
+	(void)userdata;
+	fd = memfd_create("dmabufd-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return negative_errno();
+	if (ftruncate(fd, (off_t)size) < 0)
+		return negative_errno();
+	for (uint64_t off = 0; off < size;) {
+		size_t n = size - off < sizeof(zeroes) ? (size_t)(size - off) : sizeof(zeroes);
+		ssize_t w = pwrite(fd, zeroes, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? negative_errno() : -EIO;
+		off += (uint64_t)w;
+	}
+	if (fcntl(fd, F_ADD_SEALS, MEMFD_SEALS) < 0)
+		return negative_errno();
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
 
 static int memfd_create_backend(const struct backend_options *opts, struct backend **ret)
 {
@@ -39,12 +87,31 @@ static int memfd_create_backend(const struct backend_options *opts, struct backe
 		free(m);
 		return -EINVAL;
 	}
+	if (opts && opts->pool_budget) {
+		struct pool_config pc = {
+			.budget = opts->pool_budget,
+			.capacity = m->capacity,
+			.nclasses = opts->pool_nclasses,
+		};
+		int err;
+
+		for (unsigned i = 0; i < pc.nclasses && i < POOL_MAX_CLASSES; i++)
+			pc.classes[i] = opts->pool_classes[i];
+		err = pool_create(&pc, memfd_make_populated, m, &m->pool);
+		if (err < 0) {
+			free(m);
+			return err;
+		}
+	}
 	*ret = &m->base;
 	return 0;
 }
 
 static void memfd_destroy(struct backend *b)
 {
+	if (!b)
+		return;
+	pool_destroy(container_of(b, struct memfd_backend, base)->pool);
 	free(b);
 }
 
@@ -66,8 +133,10 @@ static void memfd_get_caps(struct backend *b, struct backend_caps *ret)
 static int memfd_alloc(struct backend *b, const struct backend_alloc *req, int *ret_fd,
 		       const char **ret_reason)
 {
+	struct memfd_backend *m = container_of(b, struct memfd_backend, base);
 	_cleanup_close_ int fd = -1;
 	const char *name = req->label && req->label[0] ? req->label : "dmabufd";
+	int err;
 
 	if (req->attribute != DMABUFD_ATTR_CACHED) {
 		*ret_reason = "the memfd backend only provides cached memory";
@@ -77,26 +146,40 @@ static int memfd_alloc(struct backend *b, const struct backend_alloc *req, int *
 		*ret_reason = "the memfd backend cannot provide contiguous memory";
 		return -EOPNOTSUPP;
 	}
+	if (m->pool && pool_get(m->pool, req->size, ret_fd) == 0)
+		return 0;
 	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
 		*ret_reason = "memfd_create failed";
-		return negative_errno();
+		err = negative_errno();
+		goto fail;
 	}
 	if (ftruncate(fd, (off_t)req->size) < 0) {
 		*ret_reason = "ftruncate of the memfd failed";
-		return negative_errno();
+		err = negative_errno();
+		goto fail;
 	}
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+	if (fcntl(fd, F_ADD_SEALS, MEMFD_SEALS) < 0) {
 		*ret_reason = "sealing the memfd failed";
-		return negative_errno();
+		err = negative_errno();
+		goto fail;
 	}
 	*ret_fd = TAKE_FD(fd);
 	return 0;
+
+fail:
+	if (m->pool)
+		pool_put(m->pool, req->size, -1);
+	return err;
 }
 
 static void memfd_release(struct backend *b, struct buffer *buf)
 {
-	if (buf->fd >= 0)
+	struct memfd_backend *m = container_of(b, struct memfd_backend, base);
+
+	if (m->pool)
+		pool_put(m->pool, buf->size, buf->fd); /* closed by the worker */
+	else if (buf->fd >= 0)
 		close(buf->fd);
 	buf->fd = -1;
 }
@@ -107,6 +190,20 @@ static int memfd_migrate(struct backend *b, struct buffer *buf, uint64_t new_off
 	return 0;
 }
 
+static void memfd_get_pool_stats(struct backend *b, struct backend_pool_stats *ret)
+{
+	struct memfd_backend *m = container_of(b, struct memfd_backend, base);
+	struct pool_stats ps = { 0 };
+
+	if (m->pool)
+		pool_get_stats(m->pool, &ps);
+	*ret = (struct backend_pool_stats){
+		.pooled = ps.pooled,
+		.hits = ps.hits,
+		.misses = ps.misses,
+	};
+}
+
 const struct backend_ops memfd_backend_ops = {
 	.name = "memfd",
 	.create = memfd_create_backend,
@@ -115,4 +212,5 @@ const struct backend_ops memfd_backend_ops = {
 	.alloc = memfd_alloc,
 	.release = memfd_release,
 	.migrate = memfd_migrate,
+	.get_pool_stats = memfd_get_pool_stats,
 };

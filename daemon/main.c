@@ -21,6 +21,7 @@
 #include "log.h"
 #include "parse.h"
 #include "sd.h"
+#include "pool.h"
 #include "server.h"
 
 struct options {
@@ -31,6 +32,8 @@ struct options {
 	const char *user;
 	uint32_t fdstore_max;
 	enum log_target log_target;
+	/* issue 10: pre-zeroed pools (only the pool_* fields are used) */
+	struct backend_options pool;
 };
 
 static void usage(FILE *f)
@@ -55,6 +58,10 @@ static void usage(FILE *f)
 		"      --fdstore-max N    FileDescriptorStoreMax= of the unit (default %u)\n"
 		"      --log-target T     auto (journal when stderr is journald), journal,\n"
 		"                         stderr\n"
+		"      --pool-budget SIZE bytes of pre-zeroed buffers to keep ready (default 0:\n"
+		"                         no pool)\n"
+		"      --pool-classes LIST buffer sizes to keep ready, e.g. 4K,1M,8M (at most 8),\n"
+		"                         or 'learn' (default: the most recent request sizes)\n"
 		"  -v, --verbose          log debug messages\n"
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n"
@@ -65,7 +72,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_CAPACITY = 256, OPT_MODE, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS,
-	       OPT_FDSTORE_MAX, OPT_LOG_TARGET };
+	       OPT_FDSTORE_MAX, OPT_LOG_TARGET, OPT_POOL_BUDGET, OPT_POOL_CLASSES };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
@@ -77,6 +84,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "user", required_argument, NULL, 'u' },
 		{ "fdstore-max", required_argument, NULL, OPT_FDSTORE_MAX },
 		{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
+		{ "pool-budget", required_argument, NULL, OPT_POOL_BUDGET },
+		{ "pool-classes", required_argument, NULL, OPT_POOL_CLASSES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -147,6 +156,27 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			break;
+		case OPT_POOL_BUDGET:
+			if (parse_size(optarg, &o->pool.pool_budget) < 0) {
+				fprintf(stderr, "dmabufd: --pool-budget: '%s' is not a size\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_POOL_CLASSES: {
+			long page = sysconf(_SC_PAGESIZE);
+			int n = 0;
+
+			if (strcmp(optarg, "learn") != 0)
+				n = pool_parse_classes(optarg, page > 0 ? (uint32_t)page : 4096,
+						       o->pool.pool_classes);
+			if (n < 0) {
+				fprintf(stderr, "dmabufd: --pool-classes: '%s' is not 'learn' or a list of at most 8 sizes\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->pool.pool_nclasses = (unsigned)n;
+			break;
+		}
 		case 'v':
 			o->verbose++;
 			break;
@@ -209,6 +239,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
  */
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
+	log_info("received SIGHUP; reloading the configuration");
 	service_notify_reloading();
 	server_reload_config(arg);
 	service_notify_ready();
@@ -248,6 +279,7 @@ int main(int argc, char **argv)
 	}
 	backend_name = cfg.backend; /* NULL: probe */
 	socket_mode = cfg.socket_mode;
+	backend_opts = o.pool;
 	backend_opts.capacity = cfg.capacity;
 	limits.max_clients = cfg.max_clients;
 	limits.max_buffers = cfg.max_buffers;

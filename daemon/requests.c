@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arena.h" /* issue 10 */
 #include "dmabufd.pb-c.h"
 #include <drm_fourcc.h>
 
@@ -19,6 +20,7 @@
 #include "fdstore.h" /* issue 8 */
 #include "log.h"
 #include "macros.h"
+#include "perf_stats.h" /* issue 10 */
 #include "server.h"
 #include "wire.h"
 
@@ -26,6 +28,8 @@
 #define CLIENT_NAME_MAX 64u
 
 static char reason_buf[160];
+/* issue 10: requests are decoded into this arena instead of malloc per field */
+static struct arena request_arena;
 
 const char *reasonf(const char *fmt, ...)
 {
@@ -316,7 +320,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	b->uid = c->cred.uid;
 	b->gid = c->cred.gid;
 	memcpy(b->comm, c->comm, sizeof(b->comm));
-	snprintf(b->label, sizeof(b->label), "%s", label);
+	memcpy(b->label, label, strlen(label) + 1); /* issue 10; label_is_valid(): <= 63 bytes */
 	b->created_usec = realtime_usec();
 	TAILQ_INIT(&b->importers);
 	err = share_charge_owner(s, b);
@@ -368,6 +372,12 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		reply.body_case = DMABUFD__REPLY__BODY_ALLOC;
 		reply.alloc = &ar;
 	}
+	/*
+	 * Into the service manager's fd store before the client can see the
+	 * buffer: the reply may leave at once, and a restart right after it
+	 * must not lose the buffer (docs/SYSTEMD.md).
+	 */
+	fdstore_buffer_added(s, b); /* FDSTORE=1 FDNAME=buf-<id>, STATUS= */
 	err = client_queue_reply(c, &reply, b->fd);
 	if (err < 0) {
 		/* The client never learns of it: undo everything. */
@@ -376,7 +386,6 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		reason = "could not queue the reply";
 		goto refuse;
 	}
-	fdstore_buffer_added(s, b); /* issue 8: FDSTORE=1 FDNAME=buf-<id>, STATUS= */
 	log_debug("buffer %llu: %llu bytes %s for pid %d (%s) \"%s\"", (unsigned long long)b->id,
 		  (unsigned long long)size, attribute_text(b->attribute), (int)b->pid, b->comm,
 		  b->label);
@@ -609,6 +618,7 @@ static void handle_stats(struct client *c, uint64_t id)
 	sr.quota_refusals = s->share_counters.quota_refusals;
 	sr.access_refusals = s->share_counters.access_refusals;
 	sr.config_reloads = s->share_counters.config_reloads;
+	perf_fill_stats(s, &sr); /* issue 10: pooled, pool_hits/misses, heap_bytes */
 	reply.id = id;
 	reply.body_case = DMABUFD__REPLY__BODY_STATS;
 	reply.stats = &sr;
@@ -629,7 +639,8 @@ void client_handle_datagram(struct client *c, const uint8_t *data, size_t len, i
 				   reasonf("request of %zu bytes exceeds the %u-byte limit", len,
 					   DMABUFD_MAX_MESSAGE));
 	}
-	req = dmabufd__request__unpack(NULL, len, data);
+	arena_reset(&request_arena);
+	req = dmabufd__request__unpack(arena_allocator(&request_arena), len, data);
 	if (!req) {
 		wire_close_fds(fds, nfds);
 		c->protocol_errors++;
@@ -691,5 +702,5 @@ void client_handle_datagram(struct client *c, const uint8_t *data, size_t len, i
 		break;
 	}
 out:
-	dmabufd__request__free_unpacked(req, NULL);
+	arena_reset(&request_arena); /* issue 10: frees @req */
 }
