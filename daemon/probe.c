@@ -109,9 +109,17 @@ int probe_backends(const char *order, const struct backend_options *opts,
 	return -ENODEV;
 }
 
+/* Unit tests point the probe at a fake tree; the daemon never sets it. */
+static const char *test_root;
+
+void probe_set_test_root(const char *root)
+{
+	test_root = root;
+}
+
 const char *probe_path(char *buf, size_t size, const char *path)
 {
-	const char *root = getenv("DMABUFD_TEST_ROOT");
+	const char *root = test_root;
 	int n = snprintf(buf, size, "%s%s", root ? root : "", path);
 
 	return n < 0 || (size_t)n >= size ? NULL : buf;

@@ -14,7 +14,7 @@
  * ABI/testing/sysfs-kernel-iommu_groups; a device behind an IOMMU belongs
  * to a group).
  *
- * Every path below is prefixed with $DMABUFD_TEST_ROOT when it is set (unit
+ * Every path below is prefixed with the root given to probe_set_test_root() (unit
  * tests point it at a fake /dev and /sys tree).
  */
 #ifndef DMABUFD_PROBE_H
@@ -70,7 +70,14 @@ int probe_backends(const char *order, const struct backend_options *opts,
 		   struct backend **ret, struct probe_report *report);
 
 /**
- * probe_path() - @path (absolute) prefixed with $DMABUFD_TEST_ROOT if set.
+ * probe_set_test_root() - prefix every probed path with @root (a fake /dev
+ * and /sys tree for unit tests; NULL restores the real paths). Not settable
+ * from the environment: the daemon is privileged.
+ */
+void probe_set_test_root(const char *root);
+
+/**
+ * probe_path() - @path (absolute) prefixed with the test root if one is set.
  * Return: @buf, or NULL when the result does not fit in @size bytes.
  */
 const char *probe_path(char *buf, size_t size, const char *path);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Backend probing and consumer-device constraints (daemon/probe.c) on a fake
- * /dev and /sys tree ($DMABUFD_TEST_ROOT): probe order parsing, the order's
+ * /dev and /sys tree (probe_set_test_root()): probe order parsing, the order's
  * effect on the choice, dma-heap heap classification, strict device-path
  * validation and the iommu_group decision.
  */
@@ -46,7 +46,7 @@ static int setup(void **state)
 	snprintf(root, sizeof(root), "/tmp/dmabufd-probe-XXXXXX");
 	if (!mkdtemp(root))
 		return -1;
-	setenv("DMABUFD_TEST_ROOT", root, 1);
+	probe_set_test_root(root);
 	return 0;
 }
 
@@ -55,7 +55,7 @@ static int teardown(void **state)
 	char cmd[128];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	unsetenv("DMABUFD_TEST_ROOT");
+	probe_set_test_root(NULL);
 	return system(cmd) == 0 ? 0 : -1;
 }
 

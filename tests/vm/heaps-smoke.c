@@ -81,7 +81,9 @@ static void fdinfo_name(int fd, char *out, size_t size)
 			while (*p == ' ' || *p == '\t')
 				p++;
 			p[strcspn(p, "\n")] = '\0';
-			snprintf(out, size, "%s", p);
+			/* a longer name is cut to @size - 1 bytes */
+			if (snprintf(out, size, "%s", p) >= (int)size)
+				out[size - 1] = '\0';
 		}
 	fclose(f);
 }
