@@ -25,6 +25,9 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 	const char *argv[32];
 	size_t n = 0;
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	const char *wrapper = getenv("DMABUFD_TEST_WRAPPER");
+	char *wrap_copy = NULL, *save = NULL;
+	int wait_rounds = 1000;
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "/tmp/dmabufd-test-XXXXXX");
@@ -32,6 +35,21 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 		return -errno;
 	snprintf(d->socket, sizeof(d->socket), "%s/socket", d->dir);
 
+	/*
+	 * DMABUFD_TEST_WRAPPER: a command line (split at spaces) the daemon
+	 * runs under, e.g. "valgrind --error-exitcode=99 --leak-check=full";
+	 * daemon_stop() then returns the wrapper's exit status.
+	 */
+	if (wrapper && wrapper[0]) {
+		wrap_copy = strdup(wrapper);
+		if (!wrap_copy)
+			return -ENOMEM;
+		for (char *tok = strtok_r(wrap_copy, " \t", &save); tok && n < 16;
+		     tok = strtok_r(NULL, " \t", &save))
+			argv[n++] = tok;
+		/* Slow wrappers (valgrind) need longer to come up: 60 s, not 10. */
+		wait_rounds = 6000;
+	}
 	argv[n++] = DMABUFD_BIN;
 	argv[n++] = "--socket";
 	argv[n++] = d->socket;
@@ -40,17 +58,22 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 	argv[n] = NULL;
 
 	d->pid = fork();
-	if (d->pid < 0)
-		return -errno;
+	if (d->pid < 0) {
+		int err = -errno;
+
+		free(wrap_copy);
+		return err;
+	}
 	if (d->pid == 0) {
 		if (!getenv("DMABUFD_TEST_VERBOSE")) {
 			FILE *f = freopen("/dev/null", "w", stderr);
 			(void)f;
 		}
-		execv(argv[0], (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 1000; i++) {
+	free(wrap_copy);
+	for (int i = 0; i < wait_rounds; i++) {
 		int status, fd = raw_connect(d->socket);
 
 		if (fd >= 0) {
