@@ -4,6 +4,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 protobuf-c-compiler libdrm-dev libsystemd-dev libinih-dev"
+PKGS="$PKGS libjson-c-dev" # dmabufctl --json
 TEST_PKGS="libcmocka-dev valgrind clang libclang-rt-14-dev qemu-system-x86
 busybox-static cpio xz-utils kmod systemd"
 want="$PKGS"

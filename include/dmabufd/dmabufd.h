@@ -12,7 +12,17 @@
  * Errors: every function that can fail returns 0 (or a non-negative value
  * where stated) on success and a negative errno on failure. Output
  * parameters (ret_*) are written only on success. When the daemon refused
- * a request, dmabufd_last_reason() gives its short explanation.
+ * a request, dmabufd_last_reason() gives its short explanation. A NULL
+ * @client or ret_* pointer is refused with -EINVAL.
+ *
+ * Connection failure: a reply that cannot be attributed to a request
+ * (not a Reply, truncated, unknown id) or a closed socket ends the
+ * connection: pending callbacks run with that error (-EPROTO,
+ * -ECONNRESET, ...) and every later call returns it. A reply that names
+ * its request but has the wrong shape (missing fd, unexpected fds, wrong
+ * body) fails only that request with -EPROTO; its fds are closed. The
+ * library has no timeouts: a blocking call waits as long as the daemon
+ * takes to answer.
  *
  * Threads: a struct dmabufd_client is not thread-safe. Use one connection
  * per thread, or serialise all calls on a connection with your own lock.
@@ -137,7 +147,8 @@ DMABUFD_EXPORT void dmabufd_set_log_handler(dmabufd_log_fn fn, void *userdata);
 
 /**
  * dmabufd_connect() - connect to the daemon and exchange Hello.
- * @path: socket path; NULL uses $DMABUFD_SOCKET, else DMABUFD_DEFAULT_SOCKET
+ * @path: socket path; NULL uses $DMABUFD_SOCKET (read with secure_getenv(3),
+ *        so set-uid programs ignore it), else DMABUFD_DEFAULT_SOCKET
  * @ret: receives the connection on success
  *
  * Blocks until the daemon answered Hello.
@@ -145,7 +156,11 @@ DMABUFD_EXPORT void dmabufd_set_log_handler(dmabufd_log_fn fn, void *userdata);
  * permissions, or the daemon's policy refused this peer),
  * -EPROTONOSUPPORT (the daemon speaks another protocol version),
  * -ENAMETOOLONG (path longer than sun_path), -ENOMEM, -EPROTO (malformed
- * reply), other negative errno from socket(2)/connect(2).
+ * reply), -ECONNRESET (the daemon closed the connection during Hello),
+ * -EINVAL (@ret is NULL), other negative errno from socket(2)/connect(2).
+ * An empty @path or $DMABUFD_SOCKET counts as unset. The daemon's reason
+ * for refusing Hello is passed to the log handler only (no connection
+ * exists to ask dmabufd_last_reason()).
  */
 DMABUFD_EXPORT int dmabufd_connect(const char *path, struct dmabufd_client **ret);
 
@@ -156,6 +171,7 @@ DMABUFD_EXPORT int dmabufd_connect(const char *path, struct dmabufd_client **ret
  * Buffers this connection owns and did not release are released by the
  * daemon (their fds stay valid in this process, but are no longer charged).
  * Pending asynchronous callbacks are called with -ECONNABORTED.
+ * Must not be called from a callback of the same connection.
  */
 DMABUFD_EXPORT void dmabufd_disconnect(struct dmabufd_client *client);
 
@@ -209,8 +225,10 @@ DMABUFD_EXPORT int dmabufd_release(struct dmabufd_client *client, uint64_t id);
  * @ret: receives a malloc'ed array (free with dmabufd_list_free())
  * @ret_count: number of entries
  *
- * Pages through the daemon's list as needed. Return: 0; -ENOMEM;
- * connection errors as dmabufd_alloc().
+ * Pages through the daemon's list as needed. An empty list is a non-NULL
+ * array and *ret_count 0. Return: 0; -ENOMEM; -E2BIG (more than 2^20
+ * rows); -EPROTO (a page that does not advance in id order); connection
+ * errors as dmabufd_alloc().
  */
 DMABUFD_EXPORT int dmabufd_list(struct dmabufd_client *client,
 				struct dmabufd_buffer_info **ret, size_t *ret_count);
@@ -226,6 +244,8 @@ DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_s
  * Event-loop integration. dmabufd_alloc_async() sends the request and
  * returns at once; the callback runs from dmabufd_dispatch() (or from a
  * later blocking call on the same connection) when the reply arrives.
+ * A callback may make requests on its connection, blocking ones included,
+ * but must not call dmabufd_disconnect() on it.
  */
 
 /**
@@ -241,8 +261,10 @@ typedef void (*dmabufd_alloc_cb)(struct dmabufd_client *client, int error,
  * Arguments as dmabufd_alloc(); @cb is called exactly once (with
  * -ECONNABORTED if the connection is closed first).
  * Return: 0 when the request was sent; -EINVAL for arguments refused
- * locally (then @cb is not called); -EBUSY when too many requests are in
- * flight (the limit is max_buffers); connection errors as dmabufd_alloc().
+ * locally or a NULL @cb (then @cb is not called); -EBUSY when too many
+ * requests are in flight (the limit is max_buffers from Hello, 256 when the
+ * daemon reports 0, at most 4096); connection errors as dmabufd_alloc()
+ * (then @cb is not called either).
  */
 DMABUFD_EXPORT int dmabufd_alloc_async(struct dmabufd_client *client, uint64_t size,
 				       uint64_t alignment, enum dmabufd_attribute attribute,
@@ -252,7 +274,10 @@ DMABUFD_EXPORT int dmabufd_alloc_async(struct dmabufd_client *client, uint64_t s
 /**
  * dmabufd_get_fd() - the connection's socket, for poll(2)/epoll/libevent.
  * Wait for POLLIN, then call dmabufd_dispatch(). Do not read from it.
- * Return: the fd (>= 0).
+ * Setting O_NONBLOCK on it is allowed (blocking calls poll(2) as needed).
+ * The fd stays open (and unique) until dmabufd_disconnect(), also after
+ * the connection failed.
+ * Return: the fd (>= 0), or -EINVAL if @client is NULL.
  */
 DMABUFD_EXPORT int dmabufd_get_fd(struct dmabufd_client *client);
 
@@ -260,11 +285,13 @@ DMABUFD_EXPORT int dmabufd_get_fd(struct dmabufd_client *client);
  * dmabufd_dispatch() - read the replies that arrived, run their callbacks.
  * Never blocks.
  * Return: the number of callbacks run (>= 0); -ECONNRESET when the daemon
- * closed the connection; -EPROTO on a malformed reply.
+ * closed the connection; -EPROTO on a malformed reply; once the connection
+ * failed, that error again on every call (callbacks still pending when it
+ * failed have run with it).
  */
 DMABUFD_EXPORT int dmabufd_dispatch(struct dmabufd_client *client);
 
-/** Human-readable name of an attribute ("cached", "wc", "uncached"). */
+/** Human-readable name of an attribute ("cached", "wc", "uncached"; "unknown" otherwise). */
 DMABUFD_EXPORT const char *dmabufd_attribute_name(enum dmabufd_attribute attribute);
 
 /**

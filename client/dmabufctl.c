@@ -1,0 +1,1075 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmabufctl - command-line client of dmabufd, built on libdmabufd only.
+ *
+ *   dmabufctl [--socket PATH] [--json] COMMAND [ARGS...]
+ *
+ * Exit codes (also in --help):
+ *   0 success
+ *   1 the daemon refused a request (strerror and the daemon's reason printed)
+ *   2 usage error
+ *   3 cannot connect to the daemon's socket
+ *   4 protocol error or connection lost
+ *   5 demo: the data read back through mmap differs from what was written
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <linux/dma-buf.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dmabufd/dmabufd.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,
+	EXIT_USAGE = 2,
+	EXIT_CONNECT = 3,
+	EXIT_PROTOCOL = 4,
+	EXIT_VERIFY = 5,
+};
+
+struct ctx {
+	const char *socket;   /* resolved path, for messages */
+	bool json;
+	struct dmabufd_client *client;
+};
+
+struct command {
+	const char *name;
+	int (*run)(struct ctx *ctx, int argc, char **argv);
+	const char *args;
+	const char *summary;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* SIGINT/SIGTERM interrupt poll(2) (no SA_RESTART) and end a hold early. */
+static void install_stop_handlers(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---- output helpers ---------------------------------------------------- */
+
+static void json_print(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						   JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static void json_add_u64(json_object *o, const char *key, uint64_t v)
+{
+	/* json-c 0.14+ keeps uint64 exact. */
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static void json_add_str(json_object *o, const char *key, const char *v)
+{
+	json_object_object_add(o, key, json_object_new_string(v));
+}
+
+/* Copies @s replacing bytes a terminal could interpret (labels are any client's input). */
+static const char *printable(const char *s, char *buf, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < cap; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/* "8294400" -> "7.9M"; exact below 1 KiB. */
+static const char *human_size(uint64_t bytes, char *buf, size_t cap)
+{
+	static const char units[] = "KMGTPE";
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 1024) {
+		snprintf(buf, cap, "%" PRIu64 "B", bytes);
+		return buf;
+	}
+	while (v >= 1024 && u < (int)sizeof(units) - 2) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, cap, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+	return buf;
+}
+
+static const char *human_age(uint64_t usec, char *buf, size_t cap)
+{
+	uint64_t s = usec / 1000000;
+
+	if (s < 60)
+		snprintf(buf, cap, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, cap, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, cap, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s / 60 % 60);
+	else
+		snprintf(buf, cap, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, s / 3600 % 24);
+	return buf;
+}
+
+static uint64_t now_realtime_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- argument parsing ---------------------------------------------------- */
+
+/* "4096", "0x1000", "4K", "8M", "1G" (binary multiples). Return 0 or -EINVAL/-ERANGE. */
+static int parse_size(const char *s, uint64_t *ret)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno)
+		return -ERANGE;
+	if (end == s)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		shift = 10;
+		break;
+	case 'm': case 'M':
+		shift = 20;
+		break;
+	case 'g': case 'G':
+		shift = 30;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (shift) {
+		end++;
+		/* Accept 4K, 4KB, 4KiB. */
+		if (strcmp(end, "") && strcmp(end, "B") && strcmp(end, "iB"))
+			return -EINVAL;
+		if (v > (UINT64_MAX >> shift))
+			return -ERANGE;
+		v <<= shift;
+	}
+	*ret = v;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("dmabufctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'dmabufctl --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* ---- errors from the library --------------------------------------------- */
+
+static bool is_protocol_error(int r)
+{
+	return r == -EPROTO || r == -EPROTONOSUPPORT || r == -ECONNRESET || r == -EPIPE ||
+	       r == -ECONNABORTED || r == -ENOTCONN;
+}
+
+/* Reports a failed request; returns the exit code. */
+static int request_failed(struct ctx *ctx, const char *what, int r)
+{
+	const char *reason = dmabufd_last_reason(ctx->client);
+
+	if (r == -EPROTO || r == -EPROTONOSUPPORT) {
+		fprintf(stderr, "dmabufctl: %s: %s: dmabufd at %s sent a reply this "
+				"dmabufctl cannot use (version mismatch or daemon bug)\n",
+			what, strerror(-r), ctx->socket);
+		return EXIT_PROTOCOL;
+	}
+	if (is_protocol_error(r)) {
+		fprintf(stderr, "dmabufctl: %s: %s: dmabufd at %s closed the connection "
+				"(stopped or restarted?)\n", what, strerror(-r), ctx->socket);
+		return EXIT_PROTOCOL;
+	}
+	if (reason && *reason)
+		fprintf(stderr, "dmabufctl: %s refused: %s: %s\n", what, strerror(-r), reason);
+	else
+		fprintf(stderr, "dmabufctl: %s failed: %s\n", what, strerror(-r));
+	return EXIT_REFUSED;
+}
+
+static int connect_daemon(struct ctx *ctx)
+{
+	int r = dmabufd_connect(ctx->socket, &ctx->client);
+
+	if (r == 0)
+		return EXIT_OK;
+	switch (r) {
+	case -EPROTONOSUPPORT:
+		fprintf(stderr, "dmabufctl: the daemon at %s speaks another protocol version "
+				"(this dmabufctl speaks %u); upgrade one of them\n",
+			ctx->socket, DMABUFD_PROTOCOL_VERSION);
+		return EXIT_PROTOCOL;
+	case -EPROTO:
+	case -ECONNRESET:
+	case -EPIPE:
+		fprintf(stderr, "dmabufctl: %s: %s during Hello; is it really dmabufd "
+				"listening there?\n", ctx->socket, strerror(-r));
+		return EXIT_PROTOCOL;
+	case -ENOENT:
+	case -ECONNREFUSED:
+		fprintf(stderr, "dmabufctl: cannot connect to %s: %s\n"
+				"  dmabufd may not be running; start it, or point --socket or "
+				"DMABUFD_SOCKET at its socket\n", ctx->socket, strerror(-r));
+		return EXIT_CONNECT;
+	case -EACCES:
+	case -EPERM:
+		fprintf(stderr, "dmabufctl: cannot connect to %s: %s\n"
+				"  check the socket's owner/group/mode, or the daemon's policy "
+				"for your user\n", ctx->socket, strerror(-r));
+		return EXIT_CONNECT;
+	default:
+		fprintf(stderr, "dmabufctl: cannot connect to %s: %s\n", ctx->socket,
+			strerror(-r));
+		return EXIT_CONNECT;
+	}
+}
+
+/* ---- alloc ---------------------------------------------------------------- */
+
+/*
+ * Waits until @seconds passed (< 0: until stdin reaches end of file), a
+ * signal asks to stop, or the daemon closes the connection.
+ */
+static int hold(struct ctx *ctx, long seconds)
+{
+	struct timespec start, now;
+	struct pollfd pfd[2] = {
+		{ .fd = dmabufd_get_fd(ctx->client), .events = POLLIN },
+		{ .fd = STDIN_FILENO, .events = POLLIN },
+	};
+	nfds_t n = seconds < 0 ? 2 : 1;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!stop_requested) {
+		int timeout = -1, r;
+
+		if (seconds >= 0) {
+			int64_t ms;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ms = (int64_t)seconds * 1000 - ((now.tv_sec - start.tv_sec) * 1000 +
+							 (now.tv_nsec - start.tv_nsec) / 1000000);
+			if (ms <= 0)
+				break;
+			timeout = ms > INT_MAX ? INT_MAX : (int)ms;
+		}
+		r = poll(pfd, n, timeout);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (pfd[0].revents) {
+			r = dmabufd_dispatch(ctx->client);
+			if (r < 0)
+				return r;
+		}
+		if (n == 2 && pfd[1].revents) {
+			char buf[256];
+			ssize_t k = read(STDIN_FILENO, buf, sizeof(buf));
+
+			if (k == 0 || (k < 0 && errno != EINTR && errno != EAGAIN))
+				break;
+		}
+	}
+	return 0;
+}
+
+static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "attr", required_argument, NULL, 'a' },
+		{ "align", required_argument, NULL, 'A' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "movable", no_argument, NULL, 'm' },
+		{ "contiguous", no_argument, NULL, 'c' },
+		{ "hold", required_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	enum dmabufd_attribute attr = DMABUFD_ATTR_CACHED;
+	uint64_t size = 0, align = 0;
+	const char *label = NULL;
+	uint32_t flags = 0;
+	long hold_s = -1;
+	struct dmabufd_buffer buf;
+	unsigned long v;
+	int c, r, ret;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			if (dmabufd_attribute_from_string(optarg, &attr) < 0)
+				return usage_error("--attr: '%s' is not cached, wc or uc", optarg);
+			break;
+		case 'A':
+			if (parse_size(optarg, &align) < 0 || (align & (align - 1)))
+				return usage_error("--align: '%s' is not a power of two "
+						   "(bytes, K/M/G suffixes allowed)", optarg);
+			break;
+		case 'l':
+			if (strlen(optarg) > DMABUFD_LABEL_MAX)
+				return usage_error("--label: %zu bytes, at most %d", strlen(optarg),
+						   DMABUFD_LABEL_MAX);
+			label = optarg;
+			break;
+		case 'm':
+			flags |= DMABUFD_ALLOC_MOVABLE;
+			break;
+		case 'c':
+			flags |= DMABUFD_ALLOC_CONTIGUOUS;
+			break;
+		case 'H':
+			if (parse_uint(optarg, INT_MAX / 1000, &v) < 0)
+				return usage_error("--hold: '%s' is not a number of seconds", optarg);
+			hold_s = (long)v;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			printf("Usage: dmabufctl alloc SIZE [--attr cached|wc|uc] [--align BYTES]\n"
+			       "                      [--label L] [--movable] [--contiguous] "
+			       "[--hold SECONDS]\n"
+			       "SIZE in bytes, K/M/G suffixes allowed. The buffer is held until "
+			       "stdin closes,\nor for --hold SECONDS; the daemon releases it when "
+			       "dmabufctl exits.\n");
+			return EXIT_OK;
+		default:
+			return usage_error("alloc: bad option");
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("alloc: expected exactly one SIZE");
+	r = parse_size(argv[optind], &size);
+	if (r < 0 || size == 0)
+		return usage_error("alloc: '%s' is not a size (bytes > 0, K/M/G suffixes allowed)",
+				   argv[optind]);
+
+	ret = connect_daemon(ctx);
+	if (ret)
+		return ret;
+	r = dmabufd_alloc(ctx->client, size, align, attr, flags, label, &buf);
+	if (r < 0)
+		return request_failed(ctx, "alloc", r);
+
+	if (ctx->json) {
+		json_object *o = json_object_new_object();
+
+		json_add_u64(o, "id", buf.id);
+		json_add_u64(o, "size", buf.size);
+		json_add_u64(o, "requested_size", size);
+		json_add_u64(o, "offset", buf.offset);
+		json_add_str(o, "attribute", dmabufd_attribute_name(attr));
+		json_add_str(o, "label", label ? label : "");
+		json_print(o);
+	} else {
+		char h[32];
+
+		printf("buffer %" PRIu64 ": %" PRIu64 " bytes (%s), %s, offset %" PRIu64 "\n",
+		       buf.id, buf.size, human_size(buf.size, h, sizeof(h)),
+		       dmabufd_attribute_name(attr), buf.offset);
+	}
+	fflush(stdout);
+
+	install_stop_handlers();
+	if (!ctx->json) {
+		if (hold_s < 0)
+			fprintf(stderr, "holding buffer %" PRIu64 " until stdin closes "
+					"(Ctrl-D) or SIGINT\n", buf.id);
+		else
+			fprintf(stderr, "holding buffer %" PRIu64 " for %ld s\n", buf.id, hold_s);
+	}
+	r = hold(ctx, hold_s);
+	close(buf.fd);
+	if (r < 0)
+		return request_failed(ctx, "hold", r);
+	r = dmabufd_release(ctx->client, buf.id);
+	if (r < 0)
+		return request_failed(ctx, "release", r);
+	return EXIT_OK;
+}
+
+/* ---- list ----------------------------------------------------------------- */
+
+static json_object *buffer_info_json(const struct dmabufd_buffer_info *b, uint64_t now)
+{
+	json_object *o = json_object_new_object();
+
+	json_add_u64(o, "id", b->id);
+	json_add_u64(o, "size", b->size);
+	json_add_str(o, "attribute", dmabufd_attribute_name(b->attribute));
+	json_object_object_add(o, "movable",
+			       json_object_new_boolean(!!(b->flags & DMABUFD_ALLOC_MOVABLE)));
+	json_object_object_add(o, "contiguous",
+			       json_object_new_boolean(!!(b->flags & DMABUFD_ALLOC_CONTIGUOUS)));
+	json_object_object_add(o, "owner_pid", json_object_new_int64(b->owner_pid));
+	json_add_u64(o, "owner_uid", b->owner_uid);
+	json_add_u64(o, "owner_gid", b->owner_gid);
+	json_add_str(o, "owner_comm", b->owner_comm);
+	json_add_str(o, "label", b->label);
+	json_add_u64(o, "created_usec", b->created_usec);
+	json_add_u64(o, "age_usec", now > b->created_usec ? now - b->created_usec : 0);
+	json_add_u64(o, "offset", b->offset);
+	return o;
+}
+
+static void print_table(const struct dmabufd_buffer_info *rows, size_t n)
+{
+	uint64_t now = now_realtime_usec(), total = 0;
+	char sz[32], age[32], comm[32], label[DMABUFD_LABEL_MAX + 1];
+
+	if (n == 0) {
+		printf("no buffers\n");
+		return;
+	}
+	printf("%6s %8s %-8s %7s %6s %-15s %-24s %s\n", "ID", "SIZE", "ATTR", "PID", "UID",
+	       "COMM", "LABEL", "AGE");
+	for (size_t i = 0; i < n; i++) {
+		const struct dmabufd_buffer_info *b = &rows[i];
+
+		total += b->size;
+		printf("%6" PRIu64 " %8s %-8s %7d %6u %-15s %-24s %s\n", b->id,
+		       human_size(b->size, sz, sizeof(sz)), dmabufd_attribute_name(b->attribute),
+		       (int)b->owner_pid, (unsigned)b->owner_uid,
+		       printable(b->owner_comm, comm, sizeof(comm)),
+		       printable(b->label, label, sizeof(label)),
+		       human_age(now > b->created_usec ? now - b->created_usec : 0, age,
+				 sizeof(age)));
+	}
+	printf("%zu buffer%s, %" PRIu64 " bytes (%s)\n", n, n == 1 ? "" : "s", total,
+	       human_size(total, sz, sizeof(sz)));
+}
+
+/* Fetches and prints the daemon's list (used by list and demo). */
+static int show_list(struct ctx *ctx, json_object **ret_json)
+{
+	struct dmabufd_buffer_info *rows = NULL;
+	size_t n = 0;
+	int r = dmabufd_list(ctx->client, &rows, &n);
+
+	if (r < 0)
+		return r;
+	if (ret_json) {
+		uint64_t now = now_realtime_usec();
+		json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(a, buffer_info_json(&rows[i], now));
+		*ret_json = a;
+	} else {
+		print_table(rows, n);
+	}
+	dmabufd_list_free(rows);
+	return 0;
+}
+
+static int no_args(struct ctx *ctx, int argc, char **argv, const char *name, const char *help)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			printf("%s", help);
+			return -1;
+		default:
+			return usage_error("%s: bad option", name);
+		}
+	}
+	if (optind != argc)
+		return usage_error("%s takes no arguments", name);
+	return 0;
+}
+
+static int cmd_list(struct ctx *ctx, int argc, char **argv)
+{
+	json_object *j = NULL;
+	int r = no_args(ctx, argc, argv, "list",
+			"Usage: dmabufctl list [--json]\nEvery live buffer: id, size, cache "
+			"attribute, owner pid/uid/comm, label, age.\n");
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	r = connect_daemon(ctx);
+	if (r)
+		return r;
+	r = show_list(ctx, ctx->json ? &j : NULL);
+	if (r < 0)
+		return request_failed(ctx, "list", r);
+	if (j)
+		json_print(j);
+	return EXIT_OK;
+}
+
+/* ---- stats ---------------------------------------------------------------- */
+
+static json_object *stats_json(const struct dmabufd_stats *s)
+{
+	json_object *o = json_object_new_object();
+
+	json_add_str(o, "backend", s->backend);
+	json_add_u64(o, "capacity", s->capacity);
+	json_add_u64(o, "used", s->used);
+	json_add_u64(o, "buffers", s->buffers);
+	json_add_u64(o, "clients", s->clients);
+	json_add_u64(o, "allocs_total", s->allocs_total);
+	json_add_u64(o, "allocs_failed", s->allocs_failed);
+	json_add_u64(o, "releases_total", s->releases_total);
+	json_add_u64(o, "free_pages", s->free_pages);
+	json_add_u64(o, "largest_free_pages", s->largest_free_pages);
+	json_add_u64(o, "fragmentation_permille", s->fragmentation_permille);
+	json_add_u64(o, "transitions", s->transitions);
+	json_add_u64(o, "pinned_buffers", s->pinned_buffers);
+	json_add_u64(o, "movable_buffers", s->movable_buffers);
+	json_add_u64(o, "page_size", s->page_size);
+	return o;
+}
+
+static void print_stats(const struct dmabufd_stats *s)
+{
+	char a[32], b[32];
+
+	printf("backend:        %s\n", s->backend);
+	printf("used:           %" PRIu64 " of %" PRIu64 " bytes (%s of %s)\n", s->used,
+	       s->capacity, human_size(s->used, a, sizeof(a)),
+	       human_size(s->capacity, b, sizeof(b)));
+	printf("buffers:        %u live (%u pinned, %u movable), %u client%s\n", s->buffers,
+	       s->pinned_buffers, s->movable_buffers, s->clients, s->clients == 1 ? "" : "s");
+	printf("allocations:    %" PRIu64 " total, %" PRIu64 " failed, %" PRIu64
+	       " releases\n", s->allocs_total, s->allocs_failed, s->releases_total);
+	printf("free pages:     %" PRIu64 " (page %u bytes), largest free run %" PRIu64
+	       " pages, fragmentation %u.%u%%\n", s->free_pages, s->page_size,
+	       s->largest_free_pages, s->fragmentation_permille / 10,
+	       s->fragmentation_permille % 10);
+	printf("attribute transitions: %" PRIu64 "\n", s->transitions);
+}
+
+static int cmd_stats(struct ctx *ctx, int argc, char **argv)
+{
+	struct dmabufd_stats s;
+	int r = no_args(ctx, argc, argv, "stats",
+			"Usage: dmabufctl stats [--json]\nThe daemon's counters.\n");
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	r = connect_daemon(ctx);
+	if (r)
+		return r;
+	r = dmabufd_stats(ctx->client, &s);
+	if (r < 0)
+		return request_failed(ctx, "stats", r);
+	if (ctx->json)
+		json_print(stats_json(&s));
+	else
+		print_stats(&s);
+	return EXIT_OK;
+}
+
+/* ---- demo ----------------------------------------------------------------- */
+
+/* Pattern geometry: XRGB8888 rows of this many pixels (1920x1080 frames). */
+#define DEMO_WIDTH 1920u
+#define DEMO_DEFAULT_SIZE (1920u * 1080u * 4u)
+#define DEMO_MAX_RING 64u
+
+struct demo_slot {
+	struct dmabufd_buffer buf;
+	void *map;
+	int error;      /* async completion: 0, or negative errno */
+	bool done;
+	long frame;     /* frame the slot holds, -1 if none */
+};
+
+/*
+ * Pixel (x, y) of frame @f: a horizontal gradient scrolling 4 px per frame,
+ * a vertical one scrolling 2 px per frame, a checkerboard of 16 px tiles,
+ * and a white 64 px bar sweeping 8 px per frame. X byte = low byte of @f so
+ * that two frames never share a pixel value at the same offset.
+ */
+static inline uint32_t demo_pixel(uint32_t x, uint32_t y, uint32_t f)
+{
+	uint32_t r = (x + 4 * f) & 0xff, g = (y + 2 * f) & 0xff;
+	uint32_t b = (((x >> 4) ^ (y >> 4)) & 1) ? 0xc0 : 0x40;
+
+	if ((x + DEMO_WIDTH * 8 - (8 * f) % (DEMO_WIDTH * 8)) % DEMO_WIDTH < 64)
+		r = g = b = 0xff;
+	return (f & 0xff) << 24 | r << 16 | g << 8 | b;
+}
+
+static void demo_write(void *map, uint64_t size, uint32_t f)
+{
+	uint32_t *px = map;
+	uint64_t n = size / 4;
+
+	for (uint64_t i = 0, y = 0; i < n; y++)
+		for (uint32_t x = 0; x < DEMO_WIDTH && i < n; x++, i++)
+			px[i] = demo_pixel(x, (uint32_t)y, f);
+	for (uint64_t i = n * 4; i < size; i++)
+		((uint8_t *)map)[i] = (uint8_t)(0xa5 ^ f);
+}
+
+/* Return: -1 if the whole frame reads back, else the first bad byte offset. */
+static int64_t demo_verify(const void *map, uint64_t size, uint32_t f)
+{
+	const uint32_t *px = map;
+	uint64_t n = size / 4;
+
+	for (uint64_t i = 0, y = 0; i < n; y++)
+		for (uint32_t x = 0; x < DEMO_WIDTH && i < n; x++, i++)
+			if (px[i] != demo_pixel(x, (uint32_t)y, f))
+				return (int64_t)(i * 4);
+	for (uint64_t i = n * 4; i < size; i++)
+		if (((const uint8_t *)map)[i] != (uint8_t)(0xa5 ^ f))
+			return (int64_t)i;
+	return -1;
+}
+
+/* Prints a 64x10 character thumbnail of a frame, read back through the mapping. */
+static void demo_preview(const void *map, uint64_t size)
+{
+	static const char ramp[] = " .:-=+*#%@";
+	const uint32_t *px = map;
+	uint64_t rows = size / 4 / DEMO_WIDTH;
+
+	if (rows < 10)
+		return;
+	for (uint64_t r = 0; r < 10; r++) {
+		putchar('|');
+		for (uint32_t c = 0; c < 64; c++) {
+			uint32_t v = px[(r * rows / 10) * DEMO_WIDTH + c * DEMO_WIDTH / 64];
+			uint32_t luma = (((v >> 16) & 0xff) * 3 + ((v >> 8) & 0xff) * 6 +
+					 (v & 0xff)) / 10;
+
+			putchar(ramp[luma * (sizeof(ramp) - 2) / 255]);
+		}
+		puts("|");
+	}
+}
+
+/* Brackets CPU access of a dma-buf (Documentation/driver-api/dma-buf.rst, "CPU access"). */
+static void demo_sync(const struct dmabufd_info *info, int fd, uint64_t flags)
+{
+	struct dma_buf_sync sync = { .flags = flags };
+
+	if (!info->dmabuf)
+		return; /* sealed memfds are ordinary cached shmem */
+	while (ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) < 0 && (errno == EINTR || errno == EAGAIN))
+		;
+}
+
+static void demo_alloc_done(struct dmabufd_client *client, int error,
+			    const struct dmabufd_buffer *buffer, void *userdata)
+{
+	struct demo_slot *slot = userdata;
+
+	slot->done = true;
+	slot->error = error;
+	if (!error)
+		slot->buf = *buffer;
+}
+
+static int demo_snapshot(struct ctx *ctx, const char *when, json_object *steps)
+{
+	struct dmabufd_stats s;
+	json_object *list = NULL;
+	int r;
+
+	if (!ctx->json)
+		printf("\n--- daemon view %s ---\n", when);
+	r = show_list(ctx, ctx->json ? &list : NULL);
+	if (r < 0)
+		return request_failed(ctx, "list", r);
+	r = dmabufd_stats(ctx->client, &s);
+	if (r < 0) {
+		json_object_put(list);
+		return request_failed(ctx, "stats", r);
+	}
+	if (ctx->json) {
+		json_object *o = json_object_new_object();
+
+		json_add_str(o, "when", when);
+		json_object_object_add(o, "list", list);
+		json_object_object_add(o, "stats", stats_json(&s));
+		json_object_array_add(steps, o);
+	} else {
+		print_stats(&s);
+		printf("\n");
+	}
+	return EXIT_OK;
+}
+
+static int cmd_demo(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "frames", required_argument, NULL, 'f' },
+		{ "ring", required_argument, NULL, 'r' },
+		{ "size", required_argument, NULL, 's' },
+		{ "attr", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	enum dmabufd_attribute attr = DMABUFD_ATTR_CACHED;
+	unsigned long frames = 60, ring = 4, v;
+	uint64_t size = DEMO_DEFAULT_SIZE;
+	struct demo_slot slots[DEMO_MAX_RING];
+	struct dmabufd_info info;
+	json_object *steps = NULL;
+	unsigned long done = 0;
+	int c, r, ret = EXIT_OK;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (parse_uint(optarg, 1000000, &v) < 0 || v == 0)
+				return usage_error("--frames: 1..1000000");
+			frames = v;
+			break;
+		case 'r':
+			if (parse_uint(optarg, DEMO_MAX_RING, &v) < 0 || v == 0)
+				return usage_error("--ring: 1..%u buffers", DEMO_MAX_RING);
+			ring = v;
+			break;
+		case 's':
+			if (parse_size(optarg, &size) < 0 || size == 0 || size > (1ull << 32))
+				return usage_error("--size: bytes, 1..4G, K/M/G suffixes allowed");
+			break;
+		case 'a':
+			if (dmabufd_attribute_from_string(optarg, &attr) < 0)
+				return usage_error("--attr: '%s' is not cached, wc or uc", optarg);
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			printf("Usage: dmabufctl demo [--frames N] [--ring N] [--size BYTES] "
+			       "[--attr A]\n"
+			       "Acts as a media-pipeline producer: allocates a ring of N "
+			       "framebuffers\n(default 4 x %u bytes = 1920x1080 XRGB8888), writes "
+			       "--frames frames\n(default 60) of a moving pattern into them through "
+			       "mmap, checks each\nreads back and that the previous frame in a "
+			       "slot survived the other\nslots' writes, releases them, and shows "
+			       "the daemon's list and stats.\n", DEMO_DEFAULT_SIZE);
+			return EXIT_OK;
+		default:
+			return usage_error("demo: bad option");
+		}
+	}
+	if (optind != argc)
+		return usage_error("demo takes no positional arguments");
+
+	ret = connect_daemon(ctx);
+	if (ret)
+		return ret;
+	dmabufd_get_info(ctx->client, &info);
+	if (ctx->json)
+		steps = json_object_new_array();
+	else
+		printf("connected to %s: backend %s, %s, page %u bytes, region %" PRIu64
+		       " bytes\n", ctx->socket, info.backend,
+		       info.dmabuf ? "dma-buf fds" : "sealed memfd fds", info.page_size,
+		       info.region_size);
+
+	/* Allocate the ring the way an event-loop driven producer would. */
+	memset(slots, 0, sizeof(slots));
+	for (unsigned long i = 0; i < ring; i++) {
+		slots[i].buf.fd = -1;
+		slots[i].frame = -1;
+	}
+	for (unsigned long i = 0; i < ring; i++) {
+		char label[DMABUFD_LABEL_MAX + 1];
+
+		snprintf(label, sizeof(label), "demo ring %lu/%lu", i, ring);
+		r = dmabufd_alloc_async(ctx->client, size, 0, attr, 0, label, demo_alloc_done,
+					&slots[i]);
+		if (r < 0) {
+			slots[i].done = true;
+			slots[i].error = r;
+			for (unsigned long k = i + 1; k < ring; k++)
+				slots[k].done = true, slots[k].error = r;
+			break;
+		}
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = dmabufd_get_fd(ctx->client), .events = POLLIN };
+		bool all = true;
+
+		for (unsigned long i = 0; i < ring; i++)
+			all &= slots[i].done;
+		if (all)
+			break;
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+			ret = request_failed(ctx, "poll", -errno);
+			goto out;
+		}
+		/* On a connection error every pending callback has run with it. */
+		if (dmabufd_dispatch(ctx->client) < 0)
+			break;
+	}
+	for (unsigned long i = 0; i < ring; i++) {
+		if (!slots[i].done || slots[i].error) {
+			char what[64];
+
+			snprintf(what, sizeof(what), "alloc of ring buffer %lu", i);
+			ret = request_failed(ctx, what, slots[i].done ? slots[i].error : -EPROTO);
+			goto out;
+		}
+		slots[i].map = mmap(NULL, slots[i].buf.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				    slots[i].buf.fd, 0);
+		if (slots[i].map == MAP_FAILED) {
+			fprintf(stderr, "dmabufctl: mmap of buffer %" PRIu64 " (%" PRIu64
+					" bytes): %s\n", slots[i].buf.id, slots[i].buf.size,
+				strerror(errno));
+			slots[i].map = NULL;
+			ret = EXIT_REFUSED;
+			goto out;
+		}
+		if (!ctx->json)
+			printf("ring[%lu]: buffer %" PRIu64 ", %" PRIu64 " bytes at region offset %"
+			       PRIu64 ", mapped\n", i, slots[i].buf.id, slots[i].buf.size,
+			       slots[i].buf.offset);
+	}
+	ret = demo_snapshot(ctx, "after allocating the ring", steps);
+	if (ret)
+		goto out;
+
+	install_stop_handlers();
+	for (unsigned long f = 0; f < frames && !stop_requested; f++) {
+		struct demo_slot *s = &slots[f % ring];
+		int64_t bad;
+
+		demo_sync(&info, s->buf.fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW);
+		/* The frame this slot held must have survived the other slots' writes. */
+		if (s->frame >= 0) {
+			bad = demo_verify(s->map, size, (uint32_t)s->frame);
+			if (bad >= 0) {
+				fprintf(stderr, "dmabufctl: buffer %" PRIu64 " lost frame %ld at byte "
+						"%" PRId64 " while other buffers were written\n",
+					s->buf.id, s->frame, bad);
+				ret = EXIT_VERIFY;
+				demo_sync(&info, s->buf.fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
+				goto out;
+			}
+		}
+		demo_write(s->map, size, (uint32_t)f);
+		bad = demo_verify(s->map, size, (uint32_t)f);
+		demo_sync(&info, s->buf.fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
+		if (bad >= 0) {
+			fprintf(stderr, "dmabufctl: frame %lu in buffer %" PRIu64 " reads back wrong "
+					"at byte %" PRId64 "\n", f, s->buf.id, bad);
+			ret = EXIT_VERIFY;
+			goto out;
+		}
+		s->frame = (long)f;
+		done++;
+		if (!ctx->json) {
+			printf("frame %4lu -> ring[%lu] buffer %" PRIu64 ": %" PRIu64
+			       " bytes written, read back ok (pixel 0 = 0x%08x)\n", f, f % ring,
+			       s->buf.id, size, ((uint32_t *)s->map)[0]);
+			if (f == 0 || f + 1 == frames)
+				demo_preview(s->map, size);
+		}
+	}
+	/* Reading the final contents of every slot once more. */
+	for (unsigned long i = 0; i < ring; i++) {
+		if (slots[i].frame >= 0 &&
+		    demo_verify(slots[i].map, size, (uint32_t)slots[i].frame) >= 0) {
+			fprintf(stderr, "dmabufctl: buffer %" PRIu64 " lost frame %ld\n",
+				slots[i].buf.id, slots[i].frame);
+			ret = EXIT_VERIFY;
+			goto out;
+		}
+	}
+	ret = demo_snapshot(ctx, "after writing the frames", steps);
+	if (ret)
+		goto out;
+
+	for (unsigned long i = 0; i < ring; i++) {
+		munmap(slots[i].map, slots[i].buf.size);
+		slots[i].map = NULL;
+		close(slots[i].buf.fd);
+		slots[i].buf.fd = -1;
+		r = dmabufd_release(ctx->client, slots[i].buf.id);
+		if (r < 0) {
+			ret = request_failed(ctx, "release", r);
+			goto out;
+		}
+		if (!ctx->json)
+			printf("released buffer %" PRIu64 "\n", slots[i].buf.id);
+	}
+	ret = demo_snapshot(ctx, "after releasing the ring", steps);
+	if (ret == EXIT_OK && !ctx->json)
+		printf("demo: %lu frames of %" PRIu64 " bytes through a ring of %lu buffers, "
+		       "all read back correctly\n", done, size, ring);
+
+out:
+	for (unsigned long i = 0; i < ring; i++) {
+		if (slots[i].map)
+			munmap(slots[i].map, slots[i].buf.size);
+		if (slots[i].buf.fd >= 0)
+			close(slots[i].buf.fd);
+	}
+	if (ctx->json) {
+		json_object *o = json_object_new_object();
+
+		json_add_str(o, "backend", info.backend);
+		json_object_object_add(o, "dmabuf", json_object_new_boolean(info.dmabuf));
+		json_add_u64(o, "ring", ring);
+		json_add_u64(o, "frames", frames);
+		json_add_u64(o, "frames_verified", done);
+		json_add_u64(o, "frame_size", size);
+		json_add_str(o, "result", ret == EXIT_OK ? "ok" : "failed");
+		json_object_object_add(o, "steps", steps);
+		json_print(o);
+	}
+	return ret;
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+static const struct command commands[] = {
+	{ "alloc", cmd_alloc, "SIZE [--attr A] [--align B] [--label L] [--movable] [--hold S]",
+	  "allocate a buffer and hold it" },
+	{ "list", cmd_list, "", "list every live buffer" },
+	{ "stats", cmd_stats, "", "show the daemon's counters" },
+	{ "demo", cmd_demo, "[--frames N] [--ring N] [--size BYTES] [--attr A]",
+	  "run a framebuffer producer against the daemon" },
+	/* later: alloc-fb, compact, share, import, top, revoke */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: dmabufctl [--socket PATH] [--json] COMMAND [ARGS...]\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-6s %-58s %s\n", commands[i].name, commands[i].args,
+			commands[i].summary);
+	fprintf(f, "\nOptions:\n"
+		   "  --socket PATH  daemon socket (default: $DMABUFD_SOCKET, else %s)\n"
+		   "  --json         machine-readable output\n"
+		   "  --help         this text; COMMAND --help for a command's options\n"
+		   "\nExit status: 0 ok, 1 request refused by the daemon, 2 usage error,\n"
+		   "3 cannot connect, 4 protocol error or connection lost,\n"
+		   "5 demo data read back wrong.\n", DMABUFD_DEFAULT_SOCKET);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct ctx ctx = { 0 };
+	const char *env;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!*optarg)
+				return usage_error("--socket: empty path");
+			ctx.socket = optarg;
+			break;
+		case 'j':
+			ctx.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			return usage_error("bad option");
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	env = getenv("DMABUFD_SOCKET");
+	if (!ctx.socket)
+		ctx.socket = env && *env ? env : DMABUFD_DEFAULT_SOCKET;
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			int sub_argc = argc - optind;
+			char **sub_argv = argv + optind;
+
+			optind = 0; /* reset getopt for the command's own options */
+			ret = commands[i].run(&ctx, sub_argc, sub_argv);
+			dmabufd_disconnect(ctx.client);
+			return ret;
+		}
+	}
+	return usage_error("unknown command '%s'", argv[optind]);
+}

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libdmabufd.so and dmabufctl against the real dmabufd binary (memfd
+ * backend) on a socket in a temporary directory. Registered with the label
+ * "integration"; uses the integration harness to start the daemon.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dmabufd/dmabufd.h"
+#include "harness.h"
+
+static struct daemon_proc d;
+
+static int setup(void **state)
+{
+	static const char *const args[] = { "--backend", "memfd", "--capacity", "64M",
+					    "--max-buffers", "400", NULL };
+
+	if (daemon_start(&d, args) < 0) {
+		fprintf(stderr, "dmabufd could not start here\n");
+		exit(77);
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	return daemon_stop(&d) == 0 ? 0 : -1;
+}
+
+static struct dmabufd_client *connect_env(void)
+{
+	struct dmabufd_client *c = NULL;
+
+	assert_int_equal(setenv("DMABUFD_SOCKET", d.socket, 1), 0);
+	assert_int_equal(dmabufd_connect(NULL, &c), 0);
+	unsetenv("DMABUFD_SOCKET");
+	return c;
+}
+
+static void expect_stats(uint32_t buffers, uint64_t used)
+{
+	struct dmabufd_client *c = connect_env();
+	struct dmabufd_stats st;
+
+	assert_int_equal(dmabufd_stats(c, &st), 0);
+	assert_int_equal(st.buffers, buffers);
+	assert_int_equal(st.used, used);
+	dmabufd_disconnect(c);
+}
+
+static void test_alloc_map_list_release(void **state)
+{
+	struct dmabufd_client *c = connect_env();
+	struct dmabufd_buffer_info *rows;
+	struct dmabufd_buffer buf;
+	struct dmabufd_info info;
+	struct dmabufd_stats st;
+	size_t n;
+	uint32_t *p;
+
+	assert_int_equal(dmabufd_get_info(c, &info), 0);
+	assert_string_equal(info.backend, "memfd");
+	assert_int_equal(info.dmabuf, 0);
+
+	assert_int_equal(dmabufd_alloc(c, 8294400, 0, DMABUFD_ATTR_CACHED, 0, "e2e frame", &buf),
+			 0);
+	assert_true(buf.size >= 8294400 && buf.size % info.page_size == 0);
+	p = mmap(NULL, buf.size, PROT_READ | PROT_WRITE, MAP_SHARED, buf.fd, 0);
+	assert_true(p != MAP_FAILED);
+	for (size_t i = 0; i < buf.size / 4; i++)
+		p[i] = (uint32_t)i * 2654435761u;
+	for (size_t i = 0; i < buf.size / 4; i++)
+		assert_int_equal(p[i], (uint32_t)i * 2654435761u);
+	munmap(p, buf.size);
+
+	assert_int_equal(dmabufd_list(c, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].id, buf.id);
+	assert_int_equal(rows[0].size, buf.size);
+	assert_int_equal(rows[0].owner_pid, getpid());
+	assert_int_equal(rows[0].owner_uid, getuid());
+	assert_string_equal(rows[0].label, "e2e frame");
+	dmabufd_list_free(rows);
+
+	assert_int_equal(dmabufd_stats(c, &st), 0);
+	assert_int_equal(st.buffers, 1);
+	assert_int_equal(st.used, buf.size);
+
+	assert_int_equal(dmabufd_release(c, buf.id), 0);
+	assert_int_equal(dmabufd_release(c, buf.id), -ENOENT);
+	assert_true(strlen(dmabufd_last_reason(c)) > 0);
+	close(buf.fd);
+	dmabufd_disconnect(c);
+	expect_stats(0, 0);
+}
+
+static void test_refusals(void **state)
+{
+	struct dmabufd_client *c = connect_env();
+	struct dmabufd_buffer buf, orig;
+
+	memset(&buf, 0x3c, sizeof(buf));
+	orig = buf;
+	assert_int_equal(dmabufd_alloc(c, 4096, 0, DMABUFD_ATTR_WRITECOMBINE, 0, NULL, &buf),
+			 -EOPNOTSUPP);
+	assert_true(strlen(dmabufd_last_reason(c)) > 0);
+	assert_int_equal(dmabufd_alloc(c, 4096, 0, 0, DMABUFD_ALLOC_CONTIGUOUS, NULL, &buf),
+			 -EOPNOTSUPP);
+	assert_int_equal(dmabufd_alloc(c, 1ull << 40, 0, 0, 0, NULL, &buf), -E2BIG);
+	assert_memory_equal(&buf, &orig, sizeof(buf));
+	dmabufd_disconnect(c);
+}
+
+struct slot {
+	int done, error;
+	struct dmabufd_buffer buf;
+};
+
+static void alloc_done(struct dmabufd_client *client, int error,
+		       const struct dmabufd_buffer *buffer, void *userdata)
+{
+	struct slot *s = userdata;
+
+	s->done++;
+	s->error = error;
+	if (buffer)
+		s->buf = *buffer;
+}
+
+static void test_pipelined_async(void **state)
+{
+	struct dmabufd_client *c = connect_env();
+	struct slot slots[8] = { 0 };
+	int remaining = 8;
+
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(dmabufd_alloc_async(c, 65536, 0, 0, 0, "async", alloc_done,
+						     &slots[i]), 0);
+	while (remaining > 0) {
+		struct pollfd pfd = { .fd = dmabufd_get_fd(c), .events = POLLIN };
+		int r;
+
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
+		r = dmabufd_dispatch(c);
+		assert_true(r >= 0);
+		remaining -= r;
+	}
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(slots[i].done, 1);
+		assert_int_equal(slots[i].error, 0);
+		for (int k = 0; k < i; k++)
+			assert_true(slots[k].buf.id != slots[i].buf.id);
+		close(slots[i].buf.fd);
+	}
+	expect_stats(8, 8 * 65536);
+	/* Ownership ends with the connection. */
+	dmabufd_disconnect(c);
+	expect_stats(0, 0);
+}
+
+static void test_list_pages(void **state)
+{
+	struct dmabufd_client *c = connect_env();
+	struct dmabufd_buffer_info *rows;
+	struct dmabufd_buffer buf;
+	size_t n;
+
+	/* More than one of the daemon's 256-entry pages. */
+	for (int i = 0; i < 300; i++) {
+		assert_int_equal(dmabufd_alloc(c, 4096, 0, 0, 0, NULL, &buf), 0);
+		close(buf.fd);
+	}
+	assert_int_equal(dmabufd_list(c, &rows, &n), 0);
+	assert_int_equal(n, 300);
+	for (size_t i = 1; i < n; i++)
+		assert_true(rows[i].id > rows[i - 1].id);
+	dmabufd_list_free(rows);
+	dmabufd_disconnect(c);
+	expect_stats(0, 0);
+}
+
+/* Runs dmabufctl with @args (a shell word list), stdout to /dev/null. */
+static int dmabufctl(const char *args)
+{
+	char cmd[512];
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "%s --socket %s %s >/dev/null 2>&1 </dev/null", DMABUFCTL_BIN,
+		 d.socket, args);
+	status = system(cmd);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void test_dmabufctl_exit_codes(void **state)
+{
+	assert_int_equal(dmabufctl("demo --frames 6 --ring 3"), 0);
+	assert_int_equal(dmabufctl("--json demo --frames 2 --ring 2 --size 1M"), 0);
+	assert_int_equal(dmabufctl("stats --json"), 0);
+	assert_int_equal(dmabufctl("list"), 0);
+	assert_int_equal(dmabufctl("alloc 4M --label ok"), 0);
+	assert_int_equal(dmabufctl("alloc 1G"), 1);
+	assert_int_equal(dmabufctl("alloc 4M --attr wc"), 1);
+	assert_int_equal(dmabufctl("alloc"), 2);
+	assert_int_equal(dmabufctl("alloc 4X"), 2);
+	assert_int_equal(dmabufctl("frobnicate"), 2);
+	assert_int_equal(dmabufctl("--socket /nonexistent/dmabufd.sock list"), 3);
+	expect_stats(0, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_alloc_map_list_release),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_pipelined_async),
+		cmocka_unit_test(test_list_pages),
+		cmocka_unit_test(test_dmabufctl_exit_codes),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
