@@ -77,6 +77,7 @@ struct counters {
 	uint64_t fds_sent;
 	uint64_t noread_requests;       /* requests whose replies were never read */
 	uint64_t connects;
+	uint64_t cycler_connects;       /* of which by the connect/disconnect loop */
 	uint64_t disconnects_by_daemon;
 	uint64_t killed;
 	uint64_t spawned;
@@ -611,6 +612,7 @@ static void run_cycler(const char *socket)
 
 		if (sock >= 0) {
 			COUNT(connects, 1);
+			COUNT(cycler_connects, 1);
 			close(sock);
 		} else {
 			sleep_ms(1);
@@ -943,7 +945,8 @@ int main(int argc, char **argv)
 	printf("  datagrams carrying fds          %llu (%llu fds)\n",
 	       (unsigned long long)ctr->fd_datagrams, (unsigned long long)ctr->fds_sent);
 	printf("  requests never read (noread)    %llu\n", (unsigned long long)ctr->noread_requests);
-	printf("  connections                     %llu\n", (unsigned long long)ctr->connects);
+	printf("  connections                     %llu (%llu by the connect/disconnect loop)\n",
+	       (unsigned long long)ctr->connects, (unsigned long long)ctr->cycler_connects);
 	printf("  disconnected by the daemon      %llu\n",
 	       (unsigned long long)ctr->disconnects_by_daemon);
 	printf("  workers SIGKILLed               %llu (spawned %llu)\n",
