@@ -310,7 +310,7 @@ static void each_failure_point(struct scenario *sc)
 		struct daemon_proc d;
 		char report[128], func[32] = "", obj[128] = "", sym[128] = "";
 		Dmabufd__Reply *r;
-		int sock, fd = -1, baseline, injected = 0, want, fds, status;
+		int sock, checker, fd = -1, baseline, injected = 0, want, fds, status;
 		uint64_t want_used = (uint64_t)sc->prealloc * PREALLOC_SIZE;
 		uint32_t want_buffers = sc->prealloc;
 		uint64_t want_failed;
@@ -320,6 +320,9 @@ static void each_failure_point(struct scenario *sc)
 		snprintf(report, sizeof(report), "%s/report", tmpdir);
 		unlink(report);
 		assert_int_equal(start_daemon(&d, NULL, k, report), 0);
+		/* Baseline with an idle checker connected as the only client. */
+		checker = raw_connect_alone(d.socket, 5000);
+		assert_true(checker >= 0);
 		baseline = count_fds(d.pid);
 		sock = connect_prealloc(d.socket, sc->prealloc);
 		r = armed_alloc(&d, sock, &fd);
@@ -380,7 +383,16 @@ static void each_failure_point(struct scenario *sc)
 			print_message("point %u (%s): the daemon no longer serves\n", k, c->func);
 			ok = false;
 		}
+		/* Compare in the same state: the checker the only client again. */
+		close(checker);
+		checker = raw_connect_alone(d.socket, 5000);
+		if (checker < 0) {
+			print_message("point %u (%s): clients stayed connected\n", k, c->func);
+			ok = false;
+		}
 		fds = wait_fds(d.pid, baseline);
+		if (checker >= 0)
+			close(checker);
 		if (fds != baseline) {
 			print_message("point %u (%s): daemon fds %d, baseline %d\n", k, c->func, fds,
 				      baseline);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,4 +282,28 @@ Dmabufd__Reply *raw_stats(int sock, uint64_t id)
 	if (raw_send(sock, &req, NULL, 0) < 0)
 		return NULL;
 	return raw_recv(sock, 5000, NULL);
+}
+
+int raw_connect_alone(const char *path, int timeout_ms)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	int sock = raw_connect_hello(path);
+
+	if (sock < 0)
+		return sock;
+	for (int waited = 0;; waited += 20) {
+		Dmabufd__Reply *r = raw_stats(sock, 1);
+		bool alone = r && !r->error && r->body_case == DMABUFD__REPLY__BODY_STATS &&
+			     r->stats->clients == 1;
+
+		if (r)
+			dmabufd__reply__free_unpacked(r, NULL);
+		if (alone)
+			return sock;
+		if (!r || waited >= timeout_ms) {
+			close(sock);
+			return r ? -ETIMEDOUT : -EPROTO;
+		}
+		nanosleep(&ts, NULL);
+	}
 }

@@ -737,12 +737,6 @@ static int final_checks(struct daemon_proc *d, int baseline_fds, uint64_t capaci
 	}
 	expect(fresh_client_served(d->socket), "a fresh client is served");
 
-	/* Disconnects are processed asynchronously: give the daemon 10 s. */
-	deadline = now_ms() + 10000;
-	while ((fds = count_fds(d->pid)) != baseline_fds && now_ms() < deadline)
-		sleep_ms(50);
-	expect(fds == baseline_fds, "daemon fd count %d, baseline %d", fds, baseline_fds);
-
 	sock = raw_connect_hello(d->socket);
 	expect(sock >= 0, "checker connected");
 	if (sock < 0)
@@ -757,6 +751,16 @@ static int final_checks(struct daemon_proc *d, int baseline_fds, uint64_t capaci
 		sleep_ms(50);
 	}
 	expect(r && !r->error && r->body_case == DMABUFD__REPLY__BODY_STATS, "Stats answered");
+	/*
+	 * The baseline was taken with one idle checker connected as the only
+	 * client; compare in the same state. Disconnects are processed
+	 * asynchronously: the loop above gave the daemon up to 10 s.
+	 */
+	for (deadline = now_ms() + 2000;
+	     (fds = count_fds(d->pid)) != baseline_fds && now_ms() < deadline;)
+		sleep_ms(50);
+	expect(fds == baseline_fds, "daemon fd count %d, baseline %d (checker connected)", fds,
+	       baseline_fds);
 	if (r && !r->error && r->body_case == DMABUFD__REPLY__BODY_STATS) {
 		const Dmabufd__StatsReply *st = r->stats;
 
@@ -824,7 +828,7 @@ int main(int argc, char **argv)
 			       "--max-buffers", "64", NULL };
 	struct daemon_proc d;
 	pid_t *pids;
-	int opt, baseline_fds, status;
+	int opt, baseline_fds, status, sock;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -870,7 +874,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dmabufd-stress: the daemon did not start\n");
 		return 1;
 	}
+	/* Baseline: one idle checker connected as the daemon's only client. */
+	sock = raw_connect_alone(d.socket, 10000);
+	if (sock < 0) {
+		fprintf(stderr, "dmabufd-stress: cannot connect to the daemon\n");
+		daemon_stop(&d);
+		return 1;
+	}
 	baseline_fds = count_fds(d.pid);
+	close(sock);
 	printf("dmabufd-stress: %u clients, %u s, kill every %u ms, seed %llu, daemon pid %d, "
 	       "baseline %d fds\n", nclients, duration, kill_ms, (unsigned long long)seed,
 	       (int)d.pid, baseline_fds);
