@@ -26,6 +26,8 @@
  *   memfd_create, ftruncate, fcntl (F_ADD_SEALS, F_DUPFD_CLOEXEC), ioctl,
  *   dup: the injected errno, passed through.
  *
+ * The backend is memfd unless DMABUFD_TEST_BACKEND names another (kmod in
+ * the VM, where the backend's ioctl calls become failure points too).
  * The shim replaces malloc, which AddressSanitizer also does: under ASan
  * the test exits 77 (skipped).
  */
@@ -89,8 +91,15 @@ static void sleep_ms(unsigned ms)
 
 static int start_daemon(struct daemon_proc *d, const char *log, unsigned nth, const char *report)
 {
-	static const char *const args[] = { "--capacity", "16M", NULL };
+	/* DMABUFD_TEST_BACKEND (e.g. "kmod" in the VM) selects the backend. */
+	const char *backend = getenv("DMABUFD_TEST_BACKEND");
+	const char *args[] = { "--capacity", "16M", NULL, NULL, NULL };
 	char buf[32];
+
+	if (backend && backend[0]) {
+		args[2] = "--backend";
+		args[3] = backend;
+	}
 
 	setenv("LD_PRELOAD", FAULTINJECT_SO, 1);
 	unsetenv("DMABUFD_TEST_WRAPPER");
