@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <drm_fourcc.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <linux/dma-buf.h>
@@ -30,6 +31,9 @@
 #include <unistd.h>
 
 #include "dmabufd/dmabufd.h"
+#include "dmabufd/framebuffer.h"
+#include "fb_layout.h"
+#include "parse.h"
 
 enum {
 	EXIT_OK = 0,
@@ -147,48 +151,6 @@ static uint64_t now_realtime_usec(void)
 /* ---- argument parsing ---------------------------------------------------- */
 
 /* "4096", "0x1000", "4K", "8M", "1G" (binary multiples). Return 0 or -EINVAL/-ERANGE. */
-static int parse_size(const char *s, uint64_t *ret)
-{
-	unsigned long long v;
-	unsigned shift = 0;
-	char *end;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno)
-		return -ERANGE;
-	if (end == s)
-		return -EINVAL;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		shift = 10;
-		break;
-	case 'm': case 'M':
-		shift = 20;
-		break;
-	case 'g': case 'G':
-		shift = 30;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (shift) {
-		end++;
-		/* Accept 4K, 4KB, 4KiB. */
-		if (strcmp(end, "") && strcmp(end, "B") && strcmp(end, "iB"))
-			return -EINVAL;
-		if (v > (UINT64_MAX >> shift))
-			return -ERANGE;
-		v <<= shift;
-	}
-	*ret = v;
-	return 0;
-}
-
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 {
 	unsigned long v;
@@ -446,6 +408,132 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 	if (r < 0)
 		return request_failed(ctx, "hold", r);
 	r = dmabufd_release(ctx->client, buf.id);
+	if (r < 0)
+		return request_failed(ctx, "release", r);
+	return EXIT_OK;
+}
+
+/* ---- alloc-fb ------------------------------------------------------------- */
+
+static int cmd_alloc_fb(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "attr", required_argument, NULL, 'a' },
+		{ "usage", required_argument, NULL, 'u' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "movable", no_argument, NULL, 'm' },
+		{ "contiguous", no_argument, NULL, 'c' },
+		{ "hold", required_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	enum dmabufd_attribute attr = DMABUFD_ATTR_CACHED;
+	uint32_t usage = DMABUFD_USAGE_SCANOUT, flags = 0, width, height;
+	const struct fb_format *format;
+	const char *label = NULL;
+	struct dmabufd_framebuffer fb;
+	struct fb_layout layout;
+	char text[1024];
+	long hold_s = 0;
+	unsigned long v;
+	int c, r, ret;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			if (dmabufd_attribute_from_string(optarg, &attr) < 0)
+				return usage_error("--attr: '%s' is not cached, wc or uc", optarg);
+			break;
+		case 'u':
+			if (fb_usage_from_string(optarg, &usage) < 0)
+				return usage_error("--usage: '%s' is not a list of scanout, render, "
+						   "texture, video-decode, video-encode, camera, "
+						   "cpu-read, cpu-write", optarg);
+			break;
+		case 'l':
+			if (strlen(optarg) > DMABUFD_LABEL_MAX)
+				return usage_error("--label: %zu bytes, at most %d", strlen(optarg),
+						   DMABUFD_LABEL_MAX);
+			label = optarg;
+			break;
+		case 'm':
+			flags |= DMABUFD_ALLOC_MOVABLE;
+			break;
+		case 'c':
+			flags |= DMABUFD_ALLOC_CONTIGUOUS;
+			break;
+		case 'H':
+			if (parse_uint(optarg, INT_MAX / 1000, &v) < 0)
+				return usage_error("--hold: '%s' is not a number of seconds", optarg);
+			hold_s = (long)v;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			printf("Usage: dmabufctl alloc-fb WIDTHxHEIGHT FORMAT [--attr cached|wc|uc]\n"
+			       "                      [--usage scanout,render,...] [--label L] "
+			       "[--movable] [--contiguous] [--hold SECONDS]\n"
+			       "FORMAT is a DRM fourcc name (XRGB8888, NV12, ...). Prints the plane "
+			       "layout\n(offsets, pitches, sizes); --hold keeps the buffer that long.\n");
+			return EXIT_OK;
+		default:
+			return usage_error("alloc-fb: bad option");
+		}
+	}
+	if (optind != argc - 2)
+		return usage_error("alloc-fb: expected WIDTHxHEIGHT and FORMAT");
+	if (fb_parse_size(argv[optind], &width, &height) < 0)
+		return usage_error("alloc-fb: '%s' is not WIDTHxHEIGHT", argv[optind]);
+	format = fb_format_from_name(argv[optind + 1]);
+	if (!format)
+		return usage_error("alloc-fb: '%s' is not a supported format", argv[optind + 1]);
+
+	ret = connect_daemon(ctx);
+	if (ret)
+		return ret;
+	r = dmabufd_alloc_framebuffer(ctx->client, width, height, format->fourcc,
+				      DRM_FORMAT_MOD_LINEAR, usage, attr, flags, label, &fb);
+	if (r < 0)
+		return request_failed(ctx, "alloc-fb", r);
+	fb_layout_from_framebuffer(&fb, &layout);
+	if (ctx->json) {
+		json_object *o = json_object_new_object(), *planes = json_object_new_array();
+
+		json_add_u64(o, "id", fb.id);
+		json_add_u64(o, "width", fb.width);
+		json_add_u64(o, "height", fb.height);
+		json_add_u64(o, "fourcc", fb.fourcc);
+		json_add_u64(o, "modifier", fb.modifier);
+		json_add_str(o, "attribute", dmabufd_attribute_name(attr));
+		json_add_u64(o, "size", fb.size);
+		for (uint32_t i = 0; i < fb.num_planes; i++) {
+			json_object *p = json_object_new_object();
+
+			json_add_u64(p, "offset", fb.offsets[i]);
+			json_add_u64(p, "pitch", fb.pitches[i]);
+			json_add_u64(p, "size", fb.sizes[i]);
+			json_object_array_add(planes, p);
+		}
+		json_object_object_add(o, "planes", planes);
+		json_print(o);
+	} else {
+		if (fb_layout_describe(&layout, text, sizeof(text)) < 0)
+			snprintf(text, sizeof(text), "(layout not printable)");
+		printf("buffer %" PRIu64 ": %s, %s\n", fb.id, dmabufd_attribute_name(attr), text);
+	}
+	fflush(stdout);
+	if (hold_s > 0) {
+		install_stop_handlers();
+		r = hold(ctx, hold_s);
+		if (r < 0) {
+			close(fb.fd);
+			return request_failed(ctx, "hold", r);
+		}
+	}
+	close(fb.fd);
+	r = dmabufd_release(ctx->client, fb.id);
 	if (r < 0)
 		return request_failed(ctx, "release", r);
 	return EXIT_OK;
@@ -1000,11 +1088,13 @@ out:
 static const struct command commands[] = {
 	{ "alloc", cmd_alloc, "SIZE [--attr A] [--align B] [--label L] [--movable] [--hold S]",
 	  "allocate a buffer and hold it" },
+	{ "alloc-fb", cmd_alloc_fb, "WxH FORMAT [--attr A] [--usage U] [--label L] [--hold S]",
+	  "allocate a framebuffer and print its plane layout" },
 	{ "list", cmd_list, "", "list every live buffer" },
 	{ "stats", cmd_stats, "", "show the daemon's counters" },
 	{ "demo", cmd_demo, "[--frames N] [--ring N] [--size BYTES] [--attr A]",
 	  "run a framebuffer producer against the daemon" },
-	/* later: alloc-fb, compact, share, import, top, revoke */
+	/* later: compact, share, import, top, revoke */
 };
 
 static void usage(FILE *f)
@@ -1012,7 +1102,7 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: dmabufctl [--socket PATH] [--json] COMMAND [ARGS...]\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-6s %-58s %s\n", commands[i].name, commands[i].args,
+		fprintf(f, "  %-8s %-58s %s\n", commands[i].name, commands[i].args,
 			commands[i].summary);
 	fprintf(f, "\nOptions:\n"
 		   "  --socket PATH  daemon socket (default: $DMABUFD_SOCKET, else %s)\n"

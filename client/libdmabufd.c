@@ -34,7 +34,9 @@
 #include <unistd.h>
 
 #include "client-internal.h"
+#include "dmabufd/framebuffer.h"
 #include "dmabufd.pb-c.h"
+#include "fb_layout.h"
 #include "log.h"
 #include "macros.h"
 #include "wire.h"
@@ -668,6 +670,71 @@ DMABUFD_EXPORT int dmabufd_alloc(struct dmabufd_client *client, uint64_t size,
 		return r;
 	}
 	*ret = buf;
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_alloc_framebuffer(struct dmabufd_client *client, uint32_t width,
+					     uint32_t height, uint32_t fourcc, uint64_t modifier,
+					     uint32_t usage, enum dmabufd_attribute attribute,
+					     uint32_t flags, const char *label,
+					     struct dmabufd_framebuffer *ret)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__AllocFramebuffer a = DMABUFD__ALLOC_FRAMEBUFFER__INIT;
+	Dmabufd__AllocFramebufferReply *fr;
+	Dmabufd__Reply *reply = NULL;
+	struct fb_layout layout = { 0 };
+	int fd = -1, r;
+
+	if (!client || !ret)
+		return -EINVAL;
+	client->reason[0] = '\0';
+	if (width == 0 || height == 0 || usage == 0 || (unsigned)attribute > DMABUFD_ATTR_UNCACHED ||
+	    (flags & ~(uint32_t)DMABUFD_ALLOC_FLAGS_ALL) ||
+	    (label && strnlen(label, DMABUFD_LABEL_MAX + 1) > DMABUFD_LABEL_MAX))
+		return -EINVAL;
+	a.width = width;
+	a.height = height;
+	a.fourcc = fourcc;
+	a.modifier = modifier;
+	a.usage = usage;
+	a.attribute = (Dmabufd__Attribute)attribute;
+	a.flags = flags;
+	a.label = (char *)(label ? label : "");
+	req.body_case = DMABUFD__REQUEST__BODY_ALLOC_FRAMEBUFFER;
+	req.alloc_framebuffer = &a;
+	r = transact(client, &req, DMABUFD__REPLY__BODY_ALLOC_FRAMEBUFFER, true, &reply, &fd);
+	if (r < 0)
+		return r;
+
+	/* Never trust the layout: it must describe what was asked, inside the fd. */
+	fr = reply->alloc_framebuffer;
+	r = -EPROTO;
+	if (fr && fr->buffer_id && fr->n_planes >= 1 && fr->n_planes <= FB_MAX_PLANES &&
+	    fr->width == width && fr->height == height && fr->fourcc == fourcc &&
+	    fr->modifier == modifier) {
+		layout.width = fr->width;
+		layout.height = fr->height;
+		layout.fourcc = fr->fourcc;
+		layout.modifier = fr->modifier;
+		layout.num_planes = (uint32_t)fr->n_planes;
+		layout.size = fr->size;
+		for (size_t i = 0; i < fr->n_planes; i++) {
+			layout.offsets[i] = fr->planes[i]->offset;
+			layout.pitches[i] = fr->planes[i]->pitch;
+			layout.sizes[i] = fr->planes[i]->size;
+		}
+		r = fb_layout_validate(&layout);
+	}
+	if (r < 0) {
+		log_debug("libdmabufd: reply %llu: malformed framebuffer layout",
+			  (unsigned long long)reply->id);
+		dmabufd__reply__free_unpacked(reply, NULL);
+		close(fd);
+		return -EPROTO;
+	}
+	fb_layout_to_framebuffer(&layout, fr->buffer_id, fd, ret);
+	dmabufd__reply__free_unpacked(reply, NULL);
 	return 0;
 }
 

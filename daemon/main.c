@@ -16,6 +16,7 @@
 
 #include "backend.h"
 #include "log.h"
+#include "parse.h"
 #include "server.h"
 
 struct options {
@@ -43,41 +44,6 @@ static void usage(FILE *f)
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n",
 		DMABUFD_DEFAULT_SOCKET);
-}
-
-/* Parses "123", "4K", "16M", "1G" (binary units) into bytes. */
-static int parse_size(const char *s, uint64_t *ret)
-{
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || s[0] == '-')
-		return -EINVAL;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'K': case 'k':
-		shift = 10;
-		end++;
-		break;
-	case 'M': case 'm':
-		shift = 20;
-		end++;
-		break;
-	case 'G': case 'g':
-		shift = 30;
-		end++;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*ret = (uint64_t)v << shift;
-	return 0;
 }
 
 static int parse_u32(const char *s, uint32_t min, uint32_t *ret)

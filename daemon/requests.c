@@ -13,6 +13,9 @@
 #include <time.h>
 
 #include "dmabufd.pb-c.h"
+#include <drm_fourcc.h>
+
+#include "fb_layout.h"
 #include "log.h"
 #include "macros.h"
 #include "server.h"
@@ -116,13 +119,21 @@ static const char *attribute_text(int attribute)
 	return "unknown";
 }
 
-static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *req)
+/*
+ * Alloc, and the allocation half of AllocFramebuffer: with @fb non-NULL the
+ * reply is an AllocFramebufferReply carrying @fb's planes.
+ */
+static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *req,
+			 const struct fb_layout *fb)
 {
 	struct server *s = c->server;
 	const uint64_t page = s->caps.page_size;
 	const char *label = req->label ? req->label : "";
 	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
 	Dmabufd__AllocReply ar = DMABUFD__ALLOC_REPLY__INIT;
+	Dmabufd__AllocFramebufferReply fr = DMABUFD__ALLOC_FRAMEBUFFER_REPLY__INIT;
+	Dmabufd__FramebufferPlane planes[FB_MAX_PLANES];
+	Dmabufd__FramebufferPlane *plane_ptrs[FB_MAX_PLANES];
 	struct backend_alloc ba;
 	const char *reason = NULL;
 	struct buffer *b;
@@ -231,12 +242,33 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	c->nbuffers++;
 	s->used += size;
 
-	ar.buffer_id = b->id;
-	ar.size = size;
-	ar.offset = b->offset;
 	reply.id = id;
-	reply.body_case = DMABUFD__REPLY__BODY_ALLOC;
-	reply.alloc = &ar;
+	if (fb) {
+		fr.buffer_id = b->id;
+		fr.size = size;
+		fr.offset = b->offset;
+		fr.width = fb->width;
+		fr.height = fb->height;
+		fr.fourcc = fb->fourcc;
+		fr.modifier = fb->modifier;
+		for (uint32_t i = 0; i < fb->num_planes && i < FB_MAX_PLANES; i++) {
+			dmabufd__framebuffer_plane__init(&planes[i]);
+			planes[i].offset = fb->offsets[i];
+			planes[i].pitch = fb->pitches[i];
+			planes[i].size = fb->sizes[i];
+			plane_ptrs[i] = &planes[i];
+		}
+		fr.n_planes = fb->num_planes;
+		fr.planes = plane_ptrs;
+		reply.body_case = DMABUFD__REPLY__BODY_ALLOC_FRAMEBUFFER;
+		reply.alloc_framebuffer = &fr;
+	} else {
+		ar.buffer_id = b->id;
+		ar.size = size;
+		ar.offset = b->offset;
+		reply.body_case = DMABUFD__REPLY__BODY_ALLOC;
+		reply.alloc = &ar;
+	}
 	err = client_queue_reply(c, &reply, b->fd);
 	if (err < 0) {
 		/* The client never learns of it: undo everything. */
@@ -253,6 +285,50 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 refuse:
 	s->counters.allocs_failed++;
 	reply_error(c, id, err, reason);
+}
+
+/* Why fb_layout_compute() refused, for the reply's reason. */
+static const char *framebuffer_reason(const Dmabufd__AllocFramebuffer *req, int err)
+{
+	if (!fb_format_lookup(req->fourcc))
+		return reasonf("format 0x%08x is not supported", req->fourcc);
+	if (req->modifier != DRM_FORMAT_MOD_LINEAR)
+		return reasonf("modifier 0x%016llx is not supported; only LINEAR (0) is",
+			       (unsigned long long)req->modifier);
+	switch (err) {
+	case -E2BIG:
+		return reasonf("%ux%u is larger than the limits (16384 pixels a side, 32-bit pitches and offsets)",
+			       req->width, req->height);
+	case -EOPNOTSUPP:
+		return "the usage cannot be met for this format and size";
+	}
+	return "width, height or usage is invalid";
+}
+
+static void handle_alloc_framebuffer(struct client *c, uint64_t id,
+				     const Dmabufd__AllocFramebuffer *req)
+{
+	const struct fb_layout_request lr = {
+		.width = req->width,
+		.height = req->height,
+		.fourcc = req->fourcc,
+		.modifier = req->modifier,
+		.usage = req->usage,
+	};
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	struct fb_layout layout;
+	int err = fb_layout_compute(&lr, &c->server->fb_rules, &layout);
+
+	if (err < 0) {
+		c->server->counters.allocs_total++;
+		c->server->counters.allocs_failed++;
+		return reply_error(c, id, err, framebuffer_reason(req, err));
+	}
+	a.size = layout.size;
+	a.attribute = req->attribute;
+	a.flags = req->flags;
+	a.label = req->label;
+	handle_alloc(c, id, &a, &layout);
 }
 
 static void handle_release(struct client *c, uint64_t id, const Dmabufd__Release *req)
@@ -389,7 +465,10 @@ void client_handle_datagram(struct client *c, const uint8_t *data, size_t len, i
 		handle_hello(c, id, req->hello);
 		break;
 	case DMABUFD__REQUEST__BODY_ALLOC:
-		handle_alloc(c, id, req->alloc);
+		handle_alloc(c, id, req->alloc, NULL);
+		break;
+	case DMABUFD__REQUEST__BODY_ALLOC_FRAMEBUFFER:
+		handle_alloc_framebuffer(c, id, req->alloc_framebuffer);
 		break;
 	case DMABUFD__REQUEST__BODY_RELEASE:
 		handle_release(c, id, req->release);

@@ -38,6 +38,7 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 	s->backend = backend;
 	s->limits = limits ? *limits : SERVER_LIMITS_DEFAULT;
 	TAILQ_INIT(&s->clients);
+	s->fb_rules = fb_align_rules_default;
 	backend->ops->get_caps(backend, &s->caps);
 	if (s->limits.max_alloc == 0 || s->limits.max_alloc > s->caps.region_size)
 		s->limits.max_alloc = s->caps.region_size;

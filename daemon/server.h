@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "backend.h"
+#include "fb_layout.h"
 #include "registry.h"
 
 struct event_base;
@@ -85,6 +86,7 @@ struct server {
 	TAILQ_HEAD(, client) clients;
 	uint32_t nclients;
 	uint64_t used;              /* bytes held by live buffers */
+	struct fb_align_rules fb_rules; /* framebuffer alignment by usage */
 	struct server_counters counters;
 };
 

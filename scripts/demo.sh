@@ -5,8 +5,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMABUFD_BUILD_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" --target dmabufd dmabufctl
 
 dir=$(mktemp -d /tmp/dmabufd-demo.XXXXXX)
 sock="$dir/socket"

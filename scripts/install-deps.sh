@@ -6,7 +6,8 @@ PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 protobuf-c-compiler libdrm-dev libsystemd-dev libinih-dev"
 PKGS="$PKGS libjson-c-dev" # dmabufctl --json
 TEST_PKGS="libcmocka-dev valgrind clang libclang-rt-14-dev qemu-system-x86
-busybox-static cpio xz-utils kmod systemd"
+busybox-static cpio xz-utils kmod systemd
+libelf1 libssl3 zlib1g"
 want="$PKGS"
 [ "${1:-}" = "--test" ] && want="$PKGS $TEST_PKGS"
 missing=""

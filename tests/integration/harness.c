@@ -125,6 +125,30 @@ int count_fds(pid_t pid)
 	return n;
 }
 
+void dump_fds(pid_t pid)
+{
+	char path[64], target[256];
+	DIR *dir;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		char link[320];
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		fprintf(stderr, "  fd %s -> %s\n", e->d_name, target);
+	}
+	closedir(dir);
+}
+
 int raw_connect(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };

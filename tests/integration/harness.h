@@ -29,6 +29,9 @@ int daemon_stop(struct daemon_proc *d);
 /* Number of open fds of @pid (/proc/<pid>/fd), or -1. */
 int count_fds(pid_t pid);
 
+/* Prints @pid's open fds and what they point at to stderr (diagnostics). */
+void dump_fds(pid_t pid);
+
 /* A raw SOCK_SEQPACKET connection (no Hello). Returns the fd or -errno. */
 int raw_connect(const char *path);
 /* Packs and sends @req (with optional fds). Returns 0 or -errno. */

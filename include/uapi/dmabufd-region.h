@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note OR MIT */
+/*
+ * dmabufd-region.h - ioctl interface of /dev/dmabufd-region
+ * (kernel module dmabufd_region.ko), shared by the module and the dmabufd
+ * daemon's kmod backend.
+ *
+ * The module owns a range of page frames (the "region", normally a part of
+ * node 0's ZONE_MOVABLE). Pages of the region stay with the kernel's page
+ * allocator (page cache, anonymous memory) until a buffer is exported over
+ * them: EXPORT claims exactly the requested PFN range with
+ * alloc_contig_range(), migrating the movable pages that live there, and the
+ * pages are given back with free_contig_range() when the last reference to
+ * the dma-buf is gone. Placement (which page offsets) is decided by the
+ * caller; the module enforces the invariants:
+ *
+ *  - buffers never overlap;
+ *  - every page is in exactly one cache attribute state, and every mapping of
+ *    it (kernel linear map, vmap, each userspace mmap) uses that state;
+ *  - a page's linear-map attribute is changed (set_memory_wc/uc/wb) only
+ *    while it belongs to no buffer, after zeroing and flushing it through the
+ *    cached mapping (seed 04-cma-cache-attribute-aliasing.txt, the 2011 CMA
+ *    review: a page must never be mapped cacheable and uncached at once;
+ *    change the attribute and flush at the point the page changes owner).
+ *
+ * Conventions (the extensible-struct model of clone3(2)/openat2(2)):
+ *  - Every argument struct starts with "__u32 size", set by the caller to the
+ *    sizeof() of the struct as it knows it. The kernel reads min(size, its
+ *    own size) bytes and treats missing trailing fields as zero; when the
+ *    caller's struct is larger, the extra bytes must be zero (else -E2BIG).
+ *    Output is written back for min(size, kernel size) bytes. A size below
+ *    the *_SIZE_VER0 of the command, or above 4096, is -EINVAL.
+ *  - The command's type and number select the ioctl; the size encoded in the
+ *    command is not used (the size field is), so one command value serves
+ *    every struct version.
+ *  - Unknown flag bits, unknown attributes and non-zero reserved fields are
+ *    -EINVAL; so are non-zero output-only fields on input (as in
+ *    dma_heap_allocation_data.fd). Unknown commands (wrong type, number or
+ *    direction) are -ENOTTY. Faulting copies are -EFAULT.
+ *  - Offsets and counts are in pages of INFO.page_size bytes, relative to
+ *    INFO.base_pfn. Byte quantities say "bytes".
+ *  - The device node is mode 0600 (root, i.e. the daemon); access is
+ *    governed by the node's mode only.
+ *
+ * Rules come from Documentation/driver-api/dma-buf.rst (exporter duties,
+ * CPU access via DMA_BUF_IOCTL_SYNC, lifetime of the buffer = lifetime of the
+ * last reference) and the seeds in the project's shared/seeds folder.
+ */
+#ifndef _UAPI_DMABUFD_REGION_H
+#define _UAPI_DMABUFD_REGION_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define DMABUFD_REGION_DEVICE		"/dev/dmabufd-region"
+/** DMABUFD_REGION_API_VERSION - reported by INFO; bumped on any change. */
+#define DMABUFD_REGION_API_VERSION	1
+#define DMABUFD_REGION_IOC_MAGIC	0xDB
+
+/* Cache attributes of a page / buffer (struct fields named "attr"). */
+#define DMABUFD_REGION_ATTR_CACHED	0 /* write-back, the kernel default */
+#define DMABUFD_REGION_ATTR_WRITECOMBINE 1 /* x86 PAT WC */
+#define DMABUFD_REGION_ATTR_UNCACHED	2 /* x86 PAT UC- */
+#define DMABUFD_REGION_ATTR_COUNT	3
+
+#define DMABUFD_REGION_LABEL_LEN	32 /* bytes, including the NUL */
+
+/* INFO.caps bits. */
+#define DMABUFD_REGION_CAP_WRITECOMBINE	(1ULL << 0) /* ATTR_WRITECOMBINE works */
+#define DMABUFD_REGION_CAP_UNCACHED	(1ULL << 1) /* ATTR_UNCACHED works */
+#define DMABUFD_REGION_CAP_MIGRATE	(1ULL << 2) /* MIGRATE is available */
+#define DMABUFD_REGION_CAP_EVENTS	(1ULL << 3) /* read()/poll() release events */
+#define DMABUFD_REGION_CAP_MOVABLE_ZONE	(1ULL << 4) /* region lies in ZONE_MOVABLE */
+
+/**
+ * struct dmabufd_region_info - argument of DMABUFD_REGION_IOC_INFO
+ * @size: in: sizeof(struct dmabufd_region_info) as the caller knows it.
+ * @api_version: out: DMABUFD_REGION_API_VERSION of the module.
+ * @base_pfn: out: first page frame number of the region.
+ * @page_count: out: size of the region in pages.
+ * @page_size: out: bytes per page (PAGE_SIZE).
+ * @nr_buffers: out: live buffers (not yet released).
+ * @caps: out: DMABUFD_REGION_CAP_* bits.
+ * @claimed_pages: out: pages currently claimed by live buffers.
+ * @max_buffers: out: limit on live buffers (module parameter).
+ * @max_buffer_pages: out: largest page_count EXPORT accepts.
+ * @attr_transitions: out: linear-map attribute changes since load (each
+ *	set_memory_wc/uc and the matching set_memory_wb count as one each).
+ * @migrations: out: successful MIGRATE calls since load.
+ */
+struct dmabufd_region_info {
+	__u32 size;
+	__u32 api_version;
+	__u64 base_pfn;
+	__u64 page_count;
+	__u32 page_size;
+	__u32 nr_buffers;
+	__u64 caps;
+	__u64 claimed_pages;
+	__u32 max_buffers;
+	__u32 reserved0;
+	__u64 max_buffer_pages;
+	__u64 attr_transitions;
+	__u64 migrations;
+};
+#define DMABUFD_REGION_INFO_SIZE_VER0	80
+
+/* EXPORT.flags bits. */
+/* The buffer may be relocated with MIGRATE (while no device is attached). */
+#define DMABUFD_REGION_EXPORT_MOVABLE	(1U << 0)
+#define DMABUFD_REGION_EXPORT_FLAGS	DMABUFD_REGION_EXPORT_MOVABLE
+
+/**
+ * struct dmabufd_region_export - argument of DMABUFD_REGION_IOC_EXPORT
+ * @size: in: sizeof(struct dmabufd_region_export) as the caller knows it.
+ * @flags: in: DMABUFD_REGION_EXPORT_* bits.
+ * @page_offset: in: first page of the buffer, in pages from base_pfn.
+ * @page_count: in: length in pages, 1..INFO.max_buffer_pages.
+ * @attr: in: DMABUFD_REGION_ATTR_*; every mapping of the buffer uses it.
+ * @reserved0: must be 0.
+ * @id: out: buffer id, unique for the module's lifetime (never reused, > 0).
+ * @fd: out: the dma-buf file descriptor (O_RDWR | O_CLOEXEC).
+ * @reserved1: must be 0.
+ * @label: in: NUL-terminated name shown by LIST and as the dma-buf name
+ *	(/proc/<pid>/fdinfo, debugfs); "" is allowed.
+ */
+struct dmabufd_region_export {
+	__u32 size;
+	__u32 flags;
+	__u64 page_offset;
+	__u64 page_count;
+	__u32 attr;
+	__u32 reserved0;
+	__u64 id;
+	__s32 fd;
+	__u32 reserved1;
+	char label[DMABUFD_REGION_LABEL_LEN];
+};
+#define DMABUFD_REGION_EXPORT_SIZE_VER0	80
+
+/**
+ * struct dmabufd_region_migrate - argument of DMABUFD_REGION_IOC_MIGRATE
+ * @size: in: sizeof(struct dmabufd_region_migrate) as the caller knows it.
+ * @flags: in: must be 0.
+ * @id: in: buffer id from EXPORT.
+ * @new_page_offset: in: destination, in pages from base_pfn; the range
+ *	[new_page_offset, new_page_offset + page_count) must lie in the region
+ *	and overlap no buffer (including this buffer's current range).
+ * @old_page_offset: out: where the buffer was.
+ */
+struct dmabufd_region_migrate {
+	__u32 size;
+	__u32 flags;
+	__u64 id;
+	__u64 new_page_offset;
+	__u64 old_page_offset;
+};
+#define DMABUFD_REGION_MIGRATE_SIZE_VER0 32
+
+/**
+ * struct dmabufd_region_buffer - one entry of LIST
+ * @id: buffer id.
+ * @page_offset: first page, in pages from base_pfn (PFN = base_pfn +
+ *	page_offset; physical address = PFN * page_size).
+ * @page_count: length in pages.
+ * @attr: DMABUFD_REGION_ATTR_*.
+ * @flags: DMABUFD_REGION_EXPORT_* given at EXPORT.
+ * @attachments: devices currently attached (dma_buf_attach()).
+ * @mmaps: userspace VMAs currently mapping the buffer.
+ * @vmaps: kernel vmap() users.
+ * @map_count: map_dma_buf calls so far.
+ * @last_map_nents: sg entries (after DMA mapping) of the last map_dma_buf;
+ *	the module always builds one entry, so 1 unless an IOMMU split it.
+ * @last_map_dma_addr: DMA address of the first sg entry of the last
+ *	map_dma_buf (the physical address when no IOMMU translates).
+ * @last_map_dma_len: bytes covered by the first sg entry of the last
+ *	map_dma_buf.
+ * @label: the label given at EXPORT.
+ */
+struct dmabufd_region_buffer {
+	__u64 id;
+	__u64 page_offset;
+	__u64 page_count;
+	__u32 attr;
+	__u32 flags;
+	__u32 attachments;
+	__u32 mmaps;
+	__u32 vmaps;
+	__u32 last_map_nents;
+	__u64 map_count;
+	__u64 last_map_dma_addr;
+	__u64 last_map_dma_len;
+	char label[DMABUFD_REGION_LABEL_LEN];
+};
+
+/**
+ * struct dmabufd_region_list - argument of DMABUFD_REGION_IOC_LIST
+ * @size: in: sizeof(struct dmabufd_region_list) as the caller knows it.
+ * @flags: in: must be 0.
+ * @entries_ptr: in: user pointer to an array of @capacity entries of
+ *	@entry_size bytes each; may be 0 when @capacity is 0 (to ask for the
+ *	count).
+ * @capacity: in: number of entries the array holds.
+ * @entry_size: in: sizeof(struct dmabufd_region_buffer) as the caller knows
+ *	it, 8..4096 bytes; the kernel writes min(entry_size, its size) bytes
+ *	of each entry and zeroes the rest of it.
+ * @count: out: number of live buffers; entries written = min(count,
+ *	capacity), ordered by page_offset.
+ * @reserved0: must be 0.
+ */
+struct dmabufd_region_list {
+	__u32 size;
+	__u32 flags;
+	__u64 entries_ptr;
+	__u32 capacity;
+	__u32 entry_size;
+	__u32 count;
+	__u32 reserved0;
+};
+#define DMABUFD_REGION_LIST_SIZE_VER0	32
+
+/* Owner states of a page range in ATTRS. */
+#define DMABUFD_REGION_STATE_FREE	0 /* with the page allocator; always CACHED */
+#define DMABUFD_REGION_STATE_BUFFER	1 /* claimed by buffer @buffer_id */
+
+/**
+ * struct dmabufd_region_attr_range - one entry of ATTRS
+ * @page_offset: first page, in pages from base_pfn.
+ * @page_count: length in pages.
+ * @attr: DMABUFD_REGION_ATTR_* of the kernel linear map of these pages,
+ *	which is also the attribute of every other mapping of them.
+ * @state: DMABUFD_REGION_STATE_*.
+ * @buffer_id: owning buffer for STATE_BUFFER, else 0.
+ */
+struct dmabufd_region_attr_range {
+	__u64 page_offset;
+	__u64 page_count;
+	__u32 attr;
+	__u32 state;
+	__u64 buffer_id;
+};
+
+/**
+ * struct dmabufd_region_attrs - argument of DMABUFD_REGION_IOC_ATTRS
+ * @size: in: sizeof(struct dmabufd_region_attrs) as the caller knows it.
+ * @flags: in: must be 0.
+ * @ranges_ptr: in: user pointer to an array of @capacity entries of
+ *	@entry_size bytes; may be 0 when @capacity is 0.
+ * @capacity: in: entries the array holds.
+ * @entry_size: in: sizeof(struct dmabufd_region_attr_range) as the caller
+ *	knows it, 8..4096 bytes (written like LIST's entries).
+ * @count: out: number of ranges covering the whole region, in page order,
+ *	adjacent free ranges merged; min(count, capacity) are written. The
+ *	ranges tile [0, INFO.page_count) exactly.
+ * @reserved0: must be 0.
+ */
+struct dmabufd_region_attrs {
+	__u32 size;
+	__u32 flags;
+	__u64 ranges_ptr;
+	__u32 capacity;
+	__u32 entry_size;
+	__u32 count;
+	__u32 reserved0;
+};
+#define DMABUFD_REGION_ATTRS_SIZE_VER0	32
+
+/*
+ * Release notifications: read(2) on an open /dev/dmabufd-region returns
+ * whole struct dmabufd_region_event records (a buffer smaller than one
+ * record is -EINVAL); it blocks until one is queued unless O_NONBLOCK
+ * (-EAGAIN). poll(2)/epoll report EPOLLIN while records are queued. Each
+ * open file receives the events that happen after its open(); a queue holds
+ * up to 1024 records, after which one EVENT_OVERFLOW record replaces the
+ * lost ones and the reader must rebuild its state with LIST.
+ */
+#define DMABUFD_REGION_EVENT_RELEASED	1 /* pages are back with the page allocator */
+#define DMABUFD_REGION_EVENT_OVERFLOW	2 /* events were lost; use LIST */
+
+/**
+ * struct dmabufd_region_event - a record read from the device
+ * @type: DMABUFD_REGION_EVENT_*.
+ * @size: sizeof(struct dmabufd_region_event) of the kernel; readers skip
+ *	unknown trailing fields with it.
+ * @id: released buffer (0 for OVERFLOW).
+ * @page_offset: where it was, in pages from base_pfn.
+ * @page_count: its length in pages.
+ * @attr: the attribute it had; its pages are CACHED again now.
+ * @reserved0: 0.
+ */
+struct dmabufd_region_event {
+	__u32 type;
+	__u32 size;
+	__u64 id;
+	__u64 page_offset;
+	__u64 page_count;
+	__u32 attr;
+	__u32 reserved0;
+};
+
+/**
+ * DMABUFD_REGION_IOC_INFO - describe the region and the module.
+ *
+ * Argument: struct dmabufd_region_info (out fields filled).
+ * Errors: -EFAULT bad pointer; -EINVAL bad size; -E2BIG non-zero bytes
+ * beyond the kernel's struct.
+ */
+#define DMABUFD_REGION_IOC_INFO \
+	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x00, struct dmabufd_region_info)
+
+/**
+ * DMABUFD_REGION_IOC_EXPORT - claim a page range and export it as a dma-buf.
+ *
+ * Argument: struct dmabufd_region_export. The range is claimed with
+ * alloc_contig_range(), which migrates the movable pages living there. The
+ * pages are zeroed and flushed through the cached linear map, then the
+ * linear map is switched to @attr (set_memory_wc/uc), then the dma-buf is
+ * exported (one contiguous sg entry for every importer). The buffer, and its
+ * pages, live until the last reference is gone: every fd, every mmap, every
+ * device attachment and kernel vmap (Documentation/driver-api/dma-buf.rst);
+ * then its pages go back to write-back, are returned with
+ * free_contig_range(), and a RELEASED event is queued.
+ *
+ * Errors: -EINVAL unknown flag, bad attr, reserved field set, page_count 0
+ * or above max_buffer_pages, range outside the region, label not
+ * NUL-terminated; -EBUSY the range overlaps a live buffer (whatever its
+ * attribute: a page is never in two buffers, so never mapped with two
+ * attributes) or holds pages the kernel cannot migrate (unmovable or
+ * reserved pages, e.g. the kernel image under KASLR): place elsewhere;
+ * -ENOSPC max_buffers reached; -ENOMEM no memory for bookkeeping or to
+ * migrate into; -EINTR a fatal signal interrupted the migration; -EIO the
+ * linear map could neither be switched nor restored to write-back (the
+ * pages are then kept out of use, see the kernel log); -EFAULT, -E2BIG as
+ * for INFO; -EMFILE no free fd. If copying the result to the caller fails
+ * (-EFAULT) the fd is not installed and the buffer is released at once, so
+ * a RELEASED event may name an id the caller never saw.
+ */
+#define DMABUFD_REGION_IOC_EXPORT \
+	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x01, struct dmabufd_region_export)
+
+/**
+ * DMABUFD_REGION_IOC_MIGRATE - move a MOVABLE buffer to another page range.
+ *
+ * Argument: struct dmabufd_region_migrate. The destination is claimed like
+ * EXPORT does, the buffer's userspace mappings are zapped
+ * (unmap_mapping_range), the contents are copied, the destination's linear
+ * map is switched to the buffer's attribute, the buffer switches to the new
+ * pages, and the old pages go back to write-back and to the page allocator.
+ * Faults during the move wait; the next fault maps the new pages, so a
+ * mapping reads the same contents before and after. Same id, same fds.
+ *
+ * Errors: -ENOENT no live buffer with @id; -EINVAL flags set, destination
+ * outside the region, buffer not MOVABLE; -EBUSY a device is attached or
+ * the buffer is vmapped (its DMA/kernel addresses cannot change), the
+ * destination overlaps a buffer, or the destination holds unmovable pages;
+ * -ENOMEM; -EINTR; -EIO as for EXPORT (the buffer stays where it was);
+ * -EFAULT, -E2BIG as for INFO. On any error the buffer is unchanged.
+ */
+#define DMABUFD_REGION_IOC_MIGRATE \
+	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x02, struct dmabufd_region_migrate)
+
+/**
+ * DMABUFD_REGION_IOC_LIST - describe every live buffer.
+ *
+ * Argument: struct dmabufd_region_list; entries are struct
+ * dmabufd_region_buffer. Enough for a restarted daemon to rebuild its
+ * registry: buffers stay alive while clients hold their fds, whatever
+ * happens to the daemon. Call with capacity 0 to learn the count; the count
+ * may change between calls.
+ *
+ * Errors: -EINVAL flags/reserved/count set, entry_size out of range;
+ * -ENOMEM; -EFAULT bad pointers; -E2BIG as for INFO.
+ */
+#define DMABUFD_REGION_IOC_LIST \
+	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x03, struct dmabufd_region_list)
+
+/**
+ * DMABUFD_REGION_IOC_ATTRS - the attribute and owner of every page range.
+ *
+ * Argument: struct dmabufd_region_attrs; entries are struct
+ * dmabufd_region_attr_range. For audits: compare with what the kernel
+ * reports (x86 PAT keeps RAM memtype in page flags; /proc/kpageflags shows
+ * KPF_ARCH (38) for WC and KPF_UNCACHED (39) for UC-).
+ *
+ * Errors: as for LIST.
+ */
+#define DMABUFD_REGION_IOC_ATTRS \
+	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x04, struct dmabufd_region_attrs)
+
+#endif /* _UAPI_DMABUFD_REGION_H */

@@ -1,0 +1,1225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmabufd_region.ko - the kernel side of dmabufd's contiguous region.
+ *
+ * A PFN range (module parameters; by default node 0's ZONE_MOVABLE, see
+ * movablecore=) stays with the page allocator until the daemon exports a
+ * buffer over a part of it. EXPORT claims that part with
+ * alloc_contig_range() (migrating the movable pages living there), zeroes it
+ * through the cached linear map, switches the linear map to the requested
+ * cache attribute and exports a dma-buf whose every mapping - device (one
+ * contiguous sg entry), userspace mmap (fault handler), kernel vmap - uses
+ * that attribute. When the dma-buf's last reference is gone the pages go
+ * back to write-back and to the page allocator (free_contig_range()) and a
+ * RELEASED event is queued for readers of the device.
+ *
+ * Placement is the daemon's policy; the module enforces the invariants: no
+ * overlap, one attribute per page, attribute changes only while a page
+ * belongs to no buffer (seed 04-cma-cache-attribute-aliasing.txt), every
+ * call can fail with an errno and nothing BUG()s on input (seed
+ * 05-generic-device-dma-and-dma_pool.txt).
+ *
+ * The ioctl ABI and its rules are documented in
+ * include/uapi/dmabufd-region.h. Exporter duties follow
+ * Documentation/driver-api/dma-buf.rst.
+ *
+ * Locking: region.lock (mutex) protects the buffer list, placement, counters
+ * and the list of open files; buf->lock (mutex) protects a buffer's PFN as
+ * seen by faults/maps, its attachments and vmap state. Order: region.lock ->
+ * buf->lock -> (mm locks via unmap_mapping_range). Fault handlers take only
+ * buf->lock (under mmap_lock or the VMA lock); map_dma_buf takes buf->lock
+ * under the dma_resv lock, and nothing here takes a dma_resv lock.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/gfp.h>
+#include <linux/highmem.h>
+#include <linux/iosys-map.h>
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/nospec.h>
+#include <linux/poll.h>
+#include <linux/scatterlist.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+#include <linux/version.h>
+#include <linux/vmalloc.h>
+#include <linux/wait.h>
+#include <asm/cacheflush.h>
+#include <asm/set_memory.h>
+
+#include "dmabufd-region.h"
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static inline void region_vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
+{
+	vma->vm_flags |= flags;
+}
+#else
+static inline void region_vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vm_flags_set(vma, flags);
+}
+#endif
+
+#define REGION_EVENT_QUEUE_LEN	1024
+#define REGION_MAX_STRUCT	PAGE_SIZE
+#define REGION_MAX_ENTRY	4096
+
+static unsigned long base_pfn;
+module_param(base_pfn, ulong, 0444);
+MODULE_PARM_DESC(base_pfn, "First PFN of the region (0: start of node 0's ZONE_MOVABLE)");
+
+static unsigned long nr_pages;
+module_param(nr_pages, ulong, 0444);
+MODULE_PARM_DESC(nr_pages, "Region size in pages (0: up to the end of base_pfn's zone)");
+
+static unsigned int max_buffers = 1024;
+module_param(max_buffers, uint, 0444);
+MODULE_PARM_DESC(max_buffers, "Limit on live buffers (1..65536)");
+
+struct region_buffer {
+	struct list_head node;		/* region.buffers, by pfn; region.lock */
+	u64 id;
+	unsigned long pfn;		/* writers hold region.lock and lock */
+	unsigned long count;		/* pages */
+	u32 attr;
+	u32 flags;
+	char label[DMABUFD_REGION_LABEL_LEN];
+	struct dma_buf *dmabuf;
+
+	struct mutex lock;
+	struct list_head attachments;	/* struct region_attachment */
+	unsigned int nr_attach;
+	unsigned int nr_mmap;
+	unsigned int nr_vmap;
+	void *vaddr;			/* kernel vmap while nr_vmap > 0 */
+	u64 map_count;
+	u32 last_nents;
+	u64 last_dma_addr;
+	u64 last_dma_len;
+};
+
+struct region_attachment {
+	struct list_head node;
+	struct device *dev;
+	struct sg_table sgt;
+	bool mapped;
+};
+
+struct region_file {
+	struct list_head node;		/* region.files; region.lock */
+	spinlock_t ev_lock;
+	unsigned int head, len;		/* ring of REGION_EVENT_QUEUE_LEN */
+	bool overflowed;
+	struct mutex read_lock;
+	wait_queue_head_t wq;
+	struct dmabufd_region_event ring[REGION_EVENT_QUEUE_LEN];
+};
+
+static struct {
+	struct mutex lock;
+	unsigned long base_pfn;
+	unsigned long count;		/* pages */
+	bool movable_zone;
+	struct list_head buffers;
+	struct list_head files;
+	unsigned int nr_buffers;
+	unsigned long claimed;
+	u64 next_id;
+	u64 transitions;
+	u64 migrations;
+} region = {
+	.lock = __MUTEX_INITIALIZER(region.lock),
+	.buffers = LIST_HEAD_INIT(region.buffers),
+	.files = LIST_HEAD_INIT(region.files),
+};
+
+static unsigned long region_max_buffer_pages(void)
+{
+	/* One sg entry must describe the buffer: its length is an unsigned int. */
+	return min_t(unsigned long, region.count, (SZ_4G - PAGE_SIZE) >> PAGE_SHIFT);
+}
+
+static pgprot_t region_attr_prot(u32 attr, pgprot_t prot)
+{
+	switch (attr) {
+	case DMABUFD_REGION_ATTR_WRITECOMBINE:
+		return pgprot_writecombine(prot);
+	case DMABUFD_REGION_ATTR_UNCACHED:
+		return pgprot_noncached(prot);
+	default:
+		return prot;
+	}
+}
+
+static void *region_pfn_vaddr(unsigned long pfn)
+{
+	/* ZONE_MOVABLE on x86-64 is in the direct map; contiguous PFNs give
+	 * contiguous linear addresses. */
+	return page_address(pfn_to_page(pfn));
+}
+
+/*
+ * Switch the linear map of [pfn, pfn + count) from write-back to @attr. The
+ * pages must belong to no buffer and have no other mapping. On x86,
+ * set_memory_wc/uc also record the memtype in the page flags (PAT), which
+ * every later mapping of these PFNs then follows.
+ *
+ * Returns 0, a negative errno with the range back to write-back, or -EIO
+ * when even that failed: then the caller must never free the pages.
+ */
+static int region_set_attr(unsigned long pfn, unsigned long count, u32 attr)
+{
+	unsigned long addr = (unsigned long)region_pfn_vaddr(pfn);
+	int ret;
+
+	if (attr == DMABUFD_REGION_ATTR_CACHED)
+		return 0;
+	/* Write back and drop every cached line through the cached mapping
+	 * first, so no dirty line can later land over data written through the
+	 * WC/UC mapping. */
+	clflush_cache_range((void *)addr, count << PAGE_SHIFT);
+	if (attr == DMABUFD_REGION_ATTR_WRITECOMBINE)
+		ret = set_memory_wc(addr, count);
+	else
+		ret = set_memory_uc(addr, count);
+	if (ret == 0) {
+		region.transitions++;
+		return 0;
+	}
+	/* set_memory_wc/uc drop the memtype on failure, but a partial page
+	 * table change may remain: put the whole range back to write-back. */
+	if (set_memory_wb(addr, count))
+		return -EIO; /* the caller must not free the pages */
+	return ret;
+}
+
+/* Back to write-back; the pages must belong to no buffer any more. */
+static int region_clear_attr(unsigned long pfn, unsigned long count, u32 attr)
+{
+	int ret;
+
+	if (attr == DMABUFD_REGION_ATTR_CACHED)
+		return 0;
+	ret = set_memory_wb((unsigned long)region_pfn_vaddr(pfn), count);
+	if (ret == 0)
+		region.transitions++;
+	return ret;
+}
+
+/* Called with region.lock held. */
+static struct region_buffer *region_find_overlap(unsigned long pfn, unsigned long count)
+{
+	struct region_buffer *buf;
+
+	list_for_each_entry(buf, &region.buffers, node) {
+		if (buf->pfn < pfn + count && pfn < buf->pfn + buf->count)
+			return buf;
+	}
+	return NULL;
+}
+
+/* Called with region.lock held. */
+static struct region_buffer *region_find_id(u64 id)
+{
+	struct region_buffer *buf;
+
+	list_for_each_entry(buf, &region.buffers, node) {
+		if (buf->id == id)
+			return buf;
+	}
+	return NULL;
+}
+
+/* Called with region.lock held; keeps the list ordered by pfn. */
+static void region_insert_sorted(struct region_buffer *new)
+{
+	struct region_buffer *buf;
+
+	list_for_each_entry(buf, &region.buffers, node) {
+		if (buf->pfn > new->pfn) {
+			list_add_tail(&new->node, &buf->node);
+			return;
+		}
+	}
+	list_add_tail(&new->node, &region.buffers);
+}
+
+/*
+ * Claim [pfn, pfn + count): migrate the movable pages living there and take
+ * the range from the page allocator. -EBUSY when a page cannot be migrated.
+ */
+static int region_claim(unsigned long pfn, unsigned long count)
+{
+	return alloc_contig_range(pfn, pfn + count, MIGRATE_MOVABLE,
+				  GFP_KERNEL | __GFP_NOWARN);
+}
+
+static void region_zero(unsigned long pfn, unsigned long count)
+{
+	unsigned long i;
+
+	for (i = 0; i < count; i++) {
+		clear_page(region_pfn_vaddr(pfn + i));
+		if ((i & 1023) == 1023)
+			cond_resched();
+	}
+}
+
+/* Called with region.lock held. */
+static void region_post_event(const struct dmabufd_region_event *ev)
+{
+	struct region_file *rf;
+
+	list_for_each_entry(rf, &region.files, node) {
+		spin_lock(&rf->ev_lock);
+		if (!rf->overflowed) {
+			unsigned int tail = (rf->head + rf->len) % REGION_EVENT_QUEUE_LEN;
+
+			if (rf->len == REGION_EVENT_QUEUE_LEN - 1) {
+				/* Last slot: say that events are being lost. */
+				rf->ring[tail] = (struct dmabufd_region_event){
+					.type = DMABUFD_REGION_EVENT_OVERFLOW,
+					.size = sizeof(*ev),
+				};
+				rf->overflowed = true;
+			} else {
+				rf->ring[tail] = *ev;
+			}
+			rf->len++;
+		}
+		spin_unlock(&rf->ev_lock);
+		wake_up_interruptible(&rf->wq);
+	}
+}
+
+/* ---- dma-buf exporter ---- */
+
+static int region_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
+{
+	struct region_buffer *buf = dmabuf->priv;
+	struct region_attachment *a;
+	int ret;
+
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	ret = sg_alloc_table(&a->sgt, 1, GFP_KERNEL);
+	if (ret) {
+		kfree(a);
+		return ret;
+	}
+	a->dev = attach->dev;
+	attach->priv = a;
+
+	mutex_lock(&buf->lock);
+	list_add(&a->node, &buf->attachments);
+	buf->nr_attach++;
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+static void region_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
+{
+	struct region_buffer *buf = dmabuf->priv;
+	struct region_attachment *a = attach->priv;
+
+	mutex_lock(&buf->lock);
+	list_del(&a->node);
+	buf->nr_attach--;
+	mutex_unlock(&buf->lock);
+	sg_free_table(&a->sgt);
+	kfree(a);
+}
+
+static unsigned long region_dma_attrs(const struct region_buffer *buf)
+{
+	/* WC/UC CPU mappings leave nothing in the caches to maintain. */
+	return buf->attr == DMABUFD_REGION_ATTR_CACHED ? 0 : DMA_ATTR_SKIP_CPU_SYNC;
+}
+
+static struct sg_table *region_map_dma_buf(struct dma_buf_attachment *attach,
+					   enum dma_data_direction dir)
+{
+	struct region_buffer *buf = attach->dmabuf->priv;
+	struct region_attachment *a = attach->priv;
+	int ret;
+
+	mutex_lock(&buf->lock);
+	/* One entry for the whole buffer: the region is physically contiguous. */
+	sg_set_page(a->sgt.sgl, pfn_to_page(buf->pfn), buf->count << PAGE_SHIFT, 0);
+	ret = dma_map_sgtable(attach->dev, &a->sgt, dir, region_dma_attrs(buf));
+	if (ret) {
+		mutex_unlock(&buf->lock);
+		return ERR_PTR(ret);
+	}
+	a->mapped = true;
+	buf->map_count++;
+	buf->last_nents = a->sgt.nents;
+	buf->last_dma_addr = sg_dma_address(a->sgt.sgl);
+	buf->last_dma_len = sg_dma_len(a->sgt.sgl);
+	mutex_unlock(&buf->lock);
+	return &a->sgt;
+}
+
+static void region_unmap_dma_buf(struct dma_buf_attachment *attach, struct sg_table *sgt,
+				 enum dma_data_direction dir)
+{
+	struct region_buffer *buf = attach->dmabuf->priv;
+	struct region_attachment *a = attach->priv;
+
+	mutex_lock(&buf->lock);
+	a->mapped = false;
+	mutex_unlock(&buf->lock);
+	dma_unmap_sgtable(attach->dev, sgt, dir, region_dma_attrs(buf));
+}
+
+static int region_begin_cpu_access(struct dma_buf *dmabuf, enum dma_data_direction dir)
+{
+	struct region_buffer *buf = dmabuf->priv;
+	struct region_attachment *a;
+
+	if (buf->attr != DMABUFD_REGION_ATTR_CACHED)
+		return 0;
+	mutex_lock(&buf->lock);
+	if (buf->vaddr)
+		invalidate_kernel_vmap_range(buf->vaddr, buf->count << PAGE_SHIFT);
+	list_for_each_entry(a, &buf->attachments, node) {
+		if (a->mapped)
+			dma_sync_sgtable_for_cpu(a->dev, &a->sgt, dir);
+	}
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+static int region_end_cpu_access(struct dma_buf *dmabuf, enum dma_data_direction dir)
+{
+	struct region_buffer *buf = dmabuf->priv;
+	struct region_attachment *a;
+
+	if (buf->attr == DMABUFD_REGION_ATTR_WRITECOMBINE) {
+		/* Drain the CPU's write-combining buffers before a device reads. */
+		wmb();
+		return 0;
+	}
+	if (buf->attr != DMABUFD_REGION_ATTR_CACHED)
+		return 0;
+	mutex_lock(&buf->lock);
+	if (buf->vaddr)
+		flush_kernel_vmap_range(buf->vaddr, buf->count << PAGE_SHIFT);
+	list_for_each_entry(a, &buf->attachments, node) {
+		if (a->mapped)
+			dma_sync_sgtable_for_device(a->dev, &a->sgt, dir);
+	}
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+static vm_fault_t region_vm_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct region_buffer *buf = vma->vm_private_data;
+	vm_fault_t ret;
+
+	mutex_lock(&buf->lock);
+	if (vmf->pgoff >= buf->count) {
+		mutex_unlock(&buf->lock);
+		return VM_FAULT_SIGBUS;
+	}
+	/* The page's linear map already has buf->attr (set before export);
+	 * map with the same attribute, never another one. */
+	ret = vmf_insert_pfn_prot(vma, vmf->address, buf->pfn + vmf->pgoff,
+				  region_attr_prot(buf->attr, vma->vm_page_prot));
+	mutex_unlock(&buf->lock);
+	return ret;
+}
+
+static void region_vm_open(struct vm_area_struct *vma)
+{
+	struct region_buffer *buf = vma->vm_private_data;
+
+	mutex_lock(&buf->lock);
+	buf->nr_mmap++;
+	mutex_unlock(&buf->lock);
+}
+
+static void region_vm_close(struct vm_area_struct *vma)
+{
+	struct region_buffer *buf = vma->vm_private_data;
+
+	mutex_lock(&buf->lock);
+	buf->nr_mmap--;
+	mutex_unlock(&buf->lock);
+}
+
+static const struct vm_operations_struct region_vm_ops = {
+	.open = region_vm_open,
+	.close = region_vm_close,
+	.fault = region_vm_fault,
+};
+
+static int region_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
+{
+	struct region_buffer *buf = dmabuf->priv;
+
+	/* A private (COW) mapping would put cached anonymous copies of the
+	 * buffer's pages next to the attribute-mapped original. The dma-buf
+	 * core already bounds vm_pgoff + size by the buffer size. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	region_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_page_prot = region_attr_prot(buf->attr, vma->vm_page_prot);
+	vma->vm_ops = &region_vm_ops;
+	vma->vm_private_data = buf;
+	region_vm_open(vma);
+	return 0;
+}
+
+static int region_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct region_buffer *buf = dmabuf->priv;
+	struct page **pages;
+	unsigned long i;
+	void *vaddr;
+
+	mutex_lock(&buf->lock);
+	if (buf->nr_vmap) {
+		buf->nr_vmap++;
+		iosys_map_set_vaddr(map, buf->vaddr);
+		mutex_unlock(&buf->lock);
+		return 0;
+	}
+	pages = kvmalloc_array(buf->count, sizeof(*pages), GFP_KERNEL);
+	if (!pages) {
+		mutex_unlock(&buf->lock);
+		return -ENOMEM;
+	}
+	for (i = 0; i < buf->count; i++)
+		pages[i] = pfn_to_page(buf->pfn + i);
+	vaddr = vmap(pages, buf->count, VM_MAP, region_attr_prot(buf->attr, PAGE_KERNEL));
+	kvfree(pages);
+	if (!vaddr) {
+		mutex_unlock(&buf->lock);
+		return -ENOMEM;
+	}
+	buf->vaddr = vaddr;
+	buf->nr_vmap = 1;
+	iosys_map_set_vaddr(map, vaddr);
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+static void region_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct region_buffer *buf = dmabuf->priv;
+
+	mutex_lock(&buf->lock);
+	if (!WARN_ON_ONCE(buf->nr_vmap == 0) && --buf->nr_vmap == 0) {
+		vunmap(buf->vaddr);
+		buf->vaddr = NULL;
+	}
+	mutex_unlock(&buf->lock);
+	iosys_map_clear(map);
+}
+
+/*
+ * The last reference (fd, mmap, attachment, vmap) is gone: give the pages
+ * back. The only place a buffer is freed.
+ */
+static void region_release(struct dma_buf *dmabuf)
+{
+	struct region_buffer *buf = dmabuf->priv;
+	struct dmabufd_region_event ev = {
+		.type = DMABUFD_REGION_EVENT_RELEASED,
+		.size = sizeof(ev),
+		.id = buf->id,
+		.page_count = buf->count,
+		.attr = buf->attr,
+	};
+	int ret;
+
+	mutex_lock(&region.lock);
+	ev.page_offset = buf->pfn - region.base_pfn;
+	list_del(&buf->node);
+	region.nr_buffers--;
+	region.claimed -= buf->count;
+	ret = region_clear_attr(buf->pfn, buf->count, buf->attr);
+	if (ret)
+		/* Never hand non-write-back pages to the page allocator. */
+		pr_err("set_memory_wb failed (%d): leaking PFNs %#lx+%lu\n",
+		       ret, buf->pfn, buf->count);
+	else
+		free_contig_range(buf->pfn, buf->count);
+	region_post_event(&ev);
+	mutex_unlock(&region.lock);
+
+	mutex_destroy(&buf->lock);
+	kfree(buf);
+}
+
+static const struct dma_buf_ops region_dmabuf_ops = {
+	.attach = region_attach,
+	.detach = region_detach,
+	.map_dma_buf = region_map_dma_buf,
+	.unmap_dma_buf = region_unmap_dma_buf,
+	.begin_cpu_access = region_begin_cpu_access,
+	.end_cpu_access = region_end_cpu_access,
+	.mmap = region_mmap,
+	.vmap = region_vmap,
+	.vunmap = region_vunmap,
+	.release = region_release,
+};
+
+/* ---- ioctls ---- */
+
+/*
+ * Read an extensible struct whose first member is "__u32 size"
+ * (copy_struct_from_user() semantics). Returns the caller's size in
+ * @ret_usize.
+ */
+static int region_copy_in(void *karg, size_t ksize, size_t ver0, void __user *uarg,
+			  u32 *ret_usize)
+{
+	u32 usize;
+	int ret;
+
+	if (get_user(usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (usize < ver0 || usize > REGION_MAX_STRUCT)
+		return -EINVAL;
+	ret = copy_struct_from_user(karg, ksize, uarg, usize);
+	if (ret)
+		return ret;
+	*ret_usize = usize;
+	return 0;
+}
+
+static int region_copy_out(void __user *uarg, const void *karg, size_t ksize, u32 usize)
+{
+	return copy_to_user(uarg, karg, min_t(size_t, ksize, usize)) ? -EFAULT : 0;
+}
+
+static int region_range_ok(u64 page_offset, u64 page_count)
+{
+	if (page_count == 0 || page_offset >= region.count ||
+	    page_count > region.count - page_offset)
+		return -EINVAL;
+	return 0;
+}
+
+static long region_ioctl_info(void __user *uarg)
+{
+	struct dmabufd_region_info info;
+	u32 usize;
+	int ret;
+
+	ret = region_copy_in(&info, sizeof(info), DMABUFD_REGION_INFO_SIZE_VER0, uarg, &usize);
+	if (ret)
+		return ret;
+	memset(&info, 0, sizeof(info));
+	info.size = usize;
+	info.api_version = DMABUFD_REGION_API_VERSION;
+	info.page_size = PAGE_SIZE;
+	info.caps = DMABUFD_REGION_CAP_WRITECOMBINE | DMABUFD_REGION_CAP_UNCACHED |
+		    DMABUFD_REGION_CAP_MIGRATE | DMABUFD_REGION_CAP_EVENTS;
+	info.max_buffers = max_buffers;
+	info.max_buffer_pages = region_max_buffer_pages();
+
+	mutex_lock(&region.lock);
+	info.base_pfn = region.base_pfn;
+	info.page_count = region.count;
+	if (region.movable_zone)
+		info.caps |= DMABUFD_REGION_CAP_MOVABLE_ZONE;
+	info.nr_buffers = region.nr_buffers;
+	info.claimed_pages = region.claimed;
+	info.attr_transitions = region.transitions;
+	info.migrations = region.migrations;
+	mutex_unlock(&region.lock);
+
+	return region_copy_out(uarg, &info, sizeof(info), usize);
+}
+
+static long region_ioctl_export(void __user *uarg)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	struct dmabufd_region_export arg;
+	struct region_buffer *buf;
+	struct dma_buf *dmabuf;
+	unsigned long pfn;
+	u32 usize;
+	int fd, ret;
+
+	ret = region_copy_in(&arg, sizeof(arg), DMABUFD_REGION_EXPORT_SIZE_VER0, uarg, &usize);
+	if (ret)
+		return ret;
+	if (arg.flags & ~DMABUFD_REGION_EXPORT_FLAGS)
+		return -EINVAL;
+	if (arg.attr >= DMABUFD_REGION_ATTR_COUNT)
+		return -EINVAL;
+	if (arg.reserved0 || arg.reserved1 || arg.id || arg.fd)
+		return -EINVAL;
+	if (strnlen(arg.label, sizeof(arg.label)) == sizeof(arg.label))
+		return -EINVAL;
+	if (region_range_ok(arg.page_offset, arg.page_count) ||
+	    arg.page_count > region_max_buffer_pages())
+		return -EINVAL;
+
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	mutex_init(&buf->lock);
+	INIT_LIST_HEAD(&buf->attachments);
+	buf->count = arg.page_count;
+	buf->attr = arg.attr;
+	buf->flags = arg.flags;
+	/* The NUL was checked above; bytes after it are not kept. */
+	strscpy(buf->label, arg.label, sizeof(buf->label));
+
+	fd = get_unused_fd_flags(O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto err_free_buf;
+	}
+
+	mutex_lock(&region.lock);
+	if (region.nr_buffers >= max_buffers) {
+		ret = -ENOSPC;
+		goto err_unlock;
+	}
+	pfn = region.base_pfn + arg.page_offset;
+	if (region_find_overlap(pfn, arg.page_count)) {
+		ret = -EBUSY;
+		goto err_unlock;
+	}
+	ret = region_claim(pfn, arg.page_count);
+	if (ret)
+		goto err_unlock;
+	buf->pfn = pfn;
+	/* Zero through the cached mapping, before any attribute change. */
+	region_zero(pfn, arg.page_count);
+	ret = region_set_attr(pfn, arg.page_count, arg.attr);
+	if (ret == -EIO)
+		goto err_leak;
+	if (ret)
+		goto err_unclaim;
+
+	exp_info.ops = &region_dmabuf_ops;
+	exp_info.size = arg.page_count << PAGE_SHIFT;
+	exp_info.flags = O_RDWR | O_CLOEXEC;
+	exp_info.priv = buf;
+	dmabuf = dma_buf_export(&exp_info);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto err_attr;
+	}
+	if (buf->label[0])
+		dmabuf->name = kstrdup(buf->label, GFP_KERNEL); /* freed by the core */
+	buf->dmabuf = dmabuf;
+	buf->id = ++region.next_id;
+	region_insert_sorted(buf);
+	region.nr_buffers++;
+	region.claimed += buf->count;
+	mutex_unlock(&region.lock);
+
+	/* From here on the buffer is freed only by region_release(). */
+	arg.id = buf->id;
+	arg.fd = fd;
+	ret = region_copy_out(uarg, &arg, sizeof(arg), usize);
+	if (ret) {
+		put_unused_fd(fd);
+		dma_buf_put(dmabuf);
+		return ret;
+	}
+	fd_install(fd, dmabuf->file);
+	return 0;
+
+err_attr:
+	if (region_clear_attr(pfn, arg.page_count, arg.attr))
+		goto err_leak;
+err_unclaim:
+	free_contig_range(pfn, arg.page_count);
+	goto err_unlock;
+err_leak:
+	/* Never hand non-write-back pages to the page allocator. */
+	pr_err("cannot restore write-back: leaking PFNs %#lx+%llu\n", pfn, arg.page_count);
+	ret = -EIO;
+err_unlock:
+	mutex_unlock(&region.lock);
+	put_unused_fd(fd);
+err_free_buf:
+	mutex_destroy(&buf->lock);
+	kfree(buf);
+	return ret;
+}
+
+static long region_ioctl_migrate(void __user *uarg)
+{
+	struct dmabufd_region_migrate arg;
+	struct region_buffer *buf;
+	unsigned long new_pfn, old_pfn, count;
+	u32 usize;
+	int ret;
+
+	ret = region_copy_in(&arg, sizeof(arg), DMABUFD_REGION_MIGRATE_SIZE_VER0, uarg, &usize);
+	if (ret)
+		return ret;
+	if (arg.flags || arg.old_page_offset)
+		return -EINVAL;
+
+	mutex_lock(&region.lock);
+	buf = region_find_id(arg.id);
+	if (!buf) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	count = buf->count;
+	if (!(buf->flags & DMABUFD_REGION_EXPORT_MOVABLE) ||
+	    region_range_ok(arg.new_page_offset, count)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	new_pfn = region.base_pfn + arg.new_page_offset;
+	if (region_find_overlap(new_pfn, count)) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	/* Cheap early check; repeated under buf->lock below. */
+	if (READ_ONCE(buf->nr_attach) || READ_ONCE(buf->nr_vmap)) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	ret = region_claim(new_pfn, count);
+	if (ret)
+		goto out_unlock;
+
+	mutex_lock(&buf->lock);
+	if (buf->nr_attach || buf->nr_vmap) {
+		ret = -EBUSY;
+		goto err_unclaim;
+	}
+	/* Faults now wait on buf->lock; drop every userspace PTE so that the
+	 * next access faults in the new PFNs. */
+	unmap_mapping_range(buf->dmabuf->file->f_mapping, 0, 0, 1);
+	old_pfn = buf->pfn;
+	/* New pages are write-back: copy through the cached mapping, then
+	 * flush and switch them to the buffer's attribute. */
+	memcpy(region_pfn_vaddr(new_pfn), region_pfn_vaddr(old_pfn), count << PAGE_SHIFT);
+	ret = region_set_attr(new_pfn, count, buf->attr);
+	if (ret == -EIO) {
+		pr_err("cannot restore write-back: leaking PFNs %#lx+%lu\n", new_pfn, count);
+		mutex_unlock(&buf->lock);
+		goto out_unlock;
+	}
+	if (ret)
+		goto err_unclaim;
+	buf->pfn = new_pfn;
+	mutex_unlock(&buf->lock);
+
+	list_del(&buf->node);
+	region_insert_sorted(buf);
+	region.migrations++;
+	ret = region_clear_attr(old_pfn, count, buf->attr);
+	if (ret)
+		pr_err("set_memory_wb failed (%d): leaking PFNs %#lx+%lu\n", ret, old_pfn, count);
+	else
+		free_contig_range(old_pfn, count);
+	mutex_unlock(&region.lock);
+
+	arg.old_page_offset = old_pfn - region.base_pfn;
+	return region_copy_out(uarg, &arg, sizeof(arg), usize);
+
+err_unclaim:
+	mutex_unlock(&buf->lock);
+	free_contig_range(new_pfn, count);
+out_unlock:
+	mutex_unlock(&region.lock);
+	return ret;
+}
+
+/*
+ * Copy @n kernel entries of @ksize bytes to a user array of entries of
+ * @entry_size bytes (each truncated or zero-extended).
+ */
+static int region_copy_entries(u64 uptr, u32 entry_size, const void *kentries, size_t ksize,
+			       unsigned int n)
+{
+	void __user *dst = u64_to_user_ptr(uptr);
+	size_t len = min_t(size_t, ksize, entry_size);
+	unsigned int i;
+
+	for (i = 0; i < n; i++, dst += entry_size) {
+		if (copy_to_user(dst, (const char *)kentries + i * ksize, len))
+			return -EFAULT;
+		if (entry_size > len && clear_user(dst + len, entry_size - len))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* Shared checks of LIST and ATTRS (same layout of the head). */
+static int region_array_args_ok(u32 flags, u32 reserved, u32 entry_size, u32 capacity)
+{
+	if (flags || reserved)
+		return -EINVAL;
+	if (capacity && (entry_size < 8 || entry_size > REGION_MAX_ENTRY))
+		return -EINVAL;
+	return 0;
+}
+
+static long region_ioctl_list(void __user *uarg)
+{
+	struct dmabufd_region_list arg;
+	struct dmabufd_region_buffer *ents = NULL;
+	struct region_buffer *buf;
+	unsigned int n = 0, total;
+	u32 usize;
+	int ret;
+
+	ret = region_copy_in(&arg, sizeof(arg), DMABUFD_REGION_LIST_SIZE_VER0, uarg, &usize);
+	if (ret)
+		return ret;
+	ret = region_array_args_ok(arg.flags, arg.reserved0, arg.entry_size, arg.capacity);
+	if (ret)
+		return ret;
+	if (arg.count)
+		return -EINVAL;
+
+	mutex_lock(&region.lock);
+	total = region.nr_buffers;
+	if (arg.capacity && total) {
+		ents = kvcalloc(min(total, arg.capacity), sizeof(*ents), GFP_KERNEL);
+		if (!ents) {
+			mutex_unlock(&region.lock);
+			return -ENOMEM;
+		}
+	}
+	list_for_each_entry(buf, &region.buffers, node) {
+		struct dmabufd_region_buffer *e;
+
+		if (n >= arg.capacity)
+			break;
+		e = &ents[n++];
+		e->id = buf->id;
+		e->page_count = buf->count;
+		e->attr = buf->attr;
+		e->flags = buf->flags;
+		memcpy(e->label, buf->label, sizeof(e->label));
+		mutex_lock(&buf->lock);
+		e->page_offset = buf->pfn - region.base_pfn;
+		e->attachments = buf->nr_attach;
+		e->mmaps = buf->nr_mmap;
+		e->vmaps = buf->nr_vmap;
+		e->map_count = buf->map_count;
+		e->last_map_nents = buf->last_nents;
+		e->last_map_dma_addr = buf->last_dma_addr;
+		e->last_map_dma_len = buf->last_dma_len;
+		mutex_unlock(&buf->lock);
+	}
+	mutex_unlock(&region.lock);
+
+	ret = region_copy_entries(arg.entries_ptr, arg.entry_size, ents, sizeof(*ents), n);
+	kvfree(ents);
+	if (ret)
+		return ret;
+	arg.count = total;
+	return region_copy_out(uarg, &arg, sizeof(arg), usize);
+}
+
+static long region_ioctl_attrs(void __user *uarg)
+{
+	struct dmabufd_region_attrs arg;
+	struct dmabufd_region_attr_range *ents = NULL;
+	struct region_buffer *buf;
+	unsigned int n = 0, total = 0, cap;
+	unsigned long next = 0; /* page offset covered so far */
+	u32 usize;
+	int ret;
+
+	ret = region_copy_in(&arg, sizeof(arg), DMABUFD_REGION_ATTRS_SIZE_VER0, uarg, &usize);
+	if (ret)
+		return ret;
+	ret = region_array_args_ok(arg.flags, arg.reserved0, arg.entry_size, arg.capacity);
+	if (ret)
+		return ret;
+	if (arg.count)
+		return -EINVAL;
+
+	mutex_lock(&region.lock);
+	/* At most one free range before each buffer, plus a trailing one. */
+	cap = min(arg.capacity, 2 * region.nr_buffers + 1);
+	if (cap) {
+		ents = kvcalloc(cap, sizeof(*ents), GFP_KERNEL);
+		if (!ents) {
+			mutex_unlock(&region.lock);
+			return -ENOMEM;
+		}
+	}
+#define EMIT(off, cnt, a, st, bid) do {						\
+		if (n < cap)							\
+			ents[n++] = (struct dmabufd_region_attr_range){		\
+				.page_offset = (off), .page_count = (cnt),	\
+				.attr = (a), .state = (st), .buffer_id = (bid) }; \
+		total++;							\
+	} while (0)
+	list_for_each_entry(buf, &region.buffers, node) {
+		unsigned long off = buf->pfn - region.base_pfn;
+
+		if (off > next)
+			EMIT(next, off - next, DMABUFD_REGION_ATTR_CACHED,
+			     DMABUFD_REGION_STATE_FREE, 0);
+		EMIT(off, buf->count, buf->attr, DMABUFD_REGION_STATE_BUFFER, buf->id);
+		next = off + buf->count;
+	}
+	if (next < region.count)
+		EMIT(next, region.count - next, DMABUFD_REGION_ATTR_CACHED,
+		     DMABUFD_REGION_STATE_FREE, 0);
+#undef EMIT
+	mutex_unlock(&region.lock);
+
+	ret = region_copy_entries(arg.ranges_ptr, arg.entry_size, ents, sizeof(*ents), n);
+	kvfree(ents);
+	if (ret)
+		return ret;
+	arg.count = total;
+	return region_copy_out(uarg, &arg, sizeof(arg), usize);
+}
+
+static long region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+	static long (*const handlers[])(void __user *) = {
+		region_ioctl_info,
+		region_ioctl_export,
+		region_ioctl_migrate,
+		region_ioctl_list,
+		region_ioctl_attrs,
+	};
+	unsigned int nr = _IOC_NR(cmd);
+
+	/* The size bits of @cmd are ignored: the struct's size field rules. */
+	if (_IOC_TYPE(cmd) != DMABUFD_REGION_IOC_MAGIC ||
+	    _IOC_DIR(cmd) != (_IOC_READ | _IOC_WRITE) || nr >= ARRAY_SIZE(handlers))
+		return -ENOTTY;
+	nr = array_index_nospec(nr, ARRAY_SIZE(handlers));
+	return handlers[nr](uarg);
+}
+
+/* ---- event file ---- */
+
+static int region_open(struct inode *inode, struct file *file)
+{
+	struct region_file *rf;
+
+	rf = kvzalloc(sizeof(*rf), GFP_KERNEL);
+	if (!rf)
+		return -ENOMEM;
+	spin_lock_init(&rf->ev_lock);
+	mutex_init(&rf->read_lock);
+	init_waitqueue_head(&rf->wq);
+	mutex_lock(&region.lock);
+	list_add(&rf->node, &region.files);
+	mutex_unlock(&region.lock);
+	file->private_data = rf;
+	return nonseekable_open(inode, file);
+}
+
+static int region_file_release(struct inode *inode, struct file *file)
+{
+	struct region_file *rf = file->private_data;
+
+	mutex_lock(&region.lock);
+	list_del(&rf->node);
+	mutex_unlock(&region.lock);
+	mutex_destroy(&rf->read_lock);
+	kvfree(rf);
+	return 0;
+}
+
+static bool region_file_pending(struct region_file *rf)
+{
+	bool ret;
+
+	spin_lock(&rf->ev_lock);
+	ret = rf->len > 0;
+	spin_unlock(&rf->ev_lock);
+	return ret;
+}
+
+static ssize_t region_read(struct file *file, char __user *ubuf, size_t len, loff_t *ppos)
+{
+	struct region_file *rf = file->private_data;
+	struct dmabufd_region_event ev;
+	size_t done = 0;
+	int ret;
+
+	if (len < sizeof(ev))
+		return -EINVAL;
+	ret = mutex_lock_interruptible(&rf->read_lock);
+	if (ret)
+		return ret;
+	while (!region_file_pending(rf)) {
+		mutex_unlock(&rf->read_lock);
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(rf->wq, region_file_pending(rf));
+		if (ret)
+			return ret;
+		ret = mutex_lock_interruptible(&rf->read_lock);
+		if (ret)
+			return ret;
+	}
+	while (done + sizeof(ev) <= len) {
+		spin_lock(&rf->ev_lock);
+		if (!rf->len) {
+			spin_unlock(&rf->ev_lock);
+			break;
+		}
+		ev = rf->ring[rf->head];
+		spin_unlock(&rf->ev_lock);
+		if (copy_to_user(ubuf + done, &ev, sizeof(ev))) {
+			mutex_unlock(&rf->read_lock);
+			return done ? done : -EFAULT;
+		}
+		/* Consume only what reached the reader. */
+		spin_lock(&rf->ev_lock);
+		rf->head = (rf->head + 1) % REGION_EVENT_QUEUE_LEN;
+		rf->len--;
+		if (ev.type == DMABUFD_REGION_EVENT_OVERFLOW)
+			rf->overflowed = false;
+		spin_unlock(&rf->ev_lock);
+		done += sizeof(ev);
+	}
+	mutex_unlock(&rf->read_lock);
+	return done;
+}
+
+static __poll_t region_poll(struct file *file, poll_table *wait)
+{
+	struct region_file *rf = file->private_data;
+
+	poll_wait(file, &rf->wq, wait);
+	return region_file_pending(rf) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static const struct file_operations region_fops = {
+	.owner = THIS_MODULE,
+	.open = region_open,
+	.release = region_file_release,
+	.read = region_read,
+	.poll = region_poll,
+	.unlocked_ioctl = region_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	/* nonseekable_open() makes the file unseekable. */
+};
+
+static struct miscdevice region_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "dmabufd-region",
+	.fops = &region_fops,
+	.mode = 0600,
+};
+
+/* ---- module ---- */
+
+static int __init region_pick(void)
+{
+	struct zone *zone, *z;
+	unsigned long pfn, end;
+
+	if (!base_pfn) {
+		zone = &NODE_DATA(0)->node_zones[ZONE_MOVABLE];
+		if (!populated_zone(zone)) {
+			pr_err("node 0 has no ZONE_MOVABLE (boot with movablecore=) and base_pfn is 0\n");
+			return -ENODEV;
+		}
+		base_pfn = zone->zone_start_pfn;
+	}
+	if (!pfn_valid(base_pfn)) {
+		pr_err("base_pfn %#lx is not a valid PFN\n", base_pfn);
+		return -EINVAL;
+	}
+	zone = page_zone(pfn_to_page(base_pfn));
+	end = zone_end_pfn(zone);
+	if (!nr_pages)
+		nr_pages = end - base_pfn;
+	if (nr_pages > end - base_pfn) {
+		pr_err("region %#lx+%lu crosses the end of zone %s\n", base_pfn, nr_pages,
+		       zone->name);
+		return -EINVAL;
+	}
+	/* alloc_contig_range() works within one zone; no holes either. */
+	for (pfn = base_pfn; pfn < base_pfn + nr_pages; pfn++) {
+		if (!pfn_valid(pfn)) {
+			pr_err("region has a hole at PFN %#lx\n", pfn);
+			return -EINVAL;
+		}
+		z = page_zone(pfn_to_page(pfn));
+		if (z != zone) {
+			pr_err("region crosses zones at PFN %#lx\n", pfn);
+			return -EINVAL;
+		}
+		if ((pfn & 0xffff) == 0)
+			cond_resched();
+	}
+	region.base_pfn = base_pfn;
+	region.count = nr_pages;
+	region.movable_zone = zone_idx(zone) == ZONE_MOVABLE;
+	return 0;
+}
+
+static int __init region_init(void)
+{
+	int ret;
+
+	/* The uapi structs have no implicit padding and fixed first versions. */
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_info) != DMABUFD_REGION_INFO_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_export) != DMABUFD_REGION_EXPORT_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_migrate) != DMABUFD_REGION_MIGRATE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_list) != DMABUFD_REGION_LIST_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_attrs) != DMABUFD_REGION_ATTRS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_buffer) != 104);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_attr_range) != 32);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_event) != 40);
+
+	if (!max_buffers || max_buffers > 65536) {
+		pr_err("max_buffers must be 1..65536\n");
+		return -EINVAL;
+	}
+	ret = region_pick();
+	if (ret)
+		return ret;
+	ret = misc_register(&region_misc);
+	if (ret)
+		return ret;
+	pr_info("region PFN %#lx+%lu pages (%lu MiB)%s\n", region.base_pfn, region.count,
+		region.count >> (20 - PAGE_SHIFT), region.movable_zone ? " in ZONE_MOVABLE" : "");
+	return 0;
+}
+
+static void __exit region_exit(void)
+{
+	/* Live dma-bufs hold a module reference; nothing to free here. */
+	misc_deregister(&region_misc);
+}
+
+module_init(region_init);
+module_exit(region_exit);
+
+MODULE_DESCRIPTION("dmabufd contiguous region: claims PFN ranges and exports them as dma-bufs");
+MODULE_LICENSE("GPL");
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+MODULE_IMPORT_NS("DMA_BUF");
+#else
+MODULE_IMPORT_NS(DMA_BUF);
+#endif

@@ -1,0 +1,105 @@
+#!/bin/sh
+# Fetches Debian 12's kernel packages (bookworm 6.1 and bookworm-backports
+# 6.12) into a cache dir and unpacks them, without touching the host's apt
+# state or installing anything.
+#
+# Usage: tests/vm/fetch-kernels.sh CACHE_DIR
+# Output: CACHE_DIR/k-6.1/, CACHE_DIR/k-6.12/ each holding
+#   root/        the unpacked packages (boot/vmlinuz-*, lib/modules/*, usr/src/*)
+#   ABI          the kernel ABI name (e.g. 6.12.30+deb12-amd64)
+#   KDIR         path of the (patched) kernel headers tree for Kbuild
+# The archive URI is read from the machine's own apt sources; no host name is
+# written here.
+# Exit: 0 ok, 1 failure.
+set -eu
+CACHE=${1:?usage: fetch-kernels.sh CACHE_DIR}
+mkdir -p "$CACHE"
+CACHE=$(cd "$CACHE" && pwd)
+APT="$CACHE/apt"
+mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/debs" "$APT/etc"
+
+uri=""
+if [ -r /etc/apt/sources.list.d/debian.sources ]; then
+	uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
+fi
+if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
+	uri=$(awk '$1 == "deb" && $3 ~ /^bookworm$/ { print $2; exit }' /etc/apt/sources.list)
+fi
+if [ -z "$uri" ]; then
+	echo "fetch-kernels: no Debian archive URI in the host's apt sources" >&2
+	exit 1
+fi
+printf 'deb %s bookworm main\ndeb %s bookworm-backports main\n' "$uri" "$uri" >"$APT/etc/sources.list"
+securi=""
+if [ -r /etc/apt/sources.list.d/debian.sources ]; then
+	securi=$(awk '/^URIs:/ { n++; if ($2 ~ /security/) { print $2; exit } }' /etc/apt/sources.list.d/debian.sources)
+fi
+[ -n "$securi" ] && printf 'deb %s bookworm-security main\n' "$securi" >>"$APT/etc/sources.list"
+
+aptq() {
+	"$@" -o Dir::Etc::sourcelist="$APT/etc/sources.list" \
+		-o Dir::Etc::sourceparts=- \
+		-o Dir::State::Lists="$APT/lists" \
+		-o Dir::State::status=/dev/null \
+		-o Dir::Cache="$APT/cache" \
+		-o Debug::NoLocking=1 -o APT::Get::List-Cleanup=0
+}
+# Lists are refreshed at most once a day.
+stamp="$APT/lists/.stamp"
+if [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ]; then
+	aptq apt-get update -q >"$APT/update.log" 2>&1 || { cat "$APT/update.log" >&2; exit 1; }
+	touch "$stamp"
+fi
+
+# Highest available linux-image-<ABI> for a series ("6.1" or "6.12").
+pick_abi() {
+	series=$1
+	aptq apt-cache show linux-image-amd64 2>/dev/null |
+		sed -n 's/^Depends: *//p' | tr ',' '\n' |
+		sed -n "s/^ *linux-image-\(${series}\.[^ ]*-amd64\).*/\1/p" |
+		sort -V | tail -n 1
+}
+
+fetch_one() {
+	series=$1 abi=$2
+	dst="$CACHE/k-$series"
+	if [ -e "$dst/.done" ] && [ "$(cat "$dst/ABI")" = "$abi" ]; then
+		return 0
+	fi
+	rm -rf "$dst"
+	mkdir -p "$dst/root"
+	pkgs="linux-image-$abi linux-headers-$abi"
+	# The headers package depends on -common and linux-kbuild-*.
+	deps=$(aptq apt-cache depends "linux-headers-$abi" 2>/dev/null |
+		sed -n 's/^ *Depends: *\(linux-\(headers\|kbuild\)-[^ ]*\).*/\1/p' | sort -u)
+	pkgs="$pkgs $deps"
+	echo "fetch-kernels: $series -> $abi: $pkgs"
+	(cd "$APT/debs" && aptq apt-get download -q $pkgs) >"$dst/download.log" 2>&1 ||
+		{ cat "$dst/download.log" >&2; exit 1; }
+	for p in $pkgs; do
+		deb=$(ls "$APT/debs/${p}_"*.deb | sort -V | tail -n 1)
+		dpkg-deb -x "$deb" "$dst/root"
+	done
+	kdir="$dst/root/usr/src/linux-headers-$abi"
+	common=$(ls -d "$dst/root/usr/src/linux-headers-${abi%-amd64}-common" 2>/dev/null || true)
+	[ -n "$common" ] || { echo "fetch-kernels: no -common headers for $abi" >&2; exit 1; }
+	# The arch headers' Makefile includes the -common tree by absolute path.
+	sed -i "s#/usr/src/linux-headers-${abi%-amd64}-common#$common#g" "$kdir/Makefile"
+	# scripts/ and tools/ are symlinks into linux-kbuild-*, absolute as well.
+	for l in $(find "$kdir" "$common" -maxdepth 2 -type l); do
+		t=$(readlink "$l")
+		case $t in /*) ln -sfn "$dst/root$t" "$l" ;; esac
+	done
+	echo "$abi" >"$dst/ABI"
+	echo "$kdir" >"$dst/KDIR"
+	touch "$dst/.done"
+}
+
+for series in ${DMABUFD_VM_SERIES:-6.1 6.12}; do
+	abi=$(pick_abi "$series")
+	if [ -z "$abi" ]; then
+		echo "fetch-kernels: no linux-image-$series.*-amd64 found" >&2
+		exit 1
+	fi
+	fetch_one "$series" "$abi"
+done

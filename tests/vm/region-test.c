@@ -1,0 +1,1157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * In-VM tests of dmabufd_region.ko: drive /dev/dmabufd-region's ioctls
+ * directly and check the module's claims against what the kernel itself
+ * reports (/proc/kpageflags, /proc/vmstat, vgem's import).
+ *
+ * Output is TAP-like: "ok N - name", "not ok N - name", "# comment",
+ * "# done" at the end. Runs as root inside the QEMU VM built by run-vm.sh
+ * (boot with movablecore= and nokaslr).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <linux/dma-buf.h>
+#include <xf86drm.h>
+
+#include "dmabufd-region.h"
+
+/* The uapi's __u64 is unsigned long long; use the same type throughout. */
+typedef unsigned long long u64;
+typedef long long s64;
+
+/*
+ * x86 PAT keeps the memtype of RAM pages in page flags
+ * (arch/x86/mm/pat/memtype.c, _PGMT_*): WC is PG_arch_1, exposed by
+ * /proc/kpageflags as KPF_ARCH (38). UC- is PG_uncached (KPF_UNCACHED, 39)
+ * up to 6.11; 6.12 removed PG_uncached and PAT uses PG_arch_2 instead
+ * (KPF_ARCH_2, 41; CONFIG_ARCH_USES_PG_ARCH_2=y in Debian's 6.12 config, no
+ * PG_uncached in its include/linux/page-flags.h). WT (both bits) is never
+ * used by the module.
+ */
+#define KPF_ARCH	38
+#define KPF_UNCACHED	39
+#define KPF_ARCH_2	41
+static int kpf_uc_bit = KPF_UNCACHED;
+#define MIB_PAGES(m)	((u64)(m) * 256) /* 4 KiB pages */
+
+static int test_no;
+static int failures;
+static int region_fd = -1;
+static struct dmabufd_region_info info;
+
+static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("# ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+static bool check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool check(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", cond ? "" : "not ", ++test_no);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+	if (!cond)
+		failures++;
+	return cond;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- ioctl wrappers: return 0 or -errno ---- */
+
+static int region_info(struct dmabufd_region_info *ret_info)
+{
+	struct dmabufd_region_info i = { .size = sizeof(i) };
+
+	if (ioctl(region_fd, DMABUFD_REGION_IOC_INFO, &i) < 0)
+		return -errno;
+	*ret_info = i;
+	return 0;
+}
+
+/* Export; on success *ret_fd and *ret_id are set. */
+static int region_export(u64 off, u64 count, uint32_t attr, uint32_t flags,
+			 const char *label, int *ret_fd, u64 *ret_id)
+{
+	struct dmabufd_region_export e = {
+		.size = sizeof(e), .flags = flags, .page_offset = off,
+		.page_count = count, .attr = attr,
+	};
+
+	snprintf(e.label, sizeof(e.label), "%s", label);
+	if (ioctl(region_fd, DMABUFD_REGION_IOC_EXPORT, &e) < 0)
+		return -errno;
+	*ret_fd = e.fd;
+	if (ret_id)
+		*ret_id = e.id;
+	return 0;
+}
+
+static int region_migrate(u64 id, u64 new_off, u64 *ret_old)
+{
+	struct dmabufd_region_migrate m = { .size = sizeof(m), .id = id, .new_page_offset = new_off };
+
+	if (ioctl(region_fd, DMABUFD_REGION_IOC_MIGRATE, &m) < 0)
+		return -errno;
+	if (ret_old)
+		*ret_old = m.old_page_offset;
+	return 0;
+}
+
+/* LIST into a malloc'ed array; returns the count or -errno. */
+static int region_list(struct dmabufd_region_buffer **ret)
+{
+	struct dmabufd_region_list l = { .size = sizeof(l), .entry_size = sizeof(**ret) };
+	struct dmabufd_region_buffer *a = NULL;
+
+	if (ioctl(region_fd, DMABUFD_REGION_IOC_LIST, &l) < 0)
+		return -errno;
+	a = calloc(l.count + 1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	l.capacity = l.count + 1;
+	l.entries_ptr = (uintptr_t)a;
+	l.count = 0;
+	if (ioctl(region_fd, DMABUFD_REGION_IOC_LIST, &l) < 0) {
+		free(a);
+		return -errno;
+	}
+	*ret = a;
+	return (int)l.count;
+}
+
+static int region_find(u64 id, struct dmabufd_region_buffer *ret)
+{
+	struct dmabufd_region_buffer *a = NULL;
+	int n, i, r = -ENOENT;
+
+	n = region_list(&a);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (a[i].id == id) {
+			*ret = a[i];
+			r = 0;
+		}
+	}
+	free(a);
+	return r;
+}
+
+static int region_attrs(struct dmabufd_region_attr_range **ret)
+{
+	struct dmabufd_region_attrs q = { .size = sizeof(q), .entry_size = sizeof(**ret) };
+	struct dmabufd_region_attr_range *a = NULL;
+
+	if (ioctl(region_fd, DMABUFD_REGION_IOC_ATTRS, &q) < 0)
+		return -errno;
+	a = calloc(q.count + 1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	q.capacity = q.count + 1;
+	q.ranges_ptr = (uintptr_t)a;
+	q.count = 0;
+	if (ioctl(region_fd, DMABUFD_REGION_IOC_ATTRS, &q) < 0) {
+		free(a);
+		return -errno;
+	}
+	*ret = a;
+	return (int)q.count;
+}
+
+/* RELEASED ids read from the device but not yet waited for. */
+static u64 released_seen[256];
+static unsigned int released_nseen;
+
+static bool take_seen(u64 id)
+{
+	unsigned int i;
+
+	for (i = 0; i < released_nseen; i++) {
+		if (released_seen[i] == id) {
+			released_seen[i] = released_seen[--released_nseen];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Wait up to @ms for a RELEASED event of @id; returns 0 or -errno. */
+static int wait_released(u64 id, int ms)
+{
+	double end = now_s() + ms / 1000.0;
+
+	if (take_seen(id))
+		return 0;
+	while (now_s() < end) {
+		struct pollfd p = { .fd = region_fd, .events = POLLIN };
+		struct dmabufd_region_event ev[16];
+		ssize_t n;
+		int i;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(region_fd, ev, sizeof(ev));
+		if (n < 0)
+			return -errno;
+		for (i = 0; i < (int)(n / sizeof(ev[0])); i++) {
+			if (ev[i].type == DMABUFD_REGION_EVENT_RELEASED && released_nseen < 256)
+				released_seen[released_nseen++] = ev[i].id;
+		}
+		if (take_seen(id))
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+static void drain_events(void)
+{
+	struct dmabufd_region_event ev[64];
+
+	while (read(region_fd, ev, sizeof(ev)) > 0)
+		;
+	released_nseen = 0;
+}
+
+/* /proc/kpageflags for [pfn, pfn + n) into @flags; returns 0 or -errno. */
+static int kpageflags(u64 pfn, u64 n, u64 *flags)
+{
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	r = pread(fd, flags, n * 8, (off_t)(pfn * 8));
+	close(fd);
+	if (r < 0)
+		return -errno;
+	return (u64)r == n * 8 ? 0 : -EIO;
+}
+
+static uint32_t kpf_attr(u64 f)
+{
+	bool wc = f & (1ULL << KPF_ARCH), uc = f & (1ULL << kpf_uc_bit);
+
+	if (wc && !uc)
+		return DMABUFD_REGION_ATTR_WRITECOMBINE;
+	if (uc && !wc)
+		return DMABUFD_REGION_ATTR_UNCACHED;
+	if (!uc && !wc)
+		return DMABUFD_REGION_ATTR_CACHED;
+	return 99; /* WT: never used by the module */
+}
+
+/* Count pages in [off, off + n) whose PAT memtype is not @attr. */
+static s64 kpf_mismatches(u64 off, u64 n, uint32_t attr)
+{
+	u64 *f = malloc(n * 8);
+	s64 bad = 0;
+	u64 i;
+
+	if (!f)
+		return -ENOMEM;
+	if (kpageflags(info.base_pfn + off, n, f)) {
+		free(f);
+		return -EIO;
+	}
+	for (i = 0; i < n; i++) {
+		if (kpf_attr(f[i]) != attr && bad++ == 0)
+			diag("PFN %#llx: kpageflags %#llx, expected attribute %u",
+			     info.base_pfn + off + i, (u64)f[i], attr);
+	}
+	free(f);
+	return bad;
+}
+
+/* Check ATTRS tiles the region and agrees with kpageflags page by page. */
+static bool attrs_consistent(const char *what)
+{
+	struct dmabufd_region_attr_range *a = NULL;
+	u64 next = 0, bad = 0;
+	int n, i;
+
+	n = region_attrs(&a);
+	if (n < 0)
+		return check(false, "%s: ATTRS failed: %s", what, strerror(-n));
+	for (i = 0; i < n; i++) {
+		s64 m;
+
+		if (a[i].page_offset != next || a[i].page_count == 0)
+			break;
+		if (a[i].state == DMABUFD_REGION_STATE_FREE && a[i].attr != DMABUFD_REGION_ATTR_CACHED)
+			break;
+		m = kpf_mismatches(a[i].page_offset, a[i].page_count, a[i].attr);
+		if (m < 0)
+			break;
+		bad += (u64)m;
+		next = a[i].page_offset + a[i].page_count;
+	}
+	free(a);
+	return check(i == n && next == info.page_count && bad == 0,
+		     "%s: ATTRS tiles the region (%d ranges) and matches PAT page flags (%llu"
+		     " mismatching pages)", what, n, bad);
+}
+
+/* Find a window of @count pages the module accepts, from @start; -1 if none. */
+static int export_anywhere(u64 start, u64 count, u64 step, uint32_t attr,
+			   uint32_t flags, const char *label, int *ret_fd, u64 *ret_id,
+			   u64 *ret_off)
+{
+	u64 off;
+	int r = -ENOSPC;
+
+	for (off = start; off + count <= info.page_count; off += step) {
+		r = region_export(off, count, attr, flags, label, ret_fd, ret_id);
+		if (r == 0) {
+			*ret_off = off;
+			return 0;
+		}
+		if (r != -EBUSY)
+			return r;
+	}
+	return r;
+}
+
+static u64 vmstat(const char *key)
+{
+	FILE *f = fopen("/proc/vmstat", "re");
+	char k[64];
+	unsigned long long v;
+	u64 ret = 0;
+
+	if (!f)
+		return 0;
+	while (fscanf(f, "%63s %llu", k, &v) == 2) {
+		if (strcmp(k, key) == 0)
+			ret = v;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* ---- tests ---- */
+
+static void test_uapi(void)
+{
+	struct stat st = { 0 };
+	struct { struct dmabufd_region_info i; u64 extra; } big;
+	struct dmabufd_region_export e;
+	struct dmabufd_region_list l;
+	int fd, sr;
+
+	sr = stat(DMABUFD_REGION_DEVICE, &st);
+
+	check(sr == 0 && (st.st_mode & 0777) == 0600, "device node is mode 0600 (%o)",
+	      st.st_mode & 0777);
+	check(info.api_version == DMABUFD_REGION_API_VERSION && info.page_size == 4096 &&
+	      info.page_count > 0 && (info.caps & DMABUFD_REGION_CAP_MOVABLE_ZONE),
+	      "INFO: api %u, base PFN %#llx, %llu pages, caps %#llx",
+	      info.api_version, info.base_pfn, info.page_count, info.caps);
+
+	memset(&big, 0, sizeof(big));
+	big.i.size = sizeof(big);
+	check(ioctl(region_fd, DMABUFD_REGION_IOC_INFO, &big) == 0 && big.i.page_count == info.page_count,
+	      "INFO accepts a larger struct with zero tail");
+	big.extra = 1;
+	check(ioctl(region_fd, DMABUFD_REGION_IOC_INFO, &big) < 0 && errno == E2BIG,
+	      "INFO rejects a non-zero tail with E2BIG");
+	big.i.size = DMABUFD_REGION_INFO_SIZE_VER0 - 8;
+	check(ioctl(region_fd, DMABUFD_REGION_IOC_INFO, &big) < 0 && errno == EINVAL,
+	      "INFO rejects a size below VER0 with EINVAL");
+	check(ioctl(region_fd, _IOWR(DMABUFD_REGION_IOC_MAGIC, 0x3f, struct dmabufd_region_info), &big) < 0 &&
+	      errno == ENOTTY, "unknown command is ENOTTY");
+	check(ioctl(region_fd, DMABUFD_REGION_IOC_INFO, (void *)16) < 0 && errno == EFAULT,
+	      "bad pointer is EFAULT");
+
+#define EXPORT_EINVAL(field_set, what) do {					\
+		memset(&e, 0, sizeof(e));					\
+		e.size = sizeof(e); e.page_count = 1; e.page_offset = 0;	\
+		field_set;							\
+		check(ioctl(region_fd, DMABUFD_REGION_IOC_EXPORT, &e) < 0 && errno == EINVAL, \
+		      "EXPORT rejects %s with EINVAL", what);			\
+	} while (0)
+	EXPORT_EINVAL(e.flags = 1u << 7, "an unknown flag");
+	EXPORT_EINVAL(e.attr = DMABUFD_REGION_ATTR_COUNT, "an unknown attribute");
+	EXPORT_EINVAL(e.page_count = 0, "page_count 0");
+	EXPORT_EINVAL(e.page_offset = info.page_count, "an offset past the region");
+	EXPORT_EINVAL((e.page_offset = info.page_count - 1, e.page_count = 2), "a range crossing the end");
+	EXPORT_EINVAL(e.page_count = UINT64_MAX, "a huge page_count");
+	EXPORT_EINVAL(memset(e.label, 'x', sizeof(e.label)), "an unterminated label");
+	EXPORT_EINVAL(e.reserved1 = 1, "a reserved field");
+
+	memset(&l, 0, sizeof(l));
+	l.size = sizeof(l);
+	l.capacity = 1;
+	l.entry_size = 4;
+	check(ioctl(region_fd, DMABUFD_REGION_IOC_LIST, &l) < 0 && errno == EINVAL,
+	      "LIST rejects entry_size 4");
+	l.entry_size = sizeof(struct dmabufd_region_buffer);
+	l.entries_ptr = 16;
+	fd = -1;
+	if (region_export(0, 1, 0, 0, "efault", &fd, NULL) == 0 ||
+	    export_anywhere(0, 1, 256, 0, 0, "efault", &fd, NULL, &(u64){0}) == 0) {
+		check(ioctl(region_fd, DMABUFD_REGION_IOC_LIST, &l) < 0 && errno == EFAULT,
+		      "LIST with a bad array pointer is EFAULT");
+		close(fd);
+	} else {
+		check(false, "could not export one page");
+	}
+	drain_events();
+}
+
+/* Req. 2: movable pages in the region are migrated out on request. */
+#define FILL_FILES 52
+#define FILL_FILE_MIB 4
+static u64 fnv1a(const void *p, size_t n, u64 h)
+{
+	const unsigned char *c = p;
+
+	while (n--)
+		h = (h ^ *c++) * 1099511628211ULL;
+	return h;
+}
+
+static void fill_buf(unsigned char *b, size_t n, u64 seed)
+{
+	u64 x = seed * 0x9e3779b97f4a7c15ULL + 1;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(b + i, &x, 8);
+	}
+}
+
+static int file_sum(const char *path, u64 *ret)
+{
+	static unsigned char b[1 << 20];
+	u64 h = 14695981039346656037ULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, b, sizeof(b))) > 0)
+		h = fnv1a(b, (size_t)n, h);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	*ret = h;
+	return 0;
+}
+
+static void test_migration_on_request(void)
+{
+	static unsigned char b[1 << 20];
+	u64 sums[FILL_FILES], before, after, covered = 0, chunk = MIB_PAGES(16), off;
+	int fds[64], nfd = 0, i, bad = 0;
+	double t0;
+
+	mkdir("/tmp/fill", 0755);
+	t0 = now_s();
+	for (i = 0; i < FILL_FILES; i++) {
+		char path[64];
+		u64 h = 14695981039346656037ULL;
+		int fd, j;
+
+		snprintf(path, sizeof(path), "/tmp/fill/f%02d", i);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			break;
+		for (j = 0; j < FILL_FILE_MIB; j++) {
+			fill_buf(b, sizeof(b), (u64)i * 1000 + j);
+			h = fnv1a(b, sizeof(b), h);
+			if (write(fd, b, sizeof(b)) != (ssize_t)sizeof(b))
+				break;
+		}
+		close(fd);
+		sums[i] = h;
+	}
+	check(i == FILL_FILES, "wrote %d MiB of tmpfs files in %.1fs", FILL_FILES * FILL_FILE_MIB,
+	      now_s() - t0);
+
+	before = vmstat("pgmigrate_success");
+	t0 = now_s();
+	for (off = 0; off + chunk <= info.page_count && nfd < 64; off += chunk) {
+		int r = region_export(off, chunk, DMABUFD_REGION_ATTR_CACHED, 0, "fill", &fds[nfd], NULL);
+
+		if (r == 0) {
+			nfd++;
+			covered += chunk;
+		} else {
+			diag("16 MiB at page offset %llu: %s", off, strerror(-r));
+		}
+	}
+	after = vmstat("pgmigrate_success");
+	check(covered * 10 >= info.page_count * 8,
+	      "claimed %llu of %llu MiB of the region in %.1fs",
+	      covered / 256, info.page_count / 256, now_s() - t0);
+	check(after > before, "pgmigrate_success rose by %llu", after - before);
+	diag("migrated %llu MiB (pgmigrate_success %llu -> %llu)",
+	     (after - before) / 256, before, after);
+
+	for (i = 0; i < FILL_FILES; i++) {
+		char path[64];
+		u64 h = 0;
+
+		snprintf(path, sizeof(path), "/tmp/fill/f%02d", i);
+		if (file_sum(path, &h) || h != sums[i])
+			bad++;
+	}
+	check(bad == 0, "all %d files keep their checksums (%d differ)", FILL_FILES, bad);
+	attrs_consistent("while the region is claimed");
+	for (i = 0; i < nfd; i++)
+		close(fds[i]);
+	drain_events();
+	for (i = 0; i < FILL_FILES; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/tmp/fill/f%02d", i);
+		unlink(path);
+	}
+}
+
+static int open_vgem(void)
+{
+	char path[64];
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		drmVersionPtr v;
+		int fd = -1;
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		v = drmGetVersion(fd);
+		if (v && strcmp(v->name, "vgem") == 0) {
+			drmFreeVersion(v);
+			return fd;
+		}
+		drmFreeVersion(v);
+		close(fd);
+	}
+	return -ENODEV;
+}
+
+/* Req. 1 and 4: a 64 MiB buffer is one sg entry inside the region; vgem imports it. */
+static void test_contiguity_and_import(void)
+{
+	struct dmabufd_region_buffer b;
+	u64 id = 0, off = 0, count = MIB_PAGES(64), phys;
+	uint32_t handle = 0;
+	int fd = -1, vgem, r;
+
+	r = export_anywhere(0, count, MIB_PAGES(16), DMABUFD_REGION_ATTR_CACHED,
+			    DMABUFD_REGION_EXPORT_MOVABLE, "contig64", &fd, &id, &off);
+	if (!check(r == 0, "EXPORT 64 MiB CACHED: %s (page offset %llu)",
+		   r ? strerror(-r) : "ok", off))
+		return;
+	vgem = open_vgem();
+	if (!check(vgem >= 0, "vgem DRM device present")) {
+		close(fd);
+		return;
+	}
+	r = drmPrimeFDToHandle(vgem, fd, &handle);
+	check(r == 0, "drmPrimeFDToHandle on vgem imports the dma-buf (handle %u)", handle);
+	r = region_find(id, &b);
+	phys = (info.base_pfn + off) * info.page_size;
+	check(r == 0 && b.attachments == 1 && b.map_count >= 1, "LIST shows vgem's attachment (%u) and map (%llu)",
+	      b.attachments, b.map_count);
+	check(r == 0 && strcmp(b.label, "contig64") == 0 && b.flags == DMABUFD_REGION_EXPORT_MOVABLE &&
+	      b.page_offset == off && b.page_count == count && b.attr == DMABUFD_REGION_ATTR_CACHED,
+	      "LIST entry: offset, count, attr, flags, label as exported");
+	check(r == 0 && b.last_map_nents == 1 && b.last_map_dma_len == count * info.page_size,
+	      "map_dma_buf gave 1 sg entry (%u) of %llu bytes", b.last_map_nents, b.last_map_dma_len);
+	check(r == 0 && b.last_map_dma_addr == phys &&
+	      phys >= info.base_pfn * info.page_size &&
+	      phys + count * info.page_size <= (info.base_pfn + info.page_count) * info.page_size,
+	      "its address %#llx is the buffer's PFN range, inside the region [%#llx, %#llx)",
+	      b.last_map_dma_addr, info.base_pfn * info.page_size,
+	      (info.base_pfn + info.page_count) * info.page_size);
+	r = region_migrate(id, off >= count ? 0 : off + count, NULL);
+	check(r == -EBUSY, "MIGRATE while a device is attached is EBUSY (%s)", strerror(-r));
+	if (handle) {
+		struct drm_gem_close gc = { .handle = handle };
+
+		drmIoctl(vgem, DRM_IOCTL_GEM_CLOSE, &gc);
+	}
+	close(vgem);
+	r = region_find(id, &b);
+	check(r == 0 && b.attachments == 0, "detached after GEM close; buffer alive while its fd is open");
+	close(fd);
+	r = wait_released(id, 5000);
+	check(r == 0, "RELEASED event after the last reference is gone (%s)", r ? strerror(-r) : "ok");
+}
+
+/* Req. 3: WC and UC buffers mmapped; PAT page flags agree with ATTRS. */
+static void test_attributes(void)
+{
+	static const uint32_t attrs[2] = { DMABUFD_REGION_ATTR_WRITECOMBINE, DMABUFD_REGION_ATTR_UNCACHED };
+	static const char *const names[2] = { "WRITECOMBINE", "UNCACHED" };
+	u64 count = MIB_PAGES(4), ids[2] = { 0, 0 }, offs[2] = { 0, 0 };
+	int fds[2] = { -1, -1 }, i, r, fd2;
+	void *maps[2] = { MAP_FAILED, MAP_FAILED };
+
+	for (i = 0; i < 2; i++) {
+		s64 pre;
+
+		r = export_anywhere(i ? offs[0] + count : 0, count, MIB_PAGES(4), attrs[i], 0,
+				    names[i], &fds[i], &ids[i], &offs[i]);
+		if (!check(r == 0, "EXPORT 4 MiB %s", names[i]))
+			goto out;
+		maps[i] = mmap(NULL, count * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
+		if (!check(maps[i] != MAP_FAILED, "mmap %s buffer", names[i]))
+			goto out;
+		check(((unsigned char *)maps[i])[12345] == 0, "%s buffer reads zero after export", names[i]);
+		memset(maps[i], 0xa5, count * 4096);
+		check(((unsigned char *)maps[i])[count * 4096 - 1] == 0xa5, "%s buffer is writable", names[i]);
+		pre = kpf_mismatches(offs[i], count, attrs[i]);
+		check(pre == 0, "every page of the %s buffer has the PAT memtype %s in /proc/kpageflags (%lld differ)",
+		      names[i], i ? (kpf_uc_bit == KPF_ARCH_2 ? "UC- (KPF_ARCH_2)" : "UC- (KPF_UNCACHED)") : "WC (KPF_ARCH)", pre);
+	}
+	attrs_consistent("with WC and UC buffers mmapped");
+	{
+		int vgem = open_vgem();
+		uint32_t handle = 0;
+		struct dmabufd_region_buffer b;
+
+		if (vgem >= 0 && drmPrimeFDToHandle(vgem, fds[0], &handle) == 0 &&
+		    region_find(ids[0], &b) == 0)
+			check(b.last_map_nents == 1 && b.last_map_dma_addr == (info.base_pfn + offs[0]) * 4096,
+			      "vgem imports the WC buffer too: one sg entry at its PFN");
+		else
+			check(false, "vgem import of the WC buffer");
+		if (handle) {
+			struct drm_gem_close gc = { .handle = handle };
+
+			drmIoctl(vgem, DRM_IOCTL_GEM_CLOSE, &gc);
+		}
+		if (vgem >= 0)
+			close(vgem);
+	}
+
+	/* Conflicting requests are refused. */
+	r = region_export(offs[0], 1, DMABUFD_REGION_ATTR_CACHED, 0, "conflict", &fd2, NULL);
+	check(r == -EBUSY, "a CACHED export over WC pages is refused with EBUSY (%s)", strerror(-r));
+	if (r == 0)
+		close(fd2);
+	r = region_export(offs[1] + 7, 3, DMABUFD_REGION_ATTR_WRITECOMBINE, 0, "conflict", &fd2, NULL);
+	check(r == -EBUSY, "a WC export over UC pages is refused with EBUSY (%s)", strerror(-r));
+	if (r == 0)
+		close(fd2);
+	{
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fds[0], 0);
+
+		check(p == MAP_FAILED && errno == EINVAL,
+		      "a private (COW, cached) mapping of a WC buffer is refused with EINVAL");
+		if (p != MAP_FAILED)
+			munmap(p, 4096);
+	}
+
+out:
+	for (i = 0; i < 2; i++) {
+		if (maps[i] != MAP_FAILED)
+			munmap(maps[i], count * 4096);
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	for (i = 0; i < 2; i++) {
+		if (!ids[i])
+			continue;
+		r = wait_released(ids[i], 5000);
+		check(r == 0 && kpf_mismatches(offs[i], count, DMABUFD_REGION_ATTR_CACHED) == 0,
+		      "%s pages are write-back again after release", names[i]);
+	}
+}
+
+/* Req. 3: a randomized run of mixed-attribute allocations keeps ATTRS consistent. */
+#define RAND_OPS 2000
+#define RAND_LIVE 12
+static void test_random(void)
+{
+	struct { int fd; u64 id, off, count; uint32_t attr; } live[RAND_LIVE];
+	u64 window = info.page_count < MIB_PAGES(64) ? info.page_count : MIB_PAGES(64);
+	u64 seed = 0x2545F4914F6CDD1DULL, x = seed;
+	unsigned int allocs = 0, frees = 0, busy = 0, audits = 0, bad_audits = 0, unexpected_busy = 0;
+	int nlive = 0, i;
+	double t0 = now_s();
+
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+	while (allocs < RAND_OPS) {
+		bool do_alloc = nlive == 0 || (nlive < RAND_LIVE && RND() % 3 != 0);
+
+		if (do_alloc) {
+			u64 count = 1 + RND() % 256, off = RND() % (window - count);
+			uint32_t attr = (uint32_t)(RND() % DMABUFD_REGION_ATTR_COUNT);
+			int fd = -1, r;
+			u64 id = 0;
+
+			r = region_export(off, count, attr, 0, "rand", &fd, &id);
+			if (r == 0) {
+				live[nlive++] = (typeof(live[0])){ fd, id, off, count, attr };
+				allocs++;
+			} else if (r == -EBUSY) {
+				bool overlap = false;
+				int j;
+
+				for (j = 0; j < nlive; j++)
+					overlap |= live[j].off < off + count && off < live[j].off + live[j].count;
+				busy++;
+				if (!overlap && unexpected_busy++ < 5)
+					diag("EBUSY without overlap: page offset %llu +%llu", off, count);
+			} else {
+				check(false, "random EXPORT failed: %s", strerror(-r));
+				break;
+			}
+		} else {
+			i = (int)(RND() % (u64)nlive);
+			close(live[i].fd);
+			live[i] = live[--nlive];
+			frees++;
+		}
+		if ((allocs + frees) % 250 == 0) {
+			struct dmabufd_region_attr_range *a = NULL;
+			int n = region_attrs(&a), j, k, found = 0;
+
+			audits++;
+			for (j = 0; n > 0 && j < nlive; j++) {
+				for (k = 0; k < n; k++) {
+					if (a[k].buffer_id == live[j].id && a[k].page_offset == live[j].off &&
+					    a[k].page_count == live[j].count && a[k].attr == live[j].attr)
+						found++;
+				}
+			}
+			if (n < 0 || found != nlive)
+				bad_audits++;
+			if (n > 0) {
+				for (k = 0; k < n; k++) {
+					if (a[k].page_offset < window &&
+					    kpf_mismatches(a[k].page_offset,
+							   a[k].page_count < window - a[k].page_offset ?
+							   a[k].page_count : window - a[k].page_offset,
+							   a[k].attr) != 0)
+						bad_audits++;
+				}
+				free(a);
+			}
+		}
+	}
+	for (i = 0; i < nlive; i++)
+		close(live[i].fd);
+	check(allocs >= RAND_OPS, "%u random mixed-attribute EXPORTs and %u frees in %.1fs (%u EBUSY on overlap)",
+	      allocs, frees + nlive, now_s() - t0, busy);
+	check(unexpected_busy == 0, "every EBUSY was an overlap with a live buffer (%u were not)",
+	      unexpected_busy);
+	check(bad_audits == 0, "%u audits during the run: ATTRS = our model = PAT page flags (%u bad)",
+	      audits, bad_audits);
+	drain_events();
+	attrs_consistent("after the randomized run");
+	{
+		struct dmabufd_region_info i2 = { 0 };
+		int r = region_info(&i2);
+
+		check(r == 0 && i2.nr_buffers == 0 && i2.claimed_pages == 0,
+		      "no buffer and no claimed page left (%u, %llu); %llu attribute transitions so far",
+		      i2.nr_buffers, i2.claimed_pages, i2.attr_transitions);
+	}
+}
+
+/* Req. 5: MIGRATE while mmapped keeps the contents and the mapping. */
+static void test_migrate_mmapped(uint32_t attr, const char *name)
+{
+	u64 count = MIB_PAGES(8), id = 0, off = 0, old = 0, dst, i;
+	struct dmabufd_region_buffer b;
+	uint32_t *p;
+	int fd = -1, r, bad = 0;
+
+	r = export_anywhere(0, count, MIB_PAGES(8), attr, DMABUFD_REGION_EXPORT_MOVABLE, "mig",
+			    &fd, &id, &off);
+	if (!check(r == 0, "EXPORT 8 MiB %s MOVABLE", name))
+		return;
+	p = mmap(NULL, count * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!check(p != MAP_FAILED, "mmap it")) {
+		close(fd);
+		return;
+	}
+	for (i = 0; i < count * 1024 && p[i] == 0; i++)
+		;
+	check(i == count * 1024, "pages reused from earlier buffers read zero after EXPORT");
+	for (i = 0; i < count * 1024; i++)
+		p[i] = (uint32_t)(i * 2654435761u) ^ 0x5a5a5a5a;
+	/* Destination: the first window after this one that the module takes. */
+	r = -EBUSY;
+	for (dst = off + count; r == -EBUSY && dst + count <= info.page_count; dst += count)
+		r = region_migrate(id, dst, &old);
+	dst -= count;
+	check(r == 0 && old == off, "MIGRATE %s buffer from page offset %llu to %llu: %s",
+	      name, off, dst, r ? strerror(-r) : "ok");
+	for (i = 0; i < count * 1024; i++)
+		bad += p[i] != ((uint32_t)(i * 2654435761u) ^ 0x5a5a5a5a);
+	check(bad == 0, "the same mapping reads the same pattern after MIGRATE (%d words differ)", bad);
+	r = region_find(id, &b);
+	check(r == 0 && b.page_offset == dst && b.page_offset != off && b.mmaps == 1,
+	      "LIST shows the new physical range (PFN %#llx -> %#llx)",
+	      info.base_pfn + off, info.base_pfn + b.page_offset);
+	check(kpf_mismatches(dst, count, attr) == 0 &&
+	      kpf_mismatches(off, count, DMABUFD_REGION_ATTR_CACHED) == 0,
+	      "PAT page flags: new pages %s, old pages write-back", name);
+	p[0] = 0xdeadbeef;
+	check(p[0] == 0xdeadbeef, "the mapping stays writable");
+	r = region_migrate(id, dst, NULL);
+	check(r == -EBUSY, "MIGRATE onto its own range is EBUSY");
+	r = region_migrate(id + 1000000, 0, NULL);
+	check(r == -ENOENT, "MIGRATE of an unknown id is ENOENT");
+	munmap(p, count * 4096);
+	close(fd);
+	check(wait_released(id, 5000) == 0, "released");
+}
+
+static void test_migrate_unmovable(void)
+{
+	u64 id = 0, off = 0;
+	int fd = -1, r;
+
+	r = export_anywhere(0, 16, 16, DMABUFD_REGION_ATTR_CACHED, 0, "pinned", &fd, &id, &off);
+	if (!check(r == 0, "EXPORT a non-MOVABLE buffer"))
+		return;
+	r = region_migrate(id, off + 64, NULL);
+	check(r == -EINVAL, "MIGRATE of a non-MOVABLE buffer is EINVAL (%s)", strerror(-r));
+	close(fd);
+	wait_released(id, 5000);
+}
+
+static void test_events(void)
+{
+	int fd2 = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	struct dmabufd_region_event ev;
+	u64 id = 0, off = 0;
+	int fd = -1, r;
+	char small[8];
+
+	if (!check(fd2 >= 0, "second open of the device"))
+		return;
+	check(read(fd2, &ev, sizeof(ev)) < 0 && errno == EAGAIN, "no event queued: EAGAIN");
+	check(read(fd2, small, sizeof(small)) < 0 && errno == EINVAL, "read smaller than a record: EINVAL");
+	r = export_anywhere(0, 1, 1, DMABUFD_REGION_ATTR_WRITECOMBINE, 0, "ev", &fd, &id, &off);
+	if (r == 0) {
+		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		struct pollfd pf = { .fd = fd2, .events = POLLIN };
+
+		close(fd);
+		check(poll(&pf, 1, 200) == 0, "fd closed but mmap alive: no RELEASED yet");
+		if (p != MAP_FAILED)
+			munmap(p, 4096);
+		check(poll(&pf, 1, 2000) == 1 && read(fd2, &ev, sizeof(ev)) == sizeof(ev) &&
+		      ev.type == DMABUFD_REGION_EVENT_RELEASED && ev.id == id && ev.page_offset == off &&
+		      ev.page_count == 1 && ev.attr == DMABUFD_REGION_ATTR_WRITECOMBINE,
+		      "munmap of the last mapping releases it; every open file gets the event");
+	} else {
+		check(false, "EXPORT for the event test: %s", strerror(-r));
+	}
+	close(fd2);
+	drain_events();
+}
+
+
+/* DMA_BUF_IOCTL_SYNC reaches begin/end_cpu_access for every attribute. */
+static void test_cpu_sync(void)
+{
+	static const char *const names[3] = { "CACHED", "WRITECOMBINE", "UNCACHED" };
+	uint32_t a;
+
+	for (a = 0; a < DMABUFD_REGION_ATTR_COUNT; a++) {
+		struct dma_buf_sync sync = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
+		u64 id = 0, off = 0;
+		unsigned char *p;
+		int fd = -1, r, ok;
+
+		r = export_anywhere(0, 64, 64, a, 0, "sync", &fd, &id, &off);
+		if (!check(r == 0, "EXPORT 64 pages %s for CPU access", names[a]))
+			continue;
+		p = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		ok = p != MAP_FAILED && ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) == 0;
+		if (ok) {
+			memset(p, 0x3c, 64 * 4096);
+			sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+			ok = ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) == 0 && p[64 * 4096 - 1] == 0x3c;
+		}
+		check(ok, "%s: DMA_BUF_IOCTL_SYNC start/end around CPU writes", names[a]);
+		if (p != MAP_FAILED)
+			munmap(p, 64 * 4096);
+		close(fd);
+		wait_released(id, 5000);
+	}
+}
+
+/* LIST/ATTRS entries written for a smaller or larger entry_size. */
+static void test_list_entry_sizes(void)
+{
+	struct { u64 id, off, count; } small[4];
+	unsigned char big[2][sizeof(struct dmabufd_region_buffer) + 16];
+	struct dmabufd_region_buffer want;
+	struct dmabufd_region_list l = { .size = sizeof(l) };
+	struct dmabufd_region_attrs q = { .size = sizeof(q) };
+	struct dmabufd_region_attr_range one;
+	u64 id = 0, off = 0;
+	int fd = -1, r;
+	size_t i;
+	bool zero = true;
+
+	r = export_anywhere(0, 8, 8, DMABUFD_REGION_ATTR_CACHED, 0, "sizes", &fd, &id, &off);
+	if (!check(r == 0, "EXPORT for the entry-size tests"))
+		return;
+	region_find(id, &want);
+	l.entries_ptr = (uintptr_t)small;
+	l.capacity = 4;
+	l.entry_size = sizeof(small[0]);
+	r = ioctl(region_fd, DMABUFD_REGION_IOC_LIST, &l);
+	check(r == 0 && l.count == 1 && small[0].id == id && small[0].off == off && small[0].count == 8,
+	      "LIST with a 24-byte entry_size (an older caller) gets the leading fields");
+	memset(big, 0xff, sizeof(big));
+	l.entries_ptr = (uintptr_t)big;
+	l.capacity = 1;
+	l.entry_size = sizeof(big[0]);
+	l.count = 0;
+	r = ioctl(region_fd, DMABUFD_REGION_IOC_LIST, &l);
+	for (i = sizeof(struct dmabufd_region_buffer); i < sizeof(big[0]); i++)
+		zero &= big[0][i] == 0;
+	check(r == 0 && memcmp(big[0], &want, sizeof(want)) == 0 && zero && big[1][0] == 0xff,
+	      "LIST with a larger entry_size (a newer caller) gets a zero-filled tail, nothing past capacity");
+	q.ranges_ptr = (uintptr_t)&one;
+	q.capacity = 1;
+	q.entry_size = sizeof(one);
+	r = ioctl(region_fd, DMABUFD_REGION_IOC_ATTRS, &q);
+	check(r == 0 && q.count >= 2 && (one.page_offset == 0 && one.page_count > 0),
+	      "ATTRS with capacity 1 writes one range and reports the full count (%u)", q.count);
+	close(fd);
+	wait_released(id, 5000);
+}
+
+/* A reader that does not keep up gets one OVERFLOW record. */
+static void test_event_overflow(void)
+{
+	int fd2 = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	struct dmabufd_region_event ev[64];
+	unsigned int released = 0, overflow = 0, i, n = 1100;
+	ssize_t r;
+
+	if (!check(fd2 >= 0, "open a second reader"))
+		return;
+	for (i = 0; i < n; i++) {
+		u64 id = 0, off = 0;
+		int fd = -1;
+
+		if (export_anywhere(0, 1, 1, DMABUFD_REGION_ATTR_CACHED, 0, "ovf", &fd, &id, &off))
+			break;
+		close(fd);
+		drain_events();
+	}
+	while ((r = read(fd2, ev, sizeof(ev))) > 0) {
+		for (i = 0; i < (unsigned int)(r / sizeof(ev[0])); i++) {
+			released += ev[i].type == DMABUFD_REGION_EVENT_RELEASED;
+			overflow += ev[i].type == DMABUFD_REGION_EVENT_OVERFLOW;
+		}
+	}
+	check(released == 1023 && overflow == 1 && errno == EAGAIN,
+	      "%u releases unread: %u RELEASED + %u OVERFLOW records, then EAGAIN", n, released, overflow);
+	close(fd2);
+}
+
+/* Faults race with MIGRATE: a reader thread never sees a wrong word. */
+struct race { volatile uint32_t *p; u64 words; volatile int stop; u64 bad, reads; };
+
+static void *race_reader(void *arg)
+{
+	struct race *rc = arg;
+	u64 i = 0;
+
+	while (!rc->stop) {
+		if (rc->p[i] != (uint32_t)(i * 2654435761u))
+			rc->bad++;
+		rc->reads++;
+		i = (i + 1021) % rc->words;
+	}
+	return NULL;
+}
+
+static void test_migrate_race(void)
+{
+	u64 count = MIB_PAGES(2), id, off, a, b, i;
+	struct race rc = { 0 };
+	pthread_t t;
+	int fd = -1, r, moves = 0, k;
+
+	r = export_anywhere(0, count, count, DMABUFD_REGION_ATTR_WRITECOMBINE,
+			    DMABUFD_REGION_EXPORT_MOVABLE, "race", &fd, &id, &off);
+	if (!check(r == 0, "EXPORT 2 MiB WC MOVABLE for the fault/migrate race"))
+		return;
+	rc.p = mmap(NULL, count * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (rc.p == MAP_FAILED) {
+		check(false, "mmap");
+		close(fd);
+		return;
+	}
+	rc.words = count * 1024;
+	for (i = 0; i < rc.words; i++)
+		rc.p[i] = (uint32_t)(i * 2654435761u);
+	pthread_create(&t, NULL, race_reader, &rc);
+	a = off;
+	b = off + 4 * count;
+	for (k = 0; k < 20; k++) {
+		u64 dst = (k & 1) ? a : b;
+
+		if (region_migrate(id, dst, NULL) == 0)
+			moves++;
+	}
+	rc.stop = 1;
+	pthread_join(t, NULL);
+	check(moves == 20 && rc.bad == 0 && rc.reads > 0,
+	      "20 MIGRATEs while another thread reads the mapping: %d done, %llu of %llu reads wrong",
+	      moves, rc.bad, rc.reads);
+	munmap((void *)rc.p, count * 4096);
+	close(fd);
+	wait_released(id, 5000);
+}
+
+
+/* Req. 6 (kernel side): a restarted daemon rebuilds its state with LIST. */
+static void test_restart(void)
+{
+	static const uint32_t attrs[3] = { DMABUFD_REGION_ATTR_CACHED, DMABUFD_REGION_ATTR_WRITECOMBINE,
+					   DMABUFD_REGION_ATTR_UNCACHED };
+	struct dmabufd_region_buffer *a = NULL;
+	u64 ids[3] = { 0, 0, 0 }, offs[3] = { 0, 0, 0 };
+	int fds[3] = { -1, -1, -1 }, i, n, found = 0, released = 0;
+	unsigned char *p;
+
+	for (i = 0; i < 3; i++) {
+		char label[16];
+
+		snprintf(label, sizeof(label), "client-%d", i);
+		if (export_anywhere(i ? offs[i - 1] + 32 : 0, 32, 32, attrs[i],
+				    i == 0 ? DMABUFD_REGION_EXPORT_MOVABLE : 0, label, &fds[i], &ids[i],
+				    &offs[i]))
+			break;
+	}
+	if (!check(i == 3, "EXPORT three buffers for the restart test"))
+		goto out;
+	/* The daemon exits: its device fd goes, the clients keep their fds. */
+	close(region_fd);
+	region_fd = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	released_nseen = 0;
+	n = region_list(&a);
+	for (i = 0; n > 0 && i < n; i++) {
+		int j;
+
+		for (j = 0; j < 3; j++) {
+			char label[16];
+
+			snprintf(label, sizeof(label), "client-%d", j);
+			found += a[i].id == ids[j] && a[i].page_offset == offs[j] && a[i].page_count == 32 &&
+				 a[i].attr == attrs[j] && strcmp(a[i].label, label) == 0 &&
+				 a[i].flags == (j == 0 ? DMABUFD_REGION_EXPORT_MOVABLE : 0u);
+		}
+	}
+	free(a);
+	check(region_fd >= 0 && n == 3 && found == 3,
+	      "after the device is reopened, LIST gives back all 3 buffers with id, offset, count, attr, flags, label");
+	p = mmap(NULL, 32 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+	check(p != MAP_FAILED && (p[0] = 7, p[0] == 7), "a client's fd still maps its buffer");
+	if (p != MAP_FAILED)
+		munmap(p, 32 * 4096);
+out:
+	for (i = 0; i < 3; i++) {
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			released += wait_released(ids[i], 5000) == 0;
+		}
+	}
+	check(released == 3, "the new device fd gets the RELEASED events (%d)", released);
+}
+
+int main(void)
+{
+	double t0 = now_s();
+	int r;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	{
+		struct utsname u;
+		int maj = 0, min = 0;
+
+		if (uname(&u) == 0 && sscanf(u.release, "%d.%d", &maj, &min) == 2 &&
+		    (maj > 6 || (maj == 6 && min >= 12)))
+			kpf_uc_bit = KPF_ARCH_2;
+		diag("kernel %s: PAT UC- is kpageflags bit %d, WC bit %d", u.release, kpf_uc_bit, KPF_ARCH);
+	}
+	region_fd = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (!check(region_fd >= 0, "open %s: %s", DMABUFD_REGION_DEVICE, strerror(errno))) {
+		puts("# done");
+		return 1;
+	}
+	r = region_info(&info);
+	if (!check(r == 0, "INFO: %s", r ? strerror(-r) : "ok")) {
+		puts("# done");
+		return 1;
+	}
+	diag("region: base PFN %#llx, %llu MiB, max buffer %llu pages",
+	     info.base_pfn, info.page_count / 256, info.max_buffer_pages);
+	attrs_consistent("at start");
+	test_migration_on_request();
+	test_uapi();
+	test_contiguity_and_import();
+	test_attributes();
+	test_migrate_mmapped(DMABUFD_REGION_ATTR_CACHED, "CACHED");
+	test_migrate_mmapped(DMABUFD_REGION_ATTR_WRITECOMBINE, "WRITECOMBINE");
+	test_migrate_unmovable();
+	test_events();
+	test_cpu_sync();
+	test_list_entry_sizes();
+	test_migrate_race();
+	test_event_overflow();
+	test_restart();
+	test_random();
+	diag("region tests took %.1fs, %d failures", now_s() - t0, failures);
+	puts("# done");
+	return failures ? 1 : 0;
+}
