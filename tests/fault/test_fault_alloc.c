@@ -18,6 +18,8 @@
  *        release);
  *      - the daemon's fd count is back to its baseline;
  *      - the daemon exits 0 on SIGTERM.
+ * Scenarios: the first buffer of a client; its 65th (the registry's hash
+ * table grows); an AllocFramebuffer (layout computed, then the same path).
  * Expected errno per failed call:
  *   malloc/calloc/realloc called by libprotobuf-c (unpacking the request):
  *     -EBADMSG — the daemon cannot tell an allocation failure inside
@@ -72,6 +74,7 @@ struct call {
 struct scenario {
 	const char *name;
 	unsigned prealloc;
+	bool framebuffer;   /* the armed request is AllocFramebuffer */
 	struct call calls[MAX_POINTS];
 	unsigned ncalls;
 };
@@ -80,6 +83,7 @@ struct scenario {
 
 static struct scenario first_buffer = { .name = "first buffer", .prealloc = 0 };
 static struct scenario table_grows = { .name = "registry table grows", .prealloc = 64 };
+static struct scenario framebuffer = { .name = "framebuffer", .framebuffer = true };
 static char tmpdir[64];
 
 static void sleep_ms(unsigned ms)
@@ -158,15 +162,42 @@ static int connect_prealloc(const char *socket, unsigned n)
 	return sock;
 }
 
-/* Sends one Alloc with the shim armed. Returns the reply (or NULL). */
-static Dmabufd__Reply *armed_alloc(struct daemon_proc *d, int sock, int *ret_fd)
+/*
+ * Sends one Alloc (or a 64x64 XRGB8888 AllocFramebuffer) with the shim
+ * armed. Returns the reply (or NULL).
+ */
+static Dmabufd__Reply *armed_alloc(struct daemon_proc *d, const struct scenario *sc, int sock,
+				   int *ret_fd)
 {
-	Dmabufd__Reply *r;
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__AllocFramebuffer fb = DMABUFD__ALLOC_FRAMEBUFFER__INIT;
+	Dmabufd__Reply *r = NULL;
 
 	assert_int_equal(kill(d->pid, SIGUSR1), 0);
-	r = raw_alloc(sock, 2, ALLOC_SIZE, DMABUFD_ATTR_CACHED, 0, "fault", ret_fd);
+	if (sc->framebuffer) {
+		fb.width = 64;
+		fb.height = 64;
+		fb.fourcc = 0x34325258; /* XR24: DRM_FORMAT_XRGB8888 */
+		fb.usage = 1u << 1;     /* DMABUFD_USAGE_RENDER */
+		fb.label = "fault";
+		req.id = 2;
+		req.body_case = DMABUFD__REQUEST__BODY_ALLOC_FRAMEBUFFER;
+		req.alloc_framebuffer = &fb;
+		if (raw_send(sock, &req, NULL, 0) == 0)
+			r = raw_recv(sock, 5000, ret_fd);
+	} else {
+		r = raw_alloc(sock, 2, ALLOC_SIZE, DMABUFD_ATTR_CACHED, 0, "fault", ret_fd);
+	}
 	kill(d->pid, SIGUSR2);
 	return r;
+}
+
+/* The size the daemon reports for a successful armed request. */
+static uint64_t reply_size(const Dmabufd__Reply *r)
+{
+	if (r->body_case == DMABUFD__REPLY__BODY_ALLOC_FRAMEBUFFER)
+		return r->alloc_framebuffer->size;
+	return r->body_case == DMABUFD__REPLY__BODY_ALLOC ? r->alloc->size : 0;
 }
 
 static int wait_fds(pid_t pid, int want)
@@ -249,7 +280,7 @@ static void enumerate(struct scenario *sc)
 	unlink(log);
 	assert_int_equal(start_daemon(&d, log, 0, NULL), 0);
 	sock = connect_prealloc(d.socket, sc->prealloc);
-	r = armed_alloc(&d, sock, &fd);
+	r = armed_alloc(&d, sc, sock, &fd);
 	assert_non_null(r);
 	assert_int_equal(r->error, 0);
 	assert_true(fd >= 0);
@@ -334,7 +365,7 @@ static void each_failure_point(struct scenario *sc)
 		assert_true(checker >= 0);
 		baseline = count_fds(d.pid);
 		sock = connect_prealloc(d.socket, sc->prealloc);
-		r = armed_alloc(&d, sock, &fd);
+		r = armed_alloc(&d, sc, sock, &fd);
 
 		f = fopen(report, "re");
 		if (!f || fscanf(f, "%31s %d %127s %127s", func, &injected, obj, sym) != 4) {
@@ -363,7 +394,7 @@ static void each_failure_point(struct scenario *sc)
 			ok = false;
 		}
 		if (r && !r->error && fd >= 0) {
-			want_used += r->alloc->size;
+			want_used += reply_size(r);
 			want_buffers++;
 		}
 		if (r)
@@ -432,11 +463,18 @@ static void test_table_grows(void **state)
 	each_failure_point(&table_grows);
 }
 
+static void test_framebuffer(void **state)
+{
+	enumerate(&framebuffer);
+	each_failure_point(&framebuffer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_buffer),
 		cmocka_unit_test(test_table_grows),
+		cmocka_unit_test(test_framebuffer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -74,6 +74,28 @@ def stats(rid):
     return request(rid, 14, b"")
 
 
+def f_fixed32(field, v):
+    return varint((field << 3) | 5) + struct.pack("<I", v)
+
+
+def f_fixed64(field, v):
+    return varint((field << 3) | 1) + struct.pack("<Q", v)
+
+
+def framebuffer(rid, width, height, fourcc, usage, modifier=0, label="fb"):
+    body = f_varint(1, width) + f_varint(2, height) + f_fixed32(3, fourcc)
+    if modifier:
+        body += f_fixed64(4, modifier)
+    body += f_varint(5, usage)
+    if label:
+        body += f_bytes(8, label)
+    return request(rid, 15, body)
+
+
+def fourcc(s):
+    return struct.unpack("<I", s.encode())[0]
+
+
 def rec(data, nfds=0, memfd=False, nodrain=False, conn=0, close=False, oversize=False):
     ctrl = (nfds & 7) | (8 if memfd else 0) | (16 if nodrain else 0) \
         | (32 if conn else 0) | (64 if close else 0) | (128 if oversize else 0)
@@ -111,6 +133,16 @@ SEEDS = {
     "list_pages": [rec(hello())] + [rec(alloc(2 + i, 4096)) for i in range(8)]
                   + [rec(list_(20, 0, 3)), rec(list_(21, 3, 3)), rec(list_(22, 99, 1 << 31)),
                      rec(list_(23, (1 << 64) - 1))],
+    "framebuffer": [rec(hello()), rec(framebuffer(2, 64, 64, fourcc("XR24"), 2)),
+                    rec(framebuffer(3, 1279, 719, fourcc("NV12"), 1 | 8)),
+                    rec(framebuffer(4, 33, 17, fourcc("YUYV"), 16)),
+                    rec(framebuffer(5, 0, 64, fourcc("XR24"), 2)),
+                    rec(framebuffer(6, 16385, 64, fourcc("XR24"), 2)),
+                    rec(framebuffer(7, 64, 64, 0x12345678, 2)),
+                    rec(framebuffer(8, 64, 64, fourcc("XR24"), 2, modifier=(1 << 56) | 1)),
+                    rec(framebuffer(9, 64, 64, fourcc("XR24"), 0)),
+                    rec(framebuffer(10, 4096, 4096, fourcc("AR24"), 2)),
+                    rec(list_(11)), rec(release(12, 1)), rec(stats(13))],
     "protocol_errors": [rec(hello())] + [rec(b"\xff\xff")] * 20 + [rec(stats(2))],
 }
 

@@ -6,10 +6,11 @@
  * The tool starts its own daemon (tests/integration/harness.c, so
  * DMABUFD_TEST_WRAPPER applies) and forks --clients worker processes. Each
  * worker has a role:
- *   normal     random operations from the ops[] table below (alloc, map,
- *              write, verify, release, stats, list); every writer fills its
- *              buffer with a pattern derived from (pid, buffer id) and checks
- *              it before release; fresh buffers must read as zeroes
+ *   normal     random operations from the ops[] table below (alloc,
+ *              framebuffer, map, write, verify, release, stats, list); every
+ *              writer fills its buffer with a pattern derived from (pid,
+ *              buffer id) and checks it before release; fresh buffers must
+ *              read as zeroes; framebuffer planes must lie inside the buffer
  *   malformed  random bytes, truncated and oversized datagrams, unknown
  *              request types, interleaved with valid requests
  *   fdflood    requests carrying DMABUFD_MAX_FDS fds each (memfds and
@@ -33,8 +34,8 @@
  *   6. the daemon exits 0 on SIGTERM (under valgrind: no error, no leak).
  * Exit status: 0 when every check passes, 1 otherwise, 2 on bad usage.
  *
- * Adding an operation (share, import, framebuffer when those requests
- * land) is one function with the op_fn signature plus one row in ops[].
+ * Adding an operation (share and import when those requests land) is one
+ * function with the op_fn signature plus one row in ops[].
  */
 #include <errno.h>
 #include <getopt.h>
@@ -352,6 +353,67 @@ static int op_list(struct worker *w)
 	return ret;
 }
 
+/* An AllocFramebuffer of a random size, format and usage; held like Alloc. */
+static int op_framebuffer(struct worker *w)
+{
+	static const uint32_t fourccs[] = {
+		0x34325258, /* XR24: DRM_FORMAT_XRGB8888 */
+		0x34325241, /* AR24: DRM_FORMAT_ARGB8888 */
+		0x3231564e, /* NV12: DRM_FORMAT_NV12 */
+		0x56595559, /* YUYV: DRM_FORMAT_YUYV */
+		0x32315559, /* YU12: DRM_FORMAT_YUV420 */
+		0x20203852, /* R8:   DRM_FORMAT_R8 */
+	};
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__AllocFramebuffer fb = DMABUFD__ALLOC_FRAMEBUFFER__INIT;
+	uint64_t id = w->next_id++;
+	Dmabufd__Reply *r;
+	int fd = -1, ret;
+
+	if (w->nheld >= MAX_HELD)
+		return OP_SKIP;
+	fb.width = 1 + rnd_below(512);
+	fb.height = 1 + rnd_below(256);
+	fb.fourcc = fourccs[rnd_below(sizeof(fourccs) / sizeof(fourccs[0]))];
+	fb.usage = 1u << rnd_below(8); /* one DMABUFD_USAGE_* bit */
+	fb.label = "stress-fb";
+	req.id = id;
+	req.body_case = DMABUFD__REQUEST__BODY_ALLOC_FRAMEBUFFER;
+	req.alloc_framebuffer = &fb;
+	if (raw_send(w->sock, &req, NULL, 0) < 0)
+		return OP_BROKEN;
+	r = raw_recv(w->sock, REPLY_TIMEOUT_MS, &fd);
+	if (!reply_ok(r, id)) {
+		if (fd >= 0)
+			close(fd);
+		return OP_BROKEN;
+	}
+	if (r->error) {
+		if (r->error == -ENOSPC)
+			COUNT(enospc, 1);
+		ret = OP_REFUSED;
+	} else if (fd < 0 || r->body_case != DMABUFD__REPLY__BODY_ALLOC_FRAMEBUFFER ||
+		   r->alloc_framebuffer->n_planes < 1) {
+		COUNT(corrupt, 1);
+		ret = OP_BROKEN;
+	} else {
+		const Dmabufd__AllocFramebufferReply *fr = r->alloc_framebuffer;
+
+		/* Every plane lies inside the buffer it came with. */
+		for (size_t i = 0; i < fr->n_planes; i++)
+			if ((uint64_t)fr->planes[i]->offset + fr->planes[i]->size > fr->size)
+				COUNT(corrupt, 1);
+		w->held[w->nheld++] = (struct held){ .id = fr->buffer_id, .fd = fd,
+						     .size = fr->size };
+		fd = -1;
+		ret = OP_DONE;
+	}
+	if (fd >= 0)
+		close(fd);
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
 /*
  * The operations of a normal worker, drawn at random by weight. To add one
  * (share, import, framebuffer): write an op_fn and add a row.
@@ -361,7 +423,8 @@ static const struct op {
 	op_fn fn;
 	unsigned weight;
 } ops[] = {
-	{ "alloc", op_alloc, 30 },
+	{ "alloc", op_alloc, 24 },
+	{ "fb", op_framebuffer, 6 },
 	{ "map", op_map, 20 },
 	{ "write", op_write, 15 },
 	{ "verify", op_verify, 8 },
