@@ -14,12 +14,14 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <drm_fourcc.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <linux/dma-buf.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -297,6 +299,122 @@ static int hold(struct ctx *ctx, long seconds)
 	return 0;
 }
 
+/* Sharing options of alloc. */
+struct share_opts {
+	bool share;
+	bool single_use;
+	uint32_t expiry;      /* seconds; 0 = the daemon's maximum */
+	int fill;             /* -1: do not fill */
+	uid_t uids[16];
+	gid_t gids[16];
+	pid_t pids[16];
+	struct dmabufd_share_targets who;
+	struct dmabufd_token token;
+	char token_text[DMABUFD_TOKEN_STRING_SIZE];
+};
+
+static int share_option(struct share_opts *sh, int c, const char *arg)
+{
+	unsigned long v;
+
+	if (!sh->who.uids) {
+		sh->who.uids = sh->uids;
+		sh->who.gids = sh->gids;
+		sh->who.pids = sh->pids;
+	}
+	switch (c) {
+	case 'S':
+		sh->share = true;
+		return 0;
+	case 'U': {
+		struct passwd *pw = getpwnam(arg);
+
+		if (sh->who.n_uids == 16)
+			return usage_error("--share-uid: at most 16");
+		if (pw)
+			v = pw->pw_uid;
+		else if (parse_uint(arg, UINT32_MAX - 1, &v) < 0)
+			return usage_error("--share-uid: '%s' is not a user", arg);
+		sh->uids[sh->who.n_uids++] = (uid_t)v;
+		sh->share = true;
+		return 0;
+	}
+	case 'G': {
+		struct group *gr = getgrnam(arg);
+
+		if (sh->who.n_gids == 16)
+			return usage_error("--share-gid: at most 16");
+		if (gr)
+			v = gr->gr_gid;
+		else if (parse_uint(arg, UINT32_MAX - 1, &v) < 0)
+			return usage_error("--share-gid: '%s' is not a group", arg);
+		sh->gids[sh->who.n_gids++] = (gid_t)v;
+		sh->share = true;
+		return 0;
+	}
+	case 'P':
+		if (sh->who.n_pids == 16)
+			return usage_error("--share-pid: at most 16");
+		if (parse_uint(arg, INT32_MAX, &v) < 0 || v == 0)
+			return usage_error("--share-pid: '%s' is not a pid", arg);
+		sh->pids[sh->who.n_pids++] = (pid_t)v;
+		sh->share = true;
+		return 0;
+	case '1':
+		sh->single_use = true;
+		sh->share = true;
+		return 0;
+	case 'E':
+		if (parse_uint(arg, UINT32_MAX, &v) < 0 || v == 0)
+			return usage_error("--expiry: '%s' is not a number of seconds", arg);
+		sh->expiry = (uint32_t)v;
+		sh->share = true;
+		return 0;
+	case 'F':
+		if (parse_uint(arg, 255, &v) < 0)
+			return usage_error("--fill: '%s' is not 0..255", arg);
+		sh->fill = (int)v;
+		return 0;
+	}
+	return usage_error("alloc: bad option");
+}
+
+/* Byte i of a --fill pattern. */
+static uint8_t fill_byte(int seed, uint64_t i)
+{
+	return (uint8_t)(seed + i);
+}
+
+static int fill_buffer(const struct dmabufd_buffer *b, int seed)
+{
+	uint8_t *p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	for (uint64_t i = 0; i < b->size; i++)
+		p[i] = fill_byte(seed, i);
+	munmap(p, b->size);
+	return 0;
+}
+
+/* Offset of the first byte that differs from the pattern (0 if it cannot be mapped), or -1. */
+static int64_t check_fill(const struct dmabufd_buffer *b, int seed)
+{
+	const uint8_t *p = mmap(NULL, b->size, PROT_READ, MAP_SHARED, b->fd, 0);
+	int64_t bad = -1;
+
+	if (p == MAP_FAILED)
+		return 0;
+	for (uint64_t i = 0; i < b->size; i++) {
+		if (p[i] != fill_byte(seed, i)) {
+			bad = (int64_t)i;
+			break;
+		}
+	}
+	munmap((void *)p, b->size);
+	return bad;
+}
+
 static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -308,8 +426,16 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 		{ "hold", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "share", no_argument, NULL, 'S' },
+		{ "share-uid", required_argument, NULL, 'U' },
+		{ "share-gid", required_argument, NULL, 'G' },
+		{ "share-pid", required_argument, NULL, 'P' },
+		{ "single-use", no_argument, NULL, '1' },
+		{ "expiry", required_argument, NULL, 'E' },
+		{ "fill", required_argument, NULL, 'F' },
 		{ 0 },
 	};
+	struct share_opts sh = { .fill = -1 };
 	enum dmabufd_attribute attr = DMABUFD_ATTR_CACHED;
 	uint64_t size = 0, align = 0;
 	const char *label = NULL;
@@ -350,13 +476,27 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 		case 'j':
 			ctx->json = true;
 			break;
+		case 'S': case 'U': case 'G': case 'P': case '1': case 'E': case 'F':
+			r = share_option(&sh, c, optarg);
+			if (r)
+				return r;
+			break;
 		case 'h':
 			printf("Usage: dmabufctl alloc SIZE [--attr cached|wc|uc] [--align BYTES]\n"
 			       "                      [--label L] [--movable] [--contiguous] "
 			       "[--hold SECONDS]\n"
+			       "                      [--fill BYTE] [--share] [--share-uid USER]... "
+			       "[--share-gid GROUP]...\n"
+			       "                      [--share-pid PID]... [--single-use] "
+			       "[--expiry SECONDS]\n"
 			       "SIZE in bytes, K/M/G suffixes allowed. The buffer is held until "
 			       "stdin closes,\nor for --hold SECONDS; the daemon releases it when "
-			       "dmabufctl exits.\n");
+			       "dmabufctl exits.\n"
+			       "--fill writes byte i as (BYTE + i) mod 256 (checked by import "
+			       "--check-fill).\n"
+			       "--share/--share-*: print a share token that the named users, groups "
+			       "or\nprocesses can import with 'dmabufctl import TOKEN' while this "
+			       "one holds the\nbuffer (--share alone: your own uid).\n");
 			return EXIT_OK;
 		default:
 			return usage_error("alloc: bad option");
@@ -375,6 +515,23 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 	r = dmabufd_alloc(ctx->client, size, align, attr, flags, label, &buf);
 	if (r < 0)
 		return request_failed(ctx, "alloc", r);
+	if (sh.fill >= 0) {
+		r = fill_buffer(&buf, sh.fill);
+		if (r < 0) {
+			fprintf(stderr, "dmabufctl: --fill: mmap: %s\n", strerror(-r));
+			close(buf.fd);
+			return EXIT_REFUSED;
+		}
+	}
+	if (sh.share) {
+		r = dmabufd_share(ctx->client, buf.id, &sh.who,
+				  sh.single_use ? DMABUFD_SHARE_SINGLE_USE : 0, sh.expiry, &sh.token);
+		if (r < 0) {
+			close(buf.fd);
+			return request_failed(ctx, "share", r);
+		}
+		dmabufd_token_to_string(sh.token.bytes, sh.token_text);
+	}
 
 	if (ctx->json) {
 		json_object *o = json_object_new_object();
@@ -385,6 +542,10 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 		json_add_u64(o, "offset", buf.offset);
 		json_add_str(o, "attribute", dmabufd_attribute_name(attr));
 		json_add_str(o, "label", label ? label : "");
+		if (sh.share) {
+			json_add_str(o, "token", sh.token_text);
+			json_add_u64(o, "token_expires_usec", sh.token.expires_usec);
+		}
 		json_print(o);
 	} else {
 		char h[32];
@@ -392,6 +553,8 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 		printf("buffer %" PRIu64 ": %" PRIu64 " bytes (%s), %s, offset %" PRIu64 "\n",
 		       buf.id, buf.size, human_size(buf.size, h, sizeof(h)),
 		       dmabufd_attribute_name(attr), buf.offset);
+		if (sh.share)
+			printf("token %s\n", sh.token_text);
 	}
 	fflush(stdout);
 
@@ -408,8 +571,165 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 	if (r < 0)
 		return request_failed(ctx, "hold", r);
 	r = dmabufd_release(ctx->client, buf.id);
-	if (r < 0)
+	/* An importer may have become the owner meanwhile: not ours to release. */
+	if (r < 0 && r != -ENOENT)
 		return request_failed(ctx, "release", r);
+	return EXIT_OK;
+}
+
+/* ---- import / revoke -------------------------------------------------------- */
+
+static int cmd_import(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "hold", required_argument, NULL, 'H' },
+		{ "check-fill", required_argument, NULL, 'C' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint8_t token[DMABUFD_TOKEN_SIZE];
+	struct dmabufd_import_info info;
+	struct dmabufd_buffer buf;
+	long hold_s = 0, check = -1;
+	int64_t bad = -1;
+	unsigned long v;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			if (parse_uint(optarg, INT_MAX / 1000, &v) < 0)
+				return usage_error("--hold: '%s' is not a number of seconds", optarg);
+			hold_s = (long)v;
+			break;
+		case 'C':
+			if (parse_uint(optarg, 255, &v) < 0)
+				return usage_error("--check-fill: '%s' is not 0..255", optarg);
+			check = (long)v;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			printf("Usage: dmabufctl import TOKEN [--check-fill BYTE] [--hold SECONDS]\n"
+			       "Import a buffer another process shared (alloc --share-*), print it, "
+			       "and\nhold it for --hold SECONDS (default 0; -1 would be stdin: use "
+			       "a large value).\n--check-fill verifies the pattern alloc --fill "
+			       "BYTE wrote (exit 5 if not).\n");
+			return EXIT_OK;
+		default:
+			return usage_error("import: bad option");
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("import: expected exactly one TOKEN");
+	if (dmabufd_token_from_string(argv[optind], token) < 0)
+		return usage_error("import: a token is %d hex digits", 2 * DMABUFD_TOKEN_SIZE);
+	r = connect_daemon(ctx);
+	if (r)
+		return r;
+	r = dmabufd_import(ctx->client, token, &buf, &info);
+	if (r < 0)
+		return request_failed(ctx, "import", r);
+	if (check >= 0)
+		bad = check_fill(&buf, (int)check);
+	if (ctx->json) {
+		json_object *o = json_object_new_object();
+
+		json_add_u64(o, "id", buf.id);
+		json_add_u64(o, "size", buf.size);
+		json_add_u64(o, "offset", buf.offset);
+		json_add_str(o, "attribute", dmabufd_attribute_name(info.attribute));
+		json_object_object_add(o, "owner_pid", json_object_new_int64(info.owner_pid));
+		json_add_u64(o, "owner_uid", info.owner_uid);
+		if (check >= 0)
+			json_object_object_add(o, "fill_ok", json_object_new_boolean(bad < 0));
+		json_print(o);
+	} else {
+		char h[32];
+
+		printf("imported buffer %" PRIu64 ": %" PRIu64 " bytes (%s), %s, owner pid %d "
+		       "uid %u\n", buf.id, buf.size, human_size(buf.size, h, sizeof(h)),
+		       dmabufd_attribute_name(info.attribute), (int)info.owner_pid,
+		       (unsigned)info.owner_uid);
+		if (check >= 0 && bad < 0)
+			printf("fill pattern %ld verified over %" PRIu64 " bytes\n", check, buf.size);
+	}
+	fflush(stdout);
+	if (bad >= 0) {
+		fprintf(stderr, "dmabufctl: import: byte %" PRId64 " differs from the fill "
+				"pattern %ld\n", bad, check);
+		close(buf.fd);
+		return EXIT_VERIFY;
+	}
+	install_stop_handlers();
+	r = hold(ctx, hold_s);
+	close(buf.fd);
+	if (r < 0)
+		return request_failed(ctx, "hold", r);
+	return EXIT_OK;
+}
+
+/*
+ * Options of a command that takes exactly one positional argument: --json,
+ * --help. Return: 0 and *ret_arg; -1 after --help; an exit code.
+ */
+static int one_arg(struct ctx *ctx, int argc, char **argv, const char *name, const char *help,
+		   const char **ret_arg)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			printf("%s", help);
+			return -1;
+		default:
+			return usage_error("%s: bad option", name);
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("%s takes exactly one argument", name);
+	*ret_arg = argv[optind];
+	return 0;
+}
+
+static int cmd_revoke(struct ctx *ctx, int argc, char **argv)
+{
+	const char *arg = NULL;
+	unsigned long v;
+	int r = one_arg(ctx, argc, argv, "revoke",
+			"Usage: dmabufctl revoke ID\nCut every mapping of buffer ID "
+			"(owner's and importers') and release it.\nRoot or the owner only; "
+			"backends without revocation (memfd) refuse.\n", &arg);
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (parse_uint(arg, ULONG_MAX, &v) < 0 || v == 0)
+		return usage_error("revoke: '%s' is not a buffer id", arg);
+	r = connect_daemon(ctx);
+	if (r)
+		return r;
+	r = dmabufd_revoke(ctx->client, v);
+	if (r < 0)
+		return request_failed(ctx, "revoke", r);
+	if (ctx->json) {
+		json_object *o = json_object_new_object();
+
+		json_add_u64(o, "revoked", v);
+		json_print(o);
+	} else {
+		printf("buffer %lu revoked\n", v);
+	}
 	return EXIT_OK;
 }
 
@@ -560,6 +880,28 @@ static json_object *buffer_info_json(const struct dmabufd_buffer_info *b, uint64
 	json_add_u64(o, "created_usec", b->created_usec);
 	json_add_u64(o, "age_usec", now > b->created_usec ? now - b->created_usec : 0);
 	json_add_u64(o, "offset", b->offset);
+	/* Sharing: the owner above is charged; importers are recorded. */
+	json_add_u64(o, "charged_uid", b->owner_uid);
+	json_add_u64(o, "charged_gid", b->owner_gid);
+	json_add_u64(o, "tokens", b->tokens);
+	json_add_u64(o, "owner_transfers", b->owner_transfers);
+	json_add_u64(o, "n_importers", b->n_importers);
+	{
+		json_object *a = json_object_new_array();
+
+		for (uint32_t i = 0; i < b->n_importers && i < DMABUFD_LIST_IMPORTERS; i++) {
+			const struct dmabufd_importer *im = &b->importers[i];
+			json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "pid", json_object_new_int64(im->pid));
+			json_add_u64(e, "uid", im->uid);
+			json_add_u64(e, "gid", im->gid);
+			json_add_str(e, "comm", im->comm);
+			json_add_u64(e, "imported_usec", im->imported_usec);
+			json_object_array_add(a, e);
+		}
+		json_object_object_add(o, "importers", a);
+	}
 	return o;
 }
 
@@ -572,19 +914,25 @@ static void print_table(const struct dmabufd_buffer_info *rows, size_t n)
 		printf("no buffers\n");
 		return;
 	}
-	printf("%6s %8s %-8s %7s %6s %-15s %-24s %s\n", "ID", "SIZE", "ATTR", "PID", "UID",
-	       "COMM", "LABEL", "AGE");
+	printf("%6s %8s %-8s %7s %6s %-15s %-24s %-8s %s\n", "ID", "SIZE", "ATTR", "PID", "UID",
+	       "COMM", "LABEL", "AGE", "IMPORTERS (pid/uid)");
 	for (size_t i = 0; i < n; i++) {
 		const struct dmabufd_buffer_info *b = &rows[i];
 
 		total += b->size;
-		printf("%6" PRIu64 " %8s %-8s %7d %6u %-15s %-24s %s\n", b->id,
+		printf("%6" PRIu64 " %8s %-8s %7d %6u %-15s %-24s %-8s", b->id,
 		       human_size(b->size, sz, sizeof(sz)), dmabufd_attribute_name(b->attribute),
 		       (int)b->owner_pid, (unsigned)b->owner_uid,
 		       printable(b->owner_comm, comm, sizeof(comm)),
 		       printable(b->label, label, sizeof(label)),
 		       human_age(now > b->created_usec ? now - b->created_usec : 0, age,
 				 sizeof(age)));
+		for (uint32_t k = 0; k < b->n_importers && k < DMABUFD_LIST_IMPORTERS; k++)
+			printf("%s%d/%u", k ? "," : " ", (int)b->importers[k].pid,
+			       (unsigned)b->importers[k].uid);
+		if (b->n_importers > DMABUFD_LIST_IMPORTERS)
+			printf(",+%u", b->n_importers - DMABUFD_LIST_IMPORTERS);
+		putchar('\n');
 	}
 	printf("%zu buffer%s, %" PRIu64 " bytes (%s)\n", n, n == 1 ? "" : "s", total,
 	       human_size(total, sz, sizeof(sz)));
@@ -680,6 +1028,13 @@ static json_object *stats_json(const struct dmabufd_stats *s)
 	json_add_u64(o, "pinned_buffers", s->pinned_buffers);
 	json_add_u64(o, "movable_buffers", s->movable_buffers);
 	json_add_u64(o, "page_size", s->page_size);
+	json_add_u64(o, "tokens", s->tokens);
+	json_add_u64(o, "imports", s->imports);
+	json_add_u64(o, "imports_total", s->imports_total);
+	json_add_u64(o, "owner_transfers", s->owner_transfers);
+	json_add_u64(o, "quota_refusals", s->quota_refusals);
+	json_add_u64(o, "access_refusals", s->access_refusals);
+	json_add_u64(o, "config_reloads", s->config_reloads);
 	return o;
 }
 
@@ -700,6 +1055,210 @@ static void print_stats(const struct dmabufd_stats *s)
 	       s->largest_free_pages, s->fragmentation_permille / 10,
 	       s->fragmentation_permille % 10);
 	printf("attribute transitions: %" PRIu64 "\n", s->transitions);
+	printf("sharing:        %u live tokens, %u imports (%" PRIu64 " total), %" PRIu64
+	       " ownership transfers\n", s->tokens, s->imports, s->imports_total,
+	       s->owner_transfers);
+	printf("policy:         %" PRIu64 " quota refusals, %" PRIu64 " refused connections, %"
+	       PRIu64 " config reloads\n", s->quota_refusals, s->access_refusals,
+	       s->config_reloads);
+}
+
+/* ---- accounts / top ------------------------------------------------------------ */
+
+static json_object *account_json(const struct dmabufd_account *u, enum dmabufd_account_kind kind)
+{
+	json_object *o = json_object_new_object(), *oa, *ia;
+
+	if (kind == DMABUFD_ACCOUNT_CLIENTS) {
+		json_add_u64(o, "client", u->key);
+		json_object_object_add(o, "pid", json_object_new_int64(u->pid));
+		json_add_str(o, "comm", u->comm);
+		json_add_u64(o, "tokens", u->tokens);
+	}
+	if (kind != DMABUFD_ACCOUNT_GIDS)
+		json_add_u64(o, "uid", u->uid);
+	if (kind != DMABUFD_ACCOUNT_UIDS)
+		json_add_u64(o, "gid", u->gid);
+	json_add_u64(o, "owned_bytes", u->owned_bytes);
+	json_add_u64(o, "owned_buffers", u->owned_buffers);
+	json_add_u64(o, "imported_bytes", u->imported_bytes);
+	json_add_u64(o, "imported_buffers", u->imported_buffers);
+	oa = json_object_new_object();
+	ia = json_object_new_object();
+	for (int a = 0; a < 3; a++) {
+		const char *n = dmabufd_attribute_name((enum dmabufd_attribute)a);
+
+		json_add_u64(oa, n, u->owned_by_attribute[a]);
+		json_add_u64(ia, n, u->imported_by_attribute[a]);
+	}
+	json_object_object_add(o, "owned_by_attribute", oa);
+	json_object_object_add(o, "imported_by_attribute", ia);
+	return o;
+}
+
+static void print_accounts_table(const struct dmabufd_account *rows, size_t n,
+			      enum dmabufd_account_kind kind)
+{
+	char a[32], b[32], c[32], d[32], comm[32];
+
+	if (kind == DMABUFD_ACCOUNT_CLIENTS)
+		printf("%7s %7s %6s %-15s %9s %5s %9s %5s %9s %9s %6s\n", "CLIENT", "PID", "UID",
+		       "COMM", "OWNED", "BUFS", "IMPORTED", "BUFS", "CACHED", "UNCACHED",
+		       "TOKENS");
+	else
+		printf("%7s %9s %5s %9s %5s %9s %9s %9s\n",
+		       kind == DMABUFD_ACCOUNT_UIDS ? "UID" : "GID", "OWNED", "BUFS", "IMPORTED",
+		       "BUFS", "CACHED", "WC", "UNCACHED");
+	for (size_t i = 0; i < n; i++) {
+		const struct dmabufd_account *u = &rows[i];
+
+		human_size(u->owned_bytes, a, sizeof(a));
+		human_size(u->imported_bytes, b, sizeof(b));
+		human_size(u->owned_by_attribute[DMABUFD_ATTR_CACHED], c, sizeof(c));
+		human_size(u->owned_by_attribute[DMABUFD_ATTR_UNCACHED], d, sizeof(d));
+		if (kind == DMABUFD_ACCOUNT_CLIENTS) {
+			printf("%7" PRIu64 " %7d %6u %-15s %9s %5u %9s %5u %9s %9s %6u\n", u->key,
+			       (int)u->pid, (unsigned)u->uid, printable(u->comm, comm, sizeof(comm)),
+			       a, u->owned_buffers, b, u->imported_buffers, c, d, u->tokens);
+		} else {
+			char wc[32];
+
+			human_size(u->owned_by_attribute[DMABUFD_ATTR_WRITECOMBINE], wc, sizeof(wc));
+			printf("%7u %9s %5u %9s %5u %9s %9s %9s\n",
+			       kind == DMABUFD_ACCOUNT_UIDS ? (unsigned)u->uid : (unsigned)u->gid, a,
+			       u->owned_buffers, b, u->imported_buffers, c, wc, d);
+		}
+	}
+}
+
+static int show_accounts(struct ctx *ctx, enum dmabufd_account_kind kind, json_object *into)
+{
+	struct dmabufd_account *rows = NULL;
+	size_t n = 0;
+	int r = dmabufd_accounting(ctx->client, kind, &rows, &n);
+
+	if (r < 0)
+		return r;
+	if (into) {
+		json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(a, account_json(&rows[i], kind));
+		json_object_object_add(into, kind == DMABUFD_ACCOUNT_CLIENTS ? "clients" :
+					     kind == DMABUFD_ACCOUNT_UIDS    ? "uids" : "gids", a);
+	} else {
+		print_accounts_table(rows, n, kind);
+	}
+	dmabufd_accounting_free(rows);
+	return 0;
+}
+
+static int cmd_accounts(struct ctx *ctx, int argc, char **argv)
+{
+	json_object *j = NULL;
+	int r = no_args(ctx, argc, argv, "accounts",
+			"Usage: dmabufctl accounts [--json]\nBytes and buffers owned (charged) and "
+			"imported, per attribute: per\nconnected client, per uid and per gid.\n");
+
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	r = connect_daemon(ctx);
+	if (r)
+		return r;
+	if (ctx->json)
+		j = json_object_new_object();
+	for (int k = DMABUFD_ACCOUNT_CLIENTS; k <= DMABUFD_ACCOUNT_GIDS && r == 0; k++) {
+		if (!j && k != DMABUFD_ACCOUNT_CLIENTS)
+			putchar('\n');
+		r = show_accounts(ctx, (enum dmabufd_account_kind)k, j);
+	}
+	if (r < 0) {
+		json_object_put(j);
+		return request_failed(ctx, "accounts", r);
+	}
+	if (j)
+		json_print(j);
+	return EXIT_OK;
+}
+
+static int cmd_top(struct ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "interval", required_argument, NULL, 'i' },
+		{ "iterations", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	unsigned long interval = 1, iterations = 0, v;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "hi:n:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			if (parse_uint(optarg, 3600, &v) < 0 || v == 0)
+				return usage_error("--interval: 1..3600 seconds");
+			interval = v;
+			break;
+		case 'n':
+			if (parse_uint(optarg, ULONG_MAX, &v) < 0)
+				return usage_error("--iterations: a number (0 = until interrupted)");
+			iterations = v;
+			break;
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'h':
+			printf("Usage: dmabufctl top [--interval SECONDS] [--iterations N] [--json]\n"
+			       "Live usage per client (owned, imported, per attribute, tokens) and "
+			       "the\ndaemon's totals, refreshed every --interval seconds (default 1).\n"
+			       "--json prints one JSON object per refresh.\n");
+			return EXIT_OK;
+		default:
+			return usage_error("top: bad option");
+		}
+	}
+	if (optind != argc)
+		return usage_error("top takes no arguments");
+	r = connect_daemon(ctx);
+	if (r)
+		return r;
+	install_stop_handlers();
+	for (unsigned long i = 0; !stop_requested && (!iterations || i < iterations); i++) {
+		struct dmabufd_stats st;
+		json_object *j = ctx->json ? json_object_new_object() : NULL;
+		char u[32], cap[32];
+
+		r = dmabufd_stats(ctx->client, &st);
+		if (r < 0) {
+			json_object_put(j);
+			return request_failed(ctx, "stats", r);
+		}
+		if (j) {
+			json_object_object_add(j, "stats", stats_json(&st));
+		} else {
+			if (isatty(STDOUT_FILENO))
+				fputs("\033[H\033[2J", stdout); /* home, clear */
+			printf("dmabufd %s: %s of %s used, %u buffers, %u clients, %u tokens, "
+			       "%u imports\n\n", st.backend, human_size(st.used, u, sizeof(u)),
+			       human_size(st.capacity, cap, sizeof(cap)), st.buffers, st.clients,
+			       st.tokens, st.imports);
+		}
+		r = show_accounts(ctx, DMABUFD_ACCOUNT_CLIENTS, j);
+		if (r < 0) {
+			json_object_put(j);
+			return request_failed(ctx, "accounts", r);
+		}
+		if (j)
+			json_print(j);
+		fflush(stdout);
+		if (iterations && i + 1 >= iterations)
+			break;
+		r = hold(ctx, (long)interval);
+		if (r < 0)
+			return request_failed(ctx, "top", r);
+	}
+	return EXIT_OK;
 }
 
 static int cmd_stats(struct ctx *ctx, int argc, char **argv)
@@ -1086,15 +1645,20 @@ out:
 /* ---- main ----------------------------------------------------------------- */
 
 static const struct command commands[] = {
-	{ "alloc", cmd_alloc, "SIZE [--attr A] [--align B] [--label L] [--movable] [--hold S]",
-	  "allocate a buffer and hold it" },
+	{ "alloc", cmd_alloc, "SIZE [--attr A] [--label L] [--hold S] [--share-uid U] ...",
+	  "allocate a buffer (and share it) and hold it" },
 	{ "alloc-fb", cmd_alloc_fb, "WxH FORMAT [--attr A] [--usage U] [--label L] [--hold S]",
 	  "allocate a framebuffer and print its plane layout" },
 	{ "list", cmd_list, "", "list every live buffer" },
 	{ "stats", cmd_stats, "", "show the daemon's counters" },
 	{ "demo", cmd_demo, "[--frames N] [--ring N] [--size BYTES] [--attr A]",
 	  "run a framebuffer producer against the daemon" },
-	/* later: compact, share, import, top, revoke */
+	{ "import", cmd_import, "TOKEN [--check-fill BYTE] [--hold S]",
+	  "import a buffer shared with alloc --share-*" },
+	{ "revoke", cmd_revoke, "ID", "revoke a buffer (kmod backend; root or owner)" },
+	{ "accounts", cmd_accounts, "", "bytes owned/imported per client, uid, gid" },
+	{ "top", cmd_top, "[--interval S] [--iterations N]", "live usage per client" },
+	/* later: compact */
 };
 
 static void usage(FILE *f)

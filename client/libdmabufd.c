@@ -122,6 +122,12 @@ static const char *body_name(Dmabufd__Reply__BodyCase body)
 		return "List";
 	case DMABUFD__REPLY__BODY_STATS:
 		return "Stats";
+	case DMABUFD__REPLY__BODY_SHARE:
+		return "Share";
+	case DMABUFD__REPLY__BODY_IMPORT:
+		return "Import";
+	case DMABUFD__REPLY__BODY_ACCOUNTING:
+		return "Accounting";
 	default:
 		return "none";
 	}
@@ -328,6 +334,19 @@ static int read_one(struct dmabufd_client *c, bool block, int *ran)
 		return -EPROTO;
 	}
 	p = reply->id ? pending_find(c, reply->id) : NULL;
+	if (!p && reply->id == 0 && reply->error < 0 && reply->error >= -ERRNO_MAX &&
+	    c->info.version == 0) {
+		/* The daemon refused the connection itself ([access] policy,
+		 * too many clients) before Hello: fail with its errno. */
+		error = reply->error;
+		log_debug("libdmabufd: connection refused: %s (%s)", strerror(-error),
+			  reply->reason);
+		wire_close_fds(fds, nfds);
+		set_reason(c, reply->reason);
+		dmabufd__reply__free_unpacked(reply, NULL);
+		*ran += fail_connection(c, error);
+		return error;
+	}
 	if (!p) {
 		log_debug("libdmabufd: reply id %llu matches no request (error %d: %s)",
 			  (unsigned long long)reply->id, (int)reply->error, reply->reason);
@@ -442,7 +461,8 @@ static int transact(struct dmabufd_client *c, Dmabufd__Request *req,
 
 	r = p->error;
 	if (r < 0) {
-		set_reason(c, p->reply && p->reply->error < 0 ? p->reply->reason : "");
+		if (p->reply || !c->reason[0]) /* keep a connection refusal's reason */
+			set_reason(c, p->reply && p->reply->error < 0 ? p->reply->reason : "");
 		pending_free(p);
 		return r;
 	}
@@ -464,6 +484,37 @@ static void client_free(struct dmabufd_client *c)
 		close(c->sock);
 	free(c->rx);
 	free(c);
+}
+
+/*
+ * The daemon may refuse a peer ([access], too many clients) with one Reply
+ * (id 0) and close the socket before our Hello is sent: sending then fails
+ * with EPIPE while the refusal is still queued for us. Return its errno,
+ * or @error when there is none.
+ */
+static int read_refusal(struct dmabufd_client *c, int error)
+{
+	int fds[DMABUFD_MAX_FDS];
+	size_t nfds = 0;
+	unsigned flags = 0;
+	Dmabufd__Reply *reply;
+	long n = wire_recv(c->sock, c->rx, DMABUFD_MAX_MESSAGE, fds, DMABUFD_MAX_FDS, &nfds,
+			   &flags);
+
+	if (n <= 0)
+		return error;
+	wire_close_fds(fds, nfds);
+	if (flags & WIRE_TRUNCATED)
+		return error;
+	reply = dmabufd__reply__unpack(NULL, (size_t)n, c->rx);
+	if (!reply)
+		return error;
+	if (reply->id == 0 && reply->error < 0 && reply->error >= -ERRNO_MAX) {
+		error = reply->error;
+		set_reason(c, reply->reason);
+	}
+	dmabufd__reply__free_unpacked(reply, NULL);
+	return error;
 }
 
 int dmabufd_connect_fd(int sock, const char *client_name, struct dmabufd_client **ret)
@@ -500,6 +551,8 @@ int dmabufd_connect_fd(int sock, const char *client_name, struct dmabufd_client 
 	req.body_case = DMABUFD__REQUEST__BODY_HELLO;
 	req.hello = &hello;
 	r = transact(c, &req, DMABUFD__REPLY__BODY_HELLO, false, &reply, NULL);
+	if (r == -EPIPE || r == -ECONNRESET)
+		r = read_refusal(c, r);
 	if (r < 0) {
 		log_debug("libdmabufd: Hello refused: %s (%s)", strerror(-r), c->reason);
 		client_free(c);
@@ -810,6 +863,18 @@ static void fill_info(struct dmabufd_buffer_info *d, const Dmabufd__BufferInfo *
 	copy_string(d->label, sizeof(d->label), s->label);
 	d->created_usec = s->created_usec;
 	d->offset = s->offset;
+	d->n_importers = s->n_importers > UINT32_MAX ? UINT32_MAX : (uint32_t)s->n_importers;
+	for (size_t i = 0; i < s->n_importers && i < DMABUFD_LIST_IMPORTERS; i++) {
+		const Dmabufd__ImporterInfo *ii = s->importers[i];
+
+		d->importers[i].pid = ii->pid;
+		d->importers[i].uid = ii->uid;
+		d->importers[i].gid = ii->gid;
+		copy_string(d->importers[i].comm, sizeof(d->importers[i].comm), ii->comm);
+		d->importers[i].imported_usec = ii->imported_usec;
+	}
+	d->tokens = s->tokens;
+	d->owner_transfers = s->owner_transfers;
 }
 
 DMABUFD_EXPORT int dmabufd_list(struct dmabufd_client *client, struct dmabufd_buffer_info **ret,
@@ -918,6 +983,13 @@ DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_s
 	st.pinned_buffers = sr->pinned_buffers;
 	st.movable_buffers = sr->movable_buffers;
 	st.page_size = sr->page_size;
+	st.tokens = sr->tokens;
+	st.imports = sr->imports;
+	st.imports_total = sr->imports_total;
+	st.owner_transfers = sr->owner_transfers;
+	st.quota_refusals = sr->quota_refusals;
+	st.access_refusals = sr->access_refusals;
+	st.config_reloads = sr->config_reloads;
 	dmabufd__reply__free_unpacked(reply, NULL);
 	*ret = st;
 	return 0;
@@ -959,4 +1031,283 @@ DMABUFD_EXPORT int dmabufd_attribute_from_string(const char *s, enum dmabufd_att
 		}
 	}
 	return -EINVAL;
+}
+
+/* ---- sharing (docs/SHARING.md) ---------------------------------------- */
+
+/* Most share targets a request may carry: 128 packed uint32s fit REQUEST_MAX
+ * (the daemon caps [share] max-targets-per-token at 128 too). */
+#define SHARE_TARGETS_MAX 128u
+/* Most rows dmabufd_accounting() accumulates. */
+#define ACCOUNTING_MAX_ENTRIES (1u << 20)
+
+DMABUFD_EXPORT int dmabufd_share(struct dmabufd_client *client, uint64_t id,
+				 const struct dmabufd_share_targets *who, uint32_t flags,
+				 uint32_t expiry_sec, struct dmabufd_token *ret)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Share sh = DMABUFD__SHARE__INIT;
+	Dmabufd__Reply *reply = NULL;
+	_cleanup_free_ uint32_t *uids = NULL, *gids = NULL;
+	_cleanup_free_ int32_t *pids = NULL;
+	struct dmabufd_token tok = { 0 };
+	int r;
+
+	if (!client || !ret || (flags & ~(uint32_t)DMABUFD_SHARE_SINGLE_USE))
+		return -EINVAL;
+	client->reason[0] = '\0';
+	if (who) {
+		if ((who->n_uids && !who->uids) || (who->n_gids && !who->gids) ||
+		    (who->n_pids && !who->pids) ||
+		    who->n_uids + who->n_gids + who->n_pids > SHARE_TARGETS_MAX)
+			return -EINVAL;
+		/* The wire's integer widths differ from uid_t/gid_t/pid_t's in name only. */
+		uids = calloc(who->n_uids + 1, sizeof(*uids));
+		gids = calloc(who->n_gids + 1, sizeof(*gids));
+		pids = calloc(who->n_pids + 1, sizeof(*pids));
+		if (!uids || !gids || !pids)
+			return -ENOMEM;
+		for (size_t i = 0; i < who->n_uids; i++)
+			uids[i] = who->uids[i];
+		for (size_t i = 0; i < who->n_gids; i++)
+			gids[i] = who->gids[i];
+		for (size_t i = 0; i < who->n_pids; i++)
+			pids[i] = who->pids[i];
+		sh.uids = uids;
+		sh.n_uids = who->n_uids;
+		sh.gids = gids;
+		sh.n_gids = who->n_gids;
+		sh.pids = pids;
+		sh.n_pids = who->n_pids;
+	}
+	sh.buffer_id = id;
+	sh.single_use = !!(flags & DMABUFD_SHARE_SINGLE_USE);
+	sh.expiry_sec = expiry_sec;
+	req.body_case = DMABUFD__REQUEST__BODY_SHARE;
+	req.share = &sh;
+	r = transact(client, &req, DMABUFD__REPLY__BODY_SHARE, false, &reply, NULL);
+	if (r < 0)
+		return r;
+	if (!reply->share || reply->share->token.len != DMABUFD_TOKEN_SIZE) {
+		dmabufd__reply__free_unpacked(reply, NULL);
+		return -EPROTO;
+	}
+	memcpy(tok.bytes, reply->share->token.data, DMABUFD_TOKEN_SIZE);
+	tok.expires_usec = reply->share->expires_usec;
+	dmabufd__reply__free_unpacked(reply, NULL);
+	*ret = tok;
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_import(struct dmabufd_client *client,
+				  const uint8_t token[DMABUFD_TOKEN_SIZE],
+				  struct dmabufd_buffer *ret, struct dmabufd_import_info *ret_info)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Import im = DMABUFD__IMPORT__INIT;
+	Dmabufd__Reply *reply = NULL;
+	const Dmabufd__ImportReply *ir;
+	int fd = -1, r;
+
+	if (!client || !token || !ret)
+		return -EINVAL;
+	client->reason[0] = '\0';
+	im.token.data = (uint8_t *)token;
+	im.token.len = DMABUFD_TOKEN_SIZE;
+	req.body_case = DMABUFD__REQUEST__BODY_IMPORT;
+	req.import = &im;
+	r = transact(client, &req, DMABUFD__REPLY__BODY_IMPORT, true, &reply, &fd);
+	if (r < 0)
+		return r;
+	ir = reply->import;
+	if (!ir || ir->buffer_id == 0 || ir->size == 0) {
+		dmabufd__reply__free_unpacked(reply, NULL);
+		close(fd);
+		return -EPROTO;
+	}
+	*ret = (struct dmabufd_buffer){
+		.id = ir->buffer_id, .fd = fd, .size = ir->size, .offset = ir->offset,
+	};
+	if (ret_info)
+		*ret_info = (struct dmabufd_import_info){
+			.attribute = (enum dmabufd_attribute)ir->attribute,
+			.flags = ir->flags,
+			.owner_pid = ir->owner_pid,
+			.owner_uid = ir->owner_uid,
+		};
+	dmabufd__reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_unshare(struct dmabufd_client *client,
+				   const uint8_t token[DMABUFD_TOKEN_SIZE])
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Unshare un = DMABUFD__UNSHARE__INIT;
+	Dmabufd__Reply *reply = NULL;
+	int r;
+
+	if (!client || !token)
+		return -EINVAL;
+	un.token.data = (uint8_t *)token;
+	un.token.len = DMABUFD_TOKEN_SIZE;
+	req.body_case = DMABUFD__REQUEST__BODY_UNSHARE;
+	req.unshare = &un;
+	r = transact(client, &req, DMABUFD__REPLY__BODY__NOT_SET, false, &reply, NULL);
+	if (r < 0)
+		return r;
+	dmabufd__reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_revoke(struct dmabufd_client *client, uint64_t id)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Revoke rv = DMABUFD__REVOKE__INIT;
+	Dmabufd__Reply *reply = NULL;
+	int r;
+
+	if (!client)
+		return -EINVAL;
+	rv.buffer_id = id;
+	req.body_case = DMABUFD__REQUEST__BODY_REVOKE;
+	req.revoke = &rv;
+	r = transact(client, &req, DMABUFD__REPLY__BODY__NOT_SET, false, &reply, NULL);
+	if (r < 0)
+		return r;
+	dmabufd__reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_token_to_string(const uint8_t token[DMABUFD_TOKEN_SIZE],
+					   char buf[DMABUFD_TOKEN_STRING_SIZE])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (!token || !buf)
+		return -EINVAL;
+	for (unsigned i = 0; i < DMABUFD_TOKEN_SIZE; i++) {
+		buf[2 * i] = hex[token[i] >> 4];
+		buf[2 * i + 1] = hex[token[i] & 15];
+	}
+	buf[2 * DMABUFD_TOKEN_SIZE] = '\0';
+	return 0;
+}
+
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+DMABUFD_EXPORT int dmabufd_token_from_string(const char *s, uint8_t ret[DMABUFD_TOKEN_SIZE])
+{
+	uint8_t tok[DMABUFD_TOKEN_SIZE];
+
+	if (!s || !ret || strlen(s) != 2 * DMABUFD_TOKEN_SIZE)
+		return -EINVAL;
+	for (unsigned i = 0; i < DMABUFD_TOKEN_SIZE; i++) {
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		tok[i] = (uint8_t)(hi << 4 | lo);
+	}
+	memcpy(ret, tok, sizeof(tok));
+	return 0;
+}
+
+static void fill_usage_row(struct dmabufd_account *d, const Dmabufd__AccountingEntry *e)
+{
+	memset(d, 0, sizeof(*d));
+	d->key = e->key;
+	d->pid = e->pid;
+	d->uid = e->uid;
+	d->gid = e->gid;
+	copy_string(d->comm, sizeof(d->comm), e->comm);
+	d->owned_bytes = e->owned_bytes;
+	d->owned_buffers = e->owned_buffers;
+	d->imported_bytes = e->imported_bytes;
+	d->imported_buffers = e->imported_buffers;
+	for (size_t a = 0; a < 3 && a < e->n_owned_bytes_by_attribute; a++)
+		d->owned_by_attribute[a] = e->owned_bytes_by_attribute[a];
+	for (size_t a = 0; a < 3 && a < e->n_imported_bytes_by_attribute; a++)
+		d->imported_by_attribute[a] = e->imported_bytes_by_attribute[a];
+	d->tokens = e->tokens;
+}
+
+DMABUFD_EXPORT int dmabufd_accounting(struct dmabufd_client *client, enum dmabufd_account_kind kind,
+				 struct dmabufd_account **ret, size_t *ret_count)
+{
+	_cleanup_free_ struct dmabufd_account *rows = NULL;
+	size_t count = 0, cap = 0;
+	uint64_t after = 0;
+	bool more = true;
+
+	if (!client || !ret || !ret_count || (unsigned)kind > DMABUFD_ACCOUNT_GIDS)
+		return -EINVAL;
+	while (more) {
+		Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+		Dmabufd__Accounting u = DMABUFD__ACCOUNTING__INIT;
+		Dmabufd__Reply *reply = NULL;
+		const Dmabufd__AccountingReply *ur;
+		int r = 0;
+
+		u.kind = (Dmabufd__AccountingKind)kind;
+		u.start_after = after;
+		req.body_case = DMABUFD__REQUEST__BODY_ACCOUNTING;
+		req.accounting = &u;
+		r = transact(client, &req, DMABUFD__REPLY__BODY_ACCOUNTING, false, &reply, NULL);
+		if (r < 0)
+			return r;
+		ur = reply->accounting;
+		more = ur->more;
+		if (more && ur->n_entries == 0)
+			r = -EPROTO;
+		else if (count + ur->n_entries > ACCOUNTING_MAX_ENTRIES)
+			r = -E2BIG;
+		else if (count + ur->n_entries > cap) {
+			size_t ncap = cap ? cap * 2 : 32;
+			struct dmabufd_account *n;
+
+			while (ncap < count + ur->n_entries)
+				ncap *= 2;
+			n = reallocarray(rows, ncap, sizeof(*rows));
+			if (n) {
+				rows = n;
+				cap = ncap;
+			} else {
+				r = -ENOMEM;
+			}
+		}
+		for (size_t i = 0; r == 0 && i < ur->n_entries; i++) {
+			if (ur->entries[i]->key <= after) {
+				r = -EPROTO;
+				break;
+			}
+			after = ur->entries[i]->key;
+			fill_usage_row(&rows[count++], ur->entries[i]);
+		}
+		dmabufd__reply__free_unpacked(reply, NULL);
+		if (r < 0)
+			return r;
+	}
+	if (!rows) {
+		rows = calloc(1, sizeof(*rows));
+		if (!rows)
+			return -ENOMEM;
+	}
+	*ret = TAKE_PTR(rows);
+	*ret_count = count;
+	return 0;
+}
+
+DMABUFD_EXPORT void dmabufd_accounting_free(struct dmabufd_account *accounts)
+{
+	free(accounts);
 }

@@ -71,6 +71,22 @@ struct backend_ops {
 	 * it or is gone). Closes buf->fd. Cannot fail.
 	 */
 	void (*release)(struct backend *b, struct buffer *buf);
+	/*
+	 * revoke() - optional (NULL: the backend cannot revoke, and Revoke
+	 * answers -EOPNOTSUPP; memfd is such a backend, since a memfd stays
+	 * valid memory in every process that holds it).
+	 * Cut every CPU mapping and device attachment of @buf, the owner's
+	 * and every importer's alike: afterwards mmap() and faults on any fd
+	 * of the buffer give SIGBUS/-ENODEV, new attachments fail, and the
+	 * pages may be reused by the region once the backend reports them
+	 * free. The server then releases @buf as usual (release() is still
+	 * called). docs/SHARING.md, "Revocation".
+	 * @ret_reason: on failure, a static string (may be NULL)
+	 * Return: 0; -EBUSY (a device still has the buffer mapped for DMA and
+	 * the backend cannot fence it); other negative errno. On failure
+	 * nothing changed.
+	 */
+	int (*revoke)(struct backend *b, struct buffer *buf, const char **ret_reason);
 };
 
 struct backend {

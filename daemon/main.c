@@ -15,17 +15,21 @@
 #include <event2/event.h>
 
 #include "backend.h"
+#include "config.h"
+#include "fdstore.h"
 #include "log.h"
 #include "parse.h"
+#include "sd.h"
 #include "server.h"
 
 struct options {
-	const char *socket_path;
-	const char *backend;
-	mode_t socket_mode;
-	struct backend_options backend_opts;
-	struct server_limits limits;
+	const char *config_path;             /* NULL: DMABUFD_DEFAULT_CONFIG if present */
+	struct config_overrides overrides;   /* the command line wins over the file */
 	int verbose;
+	/* issue 8: systemd integration */
+	const char *user;
+	uint32_t fdstore_max;
+	enum log_target log_target;
 };
 
 static void usage(FILE *f)
@@ -33,42 +37,43 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: dmabufd [OPTIONS]\n"
 		"Broker of shared DMA buffers over a Unix socket.\n\n"
-		"  -s, --socket PATH      listen on PATH (default $DMABUFD_SOCKET, else %s)\n"
+		"  -c, --config FILE      configuration file (default %s if it exists;\n"
+		"                         see docs/CONFIG.md). Options below override it.\n"
+		"  -s, --socket PATH      listen on PATH (default $DMABUFD_SOCKET, else the\n"
+		"                         file's [daemon] socket, else %s)\n"
 		"  -b, --backend NAME     backend: memfd (default)\n"
 		"      --capacity SIZE    bytes the memfd backend may hand out (default 256M;\n"
 		"                         K/M/G suffixes)\n"
 		"      --socket-mode MODE octal mode of the socket file (default 0660)\n"
 		"      --max-clients N    connected clients (default 256)\n"
 		"      --max-buffers N    live buffers per client (default 1024)\n"
+		"  -u, --user NAME        drop to user NAME once the devices are open and\n"
+		"                         the socket is bound\n"
+		"      --fdstore-max N    FileDescriptorStoreMax= of the unit (default %u)\n"
+		"      --log-target T     auto (journal when stderr is journald), journal,\n"
+		"                         stderr\n"
 		"  -v, --verbose          log debug messages\n"
 		"  -h, --help             show this help\n"
-		"  -V, --version          show the version\n",
-		DMABUFD_DEFAULT_SOCKET);
-}
-
-static int parse_u32(const char *s, uint32_t min, uint32_t *ret)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > UINT32_MAX || v < min)
-		return -EINVAL;
-	*ret = (uint32_t)v;
-	return 0;
+		"  -V, --version          show the version\n"
+		"SIGHUP reloads the configuration file without dropping clients.\n",
+		DMABUFD_DEFAULT_CONFIG, DMABUFD_DEFAULT_SOCKET, FDSTORE_DEFAULT_MAX);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CAPACITY = 256, OPT_MODE, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS };
+	enum { OPT_CAPACITY = 256, OPT_MODE, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS,
+	       OPT_FDSTORE_MAX, OPT_LOG_TARGET };
 	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "backend", required_argument, NULL, 'b' },
 		{ "capacity", required_argument, NULL, OPT_CAPACITY },
 		{ "socket-mode", required_argument, NULL, OPT_MODE },
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 		{ "max-buffers", required_argument, NULL, OPT_MAX_BUFFERS },
+		{ "user", required_argument, NULL, 'u' },
+		{ "fdstore-max", required_argument, NULL, OPT_FDSTORE_MAX },
+		{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -76,40 +81,66 @@ static int parse_args(int argc, char **argv, struct options *o)
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:b:vhV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:b:u:vhV", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (opt) {
+		case 'c':
+			o->config_path = optarg;
+			break;
 		case 's':
-			o->socket_path = optarg;
+			o->overrides.socket_path = optarg;
 			break;
 		case 'b':
-			o->backend = optarg;
+			o->overrides.backend = optarg;
 			break;
 		case OPT_CAPACITY:
-			if (parse_size(optarg, &o->backend_opts.capacity) < 0 ||
-			    o->backend_opts.capacity == 0) {
+			if (config_parse_size(optarg, &o->overrides.capacity) < 0 ||
+			    o->overrides.capacity == 0) {
 				fprintf(stderr, "dmabufd: --capacity: '%s' is not a size\n", optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_MODE:
 			errno = 0;
-			o->socket_mode = (mode_t)strtoul(optarg, &end, 8);
-			if (errno || *end || end == optarg || o->socket_mode > 0777) {
+			o->overrides.socket_mode = (mode_t)strtoul(optarg, &end, 8);
+			o->overrides.has_socket_mode = true;
+			if (errno || *end || end == optarg || o->overrides.socket_mode > 0777) {
 				fprintf(stderr, "dmabufd: --socket-mode: '%s' is not an octal mode\n", optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_MAX_CLIENTS:
-			if (parse_u32(optarg, 1, &o->limits.max_clients) < 0) {
+			if (config_parse_u32(optarg, 1, &o->overrides.max_clients) < 0) {
 				fprintf(stderr, "dmabufd: --max-clients: '%s' is not a positive number\n", optarg);
 				return -EINVAL;
 			}
 			break;
 		case OPT_MAX_BUFFERS:
-			if (parse_u32(optarg, 1, &o->limits.max_buffers) < 0) {
+			if (config_parse_u32(optarg, 1, &o->overrides.max_buffers) < 0) {
 				fprintf(stderr, "dmabufd: --max-buffers: '%s' is not a positive number\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case OPT_FDSTORE_MAX:
+			if (config_parse_u32(optarg, 0, &o->fdstore_max) < 0) {
+				fprintf(stderr, "dmabufd: --fdstore-max: '%s' is not a number\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_LOG_TARGET:
+			if (strcmp(optarg, "auto") == 0) {
+				o->log_target = LOG_TARGET_AUTO;
+			} else if (strcmp(optarg, "journal") == 0) {
+				o->log_target = LOG_TARGET_JOURNAL;
+			} else if (strcmp(optarg, "stderr") == 0) {
+				o->log_target = LOG_TARGET_STDERR;
+			} else {
+				fprintf(stderr, "dmabufd: --log-target: '%s' is not auto, journal or stderr\n",
+					optarg);
 				return -EINVAL;
 			}
 			break;
@@ -169,40 +200,67 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(base);
 }
 
+/*
+ * SIGHUP: reload the configuration file; clients stay connected. The reload
+ * is bracketed by RELOADING=1 and READY=1 (systemd.service(5), Type=notify).
+ */
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	service_notify_reloading();
+	server_reload_config(arg);
+	service_notify_ready();
+}
+
 int main(int argc, char **argv)
 {
-	struct options o = {
-		.socket_mode = 0660,
-		.limits = SERVER_LIMITS_DEFAULT,
-	};
+	struct options o = { .fdstore_max = FDSTORE_DEFAULT_MAX };
+	struct config_source src = { 0 };
+	struct config cfg = { 0 };
+	struct backend_options backend_opts = { 0 };
+	struct server_limits limits = SERVER_LIMITS_DEFAULT;
 	const struct backend_ops *ops;
 	struct event_base *base = NULL;
-	struct event *ev_int = NULL, *ev_term = NULL;
+	struct event *ev_int = NULL, *ev_term = NULL, *ev_hup = NULL;
+	struct service_fds sfds = { .listen_fd = -1 };
 	struct backend *backend = NULL;
 	struct server server;
+	const char *socket_path, *backend_name;
+	mode_t socket_mode;
 	int err, ret = EXIT_FAILURE;
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
-	log_set_sink(log_sink_stderr, "dmabufd", o.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	if (!o.socket_path)
-		o.socket_path = getenv("DMABUFD_SOCKET");
-	if (!o.socket_path || !o.socket_path[0])
-		o.socket_path = DMABUFD_DEFAULT_SOCKET;
-	if (!o.backend)
-		o.backend = "memfd";
+	service_log_setup(o.log_target, o.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	/* $DMABUFD_SOCKET counts as a command-line option (it beats the file). */
+	if (!o.overrides.socket_path && getenv("DMABUFD_SOCKET") && getenv("DMABUFD_SOCKET")[0])
+		o.overrides.socket_path = getenv("DMABUFD_SOCKET");
+	src.path = o.config_path ? o.config_path : DMABUFD_DEFAULT_CONFIG;
+	src.must_exist = o.config_path != NULL;
+	src.overrides = o.overrides;
+	if (config_load(src.path, src.must_exist, &cfg) < 0 ||
+	    config_apply_overrides(&cfg, &src.overrides) < 0) {
+		config_finish(&cfg);
+		return 2;
+	}
+	backend_name = cfg.backend ? cfg.backend : "memfd";
+	socket_mode = cfg.socket_mode;
+	backend_opts.capacity = cfg.capacity;
+	limits.max_clients = cfg.max_clients;
+	limits.max_buffers = cfg.max_buffers;
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 
-	ops = backend_find(o.backend);
+	ops = backend_find(backend_name);
 	if (!ops) {
-		log_error("unknown backend '%s'", o.backend);
+		log_error("unknown backend '%s'", backend_name);
+		config_finish(&cfg);
 		return 2;
 	}
-	err = ops->create(&o.backend_opts, &backend);
+	err = ops->create(&backend_opts, &backend);
 	if (err < 0) {
-		log_error("backend %s: %s", o.backend, strerror(-err));
+		log_error("backend %s: %s", backend_name, strerror(-err));
+		config_finish(&cfg);
 		return EXIT_FAILURE;
 	}
 
@@ -210,29 +268,72 @@ int main(int argc, char **argv)
 	if (!base) {
 		log_error("cannot create the event loop");
 		ops->destroy(backend);
+		config_finish(&cfg);
 		return EXIT_FAILURE;
 	}
-	err = server_init(&server, base, backend, &o.limits);
+	err = server_init(&server, base, backend, &limits);
 	if (err < 0) {
 		log_error("server: %s", strerror(-err));
 		ops->destroy(backend);
+		config_finish(&cfg);
 		goto out;
 	}
-	ensure_socket_dir(o.socket_path);
-	err = server_listen_path(&server, o.socket_path, o.socket_mode);
-	if (err < 0) {
-		log_error("cannot listen on %s: %s", o.socket_path, strerror(-err));
+	/* The server takes the configuration; socket_path etc. now point into it. */
+	server_apply_config(&server, &cfg);
+	server.config_source = &src;
+	socket_path = server.config.socket_path ? server.config.socket_path : DMABUFD_DEFAULT_SOCKET;
+
+	/* Socket activation: a listening socket passed by the service manager. */
+	err = service_take_fds(&sfds);
+	if (err < 0)
+		log_error("cannot take the fds passed by the service manager: %s", strerror(-err));
+	if (sfds.listen_fd >= 0) {
+		err = server_listen_fd(&server, sfds.listen_fd);
+		if (err < 0) {
+			log_error("the inherited socket cannot be served: %s", strerror(-err));
+			goto out_server;
+		}
+		sfds.listen_fd = -1;
+		log_info("serving on the socket passed by the service manager");
+	} else {
+		ensure_socket_dir(socket_path);
+		err = server_listen_path(&server, socket_path, socket_mode);
+		if (err < 0) {
+			log_error("cannot listen on %s: %s", socket_path, strerror(-err));
+			goto out_server;
+		}
+	}
+	if (service_init(base, &server) < 0) {
+		log_error("out of memory");
 		goto out_server;
+	}
+	/* Restart without loss: buffers and state from the fd store. */
+	err = fdstore_setup(&server, o.fdstore_max, sfds.fds, sfds.names, sfds.n);
+	if (err < 0)
+		log_error("fd store disabled: %s; buffers will not survive a restart",
+			  strerror(-err));
+	service_fds_free(&sfds);
+	if (o.user) {
+		err = service_drop_privileges(o.user);
+		if (err < 0) {
+			log_error("cannot drop privileges to user %s: %s", o.user, strerror(-err));
+			goto out_server;
+		}
 	}
 
 	ev_int = evsignal_new(base, SIGINT, on_signal, base);
 	ev_term = evsignal_new(base, SIGTERM, on_signal, base);
-	if (!ev_int || !ev_term || evsignal_add(ev_int, NULL) < 0 || evsignal_add(ev_term, NULL) < 0) {
+	ev_hup = evsignal_new(base, SIGHUP, on_sighup, &server);
+	if (!ev_int || !ev_term || !ev_hup || evsignal_add(ev_int, NULL) < 0 ||
+	    evsignal_add(ev_term, NULL) < 0 || evsignal_add(ev_hup, NULL) < 0) {
 		log_error("cannot install signal handlers");
 		goto out_server;
 	}
-	log_info("serving on %s with the %s backend (%" PRIu64 " bytes)", o.socket_path,
+	log_info("serving on %s with the %s backend (%" PRIu64 " bytes)",
+		 server.socket_path ? server.socket_path : "the inherited socket",
 		 server.caps.name, server.caps.region_size);
+	if (service_notify_ready() < 0) /* READY=1, STATUS=, watchdog */
+		log_warn("cannot arm the watchdog timer");
 
 	if (event_base_dispatch(base) < 0)
 		log_error("event loop failed");
@@ -240,12 +341,18 @@ int main(int argc, char **argv)
 		ret = EXIT_SUCCESS;
 
 out_server:
+	service_notify_stopping();
+	fdstore_finish(&server); /* freeze the store before releasing */
 	server_finish(&server);
+	service_finish();
 out:
 	if (ev_int)
 		event_free(ev_int);
 	if (ev_term)
 		event_free(ev_term);
+	if (ev_hup)
+		event_free(ev_hup);
+	service_fds_free(&sfds);
 	event_base_free(base);
 	return ret;
 }

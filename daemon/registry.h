@@ -37,6 +37,19 @@ struct buffer {
 	char label[DMABUFD_LABEL_MAX + 1];
 	uint64_t created_usec; /* CLOCK_REALTIME, µs */
 	void *backend_data;
+	/* --- systemd fd store (daemon/fdstore.c) --- */
+	uint32_t store_slot;   /* 1 + slot in the state memfd; 0 = not stored */
+	uint64_t owner_start;  /* owner's start time: /proc/<pid>/stat field 22,
+				  clock ticks since boot; 0 = unknown */
+	bool orphaned;         /* restored after a restart, owner not reconnected */
+	TAILQ_ENTRY(buffer) orphan_link;
+	/* --- end fd store --- */
+
+	/* sharing (share.c): import records, oldest first */
+	TAILQ_HEAD(, import) importers;
+	uint32_t nimporters;
+	uint32_t ntokens;          /* live share tokens naming this buffer */
+	uint32_t owner_transfers;  /* times the owner exited and an importer took over */
 
 	TAILQ_ENTRY(buffer) order_link;  /* registry, id order */
 	TAILQ_ENTRY(buffer) owner_link;  /* owner's list */

@@ -16,6 +16,7 @@
 #include <drm_fourcc.h>
 
 #include "fb_layout.h"
+#include "fdstore.h" /* issue 8 */
 #include "log.h"
 #include "macros.h"
 #include "server.h"
@@ -26,8 +27,7 @@
 
 static char reason_buf[160];
 
-static const char *reasonf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *reasonf(const char *fmt, ...)
+const char *reasonf(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -37,7 +37,7 @@ static const char *reasonf(const char *fmt, ...)
 	return reason_buf;
 }
 
-static void reply_error(struct client *c, uint64_t id, int error, const char *reason)
+void reply_error(struct client *c, uint64_t id, int error, const char *reason)
 {
 	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
 
@@ -52,7 +52,7 @@ static void reply_error(struct client *c, uint64_t id, int error, const char *re
 	}
 }
 
-static uint64_t realtime_usec(void)
+uint64_t realtime_usec(void)
 {
 	struct timespec ts;
 
@@ -193,6 +193,14 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		reason = reasonf("this client holds %u buffers, the limit", c->nbuffers);
 		goto refuse;
 	}
+	err = policy_check_quota(s->config.policy, &s->ledger, &c->usage, c->cred.uid, c->cred.gid,
+				 size, (enum dmabufd_attribute)req->attribute, reason_buf,
+				 sizeof(reason_buf));
+	if (err < 0) {
+		s->share_counters.quota_refusals++;
+		reason = reason_buf;
+		goto refuse;
+	}
 	err = -ENOSPC;
 	if (size > s->caps.region_size - s->used) {
 		reason = reasonf("no room: %llu of %llu bytes in use",
@@ -231,8 +239,18 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	memcpy(b->comm, c->comm, sizeof(b->comm));
 	snprintf(b->label, sizeof(b->label), "%s", label);
 	b->created_usec = realtime_usec();
+	TAILQ_INIT(&b->importers);
+	err = share_charge_owner(s, b);
+	if (err < 0) {
+		s->backend->ops->release(s->backend, b);
+		free(b);
+		reason = "out of memory";
+		goto refuse;
+	}
 	err = registry_insert(&s->registry, b);
 	if (err < 0) {
+		b->owner = NULL;
+		ledger_uncharge(&s->ledger, &c->usage, b->uid, b->gid, true, b->size, b->attribute);
 		s->backend->ops->release(s->backend, b);
 		free(b);
 		reason = "out of memory";
@@ -277,6 +295,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		reason = "could not queue the reply";
 		goto refuse;
 	}
+	fdstore_buffer_added(s, b); /* issue 8: FDSTORE=1 FDNAME=buf-<id>, STATUS= */
 	log_debug("buffer %llu: %llu bytes %s for pid %d (%s) \"%s\"", (unsigned long long)b->id,
 		  (unsigned long long)size, attribute_text(b->attribute), (int)b->pid, b->comm,
 		  b->label);
@@ -336,12 +355,21 @@ static void handle_release(struct client *c, uint64_t id, const Dmabufd__Release
 	struct buffer *b = registry_lookup(&c->server->registry, req->buffer_id);
 	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
 
+	/* An importer's Release ends its import, not the buffer. */
+	if (b && b->owner != c && share_release_import(c->server, c, b) == 0) {
+		reply.id = id;
+		if (client_queue_reply(c, &reply, -1) < 0)
+			c->protocol_errors = UINT32_MAX;
+		return;
+	}
 	/* Another client's buffer looks exactly like a missing one. */
 	if (!b || b->owner != c)
 		return reply_error(c, id, -ENOENT,
 				   reasonf("this client owns no buffer %llu",
 					   (unsigned long long)req->buffer_id));
-	server_release_buffer(c->server, b);
+	/* Importers still hold it: the earliest becomes the owner instead. */
+	if (!share_owner_release(c->server, c, b))
+		server_release_buffer(c->server, b);
 	reply.id = id;
 	if (client_queue_reply(c, &reply, -1) < 0)
 		c->protocol_errors = UINT32_MAX;
@@ -355,6 +383,8 @@ static void handle_list(struct client *c, uint64_t id, const Dmabufd__List *req)
 	_cleanup_free_ Dmabufd__BufferInfo *infos = NULL;
 	_cleanup_free_ Dmabufd__BufferInfo **ptrs = NULL;
 	uint32_t max = req->max_entries ? req->max_entries : LIST_PAGE_DEFAULT;
+	_cleanup_free_ Dmabufd__ImporterInfo ***imps = NULL;
+	size_t bytes = 64; /* reply header and the "more" flag */
 	struct buffer *b;
 	size_t n = 0;
 
@@ -362,13 +392,20 @@ static void handle_list(struct client *c, uint64_t id, const Dmabufd__List *req)
 		max = LIST_PAGE_DEFAULT;
 	infos = calloc(max, sizeof(*infos));
 	ptrs = calloc(max, sizeof(*ptrs));
-	if (!infos || !ptrs)
+	imps = calloc(max, sizeof(*imps));
+	if (!infos || !ptrs || !imps)
 		return reply_error(c, id, -ENOMEM, "out of memory");
 
+	share_sweep_expired(s);
 	for (b = registry_first_after(&s->registry, req->start_after); b && n < max;
 	     b = registry_next(b)) {
 		Dmabufd__BufferInfo *bi = &infos[n];
+		size_t entry;
+		int ni;
 
+		/* Other users' buffers (pids, comms, labels) are theirs to see. */
+		if (!share_buffer_visible(c, b))
+			continue;
 		dmabufd__buffer_info__init(bi);
 		bi->buffer_id = b->id;
 		bi->size = b->size;
@@ -381,6 +418,22 @@ static void handle_list(struct client *c, uint64_t id, const Dmabufd__List *req)
 		bi->label = b->label;
 		bi->created_usec = b->created_usec;
 		bi->offset = b->offset;
+		bi->tokens = b->ntokens;
+		bi->owner_transfers = b->owner_transfers;
+		ni = share_fill_importers(b, &imps[n]);
+		if (ni < 0)
+			break; /* out of memory: send a shorter page */
+		bi->n_importers = (size_t)ni;
+		bi->importers = imps[n];
+		/* Importers make entries larger: stop before the datagram limit. */
+		entry = dmabufd__buffer_info__get_packed_size(bi) + 4;
+		if (bytes + entry > DMABUFD_MAX_MESSAGE) {
+			free(imps[n]);
+			imps[n] = NULL;
+			break;
+		}
+		bytes += entry;
+		bi->orphaned = b->orphaned; /* issue 8 */
 		ptrs[n++] = bi;
 	}
 	lr.n_buffers = n;
@@ -389,9 +442,10 @@ static void handle_list(struct client *c, uint64_t id, const Dmabufd__List *req)
 	reply.id = id;
 	reply.body_case = DMABUFD__REPLY__BODY_LIST;
 	reply.list = &lr;
-	/* 256 entries of at most ~130 bytes each always fit in a datagram. */
 	if (client_queue_reply(c, &reply, -1) < 0)
 		c->protocol_errors = UINT32_MAX;
+	for (size_t i = 0; i < n; i++)
+		free(imps[i]);
 }
 
 static void handle_stats(struct client *c, uint64_t id)
@@ -415,12 +469,21 @@ static void handle_stats(struct client *c, uint64_t id)
 	sr.allocs_failed = s->counters.allocs_failed;
 	sr.releases_total = s->counters.releases_total;
 	sr.page_size = s->caps.page_size;
+	sr.orphaned_buffers = (uint32_t)fdstore_orphan_count(); /* issue 8 */
 	sr.free_pages = free_bytes / s->caps.page_size;
 	sr.largest_free_pages = sr.free_pages;
 	sr.fragmentation_permille = 0;
 	sr.transitions = 0;
 	sr.movable_buffers = movable;
 	sr.pinned_buffers = (uint32_t)s->registry.count - movable;
+	share_sweep_expired(s);
+	sr.tokens = s->ntokens;
+	sr.imports = s->nimports;
+	sr.imports_total = s->share_counters.imports_total;
+	sr.owner_transfers = s->share_counters.owner_transfers;
+	sr.quota_refusals = s->share_counters.quota_refusals;
+	sr.access_refusals = s->share_counters.access_refusals;
+	sr.config_reloads = s->share_counters.config_reloads;
 	reply.id = id;
 	reply.body_case = DMABUFD__REPLY__BODY_STATS;
 	reply.stats = &sr;
@@ -478,6 +541,21 @@ void client_handle_datagram(struct client *c, const uint8_t *data, size_t len, i
 		break;
 	case DMABUFD__REQUEST__BODY_STATS:
 		handle_stats(c, id);
+		break;
+	case DMABUFD__REQUEST__BODY_SHARE:
+		handle_share(c, id, req->share);
+		break;
+	case DMABUFD__REQUEST__BODY_IMPORT:
+		handle_import(c, id, req->import);
+		break;
+	case DMABUFD__REQUEST__BODY_UNSHARE:
+		handle_unshare(c, id, req->unshare);
+		break;
+	case DMABUFD__REQUEST__BODY_REVOKE:
+		handle_revoke(c, id, req->revoke);
+		break;
+	case DMABUFD__REQUEST__BODY_ACCOUNTING:
+		handle_accounting(c, id, req->accounting);
 		break;
 	default:
 		c->protocol_errors++;

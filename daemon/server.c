@@ -19,8 +19,10 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "dmabufd.pb-c.h"
+#include "fdstore.h" /* systemd fd store hooks (issue 8) */
 #include "log.h"
 #include "macros.h"
+#include "sd.h"      /* STATUS= and journal fields (issue 8) */
 #include "wire.h"
 
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
@@ -42,9 +44,19 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 	backend->ops->get_caps(backend, &s->caps);
 	if (s->limits.max_alloc == 0 || s->limits.max_alloc > s->caps.region_size)
 		s->limits.max_alloc = s->caps.region_size;
+	ledger_init(&s->ledger);
+	TAILQ_INIT(&s->tokens);
+	s->tokens_next_expiry = UINT64_MAX;
+	s->config.policy = policy_new_default();
+	if (!s->config.policy)
+		return -ENOMEM;
+	s->config.max_clients = s->limits.max_clients;
+	s->config.max_buffers = s->limits.max_buffers;
 	err = registry_init(&s->registry);
-	if (err < 0)
+	if (err < 0) {
+		policy_free(TAKE_PTR(s->config.policy));
 		return err;
+	}
 	return 0;
 }
 
@@ -217,8 +229,20 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			client_refuse(fd, -EUSERS, "too many clients connected");
 			continue;
 		}
-		if (server_adopt_client(s, fd) < 0)
+		switch (server_adopt_client(s, fd)) {
+		case 0:
+			break;
+		case -EACCES:
+			log_info("refusing a client: %s", s->refusal);
+			client_refuse(fd, -EACCES, s->refusal);
+			break;
+		case -ENOMEM:
 			client_refuse(fd, -ENOMEM, "out of memory");
+			break;
+		default:
+			close(fd);
+			break;
+		}
 	}
 }
 
@@ -226,19 +250,33 @@ int server_adopt_client(struct server *s, int fd)
 {
 	socklen_t len = sizeof(struct ucred);
 	struct client *c = calloc(1, sizeof(*c));
+	int err;
 
 	if (!c)
 		return -ENOMEM;
 	c->server = s;
 	c->fd = fd;
 	TAILQ_INIT(&c->buffers);
+	TAILQ_INIT(&c->imports);
 	STAILQ_INIT(&c->outq);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
-		int err = negative_errno();
-
+		err = negative_errno();
 		free(c);
 		return err;
 	}
+	err = peer_groups(fd, &c->groups, &c->ngroups);
+	if (err < 0 && err != -ENOPROTOOPT) {
+		free(c);
+		return err;
+	}
+	err = server_admit_peer(s, c->cred.uid, c->cred.gid, c->groups, c->ngroups, s->refusal,
+				sizeof(s->refusal));
+	if (err < 0) {
+		free(c->groups);
+		free(c);
+		return err;
+	}
+	c->serial = ++s->next_client_serial;
 	read_comm(c->cred.pid, c->comm);
 	c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
 	c->ev_write = event_new(s->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
@@ -247,12 +285,15 @@ int server_adopt_client(struct server *s, int fd)
 			event_free(c->ev_read);
 		if (c->ev_write)
 			event_free(c->ev_write);
+		free(c->groups);
 		free(c);
 		return -ENOMEM;
 	}
 	c->reading = true;
 	TAILQ_INSERT_TAIL(&s->clients, c, link);
 	s->nclients++;
+	fdstore_client_connected(s, c); /* issue 8: claim orphaned buffers */
+	service_status_changed();       /* issue 8 */
 	log_debug("client connected: pid %d uid %u gid %u comm %s", (int)c->cred.pid,
 		  (unsigned)c->cred.uid, (unsigned)c->cred.gid, c->comm);
 	return 0;
@@ -262,16 +303,19 @@ void server_release_buffer(struct server *s, struct buffer *b)
 {
 	struct client *owner = b->owner;
 
+	share_buffer_gone(s, b);
 	if (owner) {
 		TAILQ_REMOVE(&owner->buffers, b, owner_link);
 		owner->nbuffers--;
 	}
+	fdstore_buffer_released(s, b); /* issue 8: FDSTOREREMOVE, orphan bookkeeping */
 	registry_remove(&s->registry, b);
 	s->backend->ops->release(s->backend, b);
 	s->used -= b->size;
 	s->counters.releases_total++;
-	log_debug("buffer %llu released (%llu bytes, owner pid %d)",
-		  (unsigned long long)b->id, (unsigned long long)b->size, (int)b->pid);
+	log_buffer_event(LOG_LEVEL_DEBUG, b, 0, "buffer %llu released (%llu bytes, owner pid %d)",
+			 (unsigned long long)b->id, (unsigned long long)b->size,
+			 (int)b->pid); /* issue 8: BUFFER_ID= etc. in the journal */
 	free(b);
 }
 
@@ -283,6 +327,7 @@ void client_destroy(struct client *c)
 
 	log_debug("client disconnected: pid %d, %u buffers returned", (int)c->cred.pid,
 		  c->nbuffers);
+	share_client_gone(s, c); /* importers take over shared buffers */
 	while ((b = TAILQ_FIRST(&c->buffers)))
 		server_release_buffer(s, b);
 	while ((m = STAILQ_FIRST(&c->outq))) {
@@ -296,7 +341,9 @@ void client_destroy(struct client *c)
 	close(c->fd);
 	TAILQ_REMOVE(&s->clients, c, link);
 	s->nclients--;
+	free(c->groups);
 	free(c);
+	service_status_changed(); /* issue 8 */
 }
 
 /* Re-arm reading once the reply queue is below its limits again. */
@@ -383,6 +430,11 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct client *c = arg;
 	struct server *s = c->server;
 	static uint8_t buf[DMABUFD_MAX_MESSAGE + 1];
+	LOG_CONTEXT_SCOPE(); /* issue 8: journal fields of everything logged below */
+
+	log_context_push("CLIENT_PID=%d", (int)c->cred.pid);
+	log_context_push("CLIENT_UID=%u", (unsigned)c->cred.uid);
+	log_context_push("CLIENT_COMM=%s", c->comm);
 
 	for (uint32_t i = 0; i < s->limits.read_budget && c->reading; i++) {
 		int fds[DMABUFD_MAX_FDS];
@@ -442,6 +494,8 @@ void server_finish(struct server *s)
 		unlink(s->socket_path);
 	free(s->socket_path);
 	registry_finish(&s->registry);
+	ledger_finish(&s->ledger);
+	config_finish(&s->config);
 	if (s->backend)
 		s->backend->ops->destroy(s->backend);
 	memset(s, 0, sizeof(*s));

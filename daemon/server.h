@@ -13,8 +13,11 @@
 #include <sys/socket.h>
 
 #include "backend.h"
+#include "config.h"
 #include "fb_layout.h"
+#include "policy.h"
 #include "registry.h"
+#include "share.h"
 
 struct event_base;
 struct event;
@@ -64,6 +67,14 @@ struct client {
 	STAILQ_HEAD(, outmsg) outq;
 	uint32_t noutq;
 	size_t outq_bytes;
+	/* policy and sharing (issue 6) */
+	uint64_t serial;      /* client id in Usage replies, never reused */
+	gid_t *groups;        /* supplementary groups (SO_PEERGROUPS) */
+	size_t ngroups;
+	struct usage usage;   /* owned (charged) and imported bytes */
+	struct import_list imports;
+	uint32_t nimports;
+	uint32_t ntokens;     /* live tokens this client created */
 };
 
 struct server_counters {
@@ -88,6 +99,18 @@ struct server {
 	uint64_t used;              /* bytes held by live buffers */
 	struct fb_align_rules fb_rules; /* framebuffer alignment by usage */
 	struct server_counters counters;
+	/* configuration, policy, accounting, sharing (issue 6) */
+	struct config config;       /* running; config.policy is the policy */
+	bool config_applied;        /* server_apply_config() ran once */
+	const struct config_source *config_source; /* for reloads; may be NULL */
+	struct ledger ledger;       /* per-uid and per-gid accounts */
+	struct share_token_list tokens;
+	uint32_t ntokens;
+	uint64_t tokens_next_expiry; /* CLOCK_MONOTONIC µs; no token expires earlier */
+	uint32_t nimports;
+	uint64_t next_client_serial;
+	struct share_counters share_counters;
+	char refusal[160];          /* reason of the last refused peer */
 };
 
 /**
@@ -120,7 +143,10 @@ int server_listen_fd(struct server *s, int fd);
  * client (accept() calls this; tests and fuzz targets pass one end of a
  * socketpair). The peer's credentials come from SO_PEERCRED. @fd must be
  * non-blocking; on success the server owns it.
- * Return: 0; -ENOMEM; negative errno from getsockopt(2) (@fd untouched).
+ * The access policy ([access]) is checked here: a refused peer gives
+ * -EACCES and s->refusal holds the reason to send it.
+ * Return: 0; -EACCES; -ENOMEM; negative errno from getsockopt(2) (@fd
+ * untouched on every failure).
  */
 int server_adopt_client(struct server *s, int fd);
 
@@ -133,5 +159,8 @@ int client_queue_reply(struct client *c, const void *reply_msg, int fd);
 void client_handle_datagram(struct client *c, const uint8_t *data, size_t len,
 			    int *fds, size_t nfds, unsigned wire_flags);
 void server_release_buffer(struct server *s, struct buffer *b);
+void reply_error(struct client *c, uint64_t id, int error, const char *reason);
+const char *reasonf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t realtime_usec(void);
 
 #endif

@@ -73,6 +73,8 @@ enum dmabufd_alloc_flags {
 
 /** Longest label, in bytes, without the terminating NUL. */
 #define DMABUFD_LABEL_MAX 63
+/** Importers kept per row of dmabufd_list() (n_importers counts them all). */
+#define DMABUFD_LIST_IMPORTERS 8
 
 struct dmabufd_client;
 
@@ -99,6 +101,15 @@ struct dmabufd_buffer {
 	uint64_t offset; /**< bytes, placement inside the backend's region */
 };
 
+/** A process that imported a buffer (dmabufd_buffer_info.importers). */
+struct dmabufd_importer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char comm[16];
+	uint64_t imported_usec;        /**< CLOCK_REALTIME, µs */
+};
+
 /** One row of dmabufd_list(). */
 struct dmabufd_buffer_info {
 	uint64_t id;
@@ -112,6 +123,11 @@ struct dmabufd_buffer_info {
 	char label[DMABUFD_LABEL_MAX + 1];
 	uint64_t created_usec;         /**< CLOCK_REALTIME, µs */
 	uint64_t offset;               /**< bytes, placement inside the region */
+	/* Sharing (docs/SHARING.md). The owner above is the client charged. */
+	uint32_t n_importers;          /**< importers in all (may exceed the array) */
+	struct dmabufd_importer importers[DMABUFD_LIST_IMPORTERS]; /**< the oldest ones */
+	uint32_t tokens;               /**< live share tokens for this buffer */
+	uint32_t owner_transfers;      /**< times an importer took over ownership */
 };
 
 /** The daemon's counters (dmabufd_stats()). */
@@ -131,6 +147,14 @@ struct dmabufd_stats {
 	uint32_t pinned_buffers;
 	uint32_t movable_buffers;
 	uint32_t page_size;            /**< bytes */
+	/* Sharing, policy, accounting. */
+	uint32_t tokens;               /**< live share tokens */
+	uint32_t imports;              /**< live import records */
+	uint64_t imports_total;
+	uint64_t owner_transfers;      /**< buffers handed to an importer on owner exit */
+	uint64_t quota_refusals;       /**< requests refused with -EDQUOT */
+	uint64_t access_refusals;      /**< connections refused by [access] */
+	uint64_t config_reloads;       /**< successful SIGHUP reloads */
 };
 
 /** Log handler: @level is a syslog priority (7 = debug). */
@@ -299,6 +323,156 @@ DMABUFD_EXPORT const char *dmabufd_attribute_name(enum dmabufd_attribute attribu
  * "uc"/"uncached". Return: 0 and *ret set, or -EINVAL.
  */
 DMABUFD_EXPORT int dmabufd_attribute_from_string(const char *s, enum dmabufd_attribute *ret);
+
+/*
+ * Sharing between processes (docs/SHARING.md). The owner of a buffer
+ * shares it: the daemon returns a 128-bit token that the owner passes to
+ * the consumer by any channel (a pipe, D-Bus, the command line); the
+ * consumer imports the token and receives its own fd. The daemon admits an
+ * Import only from the peers the owner named; it records every importer.
+ */
+
+/** Bytes in a share token. */
+#define DMABUFD_TOKEN_SIZE 16
+/** Bytes of the token's text form (32 lowercase hex digits) with its NUL. */
+#define DMABUFD_TOKEN_STRING_SIZE 33
+
+/** A share token and when it expires. */
+struct dmabufd_token {
+	uint8_t bytes[DMABUFD_TOKEN_SIZE];
+	uint64_t expires_usec;         /**< CLOCK_REALTIME, µs */
+};
+
+/**
+ * Who may import a token. A peer matches when its uid is in @uids, its
+ * primary or a supplementary gid is in @gids, or its pid is in @pids. All
+ * three empty: only peers with the sharer's own uid.
+ */
+struct dmabufd_share_targets {
+	const uid_t *uids;
+	size_t n_uids;
+	const gid_t *gids;
+	size_t n_gids;
+	const pid_t *pids;
+	size_t n_pids;
+};
+
+/** dmabufd_share() flags. Unknown bits are refused with -EINVAL. */
+enum dmabufd_share_flags {
+	/** The token dies at its first successful Import. */
+	DMABUFD_SHARE_SINGLE_USE = 1u << 0,
+};
+
+/** What dmabufd_import() learns besides the buffer itself. */
+struct dmabufd_import_info {
+	enum dmabufd_attribute attribute;
+	uint32_t flags;                /**< DMABUFD_ALLOC_* */
+	pid_t owner_pid;
+	uid_t owner_uid;
+};
+
+/**
+ * dmabufd_share() - let other processes import a buffer this connection owns.
+ * @id: buffer id
+ * @who: the peers admitted (NULL: the sharer's own uid only); at most
+ *       [share] max-targets-per-token entries in all (default 16)
+ * @flags: DMABUFD_SHARE_* bits
+ * @expiry_sec: seconds until the token dies; 0 = the daemon's maximum
+ *              ([share] max-expiry, default 3600)
+ * @ret: receives the token
+ *
+ * The token also dies when this connection closes, on dmabufd_unshare(), or
+ * when the buffer is released.
+ * Return: 0; -EINVAL (unknown flag, expiry above the maximum, a pid <= 0,
+ * uid/gid -1, more than 128 targets, NULL arguments); -ENOENT (this connection owns no buffer
+ * @id); -E2BIG (too many targets); -ETOOMANYREFS (token limit per buffer
+ * or per client); connection errors as dmabufd_alloc().
+ */
+DMABUFD_EXPORT int dmabufd_share(struct dmabufd_client *client, uint64_t id,
+				 const struct dmabufd_share_targets *who, uint32_t flags,
+				 uint32_t expiry_sec, struct dmabufd_token *ret);
+
+/**
+ * dmabufd_import() - trade a token for an fd of the shared buffer.
+ * @token: DMABUFD_TOKEN_SIZE bytes
+ * @ret: receives id, fd (owned by the caller), size, offset
+ * @ret_info: receives attribute, flags and owner, or NULL
+ *
+ * The daemon records this connection as an importer until it calls
+ * dmabufd_release() on the id or disconnects. If the owner disconnects
+ * first, the earliest importer still connected becomes the owner.
+ * Return: 0; -ENOENT (no live token matches: unknown, expired, used or
+ * withdrawn); -EACCES (the token does not name this process); -ETOOMANYREFS
+ * (the buffer has its maximum of importers); -EMFILE (this connection's
+ * import limit); -EINVAL (NULL arguments); connection errors as
+ * dmabufd_alloc().
+ */
+DMABUFD_EXPORT int dmabufd_import(struct dmabufd_client *client,
+				  const uint8_t token[DMABUFD_TOKEN_SIZE],
+				  struct dmabufd_buffer *ret, struct dmabufd_import_info *ret_info);
+
+/**
+ * dmabufd_unshare() - withdraw a token (its creator or the buffer's owner).
+ * Return: 0; -ENOENT (no such live token, or not this connection's);
+ * -EINVAL; connection errors as dmabufd_alloc().
+ */
+DMABUFD_EXPORT int dmabufd_unshare(struct dmabufd_client *client,
+				   const uint8_t token[DMABUFD_TOKEN_SIZE]);
+
+/**
+ * dmabufd_revoke() - cut every mapping and attachment of a buffer (owner's
+ * and importers') and release it. Root or the owner's uid only.
+ * Return: 0; -ENOENT (no buffer @id); -EPERM; -EOPNOTSUPP (the backend
+ * cannot revoke, e.g. memfd); -EBUSY (a device still uses it); connection
+ * errors as dmabufd_alloc().
+ */
+DMABUFD_EXPORT int dmabufd_revoke(struct dmabufd_client *client, uint64_t id);
+
+/**
+ * dmabufd_token_to_string() - 32 lowercase hex digits and a NUL into @buf.
+ * Return: 0, or -EINVAL for NULL arguments.
+ */
+DMABUFD_EXPORT int dmabufd_token_to_string(const uint8_t token[DMABUFD_TOKEN_SIZE],
+					   char buf[DMABUFD_TOKEN_STRING_SIZE]);
+
+/**
+ * dmabufd_token_from_string() - parse 32 hex digits (either case).
+ * Return: 0 and @ret filled, or -EINVAL.
+ */
+DMABUFD_EXPORT int dmabufd_token_from_string(const char *s, uint8_t ret[DMABUFD_TOKEN_SIZE]);
+
+/** Tables of dmabufd_accounting(). */
+enum dmabufd_account_kind {
+	DMABUFD_ACCOUNT_CLIENTS = 0,
+	DMABUFD_ACCOUNT_UIDS = 1,
+	DMABUFD_ACCOUNT_GIDS = 2,
+};
+
+/** One row of live accounting: a connected client, a uid or a gid. */
+struct dmabufd_account {
+	uint64_t key;                  /**< client id; uid + 1; gid + 1 */
+	pid_t pid;                     /**< clients only */
+	uid_t uid;                     /**< clients and uids */
+	gid_t gid;                     /**< clients and gids */
+	char comm[16];                 /**< clients only */
+	uint64_t owned_bytes;          /**< charged */
+	uint32_t owned_buffers;
+	uint64_t imported_bytes;       /**< not charged */
+	uint32_t imported_buffers;
+	uint64_t owned_by_attribute[3];    /**< index: enum dmabufd_attribute */
+	uint64_t imported_by_attribute[3];
+	uint32_t tokens;               /**< clients only: live tokens it created */
+};
+
+/**
+ * dmabufd_accounting() - one accounting table (blocking, pages as needed).
+ * @ret: malloc'ed array (free with dmabufd_accounting_free()), never NULL on success
+ * Return: 0; -EINVAL; -ENOMEM; -E2BIG (over 2^20 rows); -EPROTO;
+ * connection errors as dmabufd_alloc().
+ */
+DMABUFD_EXPORT int dmabufd_accounting(struct dmabufd_client *client, enum dmabufd_account_kind kind,
+				 struct dmabufd_account **ret, size_t *ret_count);
+DMABUFD_EXPORT void dmabufd_accounting_free(struct dmabufd_account *accounts);
 
 #ifdef __cplusplus
 }

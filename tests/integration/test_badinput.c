@@ -83,7 +83,18 @@ static int setup(void **state)
 
 	if (daemon_start(&d, args) < 0)
 		return -1;
+	/* daemon_start()'s probe connection may still be open in the daemon
+	 * (and /proc/<pid>/comm with it): wait until two readings agree. */
 	baseline_fds = count_fds(d.pid);
+	for (int i = 0; i < 50; i++) {
+		int n;
+
+		settle();
+		n = count_fds(d.pid);
+		if (n == baseline_fds)
+			break;
+		baseline_fds = n;
+	}
 	return baseline_fds > 0 ? 0 : -1;
 }
 

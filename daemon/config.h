@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration file (/etc/dmabufd/dmabufd.conf, INI, parsed with
+ * libinih) and its reload on SIGHUP. docs/CONFIG.md lists every key.
+ *
+ * Precedence: built-in defaults < the file < the command line. A reload
+ * re-reads the file and re-applies the same command-line overrides; if the
+ * new file has any error the old configuration stays in force.
+ */
+#ifndef DMABUFD_CONFIG_H
+#define DMABUFD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "policy.h"
+
+#define DMABUFD_DEFAULT_CONFIG "/etc/dmabufd/dmabufd.conf"
+
+/* Values given on the command line; they win over the file. */
+struct config_overrides {
+	const char *socket_path;  /* NULL = not given */
+	const char *backend;      /* NULL = not given */
+	uint64_t capacity;        /* bytes; 0 = not given */
+	bool has_socket_mode;
+	mode_t socket_mode;
+	uint32_t max_clients;     /* 0 = not given */
+	uint32_t max_buffers;     /* 0 = not given */
+};
+
+/* One complete configuration. */
+struct config {
+	char *socket_path;        /* NULL = $DMABUFD_SOCKET or the default */
+	char *backend;            /* "memfd" unless set */
+	uint64_t capacity;        /* bytes; 0 = the backend's default */
+	mode_t socket_mode;
+	uint32_t max_clients;
+	uint32_t max_buffers;     /* per client (hard limit, -EMFILE) */
+	struct policy *policy;    /* owned */
+};
+
+/**
+ * config_parse_size() - a byte count as common/parse.h parse_size() reads
+ * it ("4096", "0x1000", "4K", "4KiB", "16M", "1G"; binary units).
+ * Return: 0 and *ret; -EINVAL (not a size, or overflows 64 bits).
+ */
+int config_parse_size(const char *s, uint64_t *ret);
+
+/**
+ * config_parse_u32() - a decimal number in [@min, UINT32_MAX].
+ * Return: 0 and *ret; -EINVAL.
+ */
+int config_parse_u32(const char *s, uint32_t min, uint32_t *ret);
+
+/**
+ * config_load() - read @path into a fresh configuration.
+ * @path: INI file
+ * @must_exist: false: a missing file gives the built-in defaults
+ * @ret: filled on success (free with config_finish())
+ *
+ * Every unknown section or key, bad value, duplicate key and syntax error
+ * is logged as "PATH:LINE: ..." and makes the load fail.
+ * Return: 0; -EINVAL (errors were logged); -ENOENT (missing and
+ * @must_exist); -ENOMEM; other negative errno from fopen(3).
+ */
+int config_load(const char *path, bool must_exist, struct config *ret);
+
+/** config_apply_overrides() - let the command line win over @c. */
+int config_apply_overrides(struct config *c, const struct config_overrides *o);
+
+/** config_finish() - free what @c holds; accepts a zeroed struct. */
+void config_finish(struct config *c);
+
+/* Where the running server's configuration came from (for reloads). */
+struct config_source {
+	const char *path;
+	bool must_exist;
+	struct config_overrides overrides;
+};
+
+struct server;
+
+/**
+ * server_apply_config() - make @c's runtime part (policy, max-clients,
+ * max-buffers-per-client) current. Takes ownership of c->policy (the old
+ * policy is freed). Connected clients stay connected, and buffers already
+ * charged stay charged even when the new quotas are lower; the new limits
+ * apply to the next request.
+ */
+void server_apply_config(struct server *s, struct config *c);
+
+/**
+ * server_reload_config() - SIGHUP: re-read s->config_source and apply it.
+ * Keys that need a restart (socket, backend, capacity, socket-mode) are
+ * compared and a change is logged as ignored.
+ * Return: 0 (reloaded); -EINVAL/-ENOENT/-ENOMEM (errors logged; the old
+ * configuration stays in force); -EBADF when the server has no source.
+ */
+int server_reload_config(struct server *s);
+
+#endif

@@ -1,0 +1,867 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fd store (see fdstore.h and docs/SYSTEMD.md, "Restart without loss").
+ *
+ * State memfd layout, all integers little-endian:
+ *
+ *   header, 64 bytes at offset 0
+ *     0  char[8] magic "DMABUFDS"
+ *     8  u32 version (1)
+ *    12  u32 header_size (64)
+ *    16  u32 record_size (192)
+ *    20  u32 nslots (1 .. FDSTORE_MAX_SLOTS)
+ *    24  u64 next_id (the registry's next buffer id, < 2^62)
+ *    32  u32 page_size (bytes)
+ *    36  char[20] backend name, NUL-padded
+ *    56  u32 reserved (0)
+ *    60  u32 crc32 of bytes 0..59
+ *
+ *   record, 192 bytes at 64 + slot * 192; a free slot is all zero
+ *     0  u32 magic "DBR1" (0x31524244)
+ *     4  u32 crc32 of bytes 8..191
+ *     8  u64 id          16 u64 size (bytes)      24 u64 offset (bytes)
+ *    32  u64 created_usec (CLOCK_REALTIME)        40 u64 owner_start (ticks)
+ *    48  u32 attribute   52 u32 flags             56 s32 owner pid
+ *    60  u32 owner uid   64 u32 owner gid         68 u32 reserved (0)
+ *    72  char[16] comm   88 char[64] label (both NUL-terminated)
+ *   152  40 bytes reserved (0)
+ *
+ * Nothing read from the store is trusted: the file size is checked against
+ * nslots before any record is read, every record's checksum and every
+ * field is checked, strings must be NUL-terminated, ids unique and below
+ * next_id, and each buffer's memfd must be a regular file of exactly the
+ * recorded size carrying the memfd backend's seals.
+ */
+#include "fdstore.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "macros.h"
+#include "registry.h"
+#include "sd.h"
+#include "server.h"
+
+#define RECORD_MAGIC 0x31524244u /* "DBR1" */
+#define MAX_NEXT_ID (1ull << 62)
+
+struct orphan_owner {
+	LIST_ENTRY(orphan_owner) link;
+	pid_t pid;
+	uint64_t start;
+	int pidfd;
+	struct event *ev;
+	struct buffer_list buffers;  /* via orphan_link */
+};
+
+static struct {
+	struct server *s;
+	bool enabled;
+	bool frozen;
+	int state_fd;
+	uint32_t nslots;
+	uint32_t nstored;
+	uint32_t hint;              /* where to start looking for a free slot */
+	uint8_t *slot_used;
+	bool warned_full;
+	size_t norphans;
+	LIST_HEAD(, orphan_owner) owners;
+} st = { .state_fd = -1 };
+
+uint32_t fdstore_crc32(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t crc = 0xffffffffu;
+
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
+
+/* Start time of @pid (field 22 of /proc/<pid>/stat, clock ticks since boot), 0 if unknown. */
+static uint64_t proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	_cleanup_close_ int fd = -1;
+	unsigned long long start;
+	char *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm (field 2) may hold spaces and parentheses: skip past the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return 0;
+	}
+	if (sscanf(p, " %llu", &start) != 1)
+		return 0;
+	return start;
+}
+
+static int notify_store(int fd, const char *name)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	return sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+}
+
+static void notify_remove(const char *name)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	sd_notify(0, msg);
+}
+
+static int write_header(uint64_t next_id)
+{
+	uint8_t h[FDSTORE_HEADER_SIZE] = { 0 };
+
+	memcpy(h, FDSTORE_STATE_MAGIC, 8);
+	put32(h + 8, FDSTORE_STATE_VERSION);
+	put32(h + 12, FDSTORE_HEADER_SIZE);
+	put32(h + 16, FDSTORE_RECORD_SIZE);
+	put32(h + 20, st.nslots);
+	put64(h + 24, next_id);
+	put32(h + 32, st.s->caps.page_size);
+	snprintf((char *)h + 36, 20, "%s", st.s->caps.name);
+	put32(h + 60, fdstore_crc32(h, 60));
+	if (pwrite(st.state_fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return -EIO;
+	return 0;
+}
+
+static off_t slot_offset(uint32_t slot)
+{
+	return (off_t)FDSTORE_HEADER_SIZE + (off_t)slot * FDSTORE_RECORD_SIZE;
+}
+
+static int write_record(uint32_t slot, const struct buffer *b)
+{
+	uint8_t r[FDSTORE_RECORD_SIZE] = { 0 };
+
+	if (b) {
+		put32(r, RECORD_MAGIC);
+		put64(r + 8, b->id);
+		put64(r + 16, b->size);
+		put64(r + 24, b->offset);
+		put64(r + 32, b->created_usec);
+		put64(r + 40, b->owner_start);
+		put32(r + 48, (uint32_t)b->attribute);
+		put32(r + 52, b->flags);
+		put32(r + 56, (uint32_t)b->pid);
+		put32(r + 60, (uint32_t)b->uid);
+		put32(r + 64, (uint32_t)b->gid);
+		memcpy(r + 72, b->comm, 15);
+		memcpy(r + 88, b->label, DMABUFD_LABEL_MAX);
+		put32(r + 4, fdstore_crc32(r + 8, FDSTORE_RECORD_SIZE - 8));
+	}
+	if (pwrite(st.state_fd, r, sizeof(r), slot_offset(slot)) != (ssize_t)sizeof(r))
+		return -EIO;
+	return 0;
+}
+
+/* ---- orphans ------------------------------------------------------------ */
+
+static void owner_free(struct orphan_owner *o)
+{
+	LIST_REMOVE(o, link);
+	if (o->ev)
+		event_free(o->ev);
+	if (o->pidfd >= 0)
+		close(o->pidfd);
+	free(o);
+}
+
+/* Releases every buffer of @o; the release of the last one frees @o. */
+static void owner_reap(struct orphan_owner *o)
+{
+	struct buffer *b;
+
+	if (TAILQ_EMPTY(&o->buffers)) {
+		owner_free(o);
+		return;
+	}
+	for (;;) {
+		bool last;
+
+		b = TAILQ_FIRST(&o->buffers);
+		last = TAILQ_NEXT(b, orphan_link) == NULL;
+		server_release_buffer(st.s, b);
+		if (last)
+			break;
+	}
+}
+
+static void owner_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct orphan_owner *o = arg;
+	pid_t pid = o->pid;
+	size_t n = 0;
+	struct buffer *b;
+
+	TAILQ_FOREACH(b, &o->buffers, orphan_link)
+		n++;
+	{
+		LOG_CONTEXT_SCOPE();
+		log_context_push("OWNER_PID=%d", (int)pid);
+		log_info("owner pid %d exited: releasing its %zu orphaned buffers", (int)pid, n);
+	}
+	owner_reap(o);
+	service_status_changed();
+}
+
+/* The owner record for (@pid, @start), created and watched on first use. */
+static struct orphan_owner *owner_get(pid_t pid, uint64_t start, bool *ret_dead)
+{
+	struct orphan_owner *o;
+	int pidfd;
+
+	*ret_dead = false;
+	LIST_FOREACH(o, &st.owners, link)
+		if (o->pid == pid && o->start == start)
+			return o;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		if (errno == ESRCH) {
+			*ret_dead = true;
+			return NULL;
+		}
+		/* No pidfds: keep the buffers until the owner reconnects. */
+		log_warn("pidfd_open(%d): %s; orphaned buffers kept until the owner reconnects",
+			 (int)pid, strerror(errno));
+	} else if (start && proc_start_time(pid) != start) {
+		/* The pid was reused: checked after opening the pidfd (race-free). */
+		close(pidfd);
+		*ret_dead = true;
+		return NULL;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		if (pidfd >= 0)
+			close(pidfd);
+		return NULL;
+	}
+	o->pid = pid;
+	o->start = start;
+	o->pidfd = pidfd;
+	TAILQ_INIT(&o->buffers);
+	if (pidfd >= 0) {
+		o->ev = event_new(st.s->base, pidfd, EV_READ, owner_exit_cb, o);
+		if (!o->ev || event_add(o->ev, NULL) < 0)
+			log_warn("cannot watch pid %d; its orphaned buffers stay until it reconnects",
+				 (int)pid);
+	}
+	LIST_INSERT_HEAD(&st.owners, o, link);
+	return o;
+}
+
+static struct orphan_owner *owner_of(const struct buffer *b)
+{
+	struct orphan_owner *o;
+
+	LIST_FOREACH(o, &st.owners, link)
+		if (o->pid == b->pid && o->start == b->owner_start)
+			return o;
+	return NULL;
+}
+
+size_t fdstore_orphan_count(void)
+{
+	return st.norphans;
+}
+
+/* ---- hooks ---------------------------------------------------------------- */
+
+static bool alloc_slot(uint32_t *ret)
+{
+	for (uint32_t i = 0; i < st.nslots; i++) {
+		uint32_t k = (st.hint + i) % st.nslots;
+
+		if (!st.slot_used[k]) {
+			st.slot_used[k] = 1;
+			st.nstored++;
+			st.hint = k + 1;
+			*ret = k;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void free_slot(uint32_t k)
+{
+	st.slot_used[k] = 0;
+	st.nstored--;
+}
+
+void fdstore_buffer_added(struct server *s, struct buffer *b)
+{
+	char name[32];
+	uint32_t slot;
+	int err;
+
+	service_status_changed();
+	if (!st.enabled || st.frozen)
+		return;
+	b->owner_start = proc_start_time(b->pid);
+	/* next_id is recorded even for buffers that are not stored: ids are never reused. */
+	write_header(s->registry.next_id);
+	if (!alloc_slot(&slot)) {
+		if (!st.warned_full)
+			log_buffer_event(LOG_LEVEL_WARNING, b, -ENOSPC,
+					 "fd store full (%u buffers): buffer %" PRIu64
+					 " and later ones will not survive a restart",
+					 st.nslots, b->id);
+		st.warned_full = true;
+		return;
+	}
+	err = write_record(slot, b);
+	snprintf(name, sizeof(name), "buf-%" PRIu64, b->id);
+	if (err == 0) {
+		err = notify_store(b->fd, name);
+		err = err > 0 ? 0 : (err < 0 ? err : -ENOTCONN);
+	}
+	if (err < 0) {
+		write_record(slot, NULL);
+		free_slot(slot);
+		log_buffer_event(LOG_LEVEL_WARNING, b, err,
+				 "cannot store buffer %" PRIu64 " in the fd store: %s", b->id,
+				 strerror(-err));
+		return;
+	}
+	b->store_slot = slot + 1;
+}
+
+void fdstore_buffer_released(struct server *s, struct buffer *b)
+{
+	char name[32];
+
+	if (b->orphaned) {
+		struct orphan_owner *o = owner_of(b);
+
+		b->orphaned = false;
+		st.norphans--;
+		if (o) {
+			TAILQ_REMOVE(&o->buffers, b, orphan_link);
+			if (TAILQ_EMPTY(&o->buffers))
+				owner_free(o);
+		}
+	}
+	service_status_changed();
+	if (!st.enabled || st.frozen || !b->store_slot)
+		return;
+	write_record(b->store_slot - 1, NULL);
+	free_slot(b->store_slot - 1);
+	b->store_slot = 0;
+	snprintf(name, sizeof(name), "buf-%" PRIu64, b->id);
+	notify_remove(name);
+}
+
+void fdstore_client_connected(struct server *s, struct client *c)
+{
+	struct orphan_owner *o, *next;
+	uint64_t start;
+	size_t n = 0;
+
+	if (LIST_EMPTY(&st.owners))
+		return;
+	start = proc_start_time(c->cred.pid);
+	for (o = LIST_FIRST(&st.owners); o; o = next) {
+		struct buffer *b;
+
+		next = LIST_NEXT(o, link);
+		if (o->pid != c->cred.pid || o->start != start)
+			continue;
+		while ((b = TAILQ_FIRST(&o->buffers))) {
+			TAILQ_REMOVE(&o->buffers, b, orphan_link);
+			b->orphaned = false;
+			st.norphans--;
+			b->owner = c;
+			TAILQ_INSERT_TAIL(&c->buffers, b, owner_link);
+			c->nbuffers++;
+			n++;
+		}
+		owner_free(o);
+	}
+	if (n) {
+		LOG_CONTEXT_SCOPE();
+		log_context_push("CLIENT_PID=%d", (int)c->cred.pid);
+		log_info("client pid %d (%s) reconnected and claimed %zu orphaned buffers",
+			 (int)c->cred.pid, c->comm, n);
+		service_status_changed();
+	}
+}
+
+/* ---- setup / restore ------------------------------------------------------ */
+
+struct restored {
+	struct buffer *b;
+	int fd_index;
+	uint32_t slot;
+};
+
+static int cmp_restored(const void *a, const void *b)
+{
+	const struct restored *x = a, *y = b;
+
+	return x->b->id < y->b->id ? -1 : x->b->id > y->b->id;
+}
+
+/*
+ * Parses and checks one record. Return: 1 and *@ret filled (without
+ * fd); 0 for a free slot; -EBADMSG for a corrupt record.
+ */
+static int parse_record(const uint8_t *r, uint64_t next_id, uint64_t page_size,
+			struct buffer *ret)
+{
+	bool zero = true;
+	uint32_t attribute;
+
+	for (size_t i = 0; i < FDSTORE_RECORD_SIZE && zero; i++)
+		zero = r[i] == 0;
+	if (zero)
+		return 0;
+	if (get32(r) != RECORD_MAGIC ||
+	    get32(r + 4) != fdstore_crc32(r + 8, FDSTORE_RECORD_SIZE - 8))
+		return -EBADMSG;
+	memset(ret, 0, sizeof(*ret));
+	ret->id = get64(r + 8);
+	ret->size = get64(r + 16);
+	ret->offset = get64(r + 24);
+	ret->created_usec = get64(r + 32);
+	ret->owner_start = get64(r + 40);
+	attribute = get32(r + 48);
+	ret->flags = get32(r + 52);
+	ret->pid = (pid_t)get32(r + 56);
+	ret->uid = (uid_t)get32(r + 60);
+	ret->gid = (gid_t)get32(r + 64);
+	if (ret->id == 0 || ret->id >= next_id || ret->size == 0 || ret->size % page_size ||
+	    attribute > DMABUFD_ATTR_UNCACHED || (ret->flags & ~(uint32_t)DMABUFD_ALLOC_FLAGS_ALL) ||
+	    ret->pid <= 0 || get32(r + 68) != 0)
+		return -EBADMSG;
+	ret->attribute = (enum dmabufd_attribute)attribute;
+	if (!memchr(r + 72, 0, 16) || !memchr(r + 88, 0, DMABUFD_LABEL_MAX + 1))
+		return -EBADMSG;
+	memcpy(ret->comm, r + 72, 16);
+	memcpy(ret->label, r + 88, DMABUFD_LABEL_MAX + 1);
+	for (const unsigned char *p = (const unsigned char *)ret->label; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return -EBADMSG;
+	return 1;
+}
+
+/* Is @fd a buffer memfd of exactly @size bytes with the backend's seals? */
+static bool buffer_fd_ok(int fd, uint64_t size)
+{
+	const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct stat sb;
+	int seals;
+
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != size)
+		return false;
+	seals = fcntl(fd, F_GET_SEALS);
+	return seals >= 0 && (seals & want) == want;
+}
+
+static int find_name(char **names, int *fds, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0 && names[i] && strcmp(names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Refuses a stored fd: close it and take it out of the manager's store. */
+static void refuse_fd(int *fds, char **names, size_t i, bool remove)
+{
+	if (fds[i] < 0)
+		return;
+	close(fds[i]);
+	fds[i] = -1;
+	if (remove && names[i] && names[i][0])
+		notify_remove(names[i]);
+}
+
+/*
+ * Reads and checks the state memfd at @fd. On success fills @rest (n
+ * entries, buffers malloc'ed, not inserted) and *ret_next_id.
+ * Return: number of restored entries, or -EBADMSG (foreign/corrupt
+ * header: nothing restored), -ENOMEM.
+ */
+static int read_state(int fd, int *fds, char **names, size_t n, struct restored **ret,
+		      uint64_t *ret_next_id)
+{
+	struct server *s = st.s;
+	uint8_t h[FDSTORE_HEADER_SIZE], r[FDSTORE_RECORD_SIZE];
+	struct restored *rest = NULL;
+	uint64_t next_id, page;
+	uint32_t nslots, version;
+	size_t count = 0, bad = 0;
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < (off_t)sizeof(h))
+		return -EBADMSG;
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return -EBADMSG;
+	if (memcmp(h, FDSTORE_STATE_MAGIC, 8) != 0) {
+		log_error("fd store: the state record is not a dmabufd state (bad magic)");
+		return -EBADMSG;
+	}
+	version = get32(h + 8);
+	if (version != FDSTORE_STATE_VERSION) {
+		log_error("fd store: state version %u is not supported (this daemon reads %u)",
+			  version, FDSTORE_STATE_VERSION);
+		return -EBADMSG;
+	}
+	if (get32(h + 60) != fdstore_crc32(h, 60)) {
+		log_error("fd store: the state header checksum does not match");
+		return -EBADMSG;
+	}
+	nslots = get32(h + 20);
+	next_id = get64(h + 24);
+	page = get32(h + 32);
+	if (get32(h + 12) != FDSTORE_HEADER_SIZE || get32(h + 16) != FDSTORE_RECORD_SIZE ||
+	    nslots == 0 || nslots > FDSTORE_MAX_SLOTS || next_id == 0 || next_id > MAX_NEXT_ID ||
+	    page != s->caps.page_size || get32(h + 56) != 0 || !memchr(h + 36, 0, 20)) {
+		log_error("fd store: the state header is inconsistent (slots %u, next id %" PRIu64
+			  ", page %" PRIu64 ")", nslots, next_id, page);
+		return -EBADMSG;
+	}
+	if (strcmp((const char *)h + 36, s->caps.name) != 0) {
+		log_error("fd store: the state belongs to the %s backend, not %s",
+			  (const char *)h + 36, s->caps.name);
+		return -EBADMSG;
+	}
+	if ((uint64_t)sb.st_size < (uint64_t)slot_offset(nslots)) {
+		log_error("fd store: the state memfd holds %lld bytes, %u slots need %lld",
+			  (long long)sb.st_size, nslots, (long long)slot_offset(nslots));
+		return -EBADMSG;
+	}
+	/* At most one record per passed fd can be restored. */
+	rest = calloc(n ? n : 1, sizeof(*rest));
+	if (!rest)
+		return -ENOMEM;
+	for (uint32_t slot = 0; slot < nslots; slot++) {
+		struct buffer tmp, *b;
+		char name[32];
+		int k, ret_rec;
+
+		if (pread(fd, r, sizeof(r), slot_offset(slot)) != (ssize_t)sizeof(r)) {
+			bad++;
+			break;
+		}
+		ret_rec = parse_record(r, next_id, page, &tmp);
+		if (ret_rec == 0)
+			continue;
+		if (ret_rec < 0) {
+			bad++;
+			continue;
+		}
+		snprintf(name, sizeof(name), "buf-%" PRIu64, tmp.id);
+		k = find_name(names, fds, n, name);
+		if (k < 0) {
+			log_warn("fd store: buffer %" PRIu64 " has a record but no fd; dropped", tmp.id);
+			continue;
+		}
+		/* Unique ids: a second record for an id already taken is corrupt. */
+		for (size_t i = 0; i < count; i++)
+			if (rest[i].b->id == tmp.id)
+				k = -1;
+		if (k < 0 || count >= n) {
+			bad++;
+			continue;
+		}
+		if (!buffer_fd_ok(fds[k], tmp.size)) {
+			log_warn("fd store: the fd of buffer %" PRIu64
+				 " is not a sealed memfd of %" PRIu64 " bytes; dropped",
+				 tmp.id, tmp.size);
+			refuse_fd(fds, names, (size_t)k, true);
+			continue;
+		}
+		b = malloc(sizeof(*b));
+		if (!b) {
+			for (size_t i = 0; i < count; i++)
+				free(rest[i].b);
+			free(rest);
+			return -ENOMEM;
+		}
+		*b = tmp;
+		b->fd = -1;
+		rest[count++] = (struct restored){ .b = b, .fd_index = k, .slot = slot };
+	}
+	if (bad)
+		log_error("fd store: %zu corrupt state records refused", bad);
+	*ret = rest;
+	*ret_next_id = next_id;
+	return (int)count;
+}
+
+static int create_state(void)
+{
+	_cleanup_close_ int fd = memfd_create("dmabufd-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return negative_errno();
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL) < 0)
+		return negative_errno();
+	st.state_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* Size the state memfd for st.nslots, empty. */
+static int reset_state(void)
+{
+	if (ftruncate(st.state_fd, 0) < 0 || ftruncate(st.state_fd, slot_offset(st.nslots)) < 0)
+		return negative_errno();
+	return 0;
+}
+
+int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, size_t n)
+{
+	struct restored *rest = NULL;
+	uint64_t next_id = 1, used = 0;
+	const char *e;
+	int state_idx, count = 0, err;
+	bool state_reused = false;
+
+	st.s = s;
+	LIST_INIT(&st.owners);
+	e = getenv("FDSTORE");
+	if (e) {
+		unsigned long v = strtoul(e, NULL, 10);
+
+		if (v > 0 && v < max_fds)
+			max_fds = (uint32_t)v;
+	}
+	if (!getenv("NOTIFY_SOCKET") || max_fds < 2 || strcmp(s->caps.name, "memfd") != 0) {
+		for (size_t i = 0; i < n; i++)
+			if (fds[i] >= 0) {
+				log_warn("ignoring stored fd \"%s\": no fd store here",
+					 names[i] ? names[i] : "");
+				refuse_fd(fds, names, i, false);
+			}
+		return 0;
+	}
+	st.nslots = max_fds - 1 < FDSTORE_MAX_SLOTS ? max_fds - 1 : FDSTORE_MAX_SLOTS;
+	st.slot_used = calloc(st.nslots, 1);
+	if (!st.slot_used)
+		return -ENOMEM;
+
+	state_idx = find_name(names, fds, n, "state");
+	if (state_idx >= 0) {
+		count = read_state(fds[state_idx], fds, names, n, &rest, &next_id);
+		if (count == -ENOMEM)
+			goto fail_nomem;
+		if (count < 0) {
+			/* Foreign or corrupt: refuse everything it describes. */
+			log_error("fd store: refusing the stored state; %zu stored fds closed", n);
+			count = 0;
+			for (size_t i = 0; i < n; i++)
+				refuse_fd(fds, names, i, true);
+		} else {
+			st.state_fd = fds[state_idx];
+			fds[state_idx] = -1;
+			state_reused = true;
+		}
+	}
+	if (!state_reused) {
+		err = create_state();
+		if (err < 0)
+			goto fail;
+	}
+
+	/* Adopt the restored buffers in id order, within the capacity. */
+	if (count > 0)
+		qsort(rest, (size_t)count, sizeof(*rest), cmp_restored);
+	for (int i = 0; i < count; i++) {
+		struct buffer *b = rest[i].b;
+		size_t k = (size_t)rest[i].fd_index;
+
+		if (b->size > s->caps.region_size - s->used - used) {
+			log_buffer_event(LOG_LEVEL_WARNING, b, -ENOSPC,
+					 "fd store: buffer %" PRIu64 " does not fit the capacity; dropped",
+					 b->id);
+			refuse_fd(fds, names, k, true);
+			free(b);
+			rest[i].b = NULL;
+			continue;
+		}
+		used += b->size;
+		b->fd = fds[k];
+		fds[k] = -1;
+	}
+	/* The state is rewritten from what was accepted, packed from slot 0. */
+	err = reset_state();
+	if (err < 0)
+		goto fail_restored;
+	for (int i = 0; i < count; i++) {
+		struct buffer *b = rest[i].b;
+		struct orphan_owner *o;
+		bool dead;
+		uint32_t slot;
+
+		if (!b)
+			continue;
+		s->registry.next_id = b->id;
+		if (registry_insert(&s->registry, b) < 0) {
+			rest[i].b = NULL;
+			close(b->fd);
+			free(b);
+			continue;
+		}
+		rest[i].b = NULL;
+		s->used += b->size;
+		b->owner = NULL;
+		if (alloc_slot(&slot) && write_record(slot, b) == 0)
+			b->store_slot = slot + 1;
+		b->orphaned = true;
+		st.norphans++;
+		o = owner_get(b->pid, b->owner_start, &dead);
+		if (o)
+			TAILQ_INSERT_TAIL(&o->buffers, b, orphan_link);
+		log_buffer_event(LOG_LEVEL_INFO, b, 0,
+				 "restored buffer %" PRIu64 " (%" PRIu64 " bytes, owner pid %d%s)",
+				 b->id, b->size, (int)b->pid, dead ? ", exited" : "");
+		if (dead || !o) {
+			/* The owner is gone: release it like a disconnect would. */
+			b->orphaned = false;
+			st.norphans--;
+			st.enabled = true;
+			server_release_buffer(s, b);
+			st.enabled = false;
+		}
+	}
+	if (s->registry.next_id < next_id)
+		s->registry.next_id = next_id;
+	free(rest);
+	rest = NULL;
+
+	/* Whatever is left was not claimed by a record. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long id;
+		bool dup;
+
+		if (fds[i] < 0)
+			continue;
+		/* A duplicate name of an adopted buffer: FDSTOREREMOVE would drop both. */
+		dup = names[i] && sscanf(names[i], "buf-%llu", &id) == 1 &&
+		      registry_lookup(&s->registry, id);
+		log_warn("fd store: stored fd \"%s\" matches no record; closed",
+			 names[i] ? names[i] : "");
+		refuse_fd(fds, names, i, !dup);
+	}
+
+	err = write_header(s->registry.next_id);
+	if (err < 0)
+		goto fail;
+	if (!state_reused) {
+		err = notify_store(st.state_fd, "state");
+		if (err <= 0) {
+			log_warn("fd store: the service manager did not take the state: %s",
+				 err < 0 ? strerror(-err) : "no $NOTIFY_SOCKET");
+			err = err < 0 ? err : -ENOTCONN;
+			goto fail;
+		}
+	}
+	st.enabled = true;
+	log_info("fd store: %u buffer slots; %u buffers restored (%zu orphaned), next id %" PRIu64,
+		 st.nslots, st.nstored, st.norphans, s->registry.next_id);
+	service_status_changed();
+	return 0;
+
+fail_nomem:
+	err = -ENOMEM;
+	goto fail;
+fail_restored:
+	for (int i = 0; i < count; i++)
+		if (rest[i].b) {
+			if (rest[i].b->fd >= 0)
+				close(rest[i].b->fd);
+			free(rest[i].b);
+		}
+fail:
+	free(rest);
+	for (size_t i = 0; i < n; i++)
+		refuse_fd(fds, names, i, false);
+	if (st.state_fd >= 0)
+		close(st.state_fd);
+	st.state_fd = -1;
+	/* Buffers already adopted stay served, just not stored. */
+	st.enabled = false;
+	return err;
+}
+
+void fdstore_finish(struct server *s)
+{
+	struct orphan_owner *o;
+
+	st.frozen = true;
+	while ((o = LIST_FIRST(&st.owners)))
+		owner_reap(o);
+	if (st.state_fd >= 0)
+		close(st.state_fd);
+	free(st.slot_used);
+	memset(&st, 0, sizeof(st));
+	st.state_fd = -1;
+}

@@ -1,0 +1,1440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Region allocator and cache-attribute ledger. Design and bounds in region.h
+ * and docs/REGION.md.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macros.h"
+#include "region_internal.h"
+
+#define SPARE_MAX 8
+
+/* ---- treap ------------------------------------------------------------ */
+
+static uint32_t rnd(struct dmabufd_region *r)
+{
+	/* xorshift64*: deterministic priorities, no global state */
+	r->rng ^= r->rng >> 12;
+	r->rng ^= r->rng << 25;
+	r->rng ^= r->rng >> 27;
+	return (uint32_t)((r->rng * 2685821657736338717ull) >> 32);
+}
+
+static inline uint32_t t_maxlen(const struct tnode *n)
+{
+	return n ? n->maxlen : 0;
+}
+
+static inline void t_update(struct tnode *n)
+{
+	uint32_t m = n->len;
+	if (t_maxlen(n->l) > m)
+		m = n->l->maxlen;
+	if (t_maxlen(n->r) > m)
+		m = n->r->maxlen;
+	n->maxlen = m;
+}
+
+static void t_split(struct tnode *t, uint32_t key, struct tnode **a, struct tnode **b)
+{
+	if (!t) {
+		*a = *b = NULL;
+		return;
+	}
+	if (t->key < key) {
+		t_split(t->r, key, &t->r, b);
+		*a = t;
+	} else {
+		t_split(t->l, key, a, &t->l);
+		*b = t;
+	}
+	t_update(t);
+}
+
+static struct tnode *t_merge(struct tnode *a, struct tnode *b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	if (a->prio > b->prio) {
+		a->r = t_merge(a->r, b);
+		t_update(a);
+		return a;
+	}
+	b->l = t_merge(a, b->l);
+	t_update(b);
+	return b;
+}
+
+static void t_insert(struct tnode **root, struct tnode *n)
+{
+	struct tnode *t = *root;
+
+	if (!t) {
+		n->l = n->r = NULL;
+		t_update(n);
+		*root = n;
+		return;
+	}
+	if (n->prio > t->prio) {
+		t_split(t, n->key, &n->l, &n->r);
+		t_update(n);
+		*root = n;
+		return;
+	}
+	t_insert(n->key < t->key ? &t->l : &t->r, n);
+	t_update(t);
+}
+
+/* Removes the node with @key (which must be present). */
+static void t_erase(struct tnode **root, uint32_t key)
+{
+	struct tnode *t = *root;
+
+	if (!t)
+		return;
+	if (t->key == key) {
+		*root = t_merge(t->l, t->r);
+		return;
+	}
+	t_erase(key < t->key ? &t->l : &t->r, key);
+	t_update(t);
+}
+
+static void t_touch_rec(struct tnode *t, uint32_t key)
+{
+	if (!t)
+		return;
+	if (key < t->key)
+		t_touch_rec(t->l, key);
+	else if (key > t->key)
+		t_touch_rec(t->r, key);
+	t_update(t);
+}
+
+/* Recomputes maxlen on the path to @key after its len shrank; stops as soon
+ * as a node's maxlen is unchanged (its ancestors cannot change then). */
+static void t_touch(struct tnode *t, uint32_t key)
+{
+	struct tnode *path[192];
+	unsigned n = 0;
+
+	for (; t; t = key < t->key ? t->l : t->r) {
+		if (n == sizeof(path) / sizeof(path[0])) {
+			t_touch_rec(path[0], key);
+			return;
+		}
+		path[n++] = t;
+		if (key == t->key)
+			break;
+	}
+	while (n > 0) {
+		struct tnode *x = path[--n];
+		uint32_t old = x->maxlen;
+		t_update(x);
+		if (x->maxlen == old)
+			break;
+	}
+}
+
+/* After the node with @key grew to @len: raise maxlen along the path. */
+static void t_grow(struct tnode *t, uint32_t key, uint32_t len)
+{
+	while (t) {
+		if (t->maxlen < len)
+			t->maxlen = len;
+		if (key == t->key)
+			return;
+		t = key < t->key ? t->l : t->r;
+	}
+}
+
+struct tnode *region_t_find_le(struct tnode *n, uint32_t key)
+{
+	struct tnode *best = NULL;
+
+	while (n) {
+		if (n->key <= key) {
+			best = n;
+			n = n->r;
+		} else {
+			n = n->l;
+		}
+	}
+	return best;
+}
+
+static struct tnode *t_find_eq(struct tnode *n, uint32_t key)
+{
+	while (n && n->key != key)
+		n = key < n->key ? n->l : n->r;
+	return n;
+}
+
+/* ---- placement search --------------------------------------------------- */
+
+struct fitq {
+	uint64_t need;  /* prune subtrees whose maxlen < need */
+	uint32_t k, align;
+	int budget;     /* < 0: unlimited */
+	uint64_t limit; /* fit_high: the run must end at or below */
+	const struct tnode *found;
+};
+
+static inline uint64_t align_up(uint64_t x, uint32_t a)
+{
+	return (x + a - 1) & ~(uint64_t)(a - 1);
+}
+
+static inline uint64_t align_down(uint64_t x, uint32_t a)
+{
+	return x & ~(uint64_t)(a - 1);
+}
+
+static bool fit_low(const struct tnode *n, struct fitq *q, uint32_t *pos)
+{
+	if (!n || n->maxlen < q->need)
+		return false;
+	if (q->budget >= 0 && q->budget-- == 0)
+		return false;
+	if (fit_low(n->l, q, pos))
+		return true;
+	if (n->len >= q->need) {
+		uint64_t p = align_up(n->key, q->align);
+		if (p + q->k <= (uint64_t)n->key + n->len) {
+			*pos = (uint32_t)p;
+			q->found = n;
+			return true;
+		}
+	}
+	return fit_low(n->r, q, pos);
+}
+
+static bool fit_high(const struct tnode *n, struct fitq *q, uint32_t *pos)
+{
+	if (!n || n->maxlen < q->need)
+		return false;
+	if (q->budget >= 0 && q->budget-- == 0)
+		return false;
+	if (n->key >= q->limit) /* this node and its right subtree lie above */
+		return fit_high(n->l, q, pos);
+	if (fit_high(n->r, q, pos))
+		return true;
+	if (n->len >= q->need) {
+		uint64_t e = (uint64_t)n->key + n->len;
+		if (e > q->limit)
+			e = q->limit;
+		uint64_t p = align_down(e - q->k, q->align);
+		if (e >= q->k && p >= n->key) {
+			*pos = (uint32_t)p;
+			q->found = n;
+			return true;
+		}
+	}
+	return fit_high(n->l, q, pos);
+}
+
+/* Best fit among the first q->budget fitting nodes from the top: the
+ * smallest node that fits (ties: the highest). Visits O(budget * log n). */
+struct bestq {
+	uint32_t k, align;
+	uint64_t floor; /* candidates must start at or above */
+	int cands, visits;
+	const struct tnode *best;
+	uint32_t best_pos;
+};
+
+static void fit_high_best(const struct tnode *n, struct bestq *q)
+{
+	if (!n || n->maxlen < q->k || q->cands <= 0 || q->visits-- <= 0)
+		return;
+	fit_high_best(n->r, q);
+	if (q->cands <= 0)
+		return;
+	if (n->len >= q->k) {
+		uint64_t e = (uint64_t)n->key + n->len;
+		uint64_t p = align_down(e - q->k, q->align);
+		if (p >= n->key && p >= q->floor) {
+			q->cands--;
+			if (!q->best || n->len < q->best->len) {
+				q->best = n;
+				q->best_pos = (uint32_t)p;
+			}
+		}
+	}
+	fit_high_best(n->l, q);
+}
+
+/* Fast O(log n) pass with npages + align - 1 (every candidate fits), then an
+ * exact pass (budget < 0: unlimited). */
+static bool search_below(const struct tnode *root, uint32_t k, uint32_t align, bool high,
+			 int exact_budget, uint64_t limit, uint32_t *pos,
+			 const struct tnode **ret_node)
+{
+	struct fitq q = {.need = (uint64_t)k + align - 1, .k = k, .align = align, .budget = -1,
+			 .limit = limit};
+	bool ok = false;
+
+	if (q.need <= UINT32_MAX && (high ? fit_high(root, &q, pos) : fit_low(root, &q, pos)))
+		ok = true;
+	else if (align > 1 && exact_budget != 0) {
+		q.need = k;
+		q.budget = exact_budget;
+		ok = high ? fit_high(root, &q, pos) : fit_low(root, &q, pos);
+	}
+	if (ok && ret_node)
+		*ret_node = q.found;
+	return ok;
+}
+
+/* Placement of k pages inside the maximal free run that holds the largest
+ * free extent in @attr, overlapping that extent as much as the run allows. */
+static bool largest_cover(const struct dmabufd_region *r, uint32_t k, uint32_t align,
+			  enum dmabufd_attribute attr, uint32_t *ret_pos)
+{
+	const struct tnode *e = r->fa[attr];
+
+	/* the lowest-addressed of the largest (independent of tree shape) */
+	while (e) {
+		if (t_maxlen(e->l) == e->maxlen)
+			e = e->l;
+		else if (e->len == e->maxlen)
+			break;
+		else
+			e = e->r;
+	}
+	if (!e)
+		return false;
+	const struct tnode *run = region_t_find_le(r->runs, e->key);
+	if (!run || run->len < k)
+		return false;
+	uint64_t lo = run->key, hi = (uint64_t)run->key + run->len - k;
+	uint64_t p = align_down(e->key < hi ? e->key : hi, align);
+	if (p < lo)
+		p = align_up(lo, align);
+	if (p > hi)
+		return false;
+	*ret_pos = (uint32_t)p;
+	return true;
+}
+
+/* Where a placement was found, so that carve() can skip a descent: the
+ * free run holding it, or the free extent holding its first page. */
+struct hint {
+	const struct tnode *run;
+	const struct tnode *extent;
+};
+
+static int place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
+		 enum dmabufd_attribute attr, bool movable, uint32_t *ret_pos, struct hint *h)
+{
+	const struct tnode *node = NULL;
+
+	bool blind = r->flags & DMABUFD_REGION_ATTR_BLIND;
+	bool sep = !(r->flags & DMABUFD_REGION_NO_KIND_SEPARATION);
+	bool zones = !blind && !(r->flags & DMABUFD_REGION_NO_ATTR_ZONES);
+	uint32_t pos, any;
+
+	if (!movable && sep) {
+		/* Pinned: as high as possible. A free extent already in the
+		 * attribute is taken only if it is near the highest fit, so
+		 * that pinned buffers do not pepper the movable part. */
+		const struct tnode *any_node = NULL;
+		if (!search_below(r->runs, k, align, true, -1, UINT64_MAX, &any, &any_node))
+			return -ENOSPC;
+		if (!blind && search_below(r->fa[attr], k, align, true, 64, UINT64_MAX, &pos, &node) &&
+		    (uint64_t)pos + r->npages / 64 >= any) {
+			*ret_pos = pos;
+			h->extent = node;
+			return 0;
+		}
+		/* among the few highest holes that fit, the tightest: pinned
+		 * buffers are not moved by compaction, so slivers between
+		 * them would be lost for good */
+		struct bestq q = {.k = k, .align = align, .cands = 4, .visits = 32,
+				  .floor = any > r->npages / 64 ? any - r->npages / 64 : 0};
+		fit_high_best(r->runs, &q);
+		*ret_pos = q.best ? q.best_pos : any;
+		h->run = q.best ? q.best : any_node;
+		return 0;
+	}
+	/* Movable: cached from the bottom up, write-combine and uncached from
+	 * the top down (below the pinned ones), so that each attribute keeps
+	 * its own part of the region and a freed buffer's pages are reused in
+	 * the same attribute. */
+	bool high = zones && movable && attr != DMABUFD_ATTR_CACHED;
+	/* "the top" for them is the lowest pinned allocation: they must not
+	 * take the holes between pinned buffers (nor leave holes there) */
+	uint64_t floor = UINT64_MAX;
+	if (high && sep && r->pinned) {
+		const struct tnode *x = r->pinned;
+		while (x->l)
+			x = x->l;
+		floor = x->key;
+	}
+	if (!blind && search_below(r->fa[attr], k, align, high, 64, floor, &pos, &node)) {
+		*ret_pos = pos;
+		h->extent = node;
+		return 0;
+	}
+	if (high && floor != UINT64_MAX &&
+	    search_below(r->runs, k, align, true, -1, floor, &pos, &node)) {
+		*ret_pos = pos;
+		h->run = node;
+		return 0;
+	}
+	/* No extent in the attribute fits: cover the largest one, extended
+	 * into the free pages around it, so that only the difference is
+	 * transitioned and the attribute's free pages are not split. */
+	if (!blind && largest_cover(r, k, align, attr, &pos)) {
+		*ret_pos = pos;
+		return 0;
+	}
+	if (search_below(r->runs, k, align, high, -1, UINT64_MAX, &pos, &node)) {
+		*ret_pos = pos;
+		h->run = node;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
+		 enum dmabufd_attribute attr, bool movable, uint32_t *ret_pos)
+{
+	struct hint h = {0};
+	return place(r, k, align, attr, movable, ret_pos, &h);
+}
+
+/* ---- node cache (so that no operation fails half-way on ENOMEM) --------- */
+
+struct spare {
+	struct spare *next;
+};
+
+static inline struct region_spares *spares(const struct dmabufd_region *r)
+{
+	return (struct region_spares *)&r->spare;
+}
+
+static int ensure_spares(struct dmabufd_region *r, unsigned nseg, unsigned nrun)
+{
+	struct region_spares *sp = spares(r);
+
+	while (sp->nsegs < nseg) {
+		struct spare *x = malloc(sizeof(struct seg));
+		if (!x)
+			return -ENOMEM;
+		x->next = sp->segs;
+		sp->segs = x;
+		sp->nsegs++;
+	}
+	while (sp->nruns < nrun) {
+		struct spare *x = malloc(sizeof(struct run));
+		if (!x)
+			return -ENOMEM;
+		x->next = sp->runs;
+		sp->runs = x;
+		sp->nruns++;
+	}
+	return 0;
+}
+
+static struct seg *get_seg(struct dmabufd_region *r)
+{
+	struct region_spares *sp = spares(r);
+	struct spare *x = sp->segs;
+
+	sp->segs = x->next;
+	sp->nsegs--;
+	struct seg *s = (struct seg *)(void *)x;
+	memset(s, 0, sizeof(*s));
+	s->t.prio = rnd(r);
+	s->f.prio = rnd(r);
+	return s;
+}
+
+static void put_seg(struct dmabufd_region *r, struct seg *s)
+{
+	struct region_spares *sp = spares(r);
+
+	if (sp->nsegs >= SPARE_MAX) {
+		free(s);
+		return;
+	}
+	struct spare *x = (struct spare *)(void *)s;
+	x->next = sp->segs;
+	sp->segs = x;
+	sp->nsegs++;
+}
+
+static struct run *get_run(struct dmabufd_region *r)
+{
+	struct region_spares *sp = spares(r);
+	struct spare *x = sp->runs;
+
+	sp->runs = x->next;
+	sp->nruns--;
+	struct run *n = (struct run *)(void *)x;
+	memset(n, 0, sizeof(*n));
+	n->t.prio = rnd(r);
+	return n;
+}
+
+static void put_run(struct dmabufd_region *r, struct run *n)
+{
+	struct region_spares *sp = spares(r);
+
+	if (sp->nruns >= SPARE_MAX) {
+		free(n);
+		return;
+	}
+	struct spare *x = (struct spare *)(void *)n;
+	x->next = sp->runs;
+	sp->runs = x;
+	sp->nruns++;
+}
+
+/* ---- segments ----------------------------------------------------------- */
+
+static void fa_insert(struct dmabufd_region *r, struct seg *s)
+{
+	s->f.key = s->t.key;
+	s->f.len = s->t.len;
+	t_insert(&r->fa[s->attr], &s->f);
+	r->n_free_extents++;
+}
+
+static void fa_erase(struct dmabufd_region *r, struct seg *s)
+{
+	t_erase(&r->fa[s->attr], s->f.key);
+	r->n_free_extents--;
+}
+
+static void list_insert_after(struct seg *s, struct seg *n)
+{
+	n->prev = s;
+	n->next = s->next;
+	if (s->next)
+		s->next->prev = n;
+	s->next = n;
+}
+
+static void list_unlink(struct dmabufd_region *r, struct seg *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		r->head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+}
+
+/* Splits a FREE or RESERVED segment at @at (strictly inside); returns the
+ * right part. Needs one spare seg. */
+static struct seg *seg_split(struct dmabufd_region *r, struct seg *s, uint32_t at)
+{
+	struct seg *n = get_seg(r);
+	uint64_t e = seg_end(s);
+
+	n->state = s->state;
+	n->attr = s->attr;
+	n->t.key = at;
+	n->t.len = (uint32_t)(e - at);
+	s->t.len = at - s->t.key;
+	if (s->state == DMABUFD_REGION_FREE) {
+		/* shrinks on the right: key unchanged, fix maxlen in place */
+		s->f.len = s->t.len;
+		t_touch(r->fa[s->attr], s->f.key);
+		fa_insert(r, n);
+	}
+	t_insert(&r->segs, &n->t);
+	list_insert_after(s, n);
+	return n;
+}
+
+static struct seg *seg_at(const struct dmabufd_region *r, uint32_t page)
+{
+	return seg_of_t(region_t_find_le(r->segs, page));
+}
+
+/* True if [pos, pos+k) is entirely free (in one maximal free run). */
+static bool range_free(const struct dmabufd_region *r, uint32_t pos, uint32_t k)
+{
+	struct tnode *n = region_t_find_le(r->runs, pos);
+
+	return n && (uint64_t)n->key + n->len >= (uint64_t)pos + k;
+}
+
+/* Takes the free range [pos, pos+k) out of the free indexes; returns its
+ * first segment. The covered segments are left with state USED and the free
+ * counters decremented; the caller finishes them. Needs 2 spare segs and 1
+ * spare run. Keys are moved in place where the order allows it (a free
+ * extent or run that loses its head keeps its node), which saves a delete
+ * and an insert per tree on the common path. */
+static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k,
+			       const struct hint *h)
+{
+	struct tnode *rn = h && h->run ? (struct tnode *)(uintptr_t)h->run
+				       : region_t_find_le(r->runs, pos);
+	uint32_t ra = rn->key;
+	uint64_t re = (uint64_t)rn->key + rn->len, end = (uint64_t)pos + k;
+
+	if (ra == pos && re == end) {
+		t_erase(&r->runs, ra);
+		r->n_runs--;
+		put_run(r, container_of(rn, struct run, t));
+	} else if (ra == pos) {
+		rn->key = (uint32_t)end;
+		rn->len = (uint32_t)(re - end);
+		t_touch(r->runs, rn->key);
+	} else {
+		rn->len = pos - ra;
+		t_touch(r->runs, ra);
+		if (re > end) {
+			struct run *n = get_run(r);
+			n->t.key = (uint32_t)end;
+			n->t.len = (uint32_t)(re - end);
+			t_insert(&r->runs, &n->t);
+			r->n_runs++;
+		}
+	}
+
+	struct seg *s = h && h->extent ? seg_of_f((struct tnode *)(uintptr_t)h->extent)
+				       : seg_at(r, pos);
+	struct seg *first = NULL;
+	if (s->t.key < pos) {
+		/* s keeps [a, pos); u = [pos, min(e, end)) is carved out */
+		uint64_t e = seg_end(s);
+		struct seg *u = get_seg(r);
+		u->t.key = pos;
+		u->t.len = (uint32_t)((e < end ? e : end) - pos);
+		u->attr = s->attr;
+		u->state = DMABUFD_REGION_USED;
+		s->t.len = pos - s->t.key;
+		s->f.len = s->t.len;
+		t_touch(r->fa[s->attr], s->f.key);
+		t_insert(&r->segs, &u->t);
+		list_insert_after(s, u);
+		r->free_pages -= u->t.len;
+		r->free_pages_attr[u->attr] -= u->t.len;
+		if (e > end) {
+			struct seg *rest = get_seg(r);
+			rest->t.key = (uint32_t)end;
+			rest->t.len = (uint32_t)(e - end);
+			rest->attr = u->attr;
+			rest->state = DMABUFD_REGION_FREE;
+			t_insert(&r->segs, &rest->t);
+			list_insert_after(u, rest);
+			fa_insert(r, rest);
+		}
+		if (e >= end)
+			return u;
+		first = u;
+		s = u->next;
+	}
+	for (;;) {
+		if (seg_end(s) > end) {
+			/* a new node u takes [a, end); s keeps [end, e') in place */
+			struct seg *u = get_seg(r);
+			u->t.key = s->t.key;
+			u->t.len = (uint32_t)(end - s->t.key);
+			u->attr = s->attr;
+			u->state = DMABUFD_REGION_USED;
+			s->t.key = (uint32_t)end;
+			s->t.len -= u->t.len;
+			s->f.key = s->t.key;
+			s->f.len = s->t.len;
+			t_touch(r->fa[s->attr], s->f.key);
+			t_insert(&r->segs, &u->t);
+			if (s->prev)
+				list_insert_after(s->prev, u);
+			else {
+				u->next = s;
+				s->prev = u;
+				r->head = u;
+			}
+			r->free_pages -= u->t.len;
+			r->free_pages_attr[u->attr] -= u->t.len;
+			return first ? first : u;
+		}
+		fa_erase(r, s);
+		r->free_pages -= s->t.len;
+		r->free_pages_attr[s->attr] -= s->t.len;
+		s->state = DMABUFD_REGION_USED;
+		if (!first)
+			first = s;
+		if (seg_end(s) == end)
+			return first;
+		s = s->next;
+	}
+}
+
+static struct seg *carve(struct dmabufd_region *r, uint32_t pos, uint32_t k)
+{
+	return carve_hint(r, pos, k, NULL);
+}
+
+static unsigned log2u(uint32_t x)
+{
+	return 31u - (unsigned)__builtin_clz(x);
+}
+
+/* Turns the carved segments starting at @first into one allocation. */
+static void make_used(struct dmabufd_region *r, struct seg *first, uint32_t k,
+		      enum dmabufd_attribute attr, bool movable, uint32_t align)
+{
+	uint64_t end = (uint64_t)first->t.key + k;
+	struct seg *s, *nx;
+
+	for (s = first; s && s->t.key < end; s = nx) {
+		nx = s->next;
+		if (s->attr != attr) {
+			r->transitions += s->t.len;
+			r->transition_events++;
+		}
+		if (s != first) {
+			t_erase(&r->segs, s->t.key);
+			list_unlink(r, s);
+			put_seg(r, s);
+		}
+	}
+	first->t.len = k;
+	first->attr = (uint8_t)attr;
+	first->state = DMABUFD_REGION_USED;
+	first->movable = movable;
+	first->align_log2 = (uint8_t)log2u(align);
+	r->n_alloc++;
+	r->used_pages[attr] += k;
+	if (movable) {
+		r->n_movable++;
+		r->movable_pages += k;
+	} else {
+		r->n_pinned++;
+		r->pinned_pages += k;
+		first->f.key = first->t.key;
+		first->f.len = k;
+		t_insert(&r->pinned, &first->f);
+	}
+}
+
+/* Makes a USED or RESERVED segment free (keeping its attribute) and merges.
+ * Needs 1 spare run. */
+static void release(struct dmabufd_region *r, struct seg *s)
+{
+	uint32_t a = s->t.key, len = s->t.len;
+	uint64_t e = seg_end(s);
+
+	if (s->state == DMABUFD_REGION_USED) {
+		r->n_alloc--;
+		r->used_pages[s->attr] -= len;
+		if (s->movable) {
+			r->n_movable--;
+			r->movable_pages -= len;
+		} else {
+			r->n_pinned--;
+			r->pinned_pages -= len;
+			t_erase(&r->pinned, s->f.key);
+		}
+	} else {
+		r->reserved_pages -= len;
+	}
+	s->state = DMABUFD_REGION_FREE;
+	s->movable = 0;
+	s->align_log2 = 0;
+	r->free_pages += len;
+	r->free_pages_attr[s->attr] += len;
+
+	/* maximal free runs */
+	struct tnode *left = NULL, *right = NULL;
+	if (s->prev && s->prev->state == DMABUFD_REGION_FREE)
+		left = region_t_find_le(r->runs, a - 1);
+	if (s->next && s->next->state == DMABUFD_REGION_FREE)
+		right = t_find_eq(r->runs, (uint32_t)e);
+	if (left && right) {
+		t_erase(&r->runs, right->key);
+		r->n_runs--;
+		left->len += len + right->len;
+		t_grow(r->runs, left->key, left->len);
+		put_run(r, container_of(right, struct run, t));
+	} else if (left) {
+		left->len += len;
+		t_grow(r->runs, left->key, left->len);
+	} else if (right) {
+		/* grows to the left over [a, e): order preserved, key in place */
+		right->key = a;
+		right->len += len;
+		t_grow(r->runs, a, right->len);
+	} else {
+		struct run *n = get_run(r);
+		n->t.key = a;
+		n->t.len = len;
+		t_insert(&r->runs, &n->t);
+		r->n_runs++;
+	}
+
+	/* free extents of one attribute */
+	struct seg *p = s->prev, *n = s->next;
+	bool merge_p = p && p->state == DMABUFD_REGION_FREE && p->attr == s->attr;
+	bool merge_n = n && n->state == DMABUFD_REGION_FREE && n->attr == s->attr;
+	if (merge_p) {
+		p->t.len += s->t.len;
+		t_erase(&r->segs, s->t.key);
+		list_unlink(r, s);
+		put_seg(r, s);
+		if (merge_n) {
+			p->t.len += n->t.len;
+			fa_erase(r, n);
+			t_erase(&r->segs, n->t.key);
+			list_unlink(r, n);
+			put_seg(r, n);
+		}
+		p->f.len = p->t.len;
+		t_grow(r->fa[p->attr], p->f.key, p->f.len);
+	} else if (merge_n) {
+		/* n grows to the left over s: s leaves, n's key moves in place */
+		uint32_t nk = s->t.key;
+		n->t.len += s->t.len;
+		t_erase(&r->segs, s->t.key);
+		list_unlink(r, s);
+		put_seg(r, s);
+		n->t.key = nk;
+		n->f.key = nk;
+		n->f.len = n->t.len;
+		t_grow(r->fa[n->attr], nk, n->f.len);
+	} else {
+		fa_insert(r, s);
+	}
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+static bool is_pow2(uint32_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+bool region_valid_args(const struct dmabufd_region *r, uint32_t npages, uint32_t align,
+		       enum dmabufd_attribute attr)
+{
+	return npages >= 1 && npages <= r->npages && is_pow2(align) &&
+	       align <= DMABUFD_REGION_MAX_ALIGN && (unsigned)attr < DMABUFD_REGION_N_ATTR;
+}
+
+static struct dmabufd_region *region_new(uint32_t npages, uint32_t page_size, uint32_t flags,
+					 uint32_t attr)
+{
+	struct dmabufd_region *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->npages = npages;
+	r->page_size = page_size;
+	r->flags = flags;
+	r->initial_attr = attr;
+	r->rng = 0x9e3779b97f4a7c15ull ^ npages;
+	return r;
+}
+
+int dmabufd_region_create(uint32_t npages, const struct dmabufd_region_options *opts,
+			  struct dmabufd_region **ret)
+{
+	struct dmabufd_region_options o = {0};
+
+	if (opts)
+		o = *opts;
+	if (o.page_size == 0)
+		o.page_size = 4096;
+	if (npages == 0 || npages > DMABUFD_REGION_MAX_PAGES ||
+	    o.initial_attribute >= DMABUFD_REGION_N_ATTR || !is_pow2(o.page_size) ||
+	    (o.flags & ~DMABUFD_REGION_FLAGS_ALL))
+		return -EINVAL;
+
+	struct dmabufd_region *r = region_new(npages, o.page_size, o.flags, o.initial_attribute);
+	if (!r)
+		return -ENOMEM;
+	if (ensure_spares(r, 1, 1) < 0) {
+		dmabufd_region_destroy(r);
+		return -ENOMEM;
+	}
+	struct seg *s = get_seg(r);
+	s->t.key = 0;
+	s->t.len = npages;
+	s->state = DMABUFD_REGION_FREE;
+	s->attr = (uint8_t)o.initial_attribute;
+	t_insert(&r->segs, &s->t);
+	r->head = s;
+	fa_insert(r, s);
+	struct run *n = get_run(r);
+	n->t.key = 0;
+	n->t.len = npages;
+	t_insert(&r->runs, &n->t);
+	r->n_runs = 1;
+	r->free_pages = npages;
+	r->free_pages_attr[o.initial_attribute] = npages;
+	*ret = r;
+	return 0;
+}
+
+static void free_runs(struct tnode *n)
+{
+	while (n) {
+		free_runs(n->l);
+		struct tnode *rt = n->r;
+		free(container_of(n, struct run, t));
+		n = rt;
+	}
+}
+
+void dmabufd_region_destroy(struct dmabufd_region *r)
+{
+	if (!r)
+		return;
+	struct seg *s = r->head;
+	while (s) {
+		struct seg *nx = s->next;
+		free(s);
+		s = nx;
+	}
+	free_runs(r->runs);
+	struct region_spares *sp = spares(r);
+	for (struct spare *x = sp->segs, *nx; x; x = nx) {
+		nx = x->next;
+		free(x);
+	}
+	for (struct spare *x = sp->runs, *nx; x; x = nx) {
+		nx = x->next;
+		free(x);
+	}
+	free(r);
+}
+
+int dmabufd_region_alloc(struct dmabufd_region *r, uint32_t npages, uint32_t align_pages,
+			 enum dmabufd_attribute attribute, bool movable, uint32_t *ret_offset)
+{
+	uint32_t pos;
+	int ret;
+
+	if (!region_valid_args(r, npages, align_pages, attribute))
+		return -EINVAL;
+	struct hint h = {0};
+	ret = place(r, npages, align_pages, attribute, movable, &pos, &h);
+	if (ret < 0)
+		return ret;
+	ret = ensure_spares(r, 2, 1);
+	if (ret < 0)
+		return ret;
+	make_used(r, carve_hint(r, pos, npages, &h), npages, attribute, movable, align_pages);
+	*ret_offset = pos;
+	return 0;
+}
+
+int dmabufd_region_claim(struct dmabufd_region *r, uint32_t offset, uint32_t npages,
+			 uint32_t align_pages, enum dmabufd_attribute attribute, bool movable)
+{
+	int ret;
+
+	if (!region_valid_args(r, npages, align_pages, attribute) ||
+	    (offset & (align_pages - 1)) || (uint64_t)offset + npages > r->npages)
+		return -EINVAL;
+	if (!range_free(r, offset, npages))
+		return -EBUSY;
+	ret = ensure_spares(r, 2, 1);
+	if (ret < 0)
+		return ret;
+	make_used(r, carve(r, offset, npages), npages, attribute, movable, align_pages);
+	return 0;
+}
+
+int dmabufd_region_free(struct dmabufd_region *r, uint32_t offset)
+{
+	struct tnode *n = t_find_eq(r->segs, offset);
+	int ret;
+
+	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
+		return -ENOENT;
+	ret = ensure_spares(r, 0, 1);
+	if (ret < 0)
+		return ret;
+	release(r, seg_of_t(n));
+	return 0;
+}
+
+int dmabufd_region_lookup(const struct dmabufd_region *r, uint32_t offset,
+			  struct dmabufd_region_allocation *ret)
+{
+	struct tnode *n = t_find_eq(r->segs, offset);
+
+	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
+		return -ENOENT;
+	if (ret) {
+		const struct seg *s = seg_of_t(n);
+		*ret = (struct dmabufd_region_allocation){
+			.offset = s->t.key,
+			.npages = s->t.len,
+			.align_pages = 1u << s->align_log2,
+			.attribute = (enum dmabufd_attribute)s->attr,
+			.movable = s->movable,
+		};
+	}
+	return 0;
+}
+
+static void fill_extent(const struct seg *s, struct dmabufd_region_extent *e)
+{
+	*e = (struct dmabufd_region_extent){
+		.offset = s->t.key,
+		.npages = s->t.len,
+		.attribute = (enum dmabufd_attribute)s->attr,
+		.state = (enum dmabufd_region_state)s->state,
+		.movable = s->movable,
+		.align_pages = s->state == DMABUFD_REGION_USED ? 1u << s->align_log2 : 0,
+	};
+}
+
+int dmabufd_region_extent_at(const struct dmabufd_region *r, uint32_t page,
+			     struct dmabufd_region_extent *ret)
+{
+	if (page >= r->npages)
+		return -EINVAL;
+	fill_extent(seg_at(r, page), ret);
+	return 0;
+}
+
+int dmabufd_region_reserve(struct dmabufd_region *r, uint32_t offset, uint32_t npages)
+{
+	int ret;
+
+	if (npages == 0 || (uint64_t)offset + npages > r->npages)
+		return -EINVAL;
+	if (!range_free(r, offset, npages))
+		return -EBUSY;
+	ret = ensure_spares(r, 2, 1);
+	if (ret < 0)
+		return ret;
+	struct seg *s = carve(r, offset, npages);
+	uint64_t end = (uint64_t)offset + npages;
+	for (; s && s->t.key < end; s = s->next) {
+		s->state = DMABUFD_REGION_RESERVED;
+		r->reserved_pages += s->t.len;
+	}
+	return 0;
+}
+
+int dmabufd_region_unreserve(struct dmabufd_region *r, uint32_t offset, uint32_t npages)
+{
+	uint64_t end = (uint64_t)offset + npages;
+	struct seg *s;
+	int ret;
+
+	if (npages == 0 || end > r->npages)
+		return -EINVAL;
+	for (s = seg_at(r, offset); s && s->t.key < end; s = s->next)
+		if (s->state != DMABUFD_REGION_RESERVED)
+			return -EINVAL;
+	ret = ensure_spares(r, 2, 1);
+	if (ret < 0)
+		return ret;
+	s = seg_at(r, offset);
+	if (s->t.key < offset)
+		s = seg_split(r, s, offset);
+	for (;;) {
+		if (seg_end(s) > end)
+			seg_split(r, s, (uint32_t)end);
+		struct seg *nx = s->next;
+		bool last = seg_end(s) == end;
+		release(r, s);
+		if (last)
+			break;
+		s = nx;
+	}
+	return 0;
+}
+
+void dmabufd_region_stats(const struct dmabufd_region *r, struct dmabufd_region_stats *ret)
+{
+	uint32_t largest = t_maxlen(r->runs);
+
+	*ret = (struct dmabufd_region_stats){
+		.npages = r->npages,
+		.free_pages = r->free_pages,
+		.largest_free_run = largest,
+		.fragmentation_permille =
+			r->free_pages ? (uint32_t)((uint64_t)(r->free_pages - largest) * 1000 /
+						   r->free_pages)
+				      : 0,
+		.reserved_pages = r->reserved_pages,
+		.n_free_extents = r->n_free_extents,
+		.n_allocations = r->n_alloc,
+		.n_pinned = r->n_pinned,
+		.n_movable = r->n_movable,
+		.pinned_pages = r->pinned_pages,
+		.movable_pages = r->movable_pages,
+		.transitions = r->transitions,
+		.transition_events = r->transition_events,
+		.moves = r->moves,
+		.pages_moved = r->pages_moved,
+	};
+	memcpy(ret->used_pages, r->used_pages, sizeof(ret->used_pages));
+	memcpy(ret->free_pages_attr, r->free_pages_attr, sizeof(ret->free_pages_attr));
+}
+
+int dmabufd_region_walk(const struct dmabufd_region *r,
+			int (*cb)(const struct dmabufd_region_extent *e, void *userdata),
+			void *userdata)
+{
+	for (const struct seg *s = r->head; s; s = s->next) {
+		struct dmabufd_region_extent e;
+		fill_extent(s, &e);
+		int ret = cb(&e, userdata);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int dmabufd_region_apply_move(struct dmabufd_region *r, const struct dmabufd_region_move *m)
+{
+	struct tnode *n = t_find_eq(r->segs, m->old_offset);
+	int ret;
+
+	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
+		return -ENOENT;
+	struct seg *s = seg_of_t(n);
+	if (!s->movable)
+		return -EPERM;
+	uint32_t align = 1u << s->align_log2, k = s->t.len;
+	uint64_t end = (uint64_t)m->new_offset + k;
+	if (m->npages != k || (m->new_offset & (align - 1)) || end > r->npages)
+		return -EINVAL;
+	for (struct seg *d = seg_at(r, m->new_offset); d && d->t.key < end; d = d->next)
+		if (d != s && d->state != DMABUFD_REGION_FREE)
+			return -EBUSY;
+	ret = ensure_spares(r, 2, 2); /* release may take a run, carve another */
+	if (ret < 0)
+		return ret;
+	enum dmabufd_attribute attr = (enum dmabufd_attribute)s->attr;
+	release(r, s);
+	make_used(r, carve(r, m->new_offset, k), k, attr, true, align);
+	r->moves++;
+	r->pages_moved += k;
+	return 0;
+}
+
+int dmabufd_region_apply_plan(struct dmabufd_region *r, const struct dmabufd_region_plan *p)
+{
+	for (size_t i = 0; i < p->n_moves; i++) {
+		int ret = dmabufd_region_apply_move(r, &p->moves[i]);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- clone (planner) ---------------------------------------------------- */
+
+static int clone_runs(struct dmabufd_region *c, const struct tnode *n)
+{
+	for (; n; n = n->r) {
+		int ret = clone_runs(c, n->l);
+		if (ret < 0)
+			return ret;
+		struct run *x = malloc(sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		memset(x, 0, sizeof(*x));
+		x->t.prio = rnd(c);
+		x->t.key = n->key;
+		x->t.len = n->len;
+		t_insert(&c->runs, &x->t);
+	}
+	return 0;
+}
+
+struct dmabufd_region *region_clone(const struct dmabufd_region *r)
+{
+	struct dmabufd_region *c = region_new(r->npages, r->page_size, r->flags, r->initial_attr);
+	struct seg *tail = NULL;
+
+	if (!c)
+		return NULL;
+	for (const struct seg *s = r->head; s; s = s->next) {
+		if (ensure_spares(c, 1, 0) < 0)
+			goto fail;
+		struct seg *n = get_seg(c);
+		n->t.key = s->t.key;
+		n->t.len = s->t.len;
+		n->state = s->state;
+		n->attr = s->attr;
+		n->movable = s->movable;
+		n->align_log2 = s->align_log2;
+		t_insert(&c->segs, &n->t);
+		if (s->state == DMABUFD_REGION_FREE ||
+		    (s->state == DMABUFD_REGION_USED && !s->movable)) {
+			n->f.key = n->t.key;
+			n->f.len = n->t.len;
+			t_insert(s->state == DMABUFD_REGION_FREE ? &c->fa[n->attr] : &c->pinned,
+				 &n->f);
+		}
+		if (tail)
+			list_insert_after(tail, n);
+		else
+			c->head = n;
+		tail = n;
+	}
+	if (clone_runs(c, r->runs) < 0)
+		goto fail;
+	c->free_pages = r->free_pages;
+	c->reserved_pages = r->reserved_pages;
+	c->n_free_extents = r->n_free_extents;
+	c->n_runs = r->n_runs;
+	c->n_alloc = r->n_alloc;
+	c->n_pinned = r->n_pinned;
+	c->n_movable = r->n_movable;
+	c->pinned_pages = r->pinned_pages;
+	c->movable_pages = r->movable_pages;
+	memcpy(c->used_pages, r->used_pages, sizeof(c->used_pages));
+	memcpy(c->free_pages_attr, r->free_pages_attr, sizeof(c->free_pages_attr));
+	c->transitions = r->transitions;
+	c->transition_events = r->transition_events;
+	c->moves = r->moves;
+	c->pages_moved = r->pages_moved;
+	return c;
+fail:
+	dmabufd_region_destroy(c);
+	return NULL;
+}
+
+/* ---- audit -------------------------------------------------------------- */
+
+struct auditctx {
+	char *buf;
+	size_t len;
+};
+
+__attribute__((format(printf, 2, 3))) static int bad(struct auditctx *a, const char *fmt, ...)
+{
+	if (a->buf && a->len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(a->buf, a->len, fmt, ap);
+		va_end(ap);
+	}
+	return -EUCLEAN;
+}
+
+/* Checks BST order within [lo, hi), heap order and (if @aug) maxlen. */
+static int check_tree(const struct tnode *n, uint64_t lo, uint64_t hi, uint32_t maxprio, bool aug,
+		      size_t *count)
+{
+	if (!n)
+		return 0;
+	if (n->key < lo || n->key >= hi || n->prio > maxprio)
+		return -1;
+	if (aug) {
+		uint32_t m = n->len;
+		if (t_maxlen(n->l) > m)
+			m = n->l->maxlen;
+		if (t_maxlen(n->r) > m)
+			m = n->r->maxlen;
+		if (m != n->maxlen)
+			return -1;
+	}
+	(*count)++;
+	if (check_tree(n->l, lo, n->key, n->prio, aug, count) < 0)
+		return -1;
+	return check_tree(n->r, (uint64_t)n->key + 1, hi, n->prio, aug, count);
+}
+
+int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
+{
+	struct auditctx a = {buf, len};
+	size_t nseg = 0, nfree[DMABUFD_REGION_N_ATTR] = {0}, nruns = 0, cnt;
+	uint64_t pos = 0, used[DMABUFD_REGION_N_ATTR] = {0}, fpa[DMABUFD_REGION_N_ATTR] = {0};
+	uint64_t freep = 0, resv = 0, pinp = 0, movp = 0, run_start = 0, largest = 0;
+	uint32_t npin = 0, nmov = 0;
+	const struct seg *prev = NULL;
+
+	if (buf && len)
+		buf[0] = '\0';
+	for (const struct seg *s = r->head; s; prev = s, s = s->next) {
+		nseg++;
+		if (s->prev != prev)
+			return bad(&a, "segment %u: broken back link", s->t.key);
+		if (s->t.key != pos || s->t.len == 0)
+			return bad(&a, "segment at %u len %u: expected start %" PRIu64, s->t.key,
+				   s->t.len, pos);
+		if (s->attr >= DMABUFD_REGION_N_ATTR || s->state > DMABUFD_REGION_RESERVED)
+			return bad(&a, "segment %u: bad attribute/state", s->t.key);
+		if (t_find_eq(r->segs, s->t.key) != &s->t)
+			return bad(&a, "segment %u: not indexed", s->t.key);
+		bool was_free = prev && prev->state == DMABUFD_REGION_FREE;
+		switch (s->state) {
+		case DMABUFD_REGION_FREE:
+			if (was_free && prev->attr == s->attr)
+				return bad(&a, "free extents %u and %u of one attribute not merged",
+					   prev->t.key, s->t.key);
+			if (s->f.key != s->t.key || s->f.len != s->t.len ||
+			    t_find_eq(r->fa[s->attr], s->t.key) != &s->f)
+				return bad(&a, "free extent %u: not indexed under its attribute",
+					   s->t.key);
+			if (!was_free)
+				run_start = s->t.key;
+			nfree[s->attr]++;
+			freep += s->t.len;
+			fpa[s->attr] += s->t.len;
+			break;
+		case DMABUFD_REGION_USED:
+			if (s->t.key & ((1u << s->align_log2) - 1))
+				return bad(&a, "allocation %u: misaligned (align %u)", s->t.key,
+					   1u << s->align_log2);
+			used[s->attr] += s->t.len;
+			if (s->movable) {
+				nmov++;
+				movp += s->t.len;
+			} else {
+				npin++;
+				pinp += s->t.len;
+				if (s->f.key != s->t.key || t_find_eq(r->pinned, s->t.key) != &s->f)
+					return bad(&a, "pinned allocation %u: not indexed", s->t.key);
+			}
+			break;
+		default:
+			resv += s->t.len;
+			break;
+		}
+		bool is_free = s->state == DMABUFD_REGION_FREE;
+		bool next_free = s->next && s->next->state == DMABUFD_REGION_FREE;
+		if (is_free && !next_free) {
+			uint64_t rl = seg_end(s) - run_start;
+			const struct tnode *rn = t_find_eq(r->runs, (uint32_t)run_start);
+			if (!rn || rn->len != rl)
+				return bad(&a, "free run %" PRIu64 "+%" PRIu64 " not indexed",
+					   run_start, rl);
+			nruns++;
+			if (rl > largest)
+				largest = rl;
+		}
+		pos = seg_end(s);
+	}
+	if (pos != r->npages)
+		return bad(&a, "segments cover %" PRIu64 " of %u pages", pos, r->npages);
+	cnt = 0;
+	if (check_tree(r->segs, 0, UINT64_MAX, UINT32_MAX, false, &cnt) < 0 || cnt != nseg)
+		return bad(&a, "segment tree inconsistent (%zu nodes, %zu segments)", cnt, nseg);
+	size_t total_free = 0;
+	for (unsigned i = 0; i < DMABUFD_REGION_N_ATTR; i++) {
+		cnt = 0;
+		if (check_tree(r->fa[i], 0, UINT64_MAX, UINT32_MAX, true, &cnt) < 0 ||
+		    cnt != nfree[i])
+			return bad(&a, "free tree of attribute %u inconsistent", i);
+		total_free += cnt;
+		if (fpa[i] != r->free_pages_attr[i] || used[i] != r->used_pages[i])
+			return bad(&a, "attribute %u totals: free %" PRIu64 "/%u used %" PRIu64
+				       "/%u",
+				   i, fpa[i], r->free_pages_attr[i], used[i], r->used_pages[i]);
+	}
+	cnt = 0;
+	if (check_tree(r->pinned, 0, UINT64_MAX, UINT32_MAX, false, &cnt) < 0 || cnt != npin)
+		return bad(&a, "pinned tree inconsistent (%zu nodes, %u pinned)", cnt, npin);
+	cnt = 0;
+	if (check_tree(r->runs, 0, UINT64_MAX, UINT32_MAX, true, &cnt) < 0 || cnt != nruns ||
+	    cnt != r->n_runs)
+		return bad(&a, "free-run tree inconsistent (%zu nodes, %zu runs)", cnt, nruns);
+	if (t_maxlen(r->runs) != largest)
+		return bad(&a, "largest free run %u, expected %" PRIu64, t_maxlen(r->runs), largest);
+	if (total_free != r->n_free_extents || freep != r->free_pages || resv != r->reserved_pages ||
+	    npin != r->n_pinned || nmov != r->n_movable || pinp != r->pinned_pages ||
+	    movp != r->movable_pages || npin + nmov != r->n_alloc)
+		return bad(&a, "counters do not add up");
+	if (freep + resv + pinp + movp != r->npages ||
+	    used[0] + used[1] + used[2] != pinp + movp)
+		return bad(&a, "free + reserved + used != %u pages", r->npages);
+	return 0;
+}
+
+/* ---- fuzz entry --------------------------------------------------------- */
+
+static int nth_alloc_cb(const struct dmabufd_region_extent *e, void *userdata)
+{
+	uint32_t *st = userdata; /* [0] = countdown, [1] = result offset */
+	if (e->state != DMABUFD_REGION_USED)
+		return 0;
+	if (st[0]-- == 0) {
+		st[1] = e->offset;
+		return 1;
+	}
+	return 0;
+}
+
+static uint32_t rd32(const uint8_t *d, size_t n, size_t *off)
+{
+	uint32_t v = 0;
+	for (unsigned i = 0; i < 4; i++)
+		v = v << 8 | (*off < n ? d[(*off)++] : 0);
+	return v;
+}
+
+int dmabufd_region_fuzz_step(struct dmabufd_region *r, const uint8_t *data, size_t size,
+			     size_t *ret_consumed)
+{
+	size_t off = 0;
+	int ret = 0;
+
+	if (size == 0)
+		return -ENODATA;
+	uint8_t op = data[off++];
+	uint32_t a = rd32(data, size, &off), b = rd32(data, size, &off);
+	uint32_t npages = 1 + a % (r->npages < 4096 ? r->npages : 4096);
+	uint32_t align = 1u << ((b >> 8) % 12);
+	enum dmabufd_attribute attr = (enum dmabufd_attribute)((b & 0xff) % 3);
+	bool movable = (op >> 4) & 1;
+	uint32_t off32;
+	struct dmabufd_region_plan *plan = NULL;
+
+	switch (op & 7) {
+	case 0:
+	case 1:
+		(void)dmabufd_region_alloc(r, npages, align, attr, movable, &off32);
+		break;
+	case 2:
+		(void)dmabufd_region_claim(r, b % r->npages, npages, 1, attr, movable);
+		break;
+	case 3:
+	case 4: {
+		uint32_t st[2] = {a % (r->n_alloc ? r->n_alloc : 1), 0};
+		if (r->n_alloc && dmabufd_region_walk(r, nth_alloc_cb, st))
+			ret = dmabufd_region_free(r, st[1]) == 0 ? 0 : -EUCLEAN;
+		break;
+	}
+	case 5:
+		if (op & 0x80)
+			(void)dmabufd_region_unreserve(r, b % r->npages, 1 + a % 64);
+		else
+			(void)dmabufd_region_reserve(r, b % r->npages, 1 + a % 64);
+		break;
+	case 6:
+		if (dmabufd_region_plan_for(r, npages, align, attr, movable, &plan) == 0) {
+			if (dmabufd_region_apply_plan(r, plan) < 0 ||
+			    (plan->has_target &&
+			     dmabufd_region_alloc(r, npages, align, attr, movable, &off32) < 0))
+				ret = -EUCLEAN;
+		}
+		break;
+	default:
+		if (dmabufd_region_plan_compact(r, &plan) == 0 && dmabufd_region_apply_plan(r, plan) < 0)
+			ret = -EUCLEAN;
+		break;
+	}
+	dmabufd_region_plan_free(plan);
+	*ret_consumed = off < size ? off : size;
+	if (ret == 0)
+		ret = dmabufd_region_audit(r, NULL, 0);
+	return ret;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to region.c and region_plan.c. */
+#ifndef DMABUFD_DAEMON_REGION_INTERNAL_H
+#define DMABUFD_DAEMON_REGION_INTERNAL_H
+
+#include "region.h"
+
+/* Treap node, intrusive. key = first page, len = pages, maxlen = largest len
+ * in the subtree (maintained only in the free-extent and free-run trees). */
+struct tnode {
+	struct tnode *l, *r;
+	uint32_t key, len, maxlen, prio;
+};
+
+/* A segment of the partition of [0, npages). */
+struct seg {
+	struct tnode t;            /* in region->segs */
+	struct tnode f;            /* FREE: in region->fa[attr]; pinned USED:
+	                              in region->pinned */
+	struct seg *prev, *next;   /* address order */
+	uint8_t state;             /* enum dmabufd_region_state */
+	uint8_t attr;              /* enum dmabufd_attribute */
+	uint8_t movable;           /* USED only */
+	uint8_t align_log2;        /* USED only */
+};
+
+/* A maximal run of free pages (any attributes). */
+struct run {
+	struct tnode t;
+};
+
+/* Node cache so that no operation fails half-way on ENOMEM. */
+struct region_spares {
+	void *segs, *runs;
+	unsigned nsegs, nruns;
+};
+
+struct dmabufd_region {
+	uint32_t npages;
+	uint32_t page_size;
+	uint32_t flags;
+	uint32_t initial_attr;
+	uint64_t rng;
+	struct tnode *segs;                       /* all segments */
+	struct tnode *fa[DMABUFD_REGION_N_ATTR];  /* free extents per attribute */
+	struct tnode *runs;                       /* maximal free runs */
+	struct tnode *pinned;                     /* pinned allocations (seg.f) */
+	struct seg *head;
+	/* counters */
+	uint32_t free_pages, reserved_pages, n_free_extents, n_runs;
+	uint32_t n_alloc, n_pinned, n_movable, pinned_pages, movable_pages;
+	uint32_t used_pages[DMABUFD_REGION_N_ATTR];
+	uint32_t free_pages_attr[DMABUFD_REGION_N_ATTR];
+	uint64_t transitions, transition_events, moves, pages_moved;
+	struct region_spares spare;
+};
+
+#define seg_of_t(n) container_of(n, struct seg, t)
+#define seg_of_f(n) container_of(n, struct seg, f)
+
+static inline uint64_t seg_end(const struct seg *s)
+{
+	return (uint64_t)s->t.key + s->t.len;
+}
+
+struct tnode *region_t_find_le(struct tnode *n, uint32_t key);
+struct dmabufd_region *region_clone(const struct dmabufd_region *r);
+/* Placement search (policy of dmabufd_region_alloc()); 0 or -ENOSPC. */
+int region_place(const struct dmabufd_region *r, uint32_t npages, uint32_t align,
+		 enum dmabufd_attribute attr, bool movable, uint32_t *ret_pos);
+bool region_valid_args(const struct dmabufd_region *r, uint32_t npages, uint32_t align,
+		       enum dmabufd_attribute attr);
+
+#endif

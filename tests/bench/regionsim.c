@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * regionsim: replays deterministic allocation traces against the region
+ * allocator (daemon/region.c) and, side by side in the same run, against a
+ * CMA-like baseline: a bitmap with first-fit at size-order alignment, as
+ * mm/cma.c cma_alloc() does with align = min(get_order(size),
+ * CONFIG_CMA_ALIGNMENT = 8) (kernel/dma/contiguous.c). Variants of the region
+ * allocator: without compaction, with compaction on failure (plan_for +
+ * apply, then retry), and attribute-blind placement.
+ *
+ * Reported per trace and allocator: occupancy (used / region pages) at the
+ * first failed allocation, failed allocations, attribute transitions (pages
+ * whose attribute changed while free, and contiguous change events) per
+ * 1,000 operations, bytes moved by compaction, p50/p99 time per operation
+ * (alloc or free; for the compacting variant planning and applying the plan
+ * count into the failed operation's time).
+ *
+ * Usage: regionsim [--seed N] [--trace media|display|adversarial|steady|all]
+ *                  [--live N]
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "region.h"
+#include "regiontrace.h"
+
+enum variant { V_REGION, V_COMPACT, V_BLIND, V_CMA, V_N };
+static const char *const vname[V_N] = {
+	"region", "region + compaction", "region, attribute-blind", "CMA-like bitmap first-fit"};
+
+/* ---- CMA-like baseline -------------------------------------------------- */
+
+struct cma {
+	uint32_t n;
+	uint64_t *bm;
+	uint8_t *attr;
+	uint64_t transitions, events;
+};
+
+static int cma_init(struct cma *c, uint32_t n)
+{
+	c->n = n;
+	c->bm = calloc((n + 63) / 64, 8);
+	c->attr = calloc(n, 1);
+	c->transitions = c->events = 0;
+	return c->bm && c->attr ? 0 : -ENOMEM;
+}
+
+static void cma_finish(struct cma *c)
+{
+	free(c->bm);
+	free(c->attr);
+}
+
+/* Next bit at or after @i equal to @set, or n. */
+static uint64_t cma_next(const struct cma *c, uint64_t i, bool set)
+{
+	while (i < c->n) {
+		uint64_t w = c->bm[i / 64];
+		if (!set)
+			w = ~w;
+		w &= ~0ull << (i % 64);
+		if (w) {
+			uint64_t r = (i & ~63ull) + (uint64_t)__builtin_ctzll(w);
+			return r < c->n ? r : c->n;
+		}
+		i = (i & ~63ull) + 64;
+	}
+	return c->n;
+}
+
+static void cma_set(struct cma *c, uint64_t s, uint64_t k, bool v)
+{
+	for (uint64_t i = s; i < s + k;) {
+		if (i % 64 == 0 && i + 64 <= s + k) {
+			c->bm[i / 64] = v ? ~0ull : 0;
+			i += 64;
+			continue;
+		}
+		if (v)
+			c->bm[i / 64] |= 1ull << (i % 64);
+		else
+			c->bm[i / 64] &= ~(1ull << (i % 64));
+		i++;
+	}
+}
+
+static unsigned get_order(uint32_t pages)
+{
+	unsigned o = 0;
+	while ((1u << o) < pages)
+		o++;
+	return o;
+}
+
+/* bitmap_find_next_zero_area_off() with align_mask = 2^min(order, 8) - 1 */
+static int cma_alloc(struct cma *c, uint32_t k, uint32_t *ret)
+{
+	unsigned o = get_order(k);
+	uint64_t mask = (1ull << (o < 8 ? o : 8)) - 1, i = 0;
+
+	for (;;) {
+		i = cma_next(c, i, false);
+		i = (i + mask) & ~mask;
+		if (i + k > c->n)
+			return -ENOSPC;
+		uint64_t j = cma_next(c, i, true);
+		if (j >= i + k)
+			break;
+		i = j + 1;
+	}
+	cma_set(c, i, k, true);
+	*ret = (uint32_t)i;
+	return 0;
+}
+
+/* Lazy attribute accounting like the region ledger: pages keep their
+ * attribute when freed; an allocation changes the differing ones. Done
+ * outside the timed section (the kernel's CMA does not track it at all). */
+static void cma_attr(struct cma *c, uint32_t off, uint32_t k, uint8_t attr)
+{
+	bool in = false;
+	for (uint32_t i = off; i < off + k; i++) {
+		if (c->attr[i] != attr) {
+			c->transitions++;
+			if (!in)
+				c->events++;
+			c->attr[i] = attr;
+			in = true;
+		} else {
+			in = false;
+		}
+	}
+}
+
+/* ---- replay ------------------------------------------------------------- */
+
+struct result {
+	double occ_first_fail; /* < 0: none */
+	double occ_max;
+	uint64_t failed, ops, allocs;
+	uint64_t transitions, events;
+	uint64_t bytes_moved, plans;
+	uint64_t p50, p99, max; /* ns */
+	double seconds;
+	size_t first_fail_op;  /* trace index of the first failure, or n_ops */
+	uint64_t *cum_pages;   /* transitions (pages) after each trace op */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int u64cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint32_t extra_flags; /* --flags: DMABUFD_REGION_* for ablations */
+
+static int replay(const struct trace *t, enum variant v, struct result *res)
+{
+	struct dmabufd_region *r = NULL;
+	struct cma c = {0};
+	uint32_t *off = malloc((size_t)t->n_ids * sizeof(*off));
+	uint32_t *len = malloc((size_t)t->n_ids * sizeof(*len));
+	uint8_t *ok = calloc(t->n_ids, 1);
+	uint64_t *lat = malloc(t->n_ops * sizeof(*lat));
+	uint32_t *at = malloc((size_t)t->region_pages * sizeof(*at)); /* offset -> id */
+	size_t nlat = 0;
+	uint64_t used = 0;
+	int ret = -ENOMEM;
+
+	memset(res, 0, sizeof(*res));
+	res->occ_first_fail = -1;
+	res->first_fail_op = t->n_ops;
+	res->cum_pages = calloc(t->n_ops ? t->n_ops : 1, sizeof(uint64_t));
+	if (!off || !len || !ok || !lat || !at || !res->cum_pages)
+		goto out;
+	if (v == V_CMA) {
+		if (cma_init(&c, t->region_pages) < 0)
+			goto out;
+	} else {
+		struct dmabufd_region_options o = {
+			.flags = extra_flags | (v == V_BLIND ? DMABUFD_REGION_ATTR_BLIND : 0)};
+		ret = dmabufd_region_create(t->region_pages, &o, &r);
+		if (ret < 0)
+			goto out;
+	}
+	uint64_t t0 = now_ns();
+	for (size_t i = 0; i < t->n_ops; i++) {
+		const struct trace_op *op = &t->ops[i];
+		uint64_t a, b;
+		int rv = 0;
+
+		if (i > 0)
+			res->cum_pages[i] = res->cum_pages[i - 1];
+		if (op->kind == TRACE_FREE && !ok[op->id])
+			continue; /* its allocation had failed */
+		res->ops++;
+		if (op->kind == TRACE_ALLOC) {
+			res->allocs++;
+			a = now_ns();
+			if (v == V_CMA) {
+				rv = cma_alloc(&c, op->npages, &off[op->id]);
+			} else {
+				rv = dmabufd_region_alloc(r, op->npages, 1u << op->align_log2,
+							  op->attr, op->movable, &off[op->id]);
+				if (rv == -ENOSPC && v == V_COMPACT) {
+					struct dmabufd_region_plan *p = NULL;
+					if (dmabufd_region_plan_for(r, op->npages,
+								    1u << op->align_log2, op->attr,
+								    op->movable, &p) == 0) {
+						/* as a backend would: one move at a time */
+						for (size_t m = 0; m < p->n_moves; m++) {
+							const struct dmabufd_region_move *mv =
+								&p->moves[m];
+							if (dmabufd_region_apply_move(r, mv) < 0) {
+								fprintf(stderr, "move failed\n");
+								abort();
+							}
+							uint32_t id = at[mv->old_offset];
+							off[id] = mv->new_offset;
+							at[mv->new_offset] = id;
+						}
+						res->bytes_moved += p->bytes_moved;
+						res->plans++;
+						dmabufd_region_plan_free(p);
+						rv = dmabufd_region_alloc(
+							r, op->npages, 1u << op->align_log2,
+							op->attr, op->movable, &off[op->id]);
+						if (rv < 0) {
+							fprintf(stderr, "planned hole missing\n");
+							abort();
+						}
+					}
+				}
+			}
+			b = now_ns();
+			if (rv == 0) {
+				ok[op->id] = 1;
+				at[off[op->id]] = op->id;
+				len[op->id] = op->npages;
+				used += op->npages;
+				if (v == V_CMA)
+					cma_attr(&c, off[op->id], op->npages, op->attr);
+			} else {
+				if (rv != -ENOSPC) {
+					fprintf(stderr, "alloc: %s\n", strerror(-rv));
+					abort();
+				}
+				if (res->occ_first_fail < 0) {
+					res->occ_first_fail = (double)used / t->region_pages;
+					res->first_fail_op = i;
+				}
+				res->failed++;
+			}
+		} else {
+			a = now_ns();
+			if (v == V_CMA)
+				cma_set(&c, off[op->id], len[op->id], false);
+			else
+				rv = dmabufd_region_free(r, off[op->id]);
+			b = now_ns();
+			if (rv < 0) {
+				fprintf(stderr, "free: %s\n", strerror(-rv));
+				abort();
+			}
+			ok[op->id] = 0;
+			used -= len[op->id];
+		}
+		if (v == V_CMA) {
+			res->cum_pages[i] = c.transitions;
+		} else {
+			struct dmabufd_region_stats st;
+			dmabufd_region_stats(r, &st);
+			res->cum_pages[i] = st.transitions;
+		}
+		if ((double)used / t->region_pages > res->occ_max)
+			res->occ_max = (double)used / t->region_pages;
+		if (i >= t->timed_from)
+			lat[nlat++] = b - a;
+	}
+	res->seconds = (double)(now_ns() - t0) / 1e9;
+	if (v == V_CMA) {
+		res->transitions = c.transitions;
+		res->events = c.events;
+	} else {
+		struct dmabufd_region_stats st;
+		char why[256];
+		dmabufd_region_stats(r, &st);
+		res->transitions = st.transitions;
+		res->events = st.transition_events;
+		if (dmabufd_region_audit(r, why, sizeof(why)) < 0) {
+			fprintf(stderr, "audit after replay: %s\n", why);
+			abort();
+		}
+	}
+	qsort(lat, nlat, sizeof(*lat), u64cmp);
+	if (nlat) {
+		res->p50 = lat[nlat / 2];
+		res->p99 = lat[nlat * 99 / 100];
+		res->max = lat[nlat - 1];
+	}
+	ret = 0;
+out:
+	dmabufd_region_destroy(r);
+	cma_finish(&c);
+	free(off);
+	free(len);
+	free(ok);
+	free(lat);
+	free(at);
+	return ret;
+}
+
+static void print_table(const struct trace *t, const struct result *res)
+{
+	printf("\n### %s: %s (%u pages, %zu ops)\n\n", t->name, t->desc, t->region_pages,
+	       t->n_ops);
+	/* the window before the first failure of any allocator: the same ops
+	 * for every allocator, normal operation */
+	size_t w = t->n_ops;
+	for (int v = 0; v < V_N; v++)
+		if (res[v].first_fail_op < w)
+			w = res[v].first_fail_op;
+	printf("| allocator | occupancy at 1st failure | failed allocs | max occupancy "
+	       "| transitions (pages) / 1k ops, first %zu ops | transitions (pages) / 1k ops, "
+	       "whole trace | transition events / 1k ops, whole trace "
+	       "| bytes moved | p50 ns/op | p99 ns/op |\n",
+	       w);
+	printf("|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int v = 0; v < V_N; v++) {
+		const struct result *x = &res[v];
+		char occ[32];
+		if (x->occ_first_fail < 0)
+			snprintf(occ, sizeof(occ), "none");
+		else
+			snprintf(occ, sizeof(occ), "%.1f%%", 100.0 * x->occ_first_fail);
+		char moved[32];
+		if (v == V_COMPACT)
+			snprintf(moved, sizeof(moved), "%.1f MiB (%" PRIu64 " plans)",
+				 (double)x->bytes_moved / (1 << 20), x->plans);
+		else
+			snprintf(moved, sizeof(moved), "—");
+		printf("| %s | %s | %" PRIu64 " | %.1f%% | %.1f | %.1f | %.2f | %s | %" PRIu64
+		       " | %" PRIu64 " |\n",
+		       vname[v], occ, x->failed, 100.0 * x->occ_max,
+		       w ? 1000.0 * (double)x->cum_pages[w - 1] / (double)w : 0.0,
+		       1000.0 * (double)x->transitions / (double)x->ops,
+		       1000.0 * (double)x->events / (double)x->ops, moved, x->p50, x->p99);
+	}
+	const struct result *R = &res[V_REGION], *B = &res[V_BLIND], *Cm = &res[V_CMA],
+			    *K = &res[V_COMPACT];
+	printf("\n");
+	if (R->occ_first_fail >= 0 && Cm->occ_first_fail >= 0)
+		printf("- first failure: region %+.1f points vs CMA-like baseline\n",
+		       100.0 * (R->occ_first_fail - Cm->occ_first_fail));
+	if (K->occ_first_fail < 0)
+		printf("- region + compaction never fails (max occupancy %.1f%%)\n",
+		       100.0 * K->occ_max);
+	else
+		printf("- region + compaction first fails at %.1f%%\n", 100.0 * K->occ_first_fail);
+	if (w && R->cum_pages[w - 1])
+		printf("- transitions, first %zu ops (before any allocator failed): "
+		       "attribute-blind / aware = %.1fx (pages)\n",
+		       w, (double)B->cum_pages[w - 1] / (double)R->cum_pages[w - 1]);
+	if (R->transitions)
+		printf("- transitions, whole trace: attribute-blind / aware = %.1fx (pages), "
+		       "%.1fx (events)\n",
+		       (double)B->transitions / (double)R->transitions,
+		       R->events ? (double)B->events / (double)R->events : 0.0);
+	else
+		printf("- transitions: aware 0, attribute-blind %" PRIu64 " pages\n", B->transitions);
+	printf("- p99 per op: region %" PRIu64 " ns, CMA-like %" PRIu64 " ns (ratio %.2f)\n",
+	       R->p99, Cm->p99, Cm->p99 ? (double)R->p99 / (double)Cm->p99 : 0.0);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t seed = 1;
+	uint32_t live = 10000;
+	bool fast = false;
+	const char *which = "all";
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--trace") && i + 1 < argc)
+			which = argv[++i];
+		else if (!strcmp(argv[i], "--flags") && i + 1 < argc)
+			extra_flags = (uint32_t)strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--fast"))
+			fast = true; /* skip the compacting variant */
+		else if (!strcmp(argv[i], "--live") && i + 1 < argc)
+			live = (uint32_t)strtoul(argv[++i], NULL, 0);
+		else {
+			fprintf(stderr,
+				"usage: %s [--seed N] [--trace media|display|adversarial|steady|all] "
+				"[--live N]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	printf("## regionsim, seed %" PRIu64 "\n", seed);
+	for (int k = 0; k < 4; k++) {
+		static const char *const names[] = {"media", "display", "adversarial", "steady"};
+		struct trace t;
+		struct result res[V_N];
+		int ret;
+
+		if (strcmp(which, "all") && strcmp(which, names[k]))
+			continue;
+		switch (k) {
+		case 0:
+			ret = trace_media(&t, seed);
+			break;
+		case 1:
+			ret = trace_display(&t, seed);
+			break;
+		case 2:
+			ret = trace_adversarial(&t, seed);
+			break;
+		default:
+			ret = trace_steady(&t, seed, live);
+			break;
+		}
+		if (ret < 0) {
+			fprintf(stderr, "trace %s: %s\n", names[k], strerror(-ret));
+			return 1;
+		}
+		for (int v = 0; v < V_N; v++) {
+			if (fast && v == V_COMPACT) {
+				memset(&res[v], 0, sizeof(res[v]));
+				res[v].occ_first_fail = -1;
+				res[v].first_fail_op = t.n_ops;
+				res[v].cum_pages = calloc(t.n_ops ? t.n_ops : 1, sizeof(uint64_t));
+				if (!res[v].cum_pages)
+					return 1;
+				continue;
+			}
+			ret = replay(&t, (enum variant)v, &res[v]);
+			if (ret < 0) {
+				fprintf(stderr, "replay: %s\n", strerror(-ret));
+				return 1;
+			}
+		}
+		print_table(&t, res);
+		for (int v = 0; v < V_N; v++)
+			free(res[v].cum_pages);
+		trace_finish(&t);
+	}
+	return 0;
+}

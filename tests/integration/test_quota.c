@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Quotas against the real daemon (issue 6): per client, per uid, per gid,
+ * per attribute, from [quota] defaults and [uid:]/[gid:] sections. Each
+ * limit is hit by a client running as a test uid; the refusal must be
+ * -EDQUOT with a reason naming the limit, and the daemon must go on
+ * serving other clients. Runs as root; otherwise exits 77.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dmabufd/dmabufd.h"
+#include "share_helpers.h"
+
+#define KiB 1024ull
+#define MiB (1024ull * 1024)
+
+static struct daemon_proc d;
+static char conf[128];
+
+static const char config_text[] =
+	"[access]\n"
+	"users = *\n"
+	"[quota]\n"
+	"client-bytes = 1M\n"
+	"client-buffers = 4\n"
+	"uid-bytes = 2M\n"
+	"uid-buffers = 6\n"
+	"gid-bytes = 3M\n"
+	"[uid:5002]\n"
+	"cached-bytes = 256K ; per-attribute limit; bytes/buffers inherit [quota]\n"
+	"[uid:5003]\n"
+	"bytes = 8M\n"
+	"buffers = 100\n"
+	"[gid:5010]\n"
+	"buffers = 3\n"
+	"[share]\n"
+	"max-tokens-per-client = 3\n"
+	"max-imports-per-client = 2\n";
+
+/* What a child does: @nclients connections, each allocating @per_client
+ * buffers of @size bytes; the allocation number @fail_at (counting from 0
+ * over all clients) must fail with -EDQUOT and a reason containing @needle. */
+struct plan {
+	const char *socket;
+	int nclients;
+	int per_client;
+	uint64_t size;
+	int fail_at;
+	const char *needle;
+};
+
+static int run_plan(void *arg)
+{
+	const struct plan *p = arg;
+	int socks[8], n = 0;
+
+	CHECK(p->nclients <= 8);
+	for (int c = 0; c < p->nclients; c++) {
+		socks[c] = connect_as_client(p->socket);
+		CHECK(socks[c] >= 0);
+		for (int i = 0; i < p->per_client; i++, n++) {
+			int fd = -1;
+			Dmabufd__Reply *r = raw_alloc(socks[c], 2 + (uint64_t)i, p->size,
+						      DMABUFD_ATTR_CACHED, 0, "q", &fd);
+
+			CHECK(r != NULL);
+			if (n == p->fail_at) {
+				if (r->error != -EDQUOT || !strstr(r->reason, p->needle))
+					fprintf(stderr, "alloc %d: %d \"%s\", want -EDQUOT \"%s\"\n", n,
+						r->error, r->reason, p->needle);
+				CHECK(r->error == -EDQUOT);
+				CHECK(strstr(r->reason, p->needle) != NULL);
+				CHECK(fd < 0);
+				dmabufd__reply__free_unpacked(r, NULL);
+				return 0; /* exiting closes every connection */
+			} else {
+				if (r->error)
+					fprintf(stderr, "alloc %d: %d \"%s\"\n", n, r->error, r->reason);
+				CHECK(r->error == 0);
+				close(fd);
+			}
+			dmabufd__reply__free_unpacked(r, NULL);
+		}
+	}
+	fprintf(stderr, "the plan never reached allocation %d\n", p->fail_at);
+	return 1;
+}
+
+static bool all_released(const Dmabufd__StatsReply *st)
+{
+	return st->buffers == 0 && st->used == 0;
+}
+
+/* Another uid still gets served after a refusal. */
+static int alloc_one(void *arg)
+{
+	int sock = connect_as_client(arg), fd = -1;
+	Dmabufd__Reply *r;
+
+	CHECK(sock >= 0);
+	r = raw_alloc(sock, 2, 64 * KiB, DMABUFD_ATTR_CACHED, 0, "other", &fd);
+	CHECK(r && r->error == 0 && fd >= 0);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(fd);
+	close(sock);
+	return 0;
+}
+
+static void run_case(uid_t uid, gid_t gid, struct plan *p)
+{
+	Dmabufd__Reply *r = wait_stats(d.socket, all_released);
+	uint64_t refusals;
+
+	assert_non_null(r);
+	refusals = r->stats->quota_refusals;
+	dmabufd__reply__free_unpacked(r, NULL);
+	p->socket = d.socket;
+	assert_int_equal(run_as(uid, gid, NULL, 0, run_plan, p), 0);
+	assert_int_equal(run_as(5099, 5099, NULL, 0, alloc_one, d.socket), 0);
+	r = wait_stats(d.socket, all_released);
+	assert_non_null(r);
+	assert_int_equal(r->stats->quota_refusals, refusals + 1);
+	dmabufd__reply__free_unpacked(r, NULL);
+}
+
+static int setup(void **state)
+{
+	require_root();
+	return daemon_start_conf(&d, config_text, NULL, conf) < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	return daemon_stop_conf(&d, conf) == 0 ? 0 : -1;
+}
+
+static void test_client_bytes(void **state)
+{
+	/* 512K, 512K, then 512K more on one client: over client-bytes = 1M. */
+	struct plan p = { .nclients = 1, .per_client = 3, .size = 512 * KiB, .fail_at = 2,
+			  .needle = "client bytes = 1048576" };
+
+	run_case(5001, 5001, &p);
+}
+
+static void test_client_buffers(void **state)
+{
+	struct plan p = { .nclients = 1, .per_client = 5, .size = 4 * KiB, .fail_at = 4,
+			  .needle = "client buffers = 4" };
+
+	run_case(5001, 5001, &p);
+}
+
+static void test_uid_bytes(void **state)
+{
+	/* Three clients of one uid, 1M each: the third passes client-bytes
+	 * but not uid-bytes = 2M. */
+	struct plan p = { .nclients = 3, .per_client = 1, .size = 1 * MiB, .fail_at = 2,
+			  .needle = "[quota] uid 5001 bytes = 2097152" };
+
+	run_case(5001, 5001, &p);
+}
+
+static void test_uid_buffers(void **state)
+{
+	/* Two clients, 4 + 3 buffers: the 7th is over uid-buffers = 6. */
+	struct plan p = { .nclients = 2, .per_client = 4, .size = 4 * KiB, .fail_at = 6,
+			  .needle = "[quota] uid 5001 buffers = 6" };
+
+	run_case(5001, 5001, &p);
+}
+
+static void test_uid_attribute_bytes(void **state)
+{
+	/* [uid:5002] cached-bytes = 256K. */
+	struct plan p = { .nclients = 1, .per_client = 2, .size = 256 * KiB, .fail_at = 1,
+			  .needle = "[uid:] uid 5002 cached-bytes = 262144" };
+
+	run_case(5002, 5002, &p);
+}
+
+static void test_gid_bytes(void **state)
+{
+	/* uid 5003 has bytes = 8M of its own, its gid the default 3M. */
+	struct plan p = { .nclients = 4, .per_client = 1, .size = 1 * MiB, .fail_at = 3,
+			  .needle = "[quota] gid 5020 bytes = 3145728" };
+
+	run_case(5003, 5020, &p);
+}
+
+static void test_gid_section_buffers(void **state)
+{
+	struct plan p = { .nclients = 1, .per_client = 4, .size = 4 * KiB, .fail_at = 3,
+			  .needle = "[gid:] gid 5010 buffers = 3" };
+
+	run_case(5003, 5010, &p);
+}
+
+struct tokens_job {
+	const char *socket;
+	uint8_t tokens[3][16];
+};
+
+/* uid 5001 imports three buffers; max-imports-per-client = 2. */
+static int import_three(void *arg)
+{
+	struct tokens_job *j = arg;
+	int sock = connect_as_client(j->socket);
+
+	CHECK(sock >= 0);
+	for (int i = 0; i < 3; i++) {
+		int fd = -1;
+		Dmabufd__Reply *r = raw_import(sock, 2 + (uint64_t)i, j->tokens[i], 16, &fd);
+
+		CHECK(r != NULL);
+		if (i < 2) {
+			CHECK(r->error == 0 && fd >= 0);
+			close(fd);
+		} else {
+			CHECK(r->error == -EMFILE && fd < 0);
+			CHECK(strstr(r->reason, "max-imports-per-client = 2") != NULL);
+		}
+		dmabufd__reply__free_unpacked(r, NULL);
+	}
+	close(sock);
+	return 0;
+}
+
+static void test_share_client_limits(void **state)
+{
+	static const uint32_t uid = 5001;
+	struct tokens_job j = { .socket = d.socket };
+	int sock = connect_as_client(d.socket);
+	uint64_t ids[3];
+	Dmabufd__Reply *r;
+
+	assert_true(sock >= 0);
+	for (int i = 0; i < 3; i++) {
+		int fd = -1;
+
+		r = raw_alloc(sock, 2 + (uint64_t)i, 4 * KiB, DMABUFD_ATTR_CACHED, 0, "s", &fd);
+		assert_non_null(r);
+		assert_int_equal(r->error, 0);
+		ids[i] = r->alloc->buffer_id;
+		dmabufd__reply__free_unpacked(r, NULL);
+		close(fd);
+		r = raw_share(sock, 10 + (uint64_t)i, ids[i], &uid, 1, NULL, 0, NULL, 0, false, 0);
+		assert_non_null(r);
+		assert_int_equal(r->error, 0);
+		memcpy(j.tokens[i], r->share->token.data, 16);
+		dmabufd__reply__free_unpacked(r, NULL);
+	}
+	/* max-tokens-per-client = 3: a fourth token on any buffer is refused. */
+	r = raw_share(sock, 20, ids[0], &uid, 1, NULL, 0, NULL, 0, false, 0);
+	assert_non_null(r);
+	assert_int_equal(r->error, -ETOOMANYREFS);
+	assert_non_null(strstr(r->reason, "max-tokens-per-client = 3"));
+	dmabufd__reply__free_unpacked(r, NULL);
+	assert_int_equal(run_as(5001, 5001, NULL, 0, import_three, &j), 0);
+	close(sock);
+	assert_int_equal(run_as(5099, 5099, NULL, 0, alloc_one, d.socket), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_client_bytes),
+		cmocka_unit_test(test_client_buffers),
+		cmocka_unit_test(test_uid_bytes),
+		cmocka_unit_test(test_uid_buffers),
+		cmocka_unit_test(test_uid_attribute_bytes),
+		cmocka_unit_test(test_gid_bytes),
+		cmocka_unit_test(test_gid_section_buffers),
+		cmocka_unit_test(test_share_client_limits),
+	};
+
+	require_root();
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
