@@ -21,6 +21,39 @@
 #error "DMABUFD_BIN must name the daemon binary"
 #endif
 
+/*
+ * Daemons started and not yet stopped. A test that fails an assertion
+ * jumps past its daemon_stop(); the daemon would outlive the test, keep
+ * CTest's output pipe open and hang the run. At exit, every one still our
+ * child (waitpid() WNOHANG says it is alive, so the pid was not recycled)
+ * gets SIGKILL.
+ */
+static pid_t started[32];
+
+static void kill_leftover_daemons(void)
+{
+	for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+		if (started[i] > 0 && waitpid(started[i], NULL, WNOHANG) == 0) {
+			kill(started[i], SIGKILL);
+			waitpid(started[i], NULL, 0);
+		}
+}
+
+static void track_daemon(pid_t pid, bool add)
+{
+	static bool registered;
+
+	if (!registered) {
+		atexit(kill_leftover_daemons);
+		registered = true;
+	}
+	for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+		if (add ? started[i] <= 0 : started[i] == pid) {
+			started[i] = add ? pid : 0;
+			return;
+		}
+}
+
 int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 {
 	const char *argv[32];
@@ -74,6 +107,7 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 		_exit(127);
 	}
 	free(wrap_copy);
+	track_daemon(d->pid, true);
 	for (int i = 0; i < wait_rounds; i++) {
 		int status, fd = raw_connect(d->socket);
 
@@ -101,6 +135,7 @@ int daemon_stop(struct daemon_proc *d)
 		return -1;
 	kill(d->pid, SIGTERM);
 	waitpid(d->pid, &status, 0);
+	track_daemon(d->pid, false);
 	d->pid = 0;
 	unlink(d->socket);
 	rmdir(d->dir);
