@@ -96,6 +96,40 @@ def fourcc(s):
     return struct.unpack("<I", s.encode())[0]
 
 
+def share(rid, buffer_id, uids=(), single_use=False, expiry=0):
+    body = f_varint(1, buffer_id)
+    for u in uids:
+        body += f_varint(2, u)
+    if single_use:
+        body += f_varint(5, 1)
+    if expiry:
+        body += f_varint(6, expiry)
+    return request(rid, 16, body)
+
+
+def import_(rid, token):
+    return request(rid, 17, f_bytes(1, token))
+
+
+def unshare(rid, token):
+    return request(rid, 18, f_bytes(1, token))
+
+
+def revoke(rid, buffer_id):
+    return request(rid, 19, f_varint(1, buffer_id))
+
+
+def accounting(rid, kind=0, start_after=0, max_entries=0):
+    body = b""
+    if kind:
+        body += f_varint(1, kind)
+    if start_after:
+        body += f_varint(2, start_after)
+    if max_entries:
+        body += f_varint(3, max_entries)
+    return request(rid, 20, body)
+
+
 def rec(data, nfds=0, memfd=False, nodrain=False, conn=0, close=False, oversize=False):
     ctrl = (nfds & 7) | (8 if memfd else 0) | (16 if nodrain else 0) \
         | (32 if conn else 0) | (64 if close else 0) | (128 if oversize else 0)
@@ -143,6 +177,14 @@ SEEDS = {
                     rec(framebuffer(9, 64, 64, fourcc("XR24"), 0)),
                     rec(framebuffer(10, 4096, 4096, fourcc("AR24"), 2)),
                     rec(list_(11)), rec(release(12, 1)), rec(stats(13))],
+    "share": [rec(hello()), rec(alloc(2, 4096)), rec(share(3, 1, uids=(0, 1000))),
+              rec(share(4, 1, single_use=True, expiry=5)), rec(share(5, 99)),
+              rec(list_(6)), rec(stats(7)), rec(release(8, 1))],
+    "import": [rec(hello()), rec(hello(), conn=1), rec(alloc(2, 4096)), rec(share(3, 1)),
+               rec(import_(4, b"\0" * 16), conn=1), rec(import_(5, b"short"), conn=1),
+               rec(unshare(6, b"\1" * 16)), rec(revoke(7, 1)), rec(release(8, 1))],
+    "accounting": [rec(hello()), rec(alloc(2, 4096)), rec(accounting(3)), rec(accounting(4, 1)),
+                   rec(accounting(5, 2, 0, 500)), rec(accounting(6, 7, (1 << 64) - 1))],
     "protocol_errors": [rec(hello())] + [rec(b"\xff\xff")] * 20 + [rec(stats(2))],
 }
 
