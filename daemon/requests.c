@@ -128,8 +128,9 @@ static const char *attribute_text(int attribute)
 
 /*
  * Places @ba in the region and has the backend materialise it there. When
- * the backend refuses a placement with -EBUSY (the kernel found unmovable
- * pages there), that range is reserved and another placement is tried; the
+ * a contiguous backend refuses a placement with -EBUSY (the kernel found
+ * unmovable pages there), that range is reserved and another placement is
+ * tried; the
  * reservations are dropped again before returning. On success ba->offset
  * holds the placement and *ret_fd the daemon's reference.
  */
@@ -155,7 +156,8 @@ static int place_and_materialise(struct server *s, struct backend_alloc *ba, int
 		if (err == 0)
 			break;
 		server_unplace(s, ba->offset);
-		if (err != -EBUSY || nbusy == PLACEMENT_RETRIES)
+		/* Only a physical placement can be "busy" (kmod: unmovable pages). */
+		if (err != -EBUSY || !s->caps.contiguous || nbusy == PLACEMENT_RETRIES)
 			break;
 		if (dmabufd_region_reserve(s->region, (uint32_t)(ba->offset / s->caps.page_size),
 					   (uint32_t)(ba->size / s->caps.page_size)) < 0)

@@ -470,6 +470,8 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (n == -EAGAIN)
 			break;
 		if (n <= 0) {
+			/* An empty datagram reads as EOF but may carry fds. */
+			wire_close_fds(fds, nfds);
 			if (n < 0 && n != -ECONNRESET)
 				log_debug("client pid %d: read: %s", (int)c->cred.pid, strerror((int)-n));
 			client_destroy(c);

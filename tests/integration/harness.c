@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +21,47 @@
 #error "DMABUFD_BIN must name the daemon binary"
 #endif
 
+/*
+ * Daemons started and not yet stopped. A test that fails an assertion
+ * jumps past its daemon_stop(); the daemon would outlive the test, keep
+ * CTest's output pipe open and hang the run. At exit, every one still our
+ * child (waitpid() WNOHANG says it is alive, so the pid was not recycled)
+ * gets SIGKILL.
+ */
+static pid_t started[32];
+
+static void kill_leftover_daemons(void)
+{
+	for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+		if (started[i] > 0 && waitpid(started[i], NULL, WNOHANG) == 0) {
+			kill(started[i], SIGKILL);
+			waitpid(started[i], NULL, 0);
+		}
+}
+
+static void track_daemon(pid_t pid, bool add)
+{
+	static bool registered;
+
+	if (!registered) {
+		atexit(kill_leftover_daemons);
+		registered = true;
+	}
+	for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+		if (add ? started[i] <= 0 : started[i] == pid) {
+			started[i] = add ? pid : 0;
+			return;
+		}
+}
+
 int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 {
 	const char *argv[32];
 	size_t n = 0;
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	const char *wrapper = getenv("DMABUFD_TEST_WRAPPER");
+	char *wrap_copy = NULL, *save = NULL;
+	int wait_rounds = 1000;
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "/tmp/dmabufd-test-XXXXXX");
@@ -32,6 +69,21 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 		return -errno;
 	snprintf(d->socket, sizeof(d->socket), "%s/socket", d->dir);
 
+	/*
+	 * DMABUFD_TEST_WRAPPER: a command line (split at spaces) the daemon
+	 * runs under, e.g. "valgrind --error-exitcode=99 --leak-check=full";
+	 * daemon_stop() then returns the wrapper's exit status.
+	 */
+	if (wrapper && wrapper[0]) {
+		wrap_copy = strdup(wrapper);
+		if (!wrap_copy)
+			return -ENOMEM;
+		for (char *tok = strtok_r(wrap_copy, " \t", &save); tok && n < 16;
+		     tok = strtok_r(NULL, " \t", &save))
+			argv[n++] = tok;
+		/* Slow wrappers (valgrind) need longer to come up: 60 s, not 10. */
+		wait_rounds = 6000;
+	}
 	/* issue 5: the same tests against another daemon binary / backend (VM). */
 	argv[n++] = getenv("DMABUFD_TEST_DAEMON") && getenv("DMABUFD_TEST_DAEMON")[0] ?
 			    getenv("DMABUFD_TEST_DAEMON") : DMABUFD_BIN;
@@ -46,17 +98,23 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 	argv[n] = NULL;
 
 	d->pid = fork();
-	if (d->pid < 0)
-		return -errno;
+	if (d->pid < 0) {
+		int err = -errno;
+
+		free(wrap_copy);
+		return err;
+	}
 	if (d->pid == 0) {
 		if (!getenv("DMABUFD_TEST_VERBOSE")) {
 			FILE *f = freopen("/dev/null", "w", stderr);
 			(void)f;
 		}
-		execv(argv[0], (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 1000; i++) {
+	free(wrap_copy);
+	track_daemon(d->pid, true);
+	for (int i = 0; i < wait_rounds; i++) {
 		int status, fd = raw_connect(d->socket);
 
 		if (fd >= 0) {
@@ -83,6 +141,7 @@ int daemon_stop(struct daemon_proc *d)
 		return -1;
 	kill(d->pid, SIGTERM);
 	waitpid(d->pid, &status, 0);
+	track_daemon(d->pid, false);
 	d->pid = 0;
 	unlink(d->socket);
 	rmdir(d->dir);
@@ -288,4 +347,28 @@ Dmabufd__Reply *raw_stats(int sock, uint64_t id)
 	if (raw_send(sock, &req, NULL, 0) < 0)
 		return NULL;
 	return raw_recv(sock, 5000, NULL);
+}
+
+int raw_connect_alone(const char *path, int timeout_ms)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	int sock = raw_connect_hello(path);
+
+	if (sock < 0)
+		return sock;
+	for (int waited = 0;; waited += 20) {
+		Dmabufd__Reply *r = raw_stats(sock, 1);
+		bool alone = r && !r->error && r->body_case == DMABUFD__REPLY__BODY_STATS &&
+			     r->stats->clients == 1;
+
+		if (r)
+			dmabufd__reply__free_unpacked(r, NULL);
+		if (alone)
+			return sock;
+		if (!r || waited >= timeout_ms) {
+			close(sock);
+			return r ? -ETIMEDOUT : -EPROTO;
+		}
+		nanosleep(&ts, NULL);
+	}
 }

@@ -47,6 +47,14 @@ Dmabufd__Reply *raw_recv(int sock, int timeout_ms, int *ret_fd);
 int raw_wait_closed(int sock, int timeout_ms);
 /* Sends Hello and checks the reply; returns the socket or -errno. */
 int raw_connect_hello(const char *path);
+/*
+ * Connects with Hello and waits (up to @timeout_ms) until Stats reports this
+ * connection as the daemon's only client, so that every earlier connection
+ * (the readiness probe, closed test clients) has been torn down. For stable
+ * fd-count baselines: count with this socket open, compare with one open.
+ * Returns the socket or -errno (-ETIMEDOUT: others stayed connected).
+ */
+int raw_connect_alone(const char *path, int timeout_ms);
 /* One request/one reply helpers. */
 Dmabufd__Reply *raw_alloc(int sock, uint64_t id, uint64_t size, int attribute,
 			  uint32_t flags, const char *label, int *ret_fd);

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fault injection on the allocation path of the real daemon, through the
+ * faultinject.so LD_PRELOAD shim (tests/fault/faultinject.c).
+ *
+ * 1. Counting run: the shim is armed (SIGUSR1) around exactly one Alloc of
+ *    a connected client and logs every interposed call the daemon makes
+ *    while serving it (malloc/calloc/realloc, memfd_create, ftruncate,
+ *    fcntl, ioctl, dup, event_new), with the calling object and symbol.
+ * 2. For each of those calls in turn, a fresh daemon fails exactly that
+ *    call (DMABUFD_FAULT_NTH=k), and the test checks:
+ *      - the shim reports it injected that very call (the sequence is
+ *        deterministic);
+ *      - the Alloc gets an error reply with the expected errno and a reason,
+ *        and no fd;
+ *      - Stats: used == 0, buffers == 0, allocs_failed == 1;
+ *      - the daemon still serves a well-behaved client (alloc, map, write,
+ *        release);
+ *      - the daemon's fd count is back to its baseline;
+ *      - the daemon exits 0 on SIGTERM.
+ * Scenarios: the first buffer of a client; its 65th (the registry's hash
+ * table grows); an AllocFramebuffer (layout computed, then the same path).
+ * Expected errno per failed call:
+ *   malloc/calloc/realloc called by libprotobuf-c (unpacking the request):
+ *     -EBADMSG — the daemon cannot tell an allocation failure inside
+ *     protobuf_c_message_unpack() from a malformed message;
+ *   any other allocator call: -ENOMEM;
+ *   memfd_create, ftruncate, fcntl (F_ADD_SEALS, F_DUPFD_CLOEXEC), ioctl,
+ *   dup: the injected errno, passed through.
+ *
+ * The backend is memfd unless DMABUFD_TEST_BACKEND names another (kmod in
+ * the VM, where the backend's ioctl calls become failure points too).
+ * The shim replaces malloc, which AddressSanitizer also does: under ASan
+ * the test exits 77 (skipped).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dmabufd/dmabufd.h"
+#include "harness.h"
+
+#ifndef FAULTINJECT_SO
+#error "FAULTINJECT_SO must name the shim"
+#endif
+
+#define MAX_POINTS 128
+#define ALLOC_SIZE 65536
+
+struct call {
+	char func[32];
+	char obj[128];
+	char sym[128];
+	char caller[128];   /* the calling function, resolved */
+};
+
+/*
+ * A scenario: the client holds @prealloc buffers of PREALLOC_SIZE bytes
+ * (allocated unarmed) before the armed Alloc, so that different paths run:
+ * with 64 the registry's hash table grows during the Alloc.
+ */
+struct scenario {
+	const char *name;
+	unsigned prealloc;
+	bool framebuffer;   /* the armed request is AllocFramebuffer */
+	struct call calls[MAX_POINTS];
+	unsigned ncalls;
+};
+
+#define PREALLOC_SIZE 4096
+
+static struct scenario first_buffer = { .name = "first buffer", .prealloc = 0 };
+static struct scenario table_grows = { .name = "registry table grows", .prealloc = 64 };
+static struct scenario framebuffer = { .name = "framebuffer", .framebuffer = true };
+static char tmpdir[64];
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int start_daemon(struct daemon_proc *d, const char *log, unsigned nth, const char *report)
+{
+	/* DMABUFD_TEST_BACKEND (e.g. "kmod" in the VM) selects the backend. */
+	const char *backend = getenv("DMABUFD_TEST_BACKEND");
+	const char *args[] = { "--capacity", "16M", NULL, NULL, NULL };
+	char buf[32];
+
+	if (backend && backend[0]) {
+		args[2] = "--backend";
+		args[3] = backend;
+	}
+
+	setenv("LD_PRELOAD", FAULTINJECT_SO, 1);
+	unsetenv("DMABUFD_TEST_WRAPPER");
+	if (log)
+		setenv("DMABUFD_FAULT_LOG", log, 1);
+	else
+		unsetenv("DMABUFD_FAULT_LOG");
+	snprintf(buf, sizeof(buf), "%u", nth);
+	setenv("DMABUFD_FAULT_NTH", buf, 1);
+	if (report)
+		setenv("DMABUFD_FAULT_REPORT", report, 1);
+	else
+		unsetenv("DMABUFD_FAULT_REPORT");
+	int err = daemon_start(d, args);
+	unsetenv("LD_PRELOAD");
+	return err;
+}
+
+/* The name of the function at @offset in @obj ("+0x..."), via addr2line. */
+static void resolve_caller(struct call *c)
+{
+	char cmd[512];
+	FILE *p;
+
+	memcpy(c->caller, c->sym, sizeof(c->caller));
+	if (c->sym[0] != '+' || strcmp(c->obj, strrchr(DMABUFD_BIN, '/') + 1) != 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "addr2line -f -e '%s' %s 2>/dev/null", DMABUFD_BIN, c->sym + 1);
+	p = popen(cmd, "r");
+	if (!p)
+		return;
+	if (fgets(c->caller, sizeof(c->caller), p))
+		c->caller[strcspn(c->caller, "\n")] = '\0';
+	else
+		memcpy(c->caller, c->sym, sizeof(c->caller));
+	pclose(p);
+}
+
+/* Connects, says Hello and allocates @n small buffers (fds closed). */
+static int connect_prealloc(const char *socket, unsigned n)
+{
+	int sock = raw_connect_hello(socket);
+
+	assert_true(sock >= 0);
+	for (unsigned i = 0; i < n; i++) {
+		int fd = -1;
+		Dmabufd__Reply *r = raw_alloc(sock, 100 + i, PREALLOC_SIZE, DMABUFD_ATTR_CACHED,
+					      0, "pre", &fd);
+
+		assert_non_null(r);
+		assert_int_equal(r->error, 0);
+		assert_true(fd >= 0);
+		close(fd);
+		dmabufd__reply__free_unpacked(r, NULL);
+	}
+	return sock;
+}
+
+/*
+ * Sends one Alloc (or a 64x64 XRGB8888 AllocFramebuffer) with the shim
+ * armed. Returns the reply (or NULL).
+ */
+static Dmabufd__Reply *armed_alloc(struct daemon_proc *d, const struct scenario *sc, int sock,
+				   int *ret_fd)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__AllocFramebuffer fb = DMABUFD__ALLOC_FRAMEBUFFER__INIT;
+	Dmabufd__Reply *r = NULL;
+
+	assert_int_equal(kill(d->pid, SIGUSR1), 0);
+	if (sc->framebuffer) {
+		fb.width = 64;
+		fb.height = 64;
+		fb.fourcc = 0x34325258; /* XR24: DRM_FORMAT_XRGB8888 */
+		fb.usage = 1u << 1;     /* DMABUFD_USAGE_RENDER */
+		fb.label = "fault";
+		req.id = 2;
+		req.body_case = DMABUFD__REQUEST__BODY_ALLOC_FRAMEBUFFER;
+		req.alloc_framebuffer = &fb;
+		if (raw_send(sock, &req, NULL, 0) == 0)
+			r = raw_recv(sock, 5000, ret_fd);
+	} else {
+		r = raw_alloc(sock, 2, ALLOC_SIZE, DMABUFD_ATTR_CACHED, 0, "fault", ret_fd);
+	}
+	kill(d->pid, SIGUSR2);
+	return r;
+}
+
+/* The size the daemon reports for a successful armed request. */
+static uint64_t reply_size(const Dmabufd__Reply *r)
+{
+	if (r->body_case == DMABUFD__REPLY__BODY_ALLOC_FRAMEBUFFER)
+		return r->alloc_framebuffer->size;
+	return r->body_case == DMABUFD__REPLY__BODY_ALLOC ? r->alloc->size : 0;
+}
+
+static int wait_fds(pid_t pid, int want)
+{
+	int n = -1;
+
+	for (int i = 0; i < 100; i++) {
+		n = count_fds(pid);
+		if (n == want)
+			break;
+		sleep_ms(20);
+	}
+	return n;
+}
+
+static bool serves(const char *socket)
+{
+	int sock = raw_connect_hello(socket), fd = -1;
+	Dmabufd__Reply *r;
+	bool ok = false;
+	char *p;
+
+	if (sock < 0)
+		return false;
+	r = raw_alloc(sock, 2, 8192, DMABUFD_ATTR_CACHED, 0, "probe", &fd);
+	if (r && r->error == 0 && fd >= 0) {
+		uint64_t id = r->alloc->buffer_id;
+
+		p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED) {
+			p[8191] = 7;
+			ok = p[8191] == 7;
+			munmap(p, 8192);
+		}
+		dmabufd__reply__free_unpacked(r, NULL);
+		r = raw_release(sock, 3, id);
+		ok = ok && r && r->error == 0;
+	}
+	if (r)
+		dmabufd__reply__free_unpacked(r, NULL);
+	if (fd >= 0)
+		close(fd);
+	close(sock);
+	return ok;
+}
+
+static int setup(void **state)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	print_message("skipped: the shim's malloc cannot coexist with AddressSanitizer's\n");
+	exit(77);
+#endif
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/dmabufd-fault-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/calls", tmpdir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/report", tmpdir);
+	unlink(path);
+	rmdir(tmpdir);
+	return 0;
+}
+
+/* Step 1: record what the daemon calls while serving one Alloc. */
+static void enumerate(struct scenario *sc)
+{
+	struct daemon_proc d;
+	char log[128], line[512];
+	Dmabufd__Reply *r;
+	bool seen_memfd = false, seen_seal = false, seen_alloc = false;
+	int sock, fd = -1;
+	FILE *f;
+
+	snprintf(log, sizeof(log), "%s/calls", tmpdir);
+	unlink(log);
+	assert_int_equal(start_daemon(&d, log, 0, NULL), 0);
+	sock = connect_prealloc(d.socket, sc->prealloc);
+	r = armed_alloc(&d, sc, sock, &fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	assert_true(fd >= 0);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(fd);
+	close(sock);
+	assert_int_equal(daemon_stop(&d), 0);
+
+	f = fopen(log, "re");
+	assert_non_null(f);
+	sc->ncalls = 0;
+	while (fgets(line, sizeof(line), f) && sc->ncalls < MAX_POINTS) {
+		struct call *c = &sc->calls[sc->ncalls];
+		unsigned long n;
+
+		if (sscanf(line, "%lu %31s %127s %127s", &n, c->func, c->obj, c->sym) != 4)
+			continue;
+		assert_int_equal(n, sc->ncalls + 1);
+		resolve_caller(c);
+		seen_memfd |= strcmp(c->func, "memfd_create") == 0;
+		seen_seal |= strcmp(c->func, "fcntl") == 0;
+		seen_alloc |= strstr(c->func, "alloc") != NULL;
+		print_message("%s: failure point %2u: %-12s from %s (%s)\n", sc->name,
+			      sc->ncalls + 1, c->func, c->obj, c->caller);
+		sc->ncalls++;
+	}
+	fclose(f);
+	/* The memfd path: unpack, calloc, memfd_create, ftruncate, seal, reply, dup. */
+	assert_true(sc->ncalls >= 6);
+	assert_true(seen_memfd);
+	assert_true(seen_seal);
+	assert_true(seen_alloc);
+}
+
+static bool is_allocator(const char *func)
+{
+	return strcmp(func, "malloc") == 0 || strcmp(func, "calloc") == 0 ||
+	       strcmp(func, "realloc") == 0;
+}
+
+/*
+ * The reply the failed call must produce: 0 when the daemon degrades
+ * gracefully (a failed registry_grow() only costs lookup speed), -EBADMSG
+ * when the request cannot be unpacked, -ENOMEM for other allocations, the
+ * injected errno for system calls.
+ */
+static int expected_error(const struct call *c, int injected)
+{
+	if (is_allocator(c->func)) {
+		if (strstr(c->obj, "protobuf-c"))
+			return -EBADMSG;
+		if (strcmp(c->caller, "registry_grow") == 0)
+			return 0;
+		return -ENOMEM;
+	}
+	return -injected;
+}
+
+/* Step 2: fail each recorded call in turn. */
+static void each_failure_point(struct scenario *sc)
+{
+	unsigned failures = 0;
+
+	assert_true(sc->ncalls > 0);
+	for (unsigned k = 1; k <= sc->ncalls; k++) {
+		const struct call *c = &sc->calls[k - 1];
+		struct daemon_proc d;
+		char report[128], func[32] = "", obj[128] = "", sym[128] = "";
+		Dmabufd__Reply *r;
+		int sock, checker, fd = -1, baseline, injected = 0, want, fds, status;
+		uint64_t want_used = (uint64_t)sc->prealloc * PREALLOC_SIZE;
+		uint32_t want_buffers = sc->prealloc;
+		uint64_t want_failed;
+		bool ok = true;
+		FILE *f;
+
+		snprintf(report, sizeof(report), "%s/report", tmpdir);
+		unlink(report);
+		assert_int_equal(start_daemon(&d, NULL, k, report), 0);
+		/* Baseline with an idle checker connected as the only client. */
+		checker = raw_connect_alone(d.socket, 5000);
+		assert_true(checker >= 0);
+		baseline = count_fds(d.pid);
+		sock = connect_prealloc(d.socket, sc->prealloc);
+		r = armed_alloc(&d, sc, sock, &fd);
+
+		f = fopen(report, "re");
+		if (!f || fscanf(f, "%31s %d %127s %127s", func, &injected, obj, sym) != 4) {
+			print_message("point %u (%s): the shim did not inject it\n", k, c->func);
+			ok = false;
+		} else if (strcmp(func, c->func) || strcmp(obj, c->obj) || strcmp(sym, c->sym)) {
+			print_message("point %u: injected %s from %s %s, recorded %s from %s %s\n", k,
+				      func, obj, sym, c->func, c->obj, c->sym);
+			ok = false;
+		}
+		if (f)
+			fclose(f);
+
+		want = expected_error(c, injected);
+		/* Refused before handle_alloc() (unpacking): not an alloc failure. */
+		want_failed = want == 0 || want == -EBADMSG ? 0 : 1;
+		if (!r) {
+			print_message("point %u (%s from %s %s): no reply\n", k, c->func, c->obj,
+				      c->caller);
+			ok = false;
+		} else if (r->error != want || (want && (!r->reason || !r->reason[0] || fd >= 0)) ||
+			   (!want && fd < 0)) {
+			print_message("point %u (%s from %s %s): error %d \"%s\" fd %d, want %d\n", k,
+				      c->func, c->obj, c->caller, r->error,
+				      r->reason ? r->reason : "", fd, want);
+			ok = false;
+		}
+		if (r && !r->error && fd >= 0) {
+			want_used += reply_size(r);
+			want_buffers++;
+		}
+		if (r)
+			dmabufd__reply__free_unpacked(r, NULL);
+		if (fd >= 0)
+			close(fd);
+
+		r = raw_stats(sock, 5);
+		if (!r || r->error || r->body_case != DMABUFD__REPLY__BODY_STATS ||
+		    r->stats->used != want_used || r->stats->buffers != want_buffers ||
+		    r->stats->allocs_failed != want_failed) {
+			print_message("point %u (%s): Stats used %llu buffers %u allocs_failed %llu, "
+				      "want %llu %u %llu\n", k, c->func,
+				      r && r->stats ? (unsigned long long)r->stats->used : 0ull,
+				      r && r->stats ? r->stats->buffers : 0u,
+				      r && r->stats ? (unsigned long long)r->stats->allocs_failed : 0ull,
+				      (unsigned long long)want_used, want_buffers,
+				      (unsigned long long)want_failed);
+			ok = false;
+		}
+		if (r)
+			dmabufd__reply__free_unpacked(r, NULL);
+		close(sock); /* the daemon releases every buffer the client held */
+
+		if (!serves(d.socket)) {
+			print_message("point %u (%s): the daemon no longer serves\n", k, c->func);
+			ok = false;
+		}
+		/* Compare in the same state: the checker the only client again. */
+		close(checker);
+		checker = raw_connect_alone(d.socket, 5000);
+		if (checker < 0) {
+			print_message("point %u (%s): clients stayed connected\n", k, c->func);
+			ok = false;
+		}
+		fds = wait_fds(d.pid, baseline);
+		if (checker >= 0)
+			close(checker);
+		if (fds != baseline) {
+			print_message("point %u (%s): daemon fds %d, baseline %d\n", k, c->func, fds,
+				      baseline);
+			ok = false;
+		}
+		status = daemon_stop(&d);
+		if (status != 0) {
+			print_message("point %u (%s): daemon exit status %d\n", k, c->func, status);
+			ok = false;
+		}
+		print_message("%s: point %2u: %-12s from %-18s %-26s -> reply %d (%s)%s\n", sc->name,
+			      k, c->func, c->obj, c->caller, want, want ? strerror(-want) : "success",
+			      ok ? "" : "  FAILED");
+		failures += !ok;
+	}
+	assert_int_equal(failures, 0);
+}
+
+static void test_first_buffer(void **state)
+{
+	enumerate(&first_buffer);
+	each_failure_point(&first_buffer);
+}
+
+static void test_table_grows(void **state)
+{
+	enumerate(&table_grows);
+	each_failure_point(&table_grows);
+}
+
+static void test_framebuffer(void **state)
+{
+	enumerate(&framebuffer);
+	each_failure_point(&framebuffer);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_buffer),
+		cmocka_unit_test(test_table_grows),
+		cmocka_unit_test(test_framebuffer),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,1042 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmabufd-stress: many hostile and well-behaved clients against the real
+ * daemon, bounded in time and count, then a check that nothing leaked.
+ *
+ * The tool starts its own daemon (tests/integration/harness.c, so
+ * DMABUFD_TEST_WRAPPER applies) and forks --clients worker processes. Each
+ * worker has a role:
+ *   normal     random operations from the ops[] table below (alloc,
+ *              framebuffer, map, write, verify, release, stats, list); every
+ *              writer fills its buffer with a pattern derived from (pid,
+ *              buffer id) and checks it before release; fresh buffers must
+ *              read as zeroes; framebuffer planes must lie inside the buffer
+ *   malformed  random bytes, truncated and oversized datagrams, unknown
+ *              request types, interleaved with valid requests
+ *   fdflood    requests carrying DMABUFD_MAX_FDS fds each (memfds and
+ *              /dev/null), until the daemon disconnects it; then again
+ *   noread     pipelines allocations and never reads a reply, holds the
+ *              connection for a while, then hangs up
+ *   cycler     (worker 0) connects and disconnects in a tight loop, with
+ *              and without Hello
+ * While they run, the parent SIGKILLs a random worker every --kill-ms
+ * milliseconds and starts a replacement with the same role.
+ *
+ * At the end (workers stopped, the last ones killed) the tool checks:
+ *   1. the daemon is alive and serves a fresh client (alloc, map, write,
+ *      read back, release);
+ *   2. the daemon's fd count is back to its baseline;
+ *   3. Stats: used == 0, buffers == 0, clients == 1 (the checker), so the
+ *      region's free pages equal its size;
+ *   4. List returns no buffer: no uid is charged for anything;
+ *   5. no worker saw a corrupted buffer, a non-zero fresh buffer, or a
+ *      reply whose id did not match its request;
+ *   6. the daemon exits 0 on SIGTERM (under valgrind: no error, no leak).
+ * Exit status: 0 when every check passes, 1 otherwise, 2 on bad usage.
+ *
+ * Adding an operation (share and import when those requests land) is one
+ * function with the op_fn signature plus one row in ops[].
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "dmabufd/dmabufd.h"
+#include "harness.h"
+#include "wire.h"
+
+#define MAX_HELD 8                    /* buffers a normal worker holds */
+#define MAX_BUF_SIZE (256u * 1024)    /* bytes, largest random allocation */
+#define REPLY_TIMEOUT_MS 5000
+#define MAX_OPS 16
+
+/* ---- shared counters (one MAP_SHARED page, survives SIGKILLed workers) -- */
+
+struct counters {
+	uint64_t op_done[MAX_OPS];
+	uint64_t op_refused[MAX_OPS];   /* error replies (e.g. -ENOSPC) */
+	uint64_t enospc;
+	uint64_t corrupt;               /* pattern mismatch before release */
+	uint64_t not_zeroed;            /* fresh buffer with non-zero bytes */
+	uint64_t id_mismatch;           /* reply id != request id */
+	uint64_t timeouts;              /* no reply within REPLY_TIMEOUT_MS */
+	uint64_t malformed_sent;
+	uint64_t fd_datagrams;          /* datagrams carrying fds */
+	uint64_t fds_sent;
+	uint64_t noread_requests;       /* requests whose replies were never read */
+	uint64_t connects;
+	uint64_t cycler_connects;       /* of which by the connect/disconnect loop */
+	uint64_t disconnects_by_daemon;
+	uint64_t killed;
+	uint64_t spawned;
+	int stop;
+};
+
+static struct counters *ctr;
+
+#define COUNT(field, n) __atomic_fetch_add(&ctr->field, (n), __ATOMIC_RELAXED)
+
+static bool stopping(void)
+{
+	return __atomic_load_n(&ctr->stop, __ATOMIC_RELAXED);
+}
+
+/* ---- per-process random numbers (xorshift64*) ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng_state = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+static uint32_t rnd_below(uint32_t n)
+{
+	return n ? (uint32_t)(rnd() % n) : 0;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- normal worker: state and operations ---- */
+
+struct held {
+	uint64_t id;
+	int fd;
+	size_t size;        /* bytes (page multiple, as the daemon reports) */
+	uint64_t *map;      /* NULL until mapped */
+	bool written;
+};
+
+struct worker {
+	const char *socket;
+	int sock;           /* -1 while disconnected */
+	uint64_t next_id;   /* request id */
+	struct held held[MAX_HELD];
+	unsigned nheld;
+};
+
+/* Return values of an op: */
+#define OP_DONE 0       /* request served (counted in op_done) */
+#define OP_SKIP 1       /* not applicable now (nothing to map, ...) */
+#define OP_REFUSED 2    /* the daemon answered with an error (op_refused) */
+#define OP_BROKEN (-1)  /* connection unusable: reconnect */
+
+typedef int (*op_fn)(struct worker *w);
+
+static uint64_t pattern(uint64_t id, size_t word)
+{
+	uint64_t x = ((uint64_t)getpid() << 40) ^ (id << 20) ^ word ^ 0x9e3779b97f4a7c15ull;
+
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	return x ^ (x >> 29);
+}
+
+/* Checks a reply: present, id echoed. Counts what went wrong. */
+static bool reply_ok(Dmabufd__Reply *r, uint64_t id)
+{
+	if (!r) {
+		COUNT(timeouts, 1);
+		return false;
+	}
+	if (r->id != id) {
+		COUNT(id_mismatch, 1);
+		dmabufd__reply__free_unpacked(r, NULL);
+		return false;
+	}
+	return true;
+}
+
+static void held_drop(struct worker *w, unsigned i)
+{
+	struct held *h = &w->held[i];
+
+	if (h->map)
+		munmap(h->map, h->size);
+	if (h->fd >= 0)
+		close(h->fd);
+	w->held[i] = w->held[--w->nheld];
+}
+
+static int op_alloc(struct worker *w)
+{
+	uint64_t id = w->next_id++;
+	size_t size = 1 + rnd_below(MAX_BUF_SIZE);
+	Dmabufd__Reply *r;
+	int fd = -1, ret;
+
+	if (w->nheld >= MAX_HELD)
+		return OP_SKIP;
+	r = raw_alloc(w->sock, id, size, DMABUFD_ATTR_CACHED, 0, "stress", &fd);
+	if (!reply_ok(r, id)) {
+		if (fd >= 0)
+			close(fd);
+		return OP_BROKEN;
+	}
+	if (r->error) {
+		if (r->error == -ENOSPC)
+			COUNT(enospc, 1);
+		ret = OP_REFUSED;
+	} else if (fd < 0 || r->body_case != DMABUFD__REPLY__BODY_ALLOC ||
+		   r->alloc->size < size) {
+		COUNT(corrupt, 1); /* a success without an fd or with a short size */
+		ret = OP_BROKEN;
+	} else {
+		w->held[w->nheld++] = (struct held){
+			.id = r->alloc->buffer_id, .fd = fd, .size = r->alloc->size,
+		};
+		fd = -1;
+		ret = OP_DONE;
+	}
+	if (fd >= 0)
+		close(fd);
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+static struct held *pick(struct worker *w, bool mapped)
+{
+	unsigned start, i;
+
+	if (!w->nheld)
+		return NULL;
+	start = rnd_below(w->nheld);
+	for (i = 0; i < w->nheld; i++) {
+		struct held *h = &w->held[(start + i) % w->nheld];
+
+		if ((h->map != NULL) == mapped)
+			return h;
+	}
+	return NULL;
+}
+
+static int op_map(struct worker *w)
+{
+	struct held *h = pick(w, false);
+	void *p;
+
+	if (!h)
+		return OP_SKIP;
+	p = mmap(NULL, h->size, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd, 0);
+	if (p == MAP_FAILED) {
+		COUNT(corrupt, 1); /* a buffer we were handed cannot be mapped */
+		return OP_SKIP;
+	}
+	h->map = p;
+	/* A fresh buffer reads as zeroes (no data from a previous owner). */
+	for (size_t k = 0; k < h->size / 8; k += 509)
+		if (h->map[k] != 0) {
+			COUNT(not_zeroed, 1);
+			break;
+		}
+	return OP_DONE;
+}
+
+static int op_write(struct worker *w)
+{
+	struct held *h = pick(w, true);
+
+	if (!h)
+		return OP_SKIP;
+	for (size_t k = 0; k < h->size / 8; k++)
+		h->map[k] = pattern(h->id, k);
+	h->written = true;
+	return OP_DONE;
+}
+
+static bool held_verify(struct held *h)
+{
+	if (!h->map || !h->written)
+		return true;
+	for (size_t k = 0; k < h->size / 8; k++)
+		if (h->map[k] != pattern(h->id, k))
+			return false;
+	return true;
+}
+
+static int op_verify(struct worker *w)
+{
+	struct held *h = pick(w, true);
+
+	if (!h || !h->written)
+		return OP_SKIP;
+	if (!held_verify(h))
+		COUNT(corrupt, 1);
+	return OP_DONE;
+}
+
+static int op_release(struct worker *w)
+{
+	uint64_t id = w->next_id++;
+	Dmabufd__Reply *r;
+	unsigned i;
+	int ret;
+
+	if (!w->nheld)
+		return OP_SKIP;
+	i = rnd_below(w->nheld);
+	if (!held_verify(&w->held[i]))
+		COUNT(corrupt, 1);
+	r = raw_release(w->sock, id, w->held[i].id);
+	held_drop(w, i);
+	if (!reply_ok(r, id))
+		return OP_BROKEN;
+	ret = r->error ? OP_REFUSED : OP_DONE;
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+static int op_stats(struct worker *w)
+{
+	uint64_t id = w->next_id++;
+	Dmabufd__Reply *r = raw_stats(w->sock, id);
+	int ret;
+
+	if (!reply_ok(r, id))
+		return OP_BROKEN;
+	ret = r->error || r->body_case != DMABUFD__REPLY__BODY_STATS ? OP_REFUSED : OP_DONE;
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+static int op_list(struct worker *w)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__List l = DMABUFD__LIST__INIT;
+	uint64_t id = w->next_id++;
+	Dmabufd__Reply *r;
+	int ret;
+
+	l.max_entries = 1 + rnd_below(300);
+	req.id = id;
+	req.body_case = DMABUFD__REQUEST__BODY_LIST;
+	req.list = &l;
+	if (raw_send(w->sock, &req, NULL, 0) < 0)
+		return OP_BROKEN;
+	r = raw_recv(w->sock, REPLY_TIMEOUT_MS, NULL);
+	if (!reply_ok(r, id))
+		return OP_BROKEN;
+	ret = r->error || r->body_case != DMABUFD__REPLY__BODY_LIST ? OP_REFUSED : OP_DONE;
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+/* An AllocFramebuffer of a random size, format and usage; held like Alloc. */
+static int op_framebuffer(struct worker *w)
+{
+	static const uint32_t fourccs[] = {
+		0x34325258, /* XR24: DRM_FORMAT_XRGB8888 */
+		0x34325241, /* AR24: DRM_FORMAT_ARGB8888 */
+		0x3231564e, /* NV12: DRM_FORMAT_NV12 */
+		0x56595559, /* YUYV: DRM_FORMAT_YUYV */
+		0x32315559, /* YU12: DRM_FORMAT_YUV420 */
+		0x20203852, /* R8:   DRM_FORMAT_R8 */
+	};
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__AllocFramebuffer fb = DMABUFD__ALLOC_FRAMEBUFFER__INIT;
+	uint64_t id = w->next_id++;
+	Dmabufd__Reply *r;
+	int fd = -1, ret;
+
+	if (w->nheld >= MAX_HELD)
+		return OP_SKIP;
+	fb.width = 1 + rnd_below(512);
+	fb.height = 1 + rnd_below(256);
+	fb.fourcc = fourccs[rnd_below(sizeof(fourccs) / sizeof(fourccs[0]))];
+	fb.usage = 1u << rnd_below(8); /* one DMABUFD_USAGE_* bit */
+	fb.label = "stress-fb";
+	req.id = id;
+	req.body_case = DMABUFD__REQUEST__BODY_ALLOC_FRAMEBUFFER;
+	req.alloc_framebuffer = &fb;
+	if (raw_send(w->sock, &req, NULL, 0) < 0)
+		return OP_BROKEN;
+	r = raw_recv(w->sock, REPLY_TIMEOUT_MS, &fd);
+	if (!reply_ok(r, id)) {
+		if (fd >= 0)
+			close(fd);
+		return OP_BROKEN;
+	}
+	if (r->error) {
+		if (r->error == -ENOSPC)
+			COUNT(enospc, 1);
+		ret = OP_REFUSED;
+	} else if (fd < 0 || r->body_case != DMABUFD__REPLY__BODY_ALLOC_FRAMEBUFFER ||
+		   r->alloc_framebuffer->n_planes < 1) {
+		COUNT(corrupt, 1);
+		ret = OP_BROKEN;
+	} else {
+		const Dmabufd__AllocFramebufferReply *fr = r->alloc_framebuffer;
+
+		/* Every plane lies inside the buffer it came with. */
+		for (size_t i = 0; i < fr->n_planes; i++)
+			if ((uint64_t)fr->planes[i]->offset + fr->planes[i]->size > fr->size)
+				COUNT(corrupt, 1);
+		w->held[w->nheld++] = (struct held){ .id = fr->buffer_id, .fd = fd,
+						     .size = fr->size };
+		fd = -1;
+		ret = OP_DONE;
+	}
+	if (fd >= 0)
+		close(fd);
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+/*
+ * The operations of a normal worker, drawn at random by weight. To add one
+ * (share, import, framebuffer): write an op_fn and add a row.
+ */
+static const struct op {
+	const char *name;
+	op_fn fn;
+	unsigned weight;
+} ops[] = {
+	{ "alloc", op_alloc, 24 },
+	{ "fb", op_framebuffer, 6 },
+	{ "map", op_map, 20 },
+	{ "write", op_write, 15 },
+	{ "verify", op_verify, 8 },
+	{ "release", op_release, 25 },
+	{ "stats", op_stats, 3 },
+	{ "list", op_list, 2 },
+};
+_Static_assert(sizeof(ops) / sizeof(ops[0]) <= MAX_OPS, "raise MAX_OPS");
+#define NOPS (sizeof(ops) / sizeof(ops[0]))
+
+static const struct op *pick_op(void)
+{
+	unsigned total = 0, x;
+
+	for (size_t i = 0; i < NOPS; i++)
+		total += ops[i].weight;
+	x = rnd_below(total);
+	for (size_t i = 0; i < NOPS; i++) {
+		if (x < ops[i].weight)
+			return &ops[i];
+		x -= ops[i].weight;
+	}
+	return &ops[0];
+}
+
+static void worker_disconnect(struct worker *w)
+{
+	while (w->nheld)
+		held_drop(w, 0);
+	if (w->sock >= 0)
+		close(w->sock);
+	w->sock = -1;
+}
+
+static void run_normal(const char *socket)
+{
+	struct worker w = { .socket = socket, .sock = -1, .next_id = 2 };
+
+	while (!stopping()) {
+		const struct op *op;
+		int ret;
+
+		if (w.sock < 0) {
+			w.sock = raw_connect_hello(socket);
+			if (w.sock < 0) {
+				sleep_ms(10);
+				continue;
+			}
+			COUNT(connects, 1);
+		}
+		op = pick_op();
+		ret = op->fn(&w);
+		if (ret == OP_DONE)
+			COUNT(op_done[op - ops], 1);
+		else if (ret == OP_REFUSED)
+			COUNT(op_refused[op - ops], 1);
+		else if (ret == OP_BROKEN)
+			worker_disconnect(&w);
+	}
+	/* Half of the time release everything properly, else just go. */
+	if (w.sock >= 0 && rnd_below(2)) {
+		while (w.nheld && op_release(&w) != OP_BROKEN)
+			;
+	}
+	worker_disconnect(&w);
+}
+
+/* ---- hostile workers ---- */
+
+/* Receives and discards whatever replies are queued; false on EOF. */
+static bool drain_replies(int sock, int timeout_ms)
+{
+	static uint8_t buf[DMABUFD_MAX_MESSAGE];
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+
+	while (poll(&p, 1, timeout_ms) > 0) {
+		int fds[DMABUFD_MAX_FDS];
+		size_t nfds = 0;
+		unsigned flags = 0;
+		long n = wire_recv(sock, buf, sizeof(buf), fds, DMABUFD_MAX_FDS, &nfds, &flags);
+
+		if (n > 0)
+			wire_close_fds(fds, nfds);
+		if (n == 0 || (n < 0 && n != -EAGAIN))
+			return false;
+		timeout_ms = 0;
+	}
+	return true;
+}
+
+static size_t make_malformed(uint8_t *buf, size_t cap)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	size_t len;
+
+	switch (rnd_below(5)) {
+	case 0: /* random bytes */
+		len = 1 + rnd_below(512);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)rnd();
+		return len;
+	case 1: /* a valid Alloc cut short */
+		a.size = rnd();
+		a.label = "truncated-label-truncated";
+		req.id = 9;
+		req.body_case = DMABUFD__REQUEST__BODY_ALLOC;
+		req.alloc = &a;
+		len = dmabufd__request__pack(&req, buf);
+		return 1 + rnd_below((uint32_t)len - 1);
+	case 2: /* unknown request type (field 99) */
+		buf[0] = 0x9a;
+		buf[1] = 0x06;
+		buf[2] = 0x00;
+		return 3;
+	case 3: /* a varint that never ends */
+		len = 1 + rnd_below(64);
+		memset(buf, 0xff, len);
+		return len;
+	default: /* oversized */
+		len = DMABUFD_MAX_MESSAGE + 1 + rnd_below(4096);
+		memset(buf, 0x08, len < cap ? len : cap);
+		return len < cap ? len : cap;
+	}
+}
+
+static void run_malformed(const char *socket)
+{
+	static uint8_t buf[DMABUFD_MAX_MESSAGE + 8192];
+
+	while (!stopping()) {
+		int sock = raw_connect_hello(socket);
+
+		if (sock < 0) {
+			sleep_ms(10);
+			continue;
+		}
+		COUNT(connects, 1);
+		for (int i = 0; i < 64 && !stopping(); i++) {
+			size_t len;
+
+			if (rnd_below(3) == 0) {
+				Dmabufd__Reply *r = raw_stats(sock, 77);
+
+				if (!r)
+					break;
+				dmabufd__reply__free_unpacked(r, NULL);
+				continue;
+			}
+			len = make_malformed(buf, sizeof(buf));
+			if (send(sock, buf, len, MSG_NOSIGNAL) < 0)
+				break;
+			COUNT(malformed_sent, 1);
+			if (!drain_replies(sock, 50)) {
+				COUNT(disconnects_by_daemon, 1);
+				break;
+			}
+		}
+		close(sock);
+	}
+}
+
+static void run_fdflood(const char *socket)
+{
+	while (!stopping()) {
+		int sock = raw_connect_hello(socket);
+
+		if (sock < 0) {
+			sleep_ms(10);
+			continue;
+		}
+		COUNT(connects, 1);
+		for (int i = 0; i < 64 && !stopping(); i++) {
+			Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+			Dmabufd__Stats st = DMABUFD__STATS__INIT;
+			int fds[DMABUFD_MAX_FDS], n = 0, err;
+
+			for (unsigned k = 0; k < DMABUFD_MAX_FDS; k++) {
+				int fd = k & 1 ? memfd_create("flood", MFD_CLOEXEC)
+					       : open("/dev/null", O_RDWR | O_CLOEXEC);
+
+				if (fd >= 0)
+					fds[n++] = fd;
+			}
+			req.id = 100 + (uint64_t)i;
+			req.body_case = DMABUFD__REQUEST__BODY_STATS;
+			req.stats = &st;
+			err = raw_send(sock, &req, fds, (size_t)n);
+			wire_close_fds(fds, (size_t)n);
+			if (err < 0)
+				break;
+			COUNT(fd_datagrams, 1);
+			COUNT(fds_sent, (uint64_t)n);
+			if (!drain_replies(sock, 50)) {
+				COUNT(disconnects_by_daemon, 1);
+				break;
+			}
+		}
+		close(sock);
+	}
+}
+
+static void run_noread(const char *socket)
+{
+	while (!stopping()) {
+		int sock = raw_connect_hello(socket);
+		uint64_t until;
+
+		if (sock < 0) {
+			sleep_ms(10);
+			continue;
+		}
+		COUNT(connects, 1);
+		/* Pipeline requests until the socket is full; read nothing. */
+		for (uint64_t id = 2; id < 2000 && !stopping(); id++) {
+			Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+			Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+			Dmabufd__Stats st = DMABUFD__STATS__INIT;
+			uint8_t buf[256];
+			size_t len;
+
+			req.id = id;
+			if (id & 1) {
+				a.size = 4096;
+				a.label = "noread";
+				req.body_case = DMABUFD__REQUEST__BODY_ALLOC;
+				req.alloc = &a;
+			} else {
+				req.body_case = DMABUFD__REQUEST__BODY_STATS;
+				req.stats = &st;
+			}
+			len = dmabufd__request__pack(&req, buf);
+			if (send(sock, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				break;
+			COUNT(noread_requests, 1);
+		}
+		until = now_ms() + 200 + rnd_below(1500);
+		while (!stopping() && now_ms() < until)
+			sleep_ms(20);
+		close(sock);
+	}
+}
+
+static void run_cycler(const char *socket)
+{
+	while (!stopping()) {
+		int sock = rnd_below(2) ? raw_connect(socket) : raw_connect_hello(socket);
+
+		if (sock >= 0) {
+			COUNT(connects, 1);
+			COUNT(cycler_connects, 1);
+			close(sock);
+		} else {
+			sleep_ms(1);
+		}
+	}
+}
+
+enum role { ROLE_CYCLER, ROLE_NORMAL, ROLE_MALFORMED, ROLE_FDFLOOD, ROLE_NOREAD };
+
+static const char *const role_names[] = { "cycler", "normal", "malformed", "fdflood", "noread" };
+
+static enum role role_of(unsigned index)
+{
+	if (index == 0)
+		return ROLE_CYCLER;
+	switch (index % 8) {
+	case 5:
+		return ROLE_MALFORMED;
+	case 6:
+		return ROLE_FDFLOOD;
+	case 7:
+		return ROLE_NOREAD;
+	default:
+		return ROLE_NORMAL;
+	}
+}
+
+static pid_t spawn(unsigned index, const char *socket, uint64_t seed)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	signal(SIGPIPE, SIG_IGN);
+	rng_state = (seed ^ ((uint64_t)getpid() << 32) ^ index) | 1;
+	switch (role_of(index)) {
+	case ROLE_CYCLER:
+		run_cycler(socket);
+		break;
+	case ROLE_NORMAL:
+		run_normal(socket);
+		break;
+	case ROLE_MALFORMED:
+		run_malformed(socket);
+		break;
+	case ROLE_FDFLOOD:
+		run_fdflood(socket);
+		break;
+	case ROLE_NOREAD:
+		run_noread(socket);
+		break;
+	}
+	_exit(0);
+}
+
+/* ---- end checks ---- */
+
+static int failures;
+
+static void expect(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void expect(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("  [%s] ", ok ? "ok" : "FAIL");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	if (!ok)
+		failures++;
+}
+
+/* A fresh client: alloc, map, write, read back, release. */
+static bool fresh_client_served(const char *socket)
+{
+	int sock = raw_connect_hello(socket), fd = -1;
+	Dmabufd__Reply *r;
+	bool ok = false;
+	uint64_t id;
+	char *p;
+
+	if (sock < 0)
+		return false;
+	r = raw_alloc(sock, 2, 65536, DMABUFD_ATTR_CACHED, 0, "final-check", &fd);
+	if (!r || r->error || fd < 0)
+		goto out;
+	id = r->alloc->buffer_id;
+	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p != MAP_FAILED) {
+		memset(p, 0x5a, 65536);
+		ok = p[0] == 0x5a && p[65535] == 0x5a;
+		munmap(p, 65536);
+	}
+	dmabufd__reply__free_unpacked(r, NULL);
+	r = raw_release(sock, 3, id);
+	ok = ok && r && r->error == 0;
+out:
+	if (r)
+		dmabufd__reply__free_unpacked(r, NULL);
+	if (fd >= 0)
+		close(fd);
+	close(sock);
+	return ok;
+}
+
+static int final_checks(struct daemon_proc *d, int baseline_fds, uint64_t capacity)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__List l = DMABUFD__LIST__INIT;
+	Dmabufd__Reply *r = NULL;
+	int fds = -1, sock, status;
+	uint64_t deadline;
+	bool alive;
+
+	printf("end checks:\n");
+	alive = waitpid(d->pid, &status, WNOHANG) == 0;
+	expect(alive, "daemon alive (pid %d)", (int)d->pid);
+	if (!alive) {
+		d->pid = 0;
+		return 1;
+	}
+	expect(fresh_client_served(d->socket), "a fresh client is served");
+
+	sock = raw_connect_hello(d->socket);
+	expect(sock >= 0, "checker connected");
+	if (sock < 0)
+		return 1;
+	for (deadline = now_ms() + 10000;;) {
+		r = raw_stats(sock, 10);
+		if (!r || r->error || r->body_case != DMABUFD__REPLY__BODY_STATS ||
+		    (r->stats->used == 0 && r->stats->buffers == 0 && r->stats->clients == 1) ||
+		    now_ms() >= deadline)
+			break;
+		dmabufd__reply__free_unpacked(r, NULL);
+		sleep_ms(50);
+	}
+	expect(r && !r->error && r->body_case == DMABUFD__REPLY__BODY_STATS, "Stats answered");
+	/*
+	 * The baseline was taken with one idle checker connected as the only
+	 * client; compare in the same state. Disconnects are processed
+	 * asynchronously: the loop above gave the daemon up to 10 s.
+	 */
+	for (deadline = now_ms() + 2000;
+	     (fds = count_fds(d->pid)) != baseline_fds && now_ms() < deadline;)
+		sleep_ms(50);
+	expect(fds == baseline_fds, "daemon fd count %d, baseline %d (checker connected)", fds,
+	       baseline_fds);
+	if (r && !r->error && r->body_case == DMABUFD__REPLY__BODY_STATS) {
+		const Dmabufd__StatsReply *st = r->stats;
+
+		expect(st->used == 0, "Stats.used %llu", (unsigned long long)st->used);
+		expect(st->buffers == 0, "Stats.buffers %u", st->buffers);
+		expect(st->clients == 1, "Stats.clients %u (the checker)", st->clients);
+		expect(st->page_size && st->free_pages * st->page_size == capacity,
+		       "Stats.free_pages %llu x %u bytes == capacity %llu",
+		       (unsigned long long)st->free_pages, st->page_size,
+		       (unsigned long long)capacity);
+		printf("  daemon counters: allocs_total %llu allocs_failed %llu releases_total %llu\n",
+		       (unsigned long long)st->allocs_total, (unsigned long long)st->allocs_failed,
+		       (unsigned long long)st->releases_total);
+	}
+	if (r)
+		dmabufd__reply__free_unpacked(r, NULL);
+
+	req.id = 11;
+	req.body_case = DMABUFD__REQUEST__BODY_LIST;
+	req.list = &l;
+	r = raw_send(sock, &req, NULL, 0) == 0 ? raw_recv(sock, REPLY_TIMEOUT_MS, NULL) : NULL;
+	expect(r && !r->error && r->body_case == DMABUFD__REPLY__BODY_LIST &&
+	       r->list->n_buffers == 0,
+	       "List: no buffer charged to any uid (%zu listed)",
+	       r && r->body_case == DMABUFD__REPLY__BODY_LIST ? r->list->n_buffers : (size_t)0);
+	if (r)
+		dmabufd__reply__free_unpacked(r, NULL);
+	close(sock);
+
+	expect(ctr->corrupt == 0, "corrupted buffers seen: %llu", (unsigned long long)ctr->corrupt);
+	expect(ctr->not_zeroed == 0, "fresh buffers not zeroed: %llu",
+	       (unsigned long long)ctr->not_zeroed);
+	expect(ctr->id_mismatch == 0, "replies with a wrong id: %llu",
+	       (unsigned long long)ctr->id_mismatch);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: dmabufd-stress [--clients N] [--duration SEC] [--kill-ms MS] [--seed S]\n"
+		"                      [--capacity BYTES]\n"
+		"  --clients N      worker processes (default 64)\n"
+		"  --duration SEC   how long the workers run (default 60)\n"
+		"  --kill-ms MS     SIGKILL a random worker every MS ms (default 250; 0 = never)\n"
+		"  --seed S         random seed (default: time)\n"
+		"  --capacity BYTES the daemon's memfd capacity (default 33554432)\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "clients", required_argument, NULL, 'c' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "kill-ms", required_argument, NULL, 'k' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "capacity", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	unsigned nclients = 64, duration = 60, kill_ms = 250;
+	uint64_t seed = (uint64_t)time(NULL), capacity = 32ull << 20, end, next_kill;
+	char capacity_arg[32];
+	const char *args[] = { "--capacity", capacity_arg, "--max-clients", "256",
+			       "--max-buffers", "64", NULL };
+	struct daemon_proc d;
+	pid_t *pids;
+	int opt, baseline_fds, status, sock;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			nclients = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			duration = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'k':
+			kill_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'C':
+			capacity = strtoull(optarg, NULL, 0);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (nclients < 1 || nclients > 200 || duration < 1 || duration > 3600 ||
+	    capacity < 4096 || capacity % 4096) {
+		usage(stderr);
+		return 2;
+	}
+	snprintf(capacity_arg, sizeof(capacity_arg), "%llu", (unsigned long long)capacity);
+	signal(SIGPIPE, SIG_IGN);
+	rng_state = seed | 1;
+
+	ctr = mmap(NULL, sizeof(*ctr), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pids = calloc(nclients, sizeof(*pids));
+	if (ctr == MAP_FAILED || !pids) {
+		perror("dmabufd-stress");
+		return 1;
+	}
+	if (daemon_start(&d, args) < 0) {
+		fprintf(stderr, "dmabufd-stress: the daemon did not start\n");
+		return 1;
+	}
+	/* Baseline: one idle checker connected as the daemon's only client. */
+	sock = raw_connect_alone(d.socket, 10000);
+	if (sock < 0) {
+		fprintf(stderr, "dmabufd-stress: cannot connect to the daemon\n");
+		daemon_stop(&d);
+		return 1;
+	}
+	baseline_fds = count_fds(d.pid);
+	close(sock);
+	printf("dmabufd-stress: %u clients, %u s, kill every %u ms, seed %llu, daemon pid %d, "
+	       "baseline %d fds\n", nclients, duration, kill_ms, (unsigned long long)seed,
+	       (int)d.pid, baseline_fds);
+	fflush(stdout);
+
+	for (unsigned i = 0; i < nclients; i++) {
+		pids[i] = spawn(i, d.socket, seed);
+		COUNT(spawned, 1);
+	}
+	end = now_ms() + (uint64_t)duration * 1000u;
+	next_kill = now_ms() + kill_ms;
+	while (now_ms() < end) {
+		pid_t pid;
+
+		sleep_ms(10);
+		/* Replace workers that died on their own (should not happen). */
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			for (unsigned i = 0; i < nclients; i++)
+				if (pids[i] == pid && pid != d.pid) {
+					fprintf(stderr, "worker %u (%s) exited on its own: status 0x%x\n",
+						i, role_names[role_of(i)], status);
+					failures++;
+					pids[i] = spawn(i, d.socket, seed + now_ms());
+				}
+			if (pid == d.pid) {
+				fprintf(stderr, "dmabufd-stress: the daemon died, status 0x%x\n", status);
+				d.pid = 0;
+				end = 0;
+			}
+		}
+		if (kill_ms && now_ms() >= next_kill) {
+			unsigned i = rnd_below(nclients);
+
+			next_kill += kill_ms;
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+			COUNT(killed, 1);
+			pids[i] = spawn(i, d.socket, seed + now_ms());
+			COUNT(spawned, 1);
+		}
+	}
+
+	/* Ask the workers to stop; kill whoever is still busy after 5 s. */
+	__atomic_store_n(&ctr->stop, 1, __ATOMIC_RELAXED);
+	for (uint64_t deadline = now_ms() + 5000; now_ms() < deadline;) {
+		bool any = false;
+
+		for (unsigned i = 0; i < nclients; i++)
+			if (pids[i] > 0) {
+				if (waitpid(pids[i], &status, WNOHANG) == pids[i])
+					pids[i] = 0;
+				else
+					any = true;
+			}
+		if (!any)
+			break;
+		sleep_ms(20);
+	}
+	for (unsigned i = 0; i < nclients; i++)
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+			COUNT(killed, 1);
+		}
+
+	printf("figures:\n");
+	for (size_t i = 0; i < NOPS; i++)
+		printf("  op %-8s done %10llu  refused %8llu\n", ops[i].name,
+		       (unsigned long long)ctr->op_done[i], (unsigned long long)ctr->op_refused[i]);
+	printf("  allocs refused with -ENOSPC     %llu\n", (unsigned long long)ctr->enospc);
+	printf("  malformed datagrams sent        %llu\n", (unsigned long long)ctr->malformed_sent);
+	printf("  datagrams carrying fds          %llu (%llu fds)\n",
+	       (unsigned long long)ctr->fd_datagrams, (unsigned long long)ctr->fds_sent);
+	printf("  requests never read (noread)    %llu\n", (unsigned long long)ctr->noread_requests);
+	printf("  connections                     %llu (%llu by the connect/disconnect loop)\n",
+	       (unsigned long long)ctr->connects, (unsigned long long)ctr->cycler_connects);
+	printf("  disconnected by the daemon      %llu\n",
+	       (unsigned long long)ctr->disconnects_by_daemon);
+	printf("  workers SIGKILLed               %llu (spawned %llu)\n",
+	       (unsigned long long)ctr->killed, (unsigned long long)ctr->spawned);
+	printf("  reply timeouts                  %llu\n", (unsigned long long)ctr->timeouts);
+
+	if (d.pid > 0)
+		final_checks(&d, baseline_fds, capacity);
+	else
+		expect(false, "daemon alive");
+	if (d.pid > 0) {
+		status = daemon_stop(&d);
+		expect(status == 0, "daemon exit status on SIGTERM: %d", status);
+	}
+	printf("dmabufd-stress: %s (%d failed checks)\n", failures ? "FAIL" : "PASS", failures);
+	free(pids);
+	return failures ? 1 : 0;
+}
