@@ -41,7 +41,7 @@ static void usage(FILE *f)
 		"                         see docs/CONFIG.md). Options below override it.\n"
 		"  -s, --socket PATH      listen on PATH (default $DMABUFD_SOCKET, else the\n"
 		"                         file's [daemon] socket, else %s)\n"
-		"  -b, --backend NAME     backend: memfd (default)\n"
+		"  -b, --backend NAME     backend: memfd (default), kmod (/dev/dmabufd-region)\n"
 		"      --capacity SIZE    bytes the memfd backend may hand out (default 256M;\n"
 		"                         K/M/G suffixes)\n"
 		"      --socket-mode MODE octal mode of the socket file (default 0660)\n"

@@ -536,6 +536,7 @@ static void handle_stats(struct client *c, uint64_t id)
 	sr.releases_total = s->counters.releases_total;
 	sr.page_size = s->caps.page_size;
 	sr.orphaned_buffers = (uint32_t)fdstore_orphan_count(); /* issue 8 */
+	sr.orphaned_buffers += s->backend_orphans; /* kmod: adopted at start-up */
 	dmabufd_region_stats(s->region, &rs);
 	sr.free_pages = rs.free_pages;
 	sr.largest_free_pages = rs.largest_free_run;
