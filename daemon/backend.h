@@ -59,6 +59,12 @@ struct backend_sink {
 	 * not be claimed (the backend then forgets it).
 	 */
 	struct buffer *(*adopt)(void *ctx, const struct backend_live_buffer *lb);
+	/*
+	 * unusable() - start-up: [offset, offset+size) bytes hold frames no
+	 * buffer can ever use (firmware-reserved, holes); the server reserves
+	 * them in the region for good.
+	 */
+	void (*unusable)(void *ctx, uint64_t offset, uint64_t size);
 };
 
 /* Options given to a backend at creation (from the command line/config). */

@@ -76,11 +76,23 @@ static struct buffer *sink_adopt(void *ctx, const struct backend_live_buffer *lb
 	return b;
 }
 
+static void sink_unusable(void *ctx, uint64_t offset, uint64_t size)
+{
+	struct server *s = ctx;
+	int err = dmabufd_region_reserve(s->region, (uint32_t)(offset / s->caps.page_size),
+					 (uint32_t)(size / s->caps.page_size));
+
+	if (err < 0)
+		log_warn("cannot reserve unusable range at %llu (+%llu bytes): %s",
+			 (unsigned long long)offset, (unsigned long long)size, strerror(-err));
+}
+
 static const struct backend_sink *server_sink(struct server *s)
 {
 	static struct backend_sink sink;
 
-	sink = (struct backend_sink){ .ctx = s, .released = sink_released, .adopt = sink_adopt };
+	sink = (struct backend_sink){ .ctx = s, .released = sink_released, .adopt = sink_adopt,
+				      .unusable = sink_unusable };
 	return &sink;
 }
 

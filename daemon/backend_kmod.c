@@ -350,6 +350,68 @@ static void kmod_handle_events(struct backend *b, const struct backend_sink *sin
 	}
 }
 
+/*
+ * /proc/kpageflags bits (Documentation/admin-guide/mm/pagemap.rst) of frames
+ * alloc_contig_range() can never take: PageReserved (firmware tables, e.g.
+ * ACPI at the top of RAM), holes, poisoned and offline frames.
+ */
+#define KPF_UNUSABLE ((1ULL << 32) /* RESERVED */ | (1ULL << 20) /* NOPAGE */ | \
+		      (1ULL << 19) /* HWPOISON */ | (1ULL << 23) /* OFFLINE */)
+
+/*
+ * Reports runs of unusable frames of the region (outside live buffers) so
+ * that the server never places a buffer there: without this every
+ * placement over them costs an EXPORT answered -EBUSY, and small buffers
+ * placed next to a large reserved block exhaust the server's re-placements.
+ * Best effort: without /proc/kpageflags nothing is reported.
+ */
+static void kmod_report_unusable(struct kmod_backend *k, const struct backend_sink *sink)
+{
+	const uint64_t chunk = 4096;
+	uint64_t *f = malloc(chunk * sizeof(*f)), run_start = 0, nbad = 0;
+	bool in_run = false;
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || !f)
+		goto out;
+	for (uint64_t base = 0; base < k->info.page_count; base += chunk) {
+		uint64_t n = k->info.page_count - base < chunk ? k->info.page_count - base : chunk;
+		ssize_t got = pread(fd, f, n * 8, (off_t)((k->info.base_pfn + base) * 8));
+
+		if (got != (ssize_t)(n * 8))
+			break;
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t pg = base + i;
+			bool bad = f[i] & KPF_UNUSABLE;
+
+			for (size_t j = 0; bad && j < k->n; j++) /* a live buffer's frames */
+				bad = !(pg >= k->e[j].page_offset &&
+					pg < k->e[j].page_offset + k->e[j].page_count);
+			if (bad && !in_run) {
+				in_run = true;
+				run_start = pg;
+			} else if (!bad && in_run) {
+				in_run = false;
+				nbad += pg - run_start;
+				sink->unusable(sink->ctx, run_start * k->info.page_size,
+					       (pg - run_start) * k->info.page_size);
+			}
+		}
+	}
+	if (in_run) {
+		nbad += k->info.page_count - run_start;
+		sink->unusable(sink->ctx, run_start * k->info.page_size,
+			       (k->info.page_count - run_start) * k->info.page_size);
+	}
+	if (nbad)
+		log_info("kmod backend: %llu pages of the region are reserved or absent; never placed",
+			 (unsigned long long)nbad);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(f);
+}
+
 static int kmod_rebuild(struct backend *b, const struct backend_sink *sink)
 {
 	struct kmod_backend *k = kb(b);
@@ -391,6 +453,7 @@ static int kmod_rebuild(struct backend *b, const struct backend_sink *sink)
 	free(v);
 	if (n > 0)
 		log_info("kmod backend: %d of %ld live module buffers adopted as orphans", adopted, n);
+	kmod_report_unusable(k, sink);
 	return 0;
 }
 

@@ -281,7 +281,8 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	err = share_charge_owner(s, b);
 	if (err < 0) {
 		s->backend->ops->release(s->backend, b);
-		server_unplace(s, b->offset);
+		if (!s->caps.deferred_release) /* kmod: unplaced at RELEASED */
+			server_unplace(s, b->offset);
 		free(b);
 		reason = "out of memory";
 		goto refuse;
@@ -291,7 +292,8 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		b->owner = NULL;
 		ledger_uncharge(&s->ledger, &c->usage, b->uid, b->gid, true, b->size, b->attribute);
 		s->backend->ops->release(s->backend, b);
-		server_unplace(s, b->offset);
+		if (!s->caps.deferred_release) /* kmod: unplaced at RELEASED */
+			server_unplace(s, b->offset);
 		free(b);
 		reason = "out of memory";
 		goto refuse;

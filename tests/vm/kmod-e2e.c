@@ -250,7 +250,7 @@ static int cmd_hold(int nbuf, const char *ready)
 		r = dmabufd_alloc(c, HSIZE, 0, (enum dmabufd_attribute)(i % 3),
 				  i % 2 ? DMABUFD_ALLOC_MOVABLE : 0, label, &b);
 		if (r < 0) {
-			check(false, "hold: alloc %d: %s", i, strerror(-r));
+			check(false, "hold: alloc %d: %s (%s)", i, strerror(-r), dmabufd_last_reason(c));
 			return 1;
 		}
 		map[i] = mmap(NULL, HSIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b.fd, 0);

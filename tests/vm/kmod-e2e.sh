@@ -15,7 +15,7 @@ start_daemon() {
 }
 [ -c /dev/dmabufd-region ] || { echo "no /dev/dmabufd-region"; exit 77; }
 start_daemon
-$CTL --socket "$DMABUFD_SOCKET" stats 2>&1 | head -4
+$CTL --socket "$DMABUFD_SOCKET" stats 2>&1 | head -5
 
 step "issue 4 #5: compaction moves a mapped movable buffer"
 $E compact || fail=1
