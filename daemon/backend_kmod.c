@@ -352,11 +352,24 @@ static void kmod_handle_events(struct backend *b, const struct backend_sink *sin
 
 /*
  * /proc/kpageflags bits (Documentation/admin-guide/mm/pagemap.rst) of frames
- * alloc_contig_range() can never take: PageReserved (firmware tables, e.g.
- * ACPI at the top of RAM), holes, poisoned and offline frames.
+ * alloc_contig_range() cannot take: PageReserved (firmware tables, e.g.
+ * ACPI at the top of RAM), holes, poisoned and offline frames, slab and
+ * page-table pages (when the region is not all ZONE_MOVABLE).
+ * Heuristic: unevictable but not mlocked frames are ramfs pages (the
+ * initramfs rootfs): ramfs has no migrate_folio and its folios are always
+ * dirty, so migration fails with -EBUSY (fallback_migrate_folio()).
  */
 #define KPF_UNUSABLE ((1ULL << 32) /* RESERVED */ | (1ULL << 20) /* NOPAGE */ | \
-		      (1ULL << 19) /* HWPOISON */ | (1ULL << 23) /* OFFLINE */)
+		      (1ULL << 19) /* HWPOISON */ | (1ULL << 23) /* OFFLINE */ | \
+		      (1ULL << 7) /* SLAB */ | (1ULL << 26) /* PGTABLE */)
+#define KPF_UNEVICTABLE_BIT 18
+#define KPF_MLOCKED_BIT 33
+
+static bool kpf_unusable(uint64_t f)
+{
+	return (f & KPF_UNUSABLE) ||
+	       ((f >> KPF_UNEVICTABLE_BIT & 1) && !(f >> KPF_MLOCKED_BIT & 1));
+}
 
 /*
  * Reports runs of unusable frames of the region (outside live buffers) so
@@ -382,7 +395,7 @@ static void kmod_report_unusable(struct kmod_backend *k, const struct backend_si
 			break;
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t pg = base + i;
-			bool bad = f[i] & KPF_UNUSABLE;
+			bool bad = kpf_unusable(f[i]);
 
 			for (size_t j = 0; bad && j < k->n; j++) /* a live buffer's frames */
 				bad = !(pg >= k->e[j].page_offset &&

@@ -339,7 +339,7 @@ static int cmd_orphans_gone(void)
 			break;
 		usleep(100000);
 	}
-	check(r == 0 && st.orphaned_buffers == 0 && st.used == 0 && st.free_pages * st.page_size == st.capacity,
+	check(r == 0 && st.orphaned_buffers == 0 && st.used == 0 && st.buffers == 0,
 	      "orphans released with their holder: %u orphaned, %llu bytes used, %llu of %llu bytes free",
 	      st.orphaned_buffers, (unsigned long long)st.used,
 	      (unsigned long long)(st.free_pages * st.page_size), (unsigned long long)st.capacity);
@@ -515,8 +515,45 @@ static int cmd_fb(void)
 	return failures ? 1 : 0;
 }
 
+/* Diagnosis: runs of frames of the region that are neither free nor in a buffer. */
+static int cmd_kpf(void)
+{
+	struct dmabufd_region_info info;
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC), runs = 0;
+	uint64_t *f, start = 0, prev = 0;
+	bool in = false;
+
+	if (fd < 0 || mod_info(&info) < 0)
+		return 1;
+	f = calloc(info.page_count, 8);
+	if (!f || pread(fd, f, info.page_count * 8, (off_t)(info.base_pfn * 8)) !=
+			  (ssize_t)(info.page_count * 8))
+		return 1;
+	for (uint64_t i = 0; i <= info.page_count; i++) {
+		bool busy = i < info.page_count && !(f[i] & (1ULL << 10)) && f[i] != 0;
+
+		if (busy && !in) {
+			in = true;
+			start = i;
+			prev = f[i];
+		} else if (!busy && in) {
+			in = false;
+			if (runs++ < 12)
+				printf("# busy run page %llu +%llu, first flags 0x%llx\n",
+				       (unsigned long long)start, (unsigned long long)(i - start),
+				       (unsigned long long)prev);
+		}
+	}
+	printf("# %d runs of non-free frames\n", runs);
+	free(f);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "kpf") == 0)
+		return cmd_kpf();
 	if (argc >= 2 && strcmp(argv[1], "compact") == 0)
 		return cmd_compact();
 	if (argc >= 4 && strcmp(argv[1], "hold") == 0)

@@ -28,7 +28,7 @@ step "issue 4 #6: 50 buffers across a SIGKILLed daemon"
 rm -f /tmp/hold.ready
 $E hold 50 /tmp/hold.ready & HPID=$!
 i=0; while [ ! -e /tmp/hold.ready ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
-[ -e /tmp/hold.ready ] || { echo "holder not ready"; fail=1; }
+[ -e /tmp/hold.ready ] || { echo "holder not ready"; fail=1; $E kpf; }
 kill -9 $DPID; wait $DPID 2>/dev/null
 rm -f "$DMABUFD_SOCKET"
 start_daemon
