@@ -372,57 +372,71 @@ static bool kpf_unusable(uint64_t f)
 }
 
 /*
- * Reports runs of unusable frames of the region (outside live buffers) so
- * that the server never places a buffer there: without this every
- * placement over them costs an EXPORT answered -EBUSY, and small buffers
- * placed next to a large reserved block exhaust the server's re-placements.
+ * alloc_contig_range() isolates whole aligned blocks around the requested
+ * range (pageblocks on 6.12, MAX_ORDER blocks of 4 MiB on 6.1), and fails
+ * with -EBUSY when such a block holds an unmovable frame, even outside the
+ * range. So unusable runs are widened to 4 MiB-aligned blocks (bytes).
+ */
+#define KMOD_ISOLATION_BLOCK (4u << 20)
+
+/*
+ * Reports the unusable parts of the region (widened to isolation blocks,
+ * minus live buffers) so that the server never places a buffer there:
+ * without this every placement over them costs an EXPORT answered -EBUSY,
+ * and small buffers placed next to a large reserved block exhaust the
+ * server's re-placements (PLACEMENT_RETRIES in requests.c).
  * Best effort: without /proc/kpageflags nothing is reported.
  */
 static void kmod_report_unusable(struct kmod_backend *k, const struct backend_sink *sink)
 {
-	const uint64_t chunk = 4096;
-	uint64_t *f = malloc(chunk * sizeof(*f)), run_start = 0, nbad = 0;
-	bool in_run = false;
+	const uint64_t chunk = 4096, np = k->info.page_count;
+	const uint64_t blk = KMOD_ISOLATION_BLOCK / k->info.page_size ?
+				     KMOD_ISOLATION_BLOCK / k->info.page_size : 1;
+	uint64_t *f = malloc(chunk * sizeof(*f)), run_start = 0, nbad = 0, nraw = 0;
+	uint8_t *mark = calloc(np + 1, 1);
 	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0 || !f)
+	if (fd < 0 || !f || !mark)
 		goto out;
-	for (uint64_t base = 0; base < k->info.page_count; base += chunk) {
-		uint64_t n = k->info.page_count - base < chunk ? k->info.page_count - base : chunk;
+	for (uint64_t base = 0; base < np; base += chunk) {
+		uint64_t n = np - base < chunk ? np - base : chunk;
 		ssize_t got = pread(fd, f, n * 8, (off_t)((k->info.base_pfn + base) * 8));
 
 		if (got != (ssize_t)(n * 8))
-			break;
+			goto out;
 		for (uint64_t i = 0; i < n; i++) {
-			uint64_t pg = base + i;
-			bool bad = kpf_unusable(f[i]);
+			uint64_t pg = base + i, lo, hi;
 
-			for (size_t j = 0; bad && j < k->n; j++) /* a live buffer's frames */
-				bad = !(pg >= k->e[j].page_offset &&
-					pg < k->e[j].page_offset + k->e[j].page_count);
-			if (bad && !in_run) {
-				in_run = true;
-				run_start = pg;
-			} else if (!bad && in_run) {
-				in_run = false;
-				nbad += pg - run_start;
-				sink->unusable(sink->ctx, run_start * k->info.page_size,
-					       (pg - run_start) * k->info.page_size);
-			}
+			if (!kpf_unusable(f[i]))
+				continue;
+			nraw++;
+			/* the whole isolation block around it, in PFN alignment */
+			lo = (k->info.base_pfn + pg) / blk * blk; /* PFN */
+			hi = lo + blk - k->info.base_pfn;          /* page offset */
+			lo = lo > k->info.base_pfn ? lo - k->info.base_pfn : 0;
+			hi = hi < np ? hi : np;
+			memset(mark + lo, 1, hi - lo);
 		}
 	}
-	if (in_run) {
-		nbad += k->info.page_count - run_start;
-		sink->unusable(sink->ctx, run_start * k->info.page_size,
-			       (k->info.page_count - run_start) * k->info.page_size);
+	for (size_t j = 0; j < k->n; j++) /* live buffers keep their frames */
+		memset(mark + k->e[j].page_offset, 0, k->e[j].page_count);
+	for (uint64_t pg = 0; pg <= np; pg++) {
+		if (mark[pg] && (pg == 0 || !mark[pg - 1]))
+			run_start = pg;
+		if (pg > 0 && mark[pg - 1] && (pg == np || !mark[pg])) {
+			nbad += pg - run_start;
+			sink->unusable(sink->ctx, run_start * k->info.page_size,
+				       (pg - run_start) * k->info.page_size);
+		}
 	}
 	if (nbad)
-		log_info("kmod backend: %llu pages of the region are reserved or absent; never placed",
-			 (unsigned long long)nbad);
+		log_info("kmod backend: %llu unusable frames (reserved, absent, unmovable); %llu pages around them never placed",
+			 (unsigned long long)nraw, (unsigned long long)nbad);
 out:
 	if (fd >= 0)
 		close(fd);
 	free(f);
+	free(mark);
 }
 
 static int kmod_rebuild(struct backend *b, const struct backend_sink *sink)
