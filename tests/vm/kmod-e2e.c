@@ -530,7 +530,7 @@ static int cmd_kpf(void)
 			  (ssize_t)(info.page_count * 8))
 		return 1;
 	for (uint64_t i = 0; i <= info.page_count; i++) {
-		bool busy = i < info.page_count && !(f[i] & (1ULL << 10)) && f[i] != 0;
+		bool busy = i < info.page_count && !(f[i] & (1ULL << 10)) && (f[i] != 0 || i > info.page_count * 3 / 4);
 
 		if (busy && !in) {
 			in = true;
@@ -538,7 +538,7 @@ static int cmd_kpf(void)
 			prev = f[i];
 		} else if (!busy && in) {
 			in = false;
-			if (runs++ < 12)
+			if (runs++ < 4 || start > info.page_count * 3 / 4)
 				printf("# busy run page %llu +%llu, first flags 0x%llx\n",
 				       (unsigned long long)start, (unsigned long long)(i - start),
 				       (unsigned long long)prev);
