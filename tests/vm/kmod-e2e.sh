@@ -38,5 +38,6 @@ kill -USR1 $HPID; wait $HPID || fail=1
 $E orphans-gone || fail=1
 $CTL --socket "$DMABUFD_SOCKET" stats 2>&1 | head -30
 kill $DPID; wait $DPID 2>/dev/null
+grep -E "kmod backend|compaction" /tmp/dmabufd-kmod.log
 [ $fail = 0 ] || { echo "--- daemon log"; tail -40 /tmp/dmabufd-kmod.log; }
 exit $fail
