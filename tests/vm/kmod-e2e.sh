@@ -37,7 +37,9 @@ $CTL --socket "$DMABUFD_SOCKET" list 2>&1 | head -5
 kill -USR1 $HPID; wait $HPID || fail=1
 $E orphans-gone || fail=1
 $CTL --socket "$DMABUFD_SOCKET" stats 2>&1 | head -30
-kill $DPID; wait $DPID 2>/dev/null
+kill $DPID; wait $DPID; rc=$?
+# A clean SIGTERM exit is 0 (an ASan build exits non-zero on leaks).
+[ $rc = 0 ] || { echo "dmabufd exited with $rc after SIGTERM"; fail=1; }
 grep -E "kmod backend|compaction" /tmp/dmabufd-kmod.log
 [ $fail = 0 ] || { echo "--- daemon log"; tail -40 /tmp/dmabufd-kmod.log; }
 exit $fail
