@@ -270,6 +270,8 @@ static int cmd_hold(int nbuf, const char *ready)
 		bad += bad_words(map[i], HSIZE, 1000 + i);
 	check(bad == 0, "hold: %d buffers kept their contents across the daemon's SIGKILL and restart (%zu bad words)",
 	      nbuf, bad);
+	free(map);
+	dmabufd_disconnect(c); /* the first daemon is gone: only frees */
 	return failures ? 1 : 0;
 }
 
