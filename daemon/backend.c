@@ -5,6 +5,7 @@
 
 static const struct backend_ops *const backends[] = {
 	&memfd_backend_ops,
+	&kmod_backend_ops, /* /dev/dmabufd-region (kmod/) */
 	&dmaheap_backend_ops,
 	&udmabuf_backend_ops,
 };

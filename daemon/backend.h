@@ -26,6 +26,45 @@ struct backend_caps {
 	bool dmabuf;            /* fds are dma-bufs */
 	uint64_t region_size;   /* bytes the backend manages (capacity) */
 	uint32_t page_size;     /* bytes */
+	/*
+	 * deferred_release (kmod): a buffer's pages stay in use after
+	 * release() until every fd/mmap/attachment of it is gone, which the
+	 * backend reports through handle_events(). The server then keeps the
+	 * placement at release and unplaces it on the event (backend_events.c).
+	 */
+	bool deferred_release;
+};
+
+/* A live buffer the backend found at start-up that this daemon did not make. */
+struct backend_live_buffer {
+	uint64_t offset;        /* bytes inside the region */
+	uint64_t size;          /* bytes */
+	enum dmabufd_attribute attribute;
+	uint32_t flags;         /* DMABUFD_ALLOC_* (MOVABLE) */
+	const char *label;
+};
+
+/* Callbacks of the server for events-capable backends (backend_events.c). */
+struct backend_sink {
+	void *ctx;
+	/*
+	 * released() - the pages of [offset, offset+size) bytes are free again.
+	 * @orphan: the buffer adopt() returned for it, or NULL for a buffer the
+	 * server already released.
+	 */
+	void (*released)(void *ctx, uint64_t offset, uint64_t size, struct buffer *orphan);
+	/*
+	 * adopt() - start-up: claim the placement of @lb and register it as an
+	 * orphan (owner unknown). Return: the buffer, or NULL when it could
+	 * not be claimed (the backend then forgets it).
+	 */
+	struct buffer *(*adopt)(void *ctx, const struct backend_live_buffer *lb);
+	/*
+	 * unusable() - start-up: [offset, offset+size) bytes hold frames no
+	 * buffer can ever use (firmware-reserved, holes); the server reserves
+	 * them in the region for good.
+	 */
+	void (*unusable)(void *ctx, uint64_t offset, uint64_t size);
 };
 
 /* Options given to a backend at creation (from the command line/config). */
@@ -116,6 +155,17 @@ struct backend_ops {
 	int (*revoke)(struct backend *b, struct buffer *buf, const char **ret_reason);
 	/* get_pool_stats() - optional (NULL: no pool). Cannot fail. */
 	void (*get_pool_stats)(struct backend *b, struct backend_pool_stats *ret);
+	/*
+	 * Optional (NULL for memfd), for caps.deferred_release backends:
+	 * event_fd() - an fd the server polls for readability; -1 if none.
+	 * handle_events() - read what is pending (non-blocking) and report
+	 * each released range through @sink->released().
+	 * rebuild() - at start-up, report every live buffer made by an
+	 * earlier daemon through @sink->adopt(). Return: 0 or negative errno.
+	 */
+	int (*event_fd)(struct backend *b);
+	void (*handle_events)(struct backend *b, const struct backend_sink *sink);
+	int (*rebuild)(struct backend *b, const struct backend_sink *sink);
 };
 
 struct backend {
@@ -125,6 +175,7 @@ struct backend {
 extern const struct backend_ops memfd_backend_ops;
 extern const struct backend_ops dmaheap_backend_ops;  /* backend_dmaheap.c */
 extern const struct backend_ops udmabuf_backend_ops;  /* backend_udmabuf.c */
+extern const struct backend_ops kmod_backend_ops;
 
 /**
  * backend_find() - the backend ops table named @name ("memfd", ...).

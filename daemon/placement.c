@@ -83,6 +83,11 @@ static int execute_plan(struct server *s, const struct dmabufd_region_plan *plan
 		const struct dmabufd_region_move *m = &plan->moves[i];
 
 		b = find_at(sorted, n, (uint64_t)m->old_offset * page);
+		if (!b && s->caps.deferred_release) {
+			/* released, waiting for the backend's release event */
+			err = -EBUSY;
+			break;
+		}
 		if (!b) {
 			err = -EUCLEAN; /* the registry and the region disagree */
 			log_error("compaction: no buffer at page %u", m->old_offset);

@@ -328,7 +328,8 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	err = share_charge_owner(s, b);
 	if (err < 0) {
 		s->backend->ops->release(s->backend, b);
-		server_unplace(s, b->offset);
+		if (!s->caps.deferred_release) /* kmod: unplaced at RELEASED */
+			server_unplace(s, b->offset);
 		free(b);
 		reason = "out of memory";
 		goto refuse;
@@ -338,7 +339,8 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		b->owner = NULL;
 		ledger_uncharge(&s->ledger, &c->usage, b->uid, b->gid, true, b->size, b->attribute);
 		s->backend->ops->release(s->backend, b);
-		server_unplace(s, b->offset);
+		if (!s->caps.deferred_release) /* kmod: unplaced at RELEASED */
+			server_unplace(s, b->offset);
 		free(b);
 		reason = "out of memory";
 		goto refuse;
@@ -602,6 +604,7 @@ static void handle_stats(struct client *c, uint64_t id)
 	}
 	sr.n_probe = s->probe.n;
 	sr.probe = probe_ptrs;
+	sr.orphaned_buffers += s->backend_orphans; /* kmod: adopted at start-up */
 	dmabufd_region_stats(s->region, &rs);
 	sr.free_pages = rs.free_pages;
 	sr.largest_free_pages = rs.largest_free_run;

@@ -63,6 +63,15 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 		policy_free(TAKE_PTR(s->config.policy));
 		return err;
 	}
+	/* kmod: adopt buffers of an earlier daemon, watch release events. */
+	err = server_backend_events_init(s);
+	if (err < 0) {
+		server_backend_events_finish(s);
+		dmabufd_region_destroy(s->region);
+		registry_finish(&s->registry);
+		policy_free(TAKE_PTR(s->config.policy));
+		return err;
+	}
 	return 0;
 }
 
@@ -317,7 +326,12 @@ void server_release_buffer(struct server *s, struct buffer *b)
 	fdstore_buffer_released(s, b); /* issue 8: FDSTOREREMOVE, orphan bookkeeping */
 	registry_remove(&s->registry, b);
 	s->backend->ops->release(s->backend, b);
-	server_unplace(s, b->offset);
+	/*
+	 * Deferred release (kmod): clients may still map the pages; the range
+	 * stays placed until the backend's release event (backend_events.c).
+	 */
+	if (!s->caps.deferred_release)
+		server_unplace(s, b->offset);
 	s->used -= b->size;
 	s->counters.releases_total++;
 	log_buffer_event(LOG_LEVEL_DEBUG, b, 0, "buffer %llu released (%llu bytes, owner pid %d)",
@@ -518,6 +532,7 @@ void server_finish(struct server *s)
 	if (s->owns_socket_path && s->socket_path)
 		unlink(s->socket_path);
 	free(s->socket_path);
+	server_backend_events_finish(s); /* kmod orphans */
 	registry_finish(&s->registry);
 	ledger_finish(&s->ledger);
 	dmabufd_region_destroy(s->region);

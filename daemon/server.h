@@ -128,6 +128,9 @@ struct server {
 	uint64_t next_client_serial;
 	struct share_counters share_counters;
 	char refusal[160];          /* reason of the last refused peer */
+	/* deferred-release backends (kmod; backend_events.c) */
+	struct event *ev_backend;   /* the backend's event fd, or NULL */
+	uint32_t backend_orphans;   /* live buffers adopted at start-up, owner unknown */
 };
 
 /**
@@ -196,6 +199,15 @@ int server_place(struct server *s, uint64_t size, uint64_t alignment,
 void server_unplace(struct server *s, uint64_t offset);
 int server_place_restored(struct server *s, struct buffer *b);
 int server_compact(struct server *s, struct server_compact_result *ret);
+
+/*
+ * Deferred-release backends (backend_events.c): server_backend_events_init()
+ * adopts the backend's live buffers (rebuild) and watches its event fd;
+ * called by server_init(). Return: 0; -ENOMEM; negative errno of rebuild.
+ * server_backend_events_finish() stops watching and frees orphans.
+ */
+int server_backend_events_init(struct server *s);
+void server_backend_events_finish(struct server *s);
 
 /* Internal, shared by server.c and requests.c. */
 void client_destroy(struct client *c);

@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmabufd-kmod-e2e - in-VM client of dmabufd --backend kmod (issue 4 #5,
+ * #6; issue 7 #3), driven by kmod-e2e.sh. Subcommands:
+ *
+ *   compact            movable buffers with patterns; fragment; Compact; a
+ *                      moved buffer's mapping reads the same pattern and its
+ *                      module page_offset changed.
+ *   hold N READYFILE   allocate N buffers with known contents, write
+ *                      READYFILE, wait for SIGUSR1, then verify the contents
+ *                      (exit 0) — the daemon is killed and restarted meanwhile.
+ *   after-restart N    the restarted daemon shows the N buffers (orphans,
+ *                      used bytes); new allocations overlap no module buffer.
+ *   fb                 NV12 3840x2160: one contiguous range, one sg entry in
+ *                      vgem; XRGB8888 1920x1080 WC: vgem import, a second
+ *                      process reads it through an fd passed over a socket,
+ *                      kpageflags shows write-combine.
+ *
+ * Output: "ok ..." / "not ok ..." lines; exit 0 when all checks passed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <drm_fourcc.h>
+#include <xf86drm.h>
+
+#include "dmabufd-region.h"
+#include "dmabufd/dmabufd.h"
+#include "dmabufd/framebuffer.h"
+
+#define KPF_ARCH 38
+
+static int failures;
+
+static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s ", ok ? "ok" : "not ok");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		failures++;
+}
+
+static const char *sock_path(void)
+{
+	const char *p = getenv("DMABUFD_SOCKET");
+
+	return p && p[0] ? p : NULL;
+}
+
+static struct dmabufd_client *connect_daemon(void)
+{
+	struct dmabufd_client *c = NULL;
+	int r = dmabufd_connect(sock_path(), &c);
+
+	if (r < 0) {
+		printf("not ok connect: %s\n", strerror(-r));
+		exit(1);
+	}
+	return c;
+}
+
+/* Module LIST (root only: /dev/dmabufd-region is 0600). */
+static long mod_list(struct dmabufd_region_buffer **ret)
+{
+	int fd = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC);
+	struct dmabufd_region_list l = { .size = sizeof(l), .entry_size = sizeof(**ret) };
+	struct dmabufd_region_buffer *v;
+
+	if (fd < 0)
+		return -errno;
+	v = calloc(4096, sizeof(*v));
+	l.entries_ptr = (uintptr_t)v;
+	l.capacity = 4096;
+	if (!v || ioctl(fd, DMABUFD_REGION_IOC_LIST, &l) < 0) {
+		int e = v ? -errno : -ENOMEM;
+
+		free(v);
+		close(fd);
+		return e;
+	}
+	close(fd);
+	*ret = v;
+	return l.count < 4096 ? l.count : 4096;
+}
+
+static int mod_info(struct dmabufd_region_info *info)
+{
+	int fd = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	if (ioctl(fd, DMABUFD_REGION_IOC_INFO, info) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* The module entry whose label is @label, or NULL. */
+static const struct dmabufd_region_buffer *by_label(const struct dmabufd_region_buffer *v, long n,
+						   const char *label)
+{
+	for (long i = 0; i < n; i++)
+		if (strncmp(v[i].label, label, sizeof(v[i].label)) == 0)
+			return &v[i];
+	return NULL;
+}
+
+static void fill(uint32_t *p, size_t bytes, uint32_t seed)
+{
+	for (size_t i = 0; i < bytes / 4; i++)
+		p[i] = seed * 2654435761u + (uint32_t)i;
+}
+
+static size_t bad_words(const uint32_t *p, size_t bytes, uint32_t seed)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < bytes / 4; i++)
+		bad += p[i] != seed * 2654435761u + (uint32_t)i;
+	return bad;
+}
+
+/* ---- issue 4 #5: compaction moves a mapped movable buffer ---- */
+#define NC 8
+#define CSIZE (1u << 20)
+static int cmd_compact(void)
+{
+	struct dmabufd_client *c = connect_daemon();
+	struct dmabufd_buffer b[NC];
+	uint32_t *map[NC];
+	char label[NC][32];
+	struct dmabufd_region_buffer *v = NULL, *w = NULL;
+	struct dmabufd_compact_result res = { 0 };
+	bool keep[NC];
+	uint64_t before[NC];
+	int r, moved = -1;
+	long n;
+
+	for (int i = 0; i < NC; i++) {
+		snprintf(label[i], sizeof(label[i]), "e2e-compact-%d", i);
+		r = dmabufd_alloc(c, CSIZE, 0, DMABUFD_ATTR_CACHED, DMABUFD_ALLOC_MOVABLE, label[i],
+				  &b[i]);
+		if (r < 0) {
+			check(false, "movable alloc %d: %s (%s)", i, strerror(-r), dmabufd_last_reason(c));
+			return 1;
+		}
+		map[i] = mmap(NULL, CSIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b[i].fd, 0);
+		if (map[i] == MAP_FAILED) {
+			check(false, "mmap %d: %s", i, strerror(errno));
+			return 1;
+		}
+		fill(map[i], CSIZE, 100 + i);
+	}
+	/* Keep every other buffer from the second one on: holes below each. */
+	for (int i = 0; i < NC; i++) {
+		keep[i] = i % 2 == 1;
+		if (keep[i])
+			continue;
+		munmap(map[i], CSIZE);
+		close(b[i].fd);
+		dmabufd_release(c, b[i].id);
+	}
+	n = mod_list(&v);
+	check(n >= NC / 2, "module LIST before compaction: %ld buffers", n);
+	for (int i = 0; i < NC; i++) {
+		const struct dmabufd_region_buffer *e = n > 0 ? by_label(v, n, label[i]) : NULL;
+
+		before[i] = e ? e->page_offset : UINT64_MAX;
+	}
+	/* The released ranges are free once the daemon read RELEASED: retry. */
+	for (int t = 0; t < 50; t++) {
+		r = dmabufd_compact(c, &res);
+		if (r < 0 || res.moves > 0)
+			break;
+		usleep(100000);
+	}
+	check(r == 0 && res.moves > 0,
+	      "dmabufctl-equivalent Compact: %llu of %llu moves, %llu bytes; largest free %llu -> %llu bytes (%s)",
+	      (unsigned long long)res.moves, (unsigned long long)res.planned_moves,
+	      (unsigned long long)res.bytes_moved, (unsigned long long)res.largest_free_before,
+	      (unsigned long long)res.largest_free_after, r < 0 ? strerror(-r) : "ok");
+	n = mod_list(&w);
+	for (int i = 0; i < NC && n > 0; i++) {
+		const struct dmabufd_region_buffer *e;
+
+		if (!keep[i])
+			continue;
+		e = by_label(w, n, label[i]);
+		if (e && e->page_offset != before[i] && moved < 0)
+			moved = i;
+		check(bad_words(map[i], CSIZE, 100 + i) == 0,
+		      "buffer %d (page %llu -> %llu): the same mapping reads the same pattern", i,
+		      (unsigned long long)before[i], e ? (unsigned long long)e->page_offset : 0ull);
+	}
+	check(moved >= 0, "a mapped movable buffer's physical range changed (buffer %d)", moved);
+	free(v);
+	free(w);
+	dmabufd_disconnect(c);
+	return failures ? 1 : 0;
+}
+
+/* ---- issue 4 #6: buffers survive a SIGKILLed daemon ---- */
+#define HSIZE (64u << 10)
+static volatile sig_atomic_t got_usr1;
+static void on_usr1(int sig)
+{
+	got_usr1 = 1;
+}
+
+static int cmd_hold(int nbuf, const char *ready)
+{
+	struct dmabufd_client *c = connect_daemon();
+	uint32_t **map = calloc((size_t)nbuf, sizeof(*map));
+	size_t bad = 0;
+	FILE *f;
+	sigset_t set, old;
+
+	signal(SIGUSR1, on_usr1);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	for (int i = 0; i < nbuf; i++) {
+		struct dmabufd_buffer b;
+		char label[32];
+		int r;
+
+		snprintf(label, sizeof(label), "e2e-hold-%d", i);
+		r = dmabufd_alloc(c, HSIZE, 0, (enum dmabufd_attribute)(i % 3),
+				  i % 2 ? DMABUFD_ALLOC_MOVABLE : 0, label, &b);
+		if (r < 0) {
+			check(false, "hold: alloc %d: %s (%s)", i, strerror(-r), dmabufd_last_reason(c));
+			return 1;
+		}
+		map[i] = mmap(NULL, HSIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b.fd, 0);
+		if (map[i] == MAP_FAILED) {
+			check(false, "hold: mmap %d: %s", i, strerror(errno));
+			return 1;
+		}
+		fill(map[i], HSIZE, 1000 + i);
+		/* the fd stays open too: buffers live while their holder does */
+	}
+	f = fopen(ready, "w");
+	if (f)
+		fclose(f);
+	while (!got_usr1)
+		sigsuspend(&old);
+	for (int i = 0; i < nbuf; i++)
+		bad += bad_words(map[i], HSIZE, 1000 + i);
+	check(bad == 0, "hold: %d buffers kept their contents across the daemon's SIGKILL and restart (%zu bad words)",
+	      nbuf, bad);
+	free(map);
+	dmabufd_disconnect(c); /* the first daemon is gone: only frees */
+	return failures ? 1 : 0;
+}
+
+static int cmd_after_restart(int nbuf)
+{
+	struct dmabufd_client *c = connect_daemon();
+	struct dmabufd_stats st;
+	struct dmabufd_info info;
+	struct dmabufd_region_buffer *v = NULL;
+	struct dmabufd_buffer nb[20];
+	int r, nnew = 0, overlaps = 0;
+	long n;
+
+	r = dmabufd_get_info(c, &info);
+	check(r == 0 && strcmp(info.backend, "kmod") == 0 && info.contiguous && info.migration &&
+		      info.attributes == 7,
+	      "Hello: backend %s, contiguous %d, attributes 0x%x, migration %d", r == 0 ? info.backend : "?",
+	      r == 0 && info.contiguous, r == 0 ? info.attributes : 0, r == 0 && info.migration);
+	r = dmabufd_stats(c, &st);
+	check(r == 0 && st.buffers >= (uint32_t)nbuf && st.used >= (uint64_t)nbuf * HSIZE &&
+		      st.orphaned_buffers >= (uint32_t)nbuf,
+	      "restarted daemon rebuilt from LIST: %u buffers, %u orphaned, %llu bytes used",
+	      st.buffers, st.orphaned_buffers, (unsigned long long)st.used);
+	for (int i = 0; i < 20; i++) {
+		r = dmabufd_alloc(c, HSIZE * (1 + i % 4), 0, DMABUFD_ATTR_CACHED, 0, "e2e-new", &nb[i]);
+		if (r < 0)
+			break;
+		nnew++;
+	}
+	n = mod_list(&v);
+	/* Every new buffer's daemon range equals its module range; none overlaps another. */
+	for (int i = 0; i < nnew && n > 0; i++) {
+		uint64_t a = nb[i].offset / st.page_size, e = a + nb[i].size / st.page_size;
+		int same = 0;
+
+		for (long j = 0; j < n; j++) {
+			if (v[j].page_offset == a && v[j].page_count == nb[i].size / st.page_size)
+				same++;
+			else if (v[j].page_offset < e && a < v[j].page_offset + v[j].page_count)
+				overlaps++;
+		}
+		if (same != 1)
+			overlaps++;
+	}
+	check(nnew == 20 && overlaps == 0,
+	      "%d new allocations after the restart; %ld module buffers; %d overlaps or mismatches",
+	      nnew, n, overlaps);
+	for (int i = 0; i < nnew; i++) {
+		dmabufd_release(c, nb[i].id);
+		close(nb[i].fd);
+	}
+	free(v);
+	dmabufd_disconnect(c);
+	return failures ? 1 : 0;
+}
+
+/* The orphans leave once their holder is gone (RELEASED events). */
+static int cmd_orphans_gone(void)
+{
+	struct dmabufd_client *c = connect_daemon();
+	struct dmabufd_stats st = { 0 };
+	int r = 0;
+
+	for (int t = 0; t < 50; t++) {
+		r = dmabufd_stats(c, &st);
+		if (r < 0 || (st.orphaned_buffers == 0 && st.used == 0))
+			break;
+		usleep(100000);
+	}
+	check(r == 0 && st.orphaned_buffers == 0 && st.used == 0 && st.buffers == 0,
+	      "orphans released with their holder: %u orphaned, %llu bytes used, %llu of %llu bytes free",
+	      st.orphaned_buffers, (unsigned long long)st.used,
+	      (unsigned long long)(st.free_pages * st.page_size), (unsigned long long)st.capacity);
+	dmabufd_disconnect(c);
+	return failures ? 1 : 0;
+}
+
+/* ---- issue 7 #3: framebuffers ---- */
+static int open_vgem(void)
+{
+	char path[64];
+
+	for (int i = 0; i < 16; i++) {
+		drmVersionPtr v;
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		v = drmGetVersion(fd);
+		if (v && strcmp(v->name, "vgem") == 0) {
+			drmFreeVersion(v);
+			return fd;
+		}
+		drmFreeVersion(v);
+		close(fd);
+	}
+	return -ENODEV;
+}
+
+static int send_fd(int sock, int fd)
+{
+	char c = 'f';
+	struct iovec iov = { &c, 1 };
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+			    .msg_controllen = sizeof(u.b) };
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	return sendmsg(sock, &m, 0) == 1 ? 0 : -errno;
+}
+
+static int recv_fd(int sock)
+{
+	char c;
+	struct iovec iov = { &c, 1 };
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+			    .msg_controllen = sizeof(u.b) };
+	struct cmsghdr *h;
+	int fd;
+
+	if (recvmsg(sock, &m, 0) != 1)
+		return -EIO;
+	h = CMSG_FIRSTHDR(&m);
+	if (!h || h->cmsg_type != SCM_RIGHTS)
+		return -EIO;
+	memcpy(&fd, CMSG_DATA(h), sizeof(int));
+	return fd;
+}
+
+static int cmd_fb(void)
+{
+	struct dmabufd_client *c = connect_daemon();
+	struct dmabufd_framebuffer nv12, xr;
+	struct dmabufd_region_info info;
+	struct dmabufd_region_buffer *v = NULL;
+	const struct dmabufd_region_buffer *e;
+	int vgem = open_vgem(), r, sv[2], status = -1;
+	uint32_t handle = 0;
+	uint32_t *p;
+	pid_t pid;
+	long n;
+
+	if (mod_info(&info) < 0) {
+		check(false, "module INFO");
+		return 1;
+	}
+	r = dmabufd_alloc_framebuffer(c, 3840, 2160, DRM_FORMAT_NV12, DRM_FORMAT_MOD_LINEAR,
+				      DMABUFD_USAGE_VIDEO_DECODE | DMABUFD_USAGE_SCANOUT,
+				      DMABUFD_ATTR_CACHED, DMABUFD_ALLOC_CONTIGUOUS, "e2e-nv12", &nv12);
+	check(r == 0 && nv12.num_planes == 2, "NV12 3840x2160 from the kmod backend: %s, %u planes, %llu bytes",
+	      r < 0 ? strerror(-r) : "ok", r == 0 ? nv12.num_planes : 0,
+	      r == 0 ? (unsigned long long)nv12.size : 0ull);
+	if (r < 0)
+		return 1;
+	if (vgem >= 0) {
+		r = drmPrimeFDToHandle(vgem, nv12.fd, &handle);
+		check(r == 0, "NV12 imported into vgem (handle %u)", handle);
+	} else {
+		printf("# vgem absent: NV12 contiguity from LIST only\n");
+	}
+	n = mod_list(&v);
+	e = n > 0 ? by_label(v, n, "e2e-nv12") : NULL;
+	check(e && e->page_count * info.page_size == nv12.size &&
+		      (vgem < 0 || (e->last_map_nents == 1 &&
+				    e->last_map_dma_len == nv12.size &&
+				    e->last_map_dma_addr == (info.base_pfn + e->page_offset) * info.page_size)),
+	      "NV12 is one contiguous range: PFN %llu + %llu pages, %u sg entries of %llu bytes at 0x%llx",
+	      e ? (unsigned long long)(info.base_pfn + e->page_offset) : 0ull,
+	      e ? (unsigned long long)e->page_count : 0ull, e ? e->last_map_nents : 0,
+	      e ? (unsigned long long)e->last_map_dma_len : 0ull,
+	      e ? (unsigned long long)e->last_map_dma_addr : 0ull);
+	free(v);
+	v = NULL;
+
+	r = dmabufd_alloc_framebuffer(c, 1920, 1080, DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR,
+				      DMABUFD_USAGE_SCANOUT | DMABUFD_USAGE_CPU_WRITE,
+				      DMABUFD_ATTR_WRITECOMBINE, 0, "e2e-xrgb-wc", &xr);
+	check(r == 0, "XRGB8888 1920x1080 write-combine: %s, pitch %u, %llu bytes",
+	      r < 0 ? strerror(-r) : "ok", r == 0 ? xr.pitches[0] : 0,
+	      r == 0 ? (unsigned long long)xr.size : 0ull);
+	if (r < 0)
+		return 1;
+	if (vgem >= 0) {
+		r = drmPrimeFDToHandle(vgem, xr.fd, &handle);
+		check(r == 0, "XRGB8888 WC imported into vgem with drmPrimeFDToHandle (%s)",
+		      r ? strerror(errno) : "ok");
+	}
+	p = mmap(NULL, xr.size, PROT_READ | PROT_WRITE, MAP_SHARED, xr.fd, 0);
+	if (p == MAP_FAILED) {
+		check(false, "mmap WC framebuffer: %s", strerror(errno));
+		return 1;
+	}
+	fill(p, xr.size, 77);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		int fd = recv_fd(sv[1]);
+		uint32_t *q;
+
+		if (fd < 0)
+			_exit(2);
+		q = mmap(NULL, xr.size, PROT_READ, MAP_SHARED, fd, 0);
+		if (q == MAP_FAILED)
+			_exit(3);
+		_exit(bad_words(q, xr.size, 77) == 0 ? 0 : 1);
+	}
+	send_fd(sv[0], xr.fd);
+	waitpid(pid, &status, 0);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "a second process mmaps the WC framebuffer (fd over a Unix socket) and reads what the first wrote (status %d)",
+	      status);
+	n = mod_list(&v);
+	e = n > 0 ? by_label(v, n, "e2e-xrgb-wc") : NULL;
+	if (e) {
+		uint64_t np = e->page_count, *flags = calloc(np, 8), wc = 0;
+		int kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+		ssize_t got = -1;
+
+		if (kf >= 0 && flags)
+			got = pread(kf, flags, np * 8, (off_t)((info.base_pfn + e->page_offset) * 8));
+		for (uint64_t i = 0; got == (ssize_t)(np * 8) && i < np; i++)
+			wc += (flags[i] >> KPF_ARCH) & 1;
+		check(got == (ssize_t)(np * 8) && wc == np,
+		      "/proc/kpageflags: %llu of %llu PFNs of the WC framebuffer have KPF_ARCH (write-combine)",
+		      (unsigned long long)wc, (unsigned long long)np);
+		if (kf >= 0)
+			close(kf);
+		free(flags);
+	} else {
+		check(false, "WC framebuffer in module LIST");
+	}
+	free(v);
+	munmap(p, xr.size);
+	dmabufd_disconnect(c);
+	return failures ? 1 : 0;
+}
+
+/* Diagnosis: runs of frames of the region that are neither free nor in a buffer. */
+static int cmd_kpf(void)
+{
+	struct dmabufd_region_info info;
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC), runs = 0;
+	uint64_t *f, start = 0, prev = 0;
+	bool in = false;
+
+	if (fd < 0 || mod_info(&info) < 0)
+		return 1;
+	f = calloc(info.page_count, 8);
+	if (!f || pread(fd, f, info.page_count * 8, (off_t)(info.base_pfn * 8)) !=
+			  (ssize_t)(info.page_count * 8))
+		return 1;
+	for (uint64_t i = 0; i <= info.page_count; i++) {
+		bool busy = i < info.page_count && !(f[i] & (1ULL << 10)) && (f[i] != 0 || i > info.page_count * 3 / 4);
+
+		if (busy && !in) {
+			in = true;
+			start = i;
+			prev = f[i];
+		} else if (!busy && in) {
+			in = false;
+			if (runs++ < 4 || start > info.page_count * 3 / 4)
+				printf("# busy run page %llu +%llu, first flags 0x%llx\n",
+				       (unsigned long long)start, (unsigned long long)(i - start),
+				       (unsigned long long)prev);
+		}
+	}
+	printf("# %d runs of non-free frames\n", runs);
+	free(f);
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "kpf") == 0)
+		return cmd_kpf();
+	if (argc >= 2 && strcmp(argv[1], "compact") == 0)
+		return cmd_compact();
+	if (argc >= 4 && strcmp(argv[1], "hold") == 0)
+		return cmd_hold(atoi(argv[2]), argv[3]);
+	if (argc >= 3 && strcmp(argv[1], "after-restart") == 0)
+		return cmd_after_restart(atoi(argv[2]));
+	if (argc >= 2 && strcmp(argv[1], "orphans-gone") == 0)
+		return cmd_orphans_gone();
+	if (argc >= 2 && strcmp(argv[1], "fb") == 0)
+		return cmd_fb();
+	fprintf(stderr, "usage: %s compact | hold N READYFILE | after-restart N | orphans-gone | fb\n",
+		argv[0]);
+	return 2;
+}

@@ -1,0 +1,45 @@
+#!/bin/sh
+# In-VM end-to-end test of dmabufd --backend kmod (issue 4 #5, #6; issue 7 #3).
+# Runs as an extra VM test (tests/vm/CMakeLists.txt): /dev/dmabufd-region is
+# present, vgem loaded. Binaries by absolute path (busybox prefers applets).
+# Exit 0 when every step passed.
+D=/bin/dmabufd; CTL=/bin/dmabufctl; E=/bin/dmabufd-kmod-e2e
+export DMABUFD_SOCKET=/tmp/dmabufd-kmod.sock
+fail=0
+step() { echo "== $*"; }
+start_daemon() {
+	$D --backend kmod --socket "$DMABUFD_SOCKET" >>/tmp/dmabufd-kmod.log 2>&1 &
+	DPID=$!
+	i=0; while [ ! -S "$DMABUFD_SOCKET" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	[ -S "$DMABUFD_SOCKET" ] || { echo "daemon did not start"; cat /tmp/dmabufd-kmod.log; exit 1; }
+}
+[ -c /dev/dmabufd-region ] || { echo "no /dev/dmabufd-region"; exit 77; }
+start_daemon
+$CTL --socket "$DMABUFD_SOCKET" stats 2>&1 | head -5
+
+step "issue 4 #5: compaction moves a mapped movable buffer"
+$E compact || fail=1
+$CTL --socket "$DMABUFD_SOCKET" compact 2>&1 | head -3
+
+step "issue 7 #3: framebuffers"
+$E fb || fail=1
+
+step "issue 4 #6: 50 buffers across a SIGKILLed daemon"
+rm -f /tmp/hold.ready
+$E hold 50 /tmp/hold.ready & HPID=$!
+i=0; while [ ! -e /tmp/hold.ready ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+[ -e /tmp/hold.ready ] || { echo "holder not ready"; fail=1; $E kpf; }
+kill -9 $DPID; wait $DPID 2>/dev/null
+rm -f "$DMABUFD_SOCKET"
+start_daemon
+$E after-restart 50 || fail=1
+$CTL --socket "$DMABUFD_SOCKET" list 2>&1 | head -5
+kill -USR1 $HPID; wait $HPID || fail=1
+$E orphans-gone || fail=1
+$CTL --socket "$DMABUFD_SOCKET" stats 2>&1 | head -30
+kill $DPID; wait $DPID; rc=$?
+# A clean SIGTERM exit is 0 (an ASan build exits non-zero on leaks).
+[ $rc = 0 ] || { echo "dmabufd exited with $rc after SIGTERM"; fail=1; }
+grep -E "kmod backend|compaction" /tmp/dmabufd-kmod.log
+[ $fail = 0 ] || { echo "--- daemon log"; tail -40 /tmp/dmabufd-kmod.log; }
+exit $fail
