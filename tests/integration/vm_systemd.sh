@@ -61,6 +61,12 @@ rm "$initrd/mod/order.abs"
 stage=$cache/stage
 rm -rf "$stage"
 DESTDIR=$stage cmake --install "$build" >/dev/null
+# The test's own files travel in the stage too: the build and source trees
+# may lie under /tmp, which the VM covers with a tmpfs.
+vmtest=/usr/local/libexec/dmabufd-vmtest
+mkdir -p "$stage$vmtest"
+cp "$here/vm_inside.sh" "$client" "$stage$vmtest/"
+client_in_vm=$vmtest/$(basename "$client")
 
 cat >"$initrd/init" <<INIT
 #!/bin/busybox sh
@@ -95,7 +101,7 @@ Description=dmabufd VM test
 After=basic.target systemd-journald.service
 [Service]
 Type=oneshot
-ExecStart=/bin/sh $here/vm_inside.sh $client
+ExecStart=/bin/sh $vmtest/vm_inside.sh $client_in_vm
 ExecStopPost=/bin/systemctl poweroff --no-block
 StandardOutput=tty
 StandardError=tty

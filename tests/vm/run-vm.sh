@@ -129,9 +129,16 @@ copy_bin() {
 	cp "$bin" "$ir/bin/"
 	ldd "$bin" 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }' |
 	while read -r lib; do
-		[ -e "$ir$lib" ] && continue
-		mkdir -p "$ir$(dirname "$lib")"
-		cp -L "$lib" "$ir$lib"
+		# System libraries keep their path; the project's own (found through
+		# a RUNPATH into the build tree, which may lie under /tmp, where the
+		# VM mounts a tmpfs) go to /usr/lib, on the loader's default path.
+		case "$lib" in
+		/lib/* | /lib64/* | /usr/lib/* | /usr/lib64/*) dest=$lib ;;
+		*) dest=/usr/lib/$(basename "$lib") ;;
+		esac
+		[ -e "$ir$dest" ] && continue
+		mkdir -p "$ir$(dirname "$dest")"
+		cp -L "$lib" "$ir$dest"
 	done
 }
 for b in $tests $extras; do copy_bin "$b"; done
