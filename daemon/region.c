@@ -502,64 +502,6 @@ static void put_run(struct dmabufd_region *r, struct run *n)
 	sp->nruns++;
 }
 
-/* ---- lookup cache (offset -> live allocation) ---------------------------- */
-
-static inline uint32_t ucache_slot(const struct dmabufd_region *r, uint32_t offset)
-{
-	return (uint32_t)(offset * 2654435761u) >> (32 - r->ucache_bits);
-}
-
-/* Grows the table to >= 2 slots per live allocation; on ENOMEM the old
- * table stays (it is only a cache). */
-static void ucache_grow(struct dmabufd_region *r)
-{
-	uint32_t bits = r->ucache_bits ? r->ucache_bits + 1 : 6;
-	if (bits > 28)
-		return;
-	struct seg **t = calloc((size_t)1 << bits, sizeof(*t));
-	if (!t)
-		return;
-	struct seg **old = r->ucache;
-	uint32_t oldn = r->ucache_bits ? 1u << r->ucache_bits : 0;
-	r->ucache = t;
-	r->ucache_bits = bits;
-	for (uint32_t i = 0; i < oldn; i++)
-		if (old[i])
-			t[ucache_slot(r, old[i]->t.key)] = old[i];
-	free(old);
-}
-
-static void ucache_put(struct dmabufd_region *r, struct seg *s)
-{
-	if (r->n_alloc * 2 > (r->ucache_bits ? 1u << r->ucache_bits : 0))
-		ucache_grow(r);
-	if (r->ucache_bits)
-		r->ucache[ucache_slot(r, s->t.key)] = s;
-}
-
-static void ucache_drop(struct dmabufd_region *r, const struct seg *s)
-{
-	if (r->ucache_bits) {
-		struct seg **e = &r->ucache[ucache_slot(r, s->t.key)];
-		if (*e == s)
-			*e = NULL;
-	}
-}
-
-/* The live allocation starting at @offset, or NULL. */
-static struct seg *used_at(const struct dmabufd_region *r, uint32_t offset)
-{
-	if (r->ucache_bits) {
-		struct seg *s = r->ucache[ucache_slot(r, offset)];
-		if (s && s->t.key == offset && s->state == DMABUFD_REGION_USED)
-			return s;
-	}
-	struct tnode *n = t_find_eq(r->segs, offset);
-	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
-		return NULL;
-	return seg_of_t(n);
-}
-
 /* ---- segments ----------------------------------------------------------- */
 
 static void fa_insert(struct dmabufd_region *r, struct seg *s)
@@ -771,7 +713,6 @@ static void make_used(struct dmabufd_region *r, struct seg *first, uint32_t k,
 	first->align_log2 = (uint8_t)log2u(align);
 	r->n_alloc++;
 	r->used_pages[attr] += k;
-	ucache_put(r, first);
 	if (movable) {
 		r->n_movable++;
 		r->movable_pages += k;
@@ -792,7 +733,6 @@ static void release(struct dmabufd_region *r, struct seg *s)
 	uint64_t e = seg_end(s);
 
 	if (s->state == DMABUFD_REGION_USED) {
-		ucache_drop(r, s);
 		r->n_alloc--;
 		r->used_pages[s->attr] -= len;
 		if (s->movable) {
@@ -963,7 +903,6 @@ void dmabufd_region_destroy(struct dmabufd_region *r)
 		s = nx;
 	}
 	free_runs(r->runs);
-	free(r->ucache);
 	struct region_spares *sp = spares(r);
 	for (struct spare *x = sp->segs, *nx; x; x = nx) {
 		nx = x->next;
@@ -1015,26 +954,27 @@ int dmabufd_region_claim(struct dmabufd_region *r, uint32_t offset, uint32_t npa
 
 int dmabufd_region_free(struct dmabufd_region *r, uint32_t offset)
 {
-	struct seg *s = used_at(r, offset);
+	struct tnode *n = t_find_eq(r->segs, offset);
 	int ret;
 
-	if (!s)
+	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
 		return -ENOENT;
 	ret = ensure_spares(r, 0, 1);
 	if (ret < 0)
 		return ret;
-	release(r, s);
+	release(r, seg_of_t(n));
 	return 0;
 }
 
 int dmabufd_region_lookup(const struct dmabufd_region *r, uint32_t offset,
 			  struct dmabufd_region_allocation *ret)
 {
-	const struct seg *s = used_at(r, offset);
+	struct tnode *n = t_find_eq(r->segs, offset);
 
-	if (!s)
+	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
 		return -ENOENT;
 	if (ret) {
+		const struct seg *s = seg_of_t(n);
 		*ret = (struct dmabufd_region_allocation){
 			.offset = s->t.key,
 			.npages = s->t.len,
@@ -1161,11 +1101,12 @@ int dmabufd_region_walk(const struct dmabufd_region *r,
 
 int dmabufd_region_apply_move(struct dmabufd_region *r, const struct dmabufd_region_move *m)
 {
-	struct seg *s = used_at(r, m->old_offset);
+	struct tnode *n = t_find_eq(r->segs, m->old_offset);
 	int ret;
 
-	if (!s)
+	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
 		return -ENOENT;
+	struct seg *s = seg_of_t(n);
 	if (!s->movable)
 		return -EPERM;
 	uint32_t align = 1u << s->align_log2, k = s->t.len;
@@ -1322,12 +1263,6 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 
 	if (buf && len)
 		buf[0] = '\0';
-	for (uint32_t i = 0; r->ucache_bits && i < 1u << r->ucache_bits; i++) {
-		const struct seg *e = r->ucache[i];
-		if (e && (ucache_slot(r, e->t.key) != i || t_find_eq(r->segs, e->t.key) != &e->t ||
-			  e->state != DMABUFD_REGION_USED))
-			return bad(&a, "lookup cache slot %u: not a live allocation", i);
-	}
 	for (const struct seg *s = r->head; s; prev = s, s = s->next) {
 		nseg++;
 		if (s->prev != prev)

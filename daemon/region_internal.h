@@ -53,13 +53,6 @@ struct dmabufd_region {
 	uint32_t free_pages_attr[DMABUFD_REGION_N_ATTR];
 	uint64_t transitions, transition_events, moves, pages_moved;
 	struct region_spares spare;
-	/* Lookup cache for free()/lookup()/apply_move(): direct-mapped table
-	 * of live allocations by offset (a hint, not an index: a collision
-	 * overwrites, a miss falls back to the offset treap). An entry is
-	 * only ever a USED segment; release() clears it, so none dangles.
-	 * 8 bytes per slot, at most 2 slots per live allocation. */
-	struct seg **ucache;
-	uint32_t ucache_bits; /* 0: no table */
 };
 
 #define seg_of_t(n) container_of(n, struct seg, t)
