@@ -166,6 +166,27 @@ static int u64cmp(const void *a, const void *b)
 }
 
 static uint32_t extra_flags; /* --flags: DMABUFD_REGION_* for ablations */
+/* --probe-full-compaction: in the compacting variant, when plan_for()
+ * answers -ENOSPC, apply the full plan_compact() and retry, and report the
+ * first such event (is the planner or the layout the limit?) */
+static bool probe_full;
+static bool probe_reported;
+
+/* Applies @p move by move as a backend would, keeping the id maps. */
+static void sim_apply(struct dmabufd_region *r, const struct dmabufd_region_plan *p,
+		      uint32_t *off, uint32_t *at)
+{
+	for (size_t m = 0; m < p->n_moves; m++) {
+		const struct dmabufd_region_move *mv = &p->moves[m];
+		if (dmabufd_region_apply_move(r, mv) < 0) {
+			fprintf(stderr, "move failed\n");
+			abort();
+		}
+		uint32_t id = at[mv->old_offset];
+		off[id] = mv->new_offset;
+		at[mv->new_offset] = id;
+	}
+}
 
 static int replay(const struct trace *t, enum variant v, struct result *res)
 {
@@ -181,6 +202,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 	int ret = -ENOMEM;
 
 	memset(res, 0, sizeof(*res));
+	probe_reported = false;
 	res->occ_first_fail = -1;
 	res->first_fail_op = t->n_ops;
 	res->cum_pages = calloc(t->n_ops ? t->n_ops : 1, sizeof(uint64_t));
@@ -241,6 +263,31 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 						if (rv < 0) {
 							fprintf(stderr, "planned hole missing\n");
 							abort();
+						}
+					} else if (probe_full) {
+						struct dmabufd_region_plan *q = NULL;
+						struct dmabufd_region_stats st0, st1;
+						dmabufd_region_stats(r, &st0);
+						if (dmabufd_region_plan_compact(r, &q) == 0) {
+							sim_apply(r, q, off, at);
+							res->bytes_moved += q->bytes_moved;
+							res->plans++;
+							dmabufd_region_plan_free(q);
+						}
+						dmabufd_region_stats(r, &st1);
+						rv = dmabufd_region_alloc(
+							r, op->npages, 1u << op->align_log2,
+							op->attr, op->movable, &off[op->id]);
+						if (!probe_reported) {
+							probe_reported = true;
+							printf("- probe: first plan_for -ENOSPC at %.2f%% used "
+							       "(%u free pages, %u pinned); after full "
+							       "compaction the largest free run is %u pages "
+							       "for a %u-page request: %s\n",
+							       100.0 * (double)used / t->region_pages,
+							       st0.free_pages, st1.pinned_pages,
+							       st1.largest_free_run, op->npages,
+							       rv == 0 ? "fits" : "still -ENOSPC");
 						}
 					}
 				}
@@ -401,12 +448,14 @@ int main(int argc, char **argv)
 			extra_flags = (uint32_t)strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--fast"))
 			fast = true; /* skip the compacting variant */
+		else if (!strcmp(argv[i], "--probe-full-compaction"))
+			probe_full = true;
 		else if (!strcmp(argv[i], "--live") && i + 1 < argc)
 			live = (uint32_t)strtoul(argv[++i], NULL, 0);
 		else {
 			fprintf(stderr,
 				"usage: %s [--seed N] [--trace media|display|adversarial|steady|all] "
-				"[--live N]\n",
+				"[--live N] [--fast] [--flags N] [--probe-full-compaction]\n",
 				argv[0]);
 			return 2;
 		}
