@@ -926,6 +926,36 @@ static void fill_info(struct dmabufd_buffer_info *d, const Dmabufd__BufferInfo *
 	d->owner_transfers = s->owner_transfers;
 }
 
+/*
+ * Admits one page of a paged listing (List, Accounting) into @rows: a page
+ * that claims more but is empty would loop forever (-EPROTO), the total is
+ * bounded by @max (-E2BIG), and the array grows by doubling from @initial
+ * entries of @elem bytes (-ENOMEM). On success *rows has room for @n more
+ * entries after @count.
+ */
+static int page_admit(void **rows, size_t *cap, size_t count, size_t n, bool more,
+		      size_t max, size_t initial, size_t elem)
+{
+	size_t ncap;
+	void *grown;
+
+	if (more && n == 0)
+		return -EPROTO;
+	if (count + n > max)
+		return -E2BIG;
+	if (count + n <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : initial;
+	while (ncap < count + n)
+		ncap *= 2;
+	grown = reallocarray(*rows, ncap, elem);
+	if (!grown)
+		return -ENOMEM;
+	*rows = grown;
+	*cap = ncap;
+	return 0;
+}
+
 DMABUFD_EXPORT int dmabufd_list(struct dmabufd_client *client, struct dmabufd_buffer_info **ret,
 				size_t *ret_count)
 {
@@ -952,25 +982,8 @@ DMABUFD_EXPORT int dmabufd_list(struct dmabufd_client *client, struct dmabufd_bu
 			return r;
 		lr = reply->list;
 		more = lr->more;
-		/* A page that does not advance would loop forever. */
-		if (more && lr->n_buffers == 0)
-			r = -EPROTO;
-		else if (count + lr->n_buffers > DMABUFD_LIST_MAX_ENTRIES)
-			r = -E2BIG;
-		else if (count + lr->n_buffers > cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct dmabufd_buffer_info *n;
-
-			while (ncap < count + lr->n_buffers)
-				ncap *= 2;
-			n = reallocarray(rows, ncap, sizeof(*rows));
-			if (n) {
-				rows = n;
-				cap = ncap;
-			} else {
-				r = -ENOMEM;
-			}
-		}
+		r = page_admit((void **)&rows, &cap, count, lr->n_buffers, more,
+			       DMABUFD_LIST_MAX_ENTRIES, 64, sizeof(*rows));
 		for (size_t i = 0; r == 0 && i < lr->n_buffers; i++) {
 			/* Ids come in ascending order, after the cursor. */
 			if (lr->buffers[i]->buffer_id <= after) {
@@ -1357,24 +1370,8 @@ DMABUFD_EXPORT int dmabufd_accounting(struct dmabufd_client *client, enum dmabuf
 			return r;
 		ur = reply->accounting;
 		more = ur->more;
-		if (more && ur->n_entries == 0)
-			r = -EPROTO;
-		else if (count + ur->n_entries > ACCOUNTING_MAX_ENTRIES)
-			r = -E2BIG;
-		else if (count + ur->n_entries > cap) {
-			size_t ncap = cap ? cap * 2 : 32;
-			struct dmabufd_account *n;
-
-			while (ncap < count + ur->n_entries)
-				ncap *= 2;
-			n = reallocarray(rows, ncap, sizeof(*rows));
-			if (n) {
-				rows = n;
-				cap = ncap;
-			} else {
-				r = -ENOMEM;
-			}
-		}
+		r = page_admit((void **)&rows, &cap, count, ur->n_entries, more,
+			       ACCOUNTING_MAX_ENTRIES, 32, sizeof(*rows));
 		for (size_t i = 0; r == 0 && i < ur->n_entries; i++) {
 			if (ur->entries[i]->key <= after) {
 				r = -EPROTO;
