@@ -415,6 +415,54 @@ static int64_t check_fill(const struct dmabufd_buffer *b, int seed)
 	return bad;
 }
 
+/*
+ * The options alloc and alloc-fb share: --attr, --label, --movable,
+ * --contiguous, --hold, --json.
+ */
+struct alloc_args {
+	enum dmabufd_attribute attr;
+	const char *label;
+	uint32_t flags;
+	long hold_s;
+};
+
+/*
+ * Return: 0 when @c was a shared option with a valid value, EXIT_USAGE
+ * (after the message) when its value was not, -1 when @c is not shared.
+ */
+static int alloc_common_option(struct ctx *ctx, int c, const char *arg, struct alloc_args *a)
+{
+	unsigned long v;
+
+	switch (c) {
+	case 'a':
+		if (dmabufd_attribute_from_string(arg, &a->attr) < 0)
+			return usage_error("--attr: '%s' is not cached, wc or uc", arg);
+		return 0;
+	case 'l':
+		if (strlen(arg) > DMABUFD_LABEL_MAX)
+			return usage_error("--label: %zu bytes, at most %d", strlen(arg),
+					   DMABUFD_LABEL_MAX);
+		a->label = arg;
+		return 0;
+	case 'm':
+		a->flags |= DMABUFD_ALLOC_MOVABLE;
+		return 0;
+	case 'c':
+		a->flags |= DMABUFD_ALLOC_CONTIGUOUS;
+		return 0;
+	case 'H':
+		if (parse_uint(arg, INT_MAX / 1000, &v) < 0)
+			return usage_error("--hold: '%s' is not a number of seconds", arg);
+		a->hold_s = (long)v;
+		return 0;
+	case 'j':
+		ctx->json = true;
+		return 0;
+	}
+	return -1;
+}
+
 static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -436,45 +484,17 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 		{ 0 },
 	};
 	struct share_opts sh = { .fill = -1 };
-	enum dmabufd_attribute attr = DMABUFD_ATTR_CACHED;
+	struct alloc_args al = { .attr = DMABUFD_ATTR_CACHED, .hold_s = -1 };
 	uint64_t size = 0, align = 0;
-	const char *label = NULL;
-	uint32_t flags = 0;
-	long hold_s = -1;
 	struct dmabufd_buffer buf;
-	unsigned long v;
 	int c, r, ret;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a':
-			if (dmabufd_attribute_from_string(optarg, &attr) < 0)
-				return usage_error("--attr: '%s' is not cached, wc or uc", optarg);
-			break;
 		case 'A':
 			if (parse_size(optarg, &align) < 0 || (align & (align - 1)))
 				return usage_error("--align: '%s' is not a power of two "
 						   "(bytes, K/M/G suffixes allowed)", optarg);
-			break;
-		case 'l':
-			if (strlen(optarg) > DMABUFD_LABEL_MAX)
-				return usage_error("--label: %zu bytes, at most %d", strlen(optarg),
-						   DMABUFD_LABEL_MAX);
-			label = optarg;
-			break;
-		case 'm':
-			flags |= DMABUFD_ALLOC_MOVABLE;
-			break;
-		case 'c':
-			flags |= DMABUFD_ALLOC_CONTIGUOUS;
-			break;
-		case 'H':
-			if (parse_uint(optarg, INT_MAX / 1000, &v) < 0)
-				return usage_error("--hold: '%s' is not a number of seconds", optarg);
-			hold_s = (long)v;
-			break;
-		case 'j':
-			ctx->json = true;
 			break;
 		case 'S': case 'U': case 'G': case 'P': case '1': case 'E': case 'F':
 			r = share_option(&sh, c, optarg);
@@ -499,6 +519,12 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 			       "one holds the\nbuffer (--share alone: your own uid).\n");
 			return EXIT_OK;
 		default:
+			r = alloc_common_option(ctx, c, optarg, &al);
+			if (r >= 0) {
+				if (r)
+					return r;
+				break;
+			}
 			return usage_error("alloc: bad option");
 		}
 	}
@@ -512,7 +538,7 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 	ret = connect_daemon(ctx);
 	if (ret)
 		return ret;
-	r = dmabufd_alloc(ctx->client, size, align, attr, flags, label, &buf);
+	r = dmabufd_alloc(ctx->client, size, align, al.attr, al.flags, al.label, &buf);
 	if (r < 0)
 		return request_failed(ctx, "alloc", r);
 	if (sh.fill >= 0) {
@@ -540,8 +566,8 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 		json_add_u64(o, "size", buf.size);
 		json_add_u64(o, "requested_size", size);
 		json_add_u64(o, "offset", buf.offset);
-		json_add_str(o, "attribute", dmabufd_attribute_name(attr));
-		json_add_str(o, "label", label ? label : "");
+		json_add_str(o, "attribute", dmabufd_attribute_name(al.attr));
+		json_add_str(o, "label", al.label ? al.label : "");
 		if (sh.share) {
 			json_add_str(o, "token", sh.token_text);
 			json_add_u64(o, "token_expires_usec", sh.token.expires_usec);
@@ -552,7 +578,7 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 
 		printf("buffer %" PRIu64 ": %" PRIu64 " bytes (%s), %s, offset %" PRIu64 "\n",
 		       buf.id, buf.size, human_size(buf.size, h, sizeof(h)),
-		       dmabufd_attribute_name(attr), buf.offset);
+		       dmabufd_attribute_name(al.attr), buf.offset);
 		if (sh.share)
 			printf("token %s\n", sh.token_text);
 	}
@@ -560,13 +586,13 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 
 	install_stop_handlers();
 	if (!ctx->json) {
-		if (hold_s < 0)
+		if (al.hold_s < 0)
 			fprintf(stderr, "holding buffer %" PRIu64 " until stdin closes "
 					"(Ctrl-D) or SIGINT\n", buf.id);
 		else
-			fprintf(stderr, "holding buffer %" PRIu64 " for %ld s\n", buf.id, hold_s);
+			fprintf(stderr, "holding buffer %" PRIu64 " for %ld s\n", buf.id, al.hold_s);
 	}
-	r = hold(ctx, hold_s);
+	r = hold(ctx, al.hold_s);
 	close(buf.fd);
 	if (r < 0)
 		return request_failed(ctx, "hold", r);
@@ -748,48 +774,21 @@ static int cmd_alloc_fb(struct ctx *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	enum dmabufd_attribute attr = DMABUFD_ATTR_CACHED;
-	uint32_t usage = DMABUFD_USAGE_SCANOUT, flags = 0, width, height;
+	struct alloc_args al = { .attr = DMABUFD_ATTR_CACHED, .hold_s = 0 };
+	uint32_t usage = DMABUFD_USAGE_SCANOUT, width, height;
 	const struct fb_format *format;
-	const char *label = NULL;
 	struct dmabufd_framebuffer fb;
 	struct fb_layout layout;
 	char text[1024];
-	long hold_s = 0;
-	unsigned long v;
 	int c, r, ret;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a':
-			if (dmabufd_attribute_from_string(optarg, &attr) < 0)
-				return usage_error("--attr: '%s' is not cached, wc or uc", optarg);
-			break;
 		case 'u':
 			if (fb_usage_from_string(optarg, &usage) < 0)
 				return usage_error("--usage: '%s' is not a list of scanout, render, "
 						   "texture, video-decode, video-encode, camera, "
 						   "cpu-read, cpu-write", optarg);
-			break;
-		case 'l':
-			if (strlen(optarg) > DMABUFD_LABEL_MAX)
-				return usage_error("--label: %zu bytes, at most %d", strlen(optarg),
-						   DMABUFD_LABEL_MAX);
-			label = optarg;
-			break;
-		case 'm':
-			flags |= DMABUFD_ALLOC_MOVABLE;
-			break;
-		case 'c':
-			flags |= DMABUFD_ALLOC_CONTIGUOUS;
-			break;
-		case 'H':
-			if (parse_uint(optarg, INT_MAX / 1000, &v) < 0)
-				return usage_error("--hold: '%s' is not a number of seconds", optarg);
-			hold_s = (long)v;
-			break;
-		case 'j':
-			ctx->json = true;
 			break;
 		case 'h':
 			printf("Usage: dmabufctl alloc-fb WIDTHxHEIGHT FORMAT [--attr cached|wc|uc]\n"
@@ -799,6 +798,12 @@ static int cmd_alloc_fb(struct ctx *ctx, int argc, char **argv)
 			       "layout\n(offsets, pitches, sizes); --hold keeps the buffer that long.\n");
 			return EXIT_OK;
 		default:
+			r = alloc_common_option(ctx, c, optarg, &al);
+			if (r >= 0) {
+				if (r)
+					return r;
+				break;
+			}
 			return usage_error("alloc-fb: bad option");
 		}
 	}
@@ -814,7 +819,7 @@ static int cmd_alloc_fb(struct ctx *ctx, int argc, char **argv)
 	if (ret)
 		return ret;
 	r = dmabufd_alloc_framebuffer(ctx->client, width, height, format->fourcc,
-				      DRM_FORMAT_MOD_LINEAR, usage, attr, flags, label, &fb);
+				      DRM_FORMAT_MOD_LINEAR, usage, al.attr, al.flags, al.label, &fb);
 	if (r < 0)
 		return request_failed(ctx, "alloc-fb", r);
 	fb_layout_from_framebuffer(&fb, &layout);
@@ -826,7 +831,7 @@ static int cmd_alloc_fb(struct ctx *ctx, int argc, char **argv)
 		json_add_u64(o, "height", fb.height);
 		json_add_u64(o, "fourcc", fb.fourcc);
 		json_add_u64(o, "modifier", fb.modifier);
-		json_add_str(o, "attribute", dmabufd_attribute_name(attr));
+		json_add_str(o, "attribute", dmabufd_attribute_name(al.attr));
 		json_add_u64(o, "size", fb.size);
 		for (uint32_t i = 0; i < fb.num_planes; i++) {
 			json_object *p = json_object_new_object();
@@ -841,12 +846,12 @@ static int cmd_alloc_fb(struct ctx *ctx, int argc, char **argv)
 	} else {
 		if (fb_layout_describe(&layout, text, sizeof(text)) < 0)
 			snprintf(text, sizeof(text), "(layout not printable)");
-		printf("buffer %" PRIu64 ": %s, %s\n", fb.id, dmabufd_attribute_name(attr), text);
+		printf("buffer %" PRIu64 ": %s, %s\n", fb.id, dmabufd_attribute_name(al.attr), text);
 	}
 	fflush(stdout);
-	if (hold_s > 0) {
+	if (al.hold_s > 0) {
 		install_stop_handlers();
-		r = hold(ctx, hold_s);
+		r = hold(ctx, al.hold_s);
 		if (r < 0) {
 			close(fb.fd);
 			return request_failed(ctx, "hold", r);
