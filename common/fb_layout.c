@@ -236,6 +236,22 @@ static int parse_classes(const char *s, uint32_t *ret)
 	return 0;
 }
 
+/* Parse @value into *@field (0..UINT32_MAX); -ENOENT when @field is NULL
+ * (unknown key), -EINVAL/-ERANGE from parse_u64(). */
+static int set_u32(uint32_t *field, const char *value)
+{
+	uint64_t v;
+	int r;
+
+	if (!field)
+		return -ENOENT;
+	r = parse_u64(value, UINT32_MAX, &v);
+	if (r < 0)
+		return r;
+	*field = (uint32_t)v;
+	return 0;
+}
+
 int fb_align_rules_set(struct fb_align_rules *rules, const char *usage, const char *key,
 		       const char *value)
 {
@@ -257,13 +273,7 @@ int fb_align_rules_set(struct fb_align_rules *rules, const char *usage, const ch
 				  strcmp(key, "max_width") == 0  ? &rules->max_width :
 				  strcmp(key, "max_height") == 0 ? &rules->max_height :
 								   NULL;
-		if (!field)
-			return -ENOENT;
-		r = parse_u64(value, UINT32_MAX, &v);
-		if (r < 0)
-			return r;
-		*field = (uint32_t)v;
-		return 0;
+		return set_u32(field, value);
 	}
 
 	struct fb_usage_rule *rule;
@@ -291,13 +301,7 @@ int fb_align_rules_set(struct fb_align_rules *rules, const char *usage, const ch
 			  strcmp(key, "max_width") == 0		? &rule->max_width :
 			  strcmp(key, "max_height") == 0	? &rule->max_height :
 								  NULL;
-	if (!field)
-		return -ENOENT;
-	r = parse_u64(value, UINT32_MAX, &v);
-	if (r < 0)
-		return r;
-	*field = (uint32_t)v;
-	return 0;
+	return set_u32(field, value);
 }
 
 static uint32_t max_u32(uint32_t a, uint32_t b)
