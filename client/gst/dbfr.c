@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -147,6 +149,30 @@ ssize_t dbfr_recv(int sock, void *buf, size_t cap, int *ret_fd, int flags)
 	if (ret_fd)
 		*ret_fd = nfds ? fds[0] : -1;
 	return n;
+}
+
+int dbfr_connect(const char *path, unsigned timeout_s)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	unsigned i;
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	for (i = 0; i <= timeout_s * 20; i++) {
+		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+			return fd;
+		close(fd);
+		if (errno != ENOENT && errno != ECONNREFUSED)
+			return -errno;
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
 }
 
 uint64_t dbfr_checksum(unsigned num_planes, const uint8_t *const planes[],

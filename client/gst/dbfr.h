@@ -136,6 +136,16 @@ int dbfr_send(int sock, const void *msg, size_t len, int fd, int flags);
 ssize_t dbfr_recv(int sock, void *buf, size_t cap, int *ret_fd, int flags);
 
 /**
+ * dbfr_connect() - connect to a sink's consumer socket, retrying while it
+ * does not exist yet or refuses (the sink is still starting).
+ * @path: the socket path (< sizeof(sun_path) bytes)
+ * @timeout_s: seconds to keep retrying, polled every 50 ms
+ * Return: the connected SOCK_SEQPACKET fd (O_CLOEXEC); -ENAMETOOLONG;
+ * -ETIMEDOUT; other negative errno from socket(2)/connect(2).
+ */
+int dbfr_connect(const char *path, unsigned timeout_s);
+
+/**
  * dbfr_checksum() - FNV-1a 64 over the pixel data of a frame: for each
  * plane in order, each row in order, the first row_bytes[p] bytes at
  * planes[p] + row * strides[p]. Stride padding is not covered.

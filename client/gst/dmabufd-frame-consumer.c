@@ -80,29 +80,6 @@ static int load_expect(const char *path, struct expect *e)
 	return 0;
 }
 
-static int connect_retry(const char *path, int timeout_s)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	int i, fd;
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, path);
-	for (i = 0; i <= timeout_s * 20; i++) {
-		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
-			return fd;
-		close(fd);
-		if (errno != ENOENT && errno != ECONNREFUSED)
-			return -errno;
-		nanosleep(&ts, NULL);
-	}
-	return -ETIMEDOUT;
-}
-
 static bool no_checksum;
 
 /* Maps the frame and checksums it. Return: 0 or a negative errno. */
@@ -195,7 +172,7 @@ int main(int argc, char **argv)
 		free(exp.sums);
 		return EXIT_USAGE;
 	}
-	sock = connect_retry(sock_path, timeout_s);
+	sock = dbfr_connect(sock_path, timeout_s);
 	if (sock < 0) {
 		fprintf(stderr, "consumer: cannot connect to %s: %s\n", sock_path,
 			strerror(-sock));

@@ -107,30 +107,6 @@ static void frame_release_notify(gpointer data)
 	g_free(r);
 }
 
-static int connect_retry(const char *path, guint timeout_s)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	guint i;
-	int fd;
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, path);
-	for (i = 0; i <= timeout_s * 20; i++) {
-		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
-			return fd;
-		close(fd);
-		if (errno != ENOENT && errno != ECONNREFUSED)
-			return -errno;
-		nanosleep(&ts, NULL);
-	}
-	return -ETIMEDOUT;
-}
-
 static gboolean gst_dmabufd_src_start(GstBaseSrc *bsrc)
 {
 	GstDmabufdSrc *self = GST_DMABUFD_SRC(bsrc);
@@ -147,7 +123,7 @@ static gboolean gst_dmabufd_src_start(GstBaseSrc *bsrc)
 		GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, (NULL), ("no socket set"));
 		return FALSE;
 	}
-	fd = connect_retry(path, timeout);
+	fd = dbfr_connect(path, timeout);
 	if (fd < 0) {
 		GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, (NULL),
 				  ("cannot connect to %s: %s", path, g_strerror(-fd)));
