@@ -1416,12 +1416,92 @@ static void test_revoke_attached(void)
 	check(wait_released(id, 2000) == 0, "the attachment test's RELEASED came at REVOKE");
 }
 
+/*
+ * REVOKE racing with a reader: a child reads the buffer in a loop while
+ * the parent revokes it and at once exports a new buffer over the same
+ * pages and fills it. The child must die of SIGBUS without ever having
+ * read anything but the old contents (no window where the old mapping
+ * reaches the new owner's pages).
+ */
+static void test_revoke_race(void)
+{
+	const u64 count = 64;
+	const size_t len = count * 4096;
+	u64 id = 0, off = 0, id2 = 0;
+	unsigned char *p, *q;
+	int fd = -1, fd2 = -1, r, status = 0, rounds, bus = 0, bad = 0;
+
+	for (rounds = 0; rounds < 8; rounds++) {
+		int ready[2];
+		char c;
+		pid_t child;
+
+		r = export_anywhere(0, count, 64, DMABUFD_REGION_ATTR_CACHED, 0, "revoke-race", &fd, &id,
+				    &off);
+		if (r)
+			break;
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED || pipe(ready)) {
+			close(fd);
+			break;
+		}
+		memset(p, 0xc3, len);
+		child = fork();
+		if (child == 0) {
+			volatile unsigned char *vp = p;
+			size_t k = 0;
+
+			close(ready[0]);
+			if (write(ready[1], "r", 1) != 1)
+				_exit(3);
+			for (;;) {
+				if (vp[k] != 0xc3)
+					_exit(1); /* reached pages that are not the old buffer's */
+				k = (k + 4093) % len;
+			}
+		}
+		close(ready[1]);
+		if (child < 0 || read(ready[0], &c, 1) != 1) {
+			close(ready[0]);
+			break;
+		}
+		close(ready[0]);
+		usleep(1000 * rounds);
+		r = region_revoke(id, NULL, NULL);
+		if (r == 0 && region_export(off, count, DMABUFD_REGION_ATTR_CACHED, 0, "revoke-race2",
+					    &fd2, &id2) == 0) {
+			q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+			if (q != MAP_FAILED) {
+				memset(q, 0x3c, len);
+				munmap(q, len);
+			}
+		}
+		if (r)
+			kill(child, SIGKILL); /* counted as wrong below */
+		waitpid(child, &status, 0);
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+			bus++;
+		else
+			bad++;
+		munmap(p, len);
+		close(fd);
+		if (fd2 >= 0)
+			close(fd2);
+		fd2 = -1;
+	}
+	check(rounds == 8 && bus == 8 && bad == 0,
+	      "REVOKE racing a reader (then new export over the pages): %d rounds, %d SIGBUS, %d wrong",
+	      rounds, bus, bad);
+	drain_events();
+}
+
 static void test_revoke(void)
 {
 	test_revoke_args();
 	test_revoke_mapped(DMABUFD_REGION_ATTR_CACHED, "CACHED");
 	test_revoke_mapped(DMABUFD_REGION_ATTR_WRITECOMBINE, "WRITECOMBINE");
 	test_revoke_attached();
+	test_revoke_race();
 	drain_events();
 }
 
