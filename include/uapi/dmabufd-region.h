@@ -305,7 +305,9 @@ struct dmabufd_region_attrs {
  * up to 1024 records, after which one EVENT_OVERFLOW record replaces the
  * lost ones and the reader must rebuild its state with LIST.
  */
-#define DMABUFD_REGION_EVENT_RELEASED	1 /* pages are back with the page allocator */
+#define DMABUFD_REGION_EVENT_RELEASED	1 /* pages are back with the page allocator
+					   * (last reference gone, or REVOKE);
+					   * one per buffer id */
 #define DMABUFD_REGION_EVENT_OVERFLOW	2 /* events were lost; use LIST */
 
 /**
@@ -350,7 +352,8 @@ struct dmabufd_region_event {
  * pages, live until the last reference is gone: every fd, every mmap, every
  * device attachment and kernel vmap (Documentation/driver-api/dma-buf.rst);
  * then its pages go back to write-back, are returned with
- * free_contig_range(), and a RELEASED event is queued.
+ * free_contig_range(), and a RELEASED event is queued. REVOKE does this
+ * earlier, while references remain (see DMABUFD_REGION_IOC_REVOKE).
  *
  * Errors: -EINVAL unknown flag, bad attr, reserved field set, page_count 0
  * or above max_buffer_pages, range outside the region, label not
