@@ -64,6 +64,15 @@ rm -f "$DMABUFD_SOCKET"
 start_daemon
 $E after-restart 50 || fail=1
 $CTL --socket "$DMABUFD_SOCKET" list 2>&1 | head -5
+# issue 6: orphans (adopted after the restart) cannot be revoked.
+OID=$($CTL --socket "$DMABUFD_SOCKET" list 2>/dev/null | awk 'NR == 2 { print $1 }')
+if $CTL --socket "$DMABUFD_SOCKET" revoke "$OID" 2>/tmp/revoke.err; then
+	echo "not ok revoke of orphan $OID succeeded"; fail=1
+elif grep -q "orphan" /tmp/revoke.err; then
+	echo "ok revoke of orphan $OID refused: $(cat /tmp/revoke.err)"
+else
+	echo "not ok revoke of orphan $OID: $(cat /tmp/revoke.err)"; fail=1
+fi
 kill -USR1 $HPID; wait $HPID || fail=1
 $E orphans-gone || fail=1
 $CTL --socket "$DMABUFD_SOCKET" stats 2>&1 | head -30
