@@ -239,6 +239,51 @@ static int kmod_migrate(struct backend *b, struct buffer *buf, uint64_t new_offs
 	return 0;
 }
 
+/*
+ * Revoke (docs/SHARING.md "Revocation"): DMABUFD_REGION_IOC_REVOKE cuts
+ * every CPU mapping of the buffer in every process and returns its pages to
+ * the region now, queueing the buffer's RELEASED event. The server then
+ * calls release(), which closes our fd and makes the entry PENDING; the
+ * event, read on the next loop turn, unplaces the range as for any release.
+ * Orphans (adopted from an earlier daemon) are refused: the server's
+ * release path does not forget orphans (backend_events.c does, at their
+ * RELEASED event), so revoking one would leave a dangling entry.
+ * Return: 0; -EOPNOTSUPP (module without CAP_REVOKE, or an orphan); -EBUSY
+ * (a device has it mapped for DMA, or the kernel vmapped it); -ENOENT
+ * (unknown to the module); other negative errno from the ioctl.
+ */
+static int kmod_revoke(struct backend *b, struct buffer *buf, const char **ret_reason)
+{
+	struct kmod_backend *k = kb(b);
+	struct kmod_entry *e = buf_entry(k, buf);
+	struct dmabufd_region_revoke r = { .size = sizeof(r) };
+	int err;
+
+	if (!(k->info.caps & DMABUFD_REGION_CAP_REVOKE)) {
+		*ret_reason = "the loaded dmabufd_region.ko has no REVOKE (API version < 2)";
+		return -EOPNOTSUPP;
+	}
+	if (!e || e->state != KMOD_LIVE) {
+		*ret_reason = e ? "an orphaned buffer (from an earlier daemon) cannot be revoked"
+				: "the kmod backend does not know this buffer";
+		return e ? -EOPNOTSUPP : -ENOENT;
+	}
+	r.id = e->id;
+	if (ioctl(k->fd, DMABUFD_REGION_IOC_REVOKE, &r) < 0) {
+		err = negative_errno();
+		*ret_reason = err == -EBUSY ? "a device has the buffer mapped for DMA, or the kernel "
+					      "vmapped it; it can be revoked once that mapping is gone" :
+			      err == -ENOENT ? "the module no longer has this buffer" :
+			      err == -ENOTTY ? "the loaded dmabufd_region.ko has no REVOKE" :
+					       "the module's REVOKE failed";
+		return err == -ENOTTY ? -EOPNOTSUPP : err;
+	}
+	log_info("kmod backend: module buffer %llu revoked, pages %llu+%llu back in the region",
+		 (unsigned long long)r.id, (unsigned long long)r.page_offset,
+		 (unsigned long long)r.page_count);
+	return 0;
+}
+
 /* LIST into a malloc'd array. Return: count (>= 0) and *ret, or negative errno. */
 static long kmod_list(struct kmod_backend *k, struct dmabufd_region_buffer **ret)
 {
@@ -524,6 +569,7 @@ const struct backend_ops kmod_backend_ops = {
 	.alloc = kmod_alloc,
 	.release = kmod_release,
 	.migrate = kmod_migrate,
+	.revoke = kmod_revoke,
 	.event_fd = kmod_event_fd,
 	.handle_events = kmod_handle_events,
 	.rebuild = kmod_rebuild,

@@ -11,7 +11,10 @@
  * contiguous sg entry), userspace mmap (fault handler), kernel vmap - uses
  * that attribute. When the dma-buf's last reference is gone the pages go
  * back to write-back and to the page allocator (free_contig_range()) and a
- * RELEASED event is queued for readers of the device.
+ * RELEASED event is queued for readers of the device. REVOKE does the same
+ * at once, after cutting every CPU mapping and refusing every new access:
+ * the dma-buf then lives on as an empty husk (no pages) until its last
+ * reference is gone.
  *
  * Placement is the daemon's policy; the module enforces the invariants: no
  * overlap, one attribute per page, attribute changes only while a page
@@ -28,12 +31,15 @@
  * seen by faults/maps, its attachments and vmap state. Order: region.lock ->
  * buf->lock -> (mm locks via unmap_mapping_range). Fault handlers take only
  * buf->lock (under mmap_lock or the VMA lock); map_dma_buf takes buf->lock
- * under the dma_resv lock, and nothing here takes a dma_resv lock.
+ * under the dma_resv lock. Only REVOKE takes a dma_resv lock: region.lock
+ * -> dmabuf->resv -> buf->lock; nothing takes region.lock under a dma_resv
+ * lock (release() runs from the last fput, never under it).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
@@ -97,6 +103,13 @@ struct region_buffer {
 	u32 flags;
 	char label[DMABUFD_REGION_LABEL_LEN];
 	struct dma_buf *dmabuf;
+	/*
+	 * Set once by REVOKE (writers hold region.lock and lock): the pages are
+	 * gone (pfn is meaningless), the buffer is off region.buffers, and every
+	 * new access fails. Read under lock, or READ_ONCE() where a stale
+	 * "false" is harmless (mmap and DMA_BUF_IOCTL_SYNC racing with REVOKE).
+	 */
+	bool revoked;
 
 	struct mutex lock;
 	struct list_head attachments;	/* struct region_attachment */
@@ -139,6 +152,8 @@ static struct {
 	u64 next_id;
 	u64 transitions;
 	u64 migrations;
+	u64 revocations;		/* successful REVOKE calls */
+	unsigned int nr_revoked;	/* revoked dma-bufs not yet released */
 } region = {
 	.lock = __MUTEX_INITIALIZER(region.lock),
 	.buffers = LIST_HEAD_INIT(region.buffers),
@@ -216,6 +231,22 @@ static int region_clear_attr(unsigned long pfn, unsigned long count, u32 attr)
 	if (ret == 0)
 		region.transitions++;
 	return ret;
+}
+
+/*
+ * Give [pfn, pfn + count) back to the page allocator after switching its
+ * linear map back to write-back; the pages must belong to no buffer and no
+ * mapping may reach them any more. Called with region.lock held.
+ */
+static void region_free_pages(unsigned long pfn, unsigned long count, u32 attr)
+{
+	int ret = region_clear_attr(pfn, count, attr);
+
+	if (ret)
+		/* Never hand non-write-back pages to the page allocator. */
+		pr_err("set_memory_wb failed (%d): leaking PFNs %#lx+%lu\n", ret, pfn, count);
+	else
+		free_contig_range(pfn, count);
 }
 
 /* Called with region.lock held. */
@@ -304,6 +335,43 @@ static void region_post_event(const struct dmabufd_region_event *ev)
 	}
 }
 
+/*
+ * @buf's pages go back to the page allocator and readers get a RELEASED
+ * event: from release() (last reference gone) or REVOKE (no mapping or
+ * attachment can reach the pages any more). Called with region.lock held;
+ * takes @buf off region.buffers.
+ */
+static void region_return_pages(struct region_buffer *buf)
+{
+	struct dmabufd_region_event ev = {
+		.type = DMABUFD_REGION_EVENT_RELEASED,
+		.size = sizeof(ev),
+		.id = buf->id,
+		.page_offset = buf->pfn - region.base_pfn,
+		.page_count = buf->count,
+		.attr = buf->attr,
+	};
+
+	lockdep_assert_held(&region.lock);
+	list_del_init(&buf->node);
+	region.nr_buffers--;
+	region.claimed -= buf->count;
+	region_free_pages(buf->pfn, buf->count, buf->attr);
+	region_post_event(&ev);
+}
+
+/*
+ * Drop every userspace PTE of @buf in every process (the VMAs stay); the
+ * next access faults and region_vm_fault() decides what it sees: the new
+ * PFNs after MIGRATE, SIGBUS after REVOKE. Called with buf->lock held, so
+ * no fault can insert a PTE of the old PFNs after this returns.
+ */
+static void region_zap_cpu(struct region_buffer *buf)
+{
+	lockdep_assert_held(&buf->lock);
+	unmap_mapping_range(buf->dmabuf->file->f_mapping, 0, 0, 1);
+}
+
 /* ---- dma-buf exporter ---- */
 
 static int region_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
@@ -321,9 +389,15 @@ static int region_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *atta
 		return ret;
 	}
 	a->dev = attach->dev;
-	attach->priv = a;
 
 	mutex_lock(&buf->lock);
+	if (buf->revoked) {
+		mutex_unlock(&buf->lock);
+		sg_free_table(&a->sgt);
+		kfree(a);
+		return -ENODEV;
+	}
+	attach->priv = a;
 	list_add(&a->node, &buf->attachments);
 	buf->nr_attach++;
 	mutex_unlock(&buf->lock);
@@ -357,6 +431,10 @@ static struct sg_table *region_map_dma_buf(struct dma_buf_attachment *attach,
 	int ret;
 
 	mutex_lock(&buf->lock);
+	if (buf->revoked) {
+		mutex_unlock(&buf->lock);
+		return ERR_PTR(-ENODEV);
+	}
 	/* One entry for the whole buffer: the region is physically contiguous. */
 	sg_set_page(a->sgt.sgl, pfn_to_page(buf->pfn), buf->count << PAGE_SHIFT, 0);
 	ret = dma_map_sgtable(attach->dev, &a->sgt, dir, region_dma_attrs(buf));
@@ -390,6 +468,8 @@ static int region_begin_cpu_access(struct dma_buf *dmabuf, enum dma_data_directi
 	struct region_buffer *buf = dmabuf->priv;
 	struct region_attachment *a;
 
+	if (READ_ONCE(buf->revoked))
+		return -ENODEV;
 	if (buf->attr != DMABUFD_REGION_ATTR_CACHED)
 		return 0;
 	mutex_lock(&buf->lock);
@@ -408,6 +488,8 @@ static int region_end_cpu_access(struct dma_buf *dmabuf, enum dma_data_direction
 	struct region_buffer *buf = dmabuf->priv;
 	struct region_attachment *a;
 
+	if (READ_ONCE(buf->revoked))
+		return -ENODEV;
 	if (buf->attr == DMABUFD_REGION_ATTR_WRITECOMBINE) {
 		/* Drain the CPU's write-combining buffers before a device reads. */
 		wmb();
@@ -433,7 +515,9 @@ static vm_fault_t region_vm_fault(struct vm_fault *vmf)
 	vm_fault_t ret;
 
 	mutex_lock(&buf->lock);
-	if (vmf->pgoff >= buf->count) {
+	/* Revoked: the pages belong to the region again (maybe to another
+	 * buffer); this mapping never reaches them again. */
+	if (buf->revoked || vmf->pgoff >= buf->count) {
 		mutex_unlock(&buf->lock);
 		return VM_FAULT_SIGBUS;
 	}
@@ -478,6 +562,9 @@ static int region_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	 * core already bounds vm_pgoff + size by the buffer size. */
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
+	/* A REVOKE racing with this mmap is caught by the fault handler. */
+	if (READ_ONCE(buf->revoked))
+		return -ENODEV;
 	region_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_page_prot = region_attr_prot(buf->attr, vma->vm_page_prot);
 	vma->vm_ops = &region_vm_ops;
@@ -494,6 +581,10 @@ static int region_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	void *vaddr;
 
 	mutex_lock(&buf->lock);
+	if (buf->revoked) {
+		mutex_unlock(&buf->lock);
+		return -ENODEV;
+	}
 	if (buf->nr_vmap) {
 		buf->nr_vmap++;
 		iosys_map_set_vaddr(map, buf->vaddr);
@@ -535,33 +626,17 @@ static void region_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
 
 /*
  * The last reference (fd, mmap, attachment, vmap) is gone: give the pages
- * back. The only place a buffer is freed.
+ * back, unless REVOKE already did. The only place a buffer is freed.
  */
 static void region_release(struct dma_buf *dmabuf)
 {
 	struct region_buffer *buf = dmabuf->priv;
-	struct dmabufd_region_event ev = {
-		.type = DMABUFD_REGION_EVENT_RELEASED,
-		.size = sizeof(ev),
-		.id = buf->id,
-		.page_count = buf->count,
-		.attr = buf->attr,
-	};
-	int ret;
 
 	mutex_lock(&region.lock);
-	ev.page_offset = buf->pfn - region.base_pfn;
-	list_del(&buf->node);
-	region.nr_buffers--;
-	region.claimed -= buf->count;
-	ret = region_clear_attr(buf->pfn, buf->count, buf->attr);
-	if (ret)
-		/* Never hand non-write-back pages to the page allocator. */
-		pr_err("set_memory_wb failed (%d): leaking PFNs %#lx+%lu\n",
-		       ret, buf->pfn, buf->count);
+	if (buf->revoked)
+		region.nr_revoked--; /* a husk: pages and event went at REVOKE */
 	else
-		free_contig_range(buf->pfn, buf->count);
-	region_post_event(&ev);
+		region_return_pages(buf);
 	mutex_unlock(&region.lock);
 
 	mutex_destroy(&buf->lock);
@@ -632,7 +707,8 @@ static long region_ioctl_info(void __user *uarg)
 	info.api_version = DMABUFD_REGION_API_VERSION;
 	info.page_size = PAGE_SIZE;
 	info.caps = DMABUFD_REGION_CAP_WRITECOMBINE | DMABUFD_REGION_CAP_UNCACHED |
-		    DMABUFD_REGION_CAP_MIGRATE | DMABUFD_REGION_CAP_EVENTS;
+		    DMABUFD_REGION_CAP_MIGRATE | DMABUFD_REGION_CAP_EVENTS |
+		    DMABUFD_REGION_CAP_REVOKE;
 	info.max_buffers = max_buffers;
 	info.max_buffer_pages = region_max_buffer_pages();
 
@@ -645,6 +721,8 @@ static long region_ioctl_info(void __user *uarg)
 	info.claimed_pages = region.claimed;
 	info.attr_transitions = region.transitions;
 	info.migrations = region.migrations;
+	info.revocations = region.revocations;
+	info.revoked_buffers = region.nr_revoked;
 	mutex_unlock(&region.lock);
 
 	return region_copy_out(uarg, &info, sizeof(info), usize);
@@ -810,7 +888,7 @@ static long region_ioctl_migrate(void __user *uarg)
 	}
 	/* Faults now wait on buf->lock; drop every userspace PTE so that the
 	 * next access faults in the new PFNs. */
-	unmap_mapping_range(buf->dmabuf->file->f_mapping, 0, 0, 1);
+	region_zap_cpu(buf);
 	old_pfn = buf->pfn;
 	/* New pages are write-back: copy through the cached mapping, then
 	 * flush and switch them to the buffer's attribute. */
@@ -829,11 +907,7 @@ static long region_ioctl_migrate(void __user *uarg)
 	list_del(&buf->node);
 	region_insert_sorted(buf);
 	region.migrations++;
-	ret = region_clear_attr(old_pfn, count, buf->attr);
-	if (ret)
-		pr_err("set_memory_wb failed (%d): leaking PFNs %#lx+%lu\n", ret, old_pfn, count);
-	else
-		free_contig_range(old_pfn, count);
+	region_free_pages(old_pfn, count, buf->attr);
 	mutex_unlock(&region.lock);
 
 	arg.old_page_offset = old_pfn - region.base_pfn;
@@ -842,6 +916,77 @@ static long region_ioctl_migrate(void __user *uarg)
 err_unclaim:
 	mutex_unlock(&buf->lock);
 	free_contig_range(new_pfn, count);
+out_unlock:
+	mutex_unlock(&region.lock);
+	return ret;
+}
+
+/*
+ * REVOKE: take the pages of a live buffer back while fds of it are still
+ * open. Nothing may reach the pages afterwards: CPU mappings are zapped and
+ * fault to SIGBUS, new mmap/vmap/attach/map_attachment and CPU-access
+ * brackets are -ENODEV. A device mapping or kernel vmap cannot be taken
+ * back (the exporter is not dynamic: the dma-buf core keeps even a dynamic
+ * importer's mapping from attach to detach), so either one makes REVOKE
+ * -EBUSY with nothing changed. Then the pages go back exactly as at
+ * release() (region_return_pages(): write-back, page allocator, RELEASED
+ * event) and the dma-buf stays as a husk until its last reference is gone.
+ */
+static long region_ioctl_revoke(void __user *uarg)
+{
+	struct dmabufd_region_revoke arg;
+	struct region_attachment *a;
+	struct region_buffer *buf;
+	struct dma_resv *resv;
+	u32 usize;
+	int ret;
+
+	ret = region_copy_in(&arg, sizeof(arg), DMABUFD_REGION_REVOKE_SIZE_VER0, uarg, &usize);
+	if (ret)
+		return ret;
+	if (arg.flags || arg.page_offset || arg.page_count)
+		return -EINVAL;
+
+	mutex_lock(&region.lock);
+	buf = region_find_id(arg.id); /* revoked buffers are off the list */
+	if (!buf) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	/* The dmabuf outlives region.lock here: release() needs region.lock. */
+	resv = buf->dmabuf->resv;
+	dma_resv_lock(resv, NULL);
+	mutex_lock(&buf->lock);
+	if (buf->nr_vmap) {
+		ret = -EBUSY;
+		goto out_unlock_buf;
+	}
+	list_for_each_entry(a, &buf->attachments, node) {
+		if (a->mapped) {
+			ret = -EBUSY;
+			goto out_unlock_buf;
+		}
+	}
+	/* Past this point nothing fails. */
+	buf->revoked = true;
+	region_zap_cpu(buf);
+	mutex_unlock(&buf->lock);
+	/* Dynamic importers drop their (unmapped) attachments' state; their
+	 * next map_attachment is -ENODEV. Required under the resv lock. */
+	dma_buf_move_notify(buf->dmabuf);
+	dma_resv_unlock(resv);
+
+	arg.page_offset = buf->pfn - region.base_pfn;
+	arg.page_count = buf->count;
+	region_return_pages(buf);
+	region.revocations++;
+	region.nr_revoked++;
+	mutex_unlock(&region.lock);
+	return region_copy_out(uarg, &arg, sizeof(arg), usize);
+
+out_unlock_buf:
+	mutex_unlock(&buf->lock);
+	dma_resv_unlock(resv);
 out_unlock:
 	mutex_unlock(&region.lock);
 	return ret;
@@ -1004,6 +1149,7 @@ static long region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		region_ioctl_migrate,
 		region_ioctl_list,
 		region_ioctl_attrs,
+		region_ioctl_revoke,
 	};
 	unsigned int nr = _IOC_NR(cmd);
 
@@ -1183,11 +1329,12 @@ static int __init region_init(void)
 	int ret;
 
 	/* The uapi structs have no implicit padding and fixed first versions. */
-	BUILD_BUG_ON(sizeof(struct dmabufd_region_info) != DMABUFD_REGION_INFO_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_info) != DMABUFD_REGION_INFO_SIZE_VER1);
 	BUILD_BUG_ON(sizeof(struct dmabufd_region_export) != DMABUFD_REGION_EXPORT_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct dmabufd_region_migrate) != DMABUFD_REGION_MIGRATE_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct dmabufd_region_list) != DMABUFD_REGION_LIST_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct dmabufd_region_attrs) != DMABUFD_REGION_ATTRS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_revoke) != DMABUFD_REGION_REVOKE_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct dmabufd_region_buffer) != 104);
 	BUILD_BUG_ON(sizeof(struct dmabufd_region_attr_range) != 32);
 	BUILD_BUG_ON(sizeof(struct dmabufd_region_event) != 40);

@@ -10,8 +10,9 @@
  * them: EXPORT claims exactly the requested PFN range with
  * alloc_contig_range(), migrating the movable pages that live there, and the
  * pages are given back with free_contig_range() when the last reference to
- * the dma-buf is gone. Placement (which page offsets) is decided by the
- * caller; the module enforces the invariants:
+ * the dma-buf is gone, or at once by REVOKE, which cuts every CPU mapping
+ * and refuses every new access first. Placement (which page offsets) is
+ * decided by the caller; the module enforces the invariants:
  *
  *  - buffers never overlap;
  *  - every page is in exactly one cache attribute state, and every mapping of
@@ -38,6 +39,8 @@
  *    direction) are -ENOTTY. Faulting copies are -EFAULT.
  *  - Offsets and counts are in pages of INFO.page_size bytes, relative to
  *    INFO.base_pfn. Byte quantities say "bytes".
+ *  - Every command is _IOWR (the dispatcher's rule, also for REVOKE,
+ *    whose out fields report what was returned).
  *  - The device node is mode 0600 (root, i.e. the daemon); access is
  *    governed by the node's mode only.
  *
@@ -53,7 +56,7 @@
 
 #define DMABUFD_REGION_DEVICE		"/dev/dmabufd-region"
 /** DMABUFD_REGION_API_VERSION - reported by INFO; bumped on any change. */
-#define DMABUFD_REGION_API_VERSION	1
+#define DMABUFD_REGION_API_VERSION	2 /* 2: REVOKE, INFO.revocations */
 #define DMABUFD_REGION_IOC_MAGIC	0xDB
 
 /* Cache attributes of a page / buffer (struct fields named "attr"). */
@@ -70,6 +73,7 @@
 #define DMABUFD_REGION_CAP_MIGRATE	(1ULL << 2) /* MIGRATE is available */
 #define DMABUFD_REGION_CAP_EVENTS	(1ULL << 3) /* read()/poll() release events */
 #define DMABUFD_REGION_CAP_MOVABLE_ZONE	(1ULL << 4) /* region lies in ZONE_MOVABLE */
+#define DMABUFD_REGION_CAP_REVOKE	(1ULL << 5) /* REVOKE is available (API 2) */
 
 /**
  * struct dmabufd_region_info - argument of DMABUFD_REGION_IOC_INFO
@@ -86,6 +90,11 @@
  * @attr_transitions: out: linear-map attribute changes since load (each
  *	set_memory_wc/uc and the matching set_memory_wb count as one each).
  * @migrations: out: successful MIGRATE calls since load.
+ * @revocations: out: successful REVOKE calls since load (API 2; absent
+ *	from a VER0-sized struct).
+ * @revoked_buffers: out: revoked dma-bufs some fd, mapping or attachment
+ *	still holds (husks without pages; not in @nr_buffers, not in LIST).
+ * @reserved1: out: 0.
  */
 struct dmabufd_region_info {
 	__u32 size;
@@ -101,8 +110,12 @@ struct dmabufd_region_info {
 	__u64 max_buffer_pages;
 	__u64 attr_transitions;
 	__u64 migrations;
+	__u64 revocations;
+	__u32 revoked_buffers;
+	__u32 reserved1;
 };
 #define DMABUFD_REGION_INFO_SIZE_VER0	80
+#define DMABUFD_REGION_INFO_SIZE_VER1	96 /* + revocations, revoked_buffers */
 
 /* EXPORT.flags bits. */
 /* The buffer may be relocated with MIGRATE (while no device is attached). */
@@ -155,6 +168,25 @@ struct dmabufd_region_migrate {
 	__u64 old_page_offset;
 };
 #define DMABUFD_REGION_MIGRATE_SIZE_VER0 32
+
+/**
+ * struct dmabufd_region_revoke - argument of DMABUFD_REGION_IOC_REVOKE
+ * @size: in: sizeof(struct dmabufd_region_revoke) as the caller knows it.
+ * @flags: in: must be 0.
+ * @id: in: buffer id from EXPORT.
+ * @page_offset: out: where the buffer's pages were, in pages from base_pfn
+ *	(must be 0 on input).
+ * @page_count: out: how many pages went back to the region (must be 0 on
+ *	input).
+ */
+struct dmabufd_region_revoke {
+	__u32 size;
+	__u32 flags;
+	__u64 id;
+	__u64 page_offset;
+	__u64 page_count;
+};
+#define DMABUFD_REGION_REVOKE_SIZE_VER0	32
 
 /**
  * struct dmabufd_region_buffer - one entry of LIST
@@ -273,7 +305,9 @@ struct dmabufd_region_attrs {
  * up to 1024 records, after which one EVENT_OVERFLOW record replaces the
  * lost ones and the reader must rebuild its state with LIST.
  */
-#define DMABUFD_REGION_EVENT_RELEASED	1 /* pages are back with the page allocator */
+#define DMABUFD_REGION_EVENT_RELEASED	1 /* pages are back with the page allocator
+					   * (last reference gone, or REVOKE);
+					   * one per buffer id */
 #define DMABUFD_REGION_EVENT_OVERFLOW	2 /* events were lost; use LIST */
 
 /**
@@ -318,7 +352,8 @@ struct dmabufd_region_event {
  * pages, live until the last reference is gone: every fd, every mmap, every
  * device attachment and kernel vmap (Documentation/driver-api/dma-buf.rst);
  * then its pages go back to write-back, are returned with
- * free_contig_range(), and a RELEASED event is queued.
+ * free_contig_range(), and a RELEASED event is queued. REVOKE does this
+ * earlier, while references remain (see DMABUFD_REGION_IOC_REVOKE).
  *
  * Errors: -EINVAL unknown flag, bad attr, reserved field set, page_count 0
  * or above max_buffer_pages, range outside the region, label not
@@ -385,5 +420,43 @@ struct dmabufd_region_event {
  */
 #define DMABUFD_REGION_IOC_ATTRS \
 	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x04, struct dmabufd_region_attrs)
+
+/**
+ * DMABUFD_REGION_IOC_REVOKE - take a live buffer's pages back now.
+ *
+ * Argument: struct dmabufd_region_revoke. For a buffer whose fds are still
+ * held (by the daemon's clients and their importers), in this order:
+ *  1. checks that no device has it mapped (any attachment with a live
+ *     map_dma_buf; the exporter is not dynamic, so the dma-buf core keeps
+ *     even a dynamic importer's mapping from attach to detach) and no
+ *     kernel vmap exists - else -EBUSY and nothing changed;
+ *  2. marks it revoked and zaps every userspace PTE of it in every process
+ *     (unmap_mapping_range on the dma-buf file's mapping, as MIGRATE does);
+ *     from now on a fault in an existing mapping is SIGBUS (VM_FAULT_SIGBUS),
+ *     and mmap(), DMA_BUF_IOCTL_SYNC (begin/end_cpu_access), vmap,
+ *     dma_buf_attach() and dma_buf_map_attachment() on any fd of it fail
+ *     with -ENODEV;
+ *  3. sends dma_buf_move_notify() under the dma_resv lock, so dynamic
+ *     importers drop their state for the (unmapped) attachment;
+ *  4. gives the pages back exactly as the last reference would: linear map
+ *     back to write-back, free_contig_range(), a RELEASED event for @id
+ *     (the only one for it), INFO/LIST/ATTRS no longer show the buffer.
+ * The dma-buf itself lives on without pages ("husk", counted by
+ * INFO.revoked_buffers) until its last fd, mapping and attachment are
+ * gone; that release queues no second event. Pages are returned at REVOKE
+ * and not at that release because after steps 1-2 nothing can reach them:
+ * VM_PFNMAP PTEs are gone and cannot be recreated, get_user_pages() never
+ * pins VM_PFNMAP pages, and no device or kernel mapping exists.
+ * A revoked id is gone: REVOKE and MIGRATE of it are -ENOENT.
+ *
+ * Errors: -EINVAL flags or an out field set; -ENOENT no live buffer with
+ * @id (never exported, released, or already revoked); -EBUSY a device has
+ * it mapped for DMA or the kernel has it vmapped (unmap/detach first);
+ * -EFAULT, -E2BIG, -EINVAL (size) as for INFO. On any error the buffer is
+ * unchanged. Source: docs/SHARING.md "Revocation";
+ * Documentation/driver-api/dma-buf.rst (move_notify, dynamic importers).
+ */
+#define DMABUFD_REGION_IOC_REVOKE \
+	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x05, struct dmabufd_region_revoke)
 
 #endif /* _UAPI_DMABUFD_REGION_H */

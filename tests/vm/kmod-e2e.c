@@ -15,10 +15,16 @@
  *                      vgem; XRGB8888 1920x1080 WC: vgem import, a second
  *                      process reads it through an fd passed over a socket,
  *                      kpageflags shows write-combine.
+ *   revoke READYFILE   issue 6: a vgem import makes Revoke EBUSY; then a
+ *                      mapped WC buffer's id goes to READYFILE, kmod-e2e.sh
+ *                      runs "dmabufctl revoke ID" and sends SIGUSR1: the
+ *                      next touch is SIGBUS, mmap ENODEV, Stats shows the
+ *                      pages back, List no longer has the buffer.
  *
  * Output: "ok ..." / "not ok ..." lines; exit 0 when all checks passed.
  */
 #include <errno.h>
+#include <setjmp.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -552,6 +558,169 @@ static int cmd_kpf(void)
 	return 0;
 }
 
+/* ---- issue 6: Revoke on the kmod backend ---- */
+#define RSIZE (1u << 20)
+static sigjmp_buf bus_jmp;
+static void on_bus(int sig)
+{
+	(void)sig;
+	siglongjmp(bus_jmp, 1);
+}
+
+/* Read @p once; true when that raised SIGBUS. */
+static bool touch_sigbus(volatile const uint32_t *p)
+{
+	struct sigaction sa = { .sa_handler = on_bus }, old;
+	volatile bool bus = false;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jmp, 1) == 0)
+		(void)p[0];
+	else
+		bus = true;
+	sigaction(SIGBUS, &old, NULL);
+	return bus;
+}
+
+static bool listed(struct dmabufd_client *c, uint64_t id)
+{
+	struct dmabufd_buffer_info *l = NULL;
+	size_t n = 0;
+	bool found = false;
+
+	if (dmabufd_list(c, &l, &n) < 0)
+		return true; /* cannot tell: count as still there */
+	for (size_t i = 0; i < n; i++)
+		found |= l[i].id == id;
+	dmabufd_list_free(l);
+	return found;
+}
+
+/*
+ * A device import (vgem: a mapped static attachment) makes the client's
+ * own Revoke -EBUSY with a reason, nothing changed; after GEM close it
+ * succeeds.
+ */
+static void revoke_attached(struct dmabufd_client *c)
+{
+	struct dmabufd_buffer b;
+	uint32_t handle = 0;
+	uint32_t *m;
+	int vgem = open_vgem(), r;
+
+	if (vgem < 0) {
+		check(false, "revoke: vgem present");
+		return;
+	}
+	r = dmabufd_alloc(c, RSIZE, 0, DMABUFD_ATTR_CACHED, 0, "e2e-revoke-busy", &b);
+	if (r < 0) {
+		check(false, "revoke: alloc for the attachment case: %s", strerror(-r));
+		close(vgem);
+		return;
+	}
+	m = mmap(NULL, RSIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b.fd, 0);
+	if (m != MAP_FAILED)
+		fill(m, RSIZE, 77);
+	check(drmPrimeFDToHandle(vgem, b.fd, &handle) == 0, "revoke: vgem imports the buffer");
+	r = dmabufd_revoke(c, b.id);
+	check(r == -EBUSY && strstr(dmabufd_last_reason(c), "device"),
+	      "revoke: Revoke while vgem has it mapped: %s (%s)", strerror(-r), dmabufd_last_reason(c));
+	check(listed(c, b.id) && m != MAP_FAILED && bad_words(m, RSIZE, 77) == 0,
+	      "revoke: after EBUSY the buffer is listed and its mapping reads its data");
+	if (handle) {
+		struct drm_gem_close gc = { .handle = handle };
+
+		drmIoctl(vgem, DRM_IOCTL_GEM_CLOSE, &gc);
+	}
+	r = dmabufd_revoke(c, b.id);
+	check(r == 0 && !listed(c, b.id), "revoke: after GEM close the owner's Revoke works: %s",
+	      r < 0 ? strerror(-r) : "ok");
+	if (m != MAP_FAILED)
+		check(touch_sigbus(m), "revoke: the owner's mapping faults with SIGBUS");
+	if (m != MAP_FAILED)
+		munmap(m, RSIZE);
+	close(b.fd);
+	close(vgem);
+}
+
+/*
+ * revoke READYFILE: allocate and map a WC buffer, fill it, write its id to
+ * READYFILE and wait for SIGUSR1 (kmod-e2e.sh runs "dmabufctl revoke ID"
+ * meanwhile); then the next touch must be SIGBUS, mmap ENODEV, and Stats
+ * shows the pages back (free pages, used bytes, buffers as before the
+ * allocation) and List no longer shows the buffer.
+ */
+static int cmd_revoke(const char *ready)
+{
+	struct dmabufd_client *c = connect_daemon();
+	struct dmabufd_stats s0 = { 0 }, s1 = { 0 };
+	struct dmabufd_buffer b;
+	struct dmabufd_region_buffer *v = NULL;
+	sigset_t set, old;
+	uint32_t *m;
+	void *m2;
+	FILE *f;
+	long n;
+	int r;
+
+	signal(SIGUSR1, on_usr1);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	revoke_attached(c);
+	/* Settle: released ranges are free once the daemon read RELEASED. */
+	for (int t = 0; t < 50; t++) {
+		if (dmabufd_stats(c, &s0) == 0 && s0.buffers == 0 && s0.used == 0)
+			break;
+		usleep(100000);
+	}
+	r = dmabufd_alloc(c, RSIZE, 0, DMABUFD_ATTR_WRITECOMBINE, 0, "e2e-revoke", &b);
+	if (r < 0) {
+		check(false, "revoke: alloc: %s (%s)", strerror(-r), dmabufd_last_reason(c));
+		return 1;
+	}
+	m = mmap(NULL, RSIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b.fd, 0);
+	if (m == MAP_FAILED) {
+		check(false, "revoke: mmap: %s", strerror(errno));
+		return 1;
+	}
+	fill(m, RSIZE, 4242);
+	check(bad_words(m, RSIZE, 4242) == 0 && listed(c, b.id),
+	      "revoke: buffer %llu mapped, written, listed", (unsigned long long)b.id);
+	f = fopen(ready, "w");
+	if (f) {
+		fprintf(f, "%llu\n", (unsigned long long)b.id);
+		fclose(f);
+	}
+	while (!got_usr1)
+		sigsuspend(&old);
+	check(touch_sigbus(m), "revoke: after dmabufctl revoke the client's next touch is SIGBUS");
+	m2 = mmap(NULL, RSIZE, PROT_READ, MAP_SHARED, b.fd, 0);
+	check(m2 == MAP_FAILED && errno == ENODEV, "revoke: a new mmap of the client's fd is ENODEV (%s)",
+	      m2 == MAP_FAILED ? strerror(errno) : "mapped");
+	for (int t = 0; t < 50; t++) {
+		r = dmabufd_stats(c, &s1);
+		if (r < 0 || (s1.free_pages == s0.free_pages && s1.buffers == s0.buffers))
+			break;
+		usleep(100000);
+	}
+	check(r == 0 && s1.free_pages == s0.free_pages && s1.largest_free_pages == s0.largest_free_pages &&
+		      s1.used == s0.used && s1.buffers == s0.buffers,
+	      "revoke: Stats shows the pages back while the client still holds the fd: %llu free pages "
+	      "(%llu before), %llu bytes used, %u buffers",
+	      (unsigned long long)s1.free_pages, (unsigned long long)s0.free_pages,
+	      (unsigned long long)s1.used, s1.buffers);
+	check(!listed(c, b.id), "revoke: List no longer shows buffer %llu", (unsigned long long)b.id);
+	n = mod_list(&v);
+	check(n >= 0 && !by_label(v, n, "e2e-revoke"), "revoke: the module's LIST no longer has it");
+	free(v);
+	munmap(m, RSIZE);
+	close(b.fd);
+	dmabufd_disconnect(c);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "kpf") == 0)
@@ -566,7 +735,10 @@ int main(int argc, char **argv)
 		return cmd_orphans_gone();
 	if (argc >= 2 && strcmp(argv[1], "fb") == 0)
 		return cmd_fb();
-	fprintf(stderr, "usage: %s compact | hold N READYFILE | after-restart N | orphans-gone | fb\n",
+	if (argc >= 3 && strcmp(argv[1], "revoke") == 0)
+		return cmd_revoke(argv[2]);
+	fprintf(stderr, "usage: %s compact | hold N READYFILE | after-restart N | orphans-gone | fb"
+		" | revoke READYFILE\n",
 		argv[0]);
 	return 2;
 }

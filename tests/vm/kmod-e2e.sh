@@ -1,5 +1,6 @@
 #!/bin/sh
-# In-VM end-to-end test of dmabufd --backend kmod (issue 4 #5, #6; issue 7 #3).
+# In-VM end-to-end test of dmabufd --backend kmod (issue 4 #5, #6; issue 7 #3;
+# issue 6: revoke).
 # Runs as an extra VM test (tests/vm/CMakeLists.txt): /dev/dmabufd-region is
 # present, vgem loaded. Binaries by absolute path (busybox prefers applets).
 # Exit 0 when every step passed.
@@ -24,6 +25,35 @@ $CTL --socket "$DMABUFD_SOCKET" compact 2>&1 | head -3
 step "issue 7 #3: framebuffers"
 $E fb || fail=1
 
+step "issue 6: dmabufctl revoke cuts a client's mapping and returns the pages"
+rm -f /tmp/revoke.ready
+$E revoke /tmp/revoke.ready & RPID=$!
+i=0; while [ ! -s /tmp/revoke.ready ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+RID=$(cat /tmp/revoke.ready 2>/dev/null)
+if [ -n "$RID" ]; then
+	$CTL --socket "$DMABUFD_SOCKET" --json list 2>&1 | grep -q '"e2e-revoke"' ||
+		{ echo "not ok dmabufctl list shows buffer $RID before the revoke"; fail=1; }
+	if $CTL --socket "$DMABUFD_SOCKET" revoke "$RID"; then
+		echo "ok dmabufctl revoke $RID"
+	else
+		echo "not ok dmabufctl revoke $RID"; fail=1
+	fi
+	if $CTL --socket "$DMABUFD_SOCKET" revoke "$RID" 2>/tmp/revoke.err; then
+		echo "not ok a second dmabufctl revoke $RID succeeded"; fail=1
+	else
+		echo "ok a second revoke fails: $(cat /tmp/revoke.err)"
+	fi
+	if $CTL --socket "$DMABUFD_SOCKET" --json list 2>&1 | grep -q '"e2e-revoke"'; then
+		echo "not ok dmabufctl list still shows revoked buffer $RID"; fail=1
+	else
+		echo "ok dmabufctl list no longer shows buffer $RID"
+	fi
+else
+	echo "not ok the revoke client did not get ready"; fail=1
+fi
+kill -USR1 $RPID; wait $RPID || fail=1
+$CTL --socket "$DMABUFD_SOCKET" stats 2>&1 | grep -iE "used|free|buffers" | head -5
+
 step "issue 4 #6: 50 buffers across a SIGKILLed daemon"
 rm -f /tmp/hold.ready
 $E hold 50 /tmp/hold.ready & HPID=$!
@@ -34,6 +64,15 @@ rm -f "$DMABUFD_SOCKET"
 start_daemon
 $E after-restart 50 || fail=1
 $CTL --socket "$DMABUFD_SOCKET" list 2>&1 | head -5
+# issue 6: orphans (adopted after the restart) cannot be revoked.
+OID=$($CTL --socket "$DMABUFD_SOCKET" list 2>/dev/null | awk 'NR == 2 { print $1 }')
+if $CTL --socket "$DMABUFD_SOCKET" revoke "$OID" 2>/tmp/revoke.err; then
+	echo "not ok revoke of orphan $OID succeeded"; fail=1
+elif grep -q "orphan" /tmp/revoke.err; then
+	echo "ok revoke of orphan $OID refused: $(cat /tmp/revoke.err)"
+else
+	echo "not ok revoke of orphan $OID: $(cat /tmp/revoke.err)"; fail=1
+fi
 kill -USR1 $HPID; wait $HPID || fail=1
 $E orphans-gone || fail=1
 $CTL --socket "$DMABUFD_SOCKET" stats 2>&1 | head -30

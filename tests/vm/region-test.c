@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -1129,6 +1132,379 @@ out:
 	check(released == 3, "the new device fd gets the RELEASED events (%d)", released);
 }
 
+/* ---- REVOKE ---- */
+
+static int region_revoke(u64 id, u64 *ret_off, u64 *ret_count)
+{
+	struct dmabufd_region_revoke r = { .size = sizeof(r), .id = id };
+
+	if (ioctl(region_fd, DMABUFD_REGION_IOC_REVOKE, &r) < 0)
+		return -errno;
+	if (ret_off)
+		*ret_off = r.page_offset;
+	if (ret_count)
+		*ret_count = r.page_count;
+	return 0;
+}
+
+/* True when ATTRS shows [off, off + count) inside one FREE (CACHED) range. */
+static bool range_free(u64 off, u64 count)
+{
+	struct dmabufd_region_attr_range *a = NULL;
+	bool ok = false;
+	int n, i;
+
+	n = region_attrs(&a);
+	for (i = 0; i < n; i++) {
+		if (a[i].page_offset <= off && off + count <= a[i].page_offset + a[i].page_count)
+			ok = a[i].state == DMABUFD_REGION_STATE_FREE &&
+			     a[i].attr == DMABUFD_REGION_ATTR_CACHED && a[i].buffer_id == 0;
+	}
+	free(a);
+	return ok;
+}
+
+/*
+ * Touch @p in a forked child (its own copy of the mapping): returns the
+ * signal that killed it (SIGBUS expected after REVOKE), 0 when it read
+ * @expect, -1 when it read something else.
+ */
+static int touch_in_child(volatile unsigned char *p, unsigned char expect)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(p[0] == expect && p[4095] == expect ? 0 : 1);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -2;
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status);
+	return WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static sigjmp_buf revoke_jmp;
+
+static void revoke_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(revoke_jmp, 1);
+}
+
+/* Touch @p in this process; true when that raised SIGBUS. */
+static bool touch_sigbus_here(volatile unsigned char *p)
+{
+	struct sigaction sa = { .sa_handler = revoke_sigbus }, old;
+	volatile bool bus = false;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(revoke_jmp, 1) == 0)
+		(void)p[0];
+	else
+		bus = true;
+	sigaction(SIGBUS, &old, NULL);
+	return bus;
+}
+
+static void test_revoke_args(void)
+{
+	struct dmabufd_region_revoke r;
+
+#define REVOKE_ERR(field_set, err, what) do {					\
+		memset(&r, 0, sizeof(r));					\
+		r.size = sizeof(r); r.id = UINT64_MAX;				\
+		field_set;							\
+		int e_ = ioctl(region_fd, DMABUFD_REGION_IOC_REVOKE, &r) < 0 ? errno : 0; \
+		check(e_ == (err), "REVOKE rejects %s with %s (%s)", what, #err,	\
+		      e_ ? strerror(e_) : "accepted");				\
+	} while (0)
+	REVOKE_ERR(r.size = 8, EINVAL, "a size below VER0");
+	REVOKE_ERR(r.size = 8192, EINVAL, "a size above 4096");
+	REVOKE_ERR(r.flags = 1, EINVAL, "flag bit 0");
+	REVOKE_ERR(r.flags = 1u << 31, EINVAL, "flag bit 31");
+	REVOKE_ERR(r.page_offset = 1, EINVAL, "an out field (page_offset) set on input");
+	REVOKE_ERR(r.page_count = 1, EINVAL, "an out field (page_count) set on input");
+	REVOKE_ERR((void)0, ENOENT, "an unknown id");
+	REVOKE_ERR(r.id = 0, ENOENT, "id 0");
+#undef REVOKE_ERR
+	{
+		struct { struct dmabufd_region_revoke r; u64 extra; } big = {
+			.r = { .size = sizeof(big), .id = UINT64_MAX }, .extra = 1 };
+
+		check(ioctl(region_fd, DMABUFD_REGION_IOC_REVOKE, &big) < 0 && errno == E2BIG,
+		      "REVOKE rejects a non-zero tail with E2BIG");
+	}
+	check(ioctl(region_fd, DMABUFD_REGION_IOC_REVOKE, (void *)16) < 0 && errno == EFAULT,
+	      "REVOKE with a bad pointer is EFAULT");
+	check(ioctl(region_fd, _IOW(DMABUFD_REGION_IOC_MAGIC, 0x05, struct dmabufd_region_revoke),
+		    &r) < 0 && errno == ENOTTY, "REVOKE as _IOW (wrong direction) is ENOTTY");
+}
+
+/*
+ * Mapped in two processes, written, revoked: both take SIGBUS, mmap and
+ * DMA_BUF_IOCTL_SYNC are ENODEV, the pages are FREE again and reused by a
+ * new export (zeroed: the old contents do not leak), the husk goes away
+ * with the last fd without a second event.
+ */
+static void test_revoke_mapped(uint32_t attr, const char *name)
+{
+	const u64 count = 16;
+	const size_t len = count * 4096;
+	struct dmabufd_region_info i0, i1, i2;
+	struct dmabufd_region_buffer b;
+	struct dma_buf_sync sync = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
+	u64 id = 0, off = 0, roff = ~0ull, rcount = 0, id2 = 0;
+	unsigned char *p, *q;
+	int fd = -1, fd2 = -1, r, sig, go[2], done[2], status;
+	pid_t child;
+	char c = 0;
+
+	drain_events();
+	if (!check(region_info(&i0) == 0, "%s: INFO before REVOKE", name))
+		return;
+	r = export_anywhere(0, count, 64, attr, 0, "revoke", &fd, &id, &off);
+	if (!check(r == 0, "%s: EXPORT %llu pages to revoke: %s", name, count, r ? strerror(-r) : "ok"))
+		return;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!check(p != MAP_FAILED, "%s: mmap", name)) {
+		close(fd);
+		return;
+	}
+	memset(p, 0xa5, len);
+	/* A second process maps it too (a fork keeps its own PTEs of it). */
+	if (!check(pipe(go) == 0 && pipe(done) == 0, "%s: pipes", name)) {
+		munmap(p, len);
+		close(fd);
+		return;
+	}
+	child = fork();
+	if (child == 0) {
+		volatile unsigned char *vp = p;
+		bool ok = vp[0] == 0xa5 && vp[len - 1] == 0xa5;
+
+		if (write(done[1], ok ? "r" : "x", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(3);
+		(void)vp[4096]; /* after REVOKE: SIGBUS */
+		_exit(0);
+	}
+	check(child > 0 && read(done[0], &c, 1) == 1 && c == 'r',
+	      "%s: another process reads what this one wrote", name);
+	check(region_find(id, &b) == 0 && b.mmaps >= 2, "%s: LIST shows %u mappings", name, b.mmaps);
+
+	r = region_revoke(id, &roff, &rcount);
+	check(r == 0 && roff == off && rcount == count,
+	      "%s: REVOKE of a mapped buffer: %s (pages %llu+%llu returned)", name,
+	      r ? strerror(-r) : "ok", roff, rcount);
+	if (write(go[1], "g", 1) != 1 || waitpid(child, &status, 0) != child)
+		status = 0;
+	check(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS,
+	      "%s: the other process's next touch is SIGBUS (status %#x)", name, status);
+	check(touch_sigbus_here(p), "%s: this process's next touch is SIGBUS too", name);
+	close(go[0]); close(go[1]); close(done[0]); close(done[1]);
+
+	q = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	check(q == MAP_FAILED && errno == ENODEV, "%s: mmap of the revoked fd is ENODEV (%s)", name,
+	      q == MAP_FAILED ? strerror(errno) : "mapped");
+	if (q != MAP_FAILED)
+		munmap(q, len);
+	check(ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) < 0 && errno == ENODEV,
+	      "%s: DMA_BUF_IOCTL_SYNC start is ENODEV (%s)", name, strerror(errno));
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+	check(ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) < 0 && errno == ENODEV,
+	      "%s: DMA_BUF_IOCTL_SYNC end is ENODEV (%s)", name, strerror(errno));
+
+	r = wait_released(id, 2000);
+	check(r == 0, "%s: RELEASED event at REVOKE, fd still open (%s)", name, r ? strerror(-r) : "ok");
+	r = region_info(&i1);
+	check(r == 0 && i1.nr_buffers == i0.nr_buffers && i1.claimed_pages == i0.claimed_pages &&
+	      i1.revocations == i0.revocations + 1 && i1.revoked_buffers == i0.revoked_buffers + 1,
+	      "%s: INFO: %u buffers, %llu claimed pages as before; revocations %llu, %u husk(s)",
+	      name, i1.nr_buffers, i1.claimed_pages, i1.revocations, i1.revoked_buffers);
+	check(region_find(id, &b) == -ENOENT, "%s: LIST no longer shows the buffer", name);
+	check(range_free(off, count), "%s: ATTRS shows its pages FREE and CACHED", name);
+	attrs_consistent("after REVOKE");
+	check(region_revoke(id, NULL, NULL) == -ENOENT, "%s: REVOKE again is ENOENT", name);
+	check(region_migrate(id, 0, NULL) == -ENOENT, "%s: MIGRATE of it is ENOENT", name);
+
+	/* The pages are the region's again: a new export over them. */
+	r = region_export(off, count, DMABUFD_REGION_ATTR_CACHED, 0, "reuse", &fd2, &id2);
+	check(r == 0, "%s: a new EXPORT reuses the revoked pages: %s", name, r ? strerror(-r) : "ok");
+	if (r == 0) {
+		q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+		if (q != MAP_FAILED) {
+			size_t k, nz = 0;
+
+			for (k = 0; k < len; k++)
+				nz += q[k] != 0;
+			check(nz == 0, "%s: the new buffer is zeroed (%zu bytes of the old data)", name, nz);
+			memset(q, 0x5a, len);
+			munmap(q, len);
+		} else {
+			check(false, "%s: mmap of the new buffer: %s", name, strerror(errno));
+		}
+		sig = touch_in_child(p, 0x5a);
+		check(sig == SIGBUS, "%s: the revoked mapping still faults (%d), never reaches the new buffer",
+		      name, sig);
+		close(fd2);
+		check(wait_released(id2, 5000) == 0, "%s: the new buffer releases normally", name);
+	}
+
+	munmap(p, len);
+	close(fd);
+	check(wait_released(id, 500) == -ETIMEDOUT, "%s: closing the husk queues no second event", name);
+	r = region_info(&i2);
+	check(r == 0 && i2.revoked_buffers == i0.revoked_buffers && i2.nr_buffers == i0.nr_buffers &&
+	      i2.claimed_pages == i0.claimed_pages,
+	      "%s: after the last fd: %u husks, %llu claimed pages (no leak)", name,
+	      i2.revoked_buffers, i2.claimed_pages);
+}
+
+/*
+ * A device mapping (vgem's PRIME import: a static importer, mapped at
+ * import) makes REVOKE EBUSY with nothing changed; after GEM close (detach)
+ * it succeeds, and a new import (attach) is refused.
+ */
+static void test_revoke_attached(void)
+{
+	struct dmabufd_region_buffer b;
+	u64 id = 0, off = 0;
+	uint32_t handle = 0;
+	unsigned char *p;
+	int fd = -1, vgem, r;
+
+	vgem = open_vgem();
+	if (!check(vgem >= 0, "vgem DRM device present for the REVOKE attachment test"))
+		return;
+	r = export_anywhere(0, 16, 64, DMABUFD_REGION_ATTR_WRITECOMBINE, 0, "revoke-att", &fd, &id, &off);
+	if (!check(r == 0, "EXPORT for the attachment test: %s", r ? strerror(-r) : "ok")) {
+		close(vgem);
+		return;
+	}
+	p = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p != MAP_FAILED)
+		memset(p, 0x77, 16 * 4096);
+	r = drmPrimeFDToHandle(vgem, fd, &handle);
+	check(r == 0 && region_find(id, &b) == 0 && b.attachments == 1 && b.map_count >= 1,
+	      "vgem imports it (attachment mapped for DMA)");
+	r = region_revoke(id, NULL, NULL);
+	check(r == -EBUSY, "REVOKE while a device has it mapped is EBUSY (%s)", strerror(-r));
+	check(region_find(id, &b) == 0 && b.page_offset == off && b.attachments == 1 &&
+	      p != MAP_FAILED && p[0] == 0x77 && p[16 * 4096 - 1] == 0x77,
+	      "after EBUSY nothing changed: listed at its place, mapping reads its data");
+	if (handle) {
+		struct drm_gem_close gc = { .handle = handle };
+
+		drmIoctl(vgem, DRM_IOCTL_GEM_CLOSE, &gc);
+	}
+	check(region_find(id, &b) == 0 && b.attachments == 0, "GEM close detaches vgem");
+	r = region_revoke(id, NULL, NULL);
+	check(r == 0, "REVOKE after the detach: %s", r ? strerror(-r) : "ok");
+	handle = 0;
+	r = drmPrimeFDToHandle(vgem, fd, &handle);
+	check(r != 0, "a new import (dma_buf_attach) of the revoked buffer fails (%s)",
+	      r ? strerror(errno) : "imported");
+	if (r == 0 && handle) {
+		struct drm_gem_close gc = { .handle = handle };
+
+		drmIoctl(vgem, DRM_IOCTL_GEM_CLOSE, &gc);
+	}
+	if (p != MAP_FAILED)
+		munmap(p, 16 * 4096);
+	close(vgem);
+	close(fd);
+	check(wait_released(id, 2000) == 0, "the attachment test's RELEASED came at REVOKE");
+}
+
+/*
+ * REVOKE racing with a reader: a child reads the buffer in a loop while
+ * the parent revokes it and at once exports a new buffer over the same
+ * pages and fills it. The child must die of SIGBUS without ever having
+ * read anything but the old contents (no window where the old mapping
+ * reaches the new owner's pages).
+ */
+static void test_revoke_race(void)
+{
+	const u64 count = 64;
+	const size_t len = count * 4096;
+	u64 id = 0, off = 0, id2 = 0;
+	unsigned char *p, *q;
+	int fd = -1, fd2 = -1, r, status = 0, rounds, bus = 0, bad = 0;
+
+	for (rounds = 0; rounds < 8; rounds++) {
+		int ready[2];
+		char c;
+		pid_t child;
+
+		r = export_anywhere(0, count, 64, DMABUFD_REGION_ATTR_CACHED, 0, "revoke-race", &fd, &id,
+				    &off);
+		if (r)
+			break;
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED || pipe(ready)) {
+			close(fd);
+			break;
+		}
+		memset(p, 0xc3, len);
+		child = fork();
+		if (child == 0) {
+			volatile unsigned char *vp = p;
+			size_t k = 0;
+
+			close(ready[0]);
+			if (write(ready[1], "r", 1) != 1)
+				_exit(3);
+			for (;;) {
+				if (vp[k] != 0xc3)
+					_exit(1); /* reached pages that are not the old buffer's */
+				k = (k + 4093) % len;
+			}
+		}
+		close(ready[1]);
+		if (child < 0 || read(ready[0], &c, 1) != 1) {
+			close(ready[0]);
+			break;
+		}
+		close(ready[0]);
+		usleep(1000 * rounds);
+		r = region_revoke(id, NULL, NULL);
+		if (r == 0 && region_export(off, count, DMABUFD_REGION_ATTR_CACHED, 0, "revoke-race2",
+					    &fd2, &id2) == 0) {
+			q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+			if (q != MAP_FAILED) {
+				memset(q, 0x3c, len);
+				munmap(q, len);
+			}
+		}
+		if (r)
+			kill(child, SIGKILL); /* counted as wrong below */
+		waitpid(child, &status, 0);
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+			bus++;
+		else
+			bad++;
+		munmap(p, len);
+		close(fd);
+		if (fd2 >= 0)
+			close(fd2);
+		fd2 = -1;
+	}
+	check(rounds == 8 && bus == 8 && bad == 0,
+	      "REVOKE racing a reader (then new export over the pages): %d rounds, %d SIGBUS, %d wrong",
+	      rounds, bus, bad);
+	drain_events();
+}
+
+static void test_revoke(void)
+{
+	test_revoke_args();
+	test_revoke_mapped(DMABUFD_REGION_ATTR_CACHED, "CACHED");
+	test_revoke_mapped(DMABUFD_REGION_ATTR_WRITECOMBINE, "WRITECOMBINE");
+	test_revoke_attached();
+	test_revoke_race();
+	drain_events();
+}
+
 int main(void)
 {
 	double t0 = now_s();
@@ -1169,6 +1545,7 @@ int main(void)
 	test_list_entry_sizes();
 	test_migrate_race();
 	test_event_overflow();
+	test_revoke();
 	test_restart();
 	test_random();
 	diag("region tests took %.1fs, %d failures", now_s() - t0, failures);
