@@ -103,6 +103,8 @@ struct counters {
 	uint64_t tokens_published;
 	uint64_t imports_cross_uid;     /* verified imports of another uid's buffer */
 	uint64_t imports_killed;        /* imports held by workers when SIGKILLed */
+	uint64_t max_uid_rows;          /* most uid rows one Accounting reply showed */
+	uint64_t import_dead_token;     /* Import answered -ENOENT (the token died) */
 	uint64_t timeouts;              /* no reply within REPLY_TIMEOUT_MS */
 	uint64_t malformed_sent;
 	uint64_t fd_datagrams;          /* datagrams carrying fds */
@@ -139,7 +141,7 @@ struct token_slot {
 	uint32_t sharer_uid;
 	uint32_t kind;          /* enum target_kind */
 	uint32_t target;        /* pid or uid */
-	uint32_t pad;
+	uint32_t single_use;    /* the first Import kills it: that importer clears the slot */
 	uint64_t buffer_id;
 	uint64_t size;          /* bytes */
 	uint8_t token[DMABUFD_TOKEN_SIZE];
@@ -271,6 +273,7 @@ static int board_put(const struct token_slot *v, uint32_t *ret_seq)
 		s->sharer_uid = v->sharer_uid;
 		s->kind = v->kind;
 		s->target = v->target;
+		s->single_use = v->single_use;
 		s->buffer_id = v->buffer_id;
 		s->size = v->size;
 		memcpy(s->token, v->token, sizeof(s->token));
@@ -615,8 +618,9 @@ static int op_share(struct worker *w)
 	}
 	uid = v.target;
 	pid = (int32_t)v.target;
+	v.single_use = rnd_below(4) == 0;
 	r = raw_share(w->sock, id, h->id, &uid, v.kind == TARGET_UID, NULL, 0, &pid,
-		      v.kind == TARGET_PID, rnd_below(4) == 0,
+		      v.kind == TARGET_PID, v.single_use,
 		      rnd_below(3) == 0 ? 1 + rnd_below(20) : 0);
 	if (!reply_ok(r, id))
 		return OP_BROKEN;
@@ -648,15 +652,20 @@ static bool holds_buffer(const struct worker *w, uint64_t id)
 	return false;
 }
 
-/* A random board entry of a peer whose token does (not) name this worker. */
-static bool board_pick(const struct worker *w, bool named, struct token_slot *ret)
+/*
+ * A random board entry of a peer whose token does (not) name this worker;
+ * *ret_slot receives its index (ret->seq its seq, for board_clear()).
+ */
+static bool board_pick(const struct worker *w, bool named, struct token_slot *ret, int *ret_slot)
 {
 	unsigned start = rnd_below(BOARD_SLOTS);
 
 	for (unsigned i = 0; i < BOARD_SLOTS; i++)
 		if (board_get((start + i) % BOARD_SLOTS, ret) && ret->writer != getpid() &&
-		    token_names_me(ret) == named && !holds_buffer(w, ret->buffer_id))
+		    token_names_me(ret) == named && !holds_buffer(w, ret->buffer_id)) {
+			*ret_slot = (int)((start + i) % BOARD_SLOTS);
 			return true;
+		}
 	return false;
 }
 
@@ -670,9 +679,9 @@ static int op_import(struct worker *w)
 	uint64_t id = w->next_id++;
 	struct token_slot t;
 	Dmabufd__Reply *r;
-	int fd = -1, ret;
+	int fd = -1, ret, slot;
 
-	if (w->nheld >= MAX_HELD || !board_pick(w, true, &t))
+	if (w->nheld >= MAX_HELD || !board_pick(w, true, &t, &slot))
 		return OP_SKIP;
 	r = raw_import(w->sock, id, t.token, DMABUFD_TOKEN_SIZE, &fd);
 	if (!reply_ok(r, id)) {
@@ -681,7 +690,13 @@ static int op_import(struct worker *w)
 		return OP_BROKEN;
 	}
 	if (r->error) {
-		ret = OP_REFUSED; /* -ENOENT: the token died meanwhile; limits */
+		/* -ENOENT: the token died meanwhile (released, expired, its
+		 * creator gone or SIGKILLed); else a [share] limit. */
+		if (r->error == -ENOENT) {
+			COUNT(import_dead_token, 1);
+			board_clear(slot, t.seq);
+		}
+		ret = OP_REFUSED;
 	} else if (fd < 0 || r->body_case != DMABUFD__REPLY__BODY_IMPORT ||
 		   r->import->buffer_id != t.buffer_id || r->import->size != t.size) {
 		COUNT(import_mismatch, 1);
@@ -693,6 +708,8 @@ static int op_import(struct worker *w)
 		*h = (struct held){ .id = t.buffer_id, .fd = fd, .size = t.size,
 				    .imported = true, .writer = t.writer };
 		fd = -1;
+		if (t.single_use)
+			board_clear(slot, t.seq);
 		p = mmap(NULL, h->size, PROT_READ, MAP_SHARED, h->fd, 0);
 		if (p == MAP_FAILED) {
 			COUNT(corrupt, 1);
@@ -720,9 +737,9 @@ static int op_import_foreign(struct worker *w)
 	uint64_t id = w->next_id++;
 	struct token_slot t;
 	Dmabufd__Reply *r;
-	int fd = -1, ret = OP_DONE;
+	int fd = -1, ret = OP_DONE, slot;
 
-	if (w->nheld >= MAX_HELD || !board_pick(w, false, &t))
+	if (w->nheld >= MAX_HELD || !board_pick(w, false, &t, &slot))
 		return OP_SKIP;
 	r = raw_import(w->sock, id, t.token, DMABUFD_TOKEN_SIZE, &fd);
 	if (!reply_ok(r, id)) {
@@ -778,12 +795,22 @@ static int op_unshare(struct worker *w)
 static int op_accounting(struct worker *w)
 {
 	uint64_t id = w->next_id++;
-	Dmabufd__Reply *r = raw_accounting(w->sock, id, (int)rnd_below(3), 0);
+	int kind = (int)rnd_below(3);
+	Dmabufd__Reply *r = raw_accounting(w->sock, id, kind, 0);
 	int ret;
 
 	if (!reply_ok(r, id))
 		return OP_BROKEN;
 	ret = r->error || r->body_case != DMABUFD__REPLY__BODY_ACCOUNTING ? OP_REFUSED : OP_DONE;
+	/* Root sees every uid's row: how many uids were charged at once. */
+	if (ret == OP_DONE && kind == DMABUFD_ACCOUNT_UIDS && getuid() == 0) {
+		uint64_t n = r->accounting->n_entries,
+			 old = __atomic_load_n(&ctr->max_uid_rows, __ATOMIC_RELAXED);
+
+		while (n > old && !__atomic_compare_exchange_n(&ctr->max_uid_rows, &old, n, false,
+							       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+	}
 	dmabufd__reply__free_unpacked(r, NULL);
 	return ret;
 }
@@ -1551,6 +1578,8 @@ int main(int argc, char **argv)
 	printf("  reply timeouts                  %llu\n", (unsigned long long)ctr->timeouts);
 	printf("  tokens published on the board   %llu\n",
 	       (unsigned long long)ctr->tokens_published);
+	printf("  imports refused: token dead     %llu\n",
+	       (unsigned long long)ctr->import_dead_token);
 	printf("  imports verified (writer's pattern) %llu\n",
 	       (unsigned long long)ctr->imports_verified);
 	printf("  imports by peers not named, refused %llu\n",
@@ -1559,6 +1588,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)ctr->imports_cross_uid);
 	printf("  imports dropped by SIGKILL      %llu\n",
 	       (unsigned long long)ctr->imports_killed);
+	printf("  uids charged at once (most seen) %llu\n",
+	       (unsigned long long)ctr->max_uid_rows);
 
 	if (d.pid > 0)
 		final_checks(&d, baseline_fds, capacity, baseline_free);
