@@ -18,11 +18,15 @@ static void *arena_alloc(void *data, size_t size)
 		return p;
 	}
 	/* Too big for what is left: a malloc'ed block with a link word in front. */
-	if (size > SIZE_MAX - ARENA_ALIGN)
+	if (size > SIZE_MAX - ARENA_ALIGN) {
+		a->failed = true;
 		return NULL;
+	}
 	block = malloc(ARENA_ALIGN + size);
-	if (!block)
+	if (!block) {
+		a->failed = true;
 		return NULL;
+	}
 	*block = a->overflow;
 	a->overflow = block;
 	return (uint8_t *)block + ARENA_ALIGN;
@@ -42,6 +46,7 @@ void arena_init(struct arena *a)
 	a->allocator.allocator_data = a;
 	a->used = 0;
 	a->overflow = NULL;
+	a->failed = false;
 }
 
 ProtobufCAllocator *arena_allocator(struct arena *a)
@@ -60,4 +65,10 @@ void arena_reset(struct arena *a)
 		free(block);
 	}
 	a->used = 0;
+	a->failed = false;
+}
+
+bool arena_failed(const struct arena *a)
+{
+	return a->failed;
 }

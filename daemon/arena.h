@@ -8,6 +8,7 @@
 #ifndef DMABUFD_ARENA_H
 #define DMABUFD_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ struct arena {
 	ProtobufCAllocator allocator;  /* pass &arena.allocator to *_unpack() */
 	size_t used;                   /* bytes of @buf handed out */
 	void *overflow;                /* malloc'ed blocks, linked through their first word */
+	bool failed;                   /* an allocation failed since the last reset */
 	_Alignas(max_align_t) uint8_t buf[ARENA_BYTES];
 };
 
@@ -27,6 +29,15 @@ void arena_init(struct arena *a);
 
 /** arena_allocator() - @a's allocator, initialising a zeroed (static) @a. */
 ProtobufCAllocator *arena_allocator(struct arena *a);
+
+/**
+ * arena_failed() - did an allocation fail since the last arena_reset()?
+ * protobuf-c's *_unpack() returns NULL both for malformed input and when
+ * its allocator fails; after a NULL unpack, true means out of memory
+ * (answer -ENOMEM, not a protocol error), false means malformed input
+ * (-EBADMSG). docs/RELIABILITY.md, "Fault injection".
+ */
+bool arena_failed(const struct arena *a);
 
 /** arena_reset() - release everything allocated since the last reset. */
 void arena_reset(struct arena *a);

@@ -19,11 +19,13 @@
  *      - the daemon's fd count is back to its baseline;
  *      - the daemon exits 0 on SIGTERM.
  * Scenarios: the first buffer of a client; its 65th (the registry's hash
- * table grows); an AllocFramebuffer (layout computed, then the same path).
+ * table grows); an AllocFramebuffer (layout computed, then the same path);
+ * an Alloc carrying a 20,000-byte unknown field (a newer client's), whose
+ * decoding does not fit the daemon's 16 KiB request arena (daemon/arena.c)
+ * and takes a malloc'ed block: the one allocation of the decoding step.
  * Expected errno per failed call:
- *   malloc/calloc/realloc called by libprotobuf-c (unpacking the request):
- *     -EBADMSG — the daemon cannot tell an allocation failure inside
- *     protobuf_c_message_unpack() from a malformed message;
+ *   malloc from arena_alloc (decoding the request): DECODE_OOM_ERRNO,
+ *     below;
  *   any other allocator call: -ENOMEM;
  *   memfd_create, ftruncate, fcntl (F_ADD_SEALS, F_DUPFD_CLOEXEC), ioctl,
  *   dup: the injected errno, passed through.
@@ -44,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,6 +78,7 @@ struct scenario {
 	const char *name;
 	unsigned prealloc;
 	bool framebuffer;   /* the armed request is AllocFramebuffer */
+	size_t unknown_bytes; /* the armed Alloc carries an unknown field this long */
 	struct call calls[MAX_POINTS];
 	unsigned ncalls;
 };
@@ -84,6 +88,57 @@ struct scenario {
 static struct scenario first_buffer = { .name = "first buffer", .prealloc = 0 };
 static struct scenario table_grows = { .name = "registry table grows", .prealloc = 64 };
 static struct scenario framebuffer = { .name = "framebuffer", .framebuffer = true };
+static struct scenario large_request = { .name = "large request", .unknown_bytes = 20000 };
+
+/*
+ * The reply to an allocation failure while decoding a request. The daemon
+ * answers -EBADMSG ("malformed request", counted as a protocol error of the
+ * client) because client_handle_datagram() (daemon/requests.c) does not yet
+ * ask arena_failed() why dmabufd__request__unpack() returned NULL; with
+ * that check (docs/RELIABILITY.md, "Fault injection") this becomes -ENOMEM.
+ */
+#define DECODE_OOM_ERRNO (-EBADMSG)
+
+/* Appends varint @v at @p; returns the bytes written. */
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return n;
+}
+
+/*
+ * Sends an Alloc of ALLOC_SIZE bytes followed by field 4000 (length
+ * delimited, @extra bytes), which the daemon does not know: protobuf-c
+ * keeps a copy of it in the decoded message. Returns the reply or NULL.
+ */
+static Dmabufd__Reply *alloc_with_unknown_field(int sock, size_t extra, int *ret_fd)
+{
+	static uint8_t buf[65536]; /* DMABUFD_MAX_MESSAGE */
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	size_t len;
+
+	a.size = ALLOC_SIZE;
+	a.attribute = DMABUFD__ATTRIBUTE__ATTRIBUTE_CACHED;
+	a.label = "fault";
+	req.id = 2;
+	req.body_case = DMABUFD__REQUEST__BODY_ALLOC;
+	req.alloc = &a;
+	len = dmabufd__request__pack(&req, buf);
+	assert_true(len + 16 + extra <= sizeof(buf));
+	len += put_varint(buf + len, (4000u << 3) | 2);
+	len += put_varint(buf + len, extra);
+	memset(buf + len, 0xa5, extra);
+	len += extra;
+	if (send(sock, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return NULL;
+	return raw_recv(sock, 5000, ret_fd);
+}
 static char tmpdir[64];
 
 static void sleep_ms(unsigned ms)
@@ -185,6 +240,8 @@ static Dmabufd__Reply *armed_alloc(struct daemon_proc *d, const struct scenario 
 		req.alloc_framebuffer = &fb;
 		if (raw_send(sock, &req, NULL, 0) == 0)
 			r = raw_recv(sock, 5000, ret_fd);
+	} else if (sc->unknown_bytes) {
+		r = alloc_with_unknown_field(sock, sc->unknown_bytes, ret_fd);
 	} else {
 		r = raw_alloc(sock, 2, ALLOC_SIZE, DMABUFD_ATTR_CACHED, 0, "fault", ret_fd);
 	}
@@ -321,17 +378,24 @@ static bool is_allocator(const char *func)
 	       strcmp(func, "realloc") == 0;
 }
 
+/* An allocation made while decoding the request (before any handler). */
+static bool is_decode(const struct call *c)
+{
+	return is_allocator(c->func) &&
+	       (strstr(c->obj, "protobuf-c") || strcmp(c->caller, "arena_alloc") == 0);
+}
+
 /*
  * The reply the failed call must produce: 0 when the daemon degrades
- * gracefully (a failed registry_grow() only costs lookup speed), -EBADMSG
- * when the request cannot be unpacked, -ENOMEM for other allocations, the
- * injected errno for system calls.
+ * gracefully (a failed registry_grow() only costs lookup speed),
+ * DECODE_OOM_ERRNO when decoding the request fails, -ENOMEM for other
+ * allocations, the injected errno for system calls.
  */
 static int expected_error(const struct call *c, int injected)
 {
 	if (is_allocator(c->func)) {
-		if (strstr(c->obj, "protobuf-c"))
-			return -EBADMSG;
+		if (is_decode(c))
+			return DECODE_OOM_ERRNO;
 		if (strcmp(c->caller, "registry_grow") == 0)
 			return 0;
 		return -ENOMEM;
@@ -380,8 +444,8 @@ static void each_failure_point(struct scenario *sc)
 			fclose(f);
 
 		want = expected_error(c, injected);
-		/* Refused before handle_alloc() (unpacking): not an alloc failure. */
-		want_failed = want == 0 || want == -EBADMSG ? 0 : 1;
+		/* Refused before handle_alloc() (decoding): not an alloc failure. */
+		want_failed = want == 0 || is_decode(c) ? 0 : 1;
 		if (!r) {
 			print_message("point %u (%s from %s %s): no reply\n", k, c->func, c->obj,
 				      c->caller);
@@ -469,12 +533,25 @@ static void test_framebuffer(void **state)
 	each_failure_point(&framebuffer);
 }
 
+static void test_large_request(void **state)
+{
+	unsigned decode = 0;
+
+	enumerate(&large_request);
+	for (unsigned k = 0; k < large_request.ncalls; k++)
+		decode += is_decode(&large_request.calls[k]);
+	/* The unknown field does not fit the arena: decoding allocates. */
+	assert_true(decode >= 1);
+	each_failure_point(&large_request);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_buffer),
 		cmocka_unit_test(test_table_grows),
 		cmocka_unit_test(test_framebuffer),
+		cmocka_unit_test(test_large_request),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -7,10 +7,20 @@
  * DMABUFD_TEST_WRAPPER applies) and forks --clients worker processes. Each
  * worker has a role:
  *   normal     random operations from the ops[] table below (alloc,
- *              framebuffer, map, write, verify, release, stats, list); every
- *              writer fills its buffer with a pattern derived from (pid,
- *              buffer id) and checks it before release; fresh buffers must
- *              read as zeroes; framebuffer planes must lie inside the buffer
+ *              framebuffer, map, write, verify, release, stats, list, share,
+ *              import, unshare, accounting); every writer fills its buffer
+ *              with a pattern derived from (pid, buffer id) and checks it
+ *              before release; fresh buffers must read as zeroes;
+ *              framebuffer planes must lie inside the buffer. A written
+ *              buffer is shared (Share) with a peer worker's pid, with a uid
+ *              or with the sharer's own uid, and the token is published on a
+ *              board in shared memory; peers named by a token import it
+ *              (Import), map it and check the writer's pattern, and later
+ *              release it or die holding it (SIGKILL); peers *not* named try
+ *              too and must be refused. Owners withdraw tokens (Unshare).
+ *              When the tool runs as root, the normal workers with index
+ *              3 and 4 (mod 8) run as uid/gid 5001 and 5002, so that tokens
+ *              cross uids and three uids are charged.
  *   malformed  random bytes, truncated and oversized datagrams, unknown
  *              request types, interleaved with valid requests
  *   fdflood    requests carrying DMABUFD_MAX_FDS fds each (memfds and
@@ -26,19 +36,29 @@
  *   1. the daemon is alive and serves a fresh client (alloc, map, write,
  *      read back, release);
  *   2. the daemon's fd count is back to its baseline;
- *   3. Stats: used == 0, buffers == 0, clients == 1 (the checker), so the
- *      region's free pages equal its size;
- *   4. List returns no buffer: no uid is charged for anything;
- *   5. no worker saw a corrupted buffer, a non-zero fresh buffer, or a
- *      reply whose id did not match its request;
+ *   3. Stats: used == 0, buffers == 0, clients == 1 (the checker), and the
+ *      region's free pages equal its size (memfd: the capacity; kmod: the
+ *      count before the run, the frames found unusable at start stay
+ *      reserved);
+ *   4. List returns no buffer; Stats counts no token and no import;
+ *      Accounting (libdmabufd dmabufd_accounting(), every client, uid and
+ *      gid row) shows zero bytes, zero buffers and zero tokens everywhere;
+ *   5. no worker saw a corrupted buffer, a non-zero fresh buffer, a reply
+ *      whose id did not match its request, an import of the wrong buffer or
+ *      with the wrong content, or an import admitted for a peer the token
+ *      does not name;
  *   6. the daemon exits 0 on SIGTERM (under valgrind: no error, no leak).
  * Exit status: 0 when every check passes, 1 otherwise, 2 on bad usage.
  *
- * Adding an operation (share and import when those requests land) is one
- * function with the op_fn signature plus one row in ops[].
+ * Adding an operation is one function with the op_fn signature plus one
+ * row in ops[].
+ *
+ * --backend NAME / --daemon PATH run another backend or daemon binary (the
+ * VM test tests/vm/stress-vm.sh: kmod).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -56,12 +76,16 @@
 
 #include "dmabufd/dmabufd.h"
 #include "harness.h"
+#include "share_helpers.h"
 #include "wire.h"
 
 #define MAX_HELD 8                    /* buffers a normal worker holds */
 #define MAX_BUF_SIZE (256u * 1024)    /* bytes, largest random allocation */
 #define REPLY_TIMEOUT_MS 5000
 #define MAX_OPS 16
+#define MAX_CLIENTS 200
+#define MAX_TOKENS_HELD 2             /* live tokens a worker keeps per buffer */
+#define BOARD_SLOTS 256
 
 /* ---- shared counters (one MAP_SHARED page, survives SIGKILLed workers) -- */
 
@@ -72,6 +96,15 @@ struct counters {
 	uint64_t corrupt;               /* pattern mismatch before release */
 	uint64_t not_zeroed;            /* fresh buffer with non-zero bytes */
 	uint64_t id_mismatch;           /* reply id != request id */
+	uint64_t import_mismatch;       /* Import gave another buffer id or size */
+	uint64_t imports_verified;      /* imports whose content matched the writer's */
+	uint64_t import_denied;         /* imports by peers not named, refused */
+	uint64_t access_violation;      /* imports by peers not named, admitted */
+	uint64_t tokens_published;
+	uint64_t imports_cross_uid;     /* verified imports of another uid's buffer */
+	uint64_t imports_killed;        /* imports held by workers when SIGKILLed */
+	uint64_t max_uid_rows;          /* most uid rows one Accounting reply showed */
+	uint64_t import_dead_token;     /* Import answered -ENOENT (the token died) */
 	uint64_t timeouts;              /* no reply within REPLY_TIMEOUT_MS */
 	uint64_t malformed_sent;
 	uint64_t fd_datagrams;          /* datagrams carrying fds */
@@ -87,11 +120,72 @@ struct counters {
 
 static struct counters *ctr;
 
+/*
+ * ---- the token board (MAP_SHARED): shares published for peers ----
+ *
+ * A slot is a seqlock: the writer makes seq odd (compare-and-swap), fills
+ * the slot and makes it even again; a reader copies the slot and keeps the
+ * copy only if seq was even and unchanged. A worker SIGKILLed while writing
+ * leaves its slot odd for good (one of BOARD_SLOTS, rare). Stale entries
+ * (tokens that died) are expected: their Import is answered -ENOENT.
+ */
+enum target_kind {
+	TARGET_SELF,   /* no target lists: the sharer's own uid */
+	TARGET_PID,
+	TARGET_UID,
+};
+
+struct token_slot {
+	uint32_t seq;
+	int32_t writer;         /* pid whose pattern the buffer holds; 0 = empty */
+	uint32_t sharer_uid;
+	uint32_t kind;          /* enum target_kind */
+	uint32_t target;        /* pid or uid */
+	uint32_t single_use;    /* the first Import kills it: that importer clears the slot */
+	uint64_t buffer_id;
+	uint64_t size;          /* bytes */
+	uint8_t token[DMABUFD_TOKEN_SIZE];
+};
+
+struct board {
+	struct token_slot slot[BOARD_SLOTS];
+	int32_t worker_pid[MAX_CLIENTS];   /* by worker index; 0 = none */
+	uint32_t worker_imports[MAX_CLIENTS]; /* imports the worker holds now */
+};
+
+static unsigned my_index;              /* this worker's index */
+static unsigned nworkers;              /* --clients */
+
+static struct board *board;
+
+/* Test uids of the normal workers 3 and 4 (mod 8) when run as root. */
+static const uint32_t test_uids[] = { 5001, 5002 };
+
 #define COUNT(field, n) __atomic_fetch_add(&ctr->field, (n), __ATOMIC_RELAXED)
 
 static bool stopping(void)
 {
 	return __atomic_load_n(&ctr->stop, __ATOMIC_RELAXED);
+}
+
+enum role { ROLE_CYCLER, ROLE_NORMAL, ROLE_MALFORMED, ROLE_FDFLOOD, ROLE_NOREAD };
+
+static const char *const role_names[] = { "cycler", "normal", "malformed", "fdflood", "noread" };
+
+static enum role role_of(unsigned index)
+{
+	if (index == 0)
+		return ROLE_CYCLER;
+	switch (index % 8) {
+	case 5:
+		return ROLE_MALFORMED;
+	case 6:
+		return ROLE_FDFLOOD;
+	case 7:
+		return ROLE_NOREAD;
+	default:
+		return ROLE_NORMAL;
+	}
 }
 
 /* ---- per-process random numbers (xorshift64*) ---- */
@@ -114,12 +208,7 @@ static uint32_t rnd_below(uint32_t n)
 	return n ? (uint32_t)(rnd() % n) : 0;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
+/* sleep_ms(): share_helpers.h */
 
 static uint64_t now_ms(void)
 {
@@ -136,7 +225,15 @@ struct held {
 	int fd;
 	size_t size;        /* bytes (page multiple, as the daemon reports) */
 	uint64_t *map;      /* NULL until mapped */
-	bool written;
+	bool written;       /* holds the writer's pattern */
+	bool imported;      /* came from Import: read only, writer is a peer */
+	pid_t writer;       /* whose pattern: getpid(), or the sharing peer */
+	unsigned ntokens;   /* live tokens this worker created for it */
+	struct {
+		int slot;           /* board slot, -1 if not published */
+		uint32_t seq;       /* the slot's seq after publishing */
+		uint8_t bytes[DMABUFD_TOKEN_SIZE];
+	} tokens[MAX_TOKENS_HELD];
 };
 
 struct worker {
@@ -155,9 +252,9 @@ struct worker {
 
 typedef int (*op_fn)(struct worker *w);
 
-static uint64_t pattern(uint64_t id, size_t word)
+static uint64_t pattern(pid_t writer, uint64_t id, size_t word)
 {
-	uint64_t x = ((uint64_t)getpid() << 40) ^ (id << 20) ^ word ^ 0x9e3779b97f4a7c15ull;
+	uint64_t x = ((uint64_t)writer << 40) ^ (id << 20) ^ word ^ 0x9e3779b97f4a7c15ull;
 
 	x ^= x >> 31;
 	x *= 0xbf58476d1ce4e5b9ull;
@@ -179,10 +276,88 @@ static bool reply_ok(Dmabufd__Reply *r, uint64_t id)
 	return true;
 }
 
+/* Publishes @v in a slot (an empty one if found); returns the slot or -1. */
+static int board_put(const struct token_slot *v, uint32_t *ret_seq)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		unsigned i = rnd_below(BOARD_SLOTS);
+		struct token_slot *s = &board->slot[i];
+		uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+
+		if ((seq & 1) || (tries < 12 && __atomic_load_n(&s->writer, __ATOMIC_RELAXED)))
+			continue;
+		if (!__atomic_compare_exchange_n(&s->seq, &seq, seq + 1, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+			continue;
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		s->writer = v->writer;
+		s->sharer_uid = v->sharer_uid;
+		s->kind = v->kind;
+		s->target = v->target;
+		s->single_use = v->single_use;
+		s->buffer_id = v->buffer_id;
+		s->size = v->size;
+		memcpy(s->token, v->token, sizeof(s->token));
+		__atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
+		*ret_seq = seq + 2;
+		return (int)i;
+	}
+	return -1;
+}
+
+/* Empties slot @i if it still holds what was published with @seq. */
+static void board_clear(int i, uint32_t seq)
+{
+	struct token_slot *s;
+
+	if (i < 0)
+		return;
+	s = &board->slot[i];
+	if (!__atomic_compare_exchange_n(&s->seq, &seq, seq + 1, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		return;
+	s->writer = 0;
+	__atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* A consistent copy of slot @i; false if it is empty or being written. */
+static bool board_get(unsigned i, struct token_slot *ret)
+{
+	const struct token_slot *s = &board->slot[i];
+	uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+
+	if (seq & 1)
+		return false;
+	memcpy(ret, s, sizeof(*ret));
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq && ret->writer != 0;
+}
+
+/* Would the daemon admit this process's Import of @t? (docs/SHARING.md) */
+static bool token_names_me(const struct token_slot *t)
+{
+	switch (t->kind) {
+	case TARGET_PID:
+		return (pid_t)t->target == getpid();
+	case TARGET_UID:
+		return t->target == (uint32_t)getuid();
+	default:
+		return t->sharer_uid == (uint32_t)getuid();
+	}
+}
+
+static void held_forget_token(struct held *h, unsigned k)
+{
+	board_clear(h->tokens[k].slot, h->tokens[k].seq);
+	h->tokens[k] = h->tokens[--h->ntokens];
+}
+
 static void held_drop(struct worker *w, unsigned i)
 {
 	struct held *h = &w->held[i];
 
+	while (h->ntokens)
+		held_forget_token(h, 0);
 	if (h->map)
 		munmap(h->map, h->size);
 	if (h->fd >= 0)
@@ -216,6 +391,7 @@ static int op_alloc(struct worker *w)
 	} else {
 		w->held[w->nheld++] = (struct held){
 			.id = r->alloc->buffer_id, .fd = fd, .size = r->alloc->size,
+			.writer = getpid(),
 		};
 		fd = -1;
 		ret = OP_DONE;
@@ -226,7 +402,8 @@ static int op_alloc(struct worker *w)
 	return ret;
 }
 
-static struct held *pick(struct worker *w, bool mapped)
+/* A random held buffer that is (not) mapped; @own: not an import. */
+static struct held *pick(struct worker *w, bool mapped, bool own)
 {
 	unsigned start, i;
 
@@ -236,7 +413,7 @@ static struct held *pick(struct worker *w, bool mapped)
 	for (i = 0; i < w->nheld; i++) {
 		struct held *h = &w->held[(start + i) % w->nheld];
 
-		if ((h->map != NULL) == mapped)
+		if ((h->map != NULL) == mapped && (!own || !h->imported))
 			return h;
 	}
 	return NULL;
@@ -244,7 +421,7 @@ static struct held *pick(struct worker *w, bool mapped)
 
 static int op_map(struct worker *w)
 {
-	struct held *h = pick(w, false);
+	struct held *h = pick(w, false, true);
 	void *p;
 
 	if (!h)
@@ -266,12 +443,14 @@ static int op_map(struct worker *w)
 
 static int op_write(struct worker *w)
 {
-	struct held *h = pick(w, true);
+	struct held *h = pick(w, true, true);
 
 	if (!h)
 		return OP_SKIP;
+	/* Shared buffers are rewritten with the same values: importers reading
+	 * at the same time see the pattern either way. */
 	for (size_t k = 0; k < h->size / 8; k++)
-		h->map[k] = pattern(h->id, k);
+		h->map[k] = pattern(h->writer, h->id, k);
 	h->written = true;
 	return OP_DONE;
 }
@@ -281,14 +460,14 @@ static bool held_verify(struct held *h)
 	if (!h->map || !h->written)
 		return true;
 	for (size_t k = 0; k < h->size / 8; k++)
-		if (h->map[k] != pattern(h->id, k))
+		if (h->map[k] != pattern(h->writer, h->id, k))
 			return false;
 	return true;
 }
 
 static int op_verify(struct worker *w)
 {
-	struct held *h = pick(w, true);
+	struct held *h = pick(w, true, false);
 
 	if (!h || !h->written)
 		return OP_SKIP;
@@ -404,7 +583,7 @@ static int op_framebuffer(struct worker *w)
 			if ((uint64_t)fr->planes[i]->offset + fr->planes[i]->size > fr->size)
 				COUNT(corrupt, 1);
 		w->held[w->nheld++] = (struct held){ .id = fr->buffer_id, .fd = fd,
-						     .size = fr->size };
+						     .size = fr->size, .writer = getpid() };
 		fd = -1;
 		ret = OP_DONE;
 	}
@@ -415,8 +594,257 @@ static int op_framebuffer(struct worker *w)
 }
 
 /*
- * The operations of a normal worker, drawn at random by weight. To add one
- * (share, import, framebuffer): write an op_fn and add a row.
+ * Share a written buffer of this worker: with a random peer worker's pid,
+ * a test uid, root, or (no targets) this worker's own uid; sometimes single
+ * use, sometimes expiring in seconds. The token goes on the board.
+ */
+static int op_share(struct worker *w)
+{
+	struct token_slot v = { .writer = getpid(), .sharer_uid = (uint32_t)getuid() };
+	uint64_t id = w->next_id++;
+	struct held *h = NULL;
+	Dmabufd__Reply *r;
+	uint32_t uid;
+	int32_t pid;
+	unsigned start = rnd_below(w->nheld ? w->nheld : 1);
+	int ret;
+
+	for (unsigned i = 0; i < w->nheld; i++) {
+		struct held *c = &w->held[(start + i) % w->nheld];
+
+		if (!c->imported && c->written && c->ntokens < MAX_TOKENS_HELD) {
+			h = c;
+			break;
+		}
+	}
+	if (!h)
+		return OP_SKIP;
+	v.buffer_id = h->id;
+	v.size = h->size;
+	switch (rnd_below(4)) {
+	case 0:
+		v.kind = TARGET_SELF;
+		break;
+	case 1:
+		v.kind = TARGET_UID;
+		v.target = rnd_below(3) ? test_uids[rnd_below(2)] : 0;
+		break;
+	default: {
+		/* A normal worker (the others never import). */
+		unsigned peer = rnd_below(nworkers);
+
+		for (unsigned k = 0; k < nworkers && role_of(peer) != ROLE_NORMAL; k++)
+			peer = (peer + 1) % nworkers;
+		v.kind = TARGET_PID;
+		v.target = (uint32_t)__atomic_load_n(&board->worker_pid[peer], __ATOMIC_RELAXED);
+		if (!v.target || role_of(peer) != ROLE_NORMAL)
+			v.kind = TARGET_SELF;
+		break;
+	}
+	}
+	uid = v.target;
+	pid = (int32_t)v.target;
+	v.single_use = rnd_below(4) == 0;
+	r = raw_share(w->sock, id, h->id, &uid, v.kind == TARGET_UID, NULL, 0, &pid,
+		      v.kind == TARGET_PID, v.single_use,
+		      rnd_below(3) == 0 ? 1 + rnd_below(20) : 0);
+	if (!reply_ok(r, id))
+		return OP_BROKEN;
+	if (r->error) {
+		ret = OP_REFUSED;
+	} else if (r->body_case != DMABUFD__REPLY__BODY_SHARE ||
+		   r->share->token.len != DMABUFD_TOKEN_SIZE) {
+		COUNT(corrupt, 1);
+		ret = OP_BROKEN;
+	} else {
+		unsigned k = h->ntokens++;
+
+		memcpy(v.token, r->share->token.data, DMABUFD_TOKEN_SIZE);
+		memcpy(h->tokens[k].bytes, v.token, DMABUFD_TOKEN_SIZE);
+		h->tokens[k].slot = board_put(&v, &h->tokens[k].seq);
+		if (h->tokens[k].slot >= 0)
+			COUNT(tokens_published, 1);
+		ret = OP_DONE;
+	}
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+static bool holds_buffer(const struct worker *w, uint64_t id)
+{
+	for (unsigned i = 0; i < w->nheld; i++)
+		if (w->held[i].id == id)
+			return true;
+	return false;
+}
+
+/*
+ * A random board entry of a peer whose token does (not) name this worker;
+ * *ret_slot receives its index (ret->seq its seq, for board_clear()).
+ */
+static bool board_pick(const struct worker *w, bool named, struct token_slot *ret, int *ret_slot)
+{
+	unsigned start = rnd_below(BOARD_SLOTS);
+
+	for (unsigned i = 0; i < BOARD_SLOTS; i++)
+		if (board_get((start + i) % BOARD_SLOTS, ret) && ret->writer != getpid() &&
+		    token_names_me(ret) == named && !holds_buffer(w, ret->buffer_id)) {
+			*ret_slot = (int)((start + i) % BOARD_SLOTS);
+			return true;
+		}
+	return false;
+}
+
+/*
+ * Import a token that names this worker: the reply must carry the buffer
+ * the board says, with the writer's pattern in it. The import is held like
+ * an own buffer (read only) until released, or until a SIGKILL drops it.
+ */
+static int op_import(struct worker *w)
+{
+	uint64_t id = w->next_id++;
+	struct token_slot t;
+	Dmabufd__Reply *r;
+	int fd = -1, ret, slot;
+
+	if (w->nheld >= MAX_HELD || !board_pick(w, true, &t, &slot))
+		return OP_SKIP;
+	r = raw_import(w->sock, id, t.token, DMABUFD_TOKEN_SIZE, &fd);
+	if (!reply_ok(r, id)) {
+		if (fd >= 0)
+			close(fd);
+		return OP_BROKEN;
+	}
+	if (r->error) {
+		/* -ENOENT: the token died meanwhile (released, expired, its
+		 * creator gone or SIGKILLed); else a [share] limit. */
+		if (r->error == -ENOENT) {
+			COUNT(import_dead_token, 1);
+			board_clear(slot, t.seq);
+		}
+		ret = OP_REFUSED;
+	} else if (fd < 0 || r->body_case != DMABUFD__REPLY__BODY_IMPORT ||
+		   r->import->buffer_id != t.buffer_id || r->import->size != t.size) {
+		COUNT(import_mismatch, 1);
+		ret = OP_BROKEN;
+	} else {
+		struct held *h = &w->held[w->nheld++];
+		void *p;
+
+		*h = (struct held){ .id = t.buffer_id, .fd = fd, .size = t.size,
+				    .imported = true, .writer = t.writer };
+		fd = -1;
+		if (t.single_use)
+			board_clear(slot, t.seq);
+		p = mmap(NULL, h->size, PROT_READ, MAP_SHARED, h->fd, 0);
+		if (p == MAP_FAILED) {
+			COUNT(corrupt, 1);
+		} else {
+			h->map = p;
+			h->written = true;
+			if (held_verify(h)) {
+				COUNT(imports_verified, 1);
+				if (t.sharer_uid != (uint32_t)getuid())
+					COUNT(imports_cross_uid, 1);
+			} else
+				COUNT(corrupt, 1);
+		}
+		ret = OP_DONE;
+	}
+	if (fd >= 0)
+		close(fd);
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+/* Import a token that does not name this worker: it must be refused. */
+static int op_import_foreign(struct worker *w)
+{
+	uint64_t id = w->next_id++;
+	struct token_slot t;
+	Dmabufd__Reply *r;
+	int fd = -1, ret = OP_DONE, slot;
+
+	if (w->nheld >= MAX_HELD || !board_pick(w, false, &t, &slot))
+		return OP_SKIP;
+	r = raw_import(w->sock, id, t.token, DMABUFD_TOKEN_SIZE, &fd);
+	if (!reply_ok(r, id)) {
+		if (fd >= 0)
+			close(fd);
+		return OP_BROKEN;
+	}
+	if (r->error == -EACCES || r->error == -ENOENT) {
+		COUNT(import_denied, 1);
+	} else if (r->error) {
+		ret = OP_REFUSED;
+	} else {
+		COUNT(access_violation, 1);
+		/* Hold it anyway, so that the books still balance at the end. */
+		if (fd >= 0 && r->body_case == DMABUFD__REPLY__BODY_IMPORT)
+			w->held[w->nheld++] = (struct held){ .id = r->import->buffer_id, .fd = fd,
+							     .size = r->import->size,
+							     .imported = true, .writer = t.writer };
+		else if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+/* Withdraw one of this worker's tokens. -ENOENT: it died already (used, expired). */
+static int op_unshare(struct worker *w)
+{
+	uint64_t id = w->next_id++;
+	struct held *h = NULL;
+	Dmabufd__Reply *r;
+	unsigned k;
+	int ret;
+
+	for (unsigned i = 0; i < w->nheld && !h; i++)
+		if (w->held[i].ntokens)
+			h = &w->held[i];
+	if (!h)
+		return OP_SKIP;
+	k = rnd_below(h->ntokens);
+	r = raw_unshare(w->sock, id, h->tokens[k].bytes, DMABUFD_TOKEN_SIZE);
+	held_forget_token(h, k);
+	if (!reply_ok(r, id))
+		return OP_BROKEN;
+	ret = r->error ? OP_REFUSED : OP_DONE;
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+static int op_accounting(struct worker *w)
+{
+	uint64_t id = w->next_id++;
+	int kind = (int)rnd_below(3);
+	Dmabufd__Reply *r = raw_accounting(w->sock, id, kind, 0);
+	int ret;
+
+	if (!reply_ok(r, id))
+		return OP_BROKEN;
+	ret = r->error || r->body_case != DMABUFD__REPLY__BODY_ACCOUNTING ? OP_REFUSED : OP_DONE;
+	/* Root sees every uid's row: how many uids were charged at once. */
+	if (ret == OP_DONE && kind == DMABUFD_ACCOUNT_UIDS && getuid() == 0) {
+		uint64_t n = r->accounting->n_entries,
+			 old = __atomic_load_n(&ctr->max_uid_rows, __ATOMIC_RELAXED);
+
+		while (n > old && !__atomic_compare_exchange_n(&ctr->max_uid_rows, &old, n, false,
+							       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+	}
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
+/*
+ * The operations of a normal worker, drawn at random by weight. To add one:
+ * write an op_fn and add a row. ("import-x": a token that does not name
+ * this worker, which must be refused.)
  */
 static const struct op {
 	const char *name;
@@ -431,6 +859,11 @@ static const struct op {
 	{ "release", op_release, 25 },
 	{ "stats", op_stats, 3 },
 	{ "list", op_list, 2 },
+	{ "share", op_share, 8 },
+	{ "import", op_import, 10 },
+	{ "import-x", op_import_foreign, 2 },
+	{ "unshare", op_unshare, 3 },
+	{ "accounting", op_accounting, 2 },
 };
 _Static_assert(sizeof(ops) / sizeof(ops[0]) <= MAX_OPS, "raise MAX_OPS");
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
@@ -477,6 +910,13 @@ static void run_normal(const char *socket)
 		}
 		op = pick_op();
 		ret = op->fn(&w);
+		{
+			uint32_t n = 0;
+
+			for (unsigned i = 0; i < w.nheld; i++)
+				n += w.held[i].imported;
+			__atomic_store_n(&board->worker_imports[my_index], n, __ATOMIC_RELAXED);
+		}
 		if (ret == OP_DONE)
 			COUNT(op_done[op - ops], 1);
 		else if (ret == OP_REFUSED)
@@ -683,34 +1123,32 @@ static void run_cycler(const char *socket)
 	}
 }
 
-enum role { ROLE_CYCLER, ROLE_NORMAL, ROLE_MALFORMED, ROLE_FDFLOOD, ROLE_NOREAD };
-
-static const char *const role_names[] = { "cycler", "normal", "malformed", "fdflood", "noread" };
-
-static enum role role_of(unsigned index)
+/* The uid a worker runs as: a test uid for normal workers 3, 4 (mod 8) as root. */
+static uid_t uid_of(unsigned index)
 {
-	if (index == 0)
-		return ROLE_CYCLER;
-	switch (index % 8) {
-	case 5:
-		return ROLE_MALFORMED;
-	case 6:
-		return ROLE_FDFLOOD;
-	case 7:
-		return ROLE_NOREAD;
-	default:
-		return ROLE_NORMAL;
-	}
+	if (getuid() != 0 || role_of(index) != ROLE_NORMAL || index % 8 < 3)
+		return getuid();
+	return test_uids[index % 8 - 3];
 }
 
 static pid_t spawn(unsigned index, const char *socket, uint64_t seed)
 {
 	pid_t pid = fork();
+	uid_t uid = uid_of(index);
 
+	if (pid > 0)
+		__atomic_store_n(&board->worker_pid[index], (int32_t)pid, __ATOMIC_RELAXED);
 	if (pid != 0)
 		return pid;
 	signal(SIGPIPE, SIG_IGN);
 	rng_state = (seed ^ ((uint64_t)getpid() << 32) ^ index) | 1;
+	my_index = index;
+	board->worker_imports[index] = 0;
+	if (uid != getuid() &&
+	    (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)) {
+		perror("dmabufd-stress: worker: cannot change uid");
+		_exit(3);
+	}
 	switch (role_of(index)) {
 	case ROLE_CYCLER:
 		run_cycler(socket);
@@ -782,7 +1220,60 @@ out:
 	return ok;
 }
 
-static int final_checks(struct daemon_proc *d, int baseline_fds, uint64_t capacity)
+/* True if every figure of an accounting row is zero. */
+static bool account_empty(const struct dmabufd_account *a)
+{
+	uint64_t by_attr = 0;
+
+	for (int k = 0; k < 3; k++)
+		by_attr |= a->owned_by_attribute[k] | a->imported_by_attribute[k];
+	return !a->owned_bytes && !a->owned_buffers && !a->imported_bytes &&
+	       !a->imported_buffers && !a->tokens && !by_attr;
+}
+
+/*
+ * Accounting through libdmabufd: every client, uid and gid row must show
+ * zero owned and imported bytes and buffers, and no token.
+ */
+static void check_accounting(const char *socket)
+{
+	static const char *const kinds[] = { "client", "uid", "gid" };
+	struct dmabufd_client *cl = NULL;
+	int err = dmabufd_connect(socket, &cl);
+
+	expect(err == 0, "libdmabufd connected for Accounting (%d)", err);
+	if (err < 0)
+		return;
+	for (int kind = DMABUFD_ACCOUNT_CLIENTS; kind <= DMABUFD_ACCOUNT_GIDS; kind++) {
+		struct dmabufd_account *rows = NULL;
+		size_t n = 0, nonzero = 0;
+
+		err = dmabufd_accounting(cl, (enum dmabufd_account_kind)kind, &rows, &n);
+		for (size_t i = 0; err == 0 && i < n; i++)
+			if (!account_empty(&rows[i])) {
+				nonzero++;
+				printf("    %s row key %llu (pid %d uid %u gid %u): owned %llu bytes in "
+				       "%u buffers, imported %llu bytes in %u, tokens %u\n",
+				       kinds[kind], (unsigned long long)rows[i].key, (int)rows[i].pid,
+				       (unsigned)rows[i].uid, (unsigned)rows[i].gid,
+				       (unsigned long long)rows[i].owned_bytes, rows[i].owned_buffers,
+				       (unsigned long long)rows[i].imported_bytes,
+				       rows[i].imported_buffers, rows[i].tokens);
+			}
+		expect(err == 0 && nonzero == 0,
+		       "Accounting(%ss): %zu rows, %zu with bytes, buffers or tokens (error %d)",
+		       kinds[kind], n, nonzero, err);
+		dmabufd_accounting_free(rows);
+	}
+	dmabufd_disconnect(cl);
+}
+
+/*
+ * @capacity: the memfd capacity asked for (0: another backend);
+ * @baseline_free: Stats.free_pages before the workers started.
+ */
+static int final_checks(struct daemon_proc *d, int baseline_fds, uint64_t capacity,
+			uint64_t baseline_free)
 {
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
 	Dmabufd__List l = DMABUFD__LIST__INIT;
@@ -804,10 +1295,12 @@ static int final_checks(struct daemon_proc *d, int baseline_fds, uint64_t capaci
 	expect(sock >= 0, "checker connected");
 	if (sock < 0)
 		return 1;
-	for (deadline = now_ms() + 10000;;) {
+	/* Upper bounds only (TCG in the VM is slow); a fast daemon is done at once. */
+	for (deadline = now_ms() + 30000;;) {
 		r = raw_stats(sock, 10);
 		if (!r || r->error || r->body_case != DMABUFD__REPLY__BODY_STATS ||
-		    (r->stats->used == 0 && r->stats->buffers == 0 && r->stats->clients == 1) ||
+		    (r->stats->used == 0 && r->stats->buffers == 0 && r->stats->clients == 1 &&
+		     r->stats->free_pages == baseline_free) ||
 		    now_ms() >= deadline)
 			break;
 		dmabufd__reply__free_unpacked(r, NULL);
@@ -817,9 +1310,9 @@ static int final_checks(struct daemon_proc *d, int baseline_fds, uint64_t capaci
 	/*
 	 * The baseline was taken with one idle checker connected as the only
 	 * client; compare in the same state. Disconnects are processed
-	 * asynchronously: the loop above gave the daemon up to 10 s.
+	 * asynchronously: the loop above gave the daemon up to 30 s.
 	 */
-	for (deadline = now_ms() + 2000;
+	for (deadline = now_ms() + 10000;
 	     (fds = count_fds(d->pid)) != baseline_fds && now_ms() < deadline;)
 		sleep_ms(50);
 	expect(fds == baseline_fds, "daemon fd count %d, baseline %d (checker connected)", fds,
@@ -830,13 +1323,34 @@ static int final_checks(struct daemon_proc *d, int baseline_fds, uint64_t capaci
 		expect(st->used == 0, "Stats.used %llu", (unsigned long long)st->used);
 		expect(st->buffers == 0, "Stats.buffers %u", st->buffers);
 		expect(st->clients == 1, "Stats.clients %u (the checker)", st->clients);
-		expect(st->page_size && st->free_pages * st->page_size == capacity,
-		       "Stats.free_pages %llu x %u bytes == capacity %llu",
-		       (unsigned long long)st->free_pages, st->page_size,
-		       (unsigned long long)capacity);
-		printf("  daemon counters: allocs_total %llu allocs_failed %llu releases_total %llu\n",
+		/*
+		 * memfd: every page of the capacity is free. kmod: the backend
+		 * reserves the frames it found unusable at start (reserved,
+		 * unmovable; backend_kmod.c) for good, so the free pages must
+		 * be back to their count before the run.
+		 */
+		if (capacity)
+			expect(st->page_size && st->free_pages * st->page_size == capacity &&
+				       st->capacity == capacity,
+			       "Stats.free_pages %llu x %u bytes == capacity %llu (%s backend)",
+			       (unsigned long long)st->free_pages, st->page_size,
+			       (unsigned long long)st->capacity, st->backend);
+		else
+			expect(st->free_pages == baseline_free && st->free_pages * st->page_size <= st->capacity,
+			       "Stats.free_pages %llu == %llu before the run (%s backend, capacity %llu "
+			       "bytes, %llu pages never usable)",
+			       (unsigned long long)st->free_pages, (unsigned long long)baseline_free,
+			       st->backend, (unsigned long long)st->capacity,
+			       (unsigned long long)(st->capacity / (st->page_size ? st->page_size : 1) -
+						    baseline_free));
+		expect(st->tokens == 0 && st->imports == 0, "Stats.tokens %u, Stats.imports %u",
+		       st->tokens, st->imports);
+		printf("  daemon counters: allocs_total %llu allocs_failed %llu releases_total %llu\n"
+		       "                   imports_total %llu owner_transfers %llu\n",
 		       (unsigned long long)st->allocs_total, (unsigned long long)st->allocs_failed,
-		       (unsigned long long)st->releases_total);
+		       (unsigned long long)st->releases_total,
+		       (unsigned long long)st->imports_total,
+		       (unsigned long long)st->owner_transfers);
 	}
 	if (r)
 		dmabufd__reply__free_unpacked(r, NULL);
@@ -852,12 +1366,17 @@ static int final_checks(struct daemon_proc *d, int baseline_fds, uint64_t capaci
 	if (r)
 		dmabufd__reply__free_unpacked(r, NULL);
 	close(sock);
+	check_accounting(d->socket);
 
 	expect(ctr->corrupt == 0, "corrupted buffers seen: %llu", (unsigned long long)ctr->corrupt);
 	expect(ctr->not_zeroed == 0, "fresh buffers not zeroed: %llu",
 	       (unsigned long long)ctr->not_zeroed);
 	expect(ctr->id_mismatch == 0, "replies with a wrong id: %llu",
 	       (unsigned long long)ctr->id_mismatch);
+	expect(ctr->import_mismatch == 0, "imports of another buffer than the token's: %llu",
+	       (unsigned long long)ctr->import_mismatch);
+	expect(ctr->access_violation == 0, "imports admitted for a peer the token does not name: %llu",
+	       (unsigned long long)ctr->access_violation);
 	return 0;
 }
 
@@ -865,12 +1384,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: dmabufd-stress [--clients N] [--duration SEC] [--kill-ms MS] [--seed S]\n"
-		"                      [--capacity BYTES]\n"
+		"                      [--capacity BYTES] [--backend NAME] [--daemon PATH]\n"
 		"  --clients N      worker processes (default 64)\n"
 		"  --duration SEC   how long the workers run (default 60)\n"
 		"  --kill-ms MS     SIGKILL a random worker every MS ms (default 250; 0 = never)\n"
 		"  --seed S         random seed (default: time)\n"
-		"  --capacity BYTES the daemon's memfd capacity (default 33554432)\n");
+		"  --capacity BYTES the daemon's memfd capacity (default 33554432)\n"
+		"  --backend NAME   run the daemon with --backend NAME (default memfd); other\n"
+		"                   backends ignore --capacity\n"
+		"  --daemon PATH    the daemon binary (default: the one of this build)\n");
 }
 
 int main(int argc, char **argv)
@@ -881,15 +1403,20 @@ int main(int argc, char **argv)
 		{ "kill-ms", required_argument, NULL, 'k' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "capacity", required_argument, NULL, 'C' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "daemon", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	unsigned nclients = 64, duration = 60, kill_ms = 250;
 	uint64_t seed = (uint64_t)time(NULL), capacity = 32ull << 20, end, next_kill;
-	char capacity_arg[32];
+	char capacity_arg[32], conf[128], conf_text[160];
 	const char *args[] = { "--capacity", capacity_arg, "--max-clients", "256",
 			       "--max-buffers", "64", NULL };
+	const char *backend = "memfd";
 	struct daemon_proc d;
+	Dmabufd__Reply *r;
+	uint64_t baseline_free;
 	pid_t *pids;
 	int opt, baseline_fds, status, sock;
 
@@ -910,6 +1437,12 @@ int main(int argc, char **argv)
 		case 'C':
 			capacity = strtoull(optarg, NULL, 0);
 			break;
+		case 'b':
+			backend = optarg;
+			break;
+		case 'D':
+			setenv("DMABUFD_TEST_DAEMON", optarg, 1);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -918,22 +1451,33 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (nclients < 1 || nclients > 200 || duration < 1 || duration > 3600 ||
+	if (nclients < 1 || nclients > MAX_CLIENTS || duration < 1 || duration > 3600 ||
 	    capacity < 4096 || capacity % 4096) {
 		usage(stderr);
 		return 2;
 	}
 	snprintf(capacity_arg, sizeof(capacity_arg), "%llu", (unsigned long long)capacity);
+	nworkers = nclients;
 	signal(SIGPIPE, SIG_IGN);
 	rng_state = seed | 1;
+	/* The harness passes --backend from the environment. */
+	setenv("DMABUFD_TEST_BACKEND", backend, 1);
+	if (strcmp(backend, "memfd") != 0)
+		capacity = 0; /* the backend decides; checked against Stats.capacity */
+	/* Admit this uid and, as root, the workers' test uids (the built-in
+	 * policy admits root and group "dmabuf" only). */
+	snprintf(conf_text, sizeof(conf_text), "[access]\nusers = %u %u %u\n",
+		 (unsigned)getuid(), test_uids[0], test_uids[1]);
 
 	ctr = mmap(NULL, sizeof(*ctr), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	board = mmap(NULL, sizeof(*board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+		     0);
 	pids = calloc(nclients, sizeof(*pids));
-	if (ctr == MAP_FAILED || !pids) {
+	if (ctr == MAP_FAILED || board == MAP_FAILED || !pids) {
 		perror("dmabufd-stress");
 		return 1;
 	}
-	if (daemon_start(&d, args) < 0) {
+	if (daemon_start_conf(&d, conf_text, args, conf) < 0) {
 		fprintf(stderr, "dmabufd-stress: the daemon did not start\n");
 		return 1;
 	}
@@ -941,14 +1485,23 @@ int main(int argc, char **argv)
 	sock = raw_connect_alone(d.socket, 10000);
 	if (sock < 0) {
 		fprintf(stderr, "dmabufd-stress: cannot connect to the daemon\n");
-		daemon_stop(&d);
+		daemon_stop_conf(&d, conf);
 		return 1;
 	}
 	baseline_fds = count_fds(d.pid);
+	r = raw_stats(sock, 2);
+	if (!r || r->error || r->body_case != DMABUFD__REPLY__BODY_STATS) {
+		fprintf(stderr, "dmabufd-stress: no Stats from the daemon\n");
+		daemon_stop_conf(&d, conf);
+		return 1;
+	}
+	baseline_free = r->stats->free_pages;
+	dmabufd__reply__free_unpacked(r, NULL);
 	close(sock);
 	printf("dmabufd-stress: %u clients, %u s, kill every %u ms, seed %llu, daemon pid %d, "
-	       "baseline %d fds\n", nclients, duration, kill_ms, (unsigned long long)seed,
-	       (int)d.pid, baseline_fds);
+	       "%s backend, baseline %d fds, %llu free pages\n", nclients, duration, kill_ms,
+	       (unsigned long long)seed, (int)d.pid, backend, baseline_fds,
+	       (unsigned long long)baseline_free);
 	fflush(stdout);
 
 	for (unsigned i = 0; i < nclients; i++) {
@@ -983,6 +1536,8 @@ int main(int argc, char **argv)
 			kill(pids[i], SIGKILL);
 			waitpid(pids[i], NULL, 0);
 			COUNT(killed, 1);
+			COUNT(imports_killed, board->worker_imports[i]);
+			board->worker_imports[i] = 0;
 			pids[i] = spawn(i, d.socket, seed + now_ms());
 			COUNT(spawned, 1);
 		}
@@ -1009,11 +1564,12 @@ int main(int argc, char **argv)
 			kill(pids[i], SIGKILL);
 			waitpid(pids[i], NULL, 0);
 			COUNT(killed, 1);
+			COUNT(imports_killed, board->worker_imports[i]);
 		}
 
 	printf("figures:\n");
 	for (size_t i = 0; i < NOPS; i++)
-		printf("  op %-8s done %10llu  refused %8llu\n", ops[i].name,
+		printf("  op %-10s done %10llu  refused %8llu\n", ops[i].name,
 		       (unsigned long long)ctr->op_done[i], (unsigned long long)ctr->op_refused[i]);
 	printf("  allocs refused with -ENOSPC     %llu\n", (unsigned long long)ctr->enospc);
 	printf("  malformed datagrams sent        %llu\n", (unsigned long long)ctr->malformed_sent);
@@ -1027,15 +1583,30 @@ int main(int argc, char **argv)
 	printf("  workers SIGKILLed               %llu (spawned %llu)\n",
 	       (unsigned long long)ctr->killed, (unsigned long long)ctr->spawned);
 	printf("  reply timeouts                  %llu\n", (unsigned long long)ctr->timeouts);
+	printf("  tokens published on the board   %llu\n",
+	       (unsigned long long)ctr->tokens_published);
+	printf("  imports refused: token dead     %llu\n",
+	       (unsigned long long)ctr->import_dead_token);
+	printf("  imports verified (writer's pattern) %llu\n",
+	       (unsigned long long)ctr->imports_verified);
+	printf("  imports by peers not named, refused %llu\n",
+	       (unsigned long long)ctr->import_denied);
+	printf("  imports of another uid's buffer %llu\n",
+	       (unsigned long long)ctr->imports_cross_uid);
+	printf("  imports dropped by SIGKILL      %llu\n",
+	       (unsigned long long)ctr->imports_killed);
+	printf("  uids charged at once (most seen) %llu\n",
+	       (unsigned long long)ctr->max_uid_rows);
 
 	if (d.pid > 0)
-		final_checks(&d, baseline_fds, capacity);
+		final_checks(&d, baseline_fds, capacity, baseline_free);
 	else
 		expect(false, "daemon alive");
 	if (d.pid > 0) {
-		status = daemon_stop(&d);
+		status = daemon_stop_conf(&d, conf);
 		expect(status == 0, "daemon exit status on SIGTERM: %d", status);
 	}
+	unlink(conf);
 	printf("dmabufd-stress: %s (%d failed checks)\n", failures ? "FAIL" : "PASS", failures);
 	free(pids);
 	return failures ? 1 : 0;
