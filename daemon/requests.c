@@ -648,6 +648,10 @@ void client_handle_datagram(struct client *c, const uint8_t *data, size_t len, i
 	req = dmabufd__request__unpack(arena_allocator(&request_arena), len, data);
 	if (!req) {
 		wire_close_fds(fds, nfds);
+		/* protobuf-c answers NULL for both; only a malformed message is
+		 * the client's fault (docs/RELIABILITY.md). */
+		if (arena_failed(&request_arena))
+			return reply_error(c, 0, -ENOMEM, "out of memory decoding the request");
 		c->protocol_errors++;
 		return reply_error(c, 0, -EBADMSG, "malformed request");
 	}

@@ -91,13 +91,12 @@ static struct scenario framebuffer = { .name = "framebuffer", .framebuffer = tru
 static struct scenario large_request = { .name = "large request", .unknown_bytes = 20000 };
 
 /*
- * The reply to an allocation failure while decoding a request. The daemon
- * answers -EBADMSG ("malformed request", counted as a protocol error of the
- * client) because client_handle_datagram() (daemon/requests.c) does not yet
- * ask arena_failed() why dmabufd__request__unpack() returned NULL; with
- * that check (docs/RELIABILITY.md, "Fault injection") this becomes -ENOMEM.
+ * The reply to an allocation failure while decoding a request: protobuf-c
+ * returns NULL both for malformed input and for a failed allocation;
+ * client_handle_datagram() (daemon/requests.c) asks arena_failed() which,
+ * and answers -ENOMEM (not a protocol error of the client) for the latter.
  */
-#define DECODE_OOM_ERRNO (-EBADMSG)
+#define DECODE_OOM_ERRNO (-ENOMEM)
 
 /* Appends varint @v at @p; returns the bytes written. */
 static size_t put_varint(uint8_t *p, uint64_t v)
