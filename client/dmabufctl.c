@@ -481,10 +481,13 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 		{ "single-use", no_argument, NULL, '1' },
 		{ "expiry", required_argument, NULL, 'E' },
 		{ "fill", required_argument, NULL, 'F' },
+		{ "device", required_argument, NULL, 'D' },
 		{ 0 },
 	};
 	struct share_opts sh = { .fill = -1 };
 	struct alloc_args al = { .attr = DMABUFD_ATTR_CACHED, .hold_s = -1 };
+	const char *devices[DMABUFD_MAX_DEVICES];
+	size_t ndevices = 0;
 	uint64_t size = 0, align = 0;
 	struct dmabufd_buffer buf;
 	int c, r, ret;
@@ -501,10 +504,17 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 			if (r)
 				return r;
 			break;
+		case 'D':
+			if (ndevices == DMABUFD_MAX_DEVICES)
+				return usage_error("--device: at most %d devices",
+						   DMABUFD_MAX_DEVICES);
+			devices[ndevices++] = optarg;
+			break;
 		case 'h':
 			printf("Usage: dmabufctl alloc SIZE [--attr cached|wc|uc] [--align BYTES]\n"
 			       "                      [--label L] [--movable] [--contiguous] "
 			       "[--hold SECONDS]\n"
+			       "                      [--device /dev/dri/NODE|/sys/devices/...]...\n"
 			       "                      [--fill BYTE] [--share] [--share-uid USER]... "
 			       "[--share-gid GROUP]...\n"
 			       "                      [--share-pid PID]... [--single-use] "
@@ -516,7 +526,9 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 			       "--check-fill).\n"
 			       "--share/--share-*: print a share token that the named users, groups "
 			       "or\nprocesses can import with 'dmabufctl import TOKEN' while this "
-			       "one holds the\nbuffer (--share alone: your own uid).\n");
+			       "one holds the\nbuffer (--share alone: your own uid).\n"
+			       "--device names a device that will import the buffer; one without an "
+			       "IOMMU\nneeds physically contiguous memory (docs/BACKENDS.md).\n");
 			return EXIT_OK;
 		default:
 			r = alloc_common_option(ctx, c, optarg, &al);
@@ -538,7 +550,9 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 	ret = connect_daemon(ctx);
 	if (ret)
 		return ret;
-	r = dmabufd_alloc(ctx->client, size, align, al.attr, al.flags, al.label, &buf);
+	r = ndevices ? dmabufd_alloc_devices(ctx->client, size, align, al.attr, al.flags, al.label,
+					     devices, (uint32_t)ndevices, &buf) :
+		       dmabufd_alloc(ctx->client, size, align, al.attr, al.flags, al.label, &buf);
 	if (r < 0)
 		return request_failed(ctx, "alloc", r);
 	if (sh.fill >= 0) {
