@@ -104,8 +104,7 @@ int server_add_backend(struct server *s, struct backend *backend)
 		return err;
 	}
 	/* The largest single Alloc: the largest capacity unless configured lower. */
-	if ((s->config_max_alloc == 0 || s->config_max_alloc > s->limits.max_alloc) &&
-	    s->limits.max_alloc < sb->caps.region_size)
+	if (sb->caps.region_size > s->limits.max_alloc)
 		s->limits.max_alloc = s->config_max_alloc && s->config_max_alloc < sb->caps.region_size ?
 					      s->config_max_alloc : sb->caps.region_size;
 	return 0;
