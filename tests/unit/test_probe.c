@@ -209,6 +209,38 @@ static void test_probe_order_choice(void **state)
 	assert_true(caps.dmabuf);
 	b->ops->destroy(b);
 
+	/* Several present: dma-heap and udmabuf both active, in order; memfd not. */
+	mkpath("/dev/udmabuf", false);
+	{
+		struct backend *active[PROBE_MAX_BACKENDS];
+		size_t n = 0;
+
+		assert_int_equal(probe_backends("kmod,udmabuf,dma-heap,memfd", &opts, active, &n,
+						&rep), 0);
+		assert_int_equal(n, 2);
+		active[0]->ops->get_caps(active[0], &caps);
+		assert_string_equal(caps.name, "udmabuf");
+		active[1]->ops->get_caps(active[1], &caps);
+		assert_string_equal(caps.name, "dma-heap");
+		assert_false(rep.entries[0].chosen);
+		assert_true(rep.entries[1].chosen);
+		assert_true(rep.entries[2].chosen);
+		assert_true(rep.entries[3].present);
+		assert_false(rep.entries[3].chosen);
+		for (size_t i = 0; i < n; i++)
+			active[i]->ops->destroy(active[i]);
+		/* A list of one restricts the set to it. */
+		assert_int_equal(probe_backends("dma-heap", &opts, active, &n, &rep), 0);
+		assert_int_equal(n, 1);
+		active[0]->ops->destroy(active[0]);
+	}
+	{
+		char p[512];
+
+		snprintf(p, sizeof(p), "%s/dev/udmabuf", root);
+		assert_int_equal(unlink(p), 0);
+	}
+
 	/* Reversed order: memfd first, and alone (dma-heap left out). */
 	assert_int_equal(probe_first("memfd,dma-heap", &opts, &b, &rep), 0);
 	b->ops->get_caps(b, &caps);
