@@ -481,10 +481,13 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 		{ "single-use", no_argument, NULL, '1' },
 		{ "expiry", required_argument, NULL, 'E' },
 		{ "fill", required_argument, NULL, 'F' },
+		{ "device", required_argument, NULL, 'D' },
 		{ 0 },
 	};
 	struct share_opts sh = { .fill = -1 };
 	struct alloc_args al = { .attr = DMABUFD_ATTR_CACHED, .hold_s = -1 };
+	const char *devices[DMABUFD_MAX_DEVICES];
+	size_t ndevices = 0;
 	uint64_t size = 0, align = 0;
 	struct dmabufd_buffer buf;
 	int c, r, ret;
@@ -501,10 +504,17 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 			if (r)
 				return r;
 			break;
+		case 'D':
+			if (ndevices == DMABUFD_MAX_DEVICES)
+				return usage_error("--device: at most %d devices",
+						   DMABUFD_MAX_DEVICES);
+			devices[ndevices++] = optarg;
+			break;
 		case 'h':
 			printf("Usage: dmabufctl alloc SIZE [--attr cached|wc|uc] [--align BYTES]\n"
 			       "                      [--label L] [--movable] [--contiguous] "
 			       "[--hold SECONDS]\n"
+			       "                      [--device /dev/dri/NODE|/sys/devices/...]...\n"
 			       "                      [--fill BYTE] [--share] [--share-uid USER]... "
 			       "[--share-gid GROUP]...\n"
 			       "                      [--share-pid PID]... [--single-use] "
@@ -516,7 +526,9 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 			       "--check-fill).\n"
 			       "--share/--share-*: print a share token that the named users, groups "
 			       "or\nprocesses can import with 'dmabufctl import TOKEN' while this "
-			       "one holds the\nbuffer (--share alone: your own uid).\n");
+			       "one holds the\nbuffer (--share alone: your own uid).\n"
+			       "--device names a device that will import the buffer; one without an "
+			       "IOMMU\nneeds physically contiguous memory (docs/BACKENDS.md).\n");
 			return EXIT_OK;
 		default:
 			r = alloc_common_option(ctx, c, optarg, &al);
@@ -538,7 +550,9 @@ static int cmd_alloc(struct ctx *ctx, int argc, char **argv)
 	ret = connect_daemon(ctx);
 	if (ret)
 		return ret;
-	r = dmabufd_alloc(ctx->client, size, align, al.attr, al.flags, al.label, &buf);
+	r = ndevices ? dmabufd_alloc_devices(ctx->client, size, align, al.attr, al.flags, al.label,
+					     devices, (uint32_t)ndevices, &buf) :
+		       dmabufd_alloc(ctx->client, size, align, al.attr, al.flags, al.label, &buf);
 	if (r < 0)
 		return request_failed(ctx, "alloc", r);
 	if (sh.fill >= 0) {
@@ -885,6 +899,7 @@ static json_object *buffer_info_json(const struct dmabufd_buffer_info *b, uint64
 	json_add_u64(o, "created_usec", b->created_usec);
 	json_add_u64(o, "age_usec", now > b->created_usec ? now - b->created_usec : 0);
 	json_add_u64(o, "offset", b->offset);
+	json_add_str(o, "backend", b->backend); /* issue 5: the active backend that made it */
 	/* Sharing: the owner above is charged; importers are recorded. */
 	json_add_u64(o, "charged_uid", b->owner_uid);
 	json_add_u64(o, "charged_gid", b->owner_gid);
@@ -913,21 +928,21 @@ static json_object *buffer_info_json(const struct dmabufd_buffer_info *b, uint64
 static void print_table(const struct dmabufd_buffer_info *rows, size_t n)
 {
 	uint64_t now = now_realtime_usec(), total = 0;
-	char sz[32], age[32], comm[32], label[DMABUFD_LABEL_MAX + 1];
+	char sz[32], age[32], comm[32], bk[32], label[DMABUFD_LABEL_MAX + 1];
 
 	if (n == 0) {
 		printf("no buffers\n");
 		return;
 	}
-	printf("%6s %8s %-8s %7s %6s %-15s %-24s %-8s %s\n", "ID", "SIZE", "ATTR", "PID", "UID",
-	       "COMM", "LABEL", "AGE", "IMPORTERS (pid/uid)");
+	printf("%6s %8s %-8s %-8s %7s %6s %-15s %-24s %-8s %s\n", "ID", "SIZE", "ATTR", "BACKEND",
+	       "PID", "UID", "COMM", "LABEL", "AGE", "IMPORTERS (pid/uid)");
 	for (size_t i = 0; i < n; i++) {
 		const struct dmabufd_buffer_info *b = &rows[i];
 
 		total += b->size;
-		printf("%6" PRIu64 " %8s %-8s %7d %6u %-15s %-24s %-8s", b->id,
+		printf("%6" PRIu64 " %8s %-8s %-8s %7d %6u %-15s %-24s %-8s", b->id,
 		       human_size(b->size, sz, sizeof(sz)), dmabufd_attribute_name(b->attribute),
-		       (int)b->owner_pid, (unsigned)b->owner_uid,
+		       printable(b->backend, bk, sizeof(bk)), (int)b->owner_pid, (unsigned)b->owner_uid,
 		       printable(b->owner_comm, comm, sizeof(comm)),
 		       printable(b->label, label, sizeof(label)),
 		       human_age(now > b->created_usec ? now - b->created_usec : 0, age,
@@ -1055,6 +1070,32 @@ static json_object *stats_json(const struct dmabufd_stats *s)
 		json_object_array_add(probe, e);
 	}
 	json_object_object_add(o, "probe", probe);
+	probe = json_object_new_array(); /* issue 5: every active backend, in order */
+	for (uint32_t i = 0; i < s->num_backends && i < DMABUFD_MAX_BACKENDS; i++) {
+		const struct dmabufd_backend_stats *bs = &s->backends[i];
+		json_object *e = json_object_new_object(), *attrs = json_object_new_array();
+
+		json_add_str(e, "backend", bs->name);
+		for (int a = DMABUFD_ATTR_CACHED; a <= DMABUFD_ATTR_UNCACHED; a++)
+			if (bs->attributes & (1u << a))
+				json_object_array_add(attrs, json_object_new_string(
+					dmabufd_attribute_name((enum dmabufd_attribute)a)));
+		json_object_object_add(e, "attributes", attrs);
+		json_object_object_add(e, "contiguous", json_object_new_boolean(bs->contiguous));
+		json_object_object_add(e, "migration", json_object_new_boolean(bs->migration));
+		json_object_object_add(e, "dmabuf", json_object_new_boolean(bs->dmabuf));
+		json_add_u64(e, "capacity", bs->capacity);
+		json_add_u64(e, "page_size", bs->page_size);
+		json_add_u64(e, "used", bs->used);
+		json_add_u64(e, "free", bs->free_pages * bs->page_size);
+		json_add_u64(e, "buffers", bs->buffers);
+		json_add_u64(e, "free_pages", bs->free_pages);
+		json_add_u64(e, "largest_free_pages", bs->largest_free_pages);
+		json_add_u64(e, "allocs", bs->allocs);
+		json_add_u64(e, "fallthroughs", bs->fallthroughs);
+		json_object_array_add(probe, e);
+	}
+	json_object_object_add(o, "backends", probe);
 	return o;
 }
 
@@ -1065,12 +1106,24 @@ static void print_stats(const struct dmabufd_stats *s)
 	printf("backend:        %s\n", s->backend);
 	for (uint32_t i = 0; i < s->num_probe && i < DMABUFD_MAX_PROBE; i++)
 		printf("  probe %u:      %-8s %s (%s)\n", i + 1, s->probe[i].backend,
-		       s->probe[i].chosen ? "chosen" : s->probe[i].present ? "present" :
+		       s->probe[i].chosen ? "active" : s->probe[i].present ? "present" :
 		       strncmp(s->probe[i].reason, "not tried", 9) == 0 ? "-" : "absent",
 		       s->probe[i].reason);
 	printf("used:           %" PRIu64 " of %" PRIu64 " bytes (%s of %s)\n", s->used,
 	       s->capacity, human_size(s->used, a, sizeof(a)),
 	       human_size(s->capacity, b, sizeof(b)));
+	for (uint32_t i = 0; s->num_backends > 1 && i < s->num_backends &&
+			     i < DMABUFD_MAX_BACKENDS; i++) {
+		const struct dmabufd_backend_stats *bs = &s->backends[i];
+		char c[32], f[32];
+
+		printf("  backend %u:    %-8s %s used of %s, %s free, %u buffers, %" PRIu64
+		       " allocs (%" PRIu64 " fell through)%s%s\n", i + 1, bs->name,
+		       human_size(bs->used, a, sizeof(a)), human_size(bs->capacity, c, sizeof(c)),
+		       human_size(bs->free_pages * bs->page_size, f, sizeof(f)), bs->buffers,
+		       bs->allocs, bs->fallthroughs, bs->contiguous ? ", contiguous" : "",
+		       bs->dmabuf ? ", dma-buf" : "");
+	}
 	printf("buffers:        %u live (%u pinned, %u movable), %u client%s\n", s->buffers,
 	       s->pinned_buffers, s->movable_buffers, s->clients, s->clients == 1 ? "" : "s");
 	printf("allocations:    %" PRIu64 " total, %" PRIu64 " failed, %" PRIu64

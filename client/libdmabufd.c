@@ -924,6 +924,7 @@ static void fill_info(struct dmabufd_buffer_info *d, const Dmabufd__BufferInfo *
 	}
 	d->tokens = s->tokens;
 	d->owner_transfers = s->owner_transfers;
+	copy_string(d->backend, sizeof(d->backend), s->backend); /* issue 5 */
 }
 
 /*
@@ -1063,6 +1064,24 @@ DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_s
 		copy_string(e->reason, sizeof(e->reason), sr->probe[i]->reason);
 		e->present = sr->probe[i]->present;
 		e->chosen = sr->probe[i]->chosen;
+	}
+	for (size_t i = 0; i < sr->n_backends && i < DMABUFD_MAX_BACKENDS; i++) { /* issue 5 */
+		const Dmabufd__BackendInfo *bi = sr->backends[i];
+		struct dmabufd_backend_stats *e = &st.backends[st.num_backends++];
+
+		copy_string(e->name, sizeof(e->name), bi->name);
+		e->attributes = bi->attributes;
+		e->contiguous = bi->contiguous;
+		e->migration = bi->migration;
+		e->dmabuf = bi->dmabuf;
+		e->capacity = bi->capacity;
+		e->page_size = bi->page_size;
+		e->used = bi->used;
+		e->buffers = bi->buffers;
+		e->free_pages = bi->free_pages;
+		e->largest_free_pages = bi->largest_free_pages;
+		e->allocs = bi->allocs;
+		e->fallthroughs = bi->fallthroughs;
 	}
 	dmabufd__reply__free_unpacked(reply, NULL);
 	*ret = st;

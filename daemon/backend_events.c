@@ -25,16 +25,23 @@
 #include "log.h"
 #include "server.h"
 
+/*
+ * Several backends may be active (issue 5): each deferred-release backend
+ * has its own sink whose ctx is its struct server_backend, so a release
+ * event frees the range in that backend's region only.
+ */
 static void sink_released(void *ctx, uint64_t offset, uint64_t size, struct buffer *orphan)
 {
-	struct server *s = ctx;
+	struct server_backend *sb = ctx;
+	struct server *s = sb->server;
 
-	server_unplace(s, offset);
+	sb_unplace(sb, offset);
 	if (!orphan)
 		return;
 	share_buffer_gone(s, orphan);
 	registry_remove(&s->registry, orphan);
 	s->used -= orphan->size;
+	sb->orphans--;
 	s->backend_orphans--;
 	s->counters.releases_total++;
 	log_info("orphaned buffer %llu released (%llu bytes at offset %llu)",
@@ -45,7 +52,8 @@ static void sink_released(void *ctx, uint64_t offset, uint64_t size, struct buff
 
 static struct buffer *sink_adopt(void *ctx, const struct backend_live_buffer *lb)
 {
-	struct server *s = ctx;
+	struct server_backend *sb = ctx;
+	struct server *s = sb->server;
 	struct buffer *b = calloc(1, sizeof(*b));
 
 	if (!b)
@@ -60,84 +68,97 @@ static struct buffer *sink_adopt(void *ctx, const struct backend_live_buffer *lb
 	snprintf(b->label, sizeof(b->label), "%s", lb->label ? lb->label : "");
 	b->created_usec = realtime_usec();
 	TAILQ_INIT(&b->importers);
-	if (server_place_restored(s, b) < 0) {
+	if (sb_place_restored(sb, b) < 0) {
 		log_error("module buffer at offset %llu (%llu bytes) overlaps another; not adopted",
 			  (unsigned long long)lb->offset, (unsigned long long)lb->size);
 		free(b);
 		return NULL;
 	}
 	if (registry_insert(&s->registry, b) < 0) {
-		server_unplace(s, b->offset);
+		sb_unplace(sb, b->offset);
 		free(b);
 		return NULL;
 	}
 	s->used += b->size;
+	sb->orphans++;
 	s->backend_orphans++;
 	return b;
 }
 
 static void sink_unusable(void *ctx, uint64_t offset, uint64_t size)
 {
-	struct server *s = ctx;
-	int err = dmabufd_region_reserve(s->region, (uint32_t)(offset / s->caps.page_size),
-					 (uint32_t)(size / s->caps.page_size));
+	struct server_backend *sb = ctx;
+	int err = dmabufd_region_reserve(sb->region, (uint32_t)(offset / sb->caps.page_size),
+					 (uint32_t)(size / sb->caps.page_size));
 
 	if (err < 0)
 		log_warn("cannot reserve unusable range at %llu (+%llu bytes): %s",
 			 (unsigned long long)offset, (unsigned long long)size, strerror(-err));
 }
 
-static const struct backend_sink *server_sink(struct server *s)
+static struct backend_sink sb_sink(struct server_backend *sb)
 {
-	static struct backend_sink sink;
-
-	sink = (struct backend_sink){ .ctx = s, .released = sink_released, .adopt = sink_adopt,
+	return (struct backend_sink){ .ctx = sb, .released = sink_released, .adopt = sink_adopt,
 				      .unusable = sink_unusable };
-	return &sink;
 }
 
 static void backend_event_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server *s = arg;
+	struct server_backend *sb = arg;
+	struct backend_sink sink = sb_sink(sb);
 
-	s->backend->ops->handle_events(s->backend, server_sink(s));
+	sb->backend->ops->handle_events(sb->backend, &sink);
 }
 
-int server_backend_events_init(struct server *s)
+int sb_events_init(struct server_backend *sb)
 {
-	const struct backend_ops *ops = s->backend->ops;
+	const struct backend_ops *ops = sb->backend->ops;
+	struct backend_sink sink = sb_sink(sb);
 	int fd, err;
 
 	if (!ops->event_fd || !ops->handle_events)
 		return 0;
-	fd = ops->event_fd(s->backend);
+	fd = ops->event_fd(sb->backend);
 	if (fd < 0)
 		return 0;
 	if (ops->rebuild) {
-		err = ops->rebuild(s->backend, server_sink(s));
+		err = ops->rebuild(sb->backend, &sink);
 		if (err < 0)
 			return err;
 	}
-	s->ev_backend = event_new(s->base, fd, EV_READ | EV_PERSIST, backend_event_cb, s);
-	if (!s->ev_backend || event_add(s->ev_backend, NULL) < 0)
+	sb->ev = event_new(sb->server->base, fd, EV_READ | EV_PERSIST, backend_event_cb, sb);
+	if (!sb->ev || event_add(sb->ev, NULL) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
-void server_backend_events_finish(struct server *s)
+void sb_events_finish(struct server_backend *sb)
 {
+	struct server *s = sb->server;
 	struct buffer *b, *next;
 
-	if (s->ev_backend)
-		event_free(s->ev_backend);
-	s->ev_backend = NULL;
+	if (sb->ev)
+		event_free(sb->ev);
+	sb->ev = NULL;
 	/* Orphans have no owner: nothing else frees them. */
-	for (b = TAILQ_FIRST(&s->registry.order); b; b = next) {
+	for (b = TAILQ_FIRST(&s->registry.order); b && sb->orphans; b = next) {
 		next = TAILQ_NEXT(b, order_link);
-		if (!b->owner && b->orphaned && s->backend_orphans) {
+		if (!b->owner && b->orphaned && b->home == sb) {
 			registry_remove(&s->registry, b);
+			sb->orphans--;
 			s->backend_orphans--;
 			free(b);
 		}
 	}
+}
+
+int server_backend_events_init(struct server *s)
+{
+	return sb_events_init(&s->backends[0]);
+}
+
+void server_backend_events_finish(struct server *s)
+{
+	for (unsigned i = 0; i < s->nbackends; i++)
+		sb_events_finish(&s->backends[i]);
 }

@@ -252,11 +252,11 @@ int main(int argc, char **argv)
 	struct config cfg = { 0 };
 	struct backend_options backend_opts = { 0 };
 	struct server_limits limits = SERVER_LIMITS_DEFAULT;
-	const struct backend_ops *ops;
 	struct event_base *base = NULL;
 	struct event *ev_int = NULL, *ev_term = NULL, *ev_hup = NULL;
 	struct service_fds sfds = { .listen_fd = -1 };
-	struct backend *backend = NULL;
+	struct backend *backend = NULL, *active[PROBE_MAX_BACKENDS];
+	size_t nactive = 0;
 	struct server server;
 	struct probe_report probe;
 	const char *socket_path, *backend_name;
@@ -301,7 +301,7 @@ int main(int argc, char **argv)
 	}
 	err = probe_backends(backend_name ? backend_name :
 			     cfg.backends ? cfg.backends : PROBE_DEFAULT_ORDER,
-			     &backend_opts, &backend, &probe);
+			     &backend_opts, active, &nactive, &probe);
 	if (err < 0) {
 		log_error("no backend usable (%s): %s",
 			  backend_name ? backend_name : cfg.backends ? cfg.backends : PROBE_DEFAULT_ORDER,
@@ -309,21 +309,38 @@ int main(int argc, char **argv)
 		config_finish(&cfg);
 		return EXIT_FAILURE;
 	}
-	ops = backend->ops;
+	backend = active[0];
+
 
 	base = event_base_new();
 	if (!base) {
 		log_error("cannot create the event loop");
-		ops->destroy(backend);
+		for (size_t i = 0; i < nactive; i++)
+			active[i]->ops->destroy(active[i]);
 		config_finish(&cfg);
 		return EXIT_FAILURE;
 	}
 	err = server_init(&server, base, backend, &limits);
 	if (err < 0) {
 		log_error("server: %s", strerror(-err));
-		ops->destroy(backend);
+		for (size_t i = 0; i < nactive; i++)
+			active[i]->ops->destroy(active[i]);
 		config_finish(&cfg);
 		goto out;
+	}
+	/* Several backends at once (issue 5): the rest after the primary. */
+	for (size_t i = 1; i < nactive; i++) {
+		err = server_add_backend(&server, active[i]);
+		if (err < 0) {
+			log_warn("backend %s left out: %s", active[i]->ops->name, strerror(-err));
+			for (size_t j = 0; j < probe.n; j++)
+				if (strcmp(probe.entries[j].name, active[i]->ops->name) == 0) {
+					probe.entries[j].chosen = false;
+					snprintf(probe.entries[j].reason, sizeof(probe.entries[j].reason),
+						 "present; not active: %s", strerror(-err));
+				}
+			active[i]->ops->destroy(active[i]);
+		}
 	}
 	server.probe = probe;
 	/* The server takes the configuration; socket_path etc. now point into it. */
@@ -377,9 +394,13 @@ int main(int argc, char **argv)
 		log_error("cannot install signal handlers");
 		goto out_server;
 	}
-	log_info("serving on %s with the %s backend (%" PRIu64 " bytes)",
+	log_info("serving on %s with the %s backend (%" PRIu64 " bytes)%s",
 		 server.socket_path ? server.socket_path : "the inherited socket",
-		 server.caps.name, server.caps.region_size);
+		 server.caps.name, server.caps.region_size,
+		 server.nbackends > 1 ? ", and:" : "");
+	for (unsigned i = 1; i < server.nbackends; i++)
+		log_info("  then the %s backend (%" PRIu64 " bytes)", server.backends[i].caps.name,
+			 server.backends[i].caps.region_size);
 	if (service_notify_ready() < 0) /* READY=1, STATUS=, watchdog */
 		log_warn("cannot arm the watchdog timer");
 

@@ -5,13 +5,18 @@
 
 void perf_fill_stats(struct server *s, Dmabufd__StatsReply *sr)
 {
-	struct backend_pool_stats ps = { 0 };
 	struct mallinfo2 mi = mallinfo2();
 
-	if (s->backend->ops->get_pool_stats)
-		s->backend->ops->get_pool_stats(s->backend, &ps);
-	sr->pooled = ps.pooled;
-	sr->pool_hits = ps.hits;
-	sr->pool_misses = ps.misses;
+	/* Every active backend's pool (issue 5: several at once). */
+	sr->pooled = sr->pool_hits = sr->pool_misses = 0;
+	for (unsigned i = 0; i < s->nbackends; i++) {
+		struct backend_pool_stats ps = { 0 };
+
+		if (s->backends[i].backend->ops->get_pool_stats)
+			s->backends[i].backend->ops->get_pool_stats(s->backends[i].backend, &ps);
+		sr->pooled += ps.pooled;
+		sr->pool_hits += ps.hits;
+		sr->pool_misses += ps.misses;
+	}
 	sr->heap_bytes = mi.uordblks;
 }

@@ -14,22 +14,31 @@
 #include "log.h"
 #include "server.h"
 
-static uint32_t to_pages(const struct server *s, uint64_t bytes)
+static uint32_t to_pages(const struct server_backend *sb, uint64_t bytes)
 {
-	return (uint32_t)(bytes / s->caps.page_size);
+	return (uint32_t)(bytes / sb->caps.page_size);
+}
+
+int sb_region_init(struct server_backend *sb)
+{
+	struct dmabufd_region_options opts = {
+		.initial_attribute = DMABUFD_ATTR_CACHED,
+		.page_size = sb->caps.page_size,
+	};
+	uint64_t npages = sb->caps.page_size ? sb->caps.region_size / sb->caps.page_size : 0;
+
+	if (npages == 0 || npages > DMABUFD_REGION_MAX_PAGES)
+		return -EINVAL;
+	return dmabufd_region_create((uint32_t)npages, &opts, &sb->region);
 }
 
 int server_region_init(struct server *s)
 {
-	struct dmabufd_region_options opts = {
-		.initial_attribute = DMABUFD_ATTR_CACHED,
-		.page_size = s->caps.page_size,
-	};
-	uint64_t npages = s->caps.region_size / s->caps.page_size;
+	int err = sb_region_init(&s->backends[0]);
 
-	if (npages == 0 || npages > DMABUFD_REGION_MAX_PAGES)
-		return -EINVAL;
-	return dmabufd_region_create((uint32_t)npages, &opts, &s->region);
+	if (err == 0)
+		s->region = s->backends[0].region;
+	return err;
 }
 
 /* Buffers sorted by offset, to find the owner of a planned move. */
@@ -60,30 +69,33 @@ static struct buffer *find_at(struct buffer **sorted, size_t n, uint64_t offset)
  * allocator commits it. Stops at the first failure (earlier moves stay
  * done: each left the region consistent).
  */
-static int execute_plan(struct server *s, const struct dmabufd_region_plan *plan,
+static int execute_plan(struct server_backend *sb, const struct dmabufd_region_plan *plan,
 			struct server_compact_result *res)
 {
-	const uint64_t page = s->caps.page_size;
+	struct server *s = sb->server;
+	const uint64_t page = sb->caps.page_size;
 	struct buffer **sorted, *b;
 	size_t n = 0;
 	int err = 0;
 
 	if (plan->n_moves == 0)
 		return 0;
-	if (!s->backend->ops->migrate)
+	if (!sb->backend->ops->migrate)
 		return -EOPNOTSUPP;
 	sorted = malloc(sizeof(*sorted) * (s->registry.count ? s->registry.count : 1));
 	if (!sorted)
 		return -ENOMEM;
+	/* Only this backend's buffers live in its region. */
 	TAILQ_FOREACH(b, &s->registry.order, order_link)
-		sorted[n++] = b;
+		if (buffer_home(s, b) == sb)
+			sorted[n++] = b;
 	qsort(sorted, n, sizeof(*sorted), cmp_offset);
 
 	for (size_t i = 0; i < plan->n_moves; i++) {
 		const struct dmabufd_region_move *m = &plan->moves[i];
 
 		b = find_at(sorted, n, (uint64_t)m->old_offset * page);
-		if (!b && s->caps.deferred_release) {
+		if (!b && sb->caps.deferred_release) {
 			/* released, waiting for the backend's release event */
 			err = -EBUSY;
 			break;
@@ -93,13 +105,13 @@ static int execute_plan(struct server *s, const struct dmabufd_region_plan *plan
 			log_error("compaction: no buffer at page %u", m->old_offset);
 			break;
 		}
-		err = s->backend->ops->migrate(s->backend, b, (uint64_t)m->new_offset * page);
+		err = sb->backend->ops->migrate(sb->backend, b, (uint64_t)m->new_offset * page);
 		if (err < 0) {
 			log_info("compaction: buffer %llu could not move: %s",
 				 (unsigned long long)b->id, strerror(-err));
 			break;
 		}
-		err = dmabufd_region_apply_move(s->region, m);
+		err = dmabufd_region_apply_move(sb->region, m);
 		if (err < 0) {
 			log_error("compaction: region refused a move the backend made: %s",
 				  strerror(-err));
@@ -117,84 +129,201 @@ static int execute_plan(struct server *s, const struct dmabufd_region_plan *plan
 	return err;
 }
 
-int server_place(struct server *s, uint64_t size, uint64_t alignment,
-		 enum dmabufd_attribute attribute, bool movable, uint64_t *ret_offset)
+int sb_place(struct server_backend *sb, uint64_t size, uint64_t alignment,
+	     enum dmabufd_attribute attribute, bool movable, uint64_t *ret_offset)
 {
-	const uint32_t npages = to_pages(s, size);
-	const uint32_t align = alignment ? to_pages(s, alignment) : 1;
+	const uint32_t npages = to_pages(sb, size);
+	const uint32_t align = alignment ? to_pages(sb, alignment) : 1;
 	struct dmabufd_region_plan *plan = NULL;
 	struct server_compact_result res = { 0 };
 	uint32_t off;
 	int err;
 
-	err = dmabufd_region_alloc(s->region, npages, align, attribute, movable, &off);
-	if (err == -ENOSPC && s->backend->ops->migrate &&
-	    dmabufd_region_plan_for(s->region, npages, align, attribute, movable, &plan) == 0) {
+	err = dmabufd_region_alloc(sb->region, npages, align, attribute, movable, &off);
+	if (err == -ENOSPC && sb->backend->ops->migrate &&
+	    dmabufd_region_plan_for(sb->region, npages, align, attribute, movable, &plan) == 0) {
 		/* Fragmented: move movable buffers to open a hole (DESIGN.md). */
-		err = execute_plan(s, plan, &res);
-		log_info("compaction for %u pages: %llu moves, %llu bytes moved%s", npages,
-			 (unsigned long long)res.moves, (unsigned long long)res.bytes_moved,
-			 err < 0 ? " (incomplete)" : "");
+		err = execute_plan(sb, plan, &res);
+		log_info("%s: compaction for %u pages: %llu moves, %llu bytes moved%s",
+			 sb->caps.name, npages, (unsigned long long)res.moves,
+			 (unsigned long long)res.bytes_moved, err < 0 ? " (incomplete)" : "");
 		dmabufd_region_plan_free(plan);
-		err = dmabufd_region_alloc(s->region, npages, align, attribute, movable, &off);
+		err = dmabufd_region_alloc(sb->region, npages, align, attribute, movable, &off);
 	}
 	if (err < 0)
 		return err;
-	*ret_offset = (uint64_t)off * s->caps.page_size;
+	*ret_offset = (uint64_t)off * sb->caps.page_size;
 	return 0;
 }
 
-void server_unplace(struct server *s, uint64_t offset)
+void sb_unplace(struct server_backend *sb, uint64_t offset)
 {
-	int err = dmabufd_region_free(s->region, to_pages(s, offset));
+	int err = dmabufd_region_free(sb->region, to_pages(sb, offset));
 
 	if (err < 0)
-		log_error("region: no allocation at byte offset %llu: %s",
+		log_error("region of %s: no allocation at byte offset %llu: %s", sb->caps.name,
 			  (unsigned long long)offset, strerror(-err));
 }
 
-int server_place_restored(struct server *s, struct buffer *b)
+int sb_place_restored(struct server_backend *sb, struct buffer *b)
 {
 	const bool movable = b->flags & DMABUFD_ALLOC_MOVABLE;
-	int err;
 
-	if (b->offset % s->caps.page_size == 0 && b->size <= s->caps.region_size &&
-	    b->offset <= s->caps.region_size - b->size &&
-	    dmabufd_region_claim(s->region, to_pages(s, b->offset), to_pages(s, b->size), 1,
+	b->home = sb;
+	if (b->offset % sb->caps.page_size == 0 && b->size <= sb->caps.region_size &&
+	    b->offset <= sb->caps.region_size - b->size &&
+	    dmabufd_region_claim(sb->region, to_pages(sb, b->offset), to_pages(sb, b->size), 1,
 				 b->attribute, movable) == 0)
 		return 0;
 	/* The recorded place is gone or invalid: a memfd can live anywhere. */
-	if (s->caps.contiguous)
+	if (sb->caps.contiguous)
 		return -EBUSY;
-	err = server_place(s, b->size, 0, b->attribute, movable, &b->offset);
-	return err;
+	return sb_place(sb, b->size, 0, b->attribute, movable, &b->offset);
 }
 
-int server_compact(struct server *s, struct server_compact_result *ret)
+int sb_compact(struct server_backend *sb, struct server_compact_result *ret)
 {
 	struct dmabufd_region_plan *plan = NULL;
 	struct server_compact_result res = { 0 };
 	struct dmabufd_region_stats before, after;
 	int err;
 
-	if (!s->backend->ops->migrate)
+	if (!sb->backend->ops->migrate)
 		return -EOPNOTSUPP;
-	dmabufd_region_stats(s->region, &before);
-	err = dmabufd_region_plan_compact(s->region, &plan);
+	dmabufd_region_stats(sb->region, &before);
+	err = dmabufd_region_plan_compact(sb->region, &plan);
 	if (err < 0)
 		return err;
 	res.planned_moves = plan->n_moves;
 	res.planned_bytes = plan->bytes_moved;
-	err = execute_plan(s, plan, &res);
+	err = execute_plan(sb, plan, &res);
 	dmabufd_region_plan_free(plan);
-	dmabufd_region_stats(s->region, &after);
-	res.largest_free_before = (uint64_t)before.largest_free_run * s->caps.page_size;
-	res.largest_free_after = (uint64_t)after.largest_free_run * s->caps.page_size;
-	s->counters.compactions++;
-	log_info("compaction: %llu of %llu moves, %llu bytes moved; largest free run %llu -> %llu bytes",
-		 (unsigned long long)res.moves, (unsigned long long)res.planned_moves,
+	dmabufd_region_stats(sb->region, &after);
+	res.largest_free_before = (uint64_t)before.largest_free_run * sb->caps.page_size;
+	res.largest_free_after = (uint64_t)after.largest_free_run * sb->caps.page_size;
+	log_info("%s: compaction: %llu of %llu moves, %llu bytes moved; largest free run %llu -> %llu bytes",
+		 sb->caps.name, (unsigned long long)res.moves, (unsigned long long)res.planned_moves,
 		 (unsigned long long)res.bytes_moved, (unsigned long long)res.largest_free_before,
 		 (unsigned long long)res.largest_free_after);
 	*ret = res;
 	return err == -EBUSY ? 0 : err; /* busy buffers stay; the rest moved */
+}
+
+int server_place(struct server *s, uint64_t size, uint64_t alignment,
+		 enum dmabufd_attribute attribute, bool movable, uint64_t *ret_offset)
+{
+	return sb_place(&s->backends[0], size, alignment, attribute, movable, ret_offset);
+}
+
+void server_unplace(struct server *s, uint64_t offset)
+{
+	sb_unplace(&s->backends[0], offset);
+}
+
+int server_place_restored(struct server *s, struct buffer *b)
+{
+	return sb_place_restored(&s->backends[0], b);
+}
+
+int server_compact(struct server *s, struct server_compact_result *ret)
+{
+	struct server_compact_result sum = { 0 };
+	bool any = false;
+	int err = 0;
+
+	for (unsigned i = 0; i < s->nbackends && err == 0; i++) {
+		struct server_compact_result r;
+
+		if (!s->backends[i].backend->ops->migrate)
+			continue;
+		err = sb_compact(&s->backends[i], &r);
+		if (err < 0)
+			break;
+		any = true;
+		sum.planned_moves += r.planned_moves;
+		sum.planned_bytes += r.planned_bytes;
+		sum.moves += r.moves;
+		sum.bytes_moved += r.bytes_moved;
+		if (r.largest_free_before > sum.largest_free_before)
+			sum.largest_free_before = r.largest_free_before;
+		if (r.largest_free_after > sum.largest_free_after)
+			sum.largest_free_after = r.largest_free_after;
+	}
+	if (err < 0)
+		return err;
+	if (!any)
+		return -EOPNOTSUPP;
+	s->counters.compactions++;
+	*ret = sum;
+	return 0;
+}
+
+/* Which attribute a request names, for reasons. */
+static const char *attr_text(enum dmabufd_attribute a)
+{
+	return a == DMABUFD_ATTR_WRITECOMBINE ? "write-combine" :
+	       a == DMABUFD_ATTR_UNCACHED     ? "uncached" :
+						"cached";
+}
+
+/*
+ * Routing (issue 5, docs/BACKENDS.md "Several backends at once"): the
+ * request's constraints against each active backend's caps, in probe order.
+ * Free space is not looked at here: a backend that satisfies the request
+ * but has no room is handled by the caller's fall-through.
+ */
+int server_route(const struct server *s, const struct route_request *req,
+		 unsigned ret_idx[SERVER_MAX_BACKENDS], unsigned *ret_n, const char **ret_reason)
+{
+	const bool contiguous = req->flags & DMABUFD_ALLOC_CONTIGUOUS;
+	unsigned idx[SERVER_MAX_BACKENDS], n = 0;
+	bool any_attr = false, any_contig = false;
+
+	for (unsigned i = 0; i < s->nbackends; i++) {
+		const struct backend_caps *c = &s->backends[i].caps;
+		const uint64_t page = c->page_size;
+		uint64_t size;
+
+		if (!(c->attributes & (1u << req->attribute)))
+			continue;
+		any_attr = true;
+		if (contiguous && !c->contiguous)
+			continue;
+		any_contig = true;
+		if (page == 0 || req->size > UINT64_MAX - (page - 1))
+			continue;
+		size = (req->size + page - 1) / page * page;
+		if (size > c->region_size || req->alignment > c->region_size)
+			continue;
+		idx[n++] = i;
+	}
+	if (n) {
+		memcpy(ret_idx, idx, n * sizeof(idx[0]));
+		*ret_n = n;
+		return 0;
+	}
+	if (s->nbackends == 1) { /* the wording a single backend always gave */
+		const char *name = s->backends[0].caps.name;
+
+		*ret_reason = !any_attr ?
+			reasonf("the %s backend cannot provide %s memory", name,
+				attr_text(req->attribute)) :
+		       !any_contig ?
+			reasonf("the %s backend cannot provide physically contiguous memory%s", name,
+				req->contiguous_from_device ?
+					" (a named device has no IOMMU: no iommu_group)" : "") :
+			reasonf("%llu bytes do not fit in the %s backend's capacity",
+				(unsigned long long)req->size, name);
+		return any_contig ? -E2BIG : -EOPNOTSUPP;
+	}
+	*ret_reason = !any_attr ?
+		reasonf("no active backend can provide %s memory", attr_text(req->attribute)) :
+	       !any_contig ?
+		reasonf("no active backend that gives %s memory can provide physically contiguous memory%s",
+			attr_text(req->attribute),
+			req->contiguous_from_device ?
+				" (a named device has no IOMMU: no iommu_group)" : "") :
+		reasonf("%llu bytes do not fit in any active backend that satisfies the request",
+			(unsigned long long)req->size);
+	return any_contig ? -E2BIG : -EOPNOTSUPP;
 }

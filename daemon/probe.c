@@ -62,10 +62,13 @@ int probe_parse_order(const char *list, char ret_names[][16], size_t *ret_n)
 }
 
 int probe_backends(const char *order, const struct backend_options *opts,
-		   struct backend **ret, struct probe_report *report)
+		   struct backend *ret[PROBE_MAX_BACKENDS], size_t *ret_n,
+		   struct probe_report *report)
 {
 	char names[PROBE_MAX_BACKENDS][16];
-	size_t n = 0;
+	struct backend *active[PROBE_MAX_BACKENDS];
+	size_t n = 0, nactive = 0;
+	bool dmabuf_kind = false;
 	int err;
 
 	memset(report, 0, sizeof(*report));
@@ -75,6 +78,7 @@ int probe_backends(const char *order, const struct backend_options *opts,
 	for (size_t i = 0; i < n; i++) {
 		struct probe_entry *e = &report->entries[report->n++];
 		const struct backend_ops *ops = backend_find(names[i]);
+		struct backend_caps caps;
 		struct backend *b = NULL;
 
 		snprintf(e->name, sizeof(e->name), "%s", names[i]);
@@ -93,20 +97,36 @@ int probe_backends(const char *order, const struct backend_options *opts,
 			continue;
 		}
 		e->present = true;
-		e->chosen = true;
-		snprintf(e->reason, sizeof(e->reason), "present; first usable in order %s", order);
-		log_info("probe: %s: present, chosen (first usable of %s)", e->name, order);
-		*ret = b;
-		/* The ones after the chosen one are not tried. */
-		for (size_t j = i + 1; j < n && report->n < PROBE_MAX_BACKENDS; j++) {
-			struct probe_entry *s = &report->entries[report->n++];
-
-			snprintf(s->name, sizeof(s->name), "%s", names[j]);
-			snprintf(s->reason, sizeof(s->reason), "not tried (%s chosen before)", names[i]);
+		ops->get_caps(b, &caps);
+		if (nactive == 0) {
+			dmabuf_kind = caps.dmabuf;
+		} else if (caps.dmabuf != dmabuf_kind) {
+			/* Hello's dmabuf must hold for every buffer (docs/BACKENDS.md). */
+			snprintf(e->reason, sizeof(e->reason),
+				 "present; not active: %s fds do not mix with %s's",
+				 caps.dmabuf ? "dma-buf" : "non-dma-buf", active[0]->ops->name);
+			log_info("probe: %s: present, not active (%s fds do not mix with %s)",
+				 e->name, caps.dmabuf ? "dma-buf" : "non-dma-buf",
+				 active[0]->ops->name);
+			ops->destroy(b);
+			continue;
 		}
-		return 0;
+		e->chosen = true;
+		if (nactive == 0)
+			snprintf(e->reason, sizeof(e->reason), "present; active, first in order %s",
+				 order);
+		else
+			snprintf(e->reason, sizeof(e->reason), "present; active after %s",
+				 active[0]->ops->name);
+		log_info("probe: %s: present, active (%s of %s)", e->name,
+			 nactive == 0 ? "first usable" : "also usable", order);
+		active[nactive++] = b;
 	}
-	return -ENODEV;
+	if (nactive == 0)
+		return -ENODEV;
+	memcpy(ret, active, nactive * sizeof(active[0]));
+	*ret_n = nactive;
+	return 0;
 }
 
 /* Unit tests point the probe at a fake tree; the daemon never sets it. */

@@ -3,9 +3,11 @@
  * Backend probing (issue 5) and the consumer-device constraints of an Alloc.
  *
  * Probing: the daemon tries backends in an order (default kmod, dma-heap,
- * udmabuf, memfd; [daemon] backends = ... changes it, --backend/backend =
- * forces one) and keeps the first whose create() succeeds. Every attempt is
- * recorded (name, present or not, why) for the log and for Stats.
+ * udmabuf, memfd; [daemon] backends = ... changes it and restricts the set,
+ * --backend/backend = forces one) and keeps every one whose create()
+ * succeeds (memfd only when it is the first: it does not mix with dma-buf
+ * backends). Every attempt is recorded (name, present or not, active or
+ * not, why) for the log and for Stats.
  *
  * Devices: an Alloc may name up to PROBE_MAX_DEVICES importing devices
  * (/dev/dri/... nodes or /sys/devices/... paths). A device with no
@@ -36,7 +38,7 @@
 struct probe_entry {
 	char name[16];
 	bool present;     /* create() succeeded */
-	bool chosen;      /* this one serves requests */
+	bool chosen;      /* active: serves requests (several may be) */
 	int err;          /* 0, or the negative errno create() gave */
 	char reason[96];  /* why present/absent/chosen/skipped */
 };
@@ -58,16 +60,24 @@ struct probe_report {
 int probe_parse_order(const char *list, char ret_names[][16], size_t *ret_n);
 
 /**
- * probe_backends() - create the first backend of @order that is present.
+ * probe_backends() - create every backend of @order that is present; those
+ * kept are the active set, in @order (docs/BACKENDS.md, "Several backends
+ * at once"). The first present backend is always kept; a later one is kept
+ * when its fds are of the same kind (dma-buf or not: memfd never mixes with
+ * the dma-buf backends, so Hello's dmabuf holds for every buffer), and
+ * destroyed otherwise (recorded as present, not chosen).
  * @order: comma-separated list (probe_parse_order())
  * @opts: handed to each create()
- * @ret: receives the created backend
- * @report: filled with every attempt (also on failure)
+ * @ret: receives the active backends, first the primary (owned by the caller)
+ * @ret_n: how many (1 .. PROBE_MAX_BACKENDS)
+ * @report: filled with every attempt (also on failure); chosen = active
  * A name with no backend compiled in is recorded as absent ("not built in").
  * Return: 0; -EINVAL (bad @order); -ENODEV (none of them is present).
+ * @ret and @ret_n untouched on failure.
  */
 int probe_backends(const char *order, const struct backend_options *opts,
-		   struct backend **ret, struct probe_report *report);
+		   struct backend *ret[PROBE_MAX_BACKENDS], size_t *ret_n,
+		   struct probe_report *report);
 
 /**
  * probe_set_test_root() - prefix every probed path with @root (a fake /dev

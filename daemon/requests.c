@@ -72,11 +72,54 @@ static bool label_is_valid(const char *label)
 	return strlen(label) <= DMABUFD_LABEL_MAX;
 }
 
+/* The smallest placement granularity of the active backends (bytes). */
+static uint64_t smallest_page(const struct server *s)
+{
+	uint64_t page = s->backends[0].caps.page_size;
+
+	for (unsigned i = 1; i < s->nbackends; i++)
+		if (s->backends[i].caps.page_size < page)
+			page = s->backends[i].caps.page_size;
+	return page;
+}
+
+/* Bytes all active backends manage. */
+static uint64_t total_capacity(const struct server *s)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < s->nbackends; i++)
+		sum += s->backends[i].caps.region_size;
+	return sum;
+}
+
+/* @size rounded up to @sb's page (server_route() checked it cannot overflow). */
+static uint64_t sb_round(const struct server_backend *sb, uint64_t size)
+{
+	const uint64_t page = sb->caps.page_size;
+
+	return (size + page - 1) / page * page;
+}
+
+static void fill_backend_info(const struct server_backend *sb, Dmabufd__BackendInfo *bi)
+{
+	dmabufd__backend_info__init(bi);
+	bi->name = (char *)sb->caps.name;
+	bi->attributes = sb->caps.attributes;
+	bi->contiguous = sb->caps.contiguous;
+	bi->migration = sb->caps.migration;
+	bi->dmabuf = sb->caps.dmabuf;
+	bi->capacity = sb->caps.region_size;
+	bi->page_size = sb->caps.page_size;
+}
+
 static void handle_hello(struct client *c, uint64_t id, const Dmabufd__Hello *hello)
 {
 	struct server *s = c->server;
 	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
 	Dmabufd__HelloReply hr = DMABUFD__HELLO_REPLY__INIT;
+	Dmabufd__BackendInfo infos[SERVER_MAX_BACKENDS];
+	Dmabufd__BackendInfo *info_ptrs[SERVER_MAX_BACKENDS];
 
 	if (c->hello_done)
 		return reply_error(c, id, -EPROTO, "Hello was already exchanged");
@@ -89,12 +132,23 @@ static void handle_hello(struct client *c, uint64_t id, const Dmabufd__Hello *he
 
 	hr.version = DMABUFD__VERSION__VERSION_CURRENT;
 	hr.backend = (char *)s->caps.name;
-	hr.attributes = s->caps.attributes;
-	hr.contiguous = s->caps.contiguous;
-	hr.migration = s->caps.migration;
-	hr.dmabuf = s->caps.dmabuf;
-	hr.region_size = s->caps.region_size;
-	hr.page_size = s->caps.page_size;
+	hr.attributes = 0;
+	hr.dmabuf = true;
+	/* The daemon as a whole (proto HelloReply.backends): union/any/all/sum/min. */
+	for (unsigned i = 0; i < s->nbackends; i++) {
+		const struct backend_caps *bc = &s->backends[i].caps;
+
+		hr.attributes |= bc->attributes;
+		hr.contiguous |= bc->contiguous;
+		hr.migration |= bc->migration;
+		hr.dmabuf &= bc->dmabuf;
+		fill_backend_info(&s->backends[i], &infos[i]);
+		info_ptrs[i] = &infos[i];
+	}
+	hr.region_size = total_capacity(s);
+	hr.page_size = (uint32_t)smallest_page(s);
+	hr.n_backends = s->nbackends;
+	hr.backends = info_ptrs;
 	hr.max_message = DMABUFD_MAX_MESSAGE;
 	hr.max_buffers = s->limits.max_buffers;
 	hr.max_alloc = s->limits.max_alloc;
@@ -123,6 +177,34 @@ static const char *attribute_text(int attribute)
 	return "unknown";
 }
 
+/* Bytes held by live buffers @sb made (Stats; a walk of the registry). */
+static uint64_t sb_used_count(const struct server_backend *sb, uint32_t *ret_buffers)
+{
+	struct server *s = sb->server;
+	const struct buffer *b;
+	uint64_t used = 0;
+	uint32_t n = 0;
+
+	if (s->nbackends == 1) {
+		if (ret_buffers)
+			*ret_buffers = (uint32_t)s->registry.count;
+		return s->used;
+	}
+	TAILQ_FOREACH(b, &s->registry.order, order_link)
+		if (buffer_home(s, b) == sb) {
+			used += b->size;
+			n++;
+		}
+	if (ret_buffers)
+		*ret_buffers = n;
+	return used;
+}
+
+static uint64_t sb_used(const struct server_backend *sb)
+{
+	return sb_used_count(sb, NULL);
+}
+
 /* How often a backend's -EBUSY for a placement is answered by another one. */
 #define PLACEMENT_RETRIES 4
 
@@ -134,40 +216,54 @@ static const char *attribute_text(int attribute)
  * reservations are dropped again before returning. On success ba->offset
  * holds the placement and *ret_fd the daemon's reference.
  */
-static int place_and_materialise(struct server *s, struct backend_alloc *ba, int *ret_fd,
-				 const char **reason)
+static int place_and_materialise(struct server_backend *sb, struct backend_alloc *ba,
+				 int *ret_fd, const char **reason)
 {
+	const uint64_t page = sb->caps.page_size;
 	uint64_t busy[PLACEMENT_RETRIES];
 	unsigned nbusy = 0;
 	int err;
 
 	for (;;) {
-		err = server_place(s, ba->size, ba->alignment, ba->attribute,
-				   ba->flags & DMABUFD_ALLOC_MOVABLE, &ba->offset);
+		err = sb_place(sb, ba->size, ba->alignment, ba->attribute,
+			       ba->flags & DMABUFD_ALLOC_MOVABLE, &ba->offset);
 		if (err < 0) {
 			*reason = err == -ENOSPC ?
-				reasonf("no room: %llu of %llu bytes in use, largest free run too small",
-					(unsigned long long)s->used,
-					(unsigned long long)s->caps.region_size) :
+				reasonf("no room in %s: %llu of %llu bytes in use, largest free run too small",
+					sb->caps.name, (unsigned long long)sb_used(sb),
+					(unsigned long long)sb->caps.region_size) :
 				"the region allocator refused the request";
 			break;
 		}
-		err = s->backend->ops->alloc(s->backend, ba, ret_fd, reason);
+		err = sb->backend->ops->alloc(sb->backend, ba, ret_fd, reason);
 		if (err == 0)
 			break;
-		server_unplace(s, ba->offset);
+		sb_unplace(sb, ba->offset);
 		/* Only a physical placement can be "busy" (kmod: unmovable pages). */
-		if (err != -EBUSY || !s->caps.contiguous || nbusy == PLACEMENT_RETRIES)
+		if (err != -EBUSY || !sb->caps.contiguous || nbusy == PLACEMENT_RETRIES)
 			break;
-		if (dmabufd_region_reserve(s->region, (uint32_t)(ba->offset / s->caps.page_size),
-					   (uint32_t)(ba->size / s->caps.page_size)) < 0)
+		if (dmabufd_region_reserve(sb->region, (uint32_t)(ba->offset / page),
+					   (uint32_t)(ba->size / page)) < 0)
 			break;
 		busy[nbusy++] = ba->offset;
 	}
 	while (nbusy--)
-		dmabufd_region_unreserve(s->region, (uint32_t)(busy[nbusy] / s->caps.page_size),
-					 (uint32_t)(ba->size / s->caps.page_size));
+		dmabufd_region_unreserve(sb->region, (uint32_t)(busy[nbusy] / page),
+					 (uint32_t)(ba->size / page));
 	return err;
+}
+
+/*
+ * Errors after which an Alloc falls through to the next active backend that
+ * satisfies it (docs/BACKENDS.md): no room, no memory, or the backend
+ * itself could not honour it after all. Every candidate satisfies the
+ * constraints, so a contiguous request only ever falls to another
+ * contiguous backend. -EBUSY: a contiguous backend found no placement free
+ * of unmovable pages (PLACEMENT_RETRIES), which is "no room" too.
+ */
+static bool falls_through(int err)
+{
+	return err == -ENOSPC || err == -ENOMEM || err == -EBUSY || err == -EOPNOTSUPP;
 }
 
 /*
@@ -213,7 +309,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 			 const struct fb_layout *fb)
 {
 	struct server *s = c->server;
-	const uint64_t page = s->caps.page_size;
+	const uint64_t page = smallest_page(s);
 	const char *label = req->label ? req->label : "";
 	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
 	Dmabufd__AllocReply ar = DMABUFD__ALLOC_REPLY__INIT;
@@ -221,6 +317,9 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	Dmabufd__FramebufferPlane planes[FB_MAX_PLANES];
 	Dmabufd__FramebufferPlane *plane_ptrs[FB_MAX_PLANES];
 	struct backend_alloc ba;
+	struct route_request rr;
+	unsigned cand[SERVER_MAX_BACKENDS], ncand = 0;
+	struct server_backend *sb = NULL;
 	const char *reason = NULL;
 	struct buffer *b;
 	uint64_t size;
@@ -237,10 +336,10 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		reason = "size overflows when rounded up to whole pages";
 		goto refuse;
 	}
-	size = (req->size + page - 1) & ~(page - 1);
+	size = (req->size + page - 1) & ~(page - 1); /* the smallest page of all (Hello) */
 	if (req->alignment &&
 	    ((req->alignment & (req->alignment - 1)) || req->alignment < page ||
-	     req->alignment > s->caps.region_size)) {
+	     req->alignment > total_capacity(s))) {
 		reason = reasonf("alignment %llu is not a power of two between the page size and the region size",
 				 (unsigned long long)req->alignment);
 		goto refuse;
@@ -267,19 +366,19 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 				 (unsigned long long)size, (unsigned long long)s->limits.max_alloc);
 		goto refuse;
 	}
-	err = -EOPNOTSUPP;
-	if (!(s->caps.attributes & (1u << req->attribute))) {
-		reason = reasonf("the %s backend cannot provide %s memory", s->caps.name,
-				 attribute_text(req->attribute));
+	rr = (struct route_request){
+		.size = req->size,
+		.alignment = req->alignment,
+		.attribute = (enum dmabufd_attribute)req->attribute,
+		.flags = flags,
+		.contiguous_from_device = (flags & DMABUFD_ALLOC_CONTIGUOUS) &&
+					  !(req->flags & DMABUFD_ALLOC_CONTIGUOUS),
+	};
+	err = server_route(s, &rr, cand, &ncand, &reason);
+	if (err < 0)
 		goto refuse;
-	}
-	if ((flags & DMABUFD_ALLOC_CONTIGUOUS) && !s->caps.contiguous) {
-		reason = reasonf("the %s backend cannot provide physically contiguous memory%s",
-				 s->caps.name,
-				 (req->flags & DMABUFD_ALLOC_CONTIGUOUS) ? "" :
-				 " (a named device has no IOMMU: no iommu_group)");
-		goto refuse;
-	}
+	/* Rounded to the page of the backend that gets it (the first that can). */
+	size = sb_round(&s->backends[cand[0]], req->size);
 	err = -EMFILE;
 	if (c->nbuffers >= s->limits.max_buffers) {
 		reason = reasonf("this client holds %u buffers, the limit", c->nbuffers);
@@ -300,18 +399,53 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		goto refuse;
 	}
 	b->fd = -1;
-	ba = (struct backend_alloc){
-		.size = size,
-		.alignment = req->alignment,
-		.attribute = (enum dmabufd_attribute)req->attribute,
-		.flags = flags,
-		.label = label,
-	};
-	err = place_and_materialise(s, &ba, &fd, &reason);
-	if (err < 0) {
+	for (unsigned k = 0; k < ncand; k++) {
+		struct server_backend *try = &s->backends[cand[k]];
+		const uint64_t try_size = sb_round(try, req->size);
+
+		/* A later backend's larger page may round the size up further. */
+		if (k > 0 && try_size != size) {
+			err = policy_check_quota(s->config.policy, &s->ledger, &c->usage, c->cred.uid,
+						 c->cred.gid, try_size,
+						 (enum dmabufd_attribute)req->attribute, reason_buf,
+						 sizeof(reason_buf));
+			if (err < 0) {
+				s->share_counters.quota_refusals++;
+				reason = reason_buf;
+				break;
+			}
+		}
+		ba = (struct backend_alloc){
+			.size = try_size,
+			/* its placement is page-aligned: a smaller alignment holds */
+			.alignment = req->alignment > try->caps.page_size ? req->alignment : 0,
+			.attribute = (enum dmabufd_attribute)req->attribute,
+			.flags = flags,
+			.label = label,
+		};
+		err = place_and_materialise(try, &ba, &fd, &reason);
+		if (err == 0) {
+			sb = try;
+			size = try_size;
+			sb->allocs++;
+			if (k > 0)
+				sb->fallthroughs++;
+			if (k > 0 || ncand > 1)
+				log_debug("alloc of %llu bytes: served by %s (candidate %u of %u)",
+					  (unsigned long long)size, sb->caps.name, k + 1, ncand);
+			break;
+		}
+		if (!falls_through(err) || k + 1 == ncand)
+			break;
+		log_info("alloc of %llu bytes: %s failed (%s: %s); trying %s",
+			 (unsigned long long)try_size, try->caps.name, strerror(-err),
+			 reason ? reason : "", s->backends[cand[k + 1]].caps.name);
+	}
+	if (!sb) {
 		free(b);
 		goto refuse;
 	}
+	b->home = sb;
 	b->fd = fd;
 	b->size = size;
 	b->offset = ba.offset;
@@ -327,9 +461,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	TAILQ_INIT(&b->importers);
 	err = share_charge_owner(s, b);
 	if (err < 0) {
-		s->backend->ops->release(s->backend, b);
-		if (!s->caps.deferred_release) /* kmod: unplaced at RELEASED */
-			server_unplace(s, b->offset);
+		server_unmake_buffer(s, b); /* kmod: unplaced at RELEASED */
 		free(b);
 		reason = "out of memory";
 		goto refuse;
@@ -338,9 +470,7 @@ static void handle_alloc(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	if (err < 0) {
 		b->owner = NULL;
 		ledger_uncharge(&s->ledger, &c->usage, b->uid, b->gid, true, b->size, b->attribute);
-		s->backend->ops->release(s->backend, b);
-		if (!s->caps.deferred_release) /* kmod: unplaced at RELEASED */
-			server_unplace(s, b->offset);
+		server_unmake_buffer(s, b); /* kmod: unplaced at RELEASED */
 		free(b);
 		reason = "out of memory";
 		goto refuse;
@@ -530,6 +660,7 @@ static void handle_list(struct client *c, uint64_t id, const Dmabufd__List *req)
 		}
 		bytes += entry;
 		bi->orphaned = b->orphaned; /* issue 8 */
+		bi->backend = (char *)buffer_home(s, b)->caps.name; /* issue 5 */
 		ptrs[n++] = bi;
 	}
 	lr.n_buffers = n;
@@ -560,7 +691,7 @@ static void handle_compact(struct client *c, uint64_t id)
 	err = server_compact(c->server, &res);
 	if (err < 0)
 		return reply_error(c, id, err,
-				   err == -EOPNOTSUPP ? "this backend cannot relocate buffers" :
+				   err == -EOPNOTSUPP ? "no active backend can relocate buffers" :
 							"compaction failed; see the daemon's log");
 	cr.planned_moves = res.planned_moves;
 	cr.planned_bytes = res.planned_bytes;
@@ -582,10 +713,27 @@ static void handle_stats(struct client *c, uint64_t id)
 	Dmabufd__StatsReply sr = DMABUFD__STATS_REPLY__INIT;
 	Dmabufd__ProbeResult probe[PROBE_MAX_BACKENDS];
 	Dmabufd__ProbeResult *probe_ptrs[PROBE_MAX_BACKENDS];
+	Dmabufd__BackendInfo binfo[SERVER_MAX_BACKENDS];
+	Dmabufd__BackendInfo *binfo_ptrs[SERVER_MAX_BACKENDS];
 	struct dmabufd_region_stats rs;
 
 	sr.backend = (char *)s->caps.name;
-	sr.capacity = s->caps.region_size;
+	sr.capacity = total_capacity(s);
+	for (unsigned i = 0; i < s->nbackends; i++) { /* issue 5: every active backend */
+		struct server_backend *sb = &s->backends[i];
+		struct dmabufd_region_stats brs;
+
+		fill_backend_info(sb, &binfo[i]);
+		binfo[i].used = sb_used_count(sb, &binfo[i].buffers);
+		dmabufd_region_stats(sb->region, &brs);
+		binfo[i].free_pages = brs.free_pages;
+		binfo[i].largest_free_pages = brs.largest_free_run;
+		binfo[i].allocs = sb->allocs;
+		binfo[i].fallthroughs = sb->fallthroughs;
+		binfo_ptrs[i] = &binfo[i];
+	}
+	sr.n_backends = s->nbackends;
+	sr.backends = binfo_ptrs;
 	sr.used = s->used;
 	sr.buffers = (uint32_t)s->registry.count;
 	sr.clients = s->nclients;

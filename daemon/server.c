@@ -42,6 +42,10 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 	TAILQ_INIT(&s->clients);
 	s->fb_rules = fb_align_rules_default;
 	backend->ops->get_caps(backend, &s->caps);
+	s->backends[0] = (struct server_backend){ .server = s, .backend = backend,
+						  .caps = s->caps };
+	s->nbackends = 1;
+	s->config_max_alloc = s->limits.max_alloc;
 	if (s->limits.max_alloc == 0 || s->limits.max_alloc > s->caps.region_size)
 		s->limits.max_alloc = s->caps.region_size;
 	ledger_init(&s->ledger);
@@ -72,6 +76,37 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 		policy_free(TAKE_PTR(s->config.policy));
 		return err;
 	}
+	return 0;
+}
+
+int server_add_backend(struct server *s, struct backend *backend)
+{
+	struct server_backend *sb;
+	int err;
+
+	if (s->nbackends == SERVER_MAX_BACKENDS)
+		return -ENOSPC;
+	sb = &s->backends[s->nbackends];
+	*sb = (struct server_backend){ .server = s, .index = s->nbackends, .backend = backend };
+	backend->ops->get_caps(backend, &sb->caps);
+	err = sb_region_init(sb);
+	if (err < 0) {
+		memset(sb, 0, sizeof(*sb));
+		return err;
+	}
+	s->nbackends++;
+	err = sb_events_init(sb);
+	if (err < 0) {
+		sb_events_finish(sb);
+		dmabufd_region_destroy(sb->region);
+		s->nbackends--;
+		memset(sb, 0, sizeof(*sb));
+		return err;
+	}
+	/* The largest single Alloc: the largest capacity unless configured lower. */
+	if (sb->caps.region_size > s->limits.max_alloc)
+		s->limits.max_alloc = s->config_max_alloc && s->config_max_alloc < sb->caps.region_size ?
+					      s->config_max_alloc : sb->caps.region_size;
 	return 0;
 }
 
@@ -325,19 +360,26 @@ void server_release_buffer(struct server *s, struct buffer *b)
 	}
 	fdstore_buffer_released(s, b); /* issue 8: FDSTOREREMOVE, orphan bookkeeping */
 	registry_remove(&s->registry, b);
-	s->backend->ops->release(s->backend, b);
-	/*
-	 * Deferred release (kmod): clients may still map the pages; the range
-	 * stays placed until the backend's release event (backend_events.c).
-	 */
-	if (!s->caps.deferred_release)
-		server_unplace(s, b->offset);
+	server_unmake_buffer(s, b);
 	s->used -= b->size;
 	s->counters.releases_total++;
 	log_buffer_event(LOG_LEVEL_DEBUG, b, 0, "buffer %llu released (%llu bytes, owner pid %d)",
 			 (unsigned long long)b->id, (unsigned long long)b->size,
 			 (int)b->pid); /* issue 8: BUFFER_ID= etc. in the journal */
 	free(b);
+}
+
+void server_unmake_buffer(struct server *s, struct buffer *b)
+{
+	struct server_backend *sb = buffer_home(s, b);
+
+	sb->backend->ops->release(sb->backend, b);
+	/*
+	 * Deferred release (kmod): clients may still map the pages; the range
+	 * stays placed until the backend's release event (backend_events.c).
+	 */
+	if (!sb->caps.deferred_release)
+		sb_unplace(sb, b->offset);
 }
 
 void client_destroy(struct client *c)
@@ -535,9 +577,12 @@ void server_finish(struct server *s)
 	server_backend_events_finish(s); /* kmod orphans */
 	registry_finish(&s->registry);
 	ledger_finish(&s->ledger);
-	dmabufd_region_destroy(s->region);
 	config_finish(&s->config);
-	if (s->backend)
+	for (unsigned i = 0; i < s->nbackends; i++) {
+		dmabufd_region_destroy(s->backends[i].region);
+		s->backends[i].backend->ops->destroy(s->backends[i].backend);
+	}
+	if (s->nbackends == 0 && s->backend) /* server_init() failed early */
 		s->backend->ops->destroy(s->backend);
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;

@@ -98,6 +98,27 @@ struct server_compact_result {
 	uint64_t largest_free_after;  /* bytes */
 };
 
+/* Most backends active at once (issue 5: kmod, dma-heap, udmabuf, memfd). */
+#define SERVER_MAX_BACKENDS 4
+
+/*
+ * One active backend (docs/BACKENDS.md, "Several backends at once"). Each
+ * has its own region (placement and attribute ledger view, placement.c);
+ * every buffer records the one that made it (buffer.home) and release,
+ * migrate, revoke, pool figures and release events go to that one.
+ */
+struct server_backend {
+	struct server *server;
+	unsigned index;             /* in server.backends[], probe order */
+	struct backend *backend;    /* owned */
+	struct backend_caps caps;
+	struct dmabufd_region *region;
+	struct event *ev;           /* deferred release: the event fd watcher, or NULL */
+	uint32_t orphans;           /* live buffers adopted at start-up, owner unknown */
+	uint64_t allocs;            /* buffers made here since start */
+	uint64_t fallthroughs;      /* of those, after an earlier backend had no room */
+};
+
 struct server {
 	struct event_base *base;
 	int listen_fd;
@@ -105,11 +126,20 @@ struct server {
 	struct event *ev_accept_retry;
 	char *socket_path;          /* unlinked at exit when owned */
 	bool owns_socket_path;
+	/*
+	 * Active backends in probe order (issue 5); backends[0] is the primary.
+	 * backend, caps and region below are aliases of backends[0] for the
+	 * code that knows one backend (fd store: memfd, which is only ever
+	 * active alone; the top-level Hello/Stats figures).
+	 */
+	struct server_backend backends[SERVER_MAX_BACKENDS];
+	unsigned nbackends;
 	struct backend *backend;
 	struct backend_caps caps;
 	struct probe_report probe;  /* backends tried at start (issue 5) */
 	struct registry registry;
 	struct server_limits limits;
+	uint64_t config_max_alloc;  /* limits.max_alloc as given (0: largest capacity) */
 	TAILQ_HEAD(, client) clients;
 	uint32_t nclients;
 	uint64_t used;              /* bytes held by live buffers */
@@ -129,9 +159,14 @@ struct server {
 	struct share_counters share_counters;
 	char refusal[160];          /* reason of the last refused peer */
 	/* deferred-release backends (kmod; backend_events.c) */
-	struct event *ev_backend;   /* the backend's event fd, or NULL */
-	uint32_t backend_orphans;   /* live buffers adopted at start-up, owner unknown */
+	uint32_t backend_orphans;   /* live buffers adopted at start-up, all backends */
 };
+
+/** buffer_home() - the active backend that made @b (the primary if unset). */
+static inline struct server_backend *buffer_home(struct server *s, const struct buffer *b)
+{
+	return b->home ? b->home : &s->backends[0];
+}
 
 /**
  * server_init() - set up a server around an already-created backend.
@@ -141,6 +176,45 @@ struct server {
  */
 int server_init(struct server *s, struct event_base *base, struct backend *backend,
 		const struct server_limits *limits);
+
+/**
+ * server_add_backend() - make @backend active too, after those already
+ * active (issue 5, several backends at once): it gets its own region and,
+ * if it has deferred release, its events are watched (and its live buffers
+ * adopted). Call after server_init(), before serving.
+ * @backend: owned by the server on success; untouched on failure
+ * Return: 0; -ENOSPC (SERVER_MAX_BACKENDS active already); -EINVAL (its
+ * region cannot be created); -ENOMEM; negative errno of its rebuild().
+ */
+int server_add_backend(struct server *s, struct backend *backend);
+
+/* What a request needs from a backend (server_route()). */
+struct route_request {
+	uint64_t size;              /* bytes, before rounding to the backend's page */
+	uint64_t alignment;         /* bytes, 0 or a power of two */
+	enum dmabufd_attribute attribute;
+	uint32_t flags;             /* DMABUFD_ALLOC_*, CONTIGUOUS included when a device needs it */
+	bool contiguous_from_device; /* CONTIGUOUS came from a device without IOMMU (reasons) */
+};
+
+/**
+ * server_route() - the active backends that satisfy @req, in probe order
+ * (docs/BACKENDS.md, "Several backends at once"). A backend satisfies a
+ * request when it offers the attribute, gives physically contiguous memory
+ * if DMABUFD_ALLOC_CONTIGUOUS is set, and the size rounded up to its page
+ * (and the alignment) fit in its capacity.
+ * @ret_idx: receives up to SERVER_MAX_BACKENDS indexes into s->backends
+ * @ret_n: how many (at least 1)
+ * @ret_reason: on failure, reasonf() text (with one backend active, the
+ *              wording single-backend daemons always gave)
+ * Pure: looks at caps only, never at free space.
+ * Return: 0; -EOPNOTSUPP (no active backend offers the attribute, or
+ * contiguity when needed); -E2BIG (some satisfy the attribute and
+ * contiguity, but the size or alignment exceeds each one's capacity).
+ * Outputs untouched on failure except @ret_reason.
+ */
+int server_route(const struct server *s, const struct route_request *req,
+		 unsigned ret_idx[SERVER_MAX_BACKENDS], unsigned *ret_n, const char **ret_reason);
 
 /**
  * server_listen_path() - create, bind and listen on @path.
@@ -189,9 +263,14 @@ void server_finish(struct server *s);
  * restored after a restart, or (non-contiguous backends) place it anew.
  * Return: 0; -EBUSY/-ENOSPC when it cannot be placed.
  *
- * server_compact() - run a full compaction plan (dmabufctl compact).
- * Return: 0 and *ret; -EOPNOTSUPP (backend cannot migrate); -ENOMEM;
+ * server_compact() - run a full compaction plan (dmabufctl compact) on
+ * every active backend that can migrate; *ret sums them (largest free runs:
+ * the largest over those backends).
+ * Return: 0 and *ret; -EOPNOTSUPP (no active backend can migrate); -ENOMEM;
  * -EUCLEAN (registry and region disagree: a bug, logged).
+ *
+ * The server_* forms work on the primary backend (backends[0]); the sb_*
+ * forms on one active backend, and only see that backend's buffers.
  */
 int server_region_init(struct server *s);
 int server_place(struct server *s, uint64_t size, uint64_t alignment,
@@ -199,6 +278,12 @@ int server_place(struct server *s, uint64_t size, uint64_t alignment,
 void server_unplace(struct server *s, uint64_t offset);
 int server_place_restored(struct server *s, struct buffer *b);
 int server_compact(struct server *s, struct server_compact_result *ret);
+int sb_region_init(struct server_backend *sb);
+int sb_place(struct server_backend *sb, uint64_t size, uint64_t alignment,
+	     enum dmabufd_attribute attribute, bool movable, uint64_t *ret_offset);
+void sb_unplace(struct server_backend *sb, uint64_t offset);
+int sb_place_restored(struct server_backend *sb, struct buffer *b);
+int sb_compact(struct server_backend *sb, struct server_compact_result *ret);
 
 /*
  * Deferred-release backends (backend_events.c): server_backend_events_init()
@@ -208,6 +293,9 @@ int server_compact(struct server *s, struct server_compact_result *ret);
  */
 int server_backend_events_init(struct server *s);
 void server_backend_events_finish(struct server *s);
+/* The same for one active backend (server_add_backend()). */
+int sb_events_init(struct server_backend *sb);
+void sb_events_finish(struct server_backend *sb);
 
 /* Internal, shared by server.c and requests.c. */
 void client_destroy(struct client *c);
@@ -215,6 +303,9 @@ int client_queue_reply(struct client *c, const void *reply_msg, int fd);
 void client_handle_datagram(struct client *c, const uint8_t *data, size_t len,
 			    int *fds, size_t nfds, unsigned wire_flags);
 void server_release_buffer(struct server *s, struct buffer *b);
+/* Undo a materialised buffer that never reached the registry: release it
+ * in its backend and free its placement (unless deferred). */
+void server_unmake_buffer(struct server *s, struct buffer *b);
 void reply_error(struct client *c, uint64_t id, int error, const char *reason);
 const char *reasonf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t realtime_usec(void);

@@ -499,6 +499,7 @@ void handle_revoke(struct client *c, uint64_t id, const Dmabufd__Revoke *req)
 	struct server *s = c->server;
 	struct buffer *b = registry_lookup(&s->registry, req->buffer_id);
 	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
+	struct server_backend *sb;
 	const char *reason = NULL;
 	int err;
 
@@ -507,12 +508,13 @@ void handle_revoke(struct client *c, uint64_t id, const Dmabufd__Revoke *req)
 				   reasonf("no buffer %llu", (unsigned long long)req->buffer_id));
 	if (b->owner != c && c->cred.uid != 0 && c->cred.uid != b->uid)
 		return reply_error(c, id, -EPERM, "only root or the buffer's owner may revoke it");
-	if (!s->backend->ops->revoke)
+	sb = buffer_home(s, b); /* the backend that made it (issue 5) */
+	if (!sb->backend->ops->revoke)
 		return reply_error(c, id, -EOPNOTSUPP,
 				   reasonf("the %s backend cannot revoke: its fds are plain memory "
 					   "that stays valid while any process holds it",
-					   s->caps.name));
-	err = s->backend->ops->revoke(s->backend, b, &reason);
+					   sb->caps.name));
+	err = sb->backend->ops->revoke(sb->backend, b, &reason);
 	if (err < 0)
 		return reply_error(c, id, err, reason ? reason : "the backend could not revoke");
 	log_info("buffer %llu revoked by pid %d uid %u", (unsigned long long)b->id,

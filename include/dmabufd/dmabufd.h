@@ -128,10 +128,13 @@ struct dmabufd_buffer_info {
 	struct dmabufd_importer importers[DMABUFD_LIST_IMPORTERS]; /**< the oldest ones */
 	uint32_t tokens;               /**< live share tokens for this buffer */
 	uint32_t owner_transfers;      /**< times an importer took over ownership */
+	char backend[16];              /**< the active backend that made it (issue 5) */
 };
 
 /** Most backends a Stats probe report lists. */
 #define DMABUFD_MAX_PROBE 8
+/** Most active backends a Stats reply lists. */
+#define DMABUFD_MAX_BACKENDS 4
 /** Most devices dmabufd_alloc_devices() accepts. */
 #define DMABUFD_MAX_DEVICES 8
 
@@ -170,8 +173,29 @@ struct dmabufd_stats {
 		char backend[16];      /**< "kmod", "dma-heap", "udmabuf", "memfd" */
 		uint8_t present;       /**< 1: the backend could be set up */
 		uint8_t chosen;        /**< 1: it serves requests */
-		char reason[96];       /**< why (error, "not tried", ...) */
+		char reason[96];       /**< why (error, "not active", ...) */
 	} probe[DMABUFD_MAX_PROBE];
+	/*
+	 * Every active backend, in probe order (issue 5: several at once; an
+	 * Alloc goes to the first that satisfies it). capacity above is their
+	 * sum; the region figures above are the first one's.
+	 */
+	uint32_t num_backends;         /**< entries used in backends[] */
+	struct dmabufd_backend_stats {
+		char name[16];         /**< "kmod", "dma-heap", "udmabuf", "memfd" */
+		uint32_t attributes;   /**< bit (1 << enum dmabufd_attribute) */
+		uint8_t contiguous;    /**< 1: physically contiguous buffers */
+		uint8_t migration;     /**< 1: can relocate movable buffers */
+		uint8_t dmabuf;        /**< 1: fds are dma-bufs */
+		uint64_t capacity;     /**< bytes */
+		uint32_t page_size;    /**< bytes */
+		uint64_t used;         /**< bytes held by live buffers it made */
+		uint32_t buffers;      /**< live buffers it made */
+		uint64_t free_pages;   /**< pages of page_size bytes */
+		uint64_t largest_free_pages;
+		uint64_t allocs;       /**< buffers it made since start */
+		uint64_t fallthroughs; /**< of those, after an earlier backend had no room */
+	} backends[DMABUFD_MAX_BACKENDS];
 };
 
 /** What dmabufd_compact() did. */

@@ -148,6 +148,28 @@ static void test_iommu_decision(void **state)
 	assert_int_equal(probe_device_needs_contiguous("/dev/dri/card7", &why), -ENODEV);
 }
 
+/*
+ * probe_backends() keeps every present backend of the same fd kind; these
+ * tests look at the first (the primary) and at how many were kept.
+ */
+static size_t probe_nactive;
+
+static int probe_first(const char *order, const struct backend_options *opts,
+		       struct backend **ret, struct probe_report *rep)
+{
+	struct backend *active[PROBE_MAX_BACKENDS];
+	size_t n = 0;
+	int err = probe_backends(order, opts, active, &n, rep);
+
+	if (err < 0)
+		return err;
+	for (size_t i = 1; i < n; i++)
+		active[i]->ops->destroy(active[i]);
+	probe_nactive = n;
+	*ret = active[0];
+	return 0;
+}
+
 static void test_probe_order_choice(void **state)
 {
 	struct backend_options opts = { .capacity = 1 << 20 };
@@ -156,7 +178,7 @@ static void test_probe_order_choice(void **state)
 	struct backend_caps caps;
 
 	/* Nothing but memfd is present in the fake tree. */
-	assert_int_equal(probe_backends("kmod,dma-heap,udmabuf,memfd", &opts, &b, &rep), 0);
+	assert_int_equal(probe_first("kmod,dma-heap,udmabuf,memfd", &opts, &b, &rep), 0);
 	assert_int_equal(rep.n, 4);
 	assert_false(rep.entries[0].present);
 	assert_false(rep.entries[1].present);
@@ -166,17 +188,20 @@ static void test_probe_order_choice(void **state)
 	assert_string_equal(caps.name, "memfd");
 	b->ops->destroy(b);
 
-	assert_int_equal(probe_backends("kmod,udmabuf", &opts, &b, &rep), -ENODEV);
+	assert_int_equal(probe_first("kmod,udmabuf", &opts, &b, &rep), -ENODEV);
 	assert_int_equal(rep.n, 2);
-	assert_int_equal(probe_backends("kmod,bogus", &opts, &b, &rep), -EINVAL);
+	assert_int_equal(probe_first("kmod,bogus", &opts, &b, &rep), -EINVAL);
 
 	/* A fake heap directory: dma-heap is present and wins over memfd. */
 	mkpath("/dev/dma_heap/system", false);
-	assert_int_equal(probe_backends("dma-heap,memfd", &opts, &b, &rep), 0);
+	assert_int_equal(probe_first("dma-heap,memfd", &opts, &b, &rep), 0);
 	assert_int_equal(rep.n, 2);
 	assert_true(rep.entries[0].chosen);
-	assert_false(rep.entries[1].present);
-	assert_non_null(strstr(rep.entries[1].reason, "not tried"));
+	/* memfd is present but does not join dma-buf backends. */
+	assert_true(rep.entries[1].present);
+	assert_false(rep.entries[1].chosen);
+	assert_non_null(strstr(rep.entries[1].reason, "not active"));
+	assert_int_equal(probe_nactive, 1);
 	b->ops->get_caps(b, &caps);
 	assert_string_equal(caps.name, "dma-heap");
 	assert_false(caps.contiguous);
@@ -184,10 +209,45 @@ static void test_probe_order_choice(void **state)
 	assert_true(caps.dmabuf);
 	b->ops->destroy(b);
 
-	/* Reversed order: memfd first. */
-	assert_int_equal(probe_backends("memfd,dma-heap", &opts, &b, &rep), 0);
+	/* Several present: dma-heap and udmabuf both active, in order; memfd not. */
+	mkpath("/dev/udmabuf", false);
+	{
+		struct backend *active[PROBE_MAX_BACKENDS];
+		size_t n = 0;
+
+		assert_int_equal(probe_backends("kmod,udmabuf,dma-heap,memfd", &opts, active, &n,
+						&rep), 0);
+		assert_int_equal(n, 2);
+		active[0]->ops->get_caps(active[0], &caps);
+		assert_string_equal(caps.name, "udmabuf");
+		active[1]->ops->get_caps(active[1], &caps);
+		assert_string_equal(caps.name, "dma-heap");
+		assert_false(rep.entries[0].chosen);
+		assert_true(rep.entries[1].chosen);
+		assert_true(rep.entries[2].chosen);
+		assert_true(rep.entries[3].present);
+		assert_false(rep.entries[3].chosen);
+		for (size_t i = 0; i < n; i++)
+			active[i]->ops->destroy(active[i]);
+		/* A list of one restricts the set to it. */
+		assert_int_equal(probe_backends("dma-heap", &opts, active, &n, &rep), 0);
+		assert_int_equal(n, 1);
+		active[0]->ops->destroy(active[0]);
+	}
+	{
+		char p[512];
+
+		snprintf(p, sizeof(p), "%s/dev/udmabuf", root);
+		assert_int_equal(unlink(p), 0);
+	}
+
+	/* Reversed order: memfd first, and alone (dma-heap left out). */
+	assert_int_equal(probe_first("memfd,dma-heap", &opts, &b, &rep), 0);
 	b->ops->get_caps(b, &caps);
 	assert_string_equal(caps.name, "memfd");
+	assert_int_equal(probe_nactive, 1);
+	assert_true(rep.entries[1].present);
+	assert_false(rep.entries[1].chosen);
 	b->ops->destroy(b);
 
 	/* A CMA heap makes the backend contiguous; configured heap classes. */
@@ -195,7 +255,7 @@ static void test_probe_order_choice(void **state)
 	mkpath("/dev/dma_heap/system-uncached", false);
 	mkpath("/dev/dma_heap/vendor-carveout", false);
 	opts.heaps_uncached = "system-uncached";
-	assert_int_equal(probe_backends("dma-heap", &opts, &b, &rep), 0);
+	assert_int_equal(probe_first("dma-heap", &opts, &b, &rep), 0);
 	b->ops->get_caps(b, &caps);
 	assert_true(caps.contiguous);
 	assert_int_equal(caps.attributes, (1u << DMABUFD_ATTR_CACHED) | (1u << DMABUFD_ATTR_UNCACHED));
@@ -218,7 +278,7 @@ static void test_dmaheap_routing(void **state)
 
 	mkpath("/dev/dma_heap/system", false);
 	mkpath("/dev/dma_heap/vendor-wc", false);
-	assert_int_equal(probe_backends("dma-heap", &opts, &b, &rep), 0);
+	assert_int_equal(probe_first("dma-heap", &opts, &b, &rep), 0);
 
 	req.flags = DMABUFD_ALLOC_CONTIGUOUS;
 	assert_int_equal(b->ops->alloc(b, &req, &fd, &why), -EOPNOTSUPP);
@@ -234,7 +294,7 @@ static void test_dmaheap_routing(void **state)
 
 	/* With a CMA heap, CONTIGUOUS reaches it. */
 	mkpath("/dev/dma_heap/reserved", false);
-	assert_int_equal(probe_backends("dma-heap", &opts, &b, &rep), 0);
+	assert_int_equal(probe_first("dma-heap", &opts, &b, &rep), 0);
 	req.attribute = DMABUFD_ATTR_CACHED;
 	req.flags = DMABUFD_ALLOC_CONTIGUOUS;
 	why = NULL;

@@ -61,6 +61,28 @@ start
 /bin/dmabufctl --socket "$sock" --json stats | grep -A30 '"probe"' | sed 's/^/  /'
 check "default order kmod,dma-heap,udmabuf,memfd chooses dma-heap (module unloaded)" \
 	/bin/heaps-smoke "$sock" --probe dma-heap
+# Several backends at once (issue 5): dma-heap and udmabuf are both active,
+# neither is contiguous, so a request naming vgem's node (no IOMMU) is
+# refused with -EOPNOTSUPP and the reason, never served non-contiguous.
+check "dma-heap and udmabuf both active (Stats backends)" sh -c \
+	"/bin/dmabufctl --socket $sock --json stats | awk '/\"backends\":/ { on = 1 } on' |
+	 grep -q '\"backend\":\"udmabuf\"'"
+vgem=""
+for n in /dev/dri/card*; do
+	case "$(readlink "/sys/class/drm/${n##*/}/device" 2>/dev/null)" in
+	*vgem*) vgem=$n ;;
+	esac
+done
+if [ -n "$vgem" ]; then
+	/bin/dmabufctl --socket "$sock" alloc 1M --device "$vgem" --hold 0 >/tmp/vgem.out 2>&1
+	rc=$?
+	sed 's/^/  /' /tmp/vgem.out
+	check "request naming $vgem refused (dmabufctl exit $rc)" [ "$rc" != 0 ]
+	check "... with EOPNOTSUPP and the no-IOMMU reason" sh -c \
+		"grep -q 'not supported' /tmp/vgem.out && grep -q 'no iommu_group' /tmp/vgem.out"
+	/bin/dmabufctl --socket "$sock" --json list >/tmp/vgem-list.json
+	check "... and no buffer was made" sh -c "! grep -q '\"id\"' /tmp/vgem-list.json"
+fi
 stop
 printf '[daemon]\nbackends = udmabuf,dma-heap,memfd\n' >/tmp/b1.conf
 start -c /tmp/b1.conf
