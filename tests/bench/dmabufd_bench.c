@@ -5,8 +5,10 @@
  *
  * For every size and client count, N client processes each repeat one
  * operation, in three variants:
- *   brokered  dmabufd_alloc() → mmap → write one byte per 4 KiB page →
- *             munmap → close → dmabufd_release()
+ *   brokered  dmabufd_alloc() → dmabufd_map() → write one byte per 4 KiB
+ *             page → munmap → close → dmabufd_release() (what a user of
+ *             libdmabufd does; --brokered-mmap: plain mmap instead of
+ *             dmabufd_map(), to show what the helper saves)
  *   direct    the backend's own primitive in the client process (memfd:
  *             memfd_create+ftruncate+F_ADD_SEALS; dma-heap:
  *             DMA_HEAP_IOCTL_ALLOC; udmabuf: memfd+UDMABUF_CREATE) → the
@@ -163,7 +165,8 @@ struct config {
 	double max_seconds;      /* per run */
 	unsigned interval_us;    /* pause between a client's operations (not timed) */
 	bool variant_on[V_COUNT];
-	bool populate;           /* MAP_POPULATE in every variant */
+	bool populate;           /* MAP_POPULATE in direct and floor (and brokered-mmap) */
+	bool brokered_mmap;      /* brokered maps with mmap(2), not dmabufd_map() */
 	const struct direct_ops *direct;
 	uint64_t pool_budget;    /* bytes, passed to dmabufd */
 	unsigned memory_buffers; /* 0 = skip the memory measurement */
@@ -224,13 +227,23 @@ static void run_buffers_finish(struct run_buffers *rb)
 
 /* ---- the work every variant does on its buffer */
 
-static int map_and_touch(int fd, uint64_t size, bool populate, void **ret_map)
+static int map_and_touch(int fd, uint64_t size, bool lib, bool populate, void **ret_map)
 {
-	volatile uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-				   MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
+	volatile uint8_t *p;
 
-	if (p == MAP_FAILED)
-		return -errno;
+	if (lib) {
+		void *m;
+		int err = dmabufd_map(fd, size, PROT_READ | PROT_WRITE, 0, &m);
+
+		if (err < 0)
+			return err;
+		p = m;
+	} else {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | (populate ? MAP_POPULATE : 0),
+			 fd, 0);
+		if (p == MAP_FAILED)
+			return -errno;
+	}
 	for (uint64_t off = 0; off < size; off += TOUCH_STRIDE)
 		p[off] = 1;
 	*ret_map = (void *)p;
@@ -413,7 +426,8 @@ static int one_op(const struct run_ctx *r, struct dmabufd_client *dc, int fsock,
 	}
 	ta = now_us();
 	req[(*nreq)++] = (float)(ta - t0);
-	err = map_and_touch(fd, r->size, cfg->populate, &map);
+	err = map_and_touch(fd, r->size, r->v == V_BROKERED && !cfg->brokered_mmap, cfg->populate,
+			    &map);
 	if (err < 0) {
 		close(fd);
 		return err;
@@ -909,7 +923,9 @@ static void usage(FILE *f)
 		"  --max-seconds S     stop each run after S seconds (default 3)\n"
 		"  --variants LIST     brokered,direct,floor (default all)\n"
 		"  --direct NAME       memfd (default), dma-heap[:/dev/dma_heap/NAME], udmabuf\n"
-		"  --populate          mmap with MAP_POPULATE in every variant\n"
+		"  --populate          mmap with MAP_POPULATE in direct and floor (brokered\n"
+		"                      uses dmabufd_map(); with --brokered-mmap it too)\n"
+		"  --brokered-mmap     brokered maps with plain mmap(2), not dmabufd_map()\n"
 		"  --pool-budget SIZE  dmabufd --pool-budget (default 512M; 0 = no pool)\n"
 		"  --daemon-arg ARG    extra dmabufd argument (repeatable)\n"
 		"  --memory N          also measure daemon memory at N live buffers (default 0)\n"
@@ -921,7 +937,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct config *c)
 {
 	enum { OPT_SIZES = 256, OPT_CLIENTS, OPT_ITER, OPT_WARMUP, OPT_REPEAT, OPT_MAXS, OPT_VARIANTS,
-	       OPT_DIRECT, OPT_POPULATE, OPT_POOL, OPT_DARG, OPT_MEMORY, OPT_JSON, OPT_HELP, OPT_NICE, OPT_INTERVAL };
+	       OPT_DIRECT, OPT_POPULATE, OPT_POOL, OPT_DARG, OPT_MEMORY, OPT_JSON, OPT_HELP, OPT_NICE, OPT_INTERVAL, OPT_BMMAP };
 	static const struct option opts[] = {
 		{ "sizes", required_argument, NULL, OPT_SIZES },
 		{ "clients", required_argument, NULL, OPT_CLIENTS },
@@ -932,6 +948,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{ "variants", required_argument, NULL, OPT_VARIANTS },
 		{ "direct", required_argument, NULL, OPT_DIRECT },
 		{ "populate", no_argument, NULL, OPT_POPULATE },
+		{ "brokered-mmap", no_argument, NULL, OPT_BMMAP },
 		{ "pool-budget", required_argument, NULL, OPT_POOL },
 		{ "daemon-arg", required_argument, NULL, OPT_DARG },
 		{ "memory", required_argument, NULL, OPT_MEMORY },
@@ -993,6 +1010,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case OPT_POPULATE:
 			c->populate = true;
 			break;
+		case OPT_BMMAP:
+			c->brokered_mmap = true;
+			break;
 		case OPT_POOL:
 			if (parse_size(optarg, &c->pool_budget) < 0)
 				return -EINVAL;
@@ -1042,10 +1062,12 @@ static void machine_json(FILE *f, const struct config *cfg, const char *load0, c
 		   "\"loadavg_start\": \"%s\", \"loadavg_end\": \"%s\"},\n",
 		u.release, sysconf(_SC_NPROCESSORS_ONLN), model, load0, load1);
 	fprintf(f, "  \"config\": {\"iterations\": %u, \"warmup\": %u, \"repeat\": %u, "
-		   "\"max_seconds\": %.1f, \"populate\": %s, \"direct\": \"%s\", "
+		   "\"max_seconds\": %.1f, \"populate\": %s, \"brokered_map\": \"%s\", \"direct\": \"%s\", "
 		   "\"pool_budget\": %llu, \"server_nice\": %d, \"interval_ms\": %u},\n",
 		cfg->iterations, cfg->warmup, cfg->repeat, cfg->max_seconds,
-		cfg->populate ? "true" : "false", cfg->direct->name,
+		cfg->populate ? "true" : "false",
+		cfg->brokered_mmap ? (cfg->populate ? "mmap+MAP_POPULATE" : "mmap") : "dmabufd_map",
+		cfg->direct->name,
 		(unsigned long long)cfg->pool_budget, server_nice_now, cfg->interval_us / 1000);
 }
 
@@ -1188,9 +1210,10 @@ int main(int argc, char **argv)
 			}
 
 	/* The table. */
-	printf("# dmabufd-bench: %s direct primitive, %s, pool budget %llu bytes, servers at nice %d, "
+	printf("# dmabufd-bench: %s direct primitive, direct/floor %s, brokered %s, pool budget %llu bytes, servers at nice %d, "
 	       "%u ms between operations, %u rounds (medians), load %s -> %s\n",
 	       cfg.direct->name, cfg.populate ? "MAP_POPULATE" : "plain mmap",
+	       cfg.brokered_mmap ? (cfg.populate ? "MAP_POPULATE" : "plain mmap") : "dmabufd_map()",
 	       (unsigned long long)cfg.pool_budget, server_nice_now, cfg.interval_us / 1000,
 	       cfg.repeat, load0, load1);
 	printf("%-5s %3s | %9s %9s %9s | %9s %9s %9s | %8s %8s %8s | %9s %9s | %7s %7s | %6s %6s | %5s %7s\n",
