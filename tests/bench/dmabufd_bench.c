@@ -41,6 +41,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -58,6 +59,7 @@
 #include <unistd.h>
 
 #include <linux/dma-heap.h>
+#include <sys/syscall.h>
 #include <linux/udmabuf.h>
 
 #include "dmabufd/dmabufd.h"
@@ -180,6 +182,8 @@ struct config {
 	bool memory_only;        /* only the memory measurement */
 	bool wait_split;         /* brokered on a raw connection with SO_TIMESTAMPNS */
 	int server_nice;         /* nice of dmabufd and the floor server */
+	unsigned server_slice_us; /* EEVDF slice of their main threads (0: default) */
+	int server_fifo;          /* SCHED_FIFO priority of their main threads (0: off) */
 	const char *json_path;
 	const char *daemon_args[16];
 	unsigned ndaemon_args;
@@ -373,18 +377,57 @@ static int floor_connect(const char *path)
 }
 
 /*
- * Puts this process at nice @nice (@on) so that a server forked now
- * inherits it, or back at 0 (!@on) before clients are forked.
+ * Puts this process at nice @nice, and SCHED_FIFO at --server-fifo's
+ * priority if given (@on), so that a server forked now inherits it (as
+ * from a service unit's Nice= and CPUSchedulingPolicy=: the daemon's pool
+ * worker starts with it too), or back at SCHED_OTHER, nice 0 (!@on)
+ * before clients are forked.
  */
 static int server_nice_now;
+static int server_fifo_prio;
 
 static void become_server_nice(int nice, bool on)
 {
+	struct sched_param sp = { .sched_priority = on ? server_fifo_prio : 0 };
+
+	if ((on && server_fifo_prio && sched_setscheduler(0, SCHED_FIFO, &sp) < 0) ||
+	    (!on && server_fifo_prio && sched_setscheduler(0, SCHED_OTHER, &sp) < 0))
+		fprintf(stderr, "dmabufd-bench: cannot set the scheduling policy: %s\n",
+			strerror(errno));
 	errno = 0;
 	if (setpriority(PRIO_PROCESS, 0, on ? nice : 0) < 0 && on)
 		fprintf(stderr, "dmabufd-bench: cannot set nice %d: %s\n", nice, strerror(errno));
 	if (on)
 		server_nice_now = getpriority(PRIO_PROCESS, 0);
+}
+
+/*
+ * Gives @pid's main thread an EEVDF slice of @us µs (sched_setattr(2),
+ * SCHED_OTHER, sched_runtime; Linux 6.12+, clamped by the kernel to
+ * 0.1-100 ms), keeping its nice. A shorter slice than the running task's
+ * lets a waking server preempt it (PREEMPT_SHORT). Returns 0 or -errno.
+ */
+struct bench_sched_attr { /* include/uapi/linux/sched/types.h, SCHED_ATTR_SIZE_VER0 */
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+static int set_server_slice(pid_t pid, unsigned us)
+{
+	struct bench_sched_attr a = {
+		.size = sizeof(a),
+		.sched_policy = SCHED_OTHER,
+		.sched_runtime = (uint64_t)us * 1000,
+	};
+
+	errno = 0;
+	a.sched_nice = getpriority(PRIO_PROCESS, (id_t)pid);
+	if (errno)
+		return -errno;
+	return syscall(SYS_sched_setattr, pid, &a, 0) < 0 ? -errno : 0;
 }
 
 /* ---- one client process */
@@ -1120,6 +1163,11 @@ static void usage(FILE *f)
 		"  --memory-only       only that (no latency tables)\n"
 		"  --wait-split        brokered requests on a raw SO_TIMESTAMPNS connection:\n"
 		"                      split each request's wait into daemon and client parts\n"
+		"  --server-slice-us N EEVDF slice of dmabufd's and the floor server's main\n"
+		"                      threads (sched_setattr sched_runtime; default 0: the\n"
+		"                      kernel's)\n"
+		"  --server-fifo PRIO  SCHED_FIFO at PRIO for dmabufd's and the floor server's\n"
+		"                      main threads (default 0: off)\n"
 		"  --server-nice N     nice of dmabufd and the floor server (default -10, as\n"
 		"                      a service unit's Nice=; clients run at 0)\n"
 		"  --json FILE         write the results as JSON\n");
@@ -1128,7 +1176,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct config *c)
 {
 	enum { OPT_SIZES = 256, OPT_CLIENTS, OPT_ITER, OPT_WARMUP, OPT_REPEAT, OPT_MAXS, OPT_VARIANTS,
-	       OPT_DIRECT, OPT_POPULATE, OPT_POOL, OPT_DARG, OPT_MEMORY, OPT_JSON, OPT_HELP, OPT_NICE, OPT_INTERVAL, OPT_BMMAP, OPT_MEMONLY, OPT_SPLIT };
+	       OPT_DIRECT, OPT_POPULATE, OPT_POOL, OPT_DARG, OPT_MEMORY, OPT_JSON, OPT_HELP, OPT_NICE, OPT_INTERVAL, OPT_BMMAP, OPT_MEMONLY, OPT_SPLIT, OPT_SLICE, OPT_FIFO };
 	static const struct option opts[] = {
 		{ "sizes", required_argument, NULL, OPT_SIZES },
 		{ "clients", required_argument, NULL, OPT_CLIENTS },
@@ -1145,6 +1193,8 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "memory-only", no_argument, NULL, OPT_MEMONLY },
 		{ "wait-split", no_argument, NULL, OPT_SPLIT },
+		{ "server-slice-us", required_argument, NULL, OPT_SLICE },
+		{ "server-fifo", required_argument, NULL, OPT_FIFO },
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "server-nice", required_argument, NULL, OPT_NICE },
 		{ "interval-ms", required_argument, NULL, OPT_INTERVAL },
@@ -1218,6 +1268,14 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case OPT_MEMORY:
 			c->memory_buffers = (unsigned)atoi(optarg);
 			break;
+		case OPT_FIFO:
+			c->server_fifo = atoi(optarg);
+			if (c->server_fifo < 0 || c->server_fifo > 99)
+				return -EINVAL;
+			break;
+		case OPT_SLICE:
+			c->server_slice_us = (unsigned)atoi(optarg);
+			break;
 		case OPT_SPLIT:
 			c->wait_split = true;
 			break;
@@ -1262,12 +1320,14 @@ static void machine_json(FILE *f, const struct config *cfg, const char *load0, c
 		u.release, sysconf(_SC_NPROCESSORS_ONLN), model, load0, load1);
 	fprintf(f, "  \"config\": {\"iterations\": %u, \"warmup\": %u, \"repeat\": %u, "
 		   "\"max_seconds\": %.1f, \"populate\": %s, \"brokered_map\": \"%s\", \"direct\": \"%s\", "
-		   "\"pool_budget\": %llu, \"server_nice\": %d, \"interval_ms\": %u},\n",
+		   "\"pool_budget\": %llu, \"server_nice\": %d, \"server_slice_us\": %u, \"server_fifo\": %d, "
+		   "\"interval_ms\": %u, \"wait_split\": %s},\n",
 		cfg->iterations, cfg->warmup, cfg->repeat, cfg->max_seconds,
 		cfg->populate ? "true" : "false",
 		cfg->brokered_mmap ? (cfg->populate ? "mmap+MAP_POPULATE" : "mmap") : "dmabufd_map",
 		cfg->direct->name,
-		(unsigned long long)cfg->pool_budget, server_nice_now, cfg->interval_us / 1000);
+		(unsigned long long)cfg->pool_budget, server_nice_now, cfg->server_slice_us, cfg->server_fifo,
+		cfg->interval_us / 1000, cfg->wait_split ? "true" : "false");
 }
 
 static void read_loadavg(char *buf, size_t n)
@@ -1317,6 +1377,7 @@ int main(int argc, char **argv)
 			cfg.variant_on[v] = false;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	server_fifo_prio = cfg.server_fifo;
 	read_loadavg(load0, sizeof(load0));
 	direct_ok = cfg.direct->open() == 0;
 	if (dev_fd >= 0)
@@ -1330,6 +1391,11 @@ int main(int argc, char **argv)
 	become_server_nice(cfg.server_nice, true);
 	rc = cfg.variant_on[V_FLOOR] ? floor_start(&fl) : 0;
 	become_server_nice(cfg.server_nice, false);
+	if (rc == 0 && cfg.variant_on[V_FLOOR] && cfg.server_slice_us &&
+	    set_server_slice(fl.pid, cfg.server_slice_us) < 0)
+		fprintf(stderr, "dmabufd-bench: cannot set the floor server's slice: %s\n",
+			strerror(errno));
+
 	if (rc < 0) {
 		fprintf(stderr, "dmabufd-bench: cannot start the floor server\n");
 		return 1;
@@ -1373,6 +1439,11 @@ int main(int argc, char **argv)
 			become_server_nice(cfg.server_nice, true);
 			err = daemon_start(&d, args);
 			become_server_nice(cfg.server_nice, false);
+			if (err == 0 && cfg.server_slice_us &&
+			    set_server_slice(d.pid, cfg.server_slice_us) < 0)
+				fprintf(stderr, "dmabufd-bench: cannot set dmabufd's slice: %s\n",
+					strerror(errno));
+
 
 			if (err < 0) {
 				fprintf(stderr, "dmabufd-bench: cannot start dmabufd: %s\n", strerror(-err));
@@ -1415,11 +1486,12 @@ int main(int argc, char **argv)
 			}
 
 	/* The table. */
-	printf("# dmabufd-bench: %s direct primitive, direct/floor %s, brokered %s, pool budget %llu bytes, servers at nice %d, "
+	printf("# dmabufd-bench: %s direct primitive, direct/floor %s, brokered %s, pool budget %llu bytes, servers at nice %d%s, "
 	       "%u ms between operations, %u rounds (medians), load %s -> %s\n",
 	       cfg.direct->name, cfg.populate ? "MAP_POPULATE" : "plain mmap",
 	       cfg.brokered_mmap ? (cfg.populate ? "MAP_POPULATE" : "plain mmap") : "dmabufd_map()",
-	       (unsigned long long)cfg.pool_budget, server_nice_now, cfg.interval_us / 1000,
+	       (unsigned long long)cfg.pool_budget, server_nice_now,
+	       cfg.server_fifo ? " SCHED_FIFO" : "", cfg.interval_us / 1000,
 	       cfg.repeat, load0, load1);
 	printf("%-5s %3s | %9s %9s %9s | %9s %9s %9s | %8s %8s %8s | %9s %9s | %7s %7s | %6s %6s | %5s %7s\n",
 	       "size", "cl", "brk.rdy50", "dir.rdy50", "flr.rdy50", "brk.tot50", "dir.tot50",
