@@ -109,6 +109,11 @@ DMABUFD_EXPORT int dmabufd_cpu_access_end(int fd, unsigned int access)
 #define MAP_PREFAULT_WINDOW 65536u
 #define MAP_PAGE 4096u
 
+#ifndef MADV_POPULATE_READ /* Linux 5.14, include/uapi/asm-generic/mman-common.h */
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+
 /*
  * Reads one byte per MAP_PREFAULT_WINDOW-aligned window of [@p, @p + @size),
  * then one byte per page: the window pass leaves a few pages out (measured
@@ -158,8 +163,24 @@ DMABUFD_EXPORT int dmabufd_map(int fd, uint64_t size, int prot, uint32_t flags, 
 	p = mmap(NULL, (size_t)size, prot, MAP_SHARED | (read_prefault ? 0 : MAP_POPULATE), fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	if (read_prefault)
-		prefault_read(p, size);
+	if (read_prefault) {
+		unsigned char first = 1;
+
+		/*
+		 * A buffer that did not come from the pool has no pages yet
+		 * (mincore(2) reports the first page absent from the page
+		 * cache): read faults would allocate them one page per fault,
+		 * so let MADV_POPULATE_WRITE/READ (Linux 5.14) allocate them in
+		 * one call instead; on an older kernel the pages fault on first
+		 * touch as with mmap(2). mincore reports every page resident
+		 * when the caller may not ask, so that case takes the reads.
+		 */
+		if (mincore(p, MAP_PAGE, &first) == 0 && !(first & 1))
+			(void)madvise(p, (size_t)size,
+				      (prot & PROT_WRITE) ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+		else
+			prefault_read(p, size);
+	}
 	*ret = p;
 	return 0;
 }

@@ -556,9 +556,11 @@ DMABUFD_EXPORT void dmabufd_accounting_free(struct dmabufd_account *accounts);
  * (mm/memory.c do_fault_around(), fault_around_bytes, 64 KiB by default)
  * that are already in the page cache, writable when the mapping is, so a
  * pooled 1 MiB buffer is mapped in about 16 faults; then one read per 4 KiB
- * page maps what the windows left out. A page not yet allocated (a buffer
- * that did not come from the pool) is allocated by that read fault, as a
- * first write would. Otherwise (a dma-buf, an unsealed memfd, a write-only
+ * page maps what the windows left out. A buffer that did not come from
+ * the pool (mincore(2) finds its first page absent) is populated with
+ * madvise(MADV_POPULATE_WRITE) (MADV_POPULATE_READ for a read-only
+ * mapping) instead, which allocates its pages in one call (Linux 5.14;
+ * before, they fault on first touch as with mmap(2)). Otherwise (a dma-buf, an unsealed memfd, a write-only
  * mapping) mmap(2) with MAP_POPULATE, which faults in what the exporter
  * allows and never raises SIGBUS (the dma-buf heaps map every page at
  * mmap time anyway). Either way the result is an ordinary shared mapping;
