@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -228,7 +229,20 @@ static void *pool_worker(void *arg)
 	struct pool *p = arg;
 	int nice_now;
 
-	/* Zeroing is background work: let request handling go first. */
+	/*
+	 * Zeroing is background work: let request handling go first. A daemon
+	 * whose event loop runs SCHED_FIFO (docs/PERFORMANCE.md: the service's
+	 * CPUSchedulingPolicy=fifo) started this thread with that policy too;
+	 * zeroing megabytes at a real-time priority would starve the clients,
+	 * so the worker goes back to SCHED_OTHER (always permitted: lowering).
+	 */
+	if ((sched_getscheduler(0) & ~SCHED_RESET_ON_FORK) != SCHED_OTHER) {
+		struct sched_param sp = { .sched_priority = 0 };
+
+		if (sched_setscheduler(0, SCHED_OTHER, &sp) < 0)
+			log_warn("pool worker: cannot leave the real-time policy: %s",
+				 strerror(errno));
+	}
 	errno = 0;
 	nice_now = getpriority(PRIO_PROCESS, (id_t)gettid());
 	if (errno == 0)

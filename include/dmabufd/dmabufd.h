@@ -557,6 +557,50 @@ DMABUFD_EXPORT int dmabufd_accounting(struct dmabufd_client *client, enum dmabuf
 				 struct dmabufd_account **ret, size_t *ret_count);
 DMABUFD_EXPORT void dmabufd_accounting_free(struct dmabufd_account *accounts);
 
+/**
+ * dmabufd_map() - map a buffer shared and writable-as-asked, with its pages
+ * already mapped, so that first touches do not fault page by page.
+ * @fd: the buffer's fd (struct dmabufd_buffer.fd): a sealed memfd (memfd
+ *      backend) or a dma-buf; any other mmap-able fd is mapped too
+ * @size: bytes to map from offset 0, nonzero (normally dmabufd_buffer.size);
+ *        for a memfd sealed with F_SEAL_SHRINK at most the file's size
+ * @prot: PROT_READ, PROT_WRITE or both (no PROT_EXEC)
+ * @flags: must be 0 (reserved)
+ * @ret: receives the address of the MAP_SHARED mapping; unmap it with
+ *       munmap(*ret, size)
+ *
+ * Why: a buffer from the daemon's pre-zeroed pool (docs/PERFORMANCE.md)
+ * already has its pages allocated and cleared, but a plain mmap(2) maps
+ * none of them: the first write to each 4 KiB page takes a page fault
+ * (256 per MiB). This maps them in a few faults instead.
+ *
+ * How: for a memfd sealed with F_SEAL_SHRINK (every memfd the daemon
+ * hands out) and a readable mapping, mmap(2) then one read per 64 KiB:
+ * a read fault on shmem also maps the pages of its fault-around window
+ * (mm/memory.c do_fault_around(), fault_around_bytes, 64 KiB by default)
+ * that are already in the page cache, writable when the mapping is, so a
+ * pooled 1 MiB buffer is mapped in about 16 faults; then one read per 4 KiB
+ * page maps what the windows left out. A buffer that did not come from
+ * the pool (mincore(2) finds its first page absent) is populated with
+ * madvise(MADV_POPULATE_WRITE) (MADV_POPULATE_READ for a read-only
+ * mapping) instead, which allocates its pages in one call (Linux 5.14;
+ * before, they fault on first touch as with mmap(2)). Otherwise (a dma-buf, an unsealed memfd, a write-only
+ * mapping) mmap(2) with MAP_POPULATE, which faults in what the exporter
+ * allows and never raises SIGBUS (the dma-buf heaps map every page at
+ * mmap time anyway). Either way the result is an ordinary shared mapping;
+ * dma-buf CPU access still needs dmabufd_cpu_access_begin()/_end().
+ *
+ * Does not talk to the daemon; thread-safe.
+ * Return: 0 and *@ret set; -EINVAL (@ret NULL, @size 0 or above SIZE_MAX or
+ * above a shrink-sealed memfd's size, unknown @prot bits or @prot 0,
+ * @flags nonzero, or mmap(2)'s EINVAL, e.g. a dma-buf smaller than @size);
+ * -EBADF (@fd negative or not open); -EACCES (@fd not open for reading,
+ * or PROT_WRITE on an fd not open for writing); -EPERM (PROT_WRITE on a
+ * memfd sealed with F_SEAL_WRITE/F_SEAL_FUTURE_WRITE); -ENODEV (@fd
+ * cannot be mapped); -ENOMEM; other negative errno from fstat(2)/mmap(2).
+ */
+DMABUFD_EXPORT int dmabufd_map(int fd, uint64_t size, int prot, uint32_t flags, void **ret);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,8 +5,10 @@
  *
  * For every size and client count, N client processes each repeat one
  * operation, in three variants:
- *   brokered  dmabufd_alloc() → mmap → write one byte per 4 KiB page →
- *             munmap → close → dmabufd_release()
+ *   brokered  dmabufd_alloc() → dmabufd_map() → write one byte per 4 KiB
+ *             page → munmap → close → dmabufd_release() (what a user of
+ *             libdmabufd does; --brokered-mmap: plain mmap instead of
+ *             dmabufd_map(), to show what the helper saves)
  *   direct    the backend's own primitive in the client process (memfd:
  *             memfd_create+ftruncate+F_ADD_SEALS; dma-heap:
  *             DMA_HEAP_IOCTL_ALLOC; udmabuf: memfd+UDMABUF_CREATE) → the
@@ -20,6 +22,13 @@
  * operation, "request" = each single daemon request (alloc and release;
  * the primitive/round trip for the others).
  *
+ * --wait-split: the brokered clients speak the protocol on a raw connection
+ * with SO_TIMESTAMPNS instead of through libdmabufd, so that every request's
+ * wait splits into "daemon" (client's send → the daemon queued the reply:
+ * the reply datagram's kernel timestamp, set by unix_dgram_sendmsg() when
+ * the receiver asked for SO_TIMESTAMPNS) and "client" (reply queued → the
+ * client's recvmsg returned: the client waiting for a CPU).
+ *
  * It also measures daemon memory per live buffer (--memory N): heap bytes
  * (mallinfo2 in the daemon, Stats heap_bytes) and RSS (VmRSS) deltas over N
  * live 4 KiB buffers.
@@ -32,6 +41,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,6 +59,7 @@
 #include <unistd.h>
 
 #include <linux/dma-heap.h>
+#include <sys/syscall.h>
 #include <linux/udmabuf.h>
 
 #include "dmabufd/dmabufd.h"
@@ -163,11 +174,16 @@ struct config {
 	double max_seconds;      /* per run */
 	unsigned interval_us;    /* pause between a client's operations (not timed) */
 	bool variant_on[V_COUNT];
-	bool populate;           /* MAP_POPULATE in every variant */
+	bool populate;           /* MAP_POPULATE in direct and floor (and brokered-mmap) */
+	bool brokered_mmap;      /* brokered maps with mmap(2), not dmabufd_map() */
 	const struct direct_ops *direct;
 	uint64_t pool_budget;    /* bytes, passed to dmabufd */
 	unsigned memory_buffers; /* 0 = skip the memory measurement */
+	bool memory_only;        /* only the memory measurement */
+	bool wait_split;         /* brokered on a raw connection with SO_TIMESTAMPNS */
 	int server_nice;         /* nice of dmabufd and the floor server */
+	unsigned server_slice_us; /* EEVDF slice of their main threads (0: default) */
+	int server_fifo;          /* SCHED_FIFO priority of their main threads (0: off) */
 	const char *json_path;
 	const char *daemon_args[16];
 	unsigned ndaemon_args;
@@ -199,6 +215,7 @@ struct run_buffers {
 	struct shared *sh;
 	size_t bytes;
 	float *ready, *total, *req;   /* [client][iterations] (req: x2) */
+	float *dmn, *cli;             /* --wait-split: [client][iterations x2] */
 	unsigned per_client;
 };
 
@@ -207,13 +224,15 @@ static int run_buffers_init(struct run_buffers *rb, unsigned nclients, unsigned 
 	size_t n = (size_t)nclients * iters;
 
 	rb->per_client = iters;
-	rb->bytes = sizeof(struct shared) + n * 4 * sizeof(float);
+	rb->bytes = sizeof(struct shared) + n * 8 * sizeof(float);
 	rb->sh = mmap(NULL, rb->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (rb->sh == MAP_FAILED)
 		return -errno;
 	rb->ready = (float *)(rb->sh + 1);
 	rb->total = rb->ready + n;
 	rb->req = rb->total + n;
+	rb->dmn = rb->req + 2 * n;
+	rb->cli = rb->dmn + 2 * n;
 	return 0;
 }
 
@@ -224,13 +243,23 @@ static void run_buffers_finish(struct run_buffers *rb)
 
 /* ---- the work every variant does on its buffer */
 
-static int map_and_touch(int fd, uint64_t size, bool populate, void **ret_map)
+static int map_and_touch(int fd, uint64_t size, bool lib, bool populate, void **ret_map)
 {
-	volatile uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-				   MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
+	volatile uint8_t *p;
 
-	if (p == MAP_FAILED)
-		return -errno;
+	if (lib) {
+		void *m;
+		int err = dmabufd_map(fd, size, PROT_READ | PROT_WRITE, 0, &m);
+
+		if (err < 0)
+			return err;
+		p = m;
+	} else {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | (populate ? MAP_POPULATE : 0),
+			 fd, 0);
+		if (p == MAP_FAILED)
+			return -errno;
+	}
 	for (uint64_t off = 0; off < size; off += TOUCH_STRIDE)
 		p[off] = 1;
 	*ret_map = (void *)p;
@@ -348,18 +377,57 @@ static int floor_connect(const char *path)
 }
 
 /*
- * Puts this process at nice @nice (@on) so that a server forked now
- * inherits it, or back at 0 (!@on) before clients are forked.
+ * Puts this process at nice @nice, and SCHED_FIFO at --server-fifo's
+ * priority if given (@on), so that a server forked now inherits it (as
+ * from a service unit's Nice= and CPUSchedulingPolicy=: the daemon's pool
+ * worker starts with it too), or back at SCHED_OTHER, nice 0 (!@on)
+ * before clients are forked.
  */
 static int server_nice_now;
+static int server_fifo_prio;
 
 static void become_server_nice(int nice, bool on)
 {
+	struct sched_param sp = { .sched_priority = on ? server_fifo_prio : 0 };
+
+	if ((on && server_fifo_prio && sched_setscheduler(0, SCHED_FIFO, &sp) < 0) ||
+	    (!on && server_fifo_prio && sched_setscheduler(0, SCHED_OTHER, &sp) < 0))
+		fprintf(stderr, "dmabufd-bench: cannot set the scheduling policy: %s\n",
+			strerror(errno));
 	errno = 0;
 	if (setpriority(PRIO_PROCESS, 0, on ? nice : 0) < 0 && on)
 		fprintf(stderr, "dmabufd-bench: cannot set nice %d: %s\n", nice, strerror(errno));
 	if (on)
 		server_nice_now = getpriority(PRIO_PROCESS, 0);
+}
+
+/*
+ * Gives @pid's main thread an EEVDF slice of @us µs (sched_setattr(2),
+ * SCHED_OTHER, sched_runtime; Linux 6.12+, clamped by the kernel to
+ * 0.1-100 ms), keeping its nice. A shorter slice than the running task's
+ * lets a waking server preempt it (PREEMPT_SHORT). Returns 0 or -errno.
+ */
+struct bench_sched_attr { /* include/uapi/linux/sched/types.h, SCHED_ATTR_SIZE_VER0 */
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+static int set_server_slice(pid_t pid, unsigned us)
+{
+	struct bench_sched_attr a = {
+		.size = sizeof(a),
+		.sched_policy = SCHED_OTHER,
+		.sched_runtime = (uint64_t)us * 1000,
+	};
+
+	errno = 0;
+	a.sched_nice = getpriority(PRIO_PROCESS, (id_t)pid);
+	if (errno)
+		return -errno;
+	return syscall(SYS_sched_setattr, pid, &a, 0) < 0 ? -errno : 0;
 }
 
 /* ---- one client process */
@@ -373,10 +441,106 @@ struct run_ctx {
 	struct run_buffers *rb;
 };
 
-/* req[] holds at least *nreq + 2 entries. */
-static int one_op(const struct run_ctx *r, struct dmabufd_client *dc, int fsock, float *ready,
-		  float *total, float *req, unsigned *nreq)
+/* ---- --wait-split: requests on a raw connection, timestamped by the kernel */
+
+static double realtime_us(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* A Hello'ed blocking connection with SO_TIMESTAMPNS, or -errno. */
+static int split_connect(const char *path)
+{
+	int s = raw_connect_hello(path), on = 1;
+
+	if (s < 0)
+		return s;
+	if (setsockopt(s, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0 ||
+	    fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK) < 0) {
+		int err = -errno;
+
+		close(s);
+		return err;
+	}
+	return s;
+}
+
+struct split_wait {
+	float daemon_us, client_us;
+};
+
+/*
+ * Sends @req, receives its reply: the fd (Alloc) into *@ret_fd, the buffer
+ * id into *@ret_buffer_id, the two parts of the wait into *@w.
+ * Return: the reply's error, or -EPROTO.
+ */
+static int split_request(int sock, const Dmabufd__Request *req, int *ret_fd,
+			 uint64_t *ret_buffer_id, struct split_wait *w)
+{
+	static uint8_t buf[DMABUFD_MAX_MESSAGE];
+	union {
+		char b[CMSG_SPACE(sizeof(int) * DMABUFD_MAX_FDS) +
+		       CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.b,
+			      .msg_controllen = sizeof(control.b) };
+	double t_send = realtime_us(), t_queued = NAN, t_recv;
+	Dmabufd__Reply *r;
+	int fd = -1, err;
+	ssize_t n;
+
+	if (raw_send(sock, req, NULL, 0) < 0)
+		return -EPIPE;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	t_recv = realtime_us();
+	if (n <= 0)
+		return -EPROTO;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET)
+			continue;
+		if (c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+		} else if (c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			t_queued = (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+		}
+	}
+	r = dmabufd__reply__unpack(NULL, (size_t)n, buf);
+	if (!r || isnan(t_queued)) {
+		if (fd >= 0)
+			close(fd);
+		if (r)
+			dmabufd__reply__free_unpacked(r, NULL);
+		return -EPROTO;
+	}
+	err = r->error;
+	if (err == 0 && ret_buffer_id && r->body_case == DMABUFD__REPLY__BODY_ALLOC)
+		*ret_buffer_id = r->alloc->buffer_id;
+	dmabufd__reply__free_unpacked(r, NULL);
+	if (ret_fd && err == 0)
+		*ret_fd = fd;
+	else if (fd >= 0)
+		close(fd);
+	w->daemon_us = (float)(t_queued - t_send);
+	w->client_us = (float)(t_recv - t_queued);
+	return err;
+}
+
+/* req[], dmn[], cli[] hold at least *nreq + 2 entries. */
+static int one_op(const struct run_ctx *r, struct dmabufd_client *dc, int fsock, float *ready,
+		  float *total, float *req, float *dmn, float *cli, unsigned *nreq)
+{
+	struct split_wait sw[2] = { 0 };
+	bool split = r->v == V_BROKERED && r->cfg->wait_split;
 	const struct config *cfg = r->cfg;
 	double t0 = now_us(), t1, t2, ta;
 	struct dmabufd_buffer buf = { .fd = -1 };
@@ -385,7 +549,19 @@ static int one_op(const struct run_ctx *r, struct dmabufd_client *dc, int fsock,
 
 	switch (r->v) {
 	case V_BROKERED:
-		err = dmabufd_alloc(dc, r->size, 0, DMABUFD_ATTR_CACHED, 0, NULL, &buf);
+		if (split) {
+			Dmabufd__Request q = DMABUFD__REQUEST__INIT;
+			Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+
+			a.size = r->size;
+			a.label = "";
+			q.id = 1;
+			q.body_case = DMABUFD__REQUEST__BODY_ALLOC;
+			q.alloc = &a;
+			err = split_request(fsock, &q, &buf.fd, &buf.id, &sw[0]);
+		} else {
+			err = dmabufd_alloc(dc, r->size, 0, DMABUFD_ATTR_CACHED, 0, NULL, &buf);
+		}
 		if (err < 0)
 			return err;
 		fd = buf.fd;
@@ -412,8 +588,11 @@ static int one_op(const struct run_ctx *r, struct dmabufd_client *dc, int fsock,
 		break;
 	}
 	ta = now_us();
+	dmn[*nreq] = sw[0].daemon_us;
+	cli[*nreq] = sw[0].client_us;
 	req[(*nreq)++] = (float)(ta - t0);
-	err = map_and_touch(fd, r->size, cfg->populate, &map);
+	err = map_and_touch(fd, r->size, r->v == V_BROKERED && !cfg->brokered_mmap, cfg->populate,
+			    &map);
 	if (err < 0) {
 		close(fd);
 		return err;
@@ -424,9 +603,22 @@ static int one_op(const struct run_ctx *r, struct dmabufd_client *dc, int fsock,
 	if (r->v == V_BROKERED) {
 		double tr = now_us();
 
-		err = dmabufd_release(dc, buf.id);
+		if (split) {
+			Dmabufd__Request q = DMABUFD__REQUEST__INIT;
+			Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
+
+			rel.buffer_id = buf.id;
+			q.id = 2;
+			q.body_case = DMABUFD__REQUEST__BODY_RELEASE;
+			q.release = &rel;
+			err = split_request(fsock, &q, NULL, NULL, &sw[1]);
+		} else {
+			err = dmabufd_release(dc, buf.id);
+		}
 		if (err < 0)
 			return err;
+		dmn[*nreq] = sw[1].daemon_us;
+		cli[*nreq] = sw[1].client_us;
 		req[(*nreq)++] = (float)(now_us() - tr);
 	}
 	t2 = now_us();
@@ -445,12 +637,17 @@ static void client_main(const struct run_ctx *r, unsigned idx, int ready_fd, int
 	float *ready = r->rb->ready + (size_t)idx * iters;
 	float *total = r->rb->total + (size_t)idx * iters;
 	float *req = r->rb->req + (size_t)idx * iters * 2;
-	float scratch[2], scratch_req[2];
+	float *dmn = r->rb->dmn + (size_t)idx * iters * 2;
+	float *cli = r->rb->cli + (size_t)idx * iters * 2;
+	float scratch[2], scratch_req[2], scratch_dmn[2], scratch_cli[2];
 	unsigned scratch_n;
 	double deadline;
 	char c;
 
-	if (r->v == V_BROKERED)
+	if (r->v == V_BROKERED && cfg->wait_split) {
+		fsock = split_connect(r->daemon_socket);
+		err = fsock < 0 ? fsock : 0;
+	} else if (r->v == V_BROKERED)
 		err = dmabufd_connect(r->daemon_socket, &dc);
 	else
 		err = cfg->direct->open();
@@ -469,7 +666,8 @@ static void client_main(const struct run_ctx *r, unsigned idx, int ready_fd, int
 	deadline = now_us() + cfg->max_seconds * 1e6 / 4;
 	for (unsigned i = 0; i < cfg->warmup && now_us() < deadline; i++) {
 		scratch_n = 0;
-		err = one_op(r, dc, fsock, &scratch[0], &scratch[1], scratch_req, &scratch_n);
+		err = one_op(r, dc, fsock, &scratch[0], &scratch[1], scratch_req, scratch_dmn,
+			     scratch_cli, &scratch_n);
 		if (err < 0)
 			break;
 	}
@@ -478,7 +676,7 @@ static void client_main(const struct run_ctx *r, unsigned idx, int ready_fd, int
 	for (unsigned i = 0; i < iters && err == 0; i++) {
 		if (cfg->interval_us)
 			usleep(cfg->interval_us);
-		err = one_op(r, dc, fsock, &ready[i], &total[i], req, &nreq);
+		err = one_op(r, dc, fsock, &ready[i], &total[i], req, dmn, cli, &nreq);
 		if (err == 0)
 			res->ops++;
 		if (now_us() > deadline)
@@ -537,13 +735,18 @@ enum stat_id {
 	S_READY_P50, S_READY_P99, S_READY_P999,
 	S_TOTAL_P50, S_TOTAL_P99, S_TOTAL_P999,
 	S_REQ_P50, S_REQ_P99, S_REQ_P999, S_REQ_MAX,
-	S_OPS_PER_S, S_SERVER_CPU_US_PER_OP, S_POOL_HIT, S_OPS, S_COUNT
+	S_OPS_PER_S, S_SERVER_CPU_US_PER_OP, S_POOL_HIT, S_OPS,
+	S_DMN_P50, S_DMN_P99, S_DMN_P999, S_CLI_P50, S_CLI_P99, S_CLI_P999, S_SERVER_RUNQ_US_PER_REQ,
+	S_COUNT
 };
 static const char *const stat_names[S_COUNT] = {
 	"ready_p50_us", "ready_p99_us", "ready_p999_us",
 	"total_p50_us", "total_p99_us", "total_p999_us",
 	"request_p50_us", "request_p99_us", "request_p999_us", "request_max_us",
 	"ops_per_s", "server_cpu_us_per_op", "pool_hit_ratio", "ops",
+	"daemon_wait_p50_us", "daemon_wait_p99_us", "daemon_wait_p999_us",
+	"client_wait_p50_us", "client_wait_p99_us", "client_wait_p999_us",
+	"server_runqueue_us_per_request",
 };
 
 struct cell {
@@ -572,6 +775,27 @@ static double proc_cpu_us(pid_t pid)
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return NAN;
 	return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * Time @pid's main thread (the daemon's event loop, the floor server) spent
+ * runnable but waiting for a CPU, in µs (/proc/<pid>/schedstat, second
+ * field, ns), or NAN.
+ */
+static double proc_runq_us(pid_t pid)
+{
+	char path[64];
+	unsigned long long run, wait;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NAN;
+	n = fscanf(f, "%llu %llu", &run, &wait);
+	fclose(f);
+	return n == 2 ? (double)wait / 1e3 : NAN;
 }
 
 /* VmRSS of @pid in bytes, or -1. */
@@ -647,7 +871,7 @@ static int run_once(const struct config *cfg, enum variant v, uint64_t size, uns
 	pid_t server = v == V_BROKERED ? d->pid : v == V_FLOOR ? fl->pid : 0;
 	int ready_pipe[2], go_pipe[2];
 	struct daemon_stats st0 = { 0 }, st1 = { 0 };
-	double cpu0 = NAN, cpu1 = NAN, tmin = INFINITY, tmax = 0;
+	double cpu0 = NAN, cpu1 = NAN, rq0 = NAN, rq1 = NAN, tmin = INFINITY, tmax = 0;
 	size_t nops = 0, nreq = 0;
 	unsigned k = cell->nruns;
 	int err = 0;
@@ -678,13 +902,17 @@ static int run_once(const struct config *cfg, enum variant v, uint64_t size, uns
 	}
 	if (v == V_BROKERED)
 		get_daemon_stats(d->socket, &st0);
-	if (server)
+	if (server) {
 		cpu0 = proc_cpu_us(server);
+		rq0 = proc_runq_us(server);
+	}
 	close(go_pipe[1]); /* go */
 	for (unsigned i = 0; i < nclients; i++)
 		waitpid(pids[i], NULL, 0);
-	if (server)
+	if (server) {
 		cpu1 = proc_cpu_us(server);
+		rq1 = proc_runq_us(server);
+	}
 	if (v == V_BROKERED)
 		get_daemon_stats(d->socket, &st1);
 	close(ready_pipe[0]);
@@ -702,6 +930,10 @@ static int run_once(const struct config *cfg, enum variant v, uint64_t size, uns
 				c->ops * sizeof(float));
 			memmove(rb.req + nreq, rb.req + (size_t)i * rb.per_client * 2,
 				c->nreq * sizeof(float));
+			memmove(rb.dmn + nreq, rb.dmn + (size_t)i * rb.per_client * 2,
+				c->nreq * sizeof(float));
+			memmove(rb.cli + nreq, rb.cli + (size_t)i * rb.per_client * 2,
+				c->nreq * sizeof(float));
 			nops += c->ops;
 			nreq += c->nreq;
 			if (c->start_us < tmin)
@@ -713,6 +945,18 @@ static int run_once(const struct config *cfg, enum variant v, uint64_t size, uns
 	qsort(rb.ready, nops, sizeof(float), cmp_float);
 	qsort(rb.total, nops, sizeof(float), cmp_float);
 	qsort(rb.req, nreq, sizeof(float), cmp_float);
+	qsort(rb.dmn, nreq, sizeof(float), cmp_float);
+	qsort(rb.cli, nreq, sizeof(float), cmp_float);
+	{
+		bool sp = v == V_BROKERED && cfg->wait_split;
+
+		cell->runs[S_DMN_P50][k] = sp ? pct(rb.dmn, nreq, 50) : NAN;
+		cell->runs[S_DMN_P99][k] = sp ? pct(rb.dmn, nreq, 99) : NAN;
+		cell->runs[S_DMN_P999][k] = sp ? pct(rb.dmn, nreq, 99.9) : NAN;
+		cell->runs[S_CLI_P50][k] = sp ? pct(rb.cli, nreq, 50) : NAN;
+		cell->runs[S_CLI_P99][k] = sp ? pct(rb.cli, nreq, 99) : NAN;
+		cell->runs[S_CLI_P999][k] = sp ? pct(rb.cli, nreq, 99.9) : NAN;
+	}
 	cell->runs[S_READY_P50][k] = pct(rb.ready, nops, 50);
 	cell->runs[S_READY_P99][k] = pct(rb.ready, nops, 99);
 	cell->runs[S_READY_P999][k] = pct(rb.ready, nops, 99.9);
@@ -731,6 +975,7 @@ static int run_once(const struct config *cfg, enum variant v, uint64_t size, uns
 				(double)(st1.hits + st1.misses - st0.hits - st0.misses) :
 			NAN;
 	cell->runs[S_OPS][k] = (double)nops;
+	cell->runs[S_SERVER_RUNQ_US_PER_REQ][k] = nreq && server ? (rq1 - rq0) / (double)nreq : NAN;
 	cell->nruns++;
 	if (err && !cell->error)
 		cell->error = err;
@@ -909,10 +1154,20 @@ static void usage(FILE *f)
 		"  --max-seconds S     stop each run after S seconds (default 3)\n"
 		"  --variants LIST     brokered,direct,floor (default all)\n"
 		"  --direct NAME       memfd (default), dma-heap[:/dev/dma_heap/NAME], udmabuf\n"
-		"  --populate          mmap with MAP_POPULATE in every variant\n"
+		"  --populate          mmap with MAP_POPULATE in direct and floor (brokered\n"
+		"                      uses dmabufd_map(); with --brokered-mmap it too)\n"
+		"  --brokered-mmap     brokered maps with plain mmap(2), not dmabufd_map()\n"
 		"  --pool-budget SIZE  dmabufd --pool-budget (default 512M; 0 = no pool)\n"
 		"  --daemon-arg ARG    extra dmabufd argument (repeatable)\n"
 		"  --memory N          also measure daemon memory at N live buffers (default 0)\n"
+		"  --memory-only       only that (no latency tables)\n"
+		"  --wait-split        brokered requests on a raw SO_TIMESTAMPNS connection:\n"
+		"                      split each request's wait into daemon and client parts\n"
+		"  --server-slice-us N EEVDF slice of dmabufd's and the floor server's main\n"
+		"                      threads (sched_setattr sched_runtime; default 0: the\n"
+		"                      kernel's)\n"
+		"  --server-fifo PRIO  SCHED_FIFO at PRIO for dmabufd's and the floor server's\n"
+		"                      main threads (default 0: off)\n"
 		"  --server-nice N     nice of dmabufd and the floor server (default -10, as\n"
 		"                      a service unit's Nice=; clients run at 0)\n"
 		"  --json FILE         write the results as JSON\n");
@@ -921,7 +1176,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct config *c)
 {
 	enum { OPT_SIZES = 256, OPT_CLIENTS, OPT_ITER, OPT_WARMUP, OPT_REPEAT, OPT_MAXS, OPT_VARIANTS,
-	       OPT_DIRECT, OPT_POPULATE, OPT_POOL, OPT_DARG, OPT_MEMORY, OPT_JSON, OPT_HELP, OPT_NICE, OPT_INTERVAL };
+	       OPT_DIRECT, OPT_POPULATE, OPT_POOL, OPT_DARG, OPT_MEMORY, OPT_JSON, OPT_HELP, OPT_NICE, OPT_INTERVAL, OPT_BMMAP, OPT_MEMONLY, OPT_SPLIT, OPT_SLICE, OPT_FIFO };
 	static const struct option opts[] = {
 		{ "sizes", required_argument, NULL, OPT_SIZES },
 		{ "clients", required_argument, NULL, OPT_CLIENTS },
@@ -932,9 +1187,14 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{ "variants", required_argument, NULL, OPT_VARIANTS },
 		{ "direct", required_argument, NULL, OPT_DIRECT },
 		{ "populate", no_argument, NULL, OPT_POPULATE },
+		{ "brokered-mmap", no_argument, NULL, OPT_BMMAP },
 		{ "pool-budget", required_argument, NULL, OPT_POOL },
 		{ "daemon-arg", required_argument, NULL, OPT_DARG },
 		{ "memory", required_argument, NULL, OPT_MEMORY },
+		{ "memory-only", no_argument, NULL, OPT_MEMONLY },
+		{ "wait-split", no_argument, NULL, OPT_SPLIT },
+		{ "server-slice-us", required_argument, NULL, OPT_SLICE },
+		{ "server-fifo", required_argument, NULL, OPT_FIFO },
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "server-nice", required_argument, NULL, OPT_NICE },
 		{ "interval-ms", required_argument, NULL, OPT_INTERVAL },
@@ -993,6 +1253,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case OPT_POPULATE:
 			c->populate = true;
 			break;
+		case OPT_BMMAP:
+			c->brokered_mmap = true;
+			break;
 		case OPT_POOL:
 			if (parse_size(optarg, &c->pool_budget) < 0)
 				return -EINVAL;
@@ -1004,6 +1267,20 @@ static int parse_args(int argc, char **argv, struct config *c)
 			break;
 		case OPT_MEMORY:
 			c->memory_buffers = (unsigned)atoi(optarg);
+			break;
+		case OPT_FIFO:
+			c->server_fifo = atoi(optarg);
+			if (c->server_fifo < 0 || c->server_fifo > 99)
+				return -EINVAL;
+			break;
+		case OPT_SLICE:
+			c->server_slice_us = (unsigned)atoi(optarg);
+			break;
+		case OPT_SPLIT:
+			c->wait_split = true;
+			break;
+		case OPT_MEMONLY:
+			c->memory_only = true;
 			break;
 		case OPT_JSON:
 			c->json_path = optarg;
@@ -1042,11 +1319,15 @@ static void machine_json(FILE *f, const struct config *cfg, const char *load0, c
 		   "\"loadavg_start\": \"%s\", \"loadavg_end\": \"%s\"},\n",
 		u.release, sysconf(_SC_NPROCESSORS_ONLN), model, load0, load1);
 	fprintf(f, "  \"config\": {\"iterations\": %u, \"warmup\": %u, \"repeat\": %u, "
-		   "\"max_seconds\": %.1f, \"populate\": %s, \"direct\": \"%s\", "
-		   "\"pool_budget\": %llu, \"server_nice\": %d, \"interval_ms\": %u},\n",
+		   "\"max_seconds\": %.1f, \"populate\": %s, \"brokered_map\": \"%s\", \"direct\": \"%s\", "
+		   "\"pool_budget\": %llu, \"server_nice\": %d, \"server_slice_us\": %u, \"server_fifo\": %d, "
+		   "\"interval_ms\": %u, \"wait_split\": %s},\n",
 		cfg->iterations, cfg->warmup, cfg->repeat, cfg->max_seconds,
-		cfg->populate ? "true" : "false", cfg->direct->name,
-		(unsigned long long)cfg->pool_budget, server_nice_now, cfg->interval_us / 1000);
+		cfg->populate ? "true" : "false",
+		cfg->brokered_mmap ? (cfg->populate ? "mmap+MAP_POPULATE" : "mmap") : "dmabufd_map",
+		cfg->direct->name,
+		(unsigned long long)cfg->pool_budget, server_nice_now, cfg->server_slice_us, cfg->server_fifo,
+		cfg->interval_us / 1000, cfg->wait_split ? "true" : "false");
 }
 
 static void read_loadavg(char *buf, size_t n)
@@ -1085,11 +1366,18 @@ int main(int argc, char **argv)
 	FILE *json = NULL;
 	int rc = 0;
 
-	if (parse_args(argc, argv, &cfg) < 0) {
+	if (parse_args(argc, argv, &cfg) < 0 || (cfg.memory_only && !cfg.memory_buffers)) {
 		usage(stderr);
 		return 2;
 	}
+	if (cfg.memory_only) {
+		cfg.nsizes = 0;
+		cfg.nclients = 0;
+		for (int v = 0; v < V_COUNT; v++)
+			cfg.variant_on[v] = false;
+	}
 	signal(SIGPIPE, SIG_IGN);
+	server_fifo_prio = cfg.server_fifo;
 	read_loadavg(load0, sizeof(load0));
 	direct_ok = cfg.direct->open() == 0;
 	if (dev_fd >= 0)
@@ -1103,6 +1391,11 @@ int main(int argc, char **argv)
 	become_server_nice(cfg.server_nice, true);
 	rc = cfg.variant_on[V_FLOOR] ? floor_start(&fl) : 0;
 	become_server_nice(cfg.server_nice, false);
+	if (rc == 0 && cfg.variant_on[V_FLOOR] && cfg.server_slice_us &&
+	    set_server_slice(fl.pid, cfg.server_slice_us) < 0)
+		fprintf(stderr, "dmabufd-bench: cannot set the floor server's slice: %s\n",
+			strerror(errno));
+
 	if (rc < 0) {
 		fprintf(stderr, "dmabufd-bench: cannot start the floor server\n");
 		return 1;
@@ -1146,6 +1439,11 @@ int main(int argc, char **argv)
 			become_server_nice(cfg.server_nice, true);
 			err = daemon_start(&d, args);
 			become_server_nice(cfg.server_nice, false);
+			if (err == 0 && cfg.server_slice_us &&
+			    set_server_slice(d.pid, cfg.server_slice_us) < 0)
+				fprintf(stderr, "dmabufd-bench: cannot set dmabufd's slice: %s\n",
+					strerror(errno));
+
 
 			if (err < 0) {
 				fprintf(stderr, "dmabufd-bench: cannot start dmabufd: %s\n", strerror(-err));
@@ -1188,10 +1486,12 @@ int main(int argc, char **argv)
 			}
 
 	/* The table. */
-	printf("# dmabufd-bench: %s direct primitive, %s, pool budget %llu bytes, servers at nice %d, "
+	printf("# dmabufd-bench: %s direct primitive, direct/floor %s, brokered %s, pool budget %llu bytes, servers at nice %d%s, "
 	       "%u ms between operations, %u rounds (medians), load %s -> %s\n",
 	       cfg.direct->name, cfg.populate ? "MAP_POPULATE" : "plain mmap",
-	       (unsigned long long)cfg.pool_budget, server_nice_now, cfg.interval_us / 1000,
+	       cfg.brokered_mmap ? (cfg.populate ? "MAP_POPULATE" : "plain mmap") : "dmabufd_map()",
+	       (unsigned long long)cfg.pool_budget, server_nice_now,
+	       cfg.server_fifo ? " SCHED_FIFO" : "", cfg.interval_us / 1000,
 	       cfg.repeat, load0, load1);
 	printf("%-5s %3s | %9s %9s %9s | %9s %9s %9s | %8s %8s %8s | %9s %9s | %7s %7s | %6s %6s | %5s %7s\n",
 	       "size", "cl", "brk.rdy50", "dir.rdy50", "flr.rdy50", "brk.tot50", "dir.tot50",
@@ -1219,6 +1519,29 @@ int main(int argc, char **argv)
 			       t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12],
 			       t[13], t[14], t[15], t[16]);
 		}
+	if (cfg.wait_split) {
+		printf("# wait split (brokered requests, raw connection, SO_TIMESTAMPNS): daemon = "
+		       "send -> reply queued, client = reply queued -> received; request = both; dmn.rq/flr.rq = the daemon's/floor server's event loop waiting for a CPU per request (µs)\n");
+		printf("%-5s %3s | %9s %9s %9s | %9s %9s %9s | %9s %9s %9s | %8s %8s\n", "size", "cl",
+		       "req.p50", "req.p99", "req.p999", "dmn.p50", "dmn.p99", "dmn.p999", "cli.p50",
+		       "cli.p99", "cli.p999", "dmn.rq", "flr.rq");
+		for (unsigned si = 0; si < cfg.nsizes; si++)
+			for (unsigned ci = 0; ci < cfg.nclients; ci++) {
+				struct cell *b = &cells[si][ci][V_BROKERED], *f = &cells[si][ci][V_FLOOR];
+				double vals[] = { b->med[S_REQ_P50], b->med[S_REQ_P99], b->med[S_REQ_P999],
+						  b->med[S_DMN_P50], b->med[S_DMN_P99], b->med[S_DMN_P999],
+						  b->med[S_CLI_P50], b->med[S_CLI_P99], b->med[S_CLI_P999],
+						  b->med[S_SERVER_RUNQ_US_PER_REQ],
+						  f->med[S_SERVER_RUNQ_US_PER_REQ] };
+				char t[11][16], sz[24];
+
+				for (int i = 0; i < 11; i++)
+					fmt_num(t[i], sizeof(t[i]), vals[i]);
+				printf("%-5s %3u | %9s %9s %9s | %9s %9s %9s | %9s %9s %9s | %8s %8s\n",
+				       size_text(cfg.sizes[si], sz, sizeof(sz)), cfg.clients[ci], t[0], t[1],
+				       t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10]);
+			}
+	}
 	if (cfg.memory_buffers)
 		printf("# memory: %u live 4K buffers: %.1f heap bytes/buffer (mallinfo2 uordblks delta), "
 		       "%.1f RSS bytes/buffer (VmRSS delta), daemon fds %d -> %d%s%s\n",
