@@ -276,6 +276,20 @@ static bool reply_ok(Dmabufd__Reply *r, uint64_t id)
 	return true;
 }
 
+/* The outcome of a request whose reply needs no further look: OP_BROKEN
+ * (no reply or the wrong one), OP_REFUSED (an error, or not a @body reply
+ * when @body is not 0), OP_DONE. Frees @r. */
+static int reply_outcome(Dmabufd__Reply *r, uint64_t id, Dmabufd__Reply__BodyCase body)
+{
+	int ret;
+
+	if (!reply_ok(r, id))
+		return OP_BROKEN;
+	ret = r->error || (body && r->body_case != body) ? OP_REFUSED : OP_DONE;
+	dmabufd__reply__free_unpacked(r, NULL);
+	return ret;
+}
+
 /* Publishes @v in a slot (an empty one if found); returns the slot or -1. */
 static int board_put(const struct token_slot *v, uint32_t *ret_seq)
 {
@@ -481,7 +495,6 @@ static int op_release(struct worker *w)
 	uint64_t id = w->next_id++;
 	Dmabufd__Reply *r;
 	unsigned i;
-	int ret;
 
 	if (!w->nheld)
 		return OP_SKIP;
@@ -490,24 +503,15 @@ static int op_release(struct worker *w)
 		COUNT(corrupt, 1);
 	r = raw_release(w->sock, id, w->held[i].id);
 	held_drop(w, i);
-	if (!reply_ok(r, id))
-		return OP_BROKEN;
-	ret = r->error ? OP_REFUSED : OP_DONE;
-	dmabufd__reply__free_unpacked(r, NULL);
-	return ret;
+	return reply_outcome(r, id, 0);
 }
 
 static int op_stats(struct worker *w)
 {
 	uint64_t id = w->next_id++;
 	Dmabufd__Reply *r = raw_stats(w->sock, id);
-	int ret;
 
-	if (!reply_ok(r, id))
-		return OP_BROKEN;
-	ret = r->error || r->body_case != DMABUFD__REPLY__BODY_STATS ? OP_REFUSED : OP_DONE;
-	dmabufd__reply__free_unpacked(r, NULL);
-	return ret;
+	return reply_outcome(r, id, DMABUFD__REPLY__BODY_STATS);
 }
 
 static int op_list(struct worker *w)
@@ -516,7 +520,6 @@ static int op_list(struct worker *w)
 	Dmabufd__List l = DMABUFD__LIST__INIT;
 	uint64_t id = w->next_id++;
 	Dmabufd__Reply *r;
-	int ret;
 
 	l.max_entries = 1 + rnd_below(300);
 	req.id = id;
@@ -525,11 +528,7 @@ static int op_list(struct worker *w)
 	if (raw_send(w->sock, &req, NULL, 0) < 0)
 		return OP_BROKEN;
 	r = raw_recv(w->sock, REPLY_TIMEOUT_MS, NULL);
-	if (!reply_ok(r, id))
-		return OP_BROKEN;
-	ret = r->error || r->body_case != DMABUFD__REPLY__BODY_LIST ? OP_REFUSED : OP_DONE;
-	dmabufd__reply__free_unpacked(r, NULL);
-	return ret;
+	return reply_outcome(r, id, DMABUFD__REPLY__BODY_LIST);
 }
 
 /* An AllocFramebuffer of a random size, format and usage; held like Alloc. */
@@ -801,7 +800,6 @@ static int op_unshare(struct worker *w)
 	struct held *h = NULL;
 	Dmabufd__Reply *r;
 	unsigned k;
-	int ret;
 
 	for (unsigned i = 0; i < w->nheld && !h; i++)
 		if (w->held[i].ntokens)
@@ -811,11 +809,7 @@ static int op_unshare(struct worker *w)
 	k = rnd_below(h->ntokens);
 	r = raw_unshare(w->sock, id, h->tokens[k].bytes, DMABUFD_TOKEN_SIZE);
 	held_forget_token(h, k);
-	if (!reply_ok(r, id))
-		return OP_BROKEN;
-	ret = r->error ? OP_REFUSED : OP_DONE;
-	dmabufd__reply__free_unpacked(r, NULL);
-	return ret;
+	return reply_outcome(r, id, 0);
 }
 
 static int op_accounting(struct worker *w)
