@@ -14,7 +14,7 @@
 #include "macros.h"
 #include "region_internal.h"
 
-#define SPARE_MAX 8
+#define SPARE_MAX 64
 
 /* ---- treap ------------------------------------------------------------ */
 
@@ -74,28 +74,25 @@ static struct tnode *t_merge(struct tnode *a, struct tnode *b)
 	return b;
 }
 
+/* Inserts @n. On the way down an ancestor's maxlen can only grow to
+ * n->len (no need to read its children); only the nodes split below the
+ * insertion point are recomputed. */
 static void t_insert(struct tnode **root, struct tnode *n)
 {
-	struct tnode *t = *root;
+	struct tnode **at = root;
 
-	if (!t) {
-		n->l = n->r = NULL;
-		t_update(n);
-		*root = n;
-		return;
+	while (*at && (*at)->prio >= n->prio) {
+		struct tnode *t = *at;
+		if (t->maxlen < n->len)
+			t->maxlen = n->len;
+		at = n->key < t->key ? &t->l : &t->r;
 	}
-	if (n->prio > t->prio) {
-		t_split(t, n->key, &n->l, &n->r);
-		t_update(n);
-		*root = n;
-		return;
-	}
-	t_insert(n->key < t->key ? &t->l : &t->r, n);
-	t_update(t);
+	t_split(*at, n->key, &n->l, &n->r);
+	t_update(n);
+	*at = n;
 }
 
-/* Removes the node with @key (which must be present). */
-static void t_erase(struct tnode **root, uint32_t key)
+static void t_erase_rec(struct tnode **root, uint32_t key)
 {
 	struct tnode *t = *root;
 
@@ -105,8 +102,96 @@ static void t_erase(struct tnode **root, uint32_t key)
 		*root = t_merge(t->l, t->r);
 		return;
 	}
-	t_erase(key < t->key ? &t->l : &t->r, key);
+	t_erase_rec(key < t->key ? &t->l : &t->r, key);
 	t_update(t);
+}
+
+/* Removes the node with @key (which must be present), then recomputes
+ * maxlen bottom-up on its path, stopping at the first ancestor whose maxlen
+ * is unchanged (the ones above cannot change then). */
+static void t_erase(struct tnode **root, uint32_t key)
+{
+	struct tnode *path[192];
+	struct tnode **at = root;
+	unsigned n = 0;
+
+	while (*at && (*at)->key != key) {
+		if (n == sizeof(path) / sizeof(path[0])) {
+			t_erase_rec(root, key); /* nothing changed yet */
+			return;
+		}
+		path[n++] = *at;
+		at = key < (*at)->key ? &(*at)->l : &(*at)->r;
+	}
+	if (!*at)
+		return;
+	*at = t_merge((*at)->l, (*at)->r);
+	while (n > 0) {
+		struct tnode *x = path[--n];
+		uint32_t old = x->maxlen;
+		t_update(x);
+		if (x->maxlen == old)
+			break;
+	}
+}
+
+/* The same for the trees that are not augmented (segments by offset, pinned
+ * allocations): no maxlen upkeep, so an update touches only the nodes on
+ * the path, not their children (fewer cache misses in the largest tree). */
+static void t_split_p(struct tnode *t, uint32_t key, struct tnode **a, struct tnode **b)
+{
+	while (t) {
+		if (t->key < key) {
+			*a = t;
+			a = &t->r;
+			t = t->r;
+		} else {
+			*b = t;
+			b = &t->l;
+			t = t->l;
+		}
+	}
+	*a = *b = NULL;
+}
+
+static struct tnode *t_merge_p(struct tnode *a, struct tnode *b)
+{
+	struct tnode *root = NULL, **at = &root;
+
+	while (a && b) {
+		if (a->prio > b->prio) {
+			*at = a;
+			at = &a->r;
+			a = a->r;
+		} else {
+			*at = b;
+			at = &b->l;
+			b = b->l;
+		}
+	}
+	*at = a ? a : b;
+	return root;
+}
+
+static void t_insert_p(struct tnode **root, struct tnode *n)
+{
+	struct tnode **at = root;
+
+	while (*at && (*at)->prio >= n->prio)
+		at = n->key < (*at)->key ? &(*at)->l : &(*at)->r;
+	t_split_p(*at, n->key, &n->l, &n->r);
+	*at = n;
+}
+
+/* Removes the node with @key (which must be present). */
+static void t_erase_p(struct tnode **root, uint32_t key)
+{
+	struct tnode **at = root;
+
+	while (*at && (*at)->key != key)
+		at = key < (*at)->key ? &(*at)->l : &(*at)->r;
+	if (*at)
+		*at = t_merge_p((*at)->l, (*at)->r);
 }
 
 static void t_touch_rec(struct tnode *t, uint32_t key)
@@ -555,7 +640,7 @@ static struct seg *seg_split(struct dmabufd_region *r, struct seg *s, uint32_t a
 		t_touch(r->fa[s->attr], s->f.key);
 		fa_insert(r, n);
 	}
-	t_insert(&r->segs, &n->t);
+	t_insert_p(&r->segs, &n->t);
 	list_insert_after(s, n);
 	return n;
 }
@@ -621,7 +706,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 		s->t.len = pos - s->t.key;
 		s->f.len = s->t.len;
 		t_touch(r->fa[s->attr], s->f.key);
-		t_insert(&r->segs, &u->t);
+		t_insert_p(&r->segs, &u->t);
 		list_insert_after(s, u);
 		r->free_pages -= u->t.len;
 		r->free_pages_attr[u->attr] -= u->t.len;
@@ -631,7 +716,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 			rest->t.len = (uint32_t)(e - end);
 			rest->attr = u->attr;
 			rest->state = DMABUFD_REGION_FREE;
-			t_insert(&r->segs, &rest->t);
+			t_insert_p(&r->segs, &rest->t);
 			list_insert_after(u, rest);
 			fa_insert(r, rest);
 		}
@@ -653,7 +738,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 			s->f.key = s->t.key;
 			s->f.len = s->t.len;
 			t_touch(r->fa[s->attr], s->f.key);
-			t_insert(&r->segs, &u->t);
+			t_insert_p(&r->segs, &u->t);
 			if (s->prev)
 				list_insert_after(s->prev, u);
 			else {
@@ -701,7 +786,7 @@ static void make_used(struct dmabufd_region *r, struct seg *first, uint32_t k,
 			r->transition_events++;
 		}
 		if (s != first) {
-			t_erase(&r->segs, s->t.key);
+			t_erase_p(&r->segs, s->t.key);
 			list_unlink(r, s);
 			put_seg(r, s);
 		}
@@ -721,7 +806,7 @@ static void make_used(struct dmabufd_region *r, struct seg *first, uint32_t k,
 		r->pinned_pages += k;
 		first->f.key = first->t.key;
 		first->f.len = k;
-		t_insert(&r->pinned, &first->f);
+		t_insert_p(&r->pinned, &first->f);
 	}
 }
 
@@ -741,7 +826,7 @@ static void release(struct dmabufd_region *r, struct seg *s)
 		} else {
 			r->n_pinned--;
 			r->pinned_pages -= len;
-			t_erase(&r->pinned, s->f.key);
+			t_erase_p(&r->pinned, s->f.key);
 		}
 	} else {
 		r->reserved_pages -= len;
@@ -786,13 +871,13 @@ static void release(struct dmabufd_region *r, struct seg *s)
 	bool merge_n = n && n->state == DMABUFD_REGION_FREE && n->attr == s->attr;
 	if (merge_p) {
 		p->t.len += s->t.len;
-		t_erase(&r->segs, s->t.key);
+		t_erase_p(&r->segs, s->t.key);
 		list_unlink(r, s);
 		put_seg(r, s);
 		if (merge_n) {
 			p->t.len += n->t.len;
 			fa_erase(r, n);
-			t_erase(&r->segs, n->t.key);
+			t_erase_p(&r->segs, n->t.key);
 			list_unlink(r, n);
 			put_seg(r, n);
 		}
@@ -802,7 +887,7 @@ static void release(struct dmabufd_region *r, struct seg *s)
 		/* n grows to the left over s: s leaves, n's key moves in place */
 		uint32_t nk = s->t.key;
 		n->t.len += s->t.len;
-		t_erase(&r->segs, s->t.key);
+		t_erase_p(&r->segs, s->t.key);
 		list_unlink(r, s);
 		put_seg(r, s);
 		n->t.key = nk;
@@ -868,7 +953,7 @@ int dmabufd_region_create(uint32_t npages, const struct dmabufd_region_options *
 	s->t.len = npages;
 	s->state = DMABUFD_REGION_FREE;
 	s->attr = (uint8_t)o.initial_attribute;
-	t_insert(&r->segs, &s->t);
+	t_insert_p(&r->segs, &s->t);
 	r->head = s;
 	fa_insert(r, s);
 	struct run *n = get_run(r);
@@ -1174,13 +1259,15 @@ struct dmabufd_region *region_clone(const struct dmabufd_region *r)
 		n->attr = s->attr;
 		n->movable = s->movable;
 		n->align_log2 = s->align_log2;
-		t_insert(&c->segs, &n->t);
+		t_insert_p(&c->segs, &n->t);
 		if (s->state == DMABUFD_REGION_FREE ||
 		    (s->state == DMABUFD_REGION_USED && !s->movable)) {
 			n->f.key = n->t.key;
 			n->f.len = n->t.len;
-			t_insert(s->state == DMABUFD_REGION_FREE ? &c->fa[n->attr] : &c->pinned,
-				 &n->f);
+			if (s->state == DMABUFD_REGION_FREE)
+				t_insert(&c->fa[n->attr], &n->f);
+			else
+				t_insert_p(&c->pinned, &n->f);
 		}
 		if (tail)
 			list_insert_after(tail, n);

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "region.h"
+#include "region_internal.h" /* node sizes, for the memory figure */
 #include "regiontrace.h"
 
 enum variant { V_REGION, V_COMPACT, V_BLIND, V_CMA, V_N };
@@ -150,7 +151,20 @@ struct result {
 	double seconds;
 	size_t first_fail_op;  /* trace index of the first failure, or n_ops */
 	uint64_t *cum_pages;   /* transitions (pages) after each trace op */
+	/* bookkeeping at the end of the replay (region variants) */
+	uint64_t n_segs, n_runs, n_live;
 };
+
+static int count_cb(const struct dmabufd_region_extent *e, void *userdata)
+{
+	uint64_t *c = userdata; /* [0] segments, [1] maximal free runs, [2] previous was free */
+	c[0]++;
+	bool is_free = e->state == DMABUFD_REGION_FREE;
+	if (is_free && !c[2])
+		c[1]++;
+	c[2] = is_free;
+	return 0;
+}
 
 static uint64_t now_ns(void)
 {
@@ -171,6 +185,40 @@ static uint32_t extra_flags; /* --flags: DMABUFD_REGION_* for ablations */
  * first such event (is the planner or the layout the limit?) */
 static bool probe_full;
 static bool probe_reported;
+static uint32_t max_pinned; /* most pinned pages so far in this replay */
+
+/* Layout summary at the probe point: where are the free pages that full
+ * compaction cannot gather? */
+struct layout {
+	uint64_t lowest_pinned, free_above, free_below, holes_above, movable_above;
+	uint64_t islands; /* maximal groups of pinned segments, free pages between */
+	bool in_island;
+};
+
+static int layout_cb(const struct dmabufd_region_extent *e, void *userdata)
+{
+	struct layout *l = userdata;
+	bool pinned = e->state == DMABUFD_REGION_USED && !e->movable;
+	if (pinned && l->lowest_pinned == UINT64_MAX)
+		l->lowest_pinned = e->offset;
+	if (pinned && !l->in_island)
+		l->islands++;
+	if (pinned)
+		l->in_island = true;
+	else if (e->state == DMABUFD_REGION_USED)
+		l->in_island = false;
+	if (e->state == DMABUFD_REGION_FREE) {
+		if (l->lowest_pinned != UINT64_MAX) {
+			l->free_above += e->npages;
+			l->holes_above++;
+		} else {
+			l->free_below += e->npages;
+		}
+	}
+	if (e->state == DMABUFD_REGION_USED && e->movable && l->lowest_pinned != UINT64_MAX)
+		l->movable_above += e->npages;
+	return 0;
+}
 
 /* Applies @p move by move as a backend would, keeping the id maps. */
 static void sim_apply(struct dmabufd_region *r, const struct dmabufd_region_plan *p,
@@ -203,6 +251,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 
 	memset(res, 0, sizeof(*res));
 	probe_reported = false;
+	max_pinned = 0;
 	res->occ_first_fail = -1;
 	res->first_fail_op = t->n_ops;
 	res->cum_pages = calloc(t->n_ops ? t->n_ops : 1, sizeof(uint64_t));
@@ -288,6 +337,15 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 							       st0.free_pages, st1.pinned_pages,
 							       st1.largest_free_run, op->npages,
 							       rv == 0 ? "fits" : "still -ENOSPC");
+							struct layout l = {.lowest_pinned = UINT64_MAX};
+							dmabufd_region_walk(r, layout_cb, &l);
+							printf("- probe layout after full compaction: lowest pinned "
+							       "page %" PRIu64 ", %" PRIu64 " free pages in %" PRIu64
+							       " holes above it, %" PRIu64 " below, %" PRIu64
+							       " movable pages above it, %" PRIu64
+							       " pinned islands; most pinned pages so far %u\n",
+							       l.lowest_pinned, l.free_above, l.holes_above,
+							       l.free_below, l.movable_above, l.islands, max_pinned);
 						}
 					}
 				}
@@ -331,6 +389,8 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 			struct dmabufd_region_stats st;
 			dmabufd_region_stats(r, &st);
 			res->cum_pages[i] = st.transitions;
+			if (st.pinned_pages > max_pinned)
+				max_pinned = st.pinned_pages;
 		}
 		if ((double)used / t->region_pages > res->occ_max)
 			res->occ_max = (double)used / t->region_pages;
@@ -347,6 +407,11 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 		dmabufd_region_stats(r, &st);
 		res->transitions = st.transitions;
 		res->events = st.transition_events;
+		uint64_t cnt[3] = {0};
+		dmabufd_region_walk(r, count_cb, cnt);
+		res->n_segs = cnt[0];
+		res->n_runs = cnt[1];
+		res->n_live = st.n_allocations;
 		if (dmabufd_region_audit(r, why, sizeof(why)) < 0) {
 			fprintf(stderr, "audit after replay: %s\n", why);
 			abort();
@@ -428,6 +493,13 @@ static void print_table(const struct trace *t, const struct result *res)
 		       R->events ? (double)B->events / (double)R->events : 0.0);
 	else
 		printf("- transitions: aware 0, attribute-blind %" PRIu64 " pages\n", B->transitions);
+	if (R->n_live)
+		printf("- bookkeeping at the end (region): %" PRIu64 " segments x %zu B + %" PRIu64
+		       " free runs x %zu B for %" PRIu64 " live allocations = %.0f B per live "
+		       "allocation (plus malloc's per-node overhead)\n",
+		       R->n_segs, sizeof(struct seg), R->n_runs, sizeof(struct run), R->n_live,
+		       (double)(R->n_segs * sizeof(struct seg) + R->n_runs * sizeof(struct run)) /
+			       (double)R->n_live);
 	printf("- p99 per op: region %" PRIu64 " ns, CMA-like %" PRIu64 " ns (ratio %.2f)\n",
 	       R->p99, Cm->p99, Cm->p99 ? (double)R->p99 / (double)Cm->p99 : 0.0);
 }
