@@ -49,7 +49,8 @@ static int cmp_offset(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static struct buffer *find_at(struct buffer **sorted, size_t n, uint64_t offset)
+/* The index of the first entry of @sorted at or after @offset (0..n). */
+static size_t lower_bound(struct buffer **sorted, size_t n, uint64_t offset)
 {
 	size_t lo = 0, hi = n;
 
@@ -61,7 +62,23 @@ static struct buffer *find_at(struct buffer **sorted, size_t n, uint64_t offset)
 		else
 			hi = mid;
 	}
-	return lo < n && sorted[lo]->offset == offset ? sorted[lo] : NULL;
+	return lo;
+}
+
+/*
+ * Entry @i of @sorted got a new offset: slide it to its place so the array
+ * stays ordered (O(n) moves of pointers, instead of sorting again). Live
+ * buffers never overlap, so offsets are distinct.
+ */
+static void resort_one(struct buffer **sorted, size_t n, size_t i)
+{
+	struct buffer *b = sorted[i];
+	size_t j;
+
+	memmove(&sorted[i], &sorted[i + 1], (n - i - 1) * sizeof(*sorted));
+	j = lower_bound(sorted, n - 1, b->offset);
+	memmove(&sorted[j + 1], &sorted[j], (n - 1 - j) * sizeof(*sorted));
+	sorted[j] = b;
 }
 
 /*
@@ -94,7 +111,9 @@ static int execute_plan(struct server_backend *sb, const struct dmabufd_region_p
 	for (size_t i = 0; i < plan->n_moves; i++) {
 		const struct dmabufd_region_move *m = &plan->moves[i];
 
-		b = find_at(sorted, n, (uint64_t)m->old_offset * page);
+		size_t at = lower_bound(sorted, n, (uint64_t)m->old_offset * page);
+
+		b = at < n && sorted[at]->offset == (uint64_t)m->old_offset * page ? sorted[at] : NULL;
 		if (!b && sb->caps.deferred_release) {
 			/* released, waiting for the backend's release event */
 			err = -EBUSY;
@@ -119,7 +138,7 @@ static int execute_plan(struct server_backend *sb, const struct dmabufd_region_p
 		}
 		b->offset = (uint64_t)m->new_offset * page;
 		/* Keep @sorted ordered: the moved entry may now sit elsewhere. */
-		qsort(sorted, n, sizeof(*sorted), cmp_offset);
+		resort_one(sorted, n, at);
 		res->moves++;
 		res->bytes_moved += (uint64_t)m->npages * page;
 	}
