@@ -37,7 +37,7 @@ for be in $backends; do
 		case $rc in
 		0) echo "ok   $t ($be)" ;;
 		77) echo "skip $t ($be)" ;;
-		*) echo "not ok $t ($be) exit $rc"; grep -E "FAILED|Error|error" /tmp/it.out | head -8 | sed 's/^/    /'; fail=1 ;;
+		*) echo "not ok $t ($be) exit $rc"; grep -E "FAILED|Error|error" /tmp/it.out | head -40 | sed 's/^/    /'; fail=1 ;;
 		esac
 	done
 done
