@@ -275,6 +275,11 @@ int raw_wait_closed(int sock, int timeout_ms)
 
 int raw_connect_hello(const char *path)
 {
+	return raw_connect_hello_reply(path, NULL);
+}
+
+int raw_connect_hello_reply(const char *path, Dmabufd__Reply **ret_hello)
+{
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
 	Dmabufd__Hello hello = DMABUFD__HELLO__INIT;
 	Dmabufd__Reply *r;
@@ -300,7 +305,10 @@ int raw_connect_hello(const char *path)
 		close(sock);
 		return err;
 	}
-	dmabufd__reply__free_unpacked(r, NULL);
+	if (ret_hello)
+		*ret_hello = r;
+	else
+		dmabufd__reply__free_unpacked(r, NULL);
 	return sock;
 }
 

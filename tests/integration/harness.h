@@ -48,6 +48,14 @@ int raw_wait_closed(int sock, int timeout_ms);
 /* Sends Hello and checks the reply; returns the socket or -errno. */
 int raw_connect_hello(const char *path);
 /*
+ * As raw_connect_hello(), and hands the Hello reply (r->hello: backend,
+ * attributes, contiguous, region_size, max_alloc, page_size...) to
+ * *ret_hello (free with dmabufd__reply__free_unpacked(r, NULL)); untouched
+ * on failure. For tests that derive what to expect from what the daemon's
+ * backend offers.
+ */
+int raw_connect_hello_reply(const char *path, Dmabufd__Reply **ret_hello);
+/*
  * Connects with Hello and waits (up to @timeout_ms) until Stats reports this
  * connection as the daemon's only client, so that every earlier connection
  * (the readiness probe, closed test clients) has been torn down. For stable

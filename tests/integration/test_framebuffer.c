@@ -124,10 +124,33 @@ static void expect_refusal(uint32_t w, uint32_t h, uint32_t fourcc, uint64_t mod
 	assert_int_equal(fb.fd, (int)0xa5a5a5a5);
 }
 
+/* A write-combined 1920x1080 XRGB8888 scanout buffer: served, maps, keeps
+ * what is written, released. */
+static void expect_writecombine_scanout(void)
+{
+	struct dmabufd_framebuffer fb;
+	uint8_t *map;
+
+	assert_int_equal(dmabufd_alloc_framebuffer(client, 1920, 1080, DRM_FORMAT_XRGB8888,
+						   DRM_FORMAT_MOD_LINEAR, DMABUFD_USAGE_SCANOUT,
+						   DMABUFD_ATTR_WRITECOMBINE, 0, "fb-wc", &fb), 0);
+	assert_int_equal(fb.num_planes, 1);
+	assert_true(fb.pitches[0] >= 1920 * 4);
+	map = mmap(NULL, fb.size, PROT_READ | PROT_WRITE, MAP_SHARED, fb.fd, 0);
+	assert_true(map != MAP_FAILED);
+	memset(map + fb.offsets[0], 0x5a, fb.sizes[0]);
+	assert_int_equal(map[fb.offsets[0] + fb.sizes[0] - 1], 0x5a);
+	munmap(map, fb.size);
+	close(fb.fd);
+	assert_int_equal(dmabufd_release(client, fb.id), 0);
+}
+
 static void test_refusals(void **state)
 {
+	struct dmabufd_info info;
 	struct dmabufd_stats st;
 
+	assert_int_equal(dmabufd_get_info(client, &info), 0);
 	/* unknown fourcc */
 	expect_refusal(64, 64, fourcc_code('Z', 'Z', 'Z', 'Z'), DRM_FORMAT_MOD_LINEAR,
 		       DMABUFD_USAGE_SCANOUT, DMABUFD_ATTR_CACHED, -EINVAL);
@@ -136,7 +159,9 @@ static void test_refusals(void **state)
 	expect_refusal(64, 64, DRM_FORMAT_XRGB8888, I915_FORMAT_MOD_X_TILED,
 		       DMABUFD_USAGE_SCANOUT, DMABUFD_ATTR_CACHED, -EOPNOTSUPP);
 	assert_non_null(strstr(dmabufd_last_reason(client), "modifier"));
-	/* too large, and "negative" sizes cast to unsigned */
+	/* too large (1.6 GB: more than any backend here allows in one
+	 * Alloc), and "negative" sizes cast to unsigned */
+	assert_true(20000ull * 20000 * 4 > info.max_alloc);
 	expect_refusal(20000, 20000, DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR,
 		       DMABUFD_USAGE_SCANOUT, DMABUFD_ATTR_CACHED, -E2BIG);
 	expect_refusal((uint32_t)-1, 16, DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR,
@@ -149,9 +174,13 @@ static void test_refusals(void **state)
 	/* video decode of an RGB format cannot be met */
 	expect_refusal(64, 64, DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR,
 		       DMABUFD_USAGE_VIDEO_DECODE, DMABUFD_ATTR_CACHED, -EOPNOTSUPP);
-	/* the memfd backend has no write-combine memory */
-	expect_refusal(1920, 1080, DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR,
-		       DMABUFD_USAGE_SCANOUT, DMABUFD_ATTR_WRITECOMBINE, -EOPNOTSUPP);
+	/* write-combine: refused where the backend has none (memfd), a
+	 * writable scanout buffer where it has (kmod) */
+	if (info.attributes & (1u << DMABUFD_ATTR_WRITECOMBINE))
+		expect_writecombine_scanout();
+	else
+		expect_refusal(1920, 1080, DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR,
+			       DMABUFD_USAGE_SCANOUT, DMABUFD_ATTR_WRITECOMBINE, -EOPNOTSUPP);
 	/* nothing of it stayed allocated */
 	assert_int_equal(dmabufd_stats(client, &st), 0);
 	assert_int_equal(st.used, 0);

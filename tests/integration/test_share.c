@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -447,17 +448,76 @@ static int child_revoke(void *arg)
 	return 0;
 }
 
+/* True if @id is in the daemon's List (root sees every buffer). */
+static bool listed(int sock, uint64_t id)
+{
+	Dmabufd__Reply *r = raw_list(sock, 5, 0);
+	bool found = false;
+
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	assert_false(r->list->more);
+	for (size_t i = 0; i < r->list->n_buffers; i++)
+		found |= r->list->buffers[i]->buffer_id == id;
+	dmabufd__reply__free_unpacked(r, NULL);
+	return found;
+}
+
 static void test_revoke(void **state)
 {
 	struct job j = { .socket = d.socket };
-	int sock = connect_as_client(d.socket);
+	Dmabufd__Reply *hello = NULL, *r;
+	int sock = raw_connect_hello_reply(d.socket, &hello), fd = -1, status;
+	bool revocable;
+	uint8_t *p;
+	pid_t pid;
 
 	assert_true(sock >= 0);
-	j.buffer_id = alloc_filled(sock, 4096, 0);
+	/* Revoke is the kmod backend's op (docs/SHARING.md "Revocation");
+	 * memfd, dma-heap and udmabuf have none. A 4 KiB buffer goes to the
+	 * first active backend, the one Hello names. */
+	revocable = strcmp(hello->hello->backend, "kmod") == 0;
+	dmabufd__reply__free_unpacked(hello, NULL);
+	r = raw_alloc(sock, 2, 4096, DMABUFD_ATTR_CACHED, 0, "revoke", &fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	j.buffer_id = r->alloc->buffer_id;
+	dmabufd__reply__free_unpacked(r, NULL);
+	assert_true(fd >= 0);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	p[0] = 0x42;
 	/* Not the owner and not root. */
 	assert_int_equal(run_as(UID_A, GID_A, NULL, 0, child_revoke, &j), 0);
-	/* The memfd backend cannot revoke. */
-	expect_err(raw_revoke(sock, 3, j.buffer_id), -EOPNOTSUPP);
+	if (!revocable) {
+		expect_err(raw_revoke(sock, 3, j.buffer_id), -EOPNOTSUPP);
+		/* nothing changed */
+		assert_true(listed(sock, j.buffer_id));
+		assert_int_equal(p[0], 0x42);
+	} else {
+		expect_err(raw_revoke(sock, 3, j.buffer_id), 0);
+		/* released as usual: gone from List, a second Revoke or a
+		 * Release finds nothing */
+		assert_false(listed(sock, j.buffer_id));
+		expect_err(raw_revoke(sock, 6, j.buffer_id), -ENOENT);
+		expect_err(raw_release(sock, 7, j.buffer_id), -ENOENT);
+		/* the existing mapping was zapped: the next touch is SIGBUS */
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			signal(SIGBUS, SIG_DFL);
+			*(volatile uint8_t *)p = 1;
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		assert_int_equal(WTERMSIG(status), SIGBUS);
+		/* and the fd is a husk: no new mapping */
+		assert_true(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED);
+		assert_int_equal(errno, ENODEV);
+	}
+	munmap(p, 4096);
+	close(fd);
 	expect_err(raw_revoke(sock, 4, 999999), -ENOENT);
 	close(sock);
 }

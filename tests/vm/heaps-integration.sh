@@ -1,11 +1,20 @@
 #!/bin/sh
 # In-VM: the integration tests (real daemon on a temporary socket, unchanged)
 # against each backend, through tests/integration/harness.c's
-# DMABUFD_TEST_DAEMON / DMABUFD_TEST_BACKEND. Module unloaded.
-# Usage: heaps-integration.sh [HOST_DMABUFCTL_PATH]: some tests run dmabufctl
-# by its build path; it is linked to /bin/dmabufctl here.
+# DMABUFD_TEST_DAEMON / DMABUFD_TEST_BACKEND.
+# Usage: heaps-integration.sh [--backends "B..."] [HOST_DMABUFCTL_PATH]
+#   --backends  the backends to run them against (default "dma-heap udmabuf
+#               memfd", module unloaded first); naming kmod keeps the module
+#               loaded and needs /dev/dmabufd-region
+#   HOST_DMABUFCTL_PATH: some tests run dmabufctl by its build path; it is
+#               linked to /bin/dmabufctl here.
 # Prints one line per test and backend; exit 0 when all passed (77 = skip).
-rmmod dmabufd_region 2>/dev/null
+backends="dma-heap udmabuf memfd"
+if [ "${1:-}" = --backends ]; then backends=$2; shift 2; fi
+case " $backends " in
+*" kmod "*) [ -c /dev/dmabufd-region ] || { echo "no /dev/dmabufd-region"; exit 77; } ;;
+*) rmmod dmabufd_region 2>/dev/null ;;
+esac
 fail=0
 # test_share's [access] names root: give the initramfs a passwd/group.
 [ -e /etc/passwd ] || echo 'root:x:0:0:root:/:/bin/sh' >/etc/passwd
@@ -14,7 +23,7 @@ if [ -n "${1:-}" ] && [ ! -e "$1" ]; then
 	mkdir -p "$(dirname "$1")" && ln -s /bin/dmabufctl "$1"
 fi
 export DMABUFD_TEST_DAEMON=/bin/dmabufd
-for be in dma-heap udmabuf memfd; do
+for be in $backends; do
 	for t in test_client_e2e test_badinput test_framebuffer test_share test_quota test_compact; do
 		[ -x "/bin/$t" ] || continue
 		if [ "$t" = test_compact ] && [ "$be" = udmabuf ]; then
@@ -28,7 +37,7 @@ for be in dma-heap udmabuf memfd; do
 		case $rc in
 		0) echo "ok   $t ($be)" ;;
 		77) echo "skip $t ($be)" ;;
-		*) echo "not ok $t ($be) exit $rc"; grep -E "FAILED|Error|error" /tmp/it.out | head -8 | sed 's/^/    /'; fail=1 ;;
+		*) echo "not ok $t ($be) exit $rc"; grep -E "FAILED|Error|error" /tmp/it.out | head -40 | sed 's/^/    /'; fail=1 ;;
 		esac
 	done
 done
