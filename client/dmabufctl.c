@@ -1083,6 +1083,7 @@ static json_object *stats_json(const struct dmabufd_stats *s)
 		json_object_object_add(e, "attributes", attrs);
 		json_object_object_add(e, "contiguous", json_object_new_boolean(bs->contiguous));
 		json_object_object_add(e, "migration", json_object_new_boolean(bs->migration));
+		json_object_object_add(e, "revocation", json_object_new_boolean(bs->revocation));
 		json_object_object_add(e, "dmabuf", json_object_new_boolean(bs->dmabuf));
 		json_add_u64(e, "capacity", bs->capacity);
 		json_add_u64(e, "page_size", bs->page_size);
@@ -1118,11 +1119,11 @@ static void print_stats(const struct dmabufd_stats *s)
 		char c[32], f[32];
 
 		printf("  backend %u:    %-8s %s used of %s, %s free, %u buffers, %" PRIu64
-		       " allocs (%" PRIu64 " fell through)%s%s\n", i + 1, bs->name,
+		       " allocs (%" PRIu64 " fell through)%s%s%s\n", i + 1, bs->name,
 		       human_size(bs->used, a, sizeof(a)), human_size(bs->capacity, c, sizeof(c)),
 		       human_size(bs->free_pages * bs->page_size, f, sizeof(f)), bs->buffers,
 		       bs->allocs, bs->fallthroughs, bs->contiguous ? ", contiguous" : "",
-		       bs->dmabuf ? ", dma-buf" : "");
+		       bs->dmabuf ? ", dma-buf" : "", bs->revocation ? ", revocable" : "");
 	}
 	printf("buffers:        %u live (%u pinned, %u movable), %u client%s\n", s->buffers,
 	       s->pinned_buffers, s->movable_buffers, s->clients, s->clients == 1 ? "" : "s");

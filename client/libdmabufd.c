@@ -588,6 +588,7 @@ int dmabufd_connect_fd(int sock, const char *client_name, struct dmabufd_client 
 	c->info.attributes = h->attributes;
 	c->info.contiguous = !!h->contiguous;
 	c->info.migration = !!h->migration;
+	c->info.revocation = !!h->revocation;
 	c->info.dmabuf = !!h->dmabuf;
 	c->info.region_size = h->region_size;
 	c->info.page_size = h->page_size;
@@ -1073,6 +1074,7 @@ DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_s
 		e->attributes = bi->attributes;
 		e->contiguous = bi->contiguous;
 		e->migration = bi->migration;
+		e->revocation = bi->revocation;
 		e->dmabuf = bi->dmabuf;
 		e->capacity = bi->capacity;
 		e->page_size = bi->page_size;

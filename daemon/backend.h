@@ -33,6 +33,9 @@ struct backend_caps {
 	 * placement at release and unplaces it on the event (backend_events.c).
 	 */
 	bool deferred_release;
+	/* Revoke (docs/SHARING.md) takes a buffer's memory back from every
+	 * holder: kmod with a module offering DMABUFD_REGION_CAP_REVOKE. */
+	bool revocation;
 };
 
 /* A live buffer the backend found at start-up that this daemon did not make. */

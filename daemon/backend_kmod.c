@@ -149,6 +149,7 @@ static void kmod_get_caps(struct backend *b, struct backend_caps *ret)
 		.attributes = attrs,
 		.contiguous = true,
 		.migration = (k->info.caps & DMABUFD_REGION_CAP_MIGRATE) != 0,
+		.revocation = (k->info.caps & DMABUFD_REGION_CAP_REVOKE) != 0,
 		.dmabuf = true,
 		.region_size = k->info.page_count * k->info.page_size,
 		.page_size = k->info.page_size,

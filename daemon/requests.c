@@ -108,6 +108,7 @@ static void fill_backend_info(const struct server_backend *sb, Dmabufd__BackendI
 	bi->attributes = sb->caps.attributes;
 	bi->contiguous = sb->caps.contiguous;
 	bi->migration = sb->caps.migration;
+	bi->revocation = sb->caps.revocation;
 	bi->dmabuf = sb->caps.dmabuf;
 	bi->capacity = sb->caps.region_size;
 	bi->page_size = sb->caps.page_size;
@@ -141,6 +142,7 @@ static void handle_hello(struct client *c, uint64_t id, const Dmabufd__Hello *he
 		hr.attributes |= bc->attributes;
 		hr.contiguous |= bc->contiguous;
 		hr.migration |= bc->migration;
+		hr.revocation |= bc->revocation;
 		hr.dmabuf &= bc->dmabuf;
 		fill_backend_info(&s->backends[i], &infos[i]);
 		info_ptrs[i] = &infos[i];

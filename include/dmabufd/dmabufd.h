@@ -91,6 +91,8 @@ struct dmabufd_info {
 	uint32_t max_message;  /**< bytes per datagram */
 	uint32_t max_buffers;  /**< live buffers per client */
 	uint64_t max_alloc;    /**< bytes, largest single allocation */
+	int revocation;        /**< dmabufd_revoke() can take a buffer's memory
+				*   back (kmod backend; docs/SHARING.md) */
 };
 
 /** A buffer handed to this client. */
@@ -195,6 +197,7 @@ struct dmabufd_stats {
 		uint64_t largest_free_pages;
 		uint64_t allocs;       /**< buffers it made since start */
 		uint64_t fallthroughs; /**< of those, after an earlier backend had no room */
+		uint8_t revocation;    /**< 1: Revoke can take its buffers back */
 	} backends[DMABUFD_MAX_BACKENDS];
 };
 

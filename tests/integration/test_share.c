@@ -475,8 +475,9 @@ static void test_revoke(void **state)
 	assert_true(sock >= 0);
 	/* Revoke is the kmod backend's op (docs/SHARING.md "Revocation");
 	 * memfd, dma-heap and udmabuf have none. A 4 KiB buffer goes to the
-	 * first active backend, the one Hello names. */
-	revocable = strcmp(hello->hello->backend, "kmod") == 0;
+	 * first active backend: ask Hello whether that one can revoke. */
+	revocable = hello->hello->n_backends ? hello->hello->backends[0]->revocation
+					     : hello->hello->revocation;
 	dmabufd__reply__free_unpacked(hello, NULL);
 	r = raw_alloc(sock, 2, 4096, DMABUFD_ATTR_CACHED, 0, "revoke", &fd);
 	assert_non_null(r);

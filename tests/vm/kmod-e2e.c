@@ -293,9 +293,10 @@ static int cmd_after_restart(int nbuf)
 
 	r = dmabufd_get_info(c, &info);
 	check(r == 0 && strcmp(info.backend, "kmod") == 0 && info.contiguous && info.migration &&
-		      info.attributes == 7,
-	      "Hello: backend %s, contiguous %d, attributes 0x%x, migration %d", r == 0 ? info.backend : "?",
-	      r == 0 && info.contiguous, r == 0 ? info.attributes : 0, r == 0 && info.migration);
+		      info.revocation && info.attributes == 7,
+	      "Hello: backend %s, contiguous %d, attributes 0x%x, migration %d, revocation %d",
+	      r == 0 ? info.backend : "?", r == 0 && info.contiguous, r == 0 ? info.attributes : 0,
+	      r == 0 && info.migration, r == 0 && info.revocation);
 	r = dmabufd_stats(c, &st);
 	check(r == 0 && st.buffers >= (uint32_t)nbuf && st.used >= (uint64_t)nbuf * HSIZE &&
 		      st.orphaned_buffers >= (uint32_t)nbuf,
