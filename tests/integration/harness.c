@@ -62,8 +62,30 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 	const char *wrapper = getenv("DMABUFD_TEST_WRAPPER");
 	char *wrap_copy = NULL, *save = NULL;
 	int wait_rounds = 1000;
+	const char *env_backend = getenv("DMABUFD_TEST_BACKEND");
 
 	memset(d, 0, sizeof(*d));
+	/*
+	 * DMABUFD_TEST_BACKEND puts "--backend B" before the test's own
+	 * arguments; a later --backend/-b of the test's would win and the
+	 * test would silently run against another backend. Refuse that (the
+	 * same backend named again is harmless).
+	 */
+	if (env_backend && env_backend[0])
+		for (const char *const *a = extra_args; a && *a; a++) {
+			bool other = false;
+
+			if (!strcmp(*a, "--backend") || !strcmp(*a, "-b"))
+				other = !a[1] || strcmp(a[1], env_backend) != 0;
+			else if (!strncmp(*a, "--backend=", 10))
+				other = strcmp(*a + 10, env_backend) != 0;
+			if (other) {
+				fprintf(stderr,
+					"daemon_start: the test's arguments name a backend but DMABUFD_TEST_BACKEND=%s\n",
+					env_backend);
+				return -EINVAL;
+			}
+		}
 	snprintf(d->dir, sizeof(d->dir), "/tmp/dmabufd-test-XXXXXX");
 	if (!mkdtemp(d->dir))
 		return -errno;
@@ -89,9 +111,9 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 			    getenv("DMABUFD_TEST_DAEMON") : DMABUFD_BIN;
 	argv[n++] = "--socket";
 	argv[n++] = d->socket;
-	if (getenv("DMABUFD_TEST_BACKEND") && getenv("DMABUFD_TEST_BACKEND")[0]) {
+	if (env_backend && env_backend[0]) {
 		argv[n++] = "--backend";
-		argv[n++] = getenv("DMABUFD_TEST_BACKEND");
+		argv[n++] = env_backend;
 	}
 	for (; extra_args && *extra_args && n < 30; extra_args++)
 		argv[n++] = *extra_args;

@@ -19,9 +19,12 @@ struct daemon_proc {
 };
 
 /*
- * Starts dmabufd with "--socket <tmp>/socket" plus the NULL-terminated
- * @extra_args, waits (up to 10 s) until it accepts connections.
- * Return: 0, or a negative errno (the daemon could not start).
+ * Starts dmabufd with "--socket <tmp>/socket", "--backend $DMABUFD_TEST_BACKEND"
+ * when that is set, then the NULL-terminated @extra_args; waits (up to
+ * 10 s) until it accepts connections.
+ * Return: 0, or a negative errno: -EINVAL when DMABUFD_TEST_BACKEND is set
+ * and @extra_args name another backend (--backend/-b), which would win;
+ * otherwise the daemon could not start.
  */
 int daemon_start(struct daemon_proc *d, const char *const *extra_args);
 /* Sends SIGTERM, waits; returns the exit status (or -1 if signalled). */
