@@ -337,6 +337,12 @@ int raw_connect_hello_reply(const char *path, Dmabufd__Reply **ret_hello)
 Dmabufd__Reply *raw_alloc(int sock, uint64_t id, uint64_t size, int attribute,
 			  uint32_t flags, const char *label, int *ret_fd)
 {
+	return raw_alloc_wait(sock, id, size, attribute, flags, label, 5000, ret_fd);
+}
+
+Dmabufd__Reply *raw_alloc_wait(int sock, uint64_t id, uint64_t size, int attribute,
+			       uint32_t flags, const char *label, int timeout_ms, int *ret_fd)
+{
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
 	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
 
@@ -349,7 +355,7 @@ Dmabufd__Reply *raw_alloc(int sock, uint64_t id, uint64_t size, int attribute,
 	req.alloc = &a;
 	if (raw_send(sock, &req, NULL, 0) < 0)
 		return NULL;
-	return raw_recv(sock, 5000, ret_fd);
+	return raw_recv(sock, timeout_ms, ret_fd);
 }
 
 Dmabufd__Reply *raw_release(int sock, uint64_t id, uint64_t buffer_id)

@@ -66,9 +66,16 @@ int raw_connect_hello_reply(const char *path, Dmabufd__Reply **ret_hello);
  * Returns the socket or -errno (-ETIMEDOUT: others stayed connected).
  */
 int raw_connect_alone(const char *path, int timeout_ms);
-/* One request/one reply helpers. */
+/* One request/one reply helpers; they wait up to 5 s for the reply. */
 Dmabufd__Reply *raw_alloc(int sock, uint64_t id, uint64_t size, int attribute,
 			  uint32_t flags, const char *label, int *ret_fd);
+/*
+ * raw_alloc() waiting up to @timeout_ms for the reply: for allocations whose
+ * size makes the backend slow (kmod claims and zeroes every page of a
+ * buffer inside the EXPORT ioctl: hundreds of MiB take seconds under TCG).
+ */
+Dmabufd__Reply *raw_alloc_wait(int sock, uint64_t id, uint64_t size, int attribute,
+			       uint32_t flags, const char *label, int timeout_ms, int *ret_fd);
 Dmabufd__Reply *raw_release(int sock, uint64_t id, uint64_t buffer_id);
 Dmabufd__Reply *raw_stats(int sock, uint64_t id);
 
