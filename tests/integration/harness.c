@@ -62,8 +62,30 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 	const char *wrapper = getenv("DMABUFD_TEST_WRAPPER");
 	char *wrap_copy = NULL, *save = NULL;
 	int wait_rounds = 1000;
+	const char *env_backend = getenv("DMABUFD_TEST_BACKEND");
 
 	memset(d, 0, sizeof(*d));
+	/*
+	 * DMABUFD_TEST_BACKEND puts "--backend B" before the test's own
+	 * arguments; a later --backend/-b of the test's would win and the
+	 * test would silently run against another backend. Refuse that (the
+	 * same backend named again is harmless).
+	 */
+	if (env_backend && env_backend[0])
+		for (const char *const *a = extra_args; a && *a; a++) {
+			bool other = false;
+
+			if (!strcmp(*a, "--backend") || !strcmp(*a, "-b"))
+				other = !a[1] || strcmp(a[1], env_backend) != 0;
+			else if (!strncmp(*a, "--backend=", 10))
+				other = strcmp(*a + 10, env_backend) != 0;
+			if (other) {
+				fprintf(stderr,
+					"daemon_start: the test's arguments name a backend but DMABUFD_TEST_BACKEND=%s\n",
+					env_backend);
+				return -EINVAL;
+			}
+		}
 	snprintf(d->dir, sizeof(d->dir), "/tmp/dmabufd-test-XXXXXX");
 	if (!mkdtemp(d->dir))
 		return -errno;
@@ -89,9 +111,9 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 			    getenv("DMABUFD_TEST_DAEMON") : DMABUFD_BIN;
 	argv[n++] = "--socket";
 	argv[n++] = d->socket;
-	if (getenv("DMABUFD_TEST_BACKEND") && getenv("DMABUFD_TEST_BACKEND")[0]) {
+	if (env_backend && env_backend[0]) {
 		argv[n++] = "--backend";
-		argv[n++] = getenv("DMABUFD_TEST_BACKEND");
+		argv[n++] = env_backend;
 	}
 	for (; extra_args && *extra_args && n < 30; extra_args++)
 		argv[n++] = *extra_args;
@@ -315,6 +337,12 @@ int raw_connect_hello_reply(const char *path, Dmabufd__Reply **ret_hello)
 Dmabufd__Reply *raw_alloc(int sock, uint64_t id, uint64_t size, int attribute,
 			  uint32_t flags, const char *label, int *ret_fd)
 {
+	return raw_alloc_wait(sock, id, size, attribute, flags, label, 5000, ret_fd);
+}
+
+Dmabufd__Reply *raw_alloc_wait(int sock, uint64_t id, uint64_t size, int attribute,
+			       uint32_t flags, const char *label, int timeout_ms, int *ret_fd)
+{
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
 	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
 
@@ -327,7 +355,7 @@ Dmabufd__Reply *raw_alloc(int sock, uint64_t id, uint64_t size, int attribute,
 	req.alloc = &a;
 	if (raw_send(sock, &req, NULL, 0) < 0)
 		return NULL;
-	return raw_recv(sock, 5000, ret_fd);
+	return raw_recv(sock, timeout_ms, ret_fd);
 }
 
 Dmabufd__Reply *raw_release(int sock, uint64_t id, uint64_t buffer_id)

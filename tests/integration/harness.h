@@ -19,9 +19,12 @@ struct daemon_proc {
 };
 
 /*
- * Starts dmabufd with "--socket <tmp>/socket" plus the NULL-terminated
- * @extra_args, waits (up to 10 s) until it accepts connections.
- * Return: 0, or a negative errno (the daemon could not start).
+ * Starts dmabufd with "--socket <tmp>/socket", "--backend $DMABUFD_TEST_BACKEND"
+ * when that is set, then the NULL-terminated @extra_args; waits (up to
+ * 10 s) until it accepts connections.
+ * Return: 0, or a negative errno: -EINVAL when DMABUFD_TEST_BACKEND is set
+ * and @extra_args name another backend (--backend/-b), which would win;
+ * otherwise the daemon could not start.
  */
 int daemon_start(struct daemon_proc *d, const char *const *extra_args);
 /* Sends SIGTERM, waits; returns the exit status (or -1 if signalled). */
@@ -63,9 +66,16 @@ int raw_connect_hello_reply(const char *path, Dmabufd__Reply **ret_hello);
  * Returns the socket or -errno (-ETIMEDOUT: others stayed connected).
  */
 int raw_connect_alone(const char *path, int timeout_ms);
-/* One request/one reply helpers. */
+/* One request/one reply helpers; they wait up to 5 s for the reply. */
 Dmabufd__Reply *raw_alloc(int sock, uint64_t id, uint64_t size, int attribute,
 			  uint32_t flags, const char *label, int *ret_fd);
+/*
+ * raw_alloc() waiting up to @timeout_ms for the reply: for allocations whose
+ * size makes the backend slow (kmod claims and zeroes every page of a
+ * buffer inside the EXPORT ioctl: hundreds of MiB take seconds under TCG).
+ */
+Dmabufd__Reply *raw_alloc_wait(int sock, uint64_t id, uint64_t size, int attribute,
+			       uint32_t flags, const char *label, int timeout_ms, int *ret_fd);
 Dmabufd__Reply *raw_release(int sock, uint64_t id, uint64_t buffer_id);
 Dmabufd__Reply *raw_stats(int sock, uint64_t id);
 

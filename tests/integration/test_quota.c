@@ -5,6 +5,10 @@
  * limit is hit by a client running as a test uid; the refusal must be
  * -EDQUOT with a reason naming the limit, and the daemon must go on
  * serving other clients. Runs as root; otherwise exits 77.
+ * A second daemon (attr_config_text) holds the per-attribute defaults of
+ * the client and gid scopes; its write-combine and uncached cases run
+ * where Hello offers those attributes (kmod, in the vm-heaps VM test) and
+ * are skipped elsewhere.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -56,6 +60,7 @@ struct plan {
 	uint64_t size;
 	int fail_at;
 	const char *needle;
+	enum dmabufd_attribute attr; /* of every allocation (0: CACHED) */
 };
 
 static int run_plan(void *arg)
@@ -70,7 +75,7 @@ static int run_plan(void *arg)
 		for (int i = 0; i < p->per_client; i++, n++) {
 			int fd = -1;
 			Dmabufd__Reply *r = raw_alloc(socks[c], 2 + (uint64_t)i, p->size,
-						      DMABUFD_ATTR_CACHED, 0, "q", &fd);
+						      p->attr, 0, "q", &fd);
 
 			CHECK(r != NULL);
 			if (n == p->fail_at) {
@@ -270,6 +275,82 @@ static void test_share_client_limits(void **state)
 	assert_int_equal(run_as(5099, 5099, NULL, 0, alloc_one, d.socket), 0);
 }
 
+/* --- per-attribute defaults of the client and gid scopes ------------------ */
+
+static const char attr_config_text[] =
+	"[access]\n"
+	"users = *\n"
+	"[quota]\n"
+	"client-cached-bytes = 512K\n"
+	"gid-cached-bytes = 1M\n"
+	"client-writecombine-bytes = 256K\n"
+	"uid-uncached-bytes = 128K\n";
+
+/* Hello's attributes of the second daemon: bit (1 << enum dmabufd_attribute). */
+static uint32_t offered;
+
+static int setup_attr(void **state)
+{
+	Dmabufd__Reply *hello = NULL;
+	int sock;
+
+	if (daemon_start_conf(&d, attr_config_text, NULL, conf) < 0)
+		return -1;
+	sock = raw_connect_hello_reply(d.socket, &hello);
+	if (sock < 0)
+		return -1;
+	offered = hello->hello->attributes;
+	dmabufd__reply__free_unpacked(hello, NULL);
+	close(sock);
+	return 0;
+}
+
+static void test_client_cached_bytes(void **state)
+{
+	/* 256K, 256K, then 256K more cached on one client: over 512K. */
+	struct plan p = { .nclients = 1, .per_client = 3, .size = 256 * KiB, .fail_at = 2,
+			  .needle = "client cached-bytes = 524288" };
+
+	run_case(5001, 5001, &p);
+}
+
+static void test_gid_cached_bytes(void **state)
+{
+	/* Three clients of gid 5030, 512K cached each (each within its own
+	 * client-cached-bytes): the third is over gid-cached-bytes = 1M. */
+	struct plan p = { .nclients = 3, .per_client = 1, .size = 512 * KiB, .fail_at = 2,
+			  .needle = "[quota] gid 5030 cached-bytes = 1048576" };
+
+	run_case(5003, 5030, &p);
+}
+
+static void test_client_writecombine_bytes(void **state)
+{
+	struct plan p = { .nclients = 1, .per_client = 3, .size = 128 * KiB, .fail_at = 2,
+			  .needle = "client writecombine-bytes = 262144",
+			  .attr = DMABUFD_ATTR_WRITECOMBINE };
+
+	if (!(offered & (1u << DMABUFD_ATTR_WRITECOMBINE))) {
+		print_message("the backend offers no write-combine buffers (Hello)\n");
+		skip();
+	}
+	run_case(5001, 5001, &p);
+}
+
+static void test_uid_uncached_bytes(void **state)
+{
+	/* Two clients of uid 5004, 64K uncached each, then one more. */
+	struct plan p = { .nclients = 3, .per_client = 1, .size = 64 * KiB, .fail_at = 2,
+			  .needle = "[quota] uid 5004 uncached-bytes = 131072",
+			  .attr = DMABUFD_ATTR_UNCACHED };
+
+	if (!(offered & (1u << DMABUFD_ATTR_UNCACHED))) {
+		print_message("the backend offers no uncached buffers (Hello)\n");
+		skip();
+	}
+	run_case(5004, 5004, &p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +364,16 @@ int main(void)
 		cmocka_unit_test(test_share_client_limits),
 	};
 
+	const struct CMUnitTest attr_tests[] = {
+		cmocka_unit_test(test_client_cached_bytes),
+		cmocka_unit_test(test_gid_cached_bytes),
+		cmocka_unit_test(test_client_writecombine_bytes),
+		cmocka_unit_test(test_uid_uncached_bytes),
+	};
+	int failed;
+
 	require_root();
-	return cmocka_run_group_tests(tests, setup, teardown);
+	failed = cmocka_run_group_tests(tests, setup, teardown);
+	failed += cmocka_run_group_tests(attr_tests, setup_attr, teardown);
+	return failed;
 }

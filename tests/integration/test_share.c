@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "dmabufd/dmabufd.h"
 #include "share_helpers.h"
@@ -50,6 +51,7 @@ struct job {
 	int expect;           /* errno the child expects from its import */
 	int repeat;           /* import this many times (single-use tests) */
 	uint8_t fill;         /* expected byte pattern seed */
+	bool share_c;         /* producer(): share to uid C as well as uid B */
 	int up[2];            /* child -> parent */
 	int down[2];          /* parent -> child */
 };
@@ -578,7 +580,7 @@ static int producer(void *arg)
 {
 	struct job *j = arg;
 	int sock = connect_as_client(j->socket), fd = -1;
-	static const uint32_t uid_b = UID_B;
+	static const uint32_t uids[2] = { UID_B, UID_C };
 	Dmabufd__Reply *r;
 	uint8_t *p;
 	char c;
@@ -594,7 +596,7 @@ static int producer(void *arg)
 		p[i] = (uint8_t)(j->fill + i * 7);
 	munmap(p, FRAME);
 	close(fd);
-	r = raw_share(sock, 3, j->buffer_id, &uid_b, 1, NULL, 0, NULL, 0, false, 30);
+	r = raw_share(sock, 3, j->buffer_id, uids, j->share_c ? 2 : 1, NULL, 0, NULL, 0, false, 30);
 	CHECK(r && r->error == 0 && r->share->token.len == 16);
 	memcpy(j->token, r->share->token.data, 16);
 	dmabufd__reply__free_unpacked(r, NULL);
@@ -657,6 +659,87 @@ static void assert_dmabufctl_list_names(uint64_t id, pid_t owner, pid_t importer
 	assert_non_null(strstr(out, "\"owner_uid\":5001,"));
 	assert_non_null(strstr(out, "\"uid\":5002,"));
 	assert_non_null(strstr(out, "\"n_importers\":1,"));
+}
+
+/* The u64 member @key of @o (asserted present and an integer). */
+static uint64_t json_u64(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		fail_msg("dmabufctl top --json: no integer \"%s\" in %s", key,
+			 json_object_to_json_string(o));
+	return json_object_get_uint64(v);
+}
+
+/*
+ * `dmabufctl top --json --iterations 1` while the producer (@prod, uid A)
+ * owns the frame and the consumer (@cons, uid B) imports it: its "stats"
+ * totals count one buffer, token and import of FRAME bytes, and its
+ * "clients" rows charge the producer and the consumer, and sum to the
+ * totals.
+ */
+static void assert_dmabufctl_top(pid_t prod, pid_t cons)
+{
+	char cmd[512], out[16384];
+	size_t len = 0, n;
+	json_object *top, *st, *rows;
+	uint64_t owned = 0, imported = 0;
+	bool seen_prod = false, seen_cons = false;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' top --json --iterations 1", DMABUFCTL_BIN,
+		 d.socket);
+	f = popen(cmd, "re");
+	assert_non_null(f);
+	while (len < sizeof(out) - 1 && (n = fread(out + len, 1, sizeof(out) - 1 - len, f)) > 0)
+		len += n;
+	out[len] = '\0';
+	assert_int_equal(pclose(f), 0);
+	top = json_tokener_parse(out);
+	if (!top)
+		fail_msg("dmabufctl top --json printed no JSON object:\n%s", out);
+	assert_true(json_object_object_get_ex(top, "stats", &st));
+	assert_true(json_object_object_get_ex(top, "clients", &rows));
+	assert_true(json_object_is_type(rows, json_type_array));
+	assert_int_equal(json_u64(st, "buffers"), 1);
+	assert_int_equal(json_u64(st, "used"), FRAME);
+	assert_int_equal(json_u64(st, "tokens"), 1);
+	assert_int_equal(json_u64(st, "imports"), 1);
+	/* producer, consumer, the test's connection, dmabufctl itself */
+	assert_true(json_u64(st, "clients") >= 4);
+	assert_true(json_object_array_length(rows) >= 4);
+	for (size_t i = 0; i < json_object_array_length(rows); i++) {
+		json_object *row = json_object_array_get_idx(rows, i);
+		uint64_t pid = json_u64(row, "pid");
+
+		owned += json_u64(row, "owned_bytes");
+		imported += json_u64(row, "imported_bytes");
+		if (pid == (uint64_t)prod) {
+			seen_prod = true;
+			assert_int_equal(json_u64(row, "uid"), UID_A);
+			assert_int_equal(json_u64(row, "gid"), GID_A);
+			assert_int_equal(json_u64(row, "owned_bytes"), FRAME);
+			assert_int_equal(json_u64(row, "owned_buffers"), 1);
+			assert_int_equal(json_u64(row, "imported_bytes"), 0);
+			assert_int_equal(json_u64(row, "tokens"), 1);
+		} else if (pid == (uint64_t)cons) {
+			seen_cons = true;
+			assert_int_equal(json_u64(row, "uid"), UID_B);
+			assert_int_equal(json_u64(row, "gid"), GID_B);
+			assert_int_equal(json_u64(row, "owned_bytes"), 0);
+			assert_int_equal(json_u64(row, "imported_bytes"), FRAME);
+			assert_int_equal(json_u64(row, "imported_buffers"), 1);
+			assert_int_equal(json_u64(row, "tokens"), 0);
+		}
+	}
+	if (!seen_prod || !seen_cons)
+		fail_msg("dmabufctl top --json lacks the producer (%d) or consumer (%d) row:\n%s",
+			 (int)prod, (int)cons, out);
+	/* The rows add up to the totals. */
+	assert_int_equal(owned, FRAME);
+	assert_int_equal(imported, FRAME);
+	json_object_put(top);
 }
 
 /* Runs dmabufctl (as the current uid) and returns its exit status. */
@@ -734,6 +817,8 @@ static void test_dmabufctl_share_import(void **state)
 	fclose(f);
 }
 
+static bool all_released(const Dmabufd__StatsReply *st);
+
 static void test_producer_consumer(void **state)
 {
 	struct job j = { .socket = d.socket, .fill = 77, .token_len = 16 };
@@ -743,6 +828,10 @@ static void test_producer_consumer(void **state)
 	char c = 1;
 	bool found = false;
 
+	/* Start from an empty daemon: the totals below are this pair's. */
+	r = wait_stats(d.socket, all_released);
+	assert_non_null(r);
+	dmabufd__reply__free_unpacked(r, NULL);
 	assert_int_equal(pipe(j.up), 0);
 	assert_int_equal(pipe(j.down), 0);
 	prod = spawn_as(UID_A, GID_A, NULL, 0, producer, &j);
@@ -775,6 +864,7 @@ static void test_producer_consumer(void **state)
 	assert_true(found);
 	dmabufd__reply__free_unpacked(r, NULL);
 	assert_dmabufctl_list_names(j.buffer_id, prod, cons);
+	assert_dmabufctl_top(prod, cons);
 	/* Usage: uid A owns the frame, uid B imports it. */
 	r = raw_accounting(sock, 3, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_UIDS, 0);
 	assert_non_null(r);
@@ -822,6 +912,7 @@ static int importer_outlives_owner(void *arg)
 	Dmabufd__Reply *r;
 	uint8_t *p;
 	char c = 1;
+	bool found = false;
 
 	CHECK(sock >= 0);
 	r = raw_import(sock, 2, j->token, 16, &fd);
@@ -837,9 +928,11 @@ static int importer_outlives_owner(void *arg)
 
 		if (e->pid != getpid())
 			continue;
+		found = true;
 		CHECK(e->owned_bytes == FRAME && e->owned_buffers == 1);
 		CHECK(e->imported_bytes == 0 && e->imported_buffers == 0);
 	}
+	CHECK(found); /* this client has its accounting row */
 	dmabufd__reply__free_unpacked(r, NULL);
 	/* The memory is intact. */
 	p = mmap(NULL, FRAME, PROT_READ, MAP_SHARED, fd, 0);
@@ -970,6 +1063,135 @@ static void test_owner_death_moves_ownership(void **state)
 	}
 }
 
+static uint64_t transfers_before;
+
+static bool transferred_once_more(const Dmabufd__StatsReply *st)
+{
+	return st->owner_transfers > transfers_before;
+}
+
+static bool one_import(const Dmabufd__StatsReply *st)
+{
+	return st->imports == 1;
+}
+
+/*
+ * Two importers (uids B and C), the earlier one (B) disconnects before the
+ * owner dies: the rule takes the earliest import *still connected*, so the
+ * buffer and its charge go to C, not to the gone B (docs/SHARING.md).
+ */
+static void test_owner_death_after_first_importer_left(void **state)
+{
+	struct job own = { .socket = d.socket, .fill = 59, .share_c = true };
+	struct job first, second;
+	Dmabufd__Reply *r;
+	pid_t owner, imp1, imp2;
+	int sock;
+	char c = 1;
+	bool found = false;
+
+	r = wait_stats(d.socket, all_released);
+	assert_non_null(r);
+	transfers_before = r->stats->owner_transfers;
+	dmabufd__reply__free_unpacked(r, NULL);
+	assert_int_equal(pipe(own.up), 0);
+	assert_int_equal(pipe(own.down), 0);
+	owner = spawn_as(UID_A, GID_A, NULL, 0, owner_then_die, &own);
+	assert_true(owner > 0);
+	assert_int_equal(read(own.up[0], &own.buffer_id, 8), 8);
+	assert_int_equal(read(own.up[0], own.token, 16), 16);
+	first = own;
+	first.expect = 0;
+	assert_int_equal(pipe(first.up), 0);
+	assert_int_equal(pipe(first.down), 0);
+	imp1 = spawn_as(UID_B, GID_B, NULL, 0, child_import_hold, &first);
+	assert_true(imp1 > 0);
+	assert_int_equal(read(first.up[0], &c, 1), 1); /* B imported first */
+	second = own;
+	assert_int_equal(pipe(second.up), 0);
+	assert_int_equal(pipe(second.down), 0);
+	imp2 = spawn_as(UID_C, GID_C, NULL, 0, importer_outlives_owner, &second);
+	assert_true(imp2 > 0);
+	assert_int_equal(read(second.up[0], &c, 1), 1); /* then C */
+
+	/* B disconnects; the daemon has ended its import before the owner dies. */
+	assert_int_equal(write(first.down[1], &c, 1), 1);
+	assert_int_equal(wait_child(imp1), 0);
+	r = wait_stats(d.socket, one_import);
+	assert_non_null(r);
+	assert_int_equal(r->stats->imports, 1);
+	assert_int_equal(r->stats->owner_transfers, transfers_before);
+	dmabufd__reply__free_unpacked(r, NULL);
+
+	assert_int_equal(write(own.down[1], &c, 1), 1);
+	assert_int_equal(wait_child(owner), 0);
+	r = wait_stats(d.socket, transferred_once_more);
+	assert_non_null(r);
+	assert_int_equal(r->stats->owner_transfers, transfers_before + 1);
+	assert_int_equal(r->stats->buffers, 1);
+	assert_int_equal(r->stats->used, FRAME);
+	assert_int_equal(r->stats->imports, 0);
+	assert_int_equal(r->stats->tokens, 0);
+	dmabufd__reply__free_unpacked(r, NULL);
+
+	sock = connect_as_client(d.socket);
+	assert_true(sock >= 0);
+	r = raw_list(sock, 2, 0);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	for (size_t i = 0; i < r->list->n_buffers; i++) {
+		Dmabufd__BufferInfo *bi = r->list->buffers[i];
+
+		if (bi->buffer_id != own.buffer_id)
+			continue;
+		found = true;
+		assert_int_equal(bi->owner_pid, imp2);
+		assert_int_equal(bi->owner_uid, UID_C);
+		assert_int_equal(bi->owner_gid, GID_C);
+		assert_int_equal(bi->n_importers, 0);
+		assert_int_equal(bi->owner_transfers, 1);
+	}
+	assert_true(found);
+	dmabufd__reply__free_unpacked(r, NULL);
+	/* Only uid C is charged: nothing for the gone B, nothing left for A. */
+	r = raw_accounting(sock, 3, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_UIDS, 0);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->accounting->n_entries, 1);
+	assert_int_equal(r->accounting->entries[0]->uid, UID_C);
+	assert_int_equal(r->accounting->entries[0]->owned_bytes, FRAME);
+	assert_int_equal(r->accounting->entries[0]->owned_buffers, 1);
+	assert_int_equal(r->accounting->entries[0]->imported_bytes, 0);
+	dmabufd__reply__free_unpacked(r, NULL);
+	r = raw_accounting(sock, 4, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_GIDS, 0);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	assert_int_equal(r->accounting->n_entries, 1);
+	assert_int_equal(r->accounting->entries[0]->gid, GID_C);
+	assert_int_equal(r->accounting->entries[0]->owned_bytes, FRAME);
+	dmabufd__reply__free_unpacked(r, NULL);
+
+	/* C checks its own client row and the bytes, then exits. */
+	assert_int_equal(write(second.down[1], &c, 1), 1);
+	assert_int_equal(read(second.up[0], &c, 1), 1);
+	assert_int_equal(write(second.down[1], &c, 1), 1);
+	assert_int_equal(wait_child(imp2), 0);
+	r = wait_stats(d.socket, all_released);
+	assert_non_null(r);
+	dmabufd__reply__free_unpacked(r, NULL);
+	assert_usage_empty(sock, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_UIDS);
+	assert_usage_empty(sock, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_GIDS);
+	close(sock);
+	for (int i = 0; i < 2; i++) {
+		close(own.up[i]);
+		close(own.down[i]);
+		close(first.up[i]);
+		close(first.down[i]);
+		close(second.up[i]);
+		close(second.down[i]);
+	}
+}
+
 /* The owner Releases while an importer holds the buffer: same rule. */
 static void test_owner_release_moves_ownership(void **state)
 {
@@ -1064,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(test_producer_consumer),
 		cmocka_unit_test(test_dmabufctl_share_import),
 		cmocka_unit_test(test_owner_death_moves_ownership),
+		cmocka_unit_test(test_owner_death_after_first_importer_left),
 		cmocka_unit_test(test_owner_death_without_importer_releases),
 		cmocka_unit_test(test_owner_release_moves_ownership),
 	};

@@ -47,7 +47,10 @@
  *      whose id did not match its request, an import of the wrong buffer or
  *      with the wrong content, or an import admitted for a peer the token
  *      does not name;
- *   6. the daemon exits 0 on SIGTERM (under valgrind: no error, no leak).
+ *   6. the work happened, for each role present: allocations and
+ *      verifies done, workers SIGKILLed by the --kill-ms timer, malformed
+ *      datagrams and fd floods sent, and as root imports verified;
+ *   7. the daemon exits 0 on SIGTERM (under valgrind: no error, no leak).
  * Exit status: 0 when every check passes, 1 otherwise, 2 on bad usage.
  *
  * Adding an operation is one function with the op_fn signature plus one
@@ -1262,6 +1265,52 @@ static void check_accounting(const char *socket)
 	dmabufd_disconnect(cl);
 }
 
+/* ops[] row of @name (a name in the table). */
+static size_t op_index(const char *name)
+{
+	for (size_t i = 0; i < NOPS; i++)
+		if (strcmp(ops[i].name, name) == 0)
+			return i;
+	abort();
+}
+
+/*
+ * The run did the work it is meant to survive, for every role present
+ * (role_of(): worker 0 cycles, 5/6/7 mod 8 are malformed/fdflood/noread,
+ * the rest normal): a run where nothing happened must not pass.
+ * @random_kills: workers SIGKILLed by the --kill-ms timer.
+ */
+static void check_work_done(unsigned nclients, unsigned duration, unsigned kill_ms,
+			    uint64_t random_kills)
+{
+	bool normal = false, malformed = false, fdflood = false;
+
+	for (unsigned i = 0; i < nclients; i++) {
+		normal |= role_of(i) == ROLE_NORMAL;
+		malformed |= role_of(i) == ROLE_MALFORMED;
+		fdflood |= role_of(i) == ROLE_FDFLOOD;
+	}
+	if (normal) {
+		expect(ctr->op_done[op_index("alloc")] > 0, "allocations done: %llu",
+		       (unsigned long long)ctr->op_done[op_index("alloc")]);
+		expect(ctr->op_done[op_index("verify")] > 0, "verifies done: %llu",
+		       (unsigned long long)ctr->op_done[op_index("verify")]);
+	}
+	if (kill_ms && kill_ms < duration * 1000u)
+		expect(random_kills > 0, "workers SIGKILLed by the --kill-ms timer: %llu",
+		       (unsigned long long)random_kills);
+	if (malformed)
+		expect(ctr->malformed_sent > 0, "malformed datagrams sent: %llu",
+		       (unsigned long long)ctr->malformed_sent);
+	if (fdflood)
+		expect(ctr->fd_datagrams > 0, "fd flood datagrams sent: %llu",
+		       (unsigned long long)ctr->fd_datagrams);
+	/* As root, workers 1..4 mod 8 share with each other across uids. */
+	if (getuid() == 0 && nclients >= 5)
+		expect(ctr->imports_verified > 0, "imports verified (writer's pattern): %llu",
+		       (unsigned long long)ctr->imports_verified);
+}
+
 /*
  * @capacity: the memfd capacity asked for (0: another backend);
  * @baseline_free: Stats.free_pages before the workers started.
@@ -1403,6 +1452,7 @@ int main(int argc, char **argv)
 		{},
 	};
 	unsigned nclients = 64, duration = 60, kill_ms = 250;
+	uint64_t random_kills = 0;
 	uint64_t seed = (uint64_t)time(NULL), capacity = 32ull << 20, end, next_kill;
 	char capacity_arg[32], conf[128], conf_text[160];
 	const char *args[] = { "--capacity", capacity_arg, "--max-clients", "256",
@@ -1530,6 +1580,7 @@ int main(int argc, char **argv)
 			kill(pids[i], SIGKILL);
 			waitpid(pids[i], NULL, 0);
 			COUNT(killed, 1);
+			random_kills++;
 			COUNT(imports_killed, board->worker_imports[i]);
 			board->worker_imports[i] = 0;
 			pids[i] = spawn(i, d.socket, seed + now_ms());
@@ -1596,6 +1647,7 @@ int main(int argc, char **argv)
 		final_checks(&d, baseline_fds, capacity, baseline_free);
 	else
 		expect(false, "daemon alive");
+	check_work_done(nclients, duration, kill_ms, random_kills);
 	if (d.pid > 0) {
 		status = daemon_stop_conf(&d, conf);
 		expect(status == 0, "daemon exit status on SIGTERM: %d", status);

@@ -18,8 +18,10 @@
 #                     a pass, 77 a skip, anything else a failure
 #   --cache DIR       kernel package cache (default $DMABUFD_VMCACHE or
 #                     REPO/.vmcache)
-# Exit: 0 all tests passed, 1 a failure (the console log is printed),
-#       77 QEMU is not installed and cannot be installed.
+# Exit: 0 all tests passed (some may have skipped), 1 a failure (the
+#       console log is printed), 77 QEMU is not installed and cannot be
+#       installed, or no test passed and some skipped (an in-VM test or
+#       extra test exiting 77 counts as a skip, never as a pass).
 set -eu
 
 src="" work="" cache="${DMABUFD_VMCACHE:-}" series="6.1 6.12" boot="6.12"
@@ -150,7 +152,7 @@ for b in $tests $extras; do copy_bin "$b"; done
 	echo 'mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev'
 	echo 'mount -t tmpfs -o size=60% tmpfs /tmp'
 	echo 'echo "DMABUFD-VM: kernel $(uname -r) cmdline $(cat /proc/cmdline)"'
-	echo 'pass=0; fail=0; skip=0'
+	echo 'pass=0; fail=0; skip=0; tpass=0 # tpass: passes of tests, not of insmod or the kernel log'
 	echo 'if insmod /lib/modules/$(uname -r)/extra/dmabufd_region.ko; then echo "DMABUFD-VM: ok insmod"; pass=$((pass+1)); else echo "DMABUFD-VM: not ok insmod"; fail=$((fail+1)); fi'
 	echo 'modprobe vgem || echo "DMABUFD-VM: # vgem not loaded"'
 	echo 'ls -l /dev/dmabufd-region /dev/dri 2>&1 | sed "s/^/DMABUFD-VM: # /"'
@@ -162,7 +164,7 @@ for b in $tests $extras; do copy_bin "$b"; done
 		echo "run /bin/$n > /tmp/$n.out; cat /tmp/$n.out"
 		echo "p=\$(grep -c '^DMABUFD-VM: ok ' /tmp/$n.out); f=\$(grep -c '^DMABUFD-VM: not ok ' /tmp/$n.out); s=\$(grep -c '# SKIP' /tmp/$n.out)"
 		echo "grep -q '^DMABUFD-VM: # done' /tmp/$n.out || { echo 'DMABUFD-VM: not ok $n did not finish'; f=\$((f+1)); }"
-		echo 'pass=$((pass+p-s)); fail=$((fail+f)); skip=$((skip+s))'
+		echo 'pass=$((pass+p-s)); fail=$((fail+f)); skip=$((skip+s)); tpass=$((tpass+p-s))'
 	done
 	# Extra tests: /tests/NN.sh holds the command line, run in order.
 	echo 'for t in /tests/*.sh; do'
@@ -171,7 +173,7 @@ for b in $tests $extras; do copy_bin "$b"; done
 	echo '	sh "$t" > /tmp/extra.out 2>&1; rc=$?'
 	echo '	sed "s/^/DMABUFD-VM: # /" /tmp/extra.out'
 	echo '	case $rc in'
-	echo '	0) echo "DMABUFD-VM: ok $name"; pass=$((pass+1)) ;;'
+	echo '	0) echo "DMABUFD-VM: ok $name"; pass=$((pass+1)); tpass=$((tpass+1)) ;;'
 	echo '	77) echo "DMABUFD-VM: ok $name # SKIP"; skip=$((skip+1)) ;;'
 	echo '	*) echo "DMABUFD-VM: not ok $name (exit $rc)"; fail=$((fail+1)) ;;'
 	echo '	esac'
@@ -179,7 +181,7 @@ for b in $tests $extras; do copy_bin "$b"; done
 	
 	echo 'dmesg | grep -E "dmabufd_region|BUG|WARNING|Oops|Call Trace" | sed "s/^/DMABUFD-VM: # dmesg: /"'
 	echo 'if dmesg | grep -qE "BUG:|WARNING:|Oops"; then echo "DMABUFD-VM: not ok kernel log clean"; fail=$((fail+1)); else echo "DMABUFD-VM: ok kernel log clean"; pass=$((pass+1)); fi'
-	echo 'echo "DMABUFD-VM-RESULT pass=$pass fail=$fail skip=$skip"'
+	echo 'echo "DMABUFD-VM-RESULT pass=$pass fail=$fail skip=$skip tests_passed=$tpass"'
 	echo 'sync; poweroff -f'
 } >"$ir/init"
 chmod +x "$ir/init"
@@ -210,7 +212,9 @@ grep '^DMABUFD-VM' "$console" || true
 log "timings: fetch ${t_fetch}s, module builds ${t_build}s, initramfs ${t_initrd}s, boot+tests ${t_boot}s (qemu exit $qrc)"
 result=$(grep '^DMABUFD-VM-RESULT' "$console" | tail -n 1)
 case $result in
-*"fail=0 "*) log "PASS: $result"; exit 0 ;;
+*" fail=0 skip=0 tests_passed=0") ;; # no test ran: a failure below
+*" fail=0 "*" tests_passed=0") log "SKIP: no test passed, some skipped: $result"; exit 77 ;;
+*" fail=0 "*) log "PASS: $result"; exit 0 ;;
 esac
 echo "run-vm: FAIL (${result:-no result line; qemu exit $qrc}); console log follows"
 cat "$console"
