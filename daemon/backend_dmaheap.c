@@ -16,6 +16,20 @@
  * a range the daemon owns, so placement (and migration) only account for
  * capacity. A CONTIGUOUS request goes to a contiguous heap or fails with
  * -EOPNOTSUPP.
+ *
+ * With --pool-budget, CACHED non-contiguous requests are served from a
+ * pre-zeroed pool (pool.h, issue 10) when the heap they go to is not
+ * contiguous (the "system" heap): a dma-heap buffer's pages are allocated
+ * and zeroed by the kernel inside DMA_HEAP_IOCTL_ALLOC (system_heap.c
+ * allocates with __GFP_ZERO) and its mmap maps them all, so the pool's
+ * worker thread just allocates ahead; the request path takes a ready fd
+ * and names it with DMA_BUF_SET_NAME after the request's label (pooled
+ * buffers are named "dmabufd-pool" until then). A pooled fd is handed out
+ * once and never reused: a released one is only closed (by the worker),
+ * since its former owner may still map it. CMA heaps are never pooled (CMA
+ * is scarce); their buffers and the write-combine/uncached heaps' are
+ * charged to the pool (pool_charge()) so that live + pooled stays within
+ * the capacity.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +43,9 @@
 #include <linux/dma-heap.h>
 
 #include "backend.h"
+#include "log.h"
 #include "macros.h"
+#include "pool.h"
 #include "probe.h"
 #include "registry.h"
 
@@ -49,6 +65,8 @@ struct dmaheap_backend {
 	uint32_t page_size;
 	struct heap heaps[DMAHEAP_MAX_HEAPS];
 	size_t nheaps;
+	struct pool *pool;        /* NULL without --pool-budget or a poolable heap */
+	const struct heap *pool_heap; /* the heap the pool allocates from */
 };
 
 /* Is @name one of the comma-separated names in @list? */
@@ -75,6 +93,69 @@ static bool name_in_list(const char *list, const char *name)
 	return false;
 }
 
+static struct heap *pick_heap(struct dmaheap_backend *h, const struct backend_alloc *req);
+
+/* DMA_HEAP_IOCTL_ALLOC of @size bytes on @hp: len; fd_flags O_RDWR|O_CLOEXEC; heap_flags 0. */
+static int heap_alloc(const struct heap *hp, uint64_t size, int *ret_fd)
+{
+	struct dma_heap_allocation_data data = {
+		.len = size,
+		.fd_flags = O_RDWR | O_CLOEXEC,
+		.heap_flags = 0,
+	};
+
+	if (ioctl(hp->fd, DMA_HEAP_IOCTL_ALLOC, &data) < 0)
+		return negative_errno();
+	*ret_fd = (int)data.fd;
+	return 0;
+}
+
+/*
+ * The pool's factory (worker thread): one buffer of @size bytes from the
+ * pool's heap (@userdata), its pages allocated and zeroed by the kernel in
+ * the ioctl. Named "dmabufd-pool" until it is handed out. Reads only the
+ * heap's fd, which is fixed from dmaheap_create() to pool_destroy().
+ */
+static int dmaheap_make_pooled(uint64_t size, void *userdata, int *ret_fd)
+{
+	int err = heap_alloc(userdata, size, ret_fd);
+
+	if (err == 0)
+		(void)dmabuf_set_name(*ret_fd, "dmabufd-pool");
+	return err;
+}
+
+/*
+ * Starts the pool for CACHED non-contiguous requests when the heap they go
+ * to is not contiguous. Return: 0 (also when there is nothing to pool);
+ * negative errno of pool_create().
+ */
+static int dmaheap_pool_start(struct dmaheap_backend *h, const struct backend_options *opts)
+{
+	const struct backend_alloc probe_req = { .attribute = DMABUFD_ATTR_CACHED };
+	struct pool_config pc = {
+		.budget = opts->pool_budget,
+		.capacity = h->capacity,
+		.nclasses = opts->pool_nclasses,
+	};
+	const struct heap *hp = pick_heap(h, &probe_req);
+	int err;
+
+	if (!hp || hp->contiguous) {
+		log_warn("dma-heap: --pool-budget ignored: no non-contiguous cached heap to pool");
+		return 0;
+	}
+	for (unsigned i = 0; i < pc.nclasses && i < POOL_MAX_CLASSES; i++)
+		pc.classes[i] = opts->pool_classes[i];
+	err = pool_create(&pc, dmaheap_make_pooled, (void *)hp, &h->pool);
+	if (err < 0)
+		return err;
+	h->pool_heap = hp;
+	log_info("dma-heap: pre-zeroed pool of up to %llu bytes on heap %s",
+		 (unsigned long long)pc.budget, hp->name);
+	return 0;
+}
+
 static void dmaheap_destroy(struct backend *b)
 {
 	struct dmaheap_backend *h;
@@ -82,6 +163,7 @@ static void dmaheap_destroy(struct backend *b)
 	if (!b)
 		return;
 	h = container_of(b, struct dmaheap_backend, base);
+	pool_destroy(h->pool); /* stops the worker before the heap fds close */
 	for (size_t i = 0; i < h->nheaps; i++)
 		close(h->heaps[i].fd);
 	free(h);
@@ -145,6 +227,14 @@ static int dmaheap_create(const struct backend_options *opts, struct backend **r
 		dmaheap_destroy(&h->base);
 		return -EINVAL;
 	}
+	if (opts && opts->pool_budget) {
+		int err = dmaheap_pool_start(h, opts);
+
+		if (err < 0) {
+			dmaheap_destroy(&h->base);
+			return err;
+		}
+	}
 	*ret = &h->base;
 	return 0;
 }
@@ -195,12 +285,9 @@ static int dmaheap_alloc(struct backend *b, const struct backend_alloc *req, int
 			 const char **ret_reason)
 {
 	struct dmaheap_backend *h = container_of(b, struct dmaheap_backend, base);
-	struct dma_heap_allocation_data data = {
-		.len = req->size,
-		.fd_flags = O_RDWR | O_CLOEXEC,
-		.heap_flags = 0,
-	};
+	const char *label = req->label && req->label[0] ? req->label : "dmabufd";
 	struct heap *hp = pick_heap(h, req);
+	int fd = -1, err;
 
 	if (!hp) {
 		*ret_reason = (req->flags & DMABUFD_ALLOC_CONTIGUOUS) ?
@@ -208,20 +295,40 @@ static int dmaheap_alloc(struct backend *b, const struct backend_alloc *req, int
 				      "no dma-heap offers this attribute";
 		return -EOPNOTSUPP;
 	}
-	/* DMA_HEAP_IOCTL_ALLOC: len bytes; fd_flags O_RDWR|O_CLOEXEC; heap_flags 0. */
-	if (ioctl(hp->fd, DMA_HEAP_IOCTL_ALLOC, &data) < 0) {
-		*ret_reason = "DMA_HEAP_IOCTL_ALLOC failed";
-		return -errno;
+	if (h->pool) {
+		/* The pool's heap serves exactly the CACHED non-contiguous requests. */
+		if (hp == h->pool_heap) {
+			if (pool_get(h->pool, req->size, &fd) == 0)
+				goto named;
+		} else {
+			pool_charge(h->pool, req->size);
+		}
 	}
-	/* A failed name is cosmetic (bufinfo shows no owner); keep the buffer. */
-	(void)dmabuf_set_name((int)data.fd, req->label && req->label[0] ? req->label : "dmabufd");
-	*ret_fd = (int)data.fd;
+	err = heap_alloc(hp, req->size, &fd);
+	if (err < 0) {
+		*ret_reason = "DMA_HEAP_IOCTL_ALLOC failed";
+		if (h->pool)
+			pool_put(h->pool, req->size, -1);
+		return err;
+	}
+named:
+	/*
+	 * A failed name is cosmetic (bufinfo shows no owner, or "dmabufd-pool"
+	 * for a pooled one); keep the buffer. Never attached yet, so even
+	 * kernels before 5.15 (-EBUSY once attached) take it.
+	 */
+	(void)dmabuf_set_name(fd, label);
+	*ret_fd = fd;
 	return 0;
 }
 
 static void dmaheap_release(struct backend *b, struct buffer *buf)
 {
-	if (buf->fd >= 0)
+	struct dmaheap_backend *h = container_of(b, struct dmaheap_backend, base);
+
+	if (h->pool)
+		pool_put(h->pool, buf->size, buf->fd); /* closed by the worker, never reused */
+	else if (buf->fd >= 0)
 		close(buf->fd);
 	buf->fd = -1;
 }
@@ -232,6 +339,20 @@ static int dmaheap_migrate(struct backend *b, struct buffer *buf, uint64_t new_o
 	return 0;
 }
 
+static void dmaheap_get_pool_stats(struct backend *b, struct backend_pool_stats *ret)
+{
+	struct dmaheap_backend *h = container_of(b, struct dmaheap_backend, base);
+	struct pool_stats ps = { 0 };
+
+	if (h->pool)
+		pool_get_stats(h->pool, &ps);
+	*ret = (struct backend_pool_stats){
+		.pooled = ps.pooled,
+		.hits = ps.hits,
+		.misses = ps.misses,
+	};
+}
+
 const struct backend_ops dmaheap_backend_ops = {
 	.name = "dma-heap",
 	.create = dmaheap_create,
@@ -240,4 +361,5 @@ const struct backend_ops dmaheap_backend_ops = {
 	.alloc = dmaheap_alloc,
 	.release = dmaheap_release,
 	.migrate = dmaheap_migrate,
+	.get_pool_stats = dmaheap_get_pool_stats,
 };

@@ -428,9 +428,37 @@ int pool_get(struct pool *p, uint64_t size, int *ret_fd)
 	return ret;
 }
 
+void pool_charge(struct pool *p, uint64_t size)
+{
+	atomic_fetch_add(&p->live, size);
+	if (atomic_load(&p->live) + atomic_load(&p->pooled) > p->capacity) {
+		/* The room is needed now: wait for the lock (rare). */
+		pthread_mutex_lock(&p->lock);
+		pool_make_room(p);
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+/*
+ * Subtracts @size from the live total, stopping at 0: a buffer the pool was
+ * never told about (one restored from the fd store after a restart, or a
+ * caller's mistake) must not wrap the counter to 2^64 and so stop every
+ * refill ("live + pooled > capacity" for ever).
+ */
+static void pool_uncharge(struct pool *p, uint64_t size)
+{
+	uint64_t live = atomic_load(&p->live);
+
+	while (!atomic_compare_exchange_weak(&p->live, &live, live > size ? live - size : 0))
+		;
+	if (live < size)
+		log_debug("pool: released %llu bytes of which %llu were never charged",
+			  (unsigned long long)size, (unsigned long long)(size - live));
+}
+
 void pool_put(struct pool *p, uint64_t size, int fd)
 {
-	atomic_fetch_sub(&p->live, size);
+	pool_uncharge(p, size);
 	pool_queue_close(p, fd, size);
 	if (pool_close_worth_kick(p) || atomic_exchange(&p->room_wanted, false))
 		pool_kick(p);

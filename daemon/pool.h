@@ -84,8 +84,18 @@ void pool_destroy(struct pool *p);
 int pool_get(struct pool *p, uint64_t size, int *ret_fd);
 
 /**
- * pool_put() - uncharge @size bytes; @fd (or -1) is closed by the worker.
- * Never reuses @fd.
+ * pool_charge() - charge @size bytes (a page multiple) to the live total
+ * for a buffer the pool does not serve (a backend whose pool covers only
+ * some of its requests, e.g. the dma-heap backend's CMA heaps), evicting
+ * pooled buffers as needed so that live + pooled <= capacity. Release it
+ * with pool_put() like any other. Does not count as a hit or a miss.
+ */
+void pool_charge(struct pool *p, uint64_t size);
+
+/**
+ * pool_put() - uncharge @size bytes (charged by pool_get() or
+ * pool_charge()); @fd (or -1) is closed by the worker. Never reuses @fd.
+ * Uncharging more than is charged leaves the live total at 0 (never wraps).
  */
 void pool_put(struct pool *p, uint64_t size, int fd);
 

@@ -7,7 +7,8 @@
 #
 # Usage: tests/vm/bench-vm.sh [--build DIR] [--work DIR] [--mem MiB]
 #                             [--buffers N] [--only "memory memfd dma-heap udmabuf kmod"]
-#                             [--bench-args "..."]
+#                             [--bench-args "..."] [--dmaheap-pool [SIZE]]
+#                             [--touch-guest MiB]
 #   --build DIR   build tree (default build-bench; configured Release and built
 #                 here: dmabufd, dmabufd-bench)
 #   --work DIR    run-vm.sh work directory (default DIR/vm-bench)
@@ -15,6 +16,14 @@
 #   --buffers N   live buffers of the memory measurement (default 100000)
 #   --only LIST   parts to run (default all of them, in that order)
 #   --bench-args  dmabufd-bench options of the backend runs (default below)
+#   --dmaheap-pool [SIZE]  the dma-heap part with the daemon's pre-zeroed
+#                 pool: dmabufd-bench --pool-budget SIZE (default 512M; one
+#                 daemon per size, --pool-classes that size) instead of 0
+#   --touch-guest MiB  before the parts, write MiB of zeroes to a file in
+#                 the guest's RAM-backed root and delete it: QEMU backs guest
+#                 RAM with host memory on first touch, so the first buffers
+#                 made after boot pay host page faults that later ones (and
+#                 hardware) do not (default 0: off)
 # Needs what run-vm.sh needs (export DMABUFD_VMCACHE to reuse cached
 # kernels). Results: the console's "BENCH" lines, copied to WORK/bench-vm.txt.
 # Exit: 0 every part ran, 1 otherwise, 77 no QEMU.
@@ -22,6 +31,7 @@ set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build="$src/build-bench" work="" mem=2048 buffers=100000
 only="memory memfd dma-heap udmabuf kmod"
+dmaheap_pool=0 touch_guest=0
 bench_args="--sizes 64K,1M,8M --clients 1,4 --iterations 30 --warmup 2 --repeat 3 --max-seconds 1"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -31,6 +41,12 @@ while [ $# -gt 0 ]; do
 	--buffers) buffers=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	--bench-args) bench_args=$2; shift 2 ;;
+	--touch-guest) touch_guest=$2; shift 2 ;;
+	--dmaheap-pool)
+		case ${2:-} in
+		[0-9]*) dmaheap_pool=$2; shift 2 ;;
+		*) dmaheap_pool=512M; shift ;;
+		esac ;;
 	*) echo "bench-vm: unknown argument $1" >&2; exit 1 ;;
 	esac
 done
@@ -49,6 +65,8 @@ inner="$work/bench-vm-inner.sh"
 	echo "buffers=$buffers"
 	echo "bench_args='$bench_args'"
 	echo "only='$only'"
+	echo "dmaheap_pool='$dmaheap_pool'"
+	echo "touch_guest='$touch_guest'"
 	cat <<'EOF'
 fail=0
 out() { sed 's/^/BENCH /'; }
@@ -64,6 +82,12 @@ run() { # NAME BACKEND CMD...
 echo "kernel $(uname -r), $(nproc) CPUs, $(grep MemTotal /proc/meminfo)" | out
 echo "shmem THP: $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null)" | out
 ls -l /dev/dma_heap /dev/udmabuf /dev/dmabufd-region 2>&1 | out
+if [ "$touch_guest" -gt 0 ]; then
+	t0=$(date +%s)
+	dd if=/dev/zero of=/touch-guest bs=1M count="$touch_guest" 2>/dev/null
+	rm -f /touch-guest
+	echo "touched $touch_guest MiB of guest memory in $(( $(date +%s) - t0 )) s; $(grep MemFree /proc/meminfo)" | out
+fi
 for part in $only; do
 	case $part in
 	memory)
@@ -79,8 +103,9 @@ for part in $only; do
 			/bin/dmabufd-bench $bench_args --pool-budget 0 --direct dma-heap:/dev/dma_heap/system ;;
 	dma-heap)
 		rmmod dmabufd_region 2>/dev/null
-		run "dma-heap backend, direct dma-heap system" dma-heap \
-			/bin/dmabufd-bench $bench_args --pool-budget 0 --direct dma-heap:/dev/dma_heap/system ;;
+		run "dma-heap backend (pool budget $dmaheap_pool), direct dma-heap system" dma-heap \
+			/bin/dmabufd-bench $bench_args --pool-budget "$dmaheap_pool" \
+			--direct dma-heap:/dev/dma_heap/system ;;
 	udmabuf)
 		rmmod dmabufd_region 2>/dev/null
 		run "udmabuf backend, direct udmabuf" udmabuf \
