@@ -749,10 +749,13 @@ int server_reload_config(struct server *s)
 	err = config_load(src->path, src->must_exist, &c);
 	if (err < 0) {
 		log_error("reload failed; the previous configuration stays in force");
+		s->share_counters.config_reload_failures++;
 		return err;
 	}
 	err = config_apply_overrides(&c, &src->overrides);
 	if (err < 0) {
+		log_error("reload failed (command-line overrides); the previous configuration stays in force");
+		s->share_counters.config_reload_failures++;
 		config_finish(&c);
 		return err;
 	}

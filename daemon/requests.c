@@ -773,6 +773,7 @@ static void handle_stats(struct client *c, uint64_t id)
 	sr.quota_refusals = s->share_counters.quota_refusals;
 	sr.access_refusals = s->share_counters.access_refusals;
 	sr.config_reloads = s->share_counters.config_reloads;
+	sr.config_reload_failures = s->share_counters.config_reload_failures;
 	perf_fill_stats(s, &sr); /* issue 10: pooled, pool_hits/misses, heap_bytes */
 	reply.id = id;
 	reply.body_case = DMABUFD__REPLY__BODY_STATS;

@@ -50,6 +50,7 @@ struct share_counters {
 	uint64_t quota_refusals;
 	uint64_t access_refusals;
 	uint64_t config_reloads;
+	uint64_t config_reload_failures; /* refused reloads: old config kept */
 };
 
 /**

@@ -170,6 +170,12 @@ static bool reloaded(const Dmabufd__StatsReply *st)
 	return st->config_reloads > reloads;
 }
 
+/* The daemon has handled the SIGHUP of a broken file (it counts refusals). */
+static bool reload_refused(const Dmabufd__StatsReply *st)
+{
+	return st->config_reload_failures > 0;
+}
+
 static int alloc_err(int sock, uint64_t size, int *ret_fd)
 {
 	Dmabufd__Reply *r = raw_alloc(sock, 7, size, DMABUFD_ATTR_CACHED, 0, "reload", ret_fd);
@@ -209,9 +215,9 @@ static void test_sighup_reload(void **state)
 	/* A broken file is refused; 4M stays in force. */
 	assert_int_equal(write_conf(conf, broken), 0);
 	assert_int_equal(kill(d.pid, SIGHUP), 0);
-	sleep_ms(300);
-	r = raw_stats(sock, 8);
+	r = wait_stats(d.socket, reload_refused);
 	assert_non_null(r);
+	assert_int_equal(r->stats->config_reload_failures, 1);
 	assert_int_equal(r->stats->config_reloads, 1);
 	dmabufd__reply__free_unpacked(r, NULL);
 	assert_int_equal(alloc_err(sock, 1 * MiB, &fds[nfd++]), 0);   /* 4M: still allowed */
