@@ -318,6 +318,45 @@ DMABUFD_EXPORT int dmabufd_alloc_devices(struct dmabufd_client *client, uint64_t
 DMABUFD_EXPORT int dmabufd_release(struct dmabufd_client *client, uint64_t id);
 
 /**
+ * dmabufd_release_async() - dmabufd_release() without waiting for the daemon.
+ * @id: a buffer id this connection owns
+ *
+ * Sends the Release and returns: the daemon sends no reply when it succeeds
+ * (one system call here, none of the daemon's reply and wake-up;
+ * docs/PERFORMANCE.md, "Release without waiting"). The daemon handles
+ * requests in order, so the buffer is released before any later request
+ * of this connection is served (a dmabufd_stats() after it counts it).
+ * A release the daemon refuses (-ENOENT: unknown id, another client's id,
+ * already released) is answered; the library reads that answer at its next
+ * read of the connection (any blocking call, dmabufd_dispatch(), or every
+ * 16th dmabufd_release_async() in a row), and counts it: see
+ * dmabufd_release_failures(). After a blocking call returns, every release
+ * sent before it has been answered and read. Callbacks of asynchronous
+ * Allocs whose replies are read here run from inside this call.
+ * With a daemon that does not offer it (older than this library), this is
+ * dmabufd_release() and returns its result.
+ * The caller still owns (and must close) its fd.
+ *
+ * Return: 0 when sent; -EINVAL (@client NULL); connection errors as
+ * dmabufd_alloc() (-EPIPE, -ECONNRESET: daemon gone; -EPROTO: a malformed
+ * reply was read).
+ */
+DMABUFD_EXPORT int dmabufd_release_async(struct dmabufd_client *client, uint64_t id);
+
+/**
+ * dmabufd_release_failures() - the failures of dmabufd_release_async() the
+ * daemon has reported so far on this connection (those read: see
+ * dmabufd_release_async()).
+ * @ret_count: NULL, or receives how many since the connection was made
+ * @ret_id: NULL, or receives the buffer id of the latest (0 if none)
+ * @ret_error: NULL, or receives its negative errno (0 if none)
+ *
+ * Return: 0; -EINVAL (@client NULL).
+ */
+DMABUFD_EXPORT int dmabufd_release_failures(struct dmabufd_client *client, uint64_t *ret_count,
+					    uint64_t *ret_id, int *ret_error);
+
+/**
  * dmabufd_list() - every live buffer the daemon knows (blocking).
  * @ret: receives a malloc'ed array (free with dmabufd_list_free())
  * @ret_count: number of entries
