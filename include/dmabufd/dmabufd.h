@@ -337,9 +337,15 @@ DMABUFD_EXPORT int dmabufd_release(struct dmabufd_client *client, uint64_t id);
  * dmabufd_release() and returns its result.
  * The caller still owns (and must close) its fd.
  *
- * Return: 0 when sent; -EINVAL (@client NULL); connection errors as
- * dmabufd_alloc() (-EPIPE, -ECONNRESET: daemon gone; -EPROTO: a malformed
- * reply was read).
+ * Return: 0 when sent (not: released; see dmabufd_release_failures());
+ * -EINVAL (@client NULL); -EPIPE, -ECONNRESET, -ENOTCONN (daemon gone,
+ * found sending or reading); -EPROTO (a malformed reply, or one that
+ * matches no request, was read); once the connection has failed, every
+ * call returns the error it failed with (as dmabufd_alloc()); another
+ * negative errno of sendmsg(2), recvmsg(2) or poll(2) (e.g. -ENOBUFS,
+ * -ENOMEM) as the system call returned it. With a daemon that does not
+ * offer RELEASE_NO_REPLY, dmabufd_release()'s: also -ENOENT (the release
+ * was refused, see above) and -ENOMEM.
  */
 DMABUFD_EXPORT int dmabufd_release_async(struct dmabufd_client *client, uint64_t id);
 
@@ -347,10 +353,14 @@ DMABUFD_EXPORT int dmabufd_release_async(struct dmabufd_client *client, uint64_t
  * dmabufd_release_failures() - the failures of dmabufd_release_async() the
  * daemon has reported so far on this connection (those read: see
  * dmabufd_release_async()).
- * @ret_count: NULL, or receives how many since the connection was made
+ * @ret_count: NULL, or receives how many releases were refused since the
+ *             connection was made (a count, never reset)
  * @ret_id: NULL, or receives the buffer id of the latest (0 if none)
- * @ret_error: NULL, or receives its negative errno (0 if none)
+ * @ret_error: NULL, or receives its negative errno as the daemon answered
+ *             it (-ENOENT: unknown id, another client's id, already
+ *             released; 0 if none)
  *
+ * Reads nothing from the connection and works on a failed one too.
  * Return: 0; -EINVAL (@client NULL).
  */
 DMABUFD_EXPORT int dmabufd_release_failures(struct dmabufd_client *client, uint64_t *ret_count,
