@@ -75,7 +75,21 @@ struct dmabufd_client {
 	struct dmabufd_info info;
 	char reason[DMABUFD_REASON_MAX];
 	uint8_t *rx;                     /* DMABUFD_MAX_MESSAGE bytes */
+	/* dmabufd_release_async() (issue 10) */
+	bool release_no_reply;           /* the daemon offers RELEASE_NO_REPLY */
+	uint64_t release_failures;       /* failures the daemon reported */
+	uint64_t release_failed_id;      /* buffer id of the latest one */
+	int release_failed_error;        /* its negative errno */
+	unsigned releases_unread;        /* sent since the replies were last all read */
 };
+
+/*
+ * dmabufd_release_async() reads what has arrived after this many releases
+ * without a read: a failure is answered, and a client that never read would
+ * fill the daemon's reply queue (limits.max_queued_replies, 64), which
+ * stops the daemon reading it, until its own sends block: a deadlock.
+ */
+#define RELEASE_ASYNC_DRAIN 16u
 
 /* ---- logging ---------------------------------------------------------- */
 
@@ -128,6 +142,8 @@ static const char *body_name(Dmabufd__Reply__BodyCase body)
 		return "Import";
 	case DMABUFD__REPLY__BODY_ACCOUNTING:
 		return "Accounting";
+	case DMABUFD__REPLY__BODY_RELEASE_FAILED:
+		return "ReleaseFailed";
 	default:
 		return "none";
 	}
@@ -346,6 +362,19 @@ static int read_one(struct dmabufd_client *c, bool block, int *ran)
 		return -EPROTO;
 	}
 	p = reply->id ? pending_find(c, reply->id) : NULL;
+	if (!p && reply->body_case == DMABUFD__REPLY__BODY_RELEASE_FAILED &&
+	    reply->id != 0 && reply->id < c->next_id && reply->error < 0 &&
+	    reply->error >= -ERRNO_MAX && nfds == 0 && !(wire_flags & WIRE_FDS_TRUNCATED)) {
+		/* A dmabufd_release_async() failed: no call waits for it. */
+		c->release_failures++;
+		c->release_failed_id = reply->release_failed->buffer_id;
+		c->release_failed_error = reply->error;
+		log_debug("libdmabufd: release of buffer %llu (request %llu) failed: %s (%s)",
+			  (unsigned long long)c->release_failed_id,
+			  (unsigned long long)reply->id, strerror(-reply->error), reply->reason);
+		dmabufd__reply__free_unpacked(reply, NULL);
+		return 1;
+	}
 	if (!p && reply->id == 0 && reply->error < 0 && reply->error >= -ERRNO_MAX &&
 	    c->info.version == 0) {
 		/* The daemon refused the connection itself ([access] policy,
@@ -471,6 +500,9 @@ static int transact(struct dmabufd_client *c, Dmabufd__Request *req,
 		}
 	}
 
+	/* Replies come in order: every earlier one has been read. */
+	if (p->reply)
+		c->releases_unread = 0;
 	r = p->error;
 	if (r < 0) {
 		if (p->reply || !c->reason[0]) /* keep a connection refusal's reason */
@@ -595,6 +627,7 @@ int dmabufd_connect_fd(int sock, const char *client_name, struct dmabufd_client 
 	c->info.max_message = h->max_message;
 	c->info.max_buffers = h->max_buffers;
 	c->info.max_alloc = h->max_alloc;
+	c->release_no_reply = h->release_no_reply;
 	dmabufd__reply__free_unpacked(reply, NULL);
 
 	c->async_limit = c->info.max_buffers ? c->info.max_buffers : DMABUFD_ASYNC_DEFAULT_LIMIT;
@@ -896,6 +929,50 @@ DMABUFD_EXPORT int dmabufd_release(struct dmabufd_client *client, uint64_t id)
 	if (r < 0)
 		return r;
 	dmabufd__reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_release_async(struct dmabufd_client *client, uint64_t id)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
+	uint64_t sent;
+
+	if (!client)
+		return -EINVAL;
+	/* A daemon without RELEASE_NO_REPLY would answer: wait for it. */
+	if (!client->release_no_reply)
+		return dmabufd_release(client, id);
+	client->reason[0] = '\0';
+	if (client->dead)
+		return client->dead;
+	if (++client->releases_unread > RELEASE_ASYNC_DRAIN) {
+		int ran = 0, r;
+
+		while ((r = read_one(client, false, &ran)) == 1)
+			;
+		if (r < 0)
+			return r;
+		client->releases_unread = 1;
+	}
+	rel.buffer_id = id;
+	rel.flags = DMABUFD__RELEASE_FLAG__RELEASE_NO_REPLY;
+	req.body_case = DMABUFD__REQUEST__BODY_RELEASE;
+	req.release = &rel;
+	return send_request(client, &req, &sent);
+}
+
+DMABUFD_EXPORT int dmabufd_release_failures(struct dmabufd_client *client, uint64_t *ret_count,
+					    uint64_t *ret_id, int *ret_error)
+{
+	if (!client)
+		return -EINVAL;
+	if (ret_count)
+		*ret_count = client->release_failures;
+	if (ret_id)
+		*ret_id = client->release_failed_id;
+	if (ret_error)
+		*ret_error = client->release_failed_error;
 	return 0;
 }
 

@@ -154,6 +154,7 @@ static void handle_hello(struct client *c, uint64_t id, const Dmabufd__Hello *he
 	hr.max_message = DMABUFD_MAX_MESSAGE;
 	hr.max_buffers = s->limits.max_buffers;
 	hr.max_alloc = s->limits.max_alloc;
+	hr.release_no_reply = true; /* issue 10: Release.flags RELEASE_NO_REPLY */
 	reply.id = id;
 	reply.body_case = DMABUFD__REPLY__BODY_HELLO;
 	reply.hello = &hr;
@@ -578,29 +579,64 @@ static void handle_alloc_framebuffer(struct client *c, uint64_t id,
 	handle_alloc(c, id, &a, &layout);
 }
 
-static void handle_release(struct client *c, uint64_t id, const Dmabufd__Release *req)
+/*
+ * A refused Release. One sent with RELEASE_NO_REPLY has no request waiting
+ * for its reply, so the refusal says so (Reply.release_failed): the client
+ * library counts it instead of matching it to a call (issue 10).
+ */
+static void release_error(struct client *c, uint64_t id, const Dmabufd__Release *req,
+			  int error, const char *reason)
 {
-	struct buffer *b = registry_lookup(&c->server->registry, req->buffer_id);
+	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
+	Dmabufd__ReleaseFailed rf = DMABUFD__RELEASE_FAILED__INIT;
+
+	if (!(req->flags & DMABUFD__RELEASE_FLAG__RELEASE_NO_REPLY))
+		return reply_error(c, id, error, reason);
+	rf.buffer_id = req->buffer_id;
+	reply.id = id;
+	reply.error = error;
+	reply.reason = (char *)reason;
+	reply.body_case = DMABUFD__REPLY__BODY_RELEASE_FAILED;
+	reply.release_failed = &rf;
+	log_debug("client pid %d: release %llu (no reply) refused: %s (%s)", (int)c->cred.pid,
+		  (unsigned long long)req->buffer_id, strerror(-error), reason);
+	if (client_queue_reply(c, &reply, -1) < 0)
+		c->protocol_errors = UINT32_MAX;
+}
+
+/* The empty success reply of a Release, unless it asked for none. */
+static void release_done(struct client *c, uint64_t id, const Dmabufd__Release *req)
+{
 	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
 
-	/* An importer's Release ends its import, not the buffer. */
-	if (b && b->owner != c && share_release_import(c->server, c, b) == 0) {
-		reply.id = id;
-		if (client_queue_reply(c, &reply, -1) < 0)
-			c->protocol_errors = UINT32_MAX;
+	if (req->flags & DMABUFD__RELEASE_FLAG__RELEASE_NO_REPLY)
 		return;
-	}
-	/* Another client's buffer looks exactly like a missing one. */
-	if (!b || b->owner != c)
-		return reply_error(c, id, -ENOENT,
-				   reasonf("this client owns no buffer %llu",
-					   (unsigned long long)req->buffer_id));
-	/* Importers still hold it: the earliest becomes the owner instead. */
-	if (!share_owner_release(c->server, c, b))
-		server_release_buffer(c->server, b);
 	reply.id = id;
 	if (client_queue_reply(c, &reply, -1) < 0)
 		c->protocol_errors = UINT32_MAX;
+}
+
+static void handle_release(struct client *c, uint64_t id, const Dmabufd__Release *req)
+{
+	const uint32_t known = DMABUFD__RELEASE_FLAG__RELEASE_NO_REPLY;
+	struct buffer *b;
+
+	if (req->flags & ~known)
+		return release_error(c, id, req, -EINVAL,
+				     reasonf("unknown Release flags 0x%x", req->flags & ~known));
+	b = registry_lookup(&c->server->registry, req->buffer_id);
+	/* An importer's Release ends its import, not the buffer. */
+	if (b && b->owner != c && share_release_import(c->server, c, b) == 0)
+		return release_done(c, id, req);
+	/* Another client's buffer looks exactly like a missing one. */
+	if (!b || b->owner != c)
+		return release_error(c, id, req, -ENOENT,
+				     reasonf("this client owns no buffer %llu",
+					     (unsigned long long)req->buffer_id));
+	/* Importers still hold it: the earliest becomes the owner instead. */
+	if (!share_owner_release(c->server, c, b))
+		server_release_buffer(c->server, b);
+	release_done(c, id, req);
 }
 
 static void handle_list(struct client *c, uint64_t id, const Dmabufd__List *req)

@@ -462,6 +462,7 @@ int client_queue_reply(struct client *c, const void *reply_msg, int fd)
 
 	if (len > DMABUFD_MAX_MESSAGE)
 		return -EMSGSIZE;
+	c->nreplies++;
 	/*
 	 * issue 10 fast path: nothing queued ahead, so send at once from a
 	 * static buffer (no malloc, no dup/close of the fd). Anything but
@@ -517,10 +518,20 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 	log_context_push("CLIENT_UID=%u", (unsigned)c->cred.uid);
 	log_context_push("CLIENT_COMM=%s", c->comm);
 
+	/*
+	 * issue 10: a wake-up ends after the first request that was answered.
+	 * A client waiting for that reply has sent nothing more, so another
+	 * recvmsg would only find the socket empty (one system call per
+	 * request saved); a client that pipelines is read again at the next
+	 * round of the (level-triggered) event loop, after the other clients.
+	 * Requests that need no reply (a Release with RELEASE_NO_REPLY) are
+	 * followed by the next one within the same wake-up.
+	 */
 	for (uint32_t i = 0; i < s->limits.read_budget && c->reading; i++) {
 		int fds[DMABUFD_MAX_FDS];
 		size_t nfds = 0;
 		unsigned flags = 0;
+		uint64_t replies = c->nreplies;
 		long n = wire_recv(c->fd, buf, sizeof(buf), fds, DMABUFD_MAX_FDS, &nfds, &flags);
 
 		if (n == -EAGAIN)
@@ -545,6 +556,8 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		client_update_reading(c);
+		if (c->nreplies != replies)
+			break;
 	}
 }
 

@@ -31,7 +31,8 @@ struct server_limits {
 	uint32_t max_queued_replies;   /* stop reading a client past this */
 	uint32_t max_queued_bytes;     /* ... or past this many reply bytes */
 	uint32_t max_protocol_errors;  /* malformed datagrams before disconnect */
-	uint32_t read_budget;          /* datagrams handled per wake-up */
+	uint32_t read_budget;          /* datagrams handled per wake-up (one
+					* answered request ends the wake-up) */
 	uint64_t max_alloc;            /* bytes, one allocation; 0 = capacity */
 };
 
@@ -69,6 +70,7 @@ struct client {
 	STAILQ_HEAD(, outmsg) outq;
 	uint32_t noutq;
 	size_t outq_bytes;
+	uint64_t nreplies;    /* replies sent or queued (client_queue_reply()) */
 	/* policy and sharing (issue 6) */
 	uint64_t serial;      /* client id in Usage replies, never reused */
 	gid_t *groups;        /* supplementary groups (SO_PEERGROUPS) */

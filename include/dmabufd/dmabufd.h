@@ -318,6 +318,55 @@ DMABUFD_EXPORT int dmabufd_alloc_devices(struct dmabufd_client *client, uint64_t
 DMABUFD_EXPORT int dmabufd_release(struct dmabufd_client *client, uint64_t id);
 
 /**
+ * dmabufd_release_async() - dmabufd_release() without waiting for the daemon.
+ * @id: a buffer id this connection owns
+ *
+ * Sends the Release and returns: the daemon sends no reply when it succeeds
+ * (one system call here, none of the daemon's reply and wake-up;
+ * docs/PERFORMANCE.md, "Release without waiting"). The daemon handles
+ * requests in order, so the buffer is released before any later request
+ * of this connection is served (a dmabufd_stats() after it counts it).
+ * A release the daemon refuses (-ENOENT: unknown id, another client's id,
+ * already released) is answered; the library reads that answer at its next
+ * read of the connection (any blocking call, dmabufd_dispatch(), or every
+ * 16th dmabufd_release_async() in a row), and counts it: see
+ * dmabufd_release_failures(). After a blocking call returns, every release
+ * sent before it has been answered and read. Callbacks of asynchronous
+ * Allocs whose replies are read here run from inside this call.
+ * With a daemon that does not offer it (older than this library), this is
+ * dmabufd_release() and returns its result.
+ * The caller still owns (and must close) its fd.
+ *
+ * Return: 0 when sent (not: released; see dmabufd_release_failures());
+ * -EINVAL (@client NULL); -EPIPE, -ECONNRESET, -ENOTCONN (daemon gone,
+ * found sending or reading); -EPROTO (a malformed reply, or one that
+ * matches no request, was read); once the connection has failed, every
+ * call returns the error it failed with (as dmabufd_alloc()); another
+ * negative errno of sendmsg(2), recvmsg(2) or poll(2) (e.g. -ENOBUFS,
+ * -ENOMEM) as the system call returned it. With a daemon that does not
+ * offer RELEASE_NO_REPLY, dmabufd_release()'s: also -ENOENT (the release
+ * was refused, see above) and -ENOMEM.
+ */
+DMABUFD_EXPORT int dmabufd_release_async(struct dmabufd_client *client, uint64_t id);
+
+/**
+ * dmabufd_release_failures() - the failures of dmabufd_release_async() the
+ * daemon has reported so far on this connection (those read: see
+ * dmabufd_release_async()).
+ * @ret_count: NULL, or receives how many releases were refused since the
+ *             connection was made (a count, never reset)
+ * @ret_id: NULL, or receives the buffer id of the latest (0 if none)
+ * @ret_error: NULL, or receives its negative errno as the daemon answered
+ *             it (-ENOENT: unknown id, another client's id, already
+ *             released; 0 if none)
+ *
+ * Reads nothing from the connection and works on a failed one too.
+ * Return: 0; -EINVAL (@client NULL).
+ */
+DMABUFD_EXPORT int dmabufd_release_failures(struct dmabufd_client *client, uint64_t *ret_count,
+					    uint64_t *ret_id, int *ret_error);
+
+/**
  * dmabufd_list() - every live buffer the daemon knows (blocking).
  * @ret: receives a malloc'ed array (free with dmabufd_list_free())
  * @ret_count: number of entries

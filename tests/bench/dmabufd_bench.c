@@ -6,9 +6,12 @@
  * For every size and client count, N client processes each repeat one
  * operation, in three variants:
  *   brokered  dmabufd_alloc() → dmabufd_map() → write one byte per 4 KiB
- *             page → munmap → close → dmabufd_release() (what a user of
- *             libdmabufd does; --brokered-mmap: plain mmap instead of
+ *             page → munmap → close → dmabufd_release_async() (what a user
+ *             of libdmabufd does; --brokered-mmap: plain mmap instead of
  *             dmabufd_map(), to show what the helper saves)
+ *   brokered-sync (only when named in --variants) the same with the
+ *             blocking dmabufd_release(): what the release without waiting
+ *             saves, side by side
  *   direct    the backend's own primitive in the client process (memfd:
  *             memfd_create+ftruncate+F_ADD_SEALS; dma-heap:
  *             DMA_HEAP_IOCTL_ALLOC; udmabuf: memfd+UDMABUF_CREATE) → the
@@ -19,8 +22,9 @@
  * Variants are interleaved round by round (--repeat) and every figure is
  * the median over rounds. Latencies: "ready" = start → every page written
  * (what a user waits for before using the buffer), "total" = the whole
- * operation, "request" = each single daemon request (alloc and release;
- * the primitive/round trip for the others).
+ * operation, "request" = each single daemon request the client waits for
+ * (Alloc; the blocking Release too in brokered-sync; the primitive/round
+ * trip for the others).
  *
  * --wait-split: the brokered clients speak the protocol on a raw connection
  * with SO_TIMESTAMPNS instead of through libdmabufd, so that every request's
@@ -72,8 +76,15 @@
 #define MAX_ROUNDS 32
 #define TOUCH_STRIDE 4096u
 
-enum variant { V_BROKERED, V_DIRECT, V_FLOOR, V_COUNT };
-static const char *const variant_names[V_COUNT] = { "brokered", "direct", "floor" };
+enum variant { V_BROKERED, V_DIRECT, V_FLOOR, V_BROKERED_SYNC, V_COUNT };
+static const char *const variant_names[V_COUNT] = { "brokered", "direct", "floor",
+						     "brokered-sync" };
+
+/* Both brokered variants: they differ only in how they release (issue 10). */
+static bool is_brokered(enum variant v)
+{
+	return v == V_BROKERED || v == V_BROKERED_SYNC;
+}
 
 /* ---- direct primitives (pluggable: memfd here, dma-heap/udmabuf in the VM) */
 
@@ -540,7 +551,7 @@ static int one_op(const struct run_ctx *r, struct dmabufd_client *dc, int fsock,
 		  float *total, float *req, float *dmn, float *cli, unsigned *nreq)
 {
 	struct split_wait sw[2] = { 0 };
-	bool split = r->v == V_BROKERED && r->cfg->wait_split;
+	bool split = is_brokered(r->v) && r->cfg->wait_split;
 	const struct config *cfg = r->cfg;
 	double t0 = now_us(), t1, t2, ta;
 	struct dmabufd_buffer buf = { .fd = -1 };
@@ -549,6 +560,7 @@ static int one_op(const struct run_ctx *r, struct dmabufd_client *dc, int fsock,
 
 	switch (r->v) {
 	case V_BROKERED:
+	case V_BROKERED_SYNC:
 		if (split) {
 			Dmabufd__Request q = DMABUFD__REQUEST__INIT;
 			Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
@@ -591,7 +603,7 @@ static int one_op(const struct run_ctx *r, struct dmabufd_client *dc, int fsock,
 	dmn[*nreq] = sw[0].daemon_us;
 	cli[*nreq] = sw[0].client_us;
 	req[(*nreq)++] = (float)(ta - t0);
-	err = map_and_touch(fd, r->size, r->v == V_BROKERED && !cfg->brokered_mmap, cfg->populate,
+	err = map_and_touch(fd, r->size, is_brokered(r->v) && !cfg->brokered_mmap, cfg->populate,
 			    &map);
 	if (err < 0) {
 		close(fd);
@@ -600,7 +612,7 @@ static int one_op(const struct run_ctx *r, struct dmabufd_client *dc, int fsock,
 	t1 = now_us();
 	munmap(map, r->size);
 	close(fd);
-	if (r->v == V_BROKERED) {
+	if (r->v == V_BROKERED_SYNC) {
 		double tr = now_us();
 
 		if (split) {
@@ -620,6 +632,29 @@ static int one_op(const struct run_ctx *r, struct dmabufd_client *dc, int fsock,
 		dmn[*nreq] = sw[1].daemon_us;
 		cli[*nreq] = sw[1].client_us;
 		req[(*nreq)++] = (float)(now_us() - tr);
+	} else if (r->v == V_BROKERED) {
+		/* Not waited for: no request latency (a failure comes back as a
+		 * reply the next Alloc would see: checked there). */
+		if (split) {
+			Dmabufd__Request q = DMABUFD__REQUEST__INIT;
+			Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
+
+			rel.buffer_id = buf.id;
+			rel.flags = DMABUFD__RELEASE_FLAG__RELEASE_NO_REPLY;
+			q.id = 2;
+			q.body_case = DMABUFD__REQUEST__BODY_RELEASE;
+			q.release = &rel;
+			err = raw_send(fsock, &q, NULL, 0) < 0 ? -EPIPE : 0;
+		} else {
+			uint64_t failures = 0;
+
+			err = dmabufd_release_async(dc, buf.id);
+			if (err == 0 && dmabufd_release_failures(dc, &failures, NULL, NULL) == 0 &&
+			    failures)
+				err = -EPROTO;
+		}
+		if (err < 0)
+			return err;
 	}
 	t2 = now_us();
 	*ready = (float)(t1 - t0);
@@ -644,10 +679,10 @@ static void client_main(const struct run_ctx *r, unsigned idx, int ready_fd, int
 	double deadline;
 	char c;
 
-	if (r->v == V_BROKERED && cfg->wait_split) {
+	if (is_brokered(r->v) && cfg->wait_split) {
 		fsock = split_connect(r->daemon_socket);
 		err = fsock < 0 ? fsock : 0;
-	} else if (r->v == V_BROKERED)
+	} else if (is_brokered(r->v))
 		err = dmabufd_connect(r->daemon_socket, &dc);
 	else
 		err = cfg->direct->open();
@@ -868,7 +903,7 @@ static int run_once(const struct config *cfg, enum variant v, uint64_t size, uns
 		.floor_socket = fl->path, .rb = &rb,
 	};
 	pid_t pids[256];
-	pid_t server = v == V_BROKERED ? d->pid : v == V_FLOOR ? fl->pid : 0;
+	pid_t server = is_brokered(v) ? d->pid : v == V_FLOOR ? fl->pid : 0;
 	int ready_pipe[2], go_pipe[2];
 	struct daemon_stats st0 = { 0 }, st1 = { 0 };
 	double cpu0 = NAN, cpu1 = NAN, rq0 = NAN, rq1 = NAN, tmin = INFINITY, tmax = 0;
@@ -882,7 +917,7 @@ static int run_once(const struct config *cfg, enum variant v, uint64_t size, uns
 		return -ENOMEM;
 	if (pipe2(ready_pipe, O_CLOEXEC) < 0 || pipe2(go_pipe, O_CLOEXEC) < 0)
 		return -errno;
-	if (v == V_BROKERED)
+	if (is_brokered(v))
 		wait_pool_warm(d->socket);
 	for (unsigned i = 0; i < nclients; i++) {
 		pids[i] = fork();
@@ -900,7 +935,7 @@ static int run_once(const struct config *cfg, enum variant v, uint64_t size, uns
 		if (read(ready_pipe[0], &c, 1) != 1)
 			break;
 	}
-	if (v == V_BROKERED)
+	if (is_brokered(v))
 		get_daemon_stats(d->socket, &st0);
 	if (server) {
 		cpu0 = proc_cpu_us(server);
@@ -913,7 +948,7 @@ static int run_once(const struct config *cfg, enum variant v, uint64_t size, uns
 		cpu1 = proc_cpu_us(server);
 		rq1 = proc_runq_us(server);
 	}
-	if (v == V_BROKERED)
+	if (is_brokered(v))
 		get_daemon_stats(d->socket, &st1);
 	close(ready_pipe[0]);
 
@@ -948,7 +983,7 @@ static int run_once(const struct config *cfg, enum variant v, uint64_t size, uns
 	qsort(rb.dmn, nreq, sizeof(float), cmp_float);
 	qsort(rb.cli, nreq, sizeof(float), cmp_float);
 	{
-		bool sp = v == V_BROKERED && cfg->wait_split;
+		bool sp = is_brokered(v) && cfg->wait_split;
 
 		cell->runs[S_DMN_P50][k] = sp ? pct(rb.dmn, nreq, 50) : NAN;
 		cell->runs[S_DMN_P99][k] = sp ? pct(rb.dmn, nreq, 99) : NAN;
@@ -970,7 +1005,7 @@ static int run_once(const struct config *cfg, enum variant v, uint64_t size, uns
 	cell->runs[S_OPS_PER_S][k] = nops && tmax > tmin ? (double)nops / ((tmax - tmin) / 1e6) : NAN;
 	cell->runs[S_SERVER_CPU_US_PER_OP][k] = nops && server ? (cpu1 - cpu0) / (double)nops : NAN;
 	cell->runs[S_POOL_HIT][k] =
-		v == V_BROKERED && st1.hits + st1.misses > st0.hits + st0.misses ?
+		is_brokered(v) && st1.hits + st1.misses > st0.hits + st0.misses ?
 			(double)(st1.hits - st0.hits) /
 				(double)(st1.hits + st1.misses - st0.hits - st0.misses) :
 			NAN;
@@ -1152,7 +1187,9 @@ static void usage(FILE *f)
 		"                      (default 0: back to back)\n"
 		"  --repeat N          rounds; figures are medians over rounds (default 3)\n"
 		"  --max-seconds S     stop each run after S seconds (default 3)\n"
-		"  --variants LIST     brokered,direct,floor (default all)\n"
+		"  --variants LIST     brokered,direct,floor,brokered-sync (default the first\n"
+		"                      three; brokered-sync = brokered with the blocking\n"
+		"                      dmabufd_release() instead of dmabufd_release_async())\n"
 		"  --direct NAME       memfd (default), dma-heap[:/dev/dma_heap/NAME], udmabuf\n"
 		"  --populate          mmap with MAP_POPULATE in direct and floor (brokered\n"
 		"                      uses dmabufd_map(); with --brokered-mmap it too)\n"
@@ -1231,10 +1268,27 @@ static int parse_args(int argc, char **argv, struct config *c)
 			if (!(c->max_seconds > 0))
 				return -EINVAL;
 			break;
-		case OPT_VARIANTS:
+		case OPT_VARIANTS: {
+			char *dup = strdup(optarg), *save = NULL;
+
+			if (!dup)
+				return -ENOMEM;
 			for (int v = 0; v < V_COUNT; v++)
-				c->variant_on[v] = strstr(optarg, variant_names[v]) != NULL;
+				c->variant_on[v] = false;
+			for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+				int v = 0;
+
+				while (v < V_COUNT && strcmp(t, variant_names[v]) != 0)
+					v++;
+				if (v == V_COUNT) {
+					free(dup);
+					return -EINVAL;
+				}
+				c->variant_on[v] = true;
+			}
+			free(dup);
 			break;
+		}
 		case OPT_DIRECT: {
 			const char *colon = strchr(optarg, ':');
 			size_t len = colon ? (size_t)(colon - optarg) : strlen(optarg);
@@ -1353,7 +1407,7 @@ int main(int argc, char **argv)
 		.warmup = 5,
 		.repeat = 3,
 		.max_seconds = 3,
-		.variant_on = { true, true, true },
+		.variant_on = { true, true, true, false },
 		.direct = &direct_table[0],
 		.pool_budget = 512ull << 20,
 		.server_nice = -10,
@@ -1433,7 +1487,7 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < cfg.ndaemon_args; i++)
 			args[na++] = cfg.daemon_args[i];
 		args[na] = NULL;
-		if (cfg.variant_on[V_BROKERED]) {
+		if (cfg.variant_on[V_BROKERED] || cfg.variant_on[V_BROKERED_SYNC]) {
 			int err;
 
 			become_server_nice(cfg.server_nice, true);
@@ -1493,10 +1547,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)cfg.pool_budget, server_nice_now,
 	       cfg.server_fifo ? " SCHED_FIFO" : "", cfg.interval_us / 1000,
 	       cfg.repeat, load0, load1);
-	printf("%-5s %3s | %9s %9s %9s | %9s %9s %9s | %8s %8s %8s | %9s %9s | %7s %7s | %6s %6s | %5s %7s\n",
+	printf("%-5s %3s | %9s %9s %9s | %9s %9s %9s | %8s %8s %8s | %9s %9s | %7s %7s | %6s %6s | %5s %7s | %6s %6s\n",
 	       "size", "cl", "brk.rdy50", "dir.rdy50", "flr.rdy50", "brk.tot50", "dir.tot50",
 	       "flr.tot50", "brk.p99", "brk.r999", "brk.rmax", "brk.op/s", "dir.op/s", "b/d",
-	       "b/f", "b/d.t", "b/f.t", "hit", "cpu/op");
+	       "b/f", "b/d.t", "b/f.t", "hit", "cpu/op", "b/d.op", "f/d.op");
 	for (unsigned si = 0; si < cfg.nsizes; si++)
 		for (unsigned ci = 0; ci < cfg.nclients; ci++) {
 			struct cell *b = &cells[si][ci][V_BROKERED], *dd = &cells[si][ci][V_DIRECT],
@@ -1509,16 +1563,49 @@ int main(int argc, char **argv)
 				ratio(b, dd, S_READY_P50), ratio(b, f, S_READY_P50),
 				ratio(b, dd, S_TOTAL_P50), ratio(b, f, S_TOTAL_P50),
 				b->med[S_POOL_HIT], b->med[S_SERVER_CPU_US_PER_OP],
+				ratio(b, dd, S_OPS_PER_S), ratio(f, dd, S_OPS_PER_S),
 			};
-			char t[17][16], sz[24];
+			char t[19][16], sz[24];
 
-			for (int i = 0; i < 17; i++)
+			for (int i = 0; i < 19; i++)
 				fmt_num(t[i], sizeof(t[i]), vals[i]);
-			printf("%-5s %3u | %9s %9s %9s | %9s %9s %9s | %8s %8s %8s | %9s %9s | %7s %7s | %6s %6s | %5s %7s\n",
+			printf("%-5s %3u | %9s %9s %9s | %9s %9s %9s | %8s %8s %8s | %9s %9s | %7s %7s | %6s %6s | %5s %7s | %6s %6s\n",
 			       size_text(cfg.sizes[si], sz, sizeof(sz)), cfg.clients[ci], t[0], t[1],
 			       t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12],
-			       t[13], t[14], t[15], t[16]);
+			       t[13], t[14], t[15], t[16], t[17], t[18]);
 		}
+	if (cfg.variant_on[V_BROKERED_SYNC]) {
+		printf("# release: brokered (dmabufd_release_async(), as above) vs brokered-sync (dmabufd_release(), "
+		       "waits for the reply), same rounds; a.../s... = async/sync; r999 = p99.9 of the requests "
+		       "waited for (µs); op/s ratios to direct\n");
+		printf("%-5s %3s | %9s %9s | %9s %9s | %8s %8s | %9s %9s %9s | %6s %6s | %7s %7s | %5s %5s\n",
+		       "size", "cl", "a.rdy50", "s.rdy50", "a.tot50", "s.tot50", "a.r999", "s.r999",
+		       "a.op/s", "s.op/s", "dir.op/s", "a/d.op", "s/d.op", "a.cpu", "s.cpu", "a.hit",
+		       "s.hit");
+		for (unsigned si = 0; si < cfg.nsizes; si++)
+			for (unsigned ci = 0; ci < cfg.nclients; ci++) {
+				struct cell *a = &cells[si][ci][V_BROKERED],
+					    *sy = &cells[si][ci][V_BROKERED_SYNC],
+					    *dd = &cells[si][ci][V_DIRECT];
+				double vals[] = { a->med[S_READY_P50], sy->med[S_READY_P50],
+						  a->med[S_TOTAL_P50], sy->med[S_TOTAL_P50],
+						  a->med[S_REQ_P999], sy->med[S_REQ_P999],
+						  a->med[S_OPS_PER_S], sy->med[S_OPS_PER_S],
+						  dd->med[S_OPS_PER_S], ratio(a, dd, S_OPS_PER_S),
+						  ratio(sy, dd, S_OPS_PER_S),
+						  a->med[S_SERVER_CPU_US_PER_OP],
+						  sy->med[S_SERVER_CPU_US_PER_OP], a->med[S_POOL_HIT],
+						  sy->med[S_POOL_HIT] };
+				char t[15][16], sz[24];
+
+				for (int i = 0; i < 15; i++)
+					fmt_num(t[i], sizeof(t[i]), vals[i]);
+				printf("%-5s %3u | %9s %9s | %9s %9s | %8s %8s | %9s %9s %9s | %6s %6s | %7s %7s | %5s %5s\n",
+				       size_text(cfg.sizes[si], sz, sizeof(sz)), cfg.clients[ci], t[0],
+				       t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11],
+				       t[12], t[13], t[14]);
+			}
+	}
 	if (cfg.wait_split) {
 		printf("# wait split (brokered requests, raw connection, SO_TIMESTAMPNS): daemon = "
 		       "send -> reply queued, client = reply queued -> received; request = both; dmn.rq/flr.rq = the daemon's/floor server's event loop waiting for a CPU per request (µs)\n");
@@ -1562,8 +1649,14 @@ int main(int argc, char **argv)
 			for (unsigned ci = 0; ci < cfg.nclients; ci++)
 				for (int v = 0; v < V_COUNT; v++) {
 					struct cell *c = &cells[si][ci][v];
+					/* brokered-sync only when asked for (older readers
+					 * expect three variants per cell). */
+					int nv = cfg.variant_on[V_BROKERED_SYNC] ? V_COUNT : V_BROKERED_SYNC;
 					bool last = si == cfg.nsizes - 1 && ci == cfg.nclients - 1 &&
-						    v == V_COUNT - 1;
+						    v == nv - 1;
+
+					if (v >= nv)
+						continue;
 
 					fprintf(json, "    {\"size\": %llu, \"clients\": %u, \"variant\": \"%s\", "
 						      "\"rounds\": %u, \"error\": %d, ",
@@ -1586,7 +1679,12 @@ int main(int argc, char **argv)
 				json_num(json, "brokered_floor_ready_p50", ratio(b, f, S_READY_P50), true);
 				json_num(json, "brokered_direct_total_p50", ratio(b, dd, S_TOTAL_P50), true);
 				json_num(json, "brokered_floor_total_p50", ratio(b, f, S_TOTAL_P50), true);
-				json_num(json, "brokered_direct_ops_per_s", ratio(b, dd, S_OPS_PER_S), false);
+				json_num(json, "brokered_direct_ops_per_s", ratio(b, dd, S_OPS_PER_S),
+					 cfg.variant_on[V_BROKERED_SYNC]);
+				if (cfg.variant_on[V_BROKERED_SYNC])
+					json_num(json, "brokered_sync_direct_ops_per_s",
+						 ratio(&cells[si][ci][V_BROKERED_SYNC], dd, S_OPS_PER_S),
+						 false);
 				fprintf(json, "}%s\n", last ? "" : ",");
 			}
 		fprintf(json, "  ],\n  \"memory\": {\"buffers\": %u, ", mem.buffers);

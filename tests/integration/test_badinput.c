@@ -442,6 +442,123 @@ static void test_release_foreign_and_double(void **state)
 	close(b);
 }
 
+/*
+ * Release.flags (issue 10): unknown bits are refused and change nothing;
+ * RELEASE_NO_REPLY is answered only when it fails (Reply.release_failed),
+ * and a client that floods failing ones without reading is stopped by the
+ * reply-queue limit like any other.
+ */
+static Dmabufd__Reply *release_flags(int sock, uint64_t id, uint64_t buffer_id, uint32_t flags)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
+
+	rel.buffer_id = buffer_id;
+	rel.flags = flags;
+	req.id = id;
+	req.body_case = DMABUFD__REQUEST__BODY_RELEASE;
+	req.release = &rel;
+	assert_int_equal(raw_send(sock, &req, NULL, 0), 0);
+	return flags & DMABUFD__RELEASE_FLAG__RELEASE_NO_REPLY ? NULL : raw_recv(sock, 5000, NULL);
+}
+
+static void test_release_flags(void **state)
+{
+	const uint32_t no_reply = DMABUFD__RELEASE_FLAG__RELEASE_NO_REPLY;
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Stats stq = DMABUFD__STATS__INIT;
+	int a = raw_connect_hello(d.socket), b = raw_connect_hello(d.socket), fd = -1;
+	Dmabufd__Reply *r;
+	uint32_t buffers;
+	uint64_t id;
+	int sent = 0;
+
+	assert_true(a >= 0 && b >= 0);
+	r = raw_alloc(a, 2, 4096, DMABUFD_ATTR_CACHED, 0, "flags", &fd);
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	id = r->alloc->buffer_id;
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(fd);
+	req.body_case = DMABUFD__REQUEST__BODY_STATS;
+	req.stats = &stq;
+	req.id = 3;
+	assert_int_equal(raw_send(a, &req, NULL, 0), 0);
+	r = raw_recv(a, 5000, NULL);
+	assert_non_null(r);
+	assert_int_equal(r->body_case, DMABUFD__REPLY__BODY_STATS);
+	buffers = r->stats->buffers;
+	dmabufd__reply__free_unpacked(r, NULL);
+
+	/* An unknown bit, alone or beside RELEASE_NO_REPLY: -EINVAL, buffer kept. */
+	r = release_flags(a, 4, id, 2);
+	assert_non_null(r);
+	assert_int_equal(r->error, -EINVAL);
+	assert_non_null(strstr(r->reason, "unknown Release flags"));
+	assert_int_equal(r->body_case, DMABUFD__REPLY__BODY__NOT_SET);
+	dmabufd__reply__free_unpacked(r, NULL);
+	release_flags(a, 5, id, no_reply | 0x80000000u);
+	r = raw_recv(a, 5000, NULL);
+	assert_non_null(r);
+	assert_int_equal(r->id, 5);
+	assert_int_equal(r->error, -EINVAL);
+	assert_int_equal(r->body_case, DMABUFD__REPLY__BODY_RELEASE_FAILED);
+	assert_int_equal(r->release_failed->buffer_id, id);
+	dmabufd__reply__free_unpacked(r, NULL);
+
+	/* Not the client's buffer (b) or no such buffer: answered, with the id. */
+	release_flags(b, 6, id, no_reply);
+	r = raw_recv(b, 5000, NULL);
+	assert_non_null(r);
+	assert_int_equal(r->id, 6);
+	assert_int_equal(r->error, -ENOENT);
+	assert_non_null(strstr(r->reason, "owns no buffer"));
+	assert_int_equal(r->body_case, DMABUFD__REPLY__BODY_RELEASE_FAILED);
+	assert_int_equal(r->release_failed->buffer_id, id);
+	dmabufd__reply__free_unpacked(r, NULL);
+
+	/* Success: no reply at all; the next reply is the next request's. */
+	release_flags(a, 7, id, no_reply);
+	req.id = 8;
+	assert_int_equal(raw_send(a, &req, NULL, 0), 0);
+	r = raw_recv(a, 5000, NULL);
+	assert_non_null(r);
+	assert_int_equal(r->id, 8);
+	assert_int_equal(r->body_case, DMABUFD__REPLY__BODY_STATS);
+	assert_int_equal(r->stats->buffers, buffers - 1);
+	dmabufd__reply__free_unpacked(r, NULL);
+	/* A second one fails. */
+	release_flags(a, 9, id, no_reply);
+	r = raw_recv(a, 5000, NULL);
+	assert_non_null(r);
+	assert_int_equal(r->id, 9);
+	assert_int_equal(r->error, -ENOENT);
+	dmabufd__reply__free_unpacked(r, NULL);
+
+	/* Thousands of failing ones, never read: the daemon stops reading b. */
+	for (int i = 0; i < 5000; i++) {
+		Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
+		Dmabufd__Request q = DMABUFD__REQUEST__INIT;
+		uint8_t buf[64];
+		size_t len;
+
+		rel.buffer_id = id + 1000000 + (uint64_t)i;
+		rel.flags = no_reply;
+		q.id = (uint64_t)i + 100;
+		q.body_case = DMABUFD__REQUEST__BODY_RELEASE;
+		q.release = &rel;
+		len = dmabufd__request__pack(&q, buf);
+		if (send(b, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			break; /* our send buffer is full: the daemon stopped reading us */
+		sent++;
+	}
+	assert_true(sent > 64);
+	assert_true(sent < 5000);
+	assert_daemon_serves();
+	close(a);
+	close(b);
+}
+
 static void test_never_reads_replies(void **state)
 {
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
@@ -649,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_flags_and_attribute),
 		cmocka_unit_test(test_fds_attached),
 		cmocka_unit_test(test_release_foreign_and_double),
+		cmocka_unit_test(test_release_flags),
 		cmocka_unit_test(test_never_reads_replies),
 		cmocka_unit_test(test_empty_datagram_disconnects),
 		cmocka_unit_test(test_too_many_protocol_errors),
