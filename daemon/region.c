@@ -465,6 +465,19 @@ static int place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 		h->extent = node;
 		return 0;
 	}
+	/* Then a free extent in the attribute above that floor (among or
+	 * above pinned buffers): one that admits the request is no sliver,
+	 * and without this step one pinned buffer placed low (e.g. below the
+	 * write-combine frames while the region fills) would shut every
+	 * extent above it out of reach for as long as it lives, so that each
+	 * frame transitions pages below it instead (third pass: 95 % of the
+	 * media mix's transitions). */
+	if (!blind && floor != UINT64_MAX &&
+	    search_below(r->fa[attr], k, align, high, 64, UINT64_MAX, &pos, &node)) {
+		*ret_pos = pos;
+		h->extent = node;
+		return 0;
+	}
 	if (high && floor != UINT64_MAX &&
 	    search_below(r->runs, k, align, true, -1, floor, &pos, &node)) {
 		*ret_pos = pos;
