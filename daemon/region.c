@@ -229,6 +229,20 @@ static void t_touch(struct tnode *t, uint32_t key)
 	}
 }
 
+/* After node @x (in the tree @root) shrank or its key moved in place: if
+ * its own maxlen, recomputed from its children, is unchanged, no ancestor's
+ * can change and nothing else is read; else as t_touch(). */
+static void t_shrunk(struct tnode *root, struct tnode *x)
+{
+	uint32_t old = x->maxlen;
+
+	t_update(x);
+	if (x->maxlen != old) {
+		x->maxlen = old; /* so that t_touch() sees the change at x */
+		t_touch(root, x->key);
+	}
+}
+
 /* After the node with @key grew to @len: raise maxlen along the path. */
 static void t_grow(struct tnode *t, uint32_t key, uint32_t len)
 {
@@ -668,7 +682,7 @@ static struct seg *seg_split(struct dmabufd_region *r, struct seg *s, uint32_t a
 	if (s->state == DMABUFD_REGION_FREE) {
 		/* shrinks on the right: key unchanged, fix maxlen in place */
 		s->f.len = s->t.len;
-		t_touch(r->fa[s->attr], s->f.key);
+		t_shrunk(r->fa[s->attr], &s->f);
 		fa_insert(r, n);
 	}
 	t_insert_p(&r->segs, &n->t);
@@ -710,10 +724,10 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 	} else if (ra == pos) {
 		rn->key = (uint32_t)end;
 		rn->len = (uint32_t)(re - end);
-		t_touch(r->runs, rn->key);
+		t_shrunk(r->runs, rn);
 	} else {
 		rn->len = pos - ra;
-		t_touch(r->runs, ra);
+		t_shrunk(r->runs, rn);
 		if (re > end) {
 			struct run *n = get_run(r);
 			n->t.key = (uint32_t)end;
@@ -736,7 +750,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 		u->state = DMABUFD_REGION_USED;
 		s->t.len = pos - s->t.key;
 		s->f.len = s->t.len;
-		t_touch(r->fa[s->attr], s->f.key);
+		t_shrunk(r->fa[s->attr], &s->f);
 		t_insert_p(&r->segs, &u->t);
 		list_insert_after(s, u);
 		r->free_pages -= u->t.len;
@@ -768,7 +782,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 			s->t.len -= u->t.len;
 			s->f.key = s->t.key;
 			s->f.len = s->t.len;
-			t_touch(r->fa[s->attr], s->f.key);
+			t_shrunk(r->fa[s->attr], &s->f);
 			t_insert_p(&r->segs, &u->t);
 			if (s->prev)
 				list_insert_after(s->prev, u);

@@ -482,6 +482,8 @@ static void print_table(const struct trace *t, const struct result *res)
 	for (int v = 0; v < V_N; v++) {
 		const struct result *x = &res[v];
 		char occ[32];
+		if (x->ops == 0)
+			continue; /* not replayed (--fast, --only) */
 		if (x->occ_first_fail < 0)
 			snprintf(occ, sizeof(occ), "none");
 		else
