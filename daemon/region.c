@@ -530,8 +530,8 @@ int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
  * returned when the region is destroyed, so the bookkeeping is the peak
  * node count (bounded by 2 * live allocations + reserved ranges + 1). */
 #define SLAB_HDR 64 /* chunk header: the next-chunk link, one cache line */
-#define SEG_SLOT 96 /* sizeof(struct seg) rounded up to 32 */
-#define RUN_SLOT 32
+#define SEG_SLOT REGION_SEG_SLOT
+#define RUN_SLOT REGION_RUN_SLOT
 
 _Static_assert(sizeof(struct tnode) == 32, "treap node is 32 bytes");
 _Static_assert(offsetof(struct seg, f) == 32, "free-extent node on its own 32 bytes");
@@ -542,14 +542,19 @@ struct slot {
 	struct slot *next;
 };
 
+static size_t slab_chunk_bytes(unsigned i, size_t slot)
+{
+	size_t n = (size_t)16 << (i < 8 ? i : 8);
+	size_t bytes = SLAB_HDR + n * slot;
+
+	return (bytes + SLAB_HDR - 1) & ~(size_t)(SLAB_HDR - 1);
+}
+
 static int slab_grow(struct region_slab *sl, size_t slot)
 {
 	unsigned shift = sl->nchunks < 8 ? sl->nchunks : 8;
 	size_t n = (size_t)16 << shift; /* 16 .. 4096 slots */
-	size_t bytes = SLAB_HDR + n * slot;
-
-	bytes = (bytes + SLAB_HDR - 1) & ~(size_t)(SLAB_HDR - 1);
-	char *c = aligned_alloc(SLAB_HDR, bytes);
+	char *c = aligned_alloc(SLAB_HDR, slab_chunk_bytes(sl->nchunks, slot));
 	if (!c)
 		return -ENOMEM;
 	((struct slot *)(void *)c)->next = sl->chunks;
@@ -563,6 +568,17 @@ static int slab_grow(struct region_slab *sl, size_t slot)
 	}
 	sl->nfree += (uint32_t)n;
 	return 0;
+}
+
+size_t region_memory_bytes(const struct dmabufd_region *r)
+{
+	size_t b = sizeof(*r);
+
+	for (unsigned i = 0; i < r->segslab.nchunks; i++)
+		b += slab_chunk_bytes(i, SEG_SLOT);
+	for (unsigned i = 0; i < r->runslab.nchunks; i++)
+		b += slab_chunk_bytes(i, RUN_SLOT);
+	return b;
 }
 
 static void slab_destroy(struct region_slab *sl)

@@ -68,6 +68,14 @@ static inline uint64_t seg_end(const struct seg *s)
 	return (uint64_t)s->t.key + s->t.len;
 }
 
+/* Slot sizes of the node slabs (region.c), in bytes. */
+#define REGION_SEG_SLOT 96 /* sizeof(struct seg) rounded up to 32 */
+#define REGION_RUN_SLOT 32
+
+/* Bytes the region holds: the struct and every slab chunk (nodes in use,
+ * free slots kept for reuse, chunk headers). */
+size_t region_memory_bytes(const struct dmabufd_region *r);
+
 struct tnode *region_t_find_le(struct tnode *n, uint32_t key);
 struct dmabufd_region *region_clone(const struct dmabufd_region *r);
 /* Placement search (policy of dmabufd_region_alloc()); 0 or -ENOSPC. */

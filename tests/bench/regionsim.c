@@ -156,7 +156,7 @@ struct result {
 	size_t first_fail_op;  /* trace index of the first failure, or n_ops */
 	uint64_t *cum_pages;   /* transitions (pages) after each trace op */
 	/* bookkeeping at the end of the replay (region variants) */
-	uint64_t n_segs, n_runs, n_live;
+	uint64_t n_segs, n_runs, n_live, mem_bytes;
 };
 
 static int count_cb(const struct dmabufd_region_extent *e, void *userdata)
@@ -424,6 +424,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 		dmabufd_region_walk(r, count_cb, cnt);
 		res->n_segs = cnt[0];
 		res->n_runs = cnt[1];
+		res->mem_bytes = region_memory_bytes(r);
 		res->n_live = st.n_allocations;
 		if (dmabufd_region_audit(r, why, sizeof(why)) < 0) {
 			fprintf(stderr, "audit after replay: %s\n", why);
@@ -524,12 +525,14 @@ static void print_table(const struct trace *t, const struct result *res)
 	else
 		printf("- transitions: aware 0, attribute-blind %" PRIu64 " pages\n", B->transitions);
 	if (R->n_live)
-		printf("- bookkeeping at the end (region): %" PRIu64 " segments x %zu B + %" PRIu64
-		       " free runs x %zu B for %" PRIu64 " live allocations = %.0f B per live "
-		       "allocation (plus malloc's per-node overhead)\n",
-		       R->n_segs, sizeof(struct seg), R->n_runs, sizeof(struct run), R->n_live,
-		       (double)(R->n_segs * sizeof(struct seg) + R->n_runs * sizeof(struct run)) /
-			       (double)R->n_live);
+		printf("- bookkeeping at the end (region): %" PRIu64 " segments x %d B + %" PRIu64
+		       " free runs x %d B (slab slots) for %" PRIu64 " live allocations = %.0f B "
+		       "per live allocation; slab memory held (peak, with free slots) %.0f B "
+		       "per live allocation\n",
+		       R->n_segs, REGION_SEG_SLOT, R->n_runs, REGION_RUN_SLOT, R->n_live,
+		       (double)(R->n_segs * REGION_SEG_SLOT + R->n_runs * REGION_RUN_SLOT) /
+			       (double)R->n_live,
+		       (double)R->mem_bytes / (double)R->n_live);
 	if (R->kn[0] + R->kn[1] + R->kn[2] + R->kn[3]) {
 		static const char *const kn[4] = {"free", "alloc pinned", "alloc movable cached",
 						  "alloc movable WC/UC"};
