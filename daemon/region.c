@@ -529,7 +529,7 @@ int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
  * Freed nodes go back to the slab's free list and are reused; memory is
  * returned when the region is destroyed, so the bookkeeping is the peak
  * node count (bounded by 2 * live allocations + reserved ranges + 1). */
-#define SLAB_HDR 64 /* chunk header: the next-chunk link, one cache line */
+#define SLAB_HDR 64 /* chunk header (struct chunk_hdr), one cache line */
 #define SEG_SLOT REGION_SEG_SLOT
 #define RUN_SLOT REGION_RUN_SLOT
 
@@ -542,23 +542,39 @@ struct slot {
 	struct slot *next;
 };
 
+/* Chunk @i holds 2^min(i, 12) slots: 1, 2, 4, ... 4,096, so that a small
+ * region holds little and a large one allocates rarely. */
+static size_t slab_chunk_slots(unsigned i)
+{
+	return (size_t)1 << (i < 12 ? i : 12);
+}
+
 static size_t slab_chunk_bytes(unsigned i, size_t slot)
 {
-	size_t n = (size_t)16 << (i < 8 ? i : 8);
-	size_t bytes = SLAB_HDR + n * slot;
-
-	return (bytes + SLAB_HDR - 1) & ~(size_t)(SLAB_HDR - 1);
+	return SLAB_HDR + slab_chunk_slots(i) * slot;
 }
+
+/* Chunks come from malloc (so that fault injection reaches them, as it
+ * reached the nodes before), over-allocated by SLAB_HDR - 1 bytes and
+ * aligned by hand; the header keeps the link and malloc's pointer. */
+struct chunk_hdr {
+	struct chunk_hdr *next;
+	void *raw;
+};
+_Static_assert(sizeof(struct chunk_hdr) <= SLAB_HDR, "chunk header");
 
 static int slab_grow(struct region_slab *sl, size_t slot)
 {
-	unsigned shift = sl->nchunks < 8 ? sl->nchunks : 8;
-	size_t n = (size_t)16 << shift; /* 16 .. 4096 slots */
-	char *c = aligned_alloc(SLAB_HDR, slab_chunk_bytes(sl->nchunks, slot));
-	if (!c)
+	size_t n = slab_chunk_slots(sl->nchunks);
+	char *raw = malloc(slab_chunk_bytes(sl->nchunks, slot) + SLAB_HDR - 1);
+
+	if (!raw)
 		return -ENOMEM;
-	((struct slot *)(void *)c)->next = sl->chunks;
-	sl->chunks = c;
+	char *c = (char *)(((uintptr_t)raw + SLAB_HDR - 1) & ~(uintptr_t)(SLAB_HDR - 1));
+	struct chunk_hdr *h = (struct chunk_hdr *)(void *)c;
+	h->next = sl->chunks;
+	h->raw = raw;
+	sl->chunks = h;
 	sl->nchunks++;
 	/* link the slots so that the first one is handed out first */
 	for (size_t i = n; i-- > 0;) {
@@ -575,17 +591,17 @@ size_t region_memory_bytes(const struct dmabufd_region *r)
 	size_t b = sizeof(*r);
 
 	for (unsigned i = 0; i < r->segslab.nchunks; i++)
-		b += slab_chunk_bytes(i, SEG_SLOT);
+		b += slab_chunk_bytes(i, SEG_SLOT) + SLAB_HDR - 1;
 	for (unsigned i = 0; i < r->runslab.nchunks; i++)
-		b += slab_chunk_bytes(i, RUN_SLOT);
+		b += slab_chunk_bytes(i, RUN_SLOT) + SLAB_HDR - 1;
 	return b;
 }
 
 static void slab_destroy(struct region_slab *sl)
 {
-	for (struct slot *c = sl->chunks, *nx; c; c = nx) {
+	for (struct chunk_hdr *c = sl->chunks, *nx; c; c = nx) {
 		nx = c->next;
-		free(c);
+		free(c->raw);
 	}
 	*sl = (struct region_slab){0};
 }
