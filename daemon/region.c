@@ -14,7 +14,6 @@
 #include "macros.h"
 #include "region_internal.h"
 
-#define SPARE_MAX 64
 
 /* ---- treap ------------------------------------------------------------ */
 
@@ -227,6 +226,20 @@ static void t_touch(struct tnode *t, uint32_t key)
 		t_update(x);
 		if (x->maxlen == old)
 			break;
+	}
+}
+
+/* After node @x (in the tree @root) shrank or its key moved in place: if
+ * its own maxlen, recomputed from its children, is unchanged, no ancestor's
+ * can change and nothing else is read; else as t_touch(). */
+static void t_shrunk(struct tnode *root, struct tnode *x)
+{
+	uint32_t old = x->maxlen;
+
+	t_update(x);
+	if (x->maxlen != old) {
+		x->maxlen = old; /* so that t_touch() sees the change at x */
+		t_touch(root, x->key);
 	}
 }
 
@@ -459,13 +472,22 @@ static int place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 	/* "the top" for them is the lowest pinned allocation: they must not
 	 * take the holes between pinned buffers (nor leave holes there) */
 	uint64_t floor = UINT64_MAX;
-	if (high && sep && r->pinned) {
-		const struct tnode *x = r->pinned;
-		while (x->l)
-			x = x->l;
-		floor = x->key;
-	}
+	if (high && sep && r->pinned)
+		floor = r->pinned_min;
 	if (!blind && search_below(r->fa[attr], k, align, high, 64, floor, &pos, &node)) {
+		*ret_pos = pos;
+		h->extent = node;
+		return 0;
+	}
+	/* Then a free extent in the attribute above that floor (among or
+	 * above pinned buffers): one that admits the request is no sliver,
+	 * and without this step one pinned buffer placed low (e.g. below the
+	 * write-combine frames while the region fills) would shut every
+	 * extent above it out of reach for as long as it lives, so that each
+	 * frame transitions pages below it instead (third pass: 95 % of the
+	 * media mix's transitions). */
+	if (!blind && floor != UINT64_MAX &&
+	    search_below(r->fa[attr], k, align, high, 64, UINT64_MAX, &pos, &node)) {
 		*ret_pos = pos;
 		h->extent = node;
 		return 0;
@@ -498,48 +520,125 @@ int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 	return place(r, k, align, attr, movable, ret_pos, &h);
 }
 
-/* ---- node cache (so that no operation fails half-way on ENOMEM) --------- */
+/* ---- node slabs (so that no operation fails half-way on ENOMEM) --------- */
 
-struct spare {
-	struct spare *next;
+/* Nodes come from per-region chunks of fixed-size slots, aligned so that no
+ * treap node (struct tnode, 32 bytes) straddles a 32-byte boundary: a
+ * descent reads one cache line per node, never two (a malloc'd 88-byte
+ * segment put its free-extent node across two lines three times in four).
+ * Freed nodes go back to the slab's free list and are reused; memory is
+ * returned when the region is destroyed, so the bookkeeping is the peak
+ * node count (bounded by 2 * live allocations + reserved ranges + 1). */
+#define SLAB_HDR 64 /* chunk header (struct chunk_hdr), one cache line */
+#define SEG_SLOT REGION_SEG_SLOT
+#define RUN_SLOT REGION_RUN_SLOT
+
+_Static_assert(sizeof(struct tnode) == 32, "treap node is 32 bytes");
+_Static_assert(offsetof(struct seg, f) == 32, "free-extent node on its own 32 bytes");
+_Static_assert(sizeof(struct seg) <= SEG_SLOT, "segment slot");
+_Static_assert(sizeof(struct run) <= RUN_SLOT, "run slot");
+
+struct slot {
+	struct slot *next;
 };
 
-static inline struct region_spares *spares(const struct dmabufd_region *r)
+/* Chunk @i holds 2^min(i, 12) slots: 1, 2, 4, ... 4,096, so that a small
+ * region holds little and a large one allocates rarely. */
+static size_t slab_chunk_slots(unsigned i)
 {
-	return (struct region_spares *)&r->spare;
+	return (size_t)1 << (i < 12 ? i : 12);
+}
+
+static size_t slab_chunk_bytes(unsigned i, size_t slot)
+{
+	return SLAB_HDR + slab_chunk_slots(i) * slot;
+}
+
+/* Chunks come from malloc (so that fault injection reaches them, as it
+ * reached the nodes before), over-allocated by SLAB_HDR - 1 bytes and
+ * aligned by hand; the header keeps the link and malloc's pointer. */
+struct chunk_hdr {
+	struct chunk_hdr *next;
+	void *raw;
+};
+_Static_assert(sizeof(struct chunk_hdr) <= SLAB_HDR, "chunk header");
+
+static int slab_grow(struct region_slab *sl, size_t slot)
+{
+	size_t n = slab_chunk_slots(sl->nchunks);
+	char *raw = malloc(slab_chunk_bytes(sl->nchunks, slot) + SLAB_HDR - 1);
+
+	if (!raw)
+		return -ENOMEM;
+	char *c = (char *)(((uintptr_t)raw + SLAB_HDR - 1) & ~(uintptr_t)(SLAB_HDR - 1));
+	struct chunk_hdr *h = (struct chunk_hdr *)(void *)c;
+	h->next = sl->chunks;
+	h->raw = raw;
+	sl->chunks = h;
+	sl->nchunks++;
+	/* link the slots so that the first one is handed out first */
+	for (size_t i = n; i-- > 0;) {
+		struct slot *x = (struct slot *)(void *)(c + SLAB_HDR + i * slot);
+		x->next = sl->free;
+		sl->free = x;
+	}
+	sl->nfree += (uint32_t)n;
+	return 0;
+}
+
+size_t region_memory_bytes(const struct dmabufd_region *r)
+{
+	size_t b = sizeof(*r);
+
+	for (unsigned i = 0; i < r->segslab.nchunks; i++)
+		b += slab_chunk_bytes(i, SEG_SLOT) + SLAB_HDR - 1;
+	for (unsigned i = 0; i < r->runslab.nchunks; i++)
+		b += slab_chunk_bytes(i, RUN_SLOT) + SLAB_HDR - 1;
+	return b;
+}
+
+static void slab_destroy(struct region_slab *sl)
+{
+	for (struct chunk_hdr *c = sl->chunks, *nx; c; c = nx) {
+		nx = c->next;
+		free(c->raw);
+	}
+	*sl = (struct region_slab){0};
+}
+
+static void *slab_get(struct region_slab *sl)
+{
+	struct slot *x = sl->free;
+
+	sl->free = x->next;
+	sl->nfree--;
+	return x;
+}
+
+static void slab_put(struct region_slab *sl, void *p)
+{
+	struct slot *x = p;
+
+	x->next = sl->free;
+	sl->free = x;
+	sl->nfree++;
 }
 
 static int ensure_spares(struct dmabufd_region *r, unsigned nseg, unsigned nrun)
 {
-	struct region_spares *sp = spares(r);
-
-	while (sp->nsegs < nseg) {
-		struct spare *x = malloc(sizeof(struct seg));
-		if (!x)
+	while (r->segslab.nfree < nseg)
+		if (slab_grow(&r->segslab, SEG_SLOT) < 0)
 			return -ENOMEM;
-		x->next = sp->segs;
-		sp->segs = x;
-		sp->nsegs++;
-	}
-	while (sp->nruns < nrun) {
-		struct spare *x = malloc(sizeof(struct run));
-		if (!x)
+	while (r->runslab.nfree < nrun)
+		if (slab_grow(&r->runslab, RUN_SLOT) < 0)
 			return -ENOMEM;
-		x->next = sp->runs;
-		sp->runs = x;
-		sp->nruns++;
-	}
 	return 0;
 }
 
 static struct seg *get_seg(struct dmabufd_region *r)
 {
-	struct region_spares *sp = spares(r);
-	struct spare *x = sp->segs;
+	struct seg *s = slab_get(&r->segslab);
 
-	sp->segs = x->next;
-	sp->nsegs--;
-	struct seg *s = (struct seg *)(void *)x;
 	memset(s, 0, sizeof(*s));
 	s->t.prio = rnd(r);
 	s->f.prio = rnd(r);
@@ -548,26 +647,13 @@ static struct seg *get_seg(struct dmabufd_region *r)
 
 static void put_seg(struct dmabufd_region *r, struct seg *s)
 {
-	struct region_spares *sp = spares(r);
-
-	if (sp->nsegs >= SPARE_MAX) {
-		free(s);
-		return;
-	}
-	struct spare *x = (struct spare *)(void *)s;
-	x->next = sp->segs;
-	sp->segs = x;
-	sp->nsegs++;
+	slab_put(&r->segslab, s);
 }
 
 static struct run *get_run(struct dmabufd_region *r)
 {
-	struct region_spares *sp = spares(r);
-	struct spare *x = sp->runs;
+	struct run *n = slab_get(&r->runslab);
 
-	sp->runs = x->next;
-	sp->nruns--;
-	struct run *n = (struct run *)(void *)x;
 	memset(n, 0, sizeof(*n));
 	n->t.prio = rnd(r);
 	return n;
@@ -575,16 +661,7 @@ static struct run *get_run(struct dmabufd_region *r)
 
 static void put_run(struct dmabufd_region *r, struct run *n)
 {
-	struct region_spares *sp = spares(r);
-
-	if (sp->nruns >= SPARE_MAX) {
-		free(n);
-		return;
-	}
-	struct spare *x = (struct spare *)(void *)n;
-	x->next = sp->runs;
-	sp->runs = x;
-	sp->nruns++;
+	slab_put(&r->runslab, n);
 }
 
 /* ---- segments ----------------------------------------------------------- */
@@ -637,7 +714,7 @@ static struct seg *seg_split(struct dmabufd_region *r, struct seg *s, uint32_t a
 	if (s->state == DMABUFD_REGION_FREE) {
 		/* shrinks on the right: key unchanged, fix maxlen in place */
 		s->f.len = s->t.len;
-		t_touch(r->fa[s->attr], s->f.key);
+		t_shrunk(r->fa[s->attr], &s->f);
 		fa_insert(r, n);
 	}
 	t_insert_p(&r->segs, &n->t);
@@ -679,10 +756,10 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 	} else if (ra == pos) {
 		rn->key = (uint32_t)end;
 		rn->len = (uint32_t)(re - end);
-		t_touch(r->runs, rn->key);
+		t_shrunk(r->runs, rn);
 	} else {
 		rn->len = pos - ra;
-		t_touch(r->runs, ra);
+		t_shrunk(r->runs, rn);
 		if (re > end) {
 			struct run *n = get_run(r);
 			n->t.key = (uint32_t)end;
@@ -705,7 +782,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 		u->state = DMABUFD_REGION_USED;
 		s->t.len = pos - s->t.key;
 		s->f.len = s->t.len;
-		t_touch(r->fa[s->attr], s->f.key);
+		t_shrunk(r->fa[s->attr], &s->f);
 		t_insert_p(&r->segs, &u->t);
 		list_insert_after(s, u);
 		r->free_pages -= u->t.len;
@@ -737,7 +814,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 			s->t.len -= u->t.len;
 			s->f.key = s->t.key;
 			s->f.len = s->t.len;
-			t_touch(r->fa[s->attr], s->f.key);
+			t_shrunk(r->fa[s->attr], &s->f);
 			t_insert_p(&r->segs, &u->t);
 			if (s->prev)
 				list_insert_after(s->prev, u);
@@ -807,7 +884,21 @@ static void make_used(struct dmabufd_region *r, struct seg *first, uint32_t k,
 		first->f.key = first->t.key;
 		first->f.len = k;
 		t_insert_p(&r->pinned, &first->f);
+		if (r->n_pinned == 1 || first->f.key < r->pinned_min)
+			r->pinned_min = first->f.key;
 	}
+}
+
+/* The lowest pinned allocation's first page (0 if there is none). */
+static uint32_t pinned_leftmost(const struct dmabufd_region *r)
+{
+	const struct tnode *x = r->pinned;
+
+	if (!x)
+		return 0;
+	while (x->l)
+		x = x->l;
+	return x->key;
 }
 
 /* Makes a USED or RESERVED segment free (keeping its attribute) and merges.
@@ -827,6 +918,8 @@ static void release(struct dmabufd_region *r, struct seg *s)
 			r->n_pinned--;
 			r->pinned_pages -= len;
 			t_erase_p(&r->pinned, s->f.key);
+			if (s->f.key == r->pinned_min)
+				r->pinned_min = pinned_leftmost(r);
 		}
 	} else {
 		r->reserved_pages -= len;
@@ -967,36 +1060,12 @@ int dmabufd_region_create(uint32_t npages, const struct dmabufd_region_options *
 	return 0;
 }
 
-static void free_runs(struct tnode *n)
-{
-	while (n) {
-		free_runs(n->l);
-		struct tnode *rt = n->r;
-		free(container_of(n, struct run, t));
-		n = rt;
-	}
-}
-
 void dmabufd_region_destroy(struct dmabufd_region *r)
 {
 	if (!r)
 		return;
-	struct seg *s = r->head;
-	while (s) {
-		struct seg *nx = s->next;
-		free(s);
-		s = nx;
-	}
-	free_runs(r->runs);
-	struct region_spares *sp = spares(r);
-	for (struct spare *x = sp->segs, *nx; x; x = nx) {
-		nx = x->next;
-		free(x);
-	}
-	for (struct spare *x = sp->runs, *nx; x; x = nx) {
-		nx = x->next;
-		free(x);
-	}
+	slab_destroy(&r->segslab);
+	slab_destroy(&r->runslab);
 	free(r);
 }
 
@@ -1230,11 +1299,9 @@ static int clone_runs(struct dmabufd_region *c, const struct tnode *n)
 		int ret = clone_runs(c, n->l);
 		if (ret < 0)
 			return ret;
-		struct run *x = malloc(sizeof(*x));
-		if (!x)
+		if (ensure_spares(c, 0, 1) < 0)
 			return -ENOMEM;
-		memset(x, 0, sizeof(*x));
-		x->t.prio = rnd(c);
+		struct run *x = get_run(c);
 		x->t.key = n->key;
 		x->t.len = n->len;
 		t_insert(&c->runs, &x->t);
@@ -1285,6 +1352,7 @@ struct dmabufd_region *region_clone(const struct dmabufd_region *r)
 	c->n_pinned = r->n_pinned;
 	c->n_movable = r->n_movable;
 	c->pinned_pages = r->pinned_pages;
+	c->pinned_min = r->pinned_min;
 	c->movable_pages = r->movable_pages;
 	memcpy(c->used_pages, r->used_pages, sizeof(c->used_pages));
 	memcpy(c->free_pages_attr, r->free_pages_attr, sizeof(c->free_pages_attr));
@@ -1430,6 +1498,9 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 	cnt = 0;
 	if (check_tree(r->pinned, 0, UINT64_MAX, UINT32_MAX, false, &cnt) < 0 || cnt != npin)
 		return bad(&a, "pinned tree inconsistent (%zu nodes, %u pinned)", cnt, npin);
+	if (npin && r->pinned_min != pinned_leftmost(r))
+		return bad(&a, "lowest pinned allocation %u, expected %u", r->pinned_min,
+			   pinned_leftmost(r));
 	cnt = 0;
 	if (check_tree(r->runs, 0, UINT64_MAX, UINT32_MAX, true, &cnt) < 0 || cnt != nruns ||
 	    cnt != r->n_runs)

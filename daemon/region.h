@@ -29,11 +29,14 @@
  *  npages .. npages + align_pages - 2) before it answers -ENOSPC, so -ENOSPC
  *  means "no aligned free run exists". Stats are O(1); audit and the
  *  planner are O(m log m).
- *  Memory: one 88-byte segment node per live allocation, plus one 88-byte
- *  node per free extent and one 32-byte node per free run; measured 168
- *  bytes per live allocation (plus malloc overhead) at 10,000 live buffers
- *  in a 2^22-page region (regionsim --trace steady prints it; 164 in the
- *  first pass's count). Nothing is per page.
+ *  Memory: nodes come from per-region slabs (96-byte segment slots, 32-byte
+ *  run slots, 32-byte aligned so that no treap node straddles a cache
+ *  line): one segment per live allocation, one per free extent, one run
+ *  node per maximal free run; measured 176 bytes per live allocation in
+ *  use and 223 bytes held (the slabs keep freed slots for reuse until the
+ *  region is destroyed, so this is the peak) at 10,000 live buffers in a
+ *  2^22-page region (regionsim --trace steady prints both). Nothing is per
+ *  page.
  *
  * Policy (docs/REGION.md, "Placement policy"):
  *  - Pinned allocations go to the highest fit, so that they gather at the top
@@ -42,7 +45,9 @@
  *    attribute is preferred only near that highest fit.
  *  - Movable cached allocations are placed from the bottom up, movable
  *    write-combine and uncached ones from the lowest pinned allocation down,
- *    so that each attribute keeps its own part of the region.
+ *    so that each attribute keeps its own part of the region; a free extent
+ *    in their attribute above that allocation is still taken before any
+ *    page is transitioned.
  *  - A request is first placed in a free extent already in the requested
  *    attribute (zero transitions); else it covers the largest free extent in
  *    the attribute; else it takes any free run. Every free page whose

@@ -29,10 +29,13 @@ struct run {
 	struct tnode t;
 };
 
-/* Node cache so that no operation fails half-way on ENOMEM. */
-struct region_spares {
-	void *segs, *runs;
-	unsigned nsegs, nruns;
+/* Node slab (region.c): chunks of fixed-size slots and a free list, so that
+ * nodes are reserved before an operation changes anything (no operation
+ * fails half-way on ENOMEM) and no treap node straddles a cache line. */
+struct region_slab {
+	void *free;       /* free slots, linked through their first word */
+	void *chunks;     /* chunks, linked through their first word */
+	uint32_t nfree, nchunks;
 };
 
 struct dmabufd_region {
@@ -45,6 +48,8 @@ struct dmabufd_region {
 	struct tnode *fa[DMABUFD_REGION_N_ATTR];  /* free extents per attribute */
 	struct tnode *runs;                       /* maximal free runs */
 	struct tnode *pinned;                     /* pinned allocations (seg.f) */
+	uint32_t pinned_min;                      /* first page of the lowest one
+	                                             (valid while n_pinned > 0) */
 	struct seg *head;
 	/* counters */
 	uint32_t free_pages, reserved_pages, n_free_extents, n_runs;
@@ -52,7 +57,7 @@ struct dmabufd_region {
 	uint32_t used_pages[DMABUFD_REGION_N_ATTR];
 	uint32_t free_pages_attr[DMABUFD_REGION_N_ATTR];
 	uint64_t transitions, transition_events, moves, pages_moved;
-	struct region_spares spare;
+	struct region_slab segslab, runslab;
 };
 
 #define seg_of_t(n) container_of(n, struct seg, t)
@@ -62,6 +67,14 @@ static inline uint64_t seg_end(const struct seg *s)
 {
 	return (uint64_t)s->t.key + s->t.len;
 }
+
+/* Slot sizes of the node slabs (region.c), in bytes. */
+#define REGION_SEG_SLOT 96 /* sizeof(struct seg) rounded up to 32 */
+#define REGION_RUN_SLOT 32
+
+/* Bytes the region holds: the struct and every slab chunk (nodes in use,
+ * free slots kept for reuse, chunk headers). */
+size_t region_memory_bytes(const struct dmabufd_region *r);
 
 struct tnode *region_t_find_le(struct tnode *n, uint32_t key);
 struct dmabufd_region *region_clone(const struct dmabufd_region *r);

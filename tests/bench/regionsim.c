@@ -16,7 +16,8 @@
  * count into the failed operation's time).
  *
  * Usage: regionsim [--seed N] [--trace media|display|adversarial|steady|all]
- *                  [--live N]
+ *                  [--live N] [--fast] [--flags N] [--probe-full-compaction]
+ *                  [--only region|compaction|blind|cma]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -148,11 +149,14 @@ struct result {
 	uint64_t transitions, events;
 	uint64_t bytes_moved, plans;
 	uint64_t p50, p99, max; /* ns */
+	/* p50/p99 by kind of operation: free, alloc pinned, alloc movable
+	 * cached, alloc movable write-combine/uncached */
+	uint64_t kp50[4], kp99[4], kn[4];
 	double seconds;
 	size_t first_fail_op;  /* trace index of the first failure, or n_ops */
 	uint64_t *cum_pages;   /* transitions (pages) after each trace op */
 	/* bookkeeping at the end of the replay (region variants) */
-	uint64_t n_segs, n_runs, n_live;
+	uint64_t n_segs, n_runs, n_live, mem_bytes;
 };
 
 static int count_cb(const struct dmabufd_region_extent *e, void *userdata)
@@ -180,6 +184,9 @@ static int u64cmp(const void *a, const void *b)
 }
 
 static uint32_t extra_flags; /* --flags: DMABUFD_REGION_* for ablations */
+/* --only: replay one variant (development runs; the committed tables and
+ * every ratio come from runs of all variants side by side) */
+static int only_variant = -1;
 /* --probe-full-compaction: in the compacting variant, when plan_for()
  * answers -ENOSPC, apply the full plan_compact() and retry, and report the
  * first such event (is the planner or the layout the limit?) */
@@ -244,6 +251,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 	uint32_t *len = malloc((size_t)t->n_ids * sizeof(*len));
 	uint8_t *ok = calloc(t->n_ids, 1);
 	uint64_t *lat = malloc(t->n_ops * sizeof(*lat));
+	uint8_t *kind = malloc(t->n_ops ? t->n_ops : 1);
 	uint32_t *at = malloc((size_t)t->region_pages * sizeof(*at)); /* offset -> id */
 	size_t nlat = 0;
 	uint64_t used = 0;
@@ -255,7 +263,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 	res->occ_first_fail = -1;
 	res->first_fail_op = t->n_ops;
 	res->cum_pages = calloc(t->n_ops ? t->n_ops : 1, sizeof(uint64_t));
-	if (!off || !len || !ok || !lat || !at || !res->cum_pages)
+	if (!off || !len || !ok || !lat || !kind || !at || !res->cum_pages)
 		goto out;
 	if (v == V_CMA) {
 		if (cma_init(&c, t->region_pages) < 0)
@@ -394,8 +402,13 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 		}
 		if ((double)used / t->region_pages > res->occ_max)
 			res->occ_max = (double)used / t->region_pages;
-		if (i >= t->timed_from)
+		if (i >= t->timed_from) {
+			kind[nlat] = op->kind != TRACE_ALLOC ? 0
+				     : !op->movable		 ? 1
+				     : op->attr == DMABUFD_ATTR_CACHED ? 2
+								       : 3;
 			lat[nlat++] = b - a;
+		}
 	}
 	res->seconds = (double)(now_ns() - t0) / 1e9;
 	if (v == V_CMA) {
@@ -411,12 +424,27 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 		dmabufd_region_walk(r, count_cb, cnt);
 		res->n_segs = cnt[0];
 		res->n_runs = cnt[1];
+		res->mem_bytes = region_memory_bytes(r);
 		res->n_live = st.n_allocations;
 		if (dmabufd_region_audit(r, why, sizeof(why)) < 0) {
 			fprintf(stderr, "audit after replay: %s\n", why);
 			abort();
 		}
 	}
+	uint64_t *tmp = malloc((nlat ? nlat : 1) * sizeof(*tmp));
+	for (int k = 0; tmp && k < 4; k++) {
+		size_t n = 0;
+		for (size_t j = 0; j < nlat; j++)
+			if (kind[j] == k)
+				tmp[n++] = lat[j];
+		if (n > 0) {
+			qsort(tmp, n, sizeof(*tmp), u64cmp);
+			res->kp50[k] = tmp[n / 2];
+			res->kp99[k] = tmp[n * 99 / 100];
+			res->kn[k] = n;
+		}
+	}
+	free(tmp);
 	qsort(lat, nlat, sizeof(*lat), u64cmp);
 	if (nlat) {
 		res->p50 = lat[nlat / 2];
@@ -431,6 +459,7 @@ out:
 	free(len);
 	free(ok);
 	free(lat);
+	free(kind);
 	free(at);
 	return ret;
 }
@@ -454,6 +483,8 @@ static void print_table(const struct trace *t, const struct result *res)
 	for (int v = 0; v < V_N; v++) {
 		const struct result *x = &res[v];
 		char occ[32];
+		if (x->ops == 0)
+			continue; /* not replayed (--fast, --only) */
 		if (x->occ_first_fail < 0)
 			snprintf(occ, sizeof(occ), "none");
 		else
@@ -494,12 +525,24 @@ static void print_table(const struct trace *t, const struct result *res)
 	else
 		printf("- transitions: aware 0, attribute-blind %" PRIu64 " pages\n", B->transitions);
 	if (R->n_live)
-		printf("- bookkeeping at the end (region): %" PRIu64 " segments x %zu B + %" PRIu64
-		       " free runs x %zu B for %" PRIu64 " live allocations = %.0f B per live "
-		       "allocation (plus malloc's per-node overhead)\n",
-		       R->n_segs, sizeof(struct seg), R->n_runs, sizeof(struct run), R->n_live,
-		       (double)(R->n_segs * sizeof(struct seg) + R->n_runs * sizeof(struct run)) /
-			       (double)R->n_live);
+		printf("- bookkeeping at the end (region): %" PRIu64 " segments x %d B + %" PRIu64
+		       " free runs x %d B (slab slots) for %" PRIu64 " live allocations = %.0f B "
+		       "per live allocation; slab memory held (peak, with free slots) %.0f B "
+		       "per live allocation\n",
+		       R->n_segs, REGION_SEG_SLOT, R->n_runs, REGION_RUN_SLOT, R->n_live,
+		       (double)(R->n_segs * REGION_SEG_SLOT + R->n_runs * REGION_RUN_SLOT) /
+			       (double)R->n_live,
+		       (double)R->mem_bytes / (double)R->n_live);
+	if (R->kn[0] + R->kn[1] + R->kn[2] + R->kn[3]) {
+		static const char *const kn[4] = {"free", "alloc pinned", "alloc movable cached",
+						  "alloc movable WC/UC"};
+		printf("- region p50 / p99 ns by operation:");
+		for (int k = 0; k < 4; k++)
+			if (R->kn[k])
+				printf("%s %s %" PRIu64 " / %" PRIu64 " (%" PRIu64 " ops)",
+				       k ? ";" : "", kn[k], R->kp50[k], R->kp99[k], R->kn[k]);
+		printf("\n");
+	}
 	printf("- p99 per op: region %" PRIu64 " ns, CMA-like %" PRIu64 " ns (ratio %.2f)\n",
 	       R->p99, Cm->p99, Cm->p99 ? (double)R->p99 / (double)Cm->p99 : 0.0);
 }
@@ -522,12 +565,23 @@ int main(int argc, char **argv)
 			fast = true; /* skip the compacting variant */
 		else if (!strcmp(argv[i], "--probe-full-compaction"))
 			probe_full = true;
-		else if (!strcmp(argv[i], "--live") && i + 1 < argc)
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			static const char *const vn[V_N] = {"region", "compaction", "blind", "cma"};
+			const char *w = argv[++i];
+			for (int v = 0; v < V_N; v++)
+				if (!strcmp(w, vn[v]))
+					only_variant = v;
+			if (only_variant < 0) {
+				fprintf(stderr, "--only: region, compaction, blind or cma\n");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--live") && i + 1 < argc)
 			live = (uint32_t)strtoul(argv[++i], NULL, 0);
 		else {
 			fprintf(stderr,
 				"usage: %s [--seed N] [--trace media|display|adversarial|steady|all] "
-				"[--live N] [--fast] [--flags N] [--probe-full-compaction]\n",
+				"[--live N] [--fast] [--flags N] [--probe-full-compaction] "
+				"[--only region|compaction|blind|cma]\n",
 				argv[0]);
 			return 2;
 		}
@@ -560,7 +614,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		for (int v = 0; v < V_N; v++) {
-			if (fast && v == V_COMPACT) {
+			if ((fast && v == V_COMPACT) || (only_variant >= 0 && v != only_variant)) {
 				memset(&res[v], 0, sizeof(res[v]));
 				res[v].occ_first_fail = -1;
 				res[v].first_fail_op = t.n_ops;

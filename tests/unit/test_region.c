@@ -153,6 +153,46 @@ static void test_kinds_apart(void **state)
 	dmabufd_region_destroy(r);
 }
 
+/* A movable write-combine request takes a free extent already in its
+ * attribute even above the lowest pinned allocation (no transition), rather
+ * than transitioning pages below it; and the lowest pinned allocation is
+ * tracked as pinned buffers come and go (audit checks it). */
+static void test_wc_above_lowest_pinned(void **state)
+{
+	struct dmabufd_region *r = mk(1024, 0);
+	struct dmabufd_region_stats st;
+	uint32_t p1, p2, f, a, b;
+
+	assert_int_equal(dmabufd_region_alloc(r, 10, 1, C, false, &p1), 0);
+	assert_int_equal(p1, 1014);
+	assert_int_equal(dmabufd_region_alloc(r, 100, 1, WC, true, &f), 0);
+	assert_int_equal(f, 914);
+	/* the pinned part is full: the next pinned buffer lands below the
+	 * frame, which lowers the floor of the write-combine zone to 904 */
+	assert_int_equal(dmabufd_region_alloc(r, 10, 1, C, false, &p2), 0);
+	assert_int_equal(p2, 904);
+	audit_ok(r);
+	assert_int_equal(dmabufd_region_free(r, f), 0); /* [914, 1014) free, WC */
+	dmabufd_region_stats(r, &st);
+	assert_int_equal(st.transitions, 100);
+	assert_int_equal(dmabufd_region_alloc(r, 50, 1, WC, true, &a), 0);
+	assert_int_equal(a, 964); /* not 854, below the floor, in cached pages */
+	dmabufd_region_stats(r, &st);
+	assert_int_equal(st.transitions, 100);
+	audit_ok(r);
+	/* the low pinned buffer goes: the floor is 1014 again, and the rest
+	 * of the write-combine extent, now below it, comes first */
+	assert_int_equal(dmabufd_region_free(r, p2), 0);
+	audit_ok(r);
+	assert_int_equal(dmabufd_region_alloc(r, 40, 1, WC, true, &b), 0);
+	assert_int_equal(b, 924);
+	dmabufd_region_stats(r, &st);
+	assert_int_equal(st.transitions, 100);
+	assert_int_equal(dmabufd_region_free(r, p1), 0);
+	audit_ok(r);
+	dmabufd_region_destroy(r);
+}
+
 static void test_attribute_ledger(void **state)
 {
 	struct dmabufd_region *r = mk(100, DMABUFD_REGION_NO_ATTR_ZONES);
@@ -476,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_create_args),
 		cmocka_unit_test(test_alloc_free_lookup),
 		cmocka_unit_test(test_kinds_apart),
+		cmocka_unit_test(test_wc_above_lowest_pinned),
 		cmocka_unit_test(test_attribute_ledger),
 		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_apply_move_errors),
