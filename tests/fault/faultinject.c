@@ -5,9 +5,11 @@
  * lesson: every failure path must release what it took; seeds/01, seeds/03).
  *
  * Interposed: malloc, calloc, realloc (through glibc's __libc_* entry
- * points, so no dlsym recursion), memfd_create, ftruncate, fcntl (every
- * command: F_ADD_SEALS, F_DUPFD_CLOEXEC, ...), ioctl, dup, dup3 and
- * libevent's event_new.
+ * points, so no dlsym recursion), memfd_create, ftruncate, fallocate
+ * (the udmabuf region's PUNCH_HOLE), fcntl (every command: F_ADD_SEALS,
+ * F_DUPFD_CLOEXEC, ...), ioctl (every request: DMA_HEAP_IOCTL_ALLOC,
+ * UDMABUF_CREATE, DMA_BUF_SET_NAME, DMABUFD_REGION_IOC_EXPORT, ...), mmap,
+ * dup, dup3 and libevent's event_new.
  *
  * Nothing happens until the shim is armed: SIGUSR1 arms it (and resets the
  * call counter), SIGUSR2 disarms it, so daemon start-up and the Hello
@@ -17,8 +19,10 @@
  *
  * Environment (read once, at load time):
  *   DMABUFD_FAULT_LOG=PATH     counting mode: append one line per armed call,
- *                              "<n> <function> <caller object> <caller symbol>"
- *                              (symbol "+0x<offset>" when the caller is hidden)
+ *                              "<n> <function> <caller object> <caller symbol> <detail>"
+ *                              (symbol "+0x<offset>" when the caller is hidden;
+ *                              detail: the request number of an ioctl and the
+ *                              command of an fcntl, "0x<hex>", else "-")
  *   DMABUFD_FAULT_NTH=N        fail the N-th armed call (1-based); counts all
  *                              interposed functions unless DMABUFD_FAULT_FUNC
  *                              names one
@@ -26,11 +30,12 @@
  *   DMABUFD_FAULT_ERRNO=E      errno of the failure (default: ENOMEM for the
  *                              allocators, ioctl and event_new; EMFILE for
  *                              memfd_create, dup*, fcntl(F_DUPFD*); ENOSPC
- *                              for ftruncate; EBUSY for fcntl(F_ADD_SEALS),
+ *                              for ftruncate; EIO for fallocate; ENOMEM for
+ *                              mmap; EBUSY for fcntl(F_ADD_SEALS),
  *                              as with a writable mapping; EINVAL for other
  *                              fcntl commands)
  *   DMABUFD_FAULT_REPORT=PATH  when the failure is injected, write
- *                              "<function> <errno> <caller object> <caller symbol>"
+ *                              "<function> <errno> <caller object> <caller symbol> <detail>"
  *                              there
  * The log and report files are opened at load time (one fd each, counted
  * in the daemon's baseline).
@@ -129,10 +134,11 @@ static void describe_caller(const void *caller, const char **obj, const char **s
  * Called at the top of every interposed function. Returns the errno to
  * fail with, or 0 to let the call through.
  */
-static int should_fail(const char *func, int default_errno, const void *caller)
+static int should_fail_detail(const char *func, int default_errno, const void *caller,
+			      const char *detail)
 {
 	const char *obj, *sym;
-	char line[256];
+	char line[320];
 	int n, err;
 
 	if (!armed || in_hook)
@@ -141,7 +147,7 @@ static int should_fail(const char *func, int default_errno, const void *caller)
 	seq++;
 	if (log_fd >= 0) {
 		describe_caller(caller, &obj, &sym);
-		n = snprintf(line, sizeof(line), "%lu %s %s %s\n", seq, func, obj, sym);
+		n = snprintf(line, sizeof(line), "%lu %s %s %s %s\n", seq, func, obj, sym, detail);
 		if (n > 0)
 			(void)!write(log_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	}
@@ -150,7 +156,8 @@ static int should_fail(const char *func, int default_errno, const void *caller)
 		err = fail_errno ? fail_errno : default_errno;
 		if (report_fd >= 0) {
 			describe_caller(caller, &obj, &sym);
-			n = snprintf(line, sizeof(line), "%s %d %s %s\n", func, err, obj, sym);
+			n = snprintf(line, sizeof(line), "%s %d %s %s %s\n", func, err, obj, sym,
+				     detail);
 			if (n > 0)
 				(void)!write(report_fd, line,
 					     (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
@@ -158,6 +165,23 @@ static int should_fail(const char *func, int default_errno, const void *caller)
 	}
 	in_hook = 0;
 	return err;
+}
+
+static int should_fail(const char *func, int default_errno, const void *caller)
+{
+	return should_fail_detail(func, default_errno, caller, "-");
+}
+
+/* As should_fail(), with a request/command number in the log and report. */
+static int should_fail_nr(const char *func, int default_errno, const void *caller,
+			  unsigned long nr)
+{
+	char detail[24];
+
+	if (!armed || in_hook)
+		return 0;
+	snprintf(detail, sizeof(detail), "0x%lx", nr);
+	return should_fail_detail(func, default_errno, caller, detail);
 }
 
 #define CALLER __builtin_return_address(0)
@@ -198,6 +222,8 @@ void *realloc(void *p, size_t size)
 /* The next definitions, resolved at load time (dlsym may allocate). */
 static int (*next_memfd_create)(const char *, unsigned int);
 static int (*next_ftruncate)(int, off_t);
+static int (*next_fallocate)(int, int, off_t, off_t);
+static void *(*next_mmap)(void *, size_t, int, int, int, off_t);
 static int (*next_fcntl)(int, int, ...);
 static int (*next_ioctl)(int, unsigned long, ...);
 static int (*next_dup)(int);
@@ -210,6 +236,8 @@ static void resolve_next(void)
 {
 	NEXT(memfd_create);
 	NEXT(ftruncate);
+	NEXT(fallocate);
+	NEXT(mmap);
 	NEXT(fcntl);
 	NEXT(ioctl);
 	NEXT(dup);
@@ -239,6 +267,28 @@ int ftruncate(int fd, off_t length)
 	return next_ftruncate(fd, length);
 }
 
+int fallocate(int fd, int mode, off_t offset, off_t len)
+{
+	int err = should_fail("fallocate", EIO, CALLER);
+
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return next_fallocate(fd, mode, offset, len);
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
+{
+	int err = should_fail("mmap", ENOMEM, CALLER);
+
+	if (err) {
+		errno = err;
+		return MAP_FAILED;
+	}
+	return next_mmap(addr, len, prot, flags, fd, offset);
+}
+
 int fcntl(int fd, int cmd, ...)
 {
 	va_list ap;
@@ -251,7 +301,7 @@ int fcntl(int fd, int cmd, ...)
 	def = cmd == F_ADD_SEALS                                   ? EBUSY
 	      : cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC           ? EMFILE
 								   : EINVAL;
-	err = should_fail("fcntl", def, CALLER);
+	err = should_fail_nr("fcntl", def, CALLER, (unsigned long)cmd);
 	if (err) {
 		errno = err;
 		return -1;
@@ -268,7 +318,7 @@ int ioctl(int fd, unsigned long request, ...)
 	va_start(ap, request);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	err = should_fail("ioctl", ENOMEM, CALLER);
+	err = should_fail_nr("ioctl", ENOMEM, CALLER, request);
 	if (err) {
 		errno = err;
 		return -1;

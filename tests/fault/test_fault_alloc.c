@@ -6,11 +6,14 @@
  * 1. Counting run: the shim is armed (SIGUSR1) around exactly one Alloc of
  *    a connected client and logs every interposed call the daemon makes
  *    while serving it (malloc/calloc/realloc, memfd_create, ftruncate,
- *    fcntl, ioctl, dup, event_new), with the calling object and symbol.
+ *    fallocate, fcntl, ioctl, mmap, dup, dup3, event_new), with the calling
+ *    object and symbol and, for fcntl and ioctl, the command/request number
+ *    (the log's fifth column), so the test knows an F_ADD_SEALS from an
+ *    F_DUPFD_CLOEXEC and a UDMABUF_CREATE from a DMA_BUF_SET_NAME.
  * 2. For each of those calls in turn, a fresh daemon fails exactly that
  *    call (DMABUFD_FAULT_NTH=k), and the test checks:
- *      - the shim reports it injected that very call (the sequence is
- *        deterministic);
+ *      - the shim reports it injected that very call, same function,
+ *        caller and command/request (the sequence is deterministic);
  *      - the Alloc gets an error reply with the expected errno and a reason,
  *        and no fd;
  *      - Stats: used == 0, buffers == 0, allocs_failed == 1;
@@ -27,15 +30,29 @@
  *   malloc from arena_alloc (decoding the request): DECODE_OOM_ERRNO,
  *     below;
  *   any other allocator call: -ENOMEM;
- *   memfd_create, ftruncate, fcntl (F_ADD_SEALS, F_DUPFD_CLOEXEC), ioctl,
- *   dup: the injected errno, passed through.
+ *   ioctl(DMA_BUF_SET_NAME): success (naming is best effort,
+ *     dmabuf_set_name()'s result is ignored by the udmabuf and dma-heap
+ *     backends);
+ *   memfd_create, ftruncate, fallocate, fcntl (F_ADD_SEALS,
+ *   F_DUPFD_CLOEXEC), other ioctls, mmap, dup: the injected errno, passed
+ *   through.
  *
- * The backend is memfd unless DMABUFD_TEST_BACKEND names another (kmod in
- * the VM, where the backend's ioctl calls become failure points too).
+ * The backend is memfd unless DMABUFD_TEST_BACKEND names another; the
+ * counting run then checks that the backend's own calls were seen (and so
+ * are failed in turn):
+ *   memfd:    memfd_create, fcntl(F_ADD_SEALS);
+ *   udmabuf:  fallocate (the PUNCH_HOLE before reuse), ioctl(UDMABUF_CREATE);
+ *   dma-heap: ioctl(DMA_HEAP_IOCTL_ALLOC);
+ *   kmod:     ioctl(DMABUFD_REGION_IOC_EXPORT).
+ * CTest runs memfd (test_fault_alloc) and udmabuf / dma-heap
+ * (test_fault_alloc_udmabuf, test_fault_alloc_dmaheap), which exit 77 when
+ * /dev/udmabuf or /dev/dma_heap/system cannot be opened. On the memfd
+ * backend no ioctl, fallocate or mmap is on the Alloc path.
  * The shim replaces malloc, which AddressSanitizer also does: under ASan
  * the test exits 77 (skipped).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -45,12 +62,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <linux/dma-buf.h>
+#include <linux/dma-heap.h>
+#include <linux/udmabuf.h>
 
 #include "dmabufd/dmabufd.h"
 #include "harness.h"
@@ -67,7 +89,41 @@ struct call {
 	char obj[128];
 	char sym[128];
 	char caller[128];   /* the calling function, resolved */
+	char detail[24];    /* fcntl command / ioctl request "0x<hex>", else "-" */
 };
+
+/* The ioctl type (magic) of the kmod's requests (include/uapi/dmabufd-region.h). */
+#define KMOD_IOC_MAGIC 0xDB
+
+/* The command/request of an fcntl/ioctl call, or 0 when it has none. */
+static unsigned long call_nr(const struct call *c)
+{
+	return c->detail[0] == '0' ? strtoul(c->detail, NULL, 16) : 0;
+}
+
+static bool is_ioctl(const struct call *c, unsigned long request)
+{
+	return strcmp(c->func, "ioctl") == 0 && call_nr(c) == request;
+}
+
+/* A readable name for the log (the request numbers the backends use). */
+static const char *nr_name(const struct call *c)
+{
+	unsigned long nr = call_nr(c);
+
+	if (strcmp(c->func, "fcntl") == 0)
+		return nr == F_ADD_SEALS       ? "F_ADD_SEALS"
+		       : nr == F_DUPFD_CLOEXEC ? "F_DUPFD_CLOEXEC"
+		       : nr == F_GET_SEALS     ? "F_GET_SEALS"
+					       : c->detail;
+	if (strcmp(c->func, "ioctl") == 0)
+		return nr == DMA_BUF_SET_NAME        ? "DMA_BUF_SET_NAME"
+		       : nr == UDMABUF_CREATE        ? "UDMABUF_CREATE"
+		       : nr == DMA_HEAP_IOCTL_ALLOC  ? "DMA_HEAP_IOCTL_ALLOC"
+		       : _IOC_TYPE(nr) == KMOD_IOC_MAGIC ? "DMABUFD_REGION_IOC_*"
+						     : c->detail;
+	return "";
+}
 
 /*
  * A scenario: the client holds @prealloc buffers of PREALLOC_SIZE bytes
@@ -139,6 +195,14 @@ static Dmabufd__Reply *alloc_with_unknown_field(int sock, size_t extra, int *ret
 	return raw_recv(sock, 5000, ret_fd);
 }
 static char tmpdir[64];
+
+/* The backend under test: DMABUFD_TEST_BACKEND, memfd by default. */
+static const char *test_backend(void)
+{
+	const char *b = getenv("DMABUFD_TEST_BACKEND");
+
+	return b && b[0] ? b : "memfd";
+}
 
 static void sleep_ms(unsigned ms)
 {
@@ -306,6 +370,27 @@ static int setup(void **state)
 	print_message("skipped: the shim's malloc cannot coexist with AddressSanitizer's\n");
 	exit(77);
 #endif
+	/* The backend's device must be there (and usable) for its variant. */
+	static const struct {
+		const char *backend, *dev;
+	} devs[] = {
+		{ "udmabuf", "/dev/udmabuf" },
+		{ "dma-heap", "/dev/dma_heap/system" },
+		{ "kmod", "/dev/dmabufd-region" },
+	};
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		int fd;
+
+		if (strcmp(test_backend(), devs[i].backend) != 0)
+			continue;
+		fd = open(devs[i].dev, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			print_message("skipped: backend %s needs %s (%s)\n", devs[i].backend,
+				      devs[i].dev, strerror(errno));
+			exit(77);
+		}
+		close(fd);
+	}
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/dmabufd-fault-XXXXXX");
 	return mkdtemp(tmpdir) ? 0 : -1;
 }
@@ -328,7 +413,9 @@ static void enumerate(struct scenario *sc)
 	struct daemon_proc d;
 	char log[128], line[512];
 	Dmabufd__Reply *r;
-	bool seen_memfd = false, seen_seal = false, seen_alloc = false;
+	const char *backend = test_backend();
+	bool seen_memfd = false, seen_seal = false, seen_alloc = false, seen_punch = false;
+	bool seen_udmabuf = false, seen_heap = false, seen_kmod = false;
 	int sock, fd = -1;
 	FILE *f;
 
@@ -352,23 +439,49 @@ static void enumerate(struct scenario *sc)
 		struct call *c = &sc->calls[sc->ncalls];
 		unsigned long n;
 
-		if (sscanf(line, "%lu %31s %127s %127s", &n, c->func, c->obj, c->sym) != 4)
-			continue;
+		/* "<n> <function> <object> <symbol> <detail>" (faultinject.c). */
+		if (sscanf(line, "%lu %31s %127s %127s %23s", &n, c->func, c->obj, c->sym,
+			   c->detail) != 5) {
+			print_message("unparsable log line: %s", line);
+			fail();
+		}
 		assert_int_equal(n, sc->ncalls + 1);
+		/* Only fcntl and ioctl carry a command/request. */
+		if (strcmp(c->func, "fcntl") == 0 || strcmp(c->func, "ioctl") == 0)
+			assert_true(strncmp(c->detail, "0x", 2) == 0);
+		else
+			assert_string_equal(c->detail, "-");
 		resolve_caller(c);
 		seen_memfd |= strcmp(c->func, "memfd_create") == 0;
-		seen_seal |= strcmp(c->func, "fcntl") == 0;
-		seen_alloc |= strstr(c->func, "alloc") != NULL;
-		print_message("%s: failure point %2u: %-12s from %s (%s)\n", sc->name,
-			      sc->ncalls + 1, c->func, c->obj, c->caller);
+		seen_seal |= strcmp(c->func, "fcntl") == 0 && call_nr(c) == F_ADD_SEALS;
+		seen_alloc |= strstr(c->func, "alloc") != NULL && strcmp(c->func, "fallocate") != 0;
+		seen_punch |= strcmp(c->func, "fallocate") == 0;
+		seen_udmabuf |= is_ioctl(c, UDMABUF_CREATE);
+		seen_heap |= is_ioctl(c, DMA_HEAP_IOCTL_ALLOC);
+		seen_kmod |= strcmp(c->func, "ioctl") == 0 && _IOC_TYPE(call_nr(c)) == KMOD_IOC_MAGIC;
+		print_message("%s: failure point %2u: %-12s %-20s from %s (%s)\n", sc->name,
+			      sc->ncalls + 1, c->func, nr_name(c), c->obj, c->caller);
 		sc->ncalls++;
 	}
 	fclose(f);
-	/* The memfd path: unpack, calloc, memfd_create, ftruncate, seal, reply, dup. */
-	assert_true(sc->ncalls >= 6);
-	assert_true(seen_memfd);
-	assert_true(seen_seal);
 	assert_true(seen_alloc);
+	if (strcmp(backend, "memfd") == 0) {
+		/*
+		 * At least the buffer record (calloc), memfd_create, ftruncate
+		 * and the seals; the region's node comes from a slab that may
+		 * already have room (no malloc then), the request from the arena.
+		 */
+		assert_true(sc->ncalls >= 4);
+		assert_true(seen_memfd);
+		assert_true(seen_seal);
+	} else if (strcmp(backend, "udmabuf") == 0) {
+		assert_true(seen_punch);
+		assert_true(seen_udmabuf);
+	} else if (strcmp(backend, "dma-heap") == 0) {
+		assert_true(seen_heap);
+	} else if (strcmp(backend, "kmod") == 0) {
+		assert_true(seen_kmod);
+	}
 }
 
 static bool is_allocator(const char *func)
@@ -392,6 +505,9 @@ static bool is_decode(const struct call *c)
  */
 static int expected_error(const struct call *c, int injected)
 {
+	/* Naming the dma-buf is best effort (dmabuf_set_name(), daemon/probe.c). */
+	if (is_ioctl(c, DMA_BUF_SET_NAME))
+		return 0;
 	if (is_allocator(c->func)) {
 		if (is_decode(c))
 			return DECODE_OOM_ERRNO;
@@ -411,10 +527,10 @@ static void each_failure_point(struct scenario *sc)
 	for (unsigned k = 1; k <= sc->ncalls; k++) {
 		const struct call *c = &sc->calls[k - 1];
 		struct daemon_proc d;
-		char report[128], func[32] = "", obj[128] = "", sym[128] = "";
+		char report[128], func[32] = "", obj[128] = "", sym[128] = "", detail[24] = "";
 		Dmabufd__Reply *r;
 		int sock, checker, fd = -1, baseline, injected = 0, want, fds, status;
-		uint64_t want_used = (uint64_t)sc->prealloc * PREALLOC_SIZE;
+		uint64_t want_used;
 		uint32_t want_buffers = sc->prealloc;
 		uint64_t want_failed;
 		bool ok = true;
@@ -428,15 +544,25 @@ static void each_failure_point(struct scenario *sc)
 		assert_true(checker >= 0);
 		baseline = count_fds(d.pid);
 		sock = connect_prealloc(d.socket, sc->prealloc);
+		/* What the preallocated buffers use (rounded to the backend's page). */
+		r = raw_stats(sock, 4);
+		assert_non_null(r);
+		assert_int_equal(r->body_case, DMABUFD__REPLY__BODY_STATS);
+		assert_int_equal(r->stats->buffers, sc->prealloc);
+		assert_true(r->stats->used >= (uint64_t)sc->prealloc * PREALLOC_SIZE);
+		want_used = r->stats->used;
+		dmabufd__reply__free_unpacked(r, NULL);
 		r = armed_alloc(&d, sc, sock, &fd);
 
 		f = fopen(report, "re");
-		if (!f || fscanf(f, "%31s %d %127s %127s", func, &injected, obj, sym) != 4) {
+		if (!f ||
+		    fscanf(f, "%31s %d %127s %127s %23s", func, &injected, obj, sym, detail) != 5) {
 			print_message("point %u (%s): the shim did not inject it\n", k, c->func);
 			ok = false;
-		} else if (strcmp(func, c->func) || strcmp(obj, c->obj) || strcmp(sym, c->sym)) {
-			print_message("point %u: injected %s from %s %s, recorded %s from %s %s\n", k,
-				      func, obj, sym, c->func, c->obj, c->sym);
+		} else if (strcmp(func, c->func) || strcmp(obj, c->obj) || strcmp(sym, c->sym) ||
+			   strcmp(detail, c->detail)) {
+			print_message("point %u: injected %s %s from %s %s, recorded %s %s from %s %s\n",
+				      k, func, detail, obj, sym, c->func, c->detail, c->obj, c->sym);
 			ok = false;
 		}
 		if (f)
@@ -506,9 +632,9 @@ static void each_failure_point(struct scenario *sc)
 			print_message("point %u (%s): daemon exit status %d\n", k, c->func, status);
 			ok = false;
 		}
-		print_message("%s: point %2u: %-12s from %-18s %-26s -> reply %d (%s)%s\n", sc->name,
-			      k, c->func, c->obj, c->caller, want, want ? strerror(-want) : "success",
-			      ok ? "" : "  FAILED");
+		print_message("%s: point %2u: %-12s %-16s from %-18s %-26s -> reply %d (%s)%s\n",
+			      sc->name, k, c->func, nr_name(c), c->obj, c->caller, want,
+			      want ? strerror(-want) : "success", ok ? "" : "  FAILED");
 		failures += !ok;
 	}
 	assert_int_equal(failures, 0);

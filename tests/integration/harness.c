@@ -54,13 +54,48 @@ static void track_daemon(pid_t pid, bool add)
 		}
 }
 
+ssize_t daemon_argv_prefix(const char **argv, size_t max, char **ret_buf)
+{
+	const char *wrapper = getenv("DMABUFD_TEST_WRAPPER");
+	const char *bin = getenv("DMABUFD_TEST_DAEMON");
+	char *save = NULL;
+	size_t n = 0;
+
+	*ret_buf = NULL;
+	if (max < 2)
+		return -E2BIG;
+	if (wrapper && wrapper[0]) {
+		*ret_buf = strdup(wrapper);
+		if (!*ret_buf)
+			return -ENOMEM;
+		for (char *tok = strtok_r(*ret_buf, " \t", &save); tok;
+		     tok = strtok_r(NULL, " \t", &save)) {
+			if (n + 2 > max) {
+				free(*ret_buf);
+				*ret_buf = NULL;
+				return -E2BIG;
+			}
+			argv[n++] = tok;
+		}
+	}
+	/* issue 5: the same tests against another daemon binary / backend (VM). */
+	argv[n++] = bin && bin[0] ? bin : DMABUFD_BIN;
+	return (ssize_t)n;
+}
+
+int daemon_start_timeout_ms(void)
+{
+	const char *wrapper = getenv("DMABUFD_TEST_WRAPPER");
+
+	return wrapper && wrapper[0] ? 60000 : 10000;
+}
+
 int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 {
 	const char *argv[32];
-	size_t n = 0;
+	ssize_t n;
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	const char *wrapper = getenv("DMABUFD_TEST_WRAPPER");
-	char *wrap_copy = NULL, *save = NULL;
+	char *wrap_copy = NULL;
 	int wait_rounds = 1000;
 	const char *env_backend = getenv("DMABUFD_TEST_BACKEND");
 
@@ -91,24 +126,11 @@ int daemon_start(struct daemon_proc *d, const char *const *extra_args)
 		return -errno;
 	snprintf(d->socket, sizeof(d->socket), "%s/socket", d->dir);
 
-	/*
-	 * DMABUFD_TEST_WRAPPER: a command line (split at spaces) the daemon
-	 * runs under, e.g. "valgrind --error-exitcode=99 --leak-check=full";
-	 * daemon_stop() then returns the wrapper's exit status.
-	 */
-	if (wrapper && wrapper[0]) {
-		wrap_copy = strdup(wrapper);
-		if (!wrap_copy)
-			return -ENOMEM;
-		for (char *tok = strtok_r(wrap_copy, " \t", &save); tok && n < 16;
-		     tok = strtok_r(NULL, " \t", &save))
-			argv[n++] = tok;
-		/* Slow wrappers (valgrind) need longer to come up: 60 s, not 10. */
-		wait_rounds = 6000;
-	}
-	/* issue 5: the same tests against another daemon binary / backend (VM). */
-	argv[n++] = getenv("DMABUFD_TEST_DAEMON") && getenv("DMABUFD_TEST_DAEMON")[0] ?
-			    getenv("DMABUFD_TEST_DAEMON") : DMABUFD_BIN;
+	n = daemon_argv_prefix(argv, 16, &wrap_copy);
+	if (n < 0)
+		return (int)n;
+	if (wrap_copy)
+		wait_rounds = daemon_start_timeout_ms() / 10;
 	argv[n++] = "--socket";
 	argv[n++] = d->socket;
 	if (env_backend && env_backend[0]) {

@@ -19,9 +19,30 @@ struct daemon_proc {
 };
 
 /*
+ * The command line that runs the daemon under test, for every test that
+ * starts it (daemon_start(), sdmgr.c, test_journal, test_socket_activation):
+ * fills @argv with the words of $DMABUFD_TEST_WRAPPER (a command line split
+ * at spaces/tabs, e.g. "valgrind --error-exitcode=99 --leak-check=full";
+ * the daemon's exit status is then the wrapper's), then the daemon binary
+ * ($DMABUFD_TEST_DAEMON, else the one built). The caller appends its
+ * arguments and the terminating NULL after the returned count.
+ * @max: room in @argv for the prefix (must leave 1 more for a NULL).
+ * @ret_buf: set to the heap copy @argv points into (NULL without a
+ * wrapper); free() it once the argv is no longer needed (after fork()).
+ * Return: the number of entries written, -E2BIG (@max too small) or -ENOMEM.
+ */
+ssize_t daemon_argv_prefix(const char **argv, size_t max, char **ret_buf);
+/*
+ * How long (ms) a test should wait for the daemon to come up: 10 s, or 60 s
+ * under $DMABUFD_TEST_WRAPPER (valgrind starts slowly).
+ */
+int daemon_start_timeout_ms(void);
+
+/*
  * Starts dmabufd with "--socket <tmp>/socket", "--backend $DMABUFD_TEST_BACKEND"
- * when that is set, then the NULL-terminated @extra_args; waits (up to
- * 10 s) until it accepts connections.
+ * when that is set, then the NULL-terminated @extra_args, through
+ * daemon_argv_prefix(); waits (daemon_start_timeout_ms()) until it accepts
+ * connections.
  * Return: 0, or a negative errno: -EINVAL when DMABUFD_TEST_BACKEND is set
  * and @extra_args name another backend (--backend/-b), which would win;
  * otherwise the daemon could not start.

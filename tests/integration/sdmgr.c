@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "sdmgr.h"
+#include "harness.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,10 +14,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef DMABUFD_BIN
-#error "DMABUFD_BIN must name the daemon binary"
-#endif
 
 int sdmgr_init(struct sdmgr *m)
 {
@@ -202,16 +199,22 @@ int sdmgr_start(struct sdmgr *m, const char *const *args, bool pass_store,
 		unsigned long long watchdog_usec)
 {
 	const char *argv[32];
-	size_t n = 0;
+	char *wrap_copy;
+	ssize_t n = daemon_argv_prefix(argv, 16, &wrap_copy);
 
-	argv[n++] = DMABUFD_BIN;
+	if (n < 0)
+		return (int)n;
 	for (; args && *args && n < 30; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
 
 	m->pid = fork();
-	if (m->pid < 0)
-		return -errno;
+	if (m->pid < 0) {
+		int err = -errno;
+
+		free(wrap_copy);
+		return err;
+	}
 	if (m->pid == 0) {
 		int fds[1 + SDMGR_STORE_MAX];
 		static char names[(1 + SDMGR_STORE_MAX) * 65];
@@ -248,9 +251,10 @@ int sdmgr_start(struct sdmgr *m, const char *const *args, bool pass_store,
 			FILE *f = freopen("/dev/null", "w", stderr);
 			(void)f;
 		}
-		execv(argv[0], (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	free(wrap_copy);
 	return 0;
 }
 

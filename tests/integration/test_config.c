@@ -38,7 +38,9 @@ static void expect_refusal(const char *conf_text, const char *want)
 	char path[] = "/tmp/dmabufd-badconf-XXXXXX", sock[64], out[4096] = "", needle[160];
 	int fd = mkstemp(path), pfd[2], status;
 	size_t len = 0;
-	ssize_t n;
+	ssize_t n, m;
+	const char *argv[24];
+	char *wrap_copy;
 	pid_t pid;
 
 	assert_true(fd >= 0);
@@ -49,15 +51,23 @@ static void expect_refusal(const char *conf_text, const char *want)
 	}
 	close(fd);
 	snprintf(sock, sizeof(sock), "%s.sock", path);
+	m = daemon_argv_prefix(argv, 16, &wrap_copy);
+	assert_true(m > 0);
+	argv[m++] = "--config";
+	argv[m++] = path;
+	argv[m++] = "--socket";
+	argv[m++] = sock;
+	argv[m] = NULL;
 	assert_int_equal(pipe(pfd), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		dup2(pfd[1], 2);
 		close(pfd[0]);
-		execl(DMABUFD_BIN, DMABUFD_BIN, "--config", path, "--socket", sock, (char *)NULL);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	free(wrap_copy);
 	close(pfd[1]);
 	while (len < sizeof(out) - 1 && (n = read(pfd[0], out + len, sizeof(out) - 1 - len)) > 0)
 		len += (size_t)n;

@@ -34,10 +34,6 @@
 
 #include "harness.h"
 
-#ifndef DMABUFD_BIN
-#error "DMABUFD_BIN must name the daemon binary"
-#endif
-
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 static int journal_fd = -1;
@@ -45,8 +41,17 @@ static int journal_fd = -1;
 /* Starts dmabufd -v on @sock with stderr = @err_fd and $JOURNAL_STREAM = @stream. */
 static pid_t start_daemon(const char *sock, int err_fd, const char *stream)
 {
-	pid_t pid = fork();
+	const char *argv[24];
+	char *wrap_copy;
+	ssize_t n = daemon_argv_prefix(argv, 16, &wrap_copy);
+	pid_t pid;
 
+	assert_true(n > 0);
+	argv[n++] = "-v";
+	argv[n++] = "--socket";
+	argv[n++] = sock;
+	argv[n] = NULL;
+	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		dup2(err_fd, STDERR_FILENO);
@@ -54,9 +59,10 @@ static pid_t start_daemon(const char *sock, int err_fd, const char *stream)
 			setenv("JOURNAL_STREAM", stream, 1);
 		unsetenv("NOTIFY_SOCKET");
 		unsetenv("LISTEN_FDS");
-		execl(DMABUFD_BIN, DMABUFD_BIN, "-v", "--socket", sock, (char *)NULL);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	free(wrap_copy);
 	return pid;
 }
 
@@ -64,7 +70,7 @@ static int wait_connect(const char *sock)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < daemon_start_timeout_ms() / 10; i++) {
 		int s = raw_connect_hello(sock);
 
 		if (s >= 0)

@@ -48,6 +48,16 @@ static int teardown(void **state)
 	return 0;
 }
 
+/*
+ * A wait for something that must happen: longer (x6) when the daemon runs
+ * under $DMABUFD_TEST_WRAPPER (valgrind), whose start-up and event
+ * handling are far slower. Waits that expect nothing keep their length.
+ */
+static int slow(int ms)
+{
+	return ms * (daemon_start_timeout_ms() / 10000);
+}
+
 static long now_ms(void)
 {
 	struct timespec ts;
@@ -66,7 +76,7 @@ static Dmabufd__Reply *raw_list(int sock, uint64_t id)
 	req.list = &l;
 	if (raw_send(sock, &req, NULL, 0) < 0)
 		return NULL;
-	return raw_recv(sock, 5000, NULL);
+	return raw_recv(sock, slow(5000), NULL);
 }
 
 /* Allocates @size bytes, fills them with @byte; returns the buffer id, *ret_fd the fd. */
@@ -121,7 +131,7 @@ static void start_ready(const char *const *args, bool pass_store)
 	char msg[512];
 
 	assert_int_equal(sdmgr_start(&mgr, args, pass_store, 0), 0);
-	assert_int_equal(sdmgr_wait(&mgr, "READY=1", 10000, msg, sizeof(msg)), 0);
+	assert_int_equal(sdmgr_wait(&mgr, "READY=1", slow(10000), msg, sizeof(msg)), 0);
 }
 
 /* ---- notify ----------------------------------------------------------------- */
@@ -135,7 +145,7 @@ static void test_notify(void **state)
 	uint64_t id;
 
 	assert_int_equal(sdmgr_start(&mgr, args, false, 200000), 0);
-	assert_int_equal(sdmgr_wait(&mgr, "READY=1", 10000, msg, sizeof(msg)), 0);
+	assert_int_equal(sdmgr_wait(&mgr, "READY=1", slow(10000), msg, sizeof(msg)), 0);
 	/* READY=1 comes with the first STATUS= and means "serving now": no retry. */
 	assert_non_null(strstr(msg, "STATUS=backend memfd: 0 buffers"));
 	snprintf(ready_status, sizeof(ready_status), "%s", mgr.last_status);
@@ -153,21 +163,21 @@ static void test_notify(void **state)
 	/* STATUS= changes after an allocation. */
 	id = alloc_filled(sock, 3 * PAGE, 0x5a, &fd);
 	assert_int_equal(id, 1);
-	assert_int_equal(sdmgr_wait(&mgr, "STATUS=", 2000, msg, sizeof(msg)), 0);
+	assert_int_equal(sdmgr_wait(&mgr, "STATUS=", slow(2000), msg, sizeof(msg)), 0);
 	assert_non_null(strstr(msg, "1 buffers"));
 	assert_non_null(strstr(msg, "12288/"));
 	assert_string_not_equal(mgr.last_status, ready_status);
 
 	/* SIGHUP: RELOADING=1 (with MONOTONIC_USEC=), then READY=1 again. */
 	kill(mgr.pid, SIGHUP);
-	assert_int_equal(sdmgr_wait(&mgr, "RELOADING=1", 2000, msg, sizeof(msg)), 0);
+	assert_int_equal(sdmgr_wait(&mgr, "RELOADING=1", slow(2000), msg, sizeof(msg)), 0);
 	assert_non_null(strstr(msg, "MONOTONIC_USEC="));
-	assert_int_equal(sdmgr_wait(&mgr, "READY=1", 2000, msg, sizeof(msg)), 0);
+	assert_int_equal(sdmgr_wait(&mgr, "READY=1", slow(2000), msg, sizeof(msg)), 0);
 
 	close(fd);
 	close(sock);
 	kill(mgr.pid, SIGTERM);
-	assert_int_equal(sdmgr_wait(&mgr, "STOPPING=1", 5000, NULL, 0), 0);
+	assert_int_equal(sdmgr_wait(&mgr, "STOPPING=1", slow(5000), NULL, 0), 0);
 	assert_int_equal(sdmgr_stop(&mgr), 0);
 }
 
@@ -221,7 +231,7 @@ static void test_restart_keeps_buffers(void **state)
 
 	/* The daemon goes away while the client still holds its fds. */
 	assert_int_equal(sdmgr_stop(&mgr), 0);
-	assert_true(raw_wait_closed(sock, 2000));
+	assert_true(raw_wait_closed(sock, slow(2000)));
 	close(sock);
 	assert_int_equal(mgr.nstore, 3); /* a stop removes nothing from the store */
 
@@ -280,7 +290,7 @@ static void test_restart_keeps_buffers(void **state)
 	}
 	/* Closing the connection releases the rest as before the restart. */
 	close(sock);
-	assert_int_equal(sdmgr_wait(&mgr, "FDSTOREREMOVE=1", 2000, NULL, 0), 0);
+	assert_int_equal(sdmgr_wait(&mgr, "FDSTOREREMOVE=1", slow(2000), NULL, 0), 0);
 	for (int i = 0; i < 20 && mgr.nstore > 1; i++)
 		sdmgr_wait(&mgr, "FDSTOREREMOVE=1", 200, NULL, 0);
 	assert_int_equal(mgr.nstore, 1); /* only the state */
@@ -359,7 +369,22 @@ static void test_orphan_released_when_owner_exits(void **state)
 	assert_int_equal(write(to_child[1], "x", 1), 1);
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(sdmgr_wait(&mgr, "FDSTOREREMOVE=1", 5000, NULL, 0), 0);
+	if (getenv("DMABUFD_TEST_WRAPPER") && getenv("DMABUFD_TEST_WRAPPER")[0]) {
+		/*
+		 * valgrind 3.19 (Debian 12) does not implement pidfd_open
+		 * (syscall 434: "unhandled amd64-linux syscall" in its log), so
+		 * the daemon takes its ENOSYS fallback and keeps the orphan
+		 * until the owner reconnects: the release cannot be observed.
+		 * Stop cleanly (the exit status carries memcheck's verdict).
+		 */
+		close(sock);
+		close(to_child[0]);
+		close(to_child[1]);
+		close(from_child[0]);
+		assert_int_equal(sdmgr_stop(&mgr), 0);
+		skip();
+	}
+	assert_int_equal(sdmgr_wait(&mgr, "FDSTOREREMOVE=1", slow(5000), NULL, 0), 0);
 	get_stats(sock, &used, &nbuf, &orph);
 	assert_int_equal(used, 0);
 	assert_int_equal(nbuf, 0);
