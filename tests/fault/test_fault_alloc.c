@@ -46,8 +46,10 @@
  *   kmod:     ioctl(DMABUFD_REGION_IOC_EXPORT).
  * CTest runs memfd (test_fault_alloc) and udmabuf / dma-heap
  * (test_fault_alloc_udmabuf, test_fault_alloc_dmaheap), which exit 77 when
- * /dev/udmabuf or /dev/dma_heap/system cannot be opened. On the memfd
- * backend no ioctl, fallocate or mmap is on the Alloc path.
+ * /dev/udmabuf or /dev/dma_heap/system cannot be opened; the vm-heaps VM
+ * test (tests/vm/heaps-integration.sh) runs it on kmod, dma-heap, udmabuf
+ * and memfd on Debian's 6.12 kernel. On the memfd backend no ioctl,
+ * fallocate or mmap is on the Alloc path.
  * The shim replaces malloc, which AddressSanitizer also does: under ASan
  * the test exits 77 (skipped).
  *
