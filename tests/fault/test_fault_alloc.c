@@ -46,10 +46,22 @@
  *   kmod:     ioctl(DMABUFD_REGION_IOC_EXPORT).
  * CTest runs memfd (test_fault_alloc) and udmabuf / dma-heap
  * (test_fault_alloc_udmabuf, test_fault_alloc_dmaheap), which exit 77 when
- * /dev/udmabuf or /dev/dma_heap/system cannot be opened. On the memfd
- * backend no ioctl, fallocate or mmap is on the Alloc path.
+ * /dev/udmabuf or /dev/dma_heap/system cannot be opened; the vm-heaps VM
+ * test (tests/vm/heaps-integration.sh) runs it on kmod, dma-heap, udmabuf
+ * and memfd on Debian's 6.12 kernel. On the memfd backend no ioctl,
+ * fallocate or mmap is on the Alloc path.
  * The shim replaces malloc, which AddressSanitizer also does: under ASan
  * the test exits 77 (skipped).
+ *
+ * Run elsewhere than the build tree (the VM, tests/vm/heaps-integration.sh):
+ *   DMABUFD_FAULTINJECT_SO=PATH  the shim to preload (default: the one
+ *                                built, FAULTINJECT_SO); it must exist, a
+ *                                missing shim is a failure, not a skip;
+ *   DMABUFD_TEST_DAEMON=PATH     the daemon (harness.c), also the binary
+ *                                whose hidden callers addr2line resolves;
+ *                                addr2line must be on PATH (a failure
+ *                                otherwise: the expected replies depend on
+ *                                the caller's name).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -204,6 +216,22 @@ static const char *test_backend(void)
 	return b && b[0] ? b : "memfd";
 }
 
+/* The shim to preload: $DMABUFD_FAULTINJECT_SO, else the one built. */
+static const char *shim_path(void)
+{
+	const char *so = getenv("DMABUFD_FAULTINJECT_SO");
+
+	return so && so[0] ? so : FAULTINJECT_SO;
+}
+
+/* The daemon binary: $DMABUFD_TEST_DAEMON (as harness.c), else the one built. */
+static const char *daemon_path(void)
+{
+	const char *bin = getenv("DMABUFD_TEST_DAEMON");
+
+	return bin && bin[0] ? bin : DMABUFD_BIN;
+}
+
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -223,7 +251,7 @@ static int start_daemon(struct daemon_proc *d, const char *log, unsigned nth, co
 		args[3] = backend;
 	}
 
-	setenv("LD_PRELOAD", FAULTINJECT_SO, 1);
+	setenv("LD_PRELOAD", shim_path(), 1);
 	unsetenv("DMABUFD_TEST_WRAPPER");
 	if (log)
 		setenv("DMABUFD_FAULT_LOG", log, 1);
@@ -244,12 +272,13 @@ static int start_daemon(struct daemon_proc *d, const char *log, unsigned nth, co
 static void resolve_caller(struct call *c)
 {
 	char cmd[512];
+	const char *bin = daemon_path(), *base = strrchr(bin, '/');
 	FILE *p;
 
 	memcpy(c->caller, c->sym, sizeof(c->caller));
-	if (c->sym[0] != '+' || strcmp(c->obj, strrchr(DMABUFD_BIN, '/') + 1) != 0)
+	if (c->sym[0] != '+' || strcmp(c->obj, base ? base + 1 : bin) != 0)
 		return;
-	snprintf(cmd, sizeof(cmd), "addr2line -f -e '%s' %s 2>/dev/null", DMABUFD_BIN, c->sym + 1);
+	snprintf(cmd, sizeof(cmd), "addr2line -f -e '%s' %s 2>/dev/null", bin, c->sym + 1);
 	p = popen(cmd, "r");
 	if (!p)
 		return;
@@ -390,6 +419,16 @@ static int setup(void **state)
 			exit(77);
 		}
 		close(fd);
+	}
+	/* Both are provided wherever the test runs: missing is a failure. */
+	if (access(shim_path(), R_OK) != 0) {
+		print_message("the shim %s is missing (%s); set DMABUFD_FAULTINJECT_SO\n",
+			      shim_path(), strerror(errno));
+		return -1;
+	}
+	if (system("addr2line --version >/dev/null 2>&1") != 0) {
+		print_message("addr2line is not on PATH: hidden callers cannot be named\n");
+		return -1;
 	}
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/dmabufd-fault-XXXXXX");
 	return mkdtemp(tmpdir) ? 0 : -1;

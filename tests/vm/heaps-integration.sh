@@ -8,6 +8,11 @@
 #               loaded and needs /dev/dmabufd-region
 #   HOST_DMABUFCTL_PATH: some tests run dmabufctl by its build path; it is
 #               linked to /bin/dmabufctl here.
+# test_fault_alloc (tests/fault) is one of them: it preloads
+# /bin/faultinject.so (DMABUFD_FAULTINJECT_SO) into the daemon and fails
+# every call on the Alloc path in turn; its per-point lines ("<scenario>:
+# point N: ... -> reply ...") are printed whether it passes or not, and a
+# summary line "# fault <backend>: <scenario> N points" per scenario.
 # Prints one line per test and backend; exit 1 when one failed (or a test
 # binary or, for kmod, the module's device is missing), 77 when none ran
 # but some skipped, 0 otherwise.
@@ -26,8 +31,10 @@ if [ -n "${1:-}" ] && [ ! -e "$1" ]; then
 	mkdir -p "$(dirname "$1")" && ln -s /bin/dmabufctl "$1"
 fi
 export DMABUFD_TEST_DAEMON=/bin/dmabufd
+export DMABUFD_FAULTINJECT_SO=/bin/faultinject.so
 for be in $backends; do
-	for t in test_client_e2e test_badinput test_framebuffer test_share test_quota test_compact; do
+	for t in test_client_e2e test_badinput test_framebuffer test_share test_quota test_compact \
+		test_fault_alloc; do
 		# run-vm.sh copies every one of them in (tests/vm/CMakeLists.txt):
 		# a missing binary is a broken harness, not a skip.
 		[ -x "/bin/$t" ] || { echo "not ok $t ($be): /bin/$t missing"; fail=1; continue; }
@@ -40,6 +47,12 @@ for be in $backends; do
 		fi
 		DMABUFD_TEST_BACKEND=$be "/bin/$t" >/tmp/it.out 2>&1
 		rc=$?
+		if [ "$t" = test_fault_alloc ]; then
+			# The failure points and their replies, then a count per scenario.
+			grep -E ': point +[0-9]+:' /tmp/it.out | sed 's/^/    /'
+			grep -E ': point +[0-9]+:' /tmp/it.out | sed 's/: point .*//' | uniq -c |
+				while read -r n sc; do echo "# fault $be: $sc $n points"; done
+		fi
 		case $rc in
 		0) echo "ok   $t ($be)"; pass=$((pass + 1)) ;;
 		77) echo "skip $t ($be)"; tail -5 /tmp/it.out | sed 's/^/    /'; skip=$((skip + 1)) ;;
