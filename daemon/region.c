@@ -724,6 +724,84 @@ static void list_unlink(struct dmabufd_region *r, struct seg *s)
 		s->next->prev = s->prev;
 }
 
+/* The segment tree (region->segs) keeps parent links (seg.up), so that a
+ * segment is inserted next to a known neighbour, and a known segment is
+ * erased, without a descent from the root: the new node is hung as a leaf
+ * beside its list neighbour and rotated up by priority, an erased node is
+ * rotated down until it has at most one child and then spliced out. Both
+ * take O(1) expected rotations in a treap (the expected length of the spines
+ * involved is below 2), against a cold descent of ~2 ln m nodes before. No
+ * placement depends on this tree's shape (it answers lookups by offset). */
+#define seg_up(n) (seg_of_t(n)->up)
+
+/* Rotates @x above its parent. */
+static void segt_rotate_up(struct dmabufd_region *r, struct tnode *x)
+{
+	struct tnode *p = seg_up(x), *g = seg_up(p);
+
+	if (p->l == x) {
+		p->l = x->r;
+		if (x->r)
+			seg_up(x->r) = p;
+		x->r = p;
+	} else {
+		p->r = x->l;
+		if (x->l)
+			seg_up(x->l) = p;
+		x->l = p;
+	}
+	seg_up(p) = x;
+	seg_up(x) = g;
+	if (!g)
+		r->segs = x;
+	else if (g->l == p)
+		g->l = x;
+	else
+		g->r = x;
+}
+
+/* Inserts @n into the segment tree right after @prev in offset order (NULL:
+ * as the first segment). Call before linking @n into the list: @prev's list
+ * successor (or the head) is @n's in-order successor. */
+static void segt_insert_after(struct dmabufd_region *r, struct seg *prev, struct seg *n)
+{
+	struct seg *succ = prev ? prev->next : r->head;
+
+	n->t.l = n->t.r = NULL;
+	if (prev && !prev->t.r) {
+		prev->t.r = &n->t;
+		n->up = &prev->t;
+	} else if (succ) {
+		/* the leftmost node of prev's right subtree (or of the tree) */
+		succ->t.l = &n->t;
+		n->up = &succ->t;
+	} else {
+		r->segs = &n->t;
+		n->up = NULL;
+		return;
+	}
+	while (n->up && n->up->prio < n->t.prio)
+		segt_rotate_up(r, &n->t);
+}
+
+/* Removes @s from the segment tree. */
+static void segt_erase(struct dmabufd_region *r, struct seg *s)
+{
+	struct tnode *x = &s->t, *c;
+
+	while (x->l && x->r)
+		segt_rotate_up(r, x->l->prio > x->r->prio ? x->l : x->r);
+	c = x->l ? x->l : x->r;
+	if (c)
+		seg_up(c) = s->up;
+	if (!s->up)
+		r->segs = c;
+	else if (s->up->l == x)
+		s->up->l = c;
+	else
+		s->up->r = c;
+}
+
 /* Splits a FREE or RESERVED segment at @at (strictly inside); returns the
  * right part. Needs one spare seg. */
 static struct seg *seg_split(struct dmabufd_region *r, struct seg *s, uint32_t at)
@@ -742,7 +820,7 @@ static struct seg *seg_split(struct dmabufd_region *r, struct seg *s, uint32_t a
 		t_shrunk(r->fa[s->attr], &s->f);
 		fa_insert(r, n);
 	}
-	t_insert_p(&r->segs, &n->t);
+	segt_insert_after(r, s, n);
 	list_insert_after(s, n);
 	return n;
 }
@@ -808,7 +886,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 		s->t.len = pos - s->t.key;
 		s->f.len = s->t.len;
 		t_shrunk(r->fa[s->attr], &s->f);
-		t_insert_p(&r->segs, &u->t);
+		segt_insert_after(r, s, u);
 		list_insert_after(s, u);
 		r->free_pages -= u->t.len;
 		r->free_pages_attr[u->attr] -= u->t.len;
@@ -818,7 +896,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 			rest->t.len = (uint32_t)(e - end);
 			rest->attr = u->attr;
 			rest->state = DMABUFD_REGION_FREE;
-			t_insert_p(&r->segs, &rest->t);
+			segt_insert_after(r, u, rest);
 			list_insert_after(u, rest);
 			fa_insert(r, rest);
 		}
@@ -840,7 +918,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 			s->f.key = s->t.key;
 			s->f.len = s->t.len;
 			t_shrunk(r->fa[s->attr], &s->f);
-			t_insert_p(&r->segs, &u->t);
+			segt_insert_after(r, s->prev, u);
 			if (s->prev)
 				list_insert_after(s->prev, u);
 			else {
@@ -888,7 +966,7 @@ static void make_used(struct dmabufd_region *r, struct seg *first, uint32_t k,
 			r->transition_events++;
 		}
 		if (s != first) {
-			t_erase_p(&r->segs, s->t.key);
+			segt_erase(r, s);
 			list_unlink(r, s);
 			put_seg(r, s);
 		}
@@ -989,13 +1067,13 @@ static void release(struct dmabufd_region *r, struct seg *s)
 	bool merge_n = n && n->state == DMABUFD_REGION_FREE && n->attr == s->attr;
 	if (merge_p) {
 		p->t.len += s->t.len;
-		t_erase_p(&r->segs, s->t.key);
+		segt_erase(r, s);
 		list_unlink(r, s);
 		put_seg(r, s);
 		if (merge_n) {
 			p->t.len += n->t.len;
 			fa_erase(r, n);
-			t_erase_p(&r->segs, n->t.key);
+			segt_erase(r, n);
 			list_unlink(r, n);
 			put_seg(r, n);
 		}
@@ -1005,7 +1083,7 @@ static void release(struct dmabufd_region *r, struct seg *s)
 		/* n grows to the left over s: s leaves, n's key moves in place */
 		uint32_t nk = s->t.key;
 		n->t.len += s->t.len;
-		t_erase_p(&r->segs, s->t.key);
+		segt_erase(r, s);
 		list_unlink(r, s);
 		put_seg(r, s);
 		n->t.key = nk;
@@ -1071,7 +1149,7 @@ int dmabufd_region_create(uint32_t npages, const struct dmabufd_region_options *
 	s->t.len = npages;
 	s->state = DMABUFD_REGION_FREE;
 	s->attr = (uint8_t)o.initial_attribute;
-	t_insert_p(&r->segs, &s->t);
+	segt_insert_after(r, NULL, s);
 	r->head = s;
 	fa_insert(r, s);
 	struct run *n = get_run(r);
@@ -1351,7 +1429,7 @@ struct dmabufd_region *region_clone(const struct dmabufd_region *r)
 		n->attr = s->attr;
 		n->movable = s->movable;
 		n->align_log2 = s->align_log2;
-		t_insert_p(&c->segs, &n->t);
+		segt_insert_after(c, tail, n);
 		if (s->state == DMABUFD_REGION_FREE ||
 		    (s->state == DMABUFD_REGION_USED && !s->movable)) {
 			n->f.key = n->t.key;
@@ -1454,6 +1532,10 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 			return bad(&a, "segment %u: bad attribute/state", s->t.key);
 		if (t_find_eq(r->segs, s->t.key) != &s->t)
 			return bad(&a, "segment %u: not indexed", s->t.key);
+		if (s->up ? s->up->l != &s->t && s->up->r != &s->t : r->segs != &s->t)
+			return bad(&a, "segment %u: broken parent link", s->t.key);
+		if ((s->t.l && seg_up(s->t.l) != &s->t) || (s->t.r && seg_up(s->t.r) != &s->t))
+			return bad(&a, "segment %u: child's parent link broken", s->t.key);
 		bool was_free = prev && prev->state == DMABUFD_REGION_FREE;
 		switch (s->state) {
 		case DMABUFD_REGION_FREE:

@@ -22,6 +22,8 @@ struct seg {
 	uint8_t attr;              /* enum dmabufd_attribute */
 	uint8_t movable;           /* USED only */
 	uint8_t align_log2;        /* USED only */
+	struct tnode *up;          /* parent of t in region->segs (NULL: root);
+	                              fits the slot's slack (84 -> 96 bytes) */
 };
 
 /* A maximal run of free pages (any attributes). */
