@@ -561,6 +561,8 @@ int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 _Static_assert(sizeof(struct tnode) == 32, "treap node is 32 bytes");
 _Static_assert(offsetof(struct seg, f) == 32, "free-extent node on its own 32 bytes");
 _Static_assert(sizeof(struct seg) <= SEG_SLOT, "segment slot");
+_Static_assert(offsetof(struct seg, state) == offsetof(struct tnode, maxlen),
+	       "segment fields overlay t.maxlen only");
 _Static_assert(sizeof(struct run) <= RUN_SLOT, "run slot");
 
 struct slot {
@@ -691,17 +693,126 @@ static void put_run(struct dmabufd_region *r, struct run *n)
 
 /* ---- segments ----------------------------------------------------------- */
 
+/* The free-extent trees (region->fa[]) keep parent links too (seg.fup), so
+ * that a known extent is erased, and a change of its length is carried to
+ * the subtree maxima, by walking up from the node with early exit instead
+ * of descending from the root. Their shape, which the placement searches'
+ * budgets depend on, is exactly the one t_insert()/t_erase() give: insert
+ * descends by priority and splits as t_insert() does, erase merges the
+ * children as t_merge() does; only the links and the maxlen upkeep are
+ * done differently. */
+#define fa_up(n) (seg_of_f(n)->fup)
+
+/* t_insert() with parent links. */
+static void fat_insert(struct tnode **root, struct tnode *n)
+{
+	struct tnode **at = root, *parent = NULL, *t, **a, **b, *pa, *pb;
+
+	while (*at && (*at)->prio >= n->prio) {
+		t = *at;
+		t_prefetch_kids(t);
+		if (t->maxlen < n->len)
+			t->maxlen = n->len;
+		parent = t;
+		at = n->key < t->key ? &t->l : &t->r;
+	}
+	/* split *at at n->key into n->l and n->r, as t_split() */
+	t = *at;
+	a = &n->l;
+	b = &n->r;
+	pa = pb = n;
+	while (t) {
+		if (t->key < n->key) {
+			*a = t;
+			fa_up(t) = pa;
+			pa = t;
+			a = &t->r;
+			t = t->r;
+		} else {
+			*b = t;
+			fa_up(t) = pb;
+			pb = t;
+			b = &t->l;
+			t = t->l;
+		}
+	}
+	*a = *b = NULL;
+	for (t = pa; t != n; t = fa_up(t))
+		t_update(t);
+	for (t = pb; t != n; t = fa_up(t))
+		t_update(t);
+	t_update(n);
+	fa_up(n) = parent;
+	*at = n;
+}
+
+/* Removes @x: its children are merged in its place as t_merge() does, the
+ * merged nodes' maxima are recomputed, then the ancestors' until one is
+ * unchanged. */
+static void fat_erase(struct tnode **root, struct tnode *x)
+{
+	struct tnode *up = fa_up(x), *a = x->l, *b = x->r, *parent = up, *t;
+	struct tnode **slot = !up ? root : up->l == x ? &up->l : &up->r;
+
+	while (a && b) {
+		if (a->prio > b->prio) {
+			*slot = a;
+			fa_up(a) = parent;
+			parent = a;
+			slot = &a->r;
+			a = a->r;
+		} else {
+			*slot = b;
+			fa_up(b) = parent;
+			parent = b;
+			slot = &b->l;
+			b = b->l;
+		}
+	}
+	t = a ? a : b;
+	*slot = t;
+	if (t)
+		fa_up(t) = parent;
+	for (t = parent; t != up; t = fa_up(t))
+		t_update(t);
+	for (; t; t = fa_up(t)) {
+		uint32_t old = t->maxlen;
+		t_update(t);
+		if (t->maxlen == old)
+			break;
+	}
+}
+
+/* After @x shrank or its key moved in place: recompute maxima from @x up
+ * until one is unchanged (as t_shrunk()). */
+static void fat_shrunk(struct tnode *x)
+{
+	for (; x; x = fa_up(x)) {
+		uint32_t old = x->maxlen;
+		t_update(x);
+		if (x->maxlen == old)
+			break;
+	}
+}
+
+/* After @x grew to @len: raise maxima from @x up (as t_grow()). */
+static void fat_grow(struct tnode *x, uint32_t len)
+{
+	for (; x && x->maxlen < len; x = fa_up(x))
+		x->maxlen = len;
+}
+
 static void fa_insert(struct dmabufd_region *r, struct seg *s)
 {
 	s->f.key = s->t.key;
 	s->f.len = s->t.len;
-	t_insert(&r->fa[s->attr], &s->f);
+	fat_insert(&r->fa[s->attr], &s->f);
 	r->n_free_extents++;
 }
 
 static void fa_erase(struct dmabufd_region *r, struct seg *s)
 {
-	t_erase(&r->fa[s->attr], s->f.key);
+	fat_erase(&r->fa[s->attr], &s->f);
 	r->n_free_extents--;
 }
 
@@ -817,7 +928,7 @@ static struct seg *seg_split(struct dmabufd_region *r, struct seg *s, uint32_t a
 	if (s->state == DMABUFD_REGION_FREE) {
 		/* shrinks on the right: key unchanged, fix maxlen in place */
 		s->f.len = s->t.len;
-		t_shrunk(r->fa[s->attr], &s->f);
+		fat_shrunk(&s->f);
 		fa_insert(r, n);
 	}
 	segt_insert_after(r, s, n);
@@ -885,7 +996,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 		u->state = DMABUFD_REGION_USED;
 		s->t.len = pos - s->t.key;
 		s->f.len = s->t.len;
-		t_shrunk(r->fa[s->attr], &s->f);
+		fat_shrunk(&s->f);
 		segt_insert_after(r, s, u);
 		list_insert_after(s, u);
 		r->free_pages -= u->t.len;
@@ -917,7 +1028,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 			s->t.len -= u->t.len;
 			s->f.key = s->t.key;
 			s->f.len = s->t.len;
-			t_shrunk(r->fa[s->attr], &s->f);
+			fat_shrunk(&s->f);
 			segt_insert_after(r, s->prev, u);
 			if (s->prev)
 				list_insert_after(s->prev, u);
@@ -1078,7 +1189,7 @@ static void release(struct dmabufd_region *r, struct seg *s)
 			put_seg(r, n);
 		}
 		p->f.len = p->t.len;
-		t_grow(r->fa[p->attr], p->f.key, p->f.len);
+		fat_grow(&p->f, p->f.len);
 	} else if (merge_n) {
 		/* n grows to the left over s: s leaves, n's key moves in place */
 		uint32_t nk = s->t.key;
@@ -1089,7 +1200,7 @@ static void release(struct dmabufd_region *r, struct seg *s)
 		n->t.key = nk;
 		n->f.key = nk;
 		n->f.len = n->t.len;
-		t_grow(r->fa[n->attr], nk, n->f.len);
+		fat_grow(&n->f, n->f.len);
 	} else {
 		fa_insert(r, s);
 	}
@@ -1435,7 +1546,7 @@ struct dmabufd_region *region_clone(const struct dmabufd_region *r)
 			n->f.key = n->t.key;
 			n->f.len = n->t.len;
 			if (s->state == DMABUFD_REGION_FREE)
-				t_insert(&c->fa[n->attr], &n->f);
+				fat_insert(&c->fa[n->attr], &n->f);
 			else
 				t_insert_p(&c->pinned, &n->f);
 		}
@@ -1546,6 +1657,11 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 			    t_find_eq(r->fa[s->attr], s->t.key) != &s->f)
 				return bad(&a, "free extent %u: not indexed under its attribute",
 					   s->t.key);
+			if (s->fup ? s->fup->l != &s->f && s->fup->r != &s->f
+				   : r->fa[s->attr] != &s->f)
+				return bad(&a, "free extent %u: broken parent link", s->t.key);
+			if ((s->f.l && fa_up(s->f.l) != &s->f) || (s->f.r && fa_up(s->f.r) != &s->f))
+				return bad(&a, "free extent %u: child's parent link broken", s->t.key);
 			if (!was_free)
 				run_start = s->t.key;
 			nfree[s->attr]++;

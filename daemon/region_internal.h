@@ -3,6 +3,8 @@
 #ifndef DMABUFD_DAEMON_REGION_INTERNAL_H
 #define DMABUFD_DAEMON_REGION_INTERNAL_H
 
+#include <stddef.h>
+
 #include "region.h"
 
 /* Treap node, intrusive. key = first page, len = pages, maxlen = largest len
@@ -12,18 +14,27 @@ struct tnode {
 	uint32_t key, len, maxlen, prio;
 };
 
-/* A segment of the partition of [0, npages). */
+/* A segment of the partition of [0, npages). The segment tree is not
+ * augmented, so t.maxlen is never used: the four one-byte fields live in
+ * its place (an anonymous struct overlaying t up to it), which leaves room
+ * in the 96-byte slot for the two parent links. */
 struct seg {
-	struct tnode t;            /* in region->segs */
+	union {
+		struct tnode t;    /* in region->segs (t.maxlen unused) */
+		struct {
+			uint8_t t_head_[offsetof(struct tnode, maxlen)];
+			uint8_t state;      /* enum dmabufd_region_state */
+			uint8_t attr;       /* enum dmabufd_attribute */
+			uint8_t movable;    /* USED only */
+			uint8_t align_log2; /* USED only */
+		};
+	};
 	struct tnode f;            /* FREE: in region->fa[attr]; pinned USED:
 	                              in region->pinned */
 	struct seg *prev, *next;   /* address order */
-	uint8_t state;             /* enum dmabufd_region_state */
-	uint8_t attr;              /* enum dmabufd_attribute */
-	uint8_t movable;           /* USED only */
-	uint8_t align_log2;        /* USED only */
-	struct tnode *up;          /* parent of t in region->segs (NULL: root);
-	                              fits the slot's slack (84 -> 96 bytes) */
+	struct tnode *up;          /* parent of t in region->segs (NULL: root) */
+	struct tnode *fup;         /* FREE: parent of f in region->fa[attr]
+	                              (NULL: root); unused otherwise */
 };
 
 /* A maximal run of free pages (any attributes). */
