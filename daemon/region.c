@@ -621,6 +621,8 @@ size_t region_memory_bytes(const struct dmabufd_region *r)
 		b += slab_chunk_bytes(i, SEG_SLOT) + SLAB_HDR - 1;
 	for (unsigned i = 0; i < r->runslab.nchunks; i++)
 		b += slab_chunk_bytes(i, RUN_SLOT) + SLAB_HDR - 1;
+	if (r->index.slot)
+		b += ((size_t)r->index.mask + 1) * sizeof(*r->index.slot);
 	return b;
 }
 
@@ -689,6 +691,108 @@ static struct run *get_run(struct dmabufd_region *r)
 static void put_run(struct dmabufd_region *r, struct run *n)
 {
 	slab_put(&r->runslab, n);
+}
+
+/* ---- index of the live allocations by offset ----------------------------- */
+
+#define IX_DIST 31u /* low bits of a slot: distance from home, */
+#ifndef IX_SAT
+#define IX_SAT 31u  /* saturating here (a test build lowers it) */
+#endif
+
+_Static_assert(REGION_SEG_SLOT % 32 == 0, "segments 32-byte aligned (index tags)");
+
+static inline uint32_t ix_home(const struct region_index *x, uint32_t key)
+{
+	return (uint32_t)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> (64 - x->bits));
+}
+
+static inline struct seg *ix_seg(uintptr_t v)
+{
+	return (struct seg *)(v & ~(uintptr_t)IX_DIST);
+}
+
+/* Home slot of the entry in slot @i. */
+static inline uint32_t ix_home_of(const struct region_index *x, uint32_t i)
+{
+	uintptr_t v = x->slot[i];
+
+	if ((v & IX_DIST) < IX_SAT)
+		return (i - (uint32_t)(v & IX_DIST)) & x->mask;
+	return ix_home(x, ix_seg(v)->t.key);
+}
+
+static void ix_put(struct region_index *x, struct seg *s)
+{
+	uint32_t i = ix_home(x, s->t.key), d = 0;
+
+	while (x->slot[i]) {
+		i = (i + 1) & x->mask;
+		d++;
+	}
+	x->slot[i] = (uintptr_t)s | (d < IX_SAT ? d : IX_SAT);
+	x->n++;
+}
+
+/* The live allocation starting at @key, or NULL. O(1) expected. */
+static struct seg *ix_find(const struct region_index *x, uint32_t key)
+{
+	uint32_t i, d;
+	uintptr_t v;
+
+	if (!x->slot)
+		return NULL;
+	for (i = ix_home(x, key), d = 0; (v = x->slot[i]); i = (i + 1) & x->mask, d++) {
+		uint32_t vd = (uint32_t)(v & IX_DIST);
+		if ((vd < IX_SAT ? vd == d : d >= IX_SAT) && ix_seg(v)->t.key == key)
+			return ix_seg(v);
+	}
+	return NULL;
+}
+
+/* Removes @s (which must be present); entries after it move back into the
+ * hole where their home allows (linear probing deletion, no tombstones). */
+static void ix_erase(struct region_index *x, struct seg *s)
+{
+	uint32_t i = ix_home(x, s->t.key), j;
+
+	while (ix_seg(x->slot[i]) != s)
+		i = (i + 1) & x->mask;
+	for (j = (i + 1) & x->mask; x->slot[j]; j = (j + 1) & x->mask) {
+		uint32_t h = ix_home_of(x, j);
+		/* movable to the hole i unless its home lies in (i, j] */
+		if (((j - h) & x->mask) >= ((j - i) & x->mask)) {
+			uint32_t d = (i - h) & x->mask;
+			x->slot[i] = (uintptr_t)ix_seg(x->slot[j]) | (d < IX_SAT ? d : IX_SAT);
+			i = j;
+		}
+	}
+	x->slot[i] = 0;
+	x->n--;
+}
+
+/* Makes room for @need entries (at most 3/4 full), rebuilding the table
+ * from the segment list when it grows. Changes nothing on -ENOMEM. */
+static int ix_reserve(struct dmabufd_region *r, uint64_t need)
+{
+	struct region_index *x = &r->index, nx = {0};
+	unsigned bits = 4;
+
+	if (x->slot && need <= (uint64_t)(x->mask + 1) / 4 * 3)
+		return 0;
+	while (((uint64_t)1 << bits) / 4 * 3 < need)
+		bits++;
+	nx.bits = bits;
+	nx.mask = (uint32_t)(((uint64_t)1 << bits) - 1);
+	nx.slot = calloc((size_t)1 << bits, sizeof(*nx.slot));
+	if (!nx.slot)
+		return -ENOMEM;
+	for (struct seg *s = r->head; s; s = s->next)
+		if (s->state == DMABUFD_REGION_USED)
+			ix_put(&nx, s);
+	free(x->slot);
+	*x = nx;
+	return 0;
 }
 
 /* ---- segments ----------------------------------------------------------- */
@@ -949,6 +1053,22 @@ static bool range_free(const struct dmabufd_region *r, uint32_t pos, uint32_t k)
 	return n && (uint64_t)n->key + n->len >= (uint64_t)pos + k;
 }
 
+/* The segment holding free page @pos of the free run that ends at @re.
+ * Pinned allocations go to the top of a run: the live allocation starting
+ * at @re (offset index, O(1) expected) and a few steps back along the list
+ * usually find it; else a descent of the segment tree. */
+static struct seg *seg_in_run(const struct dmabufd_region *r, uint32_t pos, uint64_t re)
+{
+	struct seg *s = re < r->npages ? ix_find(&r->index, (uint32_t)re) : NULL;
+
+	for (unsigned i = 0; s && i < 4; i++) {
+		s = s->prev;
+		if (s->t.key <= pos)
+			return s;
+	}
+	return seg_at(r, pos);
+}
+
 /* Takes the free range [pos, pos+k) out of the free indexes; returns its
  * first segment. The covered segments are left with state USED and the free
  * counters decremented; the caller finishes them. Needs 2 spare segs and 1
@@ -984,7 +1104,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 	}
 
 	struct seg *s = h && h->extent ? seg_of_f((struct tnode *)(uintptr_t)h->extent)
-				       : seg_at(r, pos);
+				       : seg_in_run(r, pos, re);
 	struct seg *first = NULL;
 	if (s->t.key < pos) {
 		/* s keeps [a, pos); u = [pos, min(e, end)) is carved out */
@@ -1087,6 +1207,7 @@ static void make_used(struct dmabufd_region *r, struct seg *first, uint32_t k,
 	first->state = DMABUFD_REGION_USED;
 	first->movable = movable;
 	first->align_log2 = (uint8_t)log2u(align);
+	ix_put(&r->index, first);
 	r->n_alloc++;
 	r->used_pages[attr] += k;
 	if (movable) {
@@ -1123,6 +1244,7 @@ static void release(struct dmabufd_region *r, struct seg *s)
 	uint64_t e = seg_end(s);
 
 	if (s->state == DMABUFD_REGION_USED) {
+		ix_erase(&r->index, s);
 		r->n_alloc--;
 		r->used_pages[s->attr] -= len;
 		if (s->movable) {
@@ -1280,6 +1402,7 @@ void dmabufd_region_destroy(struct dmabufd_region *r)
 		return;
 	slab_destroy(&r->segslab);
 	slab_destroy(&r->runslab);
+	free(r->index.slot);
 	free(r);
 }
 
@@ -1296,6 +1419,8 @@ int dmabufd_region_alloc(struct dmabufd_region *r, uint32_t npages, uint32_t ali
 	if (ret < 0)
 		return ret;
 	ret = ensure_spares(r, 2, 1);
+	if (ret == 0)
+		ret = ix_reserve(r, (uint64_t)r->n_alloc + 1);
 	if (ret < 0)
 		return ret;
 	make_used(r, carve_hint(r, pos, npages, &h), npages, attribute, movable, align_pages);
@@ -1314,6 +1439,8 @@ int dmabufd_region_claim(struct dmabufd_region *r, uint32_t offset, uint32_t npa
 	if (!range_free(r, offset, npages))
 		return -EBUSY;
 	ret = ensure_spares(r, 2, 1);
+	if (ret == 0)
+		ret = ix_reserve(r, (uint64_t)r->n_alloc + 1);
 	if (ret < 0)
 		return ret;
 	make_used(r, carve(r, offset, npages), npages, attribute, movable, align_pages);
@@ -1322,27 +1449,26 @@ int dmabufd_region_claim(struct dmabufd_region *r, uint32_t offset, uint32_t npa
 
 int dmabufd_region_free(struct dmabufd_region *r, uint32_t offset)
 {
-	struct tnode *n = t_find_eq(r->segs, offset);
+	struct seg *s = ix_find(&r->index, offset);
 	int ret;
 
-	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
+	if (!s)
 		return -ENOENT;
 	ret = ensure_spares(r, 0, 1);
 	if (ret < 0)
 		return ret;
-	release(r, seg_of_t(n));
+	release(r, s);
 	return 0;
 }
 
 int dmabufd_region_lookup(const struct dmabufd_region *r, uint32_t offset,
 			  struct dmabufd_region_allocation *ret)
 {
-	struct tnode *n = t_find_eq(r->segs, offset);
+	const struct seg *s = ix_find(&r->index, offset);
 
-	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
+	if (!s)
 		return -ENOENT;
 	if (ret) {
-		const struct seg *s = seg_of_t(n);
 		*ret = (struct dmabufd_region_allocation){
 			.offset = s->t.key,
 			.npages = s->t.len,
@@ -1469,12 +1595,11 @@ int dmabufd_region_walk(const struct dmabufd_region *r,
 
 int dmabufd_region_apply_move(struct dmabufd_region *r, const struct dmabufd_region_move *m)
 {
-	struct tnode *n = t_find_eq(r->segs, m->old_offset);
+	struct seg *s = ix_find(&r->index, m->old_offset);
 	int ret;
 
-	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
+	if (!s)
 		return -ENOENT;
-	struct seg *s = seg_of_t(n);
 	if (!s->movable)
 		return -EPERM;
 	uint32_t align = 1u << s->align_log2, k = s->t.len;
@@ -1485,6 +1610,8 @@ int dmabufd_region_apply_move(struct dmabufd_region *r, const struct dmabufd_reg
 		if (d != s && d->state != DMABUFD_REGION_FREE)
 			return -EBUSY;
 	ret = ensure_spares(r, 2, 2); /* release may take a run, carve another */
+	if (ret == 0)
+		ret = ix_reserve(r, r->n_alloc);
 	if (ret < 0)
 		return ret;
 	enum dmabufd_attribute attr = (enum dmabufd_attribute)s->attr;
@@ -1556,7 +1683,7 @@ struct dmabufd_region *region_clone(const struct dmabufd_region *r)
 			c->head = n;
 		tail = n;
 	}
-	if (clone_runs(c, r->runs) < 0)
+	if (clone_runs(c, r->runs) < 0 || ix_reserve(c, r->n_alloc) < 0)
 		goto fail;
 	c->free_pages = r->free_pages;
 	c->reserved_pages = r->reserved_pages;
@@ -1621,6 +1748,28 @@ static int check_tree(const struct tnode *n, uint64_t lo, uint64_t hi, uint32_t 
 	return check_tree(n->r, (uint64_t)n->key + 1, hi, n->prio, aug, count);
 }
 
+/* Every entry of the offset index is a live allocation, tagged with its
+ * distance from its home slot, with no empty slot in between. */
+static int check_index(const struct region_index *x)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; x->slot && i <= x->mask; i++) {
+		uintptr_t v = x->slot[i];
+		if (!v)
+			continue;
+		const struct seg *s = ix_seg(v);
+		uint32_t d = (i - ix_home(x, s->t.key)) & x->mask;
+		if (s->state != DMABUFD_REGION_USED || (v & IX_DIST) != (d < IX_SAT ? d : IX_SAT))
+			return -1;
+		for (uint32_t j = 1; j <= d; j++)
+			if (!x->slot[(i - j) & x->mask])
+				return -1;
+		n++;
+	}
+	return n == x->n ? 0 : -1;
+}
+
 int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 {
 	struct auditctx a = {buf, len};
@@ -1669,6 +1818,8 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 			fpa[s->attr] += s->t.len;
 			break;
 		case DMABUFD_REGION_USED:
+			if (ix_find(&r->index, s->t.key) != s)
+				return bad(&a, "allocation %u: not in the offset index", s->t.key);
 			if (s->t.key & ((1u << s->align_log2) - 1))
 				return bad(&a, "allocation %u: misaligned (align %u)", s->t.key,
 					   1u << s->align_log2);
@@ -1703,6 +1854,9 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 	}
 	if (pos != r->npages)
 		return bad(&a, "segments cover %" PRIu64 " of %u pages", pos, r->npages);
+	if (check_index(&r->index) < 0 || r->index.n != r->n_alloc)
+		return bad(&a, "offset index inconsistent (%u entries, %u allocations)",
+			   r->index.n, r->n_alloc);
 	cnt = 0;
 	if (check_tree(r->segs, 0, UINT64_MAX, UINT32_MAX, false, &cnt) < 0 || cnt != nseg)
 		return bad(&a, "segment tree inconsistent (%zu nodes, %zu segments)", cnt, nseg);

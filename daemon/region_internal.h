@@ -51,6 +51,20 @@ struct region_slab {
 	uint32_t nfree, nchunks;
 };
 
+/* Index of the live allocations by first page (region.c): open addressing
+ * with linear probing. A slot holds a segment pointer (segments are 32-byte
+ * aligned) whose low 5 bits are its distance from its home slot (31: 31 or
+ * more, then the segment is read), so that a lookup reads a segment only
+ * for keys that share its home slot, and an erase moves entries back
+ * without reading any. At most 3/4 full; grows by doubling, never shrinks
+ * (like the slabs, it holds the peak). */
+struct region_index {
+	uintptr_t *slot;
+	uint32_t mask;    /* capacity - 1 (capacity a power of two; 0: none) */
+	uint32_t n;       /* entries */
+	unsigned bits;    /* log2(capacity) */
+};
+
 struct dmabufd_region {
 	uint32_t npages;
 	uint32_t page_size;
@@ -71,6 +85,7 @@ struct dmabufd_region {
 	uint32_t free_pages_attr[DMABUFD_REGION_N_ATTR];
 	uint64_t transitions, transition_events, moves, pages_moved;
 	struct region_slab segslab, runslab;
+	struct region_index index;                /* USED segments by offset */
 };
 
 #define seg_of_t(n) container_of(n, struct seg, t)
