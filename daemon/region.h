@@ -38,12 +38,12 @@
  *  run slots, 32-byte aligned so that no treap node straddles a cache
  *  line): one segment per live allocation, one per free extent, one run
  *  node per maximal free run; plus 8 bytes per index slot (1.33 to 2.67
- *  slots per live allocation at the peak count). Measured 189 bytes per live allocation in
- *  use (176 of them slab slots, 13 the index) and 236 bytes held (the
- *  slabs keep freed slots for reuse and the index never shrinks until the
- *  region is destroyed, so this is the peak) at 10,000 live buffers in a
- *  2^22-page region (regionsim --trace steady prints both). Nothing is per
- *  page.
+ *  slots per live allocation at the peak count). Measured 189 bytes per
+ *  live allocation in use (176 of them slab slots, 13 the index) and 236
+ *  bytes held (the slabs keep freed slots for reuse and the index never
+ *  shrinks until the region is destroyed, so this is the peak) at 10,000
+ *  live buffers in a 2^22-page region (regionsim --trace steady prints
+ *  both). Nothing is per page.
  *
  * Policy (docs/REGION.md, "Placement policy"):
  *  - Pinned allocations go to the highest fit, so that they gather at the top
