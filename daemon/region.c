@@ -561,6 +561,8 @@ int region_place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 _Static_assert(sizeof(struct tnode) == 32, "treap node is 32 bytes");
 _Static_assert(offsetof(struct seg, f) == 32, "free-extent node on its own 32 bytes");
 _Static_assert(sizeof(struct seg) <= SEG_SLOT, "segment slot");
+_Static_assert(offsetof(struct seg, state) == offsetof(struct tnode, maxlen),
+	       "segment fields overlay t.maxlen only");
 _Static_assert(sizeof(struct run) <= RUN_SLOT, "run slot");
 
 struct slot {
@@ -619,6 +621,8 @@ size_t region_memory_bytes(const struct dmabufd_region *r)
 		b += slab_chunk_bytes(i, SEG_SLOT) + SLAB_HDR - 1;
 	for (unsigned i = 0; i < r->runslab.nchunks; i++)
 		b += slab_chunk_bytes(i, RUN_SLOT) + SLAB_HDR - 1;
+	if (r->index.slot)
+		b += ((size_t)r->index.mask + 1) * sizeof(*r->index.slot);
 	return b;
 }
 
@@ -689,19 +693,230 @@ static void put_run(struct dmabufd_region *r, struct run *n)
 	slab_put(&r->runslab, n);
 }
 
+/* ---- index of the live allocations by offset ----------------------------- */
+
+#define IX_DIST 31u /* low bits of a slot: distance from home, */
+#ifndef IX_SAT
+#define IX_SAT 31u  /* saturating here (a test build lowers it) */
+#endif
+
+_Static_assert(REGION_SEG_SLOT % 32 == 0, "segments 32-byte aligned (index tags)");
+
+static inline uint32_t ix_home(const struct region_index *x, uint32_t key)
+{
+	return (uint32_t)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> (64 - x->bits));
+}
+
+static inline struct seg *ix_seg(uintptr_t v)
+{
+	return (struct seg *)(v & ~(uintptr_t)IX_DIST);
+}
+
+/* Home slot of the entry in slot @i. */
+static inline uint32_t ix_home_of(const struct region_index *x, uint32_t i)
+{
+	uintptr_t v = x->slot[i];
+
+	if ((v & IX_DIST) < IX_SAT)
+		return (i - (uint32_t)(v & IX_DIST)) & x->mask;
+	return ix_home(x, ix_seg(v)->t.key);
+}
+
+static void ix_put(struct region_index *x, struct seg *s)
+{
+	uint32_t i = ix_home(x, s->t.key), d = 0;
+
+	while (x->slot[i]) {
+		i = (i + 1) & x->mask;
+		d++;
+	}
+	x->slot[i] = (uintptr_t)s | (d < IX_SAT ? d : IX_SAT);
+	x->n++;
+}
+
+/* The live allocation starting at @key, or NULL. O(1) expected. */
+static struct seg *ix_find(const struct region_index *x, uint32_t key)
+{
+	uint32_t i, d;
+	uintptr_t v;
+
+	if (!x->slot)
+		return NULL;
+	for (i = ix_home(x, key), d = 0; (v = x->slot[i]); i = (i + 1) & x->mask, d++) {
+		uint32_t vd = (uint32_t)(v & IX_DIST);
+		if ((vd < IX_SAT ? vd == d : d >= IX_SAT) && ix_seg(v)->t.key == key)
+			return ix_seg(v);
+	}
+	return NULL;
+}
+
+/* Removes @s (which must be present); entries after it move back into the
+ * hole where their home allows (linear probing deletion, no tombstones). */
+static void ix_erase(struct region_index *x, struct seg *s)
+{
+	uint32_t i = ix_home(x, s->t.key), j;
+
+	while (ix_seg(x->slot[i]) != s)
+		i = (i + 1) & x->mask;
+	for (j = (i + 1) & x->mask; x->slot[j]; j = (j + 1) & x->mask) {
+		uint32_t h = ix_home_of(x, j);
+		/* movable to the hole i unless its home lies in (i, j] */
+		if (((j - h) & x->mask) >= ((j - i) & x->mask)) {
+			uint32_t d = (i - h) & x->mask;
+			x->slot[i] = (uintptr_t)ix_seg(x->slot[j]) | (d < IX_SAT ? d : IX_SAT);
+			i = j;
+		}
+	}
+	x->slot[i] = 0;
+	x->n--;
+}
+
+/* Makes room for @need entries (at most 3/4 full), rebuilding the table
+ * from the segment list when it grows. Changes nothing on -ENOMEM. */
+static int ix_reserve(struct dmabufd_region *r, uint64_t need)
+{
+	struct region_index *x = &r->index, nx = {0};
+	unsigned bits = 4;
+
+	if (x->slot && need <= (uint64_t)(x->mask + 1) / 4 * 3)
+		return 0;
+	while (((uint64_t)1 << bits) / 4 * 3 < need)
+		bits++;
+	nx.bits = bits;
+	nx.mask = (uint32_t)(((uint64_t)1 << bits) - 1);
+	nx.slot = calloc((size_t)1 << bits, sizeof(*nx.slot));
+	if (!nx.slot)
+		return -ENOMEM;
+	for (struct seg *s = r->head; s; s = s->next)
+		if (s->state == DMABUFD_REGION_USED)
+			ix_put(&nx, s);
+	free(x->slot);
+	*x = nx;
+	return 0;
+}
+
 /* ---- segments ----------------------------------------------------------- */
+
+/* The free-extent trees (region->fa[]) keep parent links too (seg.fup), so
+ * that a known extent is erased, and a change of its length is carried to
+ * the subtree maxima, by walking up from the node with early exit instead
+ * of descending from the root. Their shape, which the placement searches'
+ * budgets depend on, is exactly the one t_insert()/t_erase() give: insert
+ * descends by priority and splits as t_insert() does, erase merges the
+ * children as t_merge() does; only the links and the maxlen upkeep are
+ * done differently. */
+#define fa_up(n) (seg_of_f(n)->fup)
+
+/* t_insert() with parent links. */
+static void fat_insert(struct tnode **root, struct tnode *n)
+{
+	struct tnode **at = root, *parent = NULL, *t, **a, **b, *pa, *pb;
+
+	while (*at && (*at)->prio >= n->prio) {
+		t = *at;
+		t_prefetch_kids(t);
+		if (t->maxlen < n->len)
+			t->maxlen = n->len;
+		parent = t;
+		at = n->key < t->key ? &t->l : &t->r;
+	}
+	/* split *at at n->key into n->l and n->r, as t_split() */
+	t = *at;
+	a = &n->l;
+	b = &n->r;
+	pa = pb = n;
+	while (t) {
+		if (t->key < n->key) {
+			*a = t;
+			fa_up(t) = pa;
+			pa = t;
+			a = &t->r;
+			t = t->r;
+		} else {
+			*b = t;
+			fa_up(t) = pb;
+			pb = t;
+			b = &t->l;
+			t = t->l;
+		}
+	}
+	*a = *b = NULL;
+	for (t = pa; t != n; t = fa_up(t))
+		t_update(t);
+	for (t = pb; t != n; t = fa_up(t))
+		t_update(t);
+	t_update(n);
+	fa_up(n) = parent;
+	*at = n;
+}
+
+/* Removes @x: its children are merged in its place as t_merge() does, the
+ * merged nodes' maxima are recomputed, then the ancestors' until one is
+ * unchanged. */
+static void fat_erase(struct tnode **root, struct tnode *x)
+{
+	struct tnode *up = fa_up(x), *a = x->l, *b = x->r, *parent = up, *t;
+	struct tnode **slot = !up ? root : up->l == x ? &up->l : &up->r;
+
+	while (a && b) {
+		if (a->prio > b->prio) {
+			*slot = a;
+			fa_up(a) = parent;
+			parent = a;
+			slot = &a->r;
+			a = a->r;
+		} else {
+			*slot = b;
+			fa_up(b) = parent;
+			parent = b;
+			slot = &b->l;
+			b = b->l;
+		}
+	}
+	t = a ? a : b;
+	*slot = t;
+	if (t)
+		fa_up(t) = parent;
+	for (t = parent; t != up; t = fa_up(t))
+		t_update(t);
+	for (; t; t = fa_up(t)) {
+		uint32_t old = t->maxlen;
+		t_update(t);
+		if (t->maxlen == old)
+			break;
+	}
+}
+
+/* After @x shrank or its key moved in place: recompute maxima from @x up
+ * until one is unchanged (as t_shrunk()). */
+static void fat_shrunk(struct tnode *x)
+{
+	for (; x; x = fa_up(x)) {
+		uint32_t old = x->maxlen;
+		t_update(x);
+		if (x->maxlen == old)
+			break;
+	}
+}
+
+/* After @x grew to @len: raise maxima from @x up (as t_grow()). */
+static void fat_grow(struct tnode *x, uint32_t len)
+{
+	for (; x && x->maxlen < len; x = fa_up(x))
+		x->maxlen = len;
+}
 
 static void fa_insert(struct dmabufd_region *r, struct seg *s)
 {
 	s->f.key = s->t.key;
 	s->f.len = s->t.len;
-	t_insert(&r->fa[s->attr], &s->f);
+	fat_insert(&r->fa[s->attr], &s->f);
 	r->n_free_extents++;
 }
 
 static void fa_erase(struct dmabufd_region *r, struct seg *s)
 {
-	t_erase(&r->fa[s->attr], s->f.key);
+	fat_erase(&r->fa[s->attr], &s->f);
 	r->n_free_extents--;
 }
 
@@ -724,6 +939,84 @@ static void list_unlink(struct dmabufd_region *r, struct seg *s)
 		s->next->prev = s->prev;
 }
 
+/* The segment tree (region->segs) keeps parent links (seg.up), so that a
+ * segment is inserted next to a known neighbour, and a known segment is
+ * erased, without a descent from the root: the new node is hung as a leaf
+ * beside its list neighbour and rotated up by priority, an erased node is
+ * rotated down until it has at most one child and then spliced out. Both
+ * take O(1) expected rotations in a treap (the expected length of the spines
+ * involved is below 2), against a cold descent of ~2 ln m nodes before. No
+ * placement depends on this tree's shape (it answers lookups by offset). */
+#define seg_up(n) (seg_of_t(n)->up)
+
+/* Rotates @x above its parent. */
+static void segt_rotate_up(struct dmabufd_region *r, struct tnode *x)
+{
+	struct tnode *p = seg_up(x), *g = seg_up(p);
+
+	if (p->l == x) {
+		p->l = x->r;
+		if (x->r)
+			seg_up(x->r) = p;
+		x->r = p;
+	} else {
+		p->r = x->l;
+		if (x->l)
+			seg_up(x->l) = p;
+		x->l = p;
+	}
+	seg_up(p) = x;
+	seg_up(x) = g;
+	if (!g)
+		r->segs = x;
+	else if (g->l == p)
+		g->l = x;
+	else
+		g->r = x;
+}
+
+/* Inserts @n into the segment tree right after @prev in offset order (NULL:
+ * as the first segment). Call before linking @n into the list: @prev's list
+ * successor (or the head) is @n's in-order successor. */
+static void segt_insert_after(struct dmabufd_region *r, struct seg *prev, struct seg *n)
+{
+	struct seg *succ = prev ? prev->next : r->head;
+
+	n->t.l = n->t.r = NULL;
+	if (prev && !prev->t.r) {
+		prev->t.r = &n->t;
+		n->up = &prev->t;
+	} else if (succ) {
+		/* the leftmost node of prev's right subtree (or of the tree) */
+		succ->t.l = &n->t;
+		n->up = &succ->t;
+	} else {
+		r->segs = &n->t;
+		n->up = NULL;
+		return;
+	}
+	while (n->up && n->up->prio < n->t.prio)
+		segt_rotate_up(r, &n->t);
+}
+
+/* Removes @s from the segment tree. */
+static void segt_erase(struct dmabufd_region *r, struct seg *s)
+{
+	struct tnode *x = &s->t, *c;
+
+	while (x->l && x->r)
+		segt_rotate_up(r, x->l->prio > x->r->prio ? x->l : x->r);
+	c = x->l ? x->l : x->r;
+	if (c)
+		seg_up(c) = s->up;
+	if (!s->up)
+		r->segs = c;
+	else if (s->up->l == x)
+		s->up->l = c;
+	else
+		s->up->r = c;
+}
+
 /* Splits a FREE or RESERVED segment at @at (strictly inside); returns the
  * right part. Needs one spare seg. */
 static struct seg *seg_split(struct dmabufd_region *r, struct seg *s, uint32_t at)
@@ -739,10 +1032,10 @@ static struct seg *seg_split(struct dmabufd_region *r, struct seg *s, uint32_t a
 	if (s->state == DMABUFD_REGION_FREE) {
 		/* shrinks on the right: key unchanged, fix maxlen in place */
 		s->f.len = s->t.len;
-		t_shrunk(r->fa[s->attr], &s->f);
+		fat_shrunk(&s->f);
 		fa_insert(r, n);
 	}
-	t_insert_p(&r->segs, &n->t);
+	segt_insert_after(r, s, n);
 	list_insert_after(s, n);
 	return n;
 }
@@ -758,6 +1051,22 @@ static bool range_free(const struct dmabufd_region *r, uint32_t pos, uint32_t k)
 	struct tnode *n = region_t_find_le(r->runs, pos);
 
 	return n && (uint64_t)n->key + n->len >= (uint64_t)pos + k;
+}
+
+/* The segment holding free page @pos of the free run that ends at @re.
+ * Pinned allocations go to the top of a run: the live allocation starting
+ * at @re (offset index, O(1) expected) and a few steps back along the list
+ * usually find it; else a descent of the segment tree. */
+static struct seg *seg_in_run(const struct dmabufd_region *r, uint32_t pos, uint64_t re)
+{
+	struct seg *s = re < r->npages ? ix_find(&r->index, (uint32_t)re) : NULL;
+
+	for (unsigned i = 0; s && i < 4; i++) {
+		s = s->prev;
+		if (s->t.key <= pos)
+			return s;
+	}
+	return seg_at(r, pos);
 }
 
 /* Takes the free range [pos, pos+k) out of the free indexes; returns its
@@ -795,7 +1104,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 	}
 
 	struct seg *s = h && h->extent ? seg_of_f((struct tnode *)(uintptr_t)h->extent)
-				       : seg_at(r, pos);
+				       : seg_in_run(r, pos, re);
 	struct seg *first = NULL;
 	if (s->t.key < pos) {
 		/* s keeps [a, pos); u = [pos, min(e, end)) is carved out */
@@ -807,8 +1116,8 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 		u->state = DMABUFD_REGION_USED;
 		s->t.len = pos - s->t.key;
 		s->f.len = s->t.len;
-		t_shrunk(r->fa[s->attr], &s->f);
-		t_insert_p(&r->segs, &u->t);
+		fat_shrunk(&s->f);
+		segt_insert_after(r, s, u);
 		list_insert_after(s, u);
 		r->free_pages -= u->t.len;
 		r->free_pages_attr[u->attr] -= u->t.len;
@@ -818,7 +1127,7 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 			rest->t.len = (uint32_t)(e - end);
 			rest->attr = u->attr;
 			rest->state = DMABUFD_REGION_FREE;
-			t_insert_p(&r->segs, &rest->t);
+			segt_insert_after(r, u, rest);
 			list_insert_after(u, rest);
 			fa_insert(r, rest);
 		}
@@ -839,8 +1148,8 @@ static struct seg *carve_hint(struct dmabufd_region *r, uint32_t pos, uint32_t k
 			s->t.len -= u->t.len;
 			s->f.key = s->t.key;
 			s->f.len = s->t.len;
-			t_shrunk(r->fa[s->attr], &s->f);
-			t_insert_p(&r->segs, &u->t);
+			fat_shrunk(&s->f);
+			segt_insert_after(r, s->prev, u);
 			if (s->prev)
 				list_insert_after(s->prev, u);
 			else {
@@ -888,7 +1197,7 @@ static void make_used(struct dmabufd_region *r, struct seg *first, uint32_t k,
 			r->transition_events++;
 		}
 		if (s != first) {
-			t_erase_p(&r->segs, s->t.key);
+			segt_erase(r, s);
 			list_unlink(r, s);
 			put_seg(r, s);
 		}
@@ -898,6 +1207,7 @@ static void make_used(struct dmabufd_region *r, struct seg *first, uint32_t k,
 	first->state = DMABUFD_REGION_USED;
 	first->movable = movable;
 	first->align_log2 = (uint8_t)log2u(align);
+	ix_put(&r->index, first);
 	r->n_alloc++;
 	r->used_pages[attr] += k;
 	if (movable) {
@@ -934,6 +1244,7 @@ static void release(struct dmabufd_region *r, struct seg *s)
 	uint64_t e = seg_end(s);
 
 	if (s->state == DMABUFD_REGION_USED) {
+		ix_erase(&r->index, s);
 		r->n_alloc--;
 		r->used_pages[s->attr] -= len;
 		if (s->movable) {
@@ -989,29 +1300,29 @@ static void release(struct dmabufd_region *r, struct seg *s)
 	bool merge_n = n && n->state == DMABUFD_REGION_FREE && n->attr == s->attr;
 	if (merge_p) {
 		p->t.len += s->t.len;
-		t_erase_p(&r->segs, s->t.key);
+		segt_erase(r, s);
 		list_unlink(r, s);
 		put_seg(r, s);
 		if (merge_n) {
 			p->t.len += n->t.len;
 			fa_erase(r, n);
-			t_erase_p(&r->segs, n->t.key);
+			segt_erase(r, n);
 			list_unlink(r, n);
 			put_seg(r, n);
 		}
 		p->f.len = p->t.len;
-		t_grow(r->fa[p->attr], p->f.key, p->f.len);
+		fat_grow(&p->f, p->f.len);
 	} else if (merge_n) {
 		/* n grows to the left over s: s leaves, n's key moves in place */
 		uint32_t nk = s->t.key;
 		n->t.len += s->t.len;
-		t_erase_p(&r->segs, s->t.key);
+		segt_erase(r, s);
 		list_unlink(r, s);
 		put_seg(r, s);
 		n->t.key = nk;
 		n->f.key = nk;
 		n->f.len = n->t.len;
-		t_grow(r->fa[n->attr], nk, n->f.len);
+		fat_grow(&n->f, n->f.len);
 	} else {
 		fa_insert(r, s);
 	}
@@ -1071,7 +1382,7 @@ int dmabufd_region_create(uint32_t npages, const struct dmabufd_region_options *
 	s->t.len = npages;
 	s->state = DMABUFD_REGION_FREE;
 	s->attr = (uint8_t)o.initial_attribute;
-	t_insert_p(&r->segs, &s->t);
+	segt_insert_after(r, NULL, s);
 	r->head = s;
 	fa_insert(r, s);
 	struct run *n = get_run(r);
@@ -1091,6 +1402,7 @@ void dmabufd_region_destroy(struct dmabufd_region *r)
 		return;
 	slab_destroy(&r->segslab);
 	slab_destroy(&r->runslab);
+	free(r->index.slot);
 	free(r);
 }
 
@@ -1107,6 +1419,8 @@ int dmabufd_region_alloc(struct dmabufd_region *r, uint32_t npages, uint32_t ali
 	if (ret < 0)
 		return ret;
 	ret = ensure_spares(r, 2, 1);
+	if (ret == 0)
+		ret = ix_reserve(r, (uint64_t)r->n_alloc + 1);
 	if (ret < 0)
 		return ret;
 	make_used(r, carve_hint(r, pos, npages, &h), npages, attribute, movable, align_pages);
@@ -1125,6 +1439,8 @@ int dmabufd_region_claim(struct dmabufd_region *r, uint32_t offset, uint32_t npa
 	if (!range_free(r, offset, npages))
 		return -EBUSY;
 	ret = ensure_spares(r, 2, 1);
+	if (ret == 0)
+		ret = ix_reserve(r, (uint64_t)r->n_alloc + 1);
 	if (ret < 0)
 		return ret;
 	make_used(r, carve(r, offset, npages), npages, attribute, movable, align_pages);
@@ -1133,27 +1449,26 @@ int dmabufd_region_claim(struct dmabufd_region *r, uint32_t offset, uint32_t npa
 
 int dmabufd_region_free(struct dmabufd_region *r, uint32_t offset)
 {
-	struct tnode *n = t_find_eq(r->segs, offset);
+	struct seg *s = ix_find(&r->index, offset);
 	int ret;
 
-	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
+	if (!s)
 		return -ENOENT;
 	ret = ensure_spares(r, 0, 1);
 	if (ret < 0)
 		return ret;
-	release(r, seg_of_t(n));
+	release(r, s);
 	return 0;
 }
 
 int dmabufd_region_lookup(const struct dmabufd_region *r, uint32_t offset,
 			  struct dmabufd_region_allocation *ret)
 {
-	struct tnode *n = t_find_eq(r->segs, offset);
+	const struct seg *s = ix_find(&r->index, offset);
 
-	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
+	if (!s)
 		return -ENOENT;
 	if (ret) {
-		const struct seg *s = seg_of_t(n);
 		*ret = (struct dmabufd_region_allocation){
 			.offset = s->t.key,
 			.npages = s->t.len,
@@ -1280,12 +1595,11 @@ int dmabufd_region_walk(const struct dmabufd_region *r,
 
 int dmabufd_region_apply_move(struct dmabufd_region *r, const struct dmabufd_region_move *m)
 {
-	struct tnode *n = t_find_eq(r->segs, m->old_offset);
+	struct seg *s = ix_find(&r->index, m->old_offset);
 	int ret;
 
-	if (!n || seg_of_t(n)->state != DMABUFD_REGION_USED)
+	if (!s)
 		return -ENOENT;
-	struct seg *s = seg_of_t(n);
 	if (!s->movable)
 		return -EPERM;
 	uint32_t align = 1u << s->align_log2, k = s->t.len;
@@ -1296,6 +1610,8 @@ int dmabufd_region_apply_move(struct dmabufd_region *r, const struct dmabufd_reg
 		if (d != s && d->state != DMABUFD_REGION_FREE)
 			return -EBUSY;
 	ret = ensure_spares(r, 2, 2); /* release may take a run, carve another */
+	if (ret == 0)
+		ret = ix_reserve(r, r->n_alloc);
 	if (ret < 0)
 		return ret;
 	enum dmabufd_attribute attr = (enum dmabufd_attribute)s->attr;
@@ -1351,13 +1667,13 @@ struct dmabufd_region *region_clone(const struct dmabufd_region *r)
 		n->attr = s->attr;
 		n->movable = s->movable;
 		n->align_log2 = s->align_log2;
-		t_insert_p(&c->segs, &n->t);
+		segt_insert_after(c, tail, n);
 		if (s->state == DMABUFD_REGION_FREE ||
 		    (s->state == DMABUFD_REGION_USED && !s->movable)) {
 			n->f.key = n->t.key;
 			n->f.len = n->t.len;
 			if (s->state == DMABUFD_REGION_FREE)
-				t_insert(&c->fa[n->attr], &n->f);
+				fat_insert(&c->fa[n->attr], &n->f);
 			else
 				t_insert_p(&c->pinned, &n->f);
 		}
@@ -1367,7 +1683,7 @@ struct dmabufd_region *region_clone(const struct dmabufd_region *r)
 			c->head = n;
 		tail = n;
 	}
-	if (clone_runs(c, r->runs) < 0)
+	if (clone_runs(c, r->runs) < 0 || ix_reserve(c, r->n_alloc) < 0)
 		goto fail;
 	c->free_pages = r->free_pages;
 	c->reserved_pages = r->reserved_pages;
@@ -1432,6 +1748,28 @@ static int check_tree(const struct tnode *n, uint64_t lo, uint64_t hi, uint32_t 
 	return check_tree(n->r, (uint64_t)n->key + 1, hi, n->prio, aug, count);
 }
 
+/* Every entry of the offset index is a live allocation, tagged with its
+ * distance from its home slot, with no empty slot in between. */
+static int check_index(const struct region_index *x)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; x->slot && i <= x->mask; i++) {
+		uintptr_t v = x->slot[i];
+		if (!v)
+			continue;
+		const struct seg *s = ix_seg(v);
+		uint32_t d = (i - ix_home(x, s->t.key)) & x->mask;
+		if (s->state != DMABUFD_REGION_USED || (v & IX_DIST) != (d < IX_SAT ? d : IX_SAT))
+			return -1;
+		for (uint32_t j = 1; j <= d; j++)
+			if (!x->slot[(i - j) & x->mask])
+				return -1;
+		n++;
+	}
+	return n == x->n ? 0 : -1;
+}
+
 int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 {
 	struct auditctx a = {buf, len};
@@ -1454,6 +1792,10 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 			return bad(&a, "segment %u: bad attribute/state", s->t.key);
 		if (t_find_eq(r->segs, s->t.key) != &s->t)
 			return bad(&a, "segment %u: not indexed", s->t.key);
+		if (s->up ? s->up->l != &s->t && s->up->r != &s->t : r->segs != &s->t)
+			return bad(&a, "segment %u: broken parent link", s->t.key);
+		if ((s->t.l && seg_up(s->t.l) != &s->t) || (s->t.r && seg_up(s->t.r) != &s->t))
+			return bad(&a, "segment %u: child's parent link broken", s->t.key);
 		bool was_free = prev && prev->state == DMABUFD_REGION_FREE;
 		switch (s->state) {
 		case DMABUFD_REGION_FREE:
@@ -1464,6 +1806,11 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 			    t_find_eq(r->fa[s->attr], s->t.key) != &s->f)
 				return bad(&a, "free extent %u: not indexed under its attribute",
 					   s->t.key);
+			if (s->fup ? s->fup->l != &s->f && s->fup->r != &s->f
+				   : r->fa[s->attr] != &s->f)
+				return bad(&a, "free extent %u: broken parent link", s->t.key);
+			if ((s->f.l && fa_up(s->f.l) != &s->f) || (s->f.r && fa_up(s->f.r) != &s->f))
+				return bad(&a, "free extent %u: child's parent link broken", s->t.key);
 			if (!was_free)
 				run_start = s->t.key;
 			nfree[s->attr]++;
@@ -1471,6 +1818,8 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 			fpa[s->attr] += s->t.len;
 			break;
 		case DMABUFD_REGION_USED:
+			if (ix_find(&r->index, s->t.key) != s)
+				return bad(&a, "allocation %u: not in the offset index", s->t.key);
 			if (s->t.key & ((1u << s->align_log2) - 1))
 				return bad(&a, "allocation %u: misaligned (align %u)", s->t.key,
 					   1u << s->align_log2);
@@ -1505,6 +1854,9 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 	}
 	if (pos != r->npages)
 		return bad(&a, "segments cover %" PRIu64 " of %u pages", pos, r->npages);
+	if (check_index(&r->index) < 0 || r->index.n != r->n_alloc)
+		return bad(&a, "offset index inconsistent (%u entries, %u allocations)",
+			   r->index.n, r->n_alloc);
 	cnt = 0;
 	if (check_tree(r->segs, 0, UINT64_MAX, UINT32_MAX, false, &cnt) < 0 || cnt != nseg)
 		return bad(&a, "segment tree inconsistent (%zu nodes, %zu segments)", cnt, nseg);

@@ -9,21 +9,26 @@
  *
  * Data structure (docs/REGION.md has the full story):
  *  - The region is partitioned into *segments*, kept in address order in a
- *    doubly linked list and in a treap keyed by offset: a live allocation
+ *    doubly linked list and in a treap keyed by offset (with parent links,
+ *    so that a segment is inserted next to a known neighbour or erased
+ *    without a descent): a live allocation
  *    (one segment, one attribute), a reserved range (free pages a backend
  *    asked us not to use, see dmabufd_region_reserve()), or a free extent of
  *    one attribute. Adjacent free segments of the same attribute are always
  *    merged. The attribute ledger is this partition: every page's attribute
  *    is its segment's attribute (extents, not a byte per page).
- *  - Three treaps of free extents, one per attribute, and one treap of
- *    maximal free runs (free pages regardless of attribute), each keyed by
- *    offset and augmented with the largest length in the subtree; and a
- *    treap of the pinned allocations (its minimum bounds the movable
- *    write-combine/uncached zone).
+ *  - Three treaps of free extents, one per attribute (with parent links:
+ *    erasing a known extent and upkeep of the maxima walk up from it), and
+ *    one treap of maximal free runs (free pages regardless of attribute),
+ *    each keyed by offset and augmented with the largest length in the
+ *    subtree; a treap of the pinned allocations (its minimum bounds the
+ *    movable write-combine/uncached zone); and a hash index of the live
+ *    allocations by offset (open addressing, at most 3/4 full).
  *  Bounds, with m = number of segments (<= 2 * live allocations + reserved
- *  ranges + 1) and f = number of free extents: alloc, free, claim, lookup and
+ *  ranges + 1) and f = number of free extents: alloc, free, claim and
  *  apply_move are O(log m) expected (treap) plus O(1) amortised per free
- *  extent merged or consumed; the placement search is O(log f) whenever a
+ *  extent merged or consumed (the index: O(1) expected, amortised over its
+ *  doublings); lookup is O(1) expected; the placement search is O(log f) whenever a
  *  free extent of at least npages + align_pages - 1 pages exists, and falls
  *  back to an exact search (O(f) worst case, only among extents of length
  *  npages .. npages + align_pages - 2) before it answers -ENOSPC, so -ENOSPC
@@ -32,11 +37,13 @@
  *  Memory: nodes come from per-region slabs (96-byte segment slots, 32-byte
  *  run slots, 32-byte aligned so that no treap node straddles a cache
  *  line): one segment per live allocation, one per free extent, one run
- *  node per maximal free run; measured 176 bytes per live allocation in
- *  use and 223 bytes held (the slabs keep freed slots for reuse until the
- *  region is destroyed, so this is the peak) at 10,000 live buffers in a
- *  2^22-page region (regionsim --trace steady prints both). Nothing is per
- *  page.
+ *  node per maximal free run; plus 8 bytes per index slot (1.33 to 2.67
+ *  slots per live allocation at the peak count). Measured 189 bytes per
+ *  live allocation in use (176 of them slab slots, 13 the index) and 236
+ *  bytes held (the slabs keep freed slots for reuse and the index never
+ *  shrinks until the region is destroyed, so this is the peak) at 10,000
+ *  live buffers in a 2^22-page region (regionsim --trace steady prints
+ *  both). Nothing is per page.
  *
  * Policy (docs/REGION.md, "Placement policy"):
  *  - Pinned allocations go to the highest fit, so that they gather at the top

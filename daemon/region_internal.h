@@ -3,6 +3,8 @@
 #ifndef DMABUFD_DAEMON_REGION_INTERNAL_H
 #define DMABUFD_DAEMON_REGION_INTERNAL_H
 
+#include <stddef.h>
+
 #include "region.h"
 
 /* Treap node, intrusive. key = first page, len = pages, maxlen = largest len
@@ -12,16 +14,27 @@ struct tnode {
 	uint32_t key, len, maxlen, prio;
 };
 
-/* A segment of the partition of [0, npages). */
+/* A segment of the partition of [0, npages). The segment tree is not
+ * augmented, so t.maxlen is never used: the four one-byte fields live in
+ * its place (an anonymous struct overlaying t up to it), which leaves room
+ * in the 96-byte slot for the two parent links. */
 struct seg {
-	struct tnode t;            /* in region->segs */
+	union {
+		struct tnode t;    /* in region->segs (t.maxlen unused) */
+		struct {
+			uint8_t t_head_[offsetof(struct tnode, maxlen)];
+			uint8_t state;      /* enum dmabufd_region_state */
+			uint8_t attr;       /* enum dmabufd_attribute */
+			uint8_t movable;    /* USED only */
+			uint8_t align_log2; /* USED only */
+		};
+	};
 	struct tnode f;            /* FREE: in region->fa[attr]; pinned USED:
 	                              in region->pinned */
 	struct seg *prev, *next;   /* address order */
-	uint8_t state;             /* enum dmabufd_region_state */
-	uint8_t attr;              /* enum dmabufd_attribute */
-	uint8_t movable;           /* USED only */
-	uint8_t align_log2;        /* USED only */
+	struct tnode *up;          /* parent of t in region->segs (NULL: root) */
+	struct tnode *fup;         /* FREE: parent of f in region->fa[attr]
+	                              (NULL: root); unused otherwise */
 };
 
 /* A maximal run of free pages (any attributes). */
@@ -36,6 +49,20 @@ struct region_slab {
 	void *free;       /* free slots, linked through their first word */
 	void *chunks;     /* chunks, linked through their first word */
 	uint32_t nfree, nchunks;
+};
+
+/* Index of the live allocations by first page (region.c): open addressing
+ * with linear probing. A slot holds a segment pointer (segments are 32-byte
+ * aligned) whose low 5 bits are its distance from its home slot (31: 31 or
+ * more, then the segment is read), so that a lookup reads a segment only
+ * for keys that share its home slot, and an erase moves entries back
+ * without reading any. At most 3/4 full; grows by doubling, never shrinks
+ * (like the slabs, it holds the peak). */
+struct region_index {
+	uintptr_t *slot;
+	uint32_t mask;    /* capacity - 1 (capacity a power of two; 0: none) */
+	uint32_t n;       /* entries */
+	unsigned bits;    /* log2(capacity) */
 };
 
 struct dmabufd_region {
@@ -58,6 +85,7 @@ struct dmabufd_region {
 	uint32_t free_pages_attr[DMABUFD_REGION_N_ATTR];
 	uint64_t transitions, transition_events, moves, pages_moved;
 	struct region_slab segslab, runslab;
+	struct region_index index;                /* USED segments by offset */
 };
 
 #define seg_of_t(n) container_of(n, struct seg, t)

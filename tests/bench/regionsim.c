@@ -157,6 +157,7 @@ struct result {
 	uint64_t *cum_pages;   /* transitions (pages) after each trace op */
 	/* bookkeeping at the end of the replay (region variants) */
 	uint64_t n_segs, n_runs, n_live, mem_bytes;
+	uint64_t n_ix_slots; /* offset index capacity */
 };
 
 static int count_cb(const struct dmabufd_region_extent *e, void *userdata)
@@ -425,6 +426,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 		res->n_segs = cnt[0];
 		res->n_runs = cnt[1];
 		res->mem_bytes = region_memory_bytes(r);
+		res->n_ix_slots = r->index.slot ? (uint64_t)r->index.mask + 1 : 0;
 		res->n_live = st.n_allocations;
 		if (dmabufd_region_audit(r, why, sizeof(why)) < 0) {
 			fprintf(stderr, "audit after replay: %s\n", why);
@@ -526,11 +528,14 @@ static void print_table(const struct trace *t, const struct result *res)
 		printf("- transitions: aware 0, attribute-blind %" PRIu64 " pages\n", B->transitions);
 	if (R->n_live)
 		printf("- bookkeeping at the end (region): %" PRIu64 " segments x %d B + %" PRIu64
-		       " free runs x %d B (slab slots) for %" PRIu64 " live allocations = %.0f B "
-		       "per live allocation; slab memory held (peak, with free slots) %.0f B "
-		       "per live allocation\n",
-		       R->n_segs, REGION_SEG_SLOT, R->n_runs, REGION_RUN_SLOT, R->n_live,
-		       (double)(R->n_segs * REGION_SEG_SLOT + R->n_runs * REGION_RUN_SLOT) /
+		       " free runs x %d B (slab slots) + %" PRIu64 " offset-index slots x %zu B "
+		       "for %" PRIu64 " live allocations = %.0f B "
+		       "per live allocation; memory held (peak: slabs with free slots, index) "
+		       "%.0f B per live allocation\n",
+		       R->n_segs, REGION_SEG_SLOT, R->n_runs, REGION_RUN_SLOT, R->n_ix_slots,
+		       sizeof(uintptr_t), R->n_live,
+		       (double)(R->n_segs * REGION_SEG_SLOT + R->n_runs * REGION_RUN_SLOT +
+				R->n_ix_slots * sizeof(uintptr_t)) /
 			       (double)R->n_live,
 		       (double)R->mem_bytes / (double)R->n_live);
 	if (R->kn[0] + R->kn[1] + R->kn[2] + R->kn[3]) {
