@@ -18,5 +18,8 @@ void perf_fill_stats(struct server *s, Dmabufd__StatsReply *sr)
 		sr->pool_hits += ps.hits;
 		sr->pool_misses += ps.misses;
 	}
-	sr->heap_bytes = mi.uordblks;
+	/* uordblks leaves out chunks glibc serves with mmap (above
+	 * M_MMAP_THRESHOLD: the registry table, the region's slabs and offset
+	 * index); hblkhd counts those. */
+	sr->heap_bytes = mi.uordblks + mi.hblkhd;
 }

@@ -1630,7 +1630,7 @@ int main(int argc, char **argv)
 			}
 	}
 	if (cfg.memory_buffers)
-		printf("# memory: %u live 4K buffers: %.1f heap bytes/buffer (mallinfo2 uordblks delta), "
+		printf("# memory: %u live 4K buffers: %.1f heap bytes/buffer (mallinfo2 uordblks+hblkhd delta), "
 		       "%.1f RSS bytes/buffer (VmRSS delta), daemon fds %d -> %d%s%s\n",
 		       mem.buffers, mem.heap_per_buffer, mem.rss_per_buffer, mem.fds_before,
 		       mem.fds_after, mem.error ? ", error: " : "",
