@@ -8,7 +8,7 @@
 # Usage: tests/vm/bench-vm.sh [--build DIR] [--work DIR] [--mem MiB]
 #                             [--buffers N] [--only "memory memfd dma-heap udmabuf kmod"]
 #                             [--bench-args "..."] [--dmaheap-pool [SIZE]]
-#                             [--touch-guest MiB]
+#                             [--touch-guest MiB] [--tcg-thread single|multi]
 #   --build DIR   build tree (default build-bench; configured Release and built
 #                 here: dmabufd, dmabufd-bench)
 #   --work DIR    run-vm.sh work directory (default DIR/vm-bench)
@@ -24,6 +24,10 @@
 #                 RAM with host memory on first touch, so the first buffers
 #                 made after boot pay host page faults that later ones (and
 #                 hardware) do not (default 0: off)
+#   --tcg-thread MODE  run-vm.sh --tcg-thread (default single). multi runs
+#                 the two vCPUs on two host threads, so the daemon's pool
+#                 worker runs beside the measured client as on a 2-core
+#                 machine instead of taking turns with it on one thread
 # Needs what run-vm.sh needs (export DMABUFD_VMCACHE to reuse cached
 # kernels). Results: the console's "BENCH" lines, copied to WORK/bench-vm.txt.
 # Exit: 0 every part ran, 1 otherwise, 77 no QEMU.
@@ -31,7 +35,7 @@ set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build="$src/build-bench" work="" mem=2048 buffers=100000
 only="memory memfd dma-heap udmabuf kmod"
-dmaheap_pool=0 touch_guest=0
+dmaheap_pool=0 touch_guest=0 tcg_thread=single
 bench_args="--sizes 64K,1M,8M --clients 1,4 --iterations 30 --warmup 2 --repeat 3 --max-seconds 1"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--only) only=$2; shift 2 ;;
 	--bench-args) bench_args=$2; shift 2 ;;
 	--touch-guest) touch_guest=$2; shift 2 ;;
+	--tcg-thread) tcg_thread=$2; shift 2 ;;
 	--dmaheap-pool)
 		case ${2:-} in
 		[0-9]*) dmaheap_pool=$2; shift 2 ;;
@@ -123,7 +128,7 @@ chmod +x "$inner"
 sed "s/^mem=1024 /mem=$mem /" "$src/tests/vm/run-vm.sh" >"$work/run-vm.sh"
 grep -q "^mem=$mem " "$work/run-vm.sh" || { echo "bench-vm: cannot set the VM's memory" >&2; exit 1; }
 set +e
-sh "$work/run-vm.sh" --src "$src" --work "$work" --series 6.12 --timeout 1800 \
+sh "$work/run-vm.sh" --src "$src" --work "$work" --series 6.12 --timeout 1800 --tcg-thread "$tcg_thread" \
 	--extra "$build/daemon/dmabufd" --extra "$build/tests/bench/dmabufd-bench" \
 	--extra "$inner" --extra-test "/bin/bench-vm-inner.sh" >"$work/run-vm.log" 2>&1
 rc=$?
