@@ -19,7 +19,7 @@
  *                  [--live N] [--fast] [--flags N] [--probe-full-compaction]
  *                  [--only region|compaction|blind|cma]
  *                  [--media-metadata-movable]
- *                  [--clairvoyant-pinned near|ordered|bucket:OPS]
+ *                  [--clairvoyant-pinned near|inside|ordered|bucket:OPS]
  *
  * The last two are diagnostics (docs/REGION.md, "Seventh pass"): the first
  * adds a table for the media trace with its metadata buffers movable; the
@@ -220,9 +220,12 @@ static uint32_t max_pinned; /* most pinned pages so far in this replay */
  * closest (CV_ORDERED); or (CV_BUCKET, "arenas" by death time) against a
  * pinned neighbour whose death falls in the same bucket of cv_width ops,
  * tightest fit first, else at the end of the largest free run with a
- * pinned neighbour. Ties: less left over in the run, then higher. If no
- * free run with a pinned neighbour fits, the normal placement. */
-enum cv_scheme { CV_OFF, CV_NEAR, CV_ORDERED, CV_BUCKET };
+ * pinned neighbour. CV_INSIDE is CV_NEAR confined to free runs between
+ * two pinned allocations and to the top of the free run just below the
+ * lowest one (so that pinned islands do not grow into the frames). Ties:
+ * less left over in the run, then higher. If no candidate fits, the
+ * normal placement. */
+enum cv_scheme { CV_OFF, CV_NEAR, CV_ORDERED, CV_BUCKET, CV_INSIDE };
 static enum cv_scheme cv_scheme;
 static uint64_t cv_width = 5000;
 static const uint32_t *cv_death;
@@ -232,6 +235,7 @@ struct cv_pick {
 	uint64_t k, align, d;
 	int prev_kind; /* previous non-free segment: 0 none, 1 pinned, 2 other */
 	uint64_t prev_death;
+	bool seen_pinned; /* a pinned segment was passed already */
 	bool in_run;
 	uint64_t run_start, run_len, run_ldeath;
 	int run_lkind;
@@ -261,11 +265,14 @@ static void cv_offer(struct cv_pick *c, uint64_t off, uint64_t cost, uint64_t le
 	}
 }
 
-/* The free run [run_start, +run_len) ends; its upper neighbour is @ukind. */
-static void cv_consider(struct cv_pick *c, int ukind, uint64_t udeath)
+/* The free run [run_start, +run_len) ends; its upper neighbour is @ukind
+ * (@ulowest: the lowest pinned allocation). */
+static void cv_consider(struct cv_pick *c, int ukind, uint64_t udeath, bool ulowest)
 {
 	uint64_t end = c->run_start + c->run_len;
 	if (c->run_len < c->k)
+		return;
+	if (cv_scheme == CV_INSIDE && !(ukind == 1 && (c->run_lkind == 1 || ulowest)))
 		return;
 	uint64_t left = c->run_len - c->k;
 	if (ukind == 1) {
@@ -297,9 +304,11 @@ static int cv_cb(const struct dmabufd_region_extent *e, void *userdata)
 	int kind = e->state == DMABUFD_REGION_USED && !e->movable ? 1 : 2;
 	uint64_t death = kind == 1 ? cv_death[c->at[e->offset]] : 0;
 	if (c->in_run) {
-		cv_consider(c, kind, death);
+		cv_consider(c, kind, death, kind == 1 && !c->seen_pinned);
 		c->in_run = false;
 	}
+	if (kind == 1)
+		c->seen_pinned = true;
 	c->prev_kind = kind;
 	c->prev_death = death;
 	return 0;
@@ -316,7 +325,7 @@ static int cv_alloc(struct dmabufd_region *r, const struct trace_op *op, const u
 			    .d = cv_death[op->id]};
 	dmabufd_region_walk(r, cv_cb, &c);
 	if (c.in_run)
-		cv_consider(&c, 0, 0);
+		cv_consider(&c, 0, 0, false);
 	if (!c.have)
 		return -ENOSPC;
 	int rv = dmabufd_region_claim(r, (uint32_t)c.best_off, op->npages, 1u << op->align_log2,
@@ -756,12 +765,14 @@ int main(int argc, char **argv)
 				cv_scheme = CV_NEAR;
 			else if (!strcmp(w, "ordered"))
 				cv_scheme = CV_ORDERED;
+			else if (!strcmp(w, "inside"))
+				cv_scheme = CV_INSIDE;
 			else if (!strncmp(w, "bucket:", 7) && strtoull(w + 7, NULL, 0) > 0) {
 				cv_scheme = CV_BUCKET;
 				cv_width = strtoull(w + 7, NULL, 0);
 			} else {
 				fprintf(stderr,
-					"--clairvoyant-pinned: near, ordered or bucket:OPS\n");
+					"--clairvoyant-pinned: near, inside, ordered or bucket:OPS\n");
 				return 2;
 			}
 		} else {
@@ -769,7 +780,7 @@ int main(int argc, char **argv)
 				"usage: %s [--seed N] [--trace media|display|adversarial|steady|all] "
 				"[--live N] [--fast] [--flags N] [--probe-full-compaction] "
 				"[--only region|compaction|blind|cma] [--media-metadata-movable] "
-				"[--clairvoyant-pinned near|ordered|bucket:OPS]\n",
+				"[--clairvoyant-pinned near|inside|ordered|bucket:OPS]\n",
 				argv[0]);
 			return 2;
 		}
