@@ -18,6 +18,14 @@
  * Usage: regionsim [--seed N] [--trace media|display|adversarial|steady|all]
  *                  [--live N] [--fast] [--flags N] [--probe-full-compaction]
  *                  [--only region|compaction|blind|cma]
+ *                  [--media-metadata-movable]
+ *                  [--clairvoyant-pinned near|inside|ordered|bucket:OPS]
+ *
+ * The last two are diagnostics (docs/REGION.md, "Seventh pass"): the first
+ * adds a table for the media trace with its metadata buffers movable; the
+ * second adds two variants in which every pinned allocation is placed by
+ * regionsim itself (dmabufd_region_claim()) knowing the op index at which
+ * the trace frees it. Without them the output is unchanged.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,9 +39,15 @@
 #include "region_internal.h" /* node sizes, for the memory figure */
 #include "regiontrace.h"
 
-enum variant { V_REGION, V_COMPACT, V_BLIND, V_CMA, V_N };
+/* V_CV_*: only with --clairvoyant-pinned (diagnostic) */
+enum variant {
+	V_REGION, V_COMPACT, V_BLIND, V_CMA,
+	V_STD, V_CV_REGION = V_STD, V_CV_COMPACT, V_N
+};
 static const char *const vname[V_N] = {
-	"region", "region + compaction", "region, attribute-blind", "CMA-like bitmap first-fit"};
+	"region", "region + compaction", "region, attribute-blind", "CMA-like bitmap first-fit",
+	"region, clairvoyant pinned (diagnostic)",
+	"region + compaction, clairvoyant pinned (diagnostic)"};
 
 /* ---- CMA-like baseline -------------------------------------------------- */
 
@@ -158,6 +172,7 @@ struct result {
 	/* bookkeeping at the end of the replay (region variants) */
 	uint64_t n_segs, n_runs, n_live, mem_bytes;
 	uint64_t n_ix_slots; /* offset index capacity */
+	uint64_t cv_placed, cv_fallback; /* clairvoyant variants: pinned allocations */
 };
 
 static int count_cb(const struct dmabufd_region_extent *e, void *userdata)
@@ -194,6 +209,134 @@ static int only_variant = -1;
 static bool probe_full;
 static bool probe_reported;
 static uint32_t max_pinned; /* most pinned pages so far in this replay */
+
+/* --clairvoyant-pinned: diagnostic placement of pinned allocations that
+ * knows when each one is freed (death[id] = index of its FREE op, or
+ * n_ops if never freed). Among the free runs with a pinned neighbour, the
+ * new buffer goes against the pinned neighbour whose death is closest to
+ * its own (CV_NEAR), or, first among the placements that keep pinned
+ * buffers ordered by death from the top (latest-dying highest: below a
+ * neighbour that dies no earlier, above one that dies no later), the
+ * closest (CV_ORDERED); or (CV_BUCKET, "arenas" by death time) against a
+ * pinned neighbour whose death falls in the same bucket of cv_width ops,
+ * tightest fit first, else at the end of the largest free run with a
+ * pinned neighbour. CV_INSIDE is CV_NEAR confined to free runs between
+ * two pinned allocations and to the top of the free run just below the
+ * lowest one (so that pinned islands do not grow into the frames). Ties:
+ * less left over in the run, then higher. If no candidate fits, the
+ * normal placement. */
+enum cv_scheme { CV_OFF, CV_NEAR, CV_ORDERED, CV_BUCKET, CV_INSIDE };
+static enum cv_scheme cv_scheme;
+static uint64_t cv_width = 5000;
+static const uint32_t *cv_death;
+
+struct cv_pick {
+	const uint32_t *at; /* offset -> id */
+	uint64_t k, align, d;
+	int prev_kind; /* previous non-free segment: 0 none, 1 pinned, 2 other */
+	uint64_t prev_death;
+	bool seen_pinned; /* a pinned segment was passed already */
+	bool in_run;
+	uint64_t run_start, run_len, run_ldeath;
+	int run_lkind;
+	bool have;
+	uint64_t best_cost, best_left, best_off;
+};
+
+static uint64_t cv_cost(const struct cv_pick *c, uint64_t dn, bool below_nb)
+{
+	uint64_t diff = c->d > dn ? c->d - dn : dn - c->d;
+	if (cv_scheme == CV_BUCKET)
+		return c->d / cv_width == dn / cv_width ? 0
+							: (1ull << 40) + (UINT32_MAX - c->run_len);
+	if (cv_scheme == CV_ORDERED && (below_nb ? c->d > dn : c->d < dn))
+		diff += 1ull << 40; /* out of order: only if nothing in order fits */
+	return diff;
+}
+
+static void cv_offer(struct cv_pick *c, uint64_t off, uint64_t cost, uint64_t left)
+{
+	if (!c->have || cost < c->best_cost || (cost == c->best_cost && left < c->best_left) ||
+	    (cost == c->best_cost && left == c->best_left && off > c->best_off)) {
+		c->have = true;
+		c->best_cost = cost;
+		c->best_left = left;
+		c->best_off = off;
+	}
+}
+
+/* The free run [run_start, +run_len) ends; its upper neighbour is @ukind
+ * (@ulowest: the lowest pinned allocation). */
+static void cv_consider(struct cv_pick *c, int ukind, uint64_t udeath, bool ulowest)
+{
+	uint64_t end = c->run_start + c->run_len;
+	if (c->run_len < c->k)
+		return;
+	if (cv_scheme == CV_INSIDE && !(ukind == 1 && (c->run_lkind == 1 || ulowest)))
+		return;
+	uint64_t left = c->run_len - c->k;
+	if (ukind == 1) {
+		uint64_t top = (end - c->k) / c->align * c->align;
+		if (top >= c->run_start && top + c->k == end)
+			cv_offer(c, top, cv_cost(c, udeath, true), left);
+	}
+	if (c->run_lkind == 1) {
+		uint64_t bot = (c->run_start + c->align - 1) / c->align * c->align;
+		if (bot == c->run_start && bot + c->k <= end)
+			cv_offer(c, bot, cv_cost(c, c->run_ldeath, false), left);
+	}
+}
+
+static int cv_cb(const struct dmabufd_region_extent *e, void *userdata)
+{
+	struct cv_pick *c = userdata;
+	if (e->state == DMABUFD_REGION_FREE) {
+		if (!c->in_run) {
+			c->in_run = true;
+			c->run_start = e->offset;
+			c->run_len = 0;
+			c->run_lkind = c->prev_kind;
+			c->run_ldeath = c->prev_death;
+		}
+		c->run_len += e->npages;
+		return 0;
+	}
+	int kind = e->state == DMABUFD_REGION_USED && !e->movable ? 1 : 2;
+	uint64_t death = kind == 1 ? cv_death[c->at[e->offset]] : 0;
+	if (c->in_run) {
+		cv_consider(c, kind, death, kind == 1 && !c->seen_pinned);
+		c->in_run = false;
+	}
+	if (kind == 1)
+		c->seen_pinned = true;
+	c->prev_kind = kind;
+	c->prev_death = death;
+	return 0;
+}
+
+/* Pinned allocation @op by death time: 0, or -ENOSPC if no free run with a
+ * pinned neighbour fits (the caller then uses the normal placement). */
+static int cv_alloc(struct dmabufd_region *r, const struct trace_op *op, const uint32_t *at,
+		    uint32_t *ret)
+{
+	struct cv_pick c = {.at = at,
+			    .k = op->npages,
+			    .align = 1u << op->align_log2,
+			    .d = cv_death[op->id]};
+	dmabufd_region_walk(r, cv_cb, &c);
+	if (c.in_run)
+		cv_consider(&c, 0, 0, false);
+	if (!c.have)
+		return -ENOSPC;
+	int rv = dmabufd_region_claim(r, (uint32_t)c.best_off, op->npages, 1u << op->align_log2,
+				      op->attr, false);
+	if (rv < 0) {
+		fprintf(stderr, "clairvoyant claim: %s\n", strerror(-rv));
+		abort();
+	}
+	*ret = (uint32_t)c.best_off;
+	return 0;
+}
 
 /* Layout summary at the probe point: where are the free pages that full
  * compaction cannot gather? */
@@ -257,6 +400,8 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 	size_t nlat = 0;
 	uint64_t used = 0;
 	int ret = -ENOMEM;
+	const bool cv = v == V_CV_REGION || v == V_CV_COMPACT;
+	const bool compacting = v == V_COMPACT || v == V_CV_COMPACT;
 
 	memset(res, 0, sizeof(*res));
 	probe_reported = false;
@@ -293,9 +438,19 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 			if (v == V_CMA) {
 				rv = cma_alloc(&c, op->npages, &off[op->id]);
 			} else {
-				rv = dmabufd_region_alloc(r, op->npages, 1u << op->align_log2,
-							  op->attr, op->movable, &off[op->id]);
-				if (rv == -ENOSPC && v == V_COMPACT) {
+				rv = -ENOSPC;
+				if (cv && !op->movable) {
+					rv = cv_alloc(r, op, at, &off[op->id]);
+					if (rv == 0)
+						res->cv_placed++;
+					else
+						res->cv_fallback++;
+				}
+				if (rv == -ENOSPC)
+					rv = dmabufd_region_alloc(r, op->npages,
+								  1u << op->align_log2, op->attr,
+								  op->movable, &off[op->id]);
+				if (rv == -ENOSPC && compacting) {
 					struct dmabufd_region_plan *p = NULL;
 					if (dmabufd_region_plan_for(r, op->npages,
 								    1u << op->align_log2, op->attr,
@@ -473,7 +628,7 @@ static void print_table(const struct trace *t, const struct result *res)
 	/* the window before the first failure of any allocator: the same ops
 	 * for every allocator, normal operation */
 	size_t w = t->n_ops;
-	for (int v = 0; v < V_N; v++)
+	for (int v = 0; v < V_STD; v++)
 		if (res[v].first_fail_op < w)
 			w = res[v].first_fail_op;
 	printf("| allocator | occupancy at 1st failure | failed allocs | max occupancy "
@@ -492,7 +647,7 @@ static void print_table(const struct trace *t, const struct result *res)
 		else
 			snprintf(occ, sizeof(occ), "%.1f%%", 100.0 * x->occ_first_fail);
 		char moved[32];
-		if (v == V_COMPACT)
+		if (v == V_COMPACT || v == V_CV_COMPACT)
 			snprintf(moved, sizeof(moved), "%.1f MiB (%" PRIu64 " plans)",
 				 (double)x->bytes_moved / (1 << 20), x->plans);
 		else
@@ -515,6 +670,26 @@ static void print_table(const struct trace *t, const struct result *res)
 		       100.0 * K->occ_max);
 	else
 		printf("- region + compaction first fails at %.1f%%\n", 100.0 * K->occ_first_fail);
+	for (int v = V_CV_REGION; v <= V_CV_COMPACT; v++) {
+		const struct result *x = &res[v];
+		if (x->ops == 0)
+			continue;
+		printf("- %s: first failure ", vname[v]);
+		if (x->occ_first_fail < 0)
+			printf("none");
+		else
+			printf("%.2f%%", 100.0 * x->occ_first_fail);
+		printf(" (region, compaction: ");
+		for (int u = V_REGION; u <= V_COMPACT; u++) {
+			if (res[u].occ_first_fail < 0)
+				printf("%snone", u ? ", " : "");
+			else
+				printf("%s%.2f%%", u ? ", " : "", 100.0 * res[u].occ_first_fail);
+		}
+		printf("); pinned allocations placed by death time %" PRIu64
+		       ", by the normal placement %" PRIu64 "\n",
+		       x->cv_placed, x->cv_fallback);
+	}
 	if (w && R->cum_pages[w - 1])
 		printf("- transitions, first %zu ops (before any allocator failed): "
 		       "attribute-blind / aware = %.1fx (pages)\n",
@@ -556,7 +731,7 @@ int main(int argc, char **argv)
 {
 	uint64_t seed = 1;
 	uint32_t live = 10000;
-	bool fast = false;
+	bool fast = false, meta_movable = false;
 	const char *which = "all";
 
 	for (int i = 1; i < argc; i++) {
@@ -571,9 +746,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--probe-full-compaction"))
 			probe_full = true;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
-			static const char *const vn[V_N] = {"region", "compaction", "blind", "cma"};
+			static const char *const vn[V_STD] = {"region", "compaction", "blind", "cma"};
 			const char *w = argv[++i];
-			for (int v = 0; v < V_N; v++)
+			for (int v = 0; v < V_STD; v++)
 				if (!strcmp(w, vn[v]))
 					only_variant = v;
 			if (only_variant < 0) {
@@ -582,27 +757,56 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--live") && i + 1 < argc)
 			live = (uint32_t)strtoul(argv[++i], NULL, 0);
-		else {
+		else if (!strcmp(argv[i], "--media-metadata-movable"))
+			meta_movable = true;
+		else if (!strcmp(argv[i], "--clairvoyant-pinned") && i + 1 < argc) {
+			const char *w = argv[++i];
+			if (!strcmp(w, "near"))
+				cv_scheme = CV_NEAR;
+			else if (!strcmp(w, "ordered"))
+				cv_scheme = CV_ORDERED;
+			else if (!strcmp(w, "inside"))
+				cv_scheme = CV_INSIDE;
+			else if (!strncmp(w, "bucket:", 7) && strtoull(w + 7, NULL, 0) > 0) {
+				cv_scheme = CV_BUCKET;
+				cv_width = strtoull(w + 7, NULL, 0);
+			} else {
+				fprintf(stderr,
+					"--clairvoyant-pinned: near, inside, ordered or bucket:OPS\n");
+				return 2;
+			}
+		} else {
 			fprintf(stderr,
 				"usage: %s [--seed N] [--trace media|display|adversarial|steady|all] "
 				"[--live N] [--fast] [--flags N] [--probe-full-compaction] "
-				"[--only region|compaction|blind|cma]\n",
+				"[--only region|compaction|blind|cma] [--media-metadata-movable] "
+				"[--clairvoyant-pinned near|inside|ordered|bucket:OPS]\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	printf("## regionsim, seed %" PRIu64 "\n", seed);
-	for (int k = 0; k < 4; k++) {
-		static const char *const names[] = {"media", "display", "adversarial", "steady"};
+	/* the media trace with movable metadata (4), if asked for, right after media */
+	static const int order[] = {0, 4, 1, 2, 3};
+	for (int ki = 0; ki < 5; ki++) {
+		static const char *const names[] = {"media", "display", "adversarial", "steady",
+						    "media"};
+		const int k = order[ki];
 		struct trace t;
 		struct result res[V_N];
+		uint32_t *death = NULL;
 		int ret;
 
 		if (strcmp(which, "all") && strcmp(which, names[k]))
 			continue;
+		if (k == 4 && !meta_movable)
+			continue;
 		switch (k) {
 		case 0:
 			ret = trace_media(&t, seed);
+			break;
+		case 4:
+			ret = trace_media_opts(&t, seed, TRACE_MEDIA_METADATA_MOVABLE);
 			break;
 		case 1:
 			ret = trace_display(&t, seed);
@@ -618,8 +822,22 @@ int main(int argc, char **argv)
 			fprintf(stderr, "trace %s: %s\n", names[k], strerror(-ret));
 			return 1;
 		}
+		if (cv_scheme != CV_OFF && k != 4) {
+			/* pre-pass: the op index at which each allocation is freed */
+			death = malloc((t.n_ids ? t.n_ids : 1) * sizeof(*death));
+			if (!death)
+				return 1;
+			for (uint32_t id = 0; id < t.n_ids; id++)
+				death[id] = (uint32_t)t.n_ops;
+			for (size_t i = 0; i < t.n_ops; i++)
+				if (t.ops[i].kind == TRACE_FREE)
+					death[t.ops[i].id] = (uint32_t)i;
+			cv_death = death;
+		}
 		for (int v = 0; v < V_N; v++) {
-			if ((fast && v == V_COMPACT) || (only_variant >= 0 && v != only_variant)) {
+			if ((fast && (v == V_COMPACT || v == V_CV_COMPACT)) ||
+			    (only_variant >= 0 && v != only_variant) ||
+			    (v >= V_STD && (cv_scheme == CV_OFF || k == 4))) {
 				memset(&res[v], 0, sizeof(res[v]));
 				res[v].occ_first_fail = -1;
 				res[v].first_fail_op = t.n_ops;
@@ -637,6 +855,8 @@ int main(int argc, char **argv)
 		print_table(&t, res);
 		for (int v = 0; v < V_N; v++)
 			free(res[v].cum_pages);
+		free(death);
+		cv_death = NULL;
 		trace_finish(&t);
 	}
 	return 0;

@@ -159,8 +159,11 @@ static bool ids_push(struct gen *g, struct idset *s, uint32_t id)
  * (12,441,600 bytes, write-combine: decoder output scanned out) or 1080p
  * XRGB8888 (8,294,400 bytes, cached: rendered with CPU access) frames,
  * started and stopped in waves; each stream start also allocates 1-3
- * pinned metadata buffers of 4-64 KiB that outlive it. Frames are movable. */
-int trace_media(struct trace *t, uint64_t seed)
+ * pinned metadata buffers of 4-64 KiB that outlive it. Frames are movable.
+ * With TRACE_MEDIA_METADATA_MOVABLE (a diagnostic, docs/REGION.md "Seventh
+ * pass") the metadata buffers are emitted as movable; nothing else changes
+ * (same random draws, sizes, attributes, lifetimes and op sequence). */
+int trace_media_opts(struct trace *t, uint64_t seed, unsigned opts)
 {
 	struct gen g;
 	const size_t total = 150000;
@@ -172,7 +175,12 @@ int trace_media(struct trace *t, uint64_t seed)
 	struct timed *meta = NULL;
 	size_t nmeta = 0, capmeta = 0;
 
-	gen_init(&g, t, seed, "media", "media pipeline mix, 1 GiB region", 262144);
+	const bool meta_movable = opts & TRACE_MEDIA_METADATA_MOVABLE;
+
+	gen_init(&g, t, seed, meta_movable ? "media-metadata-movable" : "media",
+		 meta_movable ? "media pipeline mix, 1 GiB region, metadata movable (diagnostic)"
+			      : "media pipeline mix, 1 GiB region",
+		 262144);
 	while (t->n_ops < total && !g.err) {
 		size_t now = t->n_ops;
 		/* expire long-lived metadata */
@@ -218,7 +226,7 @@ int trace_media(struct trace *t, uint64_t seed)
 						uint32_t mp = 1 + below(&g, 16);
 						unsigned ma = below(&g, 2) ? DMABUFD_ATTR_CACHED
 									   : DMABUFD_ATTR_UNCACHED;
-						meta[nmeta].id = emit_alloc(&g, mp, 0, ma, false);
+						meta[nmeta].id = emit_alloc(&g, mp, 0, ma, meta_movable);
 						meta[nmeta++].expiry =
 							now + 20000 + below(&g, 60000);
 					}
@@ -234,6 +242,11 @@ int trace_media(struct trace *t, uint64_t seed)
 	free(streams);
 	free(meta);
 	return gen_finish(&g);
+}
+
+int trace_media(struct trace *t, uint64_t seed)
+{
+	return trace_media_opts(t, seed, 0);
 }
 
 /* (b) display server: windows with 2-3 write-combine buffers (GPU clients,

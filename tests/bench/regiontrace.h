@@ -29,6 +29,9 @@ struct trace {
 
 /* Each returns 0 or -ENOMEM; free with trace_finish(). Same seed, same trace. */
 int trace_media(struct trace *t, uint64_t seed);
+/* trace_media() with options; trace_media(t, seed) == trace_media_opts(t, seed, 0). */
+#define TRACE_MEDIA_METADATA_MOVABLE 1u /* metadata buffers movable (diagnostic) */
+int trace_media_opts(struct trace *t, uint64_t seed, unsigned opts);
 int trace_display(struct trace *t, uint64_t seed);
 int trace_adversarial(struct trace *t, uint64_t seed);
 int trace_steady(struct trace *t, uint64_t seed, uint32_t live);
