@@ -15,6 +15,7 @@ struct _GstDmabufdAllocator {
 	struct dmabufd_client *client;
 	struct dmabufd_info info;
 	enum dmabufd_attribute attribute;
+	GWeakRef element;                /* where refusals are posted, or empty */
 };
 
 G_DEFINE_TYPE(GstDmabufdAllocator, gst_dmabufd_allocator, GST_TYPE_DMABUF_ALLOCATOR)
@@ -44,8 +45,9 @@ static void mem_tag_free(gpointer data)
 	r = self->client ? dmabufd_release(self->client, tag->id) : -ENOTCONN;
 	g_mutex_unlock(&self->lock);
 	if (r < 0)
-		GST_WARNING_OBJECT(self, "release of buffer %" G_GUINT64_FORMAT " failed: %s",
-				   tag->id, g_strerror(-r));
+		GST_WARNING_OBJECT(self, "release of buffer %" G_GUINT64_FORMAT " failed: %s (%s)",
+				   tag->id, g_strerror(-r),
+				   self->client ? dmabufd_last_reason(self->client) : "");
 	else
 		GST_LOG_OBJECT(self, "released buffer %" G_GUINT64_FORMAT, tag->id);
 	g_free(tag);
@@ -100,6 +102,7 @@ int gst_dmabufd_allocator_alloc_buffer(GstDmabufdAllocator *self, gsize size,
 {
 	struct dmabufd_buffer b;
 	char lbl[DMABUFD_LABEL_MAX + 1];
+	gchar *reason = NULL;
 	GstMemory *mem;
 	int r;
 
@@ -110,11 +113,13 @@ int gst_dmabufd_allocator_alloc_buffer(GstDmabufdAllocator *self, gsize size,
 	g_mutex_lock(&self->lock);
 	r = dmabufd_alloc(self->client, size, 0, self->attribute, 0, label ? lbl : NULL, &b);
 	if (r < 0)
-		GST_WARNING_OBJECT(self, "dmabufd_alloc(%" G_GSIZE_FORMAT ") failed: %s (%s)",
-				   size, g_strerror(-r), dmabufd_last_reason(self->client));
+		reason = g_strdup(dmabufd_last_reason(self->client));
 	g_mutex_unlock(&self->lock);
-	if (r < 0)
+	if (r < 0) {
+		gst_dmabufd_allocator_post_refusal(self, "buffer", size, r, reason);
+		g_free(reason);
 		return r;
+	}
 	GST_LOG_OBJECT(self, "allocated buffer %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
 		       " bytes", b.id, b.size);
 	mem = gst_dmabufd_allocator_wrap(self, b.id, b.fd, size, b.size);
@@ -153,6 +158,7 @@ static void gst_dmabufd_allocator_finalize(GObject *object)
 	 * buffer was released; disconnecting releases anything left anyway. */
 	dmabufd_disconnect(self->client);
 	self->client = NULL;
+	g_weak_ref_clear(&self->element);
 	g_mutex_clear(&self->lock);
 	G_OBJECT_CLASS(gst_dmabufd_allocator_parent_class)->finalize(object);
 }
@@ -171,6 +177,7 @@ static void gst_dmabufd_allocator_class_init(GstDmabufdAllocatorClass *klass)
 static void gst_dmabufd_allocator_init(GstDmabufdAllocator *self)
 {
 	g_mutex_init(&self->lock);
+	g_weak_ref_init(&self->element, NULL);
 	/* mem_type stays GST_ALLOCATOR_DMABUF (set by GstDmaBufAllocator), so
 	 * gst_is_dmabuf_memory() holds for every memory. */
 	GST_OBJECT_FLAG_UNSET(self, GST_ALLOCATOR_FLAG_CUSTOM_ALLOC);
@@ -214,4 +221,58 @@ struct dmabufd_client *gst_dmabufd_allocator_lock(GstDmabufdAllocator *self)
 void gst_dmabufd_allocator_unlock(GstDmabufdAllocator *self)
 {
 	g_mutex_unlock(&self->lock);
+}
+
+void gst_dmabufd_allocator_set_element(GstDmabufdAllocator *self, GstElement *element)
+{
+	g_weak_ref_set(&self->element, element);
+}
+
+/* The GStreamer error for a negative errno of a request. */
+static gint refusal_code(int err)
+{
+	switch (err) {
+	case -ENOSPC:
+	case -EDQUOT:
+	case -EMFILE:
+	case -E2BIG:
+	case -ENOMEM:
+		return GST_RESOURCE_ERROR_NO_SPACE_LEFT;
+	case -EOPNOTSUPP:
+	case -EINVAL:
+		return GST_RESOURCE_ERROR_SETTINGS;
+	case -EACCES:
+	case -EPERM:
+		return GST_RESOURCE_ERROR_NOT_AUTHORIZED;
+	default:
+		return GST_RESOURCE_ERROR_FAILED;
+	}
+}
+
+void gst_dmabufd_allocator_post_refusal(GstDmabufdAllocator *self, const gchar *what,
+					gsize size, int err, const gchar *reason)
+{
+	GstElement *element = g_weak_ref_get(&self->element);
+	gboolean have_reason = reason && *reason;
+	gchar *text, *debug;
+
+	GST_WARNING_OBJECT(self, "dmabufd refused a %s of %" G_GSIZE_FORMAT " bytes: %s%s%s",
+			   what, size, g_strerror(-err), have_reason ? ": " : "",
+			   have_reason ? reason : "");
+	if (!element)
+		return;
+	/*
+	 * The reason goes into the message itself, not only the debug string:
+	 * it is what gst-launch-1.0 and most applications show, and upstream
+	 * reports the same failure only as "not-negotiated" or a flow error.
+	 */
+	text = g_strdup_printf("dmabufd refused a %s: %s%s%s", what, g_strerror(-err),
+			       have_reason ? ": " : "", have_reason ? reason : "");
+	debug = g_strdup_printf("%s of %" G_GSIZE_FORMAT " bytes, attribute %s, %s backend: "
+				"error %d", what, size, dmabufd_attribute_name(self->attribute),
+				self->info.backend, err);
+	gst_element_message_full(element, GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,
+				 refusal_code(err), text, debug, __FILE__, GST_FUNCTION,
+				 __LINE__);
+	gst_object_unref(element);
 }

@@ -91,6 +91,29 @@ void gst_dmabufd_allocator_unlock(GstDmabufdAllocator *self);
 enum dmabufd_attribute gst_dmabufd_allocator_get_attribute(GstDmabufdAllocator *self);
 
 /**
+ * gst_dmabufd_allocator_set_element() - the element that reports this
+ * allocator's failed requests (the sink that made it).
+ * @element: the element, held as a weak reference; NULL: none
+ */
+void gst_dmabufd_allocator_set_element(GstDmabufdAllocator *self, GstElement *element);
+
+/**
+ * gst_dmabufd_allocator_post_refusal() - post a failed request as an ERROR
+ * message of the element set with gst_dmabufd_allocator_set_element(), with
+ * the daemon's reason in the message text (and log it).
+ * @what: what was asked ("buffer", "framebuffer")
+ * @size: bytes asked
+ * @err: the request's negative errno
+ * @reason: dmabufd_last_reason() right after the request, or NULL/"" (a
+ *          local failure)
+ *
+ * Call it without holding the connection (gst_dmabufd_allocator_lock()):
+ * posting runs the bus's sync handlers in this thread.
+ */
+void gst_dmabufd_allocator_post_refusal(GstDmabufdAllocator *self, const gchar *what,
+					gsize size, int err, const gchar *reason);
+
+/**
  * gst_dmabufd_memory_get_id() - is @mem (or its parent) a dmabufd buffer?
  * @ret_id: receives the daemon's buffer id, or NULL
  * Return: TRUE if @mem was made by a GstDmabufdAllocator.

@@ -85,10 +85,17 @@ GType gst_dmabufd_attribute_get_type(void)
 	return type;
 }
 
-/* One dmabufd_alloc_framebuffer() on the allocator's connection. */
-static int request_framebuffer(GstDmabufdBufferPool *self, struct dmabufd_framebuffer *ret)
+/*
+ * One dmabufd_alloc_framebuffer() on the allocator's connection. With
+ * @post, a failure is posted as the sink's ERROR with the daemon's reason
+ * (a frame the pipeline needs); without, only logged (the layout probe,
+ * whose refusal selects the fallback).
+ */
+static int request_framebuffer(GstDmabufdBufferPool *self, gboolean post,
+			       struct dmabufd_framebuffer *ret)
 {
 	struct dmabufd_client *c = gst_dmabufd_allocator_lock(self->allocator);
+	gchar *reason = NULL;
 	int r;
 
 	r = dmabufd_alloc_framebuffer(c, GST_VIDEO_INFO_WIDTH(&self->info),
@@ -96,10 +103,16 @@ static int request_framebuffer(GstDmabufdBufferPool *self, struct dmabufd_frameb
 				      DRM_FORMAT_MOD_LINEAR, self->usage,
 				      gst_dmabufd_allocator_get_attribute(self->allocator), 0,
 				      self->frame_label, ret);
-	if (r < 0)
+	if (r < 0) {
+		reason = g_strdup(dmabufd_last_reason(c));
 		GST_INFO_OBJECT(self, "framebuffer request refused: %s (%s)", g_strerror(-r),
-				dmabufd_last_reason(c));
+				reason);
+	}
 	gst_dmabufd_allocator_unlock(self->allocator);
+	if (r < 0 && post)
+		gst_dmabufd_allocator_post_refusal(self->allocator, "framebuffer",
+						   GST_VIDEO_INFO_SIZE(&self->info), r, reason);
+	g_free(reason);
 	return r;
 }
 
@@ -139,7 +152,7 @@ static void choose_layout(GstDmabufdBufferPool *self)
 	if (!self->fourcc || !self->usage || a->padding_top || a->padding_left ||
 	    a->padding_right || a->padding_bottom)
 		return;
-	if (request_framebuffer(self, &fb) < 0)
+	if (request_framebuffer(self, FALSE, &fb) < 0)
 		return;
 	if (fb.num_planes != n)
 		ok = FALSE;
@@ -184,7 +197,7 @@ static int dmabufd_pool_alloc_frame(GstDmabufdBufferPool *self, GstMemory **ret_
 	int r;
 
 	if (self->framebuffer) {
-		r = request_framebuffer(self, &fb);
+		r = request_framebuffer(self, TRUE, &fb);
 		if (r < 0)
 			return r;
 		/* Same request, same layout; anything else is a daemon bug. */
@@ -192,6 +205,9 @@ static int dmabufd_pool_alloc_frame(GstDmabufdBufferPool *self, GstMemory **ret_
 		    memcmp(fb.offsets, self->fb_offsets, sizeof(fb.offsets)) ||
 		    memcmp(fb.pitches, self->fb_pitches, sizeof(fb.pitches))) {
 			release_framebuffer(self, &fb);
+			gst_dmabufd_allocator_post_refusal(self->allocator, "framebuffer",
+				fb.size, -EPROTO, "the daemon changed the layout of "
+				"identical framebuffer requests");
 			return -EPROTO;
 		}
 		mem = gst_dmabufd_allocator_wrap(self->allocator, fb.id, fb.fd, fb.size, fb.size);

@@ -336,6 +336,8 @@ static gboolean gst_dmabufd_sink_start(GstBaseSink *bsink)
 				   "$DMABUFD_SOCKET or " DMABUFD_DEFAULT_SOCKET, g_strerror(-r)));
 		goto fail;
 	}
+	gst_dmabufd_allocator_set_element(GST_DMABUFD_ALLOCATOR(self->allocator),
+					  GST_ELEMENT(self));
 	self->poll = gst_poll_new(TRUE);
 	self->seq = 0;
 	self->published_once = FALSE;

@@ -11,7 +11,11 @@
  * producer, which may then reuse the buffer.
  *
  * Example (in a second process):
- *   gst-launch-1.0 dmabufdsrc socket=/tmp/frames ! videoconvert ! autovideosink
+ *   gst-launch-1.0 dmabufdsrc socket-path=/tmp/frames ! videoconvert ! autovideosink
+ *
+ * The property is socket-path, as on dmabufdsink (where it names the
+ * daemon's socket); "socket" is its deprecated alias, kept so that
+ * pipelines written for earlier versions still parse.
  */
 #include "gstdmabufdsrc.h"
 
@@ -34,7 +38,8 @@ GST_DEBUG_CATEGORY_STATIC(dmabufd_src_debug);
 
 enum {
 	PROP_0,
-	PROP_SOCKET,
+	PROP_SOCKET_PATH,
+	PROP_SOCKET, /* deprecated alias of socket-path */
 	PROP_CONNECT_TIMEOUT,
 	PROP_FRAMES_RECEIVED,
 };
@@ -54,7 +59,7 @@ struct frame_release {
 
 struct _GstDmabufdSrc {
 	GstPushSrc parent;
-	gchar *socket;          /* object lock */
+	gchar *socket_path;     /* object lock */
 	guint connect_timeout;  /* seconds, object lock */
 	guint64 frames;         /* object lock */
 
@@ -115,12 +120,13 @@ static gboolean gst_dmabufd_src_start(GstBaseSrc *bsrc)
 	int fd;
 
 	GST_OBJECT_LOCK(self);
-	path = g_strdup(self->socket);
+	path = g_strdup(self->socket_path);
 	timeout = self->connect_timeout;
 	self->frames = 0;
 	GST_OBJECT_UNLOCK(self);
 	if (!path) {
-		GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, (NULL), ("no socket set"));
+		GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("No socket-path set."),
+				  ("set socket-path to the consumer-socket of a dmabufdsink"));
 		return FALSE;
 	}
 	fd = dbfr_connect(path, timeout);
@@ -321,9 +327,10 @@ static void gst_dmabufd_src_set_property(GObject *object, guint prop_id, const G
 
 	GST_OBJECT_LOCK(self);
 	switch (prop_id) {
+	case PROP_SOCKET_PATH:
 	case PROP_SOCKET:
-		g_free(self->socket);
-		self->socket = g_value_dup_string(value);
+		g_free(self->socket_path);
+		self->socket_path = g_value_dup_string(value);
 		break;
 	case PROP_CONNECT_TIMEOUT:
 		self->connect_timeout = g_value_get_uint(value);
@@ -342,8 +349,9 @@ static void gst_dmabufd_src_get_property(GObject *object, guint prop_id, GValue 
 
 	GST_OBJECT_LOCK(self);
 	switch (prop_id) {
+	case PROP_SOCKET_PATH:
 	case PROP_SOCKET:
-		g_value_set_string(value, self->socket);
+		g_value_set_string(value, self->socket_path);
 		break;
 	case PROP_CONNECT_TIMEOUT:
 		g_value_set_uint(value, self->connect_timeout);
@@ -362,7 +370,7 @@ static void gst_dmabufd_src_finalize(GObject *object)
 {
 	GstDmabufdSrc *self = GST_DMABUFD_SRC(object);
 
-	g_free(self->socket);
+	g_free(self->socket_path);
 	G_OBJECT_CLASS(gst_dmabufd_src_parent_class)->finalize(object);
 }
 
@@ -379,10 +387,14 @@ static void gst_dmabufd_src_class_init(GstDmabufdSrcClass *klass)
 	gobject_class->get_property = gst_dmabufd_src_get_property;
 	gobject_class->finalize = gst_dmabufd_src_finalize;
 
-	g_object_class_install_property(gobject_class, PROP_SOCKET,
-		g_param_spec_string("socket", "Consumer socket",
+	g_object_class_install_property(gobject_class, PROP_SOCKET_PATH,
+		g_param_spec_string("socket-path", "Consumer socket",
 			"Path of the dmabufdsink consumer-socket to receive frames from", NULL,
 			rw));
+	g_object_class_install_property(gobject_class, PROP_SOCKET,
+		g_param_spec_string("socket", "Consumer socket (deprecated)",
+			"Deprecated alias of socket-path (same value; setting either sets both)",
+			NULL, rw | G_PARAM_DEPRECATED));
 	g_object_class_install_property(gobject_class, PROP_CONNECT_TIMEOUT,
 		g_param_spec_uint("connect-timeout", "Connect timeout",
 			"Seconds to keep retrying while the socket does not exist or refuses "

@@ -60,6 +60,12 @@ static void stop_running_daemon(void)
 
 void gsttest_daemon_start(struct daemon_proc *d, struct dmabufd_client **ret_client)
 {
+	gsttest_daemon_start_args(d, NULL, ret_client);
+}
+
+void gsttest_daemon_start_args(struct daemon_proc *d, const char *const *extra_args,
+			       struct dmabufd_client **ret_client)
+{
 	static bool registered;
 
 	if (!registered) {
@@ -68,7 +74,7 @@ void gsttest_daemon_start(struct daemon_proc *d, struct dmabufd_client **ret_cli
 	}
 	/* A failed test (cmocka longjmp) may have left its daemon running. */
 	stop_running_daemon();
-	assert_int_equal(daemon_start(d, NULL), 0);
+	assert_int_equal(daemon_start(d, extra_args), 0);
 	running_daemon = *d;
 	daemon_running = true;
 	assert_int_equal(dmabufd_connect(d->socket, ret_client), 0);

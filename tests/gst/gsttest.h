@@ -29,6 +29,9 @@ void gsttest_init(int *argc, char ***argv, const char *registry, const char *con
 
 /* Starts the daemon; connects @ret_client to it. Fails the test on error. */
 void gsttest_daemon_start(struct daemon_proc *d, struct dmabufd_client **ret_client);
+/* The same with more daemon arguments (NULL-terminated, or NULL). */
+void gsttest_daemon_start_args(struct daemon_proc *d, const char *const *extra_args,
+			       struct dmabufd_client **ret_client);
 
 /* Disconnects @c, stops the daemon; returns daemon_stop()'s status. */
 int gsttest_daemon_stop(struct daemon_proc *d, struct dmabufd_client *c);

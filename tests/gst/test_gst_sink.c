@@ -286,7 +286,7 @@ static void test_dmabufdsrc_roundtrip(void **state)
 
 		prod = gsttest_spawn(argv, NULL);
 	}
-	p = launch("dmabufdsrc name=src socket=%s ! appsink name=a sync=false", frames);
+	p = launch("dmabufdsrc name=src socket-path=%s ! appsink name=a sync=false", frames);
 	appsink = gst_bin_get_by_name(GST_BIN(p), "a");
 	assert_int_equal(gst_element_set_state(p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE,
 			 1);
