@@ -7,9 +7,11 @@ set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 protobuf-c-compiler libdrm-dev libsystemd-dev libinih-dev"
 PKGS="$PKGS libjson-c-dev" # dmabufctl --json
+PKGS="$PKGS scdoc" # the man pages (man/*.scd; -DDMABUFD_MAN=OFF builds none)
 TEST_PKGS="libcmocka-dev valgrind clang libclang-rt-14-dev qemu-system-x86
 busybox-static cpio xz-utils kmod systemd
-libelf1 libssl3 zlib1g"
+libelf1 libssl3 zlib1g
+groff-base man-db" # groff-base, man-db: the man_pages test renders every page
 # cityCC0.mpg (MPEG-1 system stream): mpegpsdemux + mpegvideoparse from
 # plugins-bad, avdec_mpeg2video from libav; decodebin/videoconvert/appsink/
 # videotestsrc from plugins-base; gst-launch-1.0/gst-inspect-1.0 from tools.
