@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -z "$build" ]; then
-	build=build-demo
+	build="build-demo"
 	scripts/install-deps.sh --gst
 	cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DDMABUFD_BUILD_TESTS=OFF -DDMABUFD_BUILD_KMOD=OFF >/dev/null
