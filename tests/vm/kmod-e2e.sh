@@ -31,7 +31,8 @@ $E revoke /tmp/revoke.ready & RPID=$!
 i=0; while [ ! -s /tmp/revoke.ready ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 RID=$(cat /tmp/revoke.ready 2>/dev/null)
 if [ -n "$RID" ]; then
-	$CTL --socket "$DMABUFD_SOCKET" --json list 2>&1 | grep -q '"e2e-revoke"' ||
+	$CTL --socket "$DMABUFD_SOCKET" --json list | jq -e \
+		'any(.[]; .label == "e2e-revoke")' >/dev/null ||
 		{ echo "not ok dmabufctl list shows buffer $RID before the revoke"; fail=1; }
 	if $CTL --socket "$DMABUFD_SOCKET" revoke "$RID"; then
 		echo "ok dmabufctl revoke $RID"
@@ -43,7 +44,8 @@ if [ -n "$RID" ]; then
 	else
 		echo "ok a second revoke fails: $(cat /tmp/revoke.err)"
 	fi
-	if $CTL --socket "$DMABUFD_SOCKET" --json list 2>&1 | grep -q '"e2e-revoke"'; then
+	if $CTL --socket "$DMABUFD_SOCKET" --json list | jq -e \
+		'any(.[]; .label == "e2e-revoke")' >/dev/null; then
 		echo "not ok dmabufctl list still shows revoked buffer $RID"; fail=1
 	else
 		echo "ok dmabufctl list no longer shows buffer $RID"
@@ -65,7 +67,7 @@ start_daemon
 $E after-restart 50 || fail=1
 $CTL --socket "$DMABUFD_SOCKET" list 2>&1 | head -5
 # issue 6: orphans (adopted after the restart) cannot be revoked.
-OID=$($CTL --socket "$DMABUFD_SOCKET" list 2>/dev/null | awk 'NR == 2 { print $1 }')
+OID=$($CTL --socket "$DMABUFD_SOCKET" --json list | jq '.[0].id')
 if $CTL --socket "$DMABUFD_SOCKET" revoke "$OID" 2>/tmp/revoke.err; then
 	echo "not ok revoke of orphan $OID succeeded"; fail=1
 elif grep -q "orphan" /tmp/revoke.err; then

@@ -74,11 +74,8 @@ hold() {
 }
 # row LABEL: "backend contiguous" of the listed buffer labelled LABEL.
 row() {
-	awk -v want="$1" '
-		/"contiguous":/ { c = $0; sub(/.*"contiguous":/, "", c); sub(/,.*/, "", c) }
-		/"label":/ { l = $0; sub(/.*"label":"/, "", l); sub(/".*/, "", l) }
-		/"backend":/ { b = $0; sub(/.*"backend":"/, "", b); sub(/".*/, "", b)
-			       if (l == want) print b, c }' /tmp/multi-list.json
+	jq -r --arg want "$1" '.[] | select(.label == $want) | "\(.backend) \(.contiguous)"' \
+		/tmp/multi-list.json
 }
 expect_row() { # LABEL "BACKEND CONTIGUOUS"
 	got=$(row "$1")
@@ -89,9 +86,8 @@ listing() {
 	$CTL --socket "$sock" list | sed 's/^/  list: /'
 }
 active() { # BACKEND...: the Stats "backends" array names exactly these, in order
-	got=$($CTL --socket "$sock" --json stats |
-		awk '/"backends":/ { on = 1 } on && /"backend":/ { b = $0; sub(/.*"backend":"/, "", b); sub(/".*/, "", b); printf "%s ", b }')
-	[ "$got" = "$* " ] || { echo "  active: '$got', wanted '$* '"; return 1; }
+	got=$($CTL --socket "$sock" --json stats | jq -r '[.backends[].backend] | join(" ")')
+	[ "$got" = "$*" ] || { echo "  active: '$got', wanted '$*'"; return 1; }
 }
 
 echo "== default order: every present backend is active"
@@ -105,7 +101,7 @@ listing
 check "request naming $vgem (no IOMMU) is served contiguous by kmod" expect_row vgem-buf "kmod true"
 check "plain cached request goes to the first active backend, kmod" expect_row plain-buf "kmod false"
 check "write-combine request goes to kmod (the only one offering it)" expect_row wc-buf "kmod false"
-$CTL --socket "$sock" --json stats | awk '/"backends":/ { on = 1 } on' | sed 's/^/  /'
+$CTL --socket "$sock" --json stats | jq '.backends' | sed 's/^/  /'
 stop
 
 echo "== backends = dma-heap,udmabuf,kmod"
@@ -122,6 +118,6 @@ check "plain cached request goes to dma-heap, now first" expect_row plain-buf "d
 check "48M fits dma-heap's 64M" expect_row big-buf "dma-heap false"
 check "32M more does not fit dma-heap: falls through to udmabuf" expect_row fell-buf "udmabuf false"
 check "Stats counts the fall-through" sh -c \
-	"$CTL --socket $sock --json stats | grep -q '\"fallthroughs\":1'"
+	"$CTL --socket $sock --json stats | jq -e 'any(.backends[]; .fallthroughs == 1)' >/dev/null"
 stop
 exit $fail
