@@ -24,7 +24,7 @@
 #include "log.h"
 #include "macros.h"
 #include "parse.h"
-#include "probe.h"
+#include "backend/probe.h"
 #include "server.h"
 
 /* Upper bounds for [share] (and [access] lists): a client controls these. */

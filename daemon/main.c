@@ -14,14 +14,14 @@
 
 #include <event2/event.h>
 
-#include "backend.h"
-#include "probe.h"
+#include "backend/backend.h"
+#include "backend/probe.h"
 #include "config.h"
 #include "fdstore.h"
 #include "log.h"
 #include "parse.h"
 #include "sd.h"
-#include "pool.h"
+#include "backend/pool.h"
 #include "server.h"
 
 struct options {

@@ -376,7 +376,7 @@ void server_unmake_buffer(struct server *s, struct buffer *b)
 	sb->backend->ops->release(sb->backend, b);
 	/*
 	 * Deferred release (kmod): clients may still map the pages; the range
-	 * stays placed until the backend's release event (backend_events.c).
+	 * stays placed until the backend's release event (backend/events.c).
 	 */
 	if (!sb->caps.deferred_release)
 		sb_unplace(sb, b->offset);

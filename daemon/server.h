@@ -12,11 +12,11 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "config.h"
 #include "fb_layout.h"
 #include "policy.h"
-#include "probe.h"
+#include "backend/probe.h"
 #include "region.h"
 #include "registry.h"
 #include "share.h"
@@ -160,7 +160,7 @@ struct server {
 	uint64_t next_client_serial;
 	struct share_counters share_counters;
 	char refusal[160];          /* reason of the last refused peer */
-	/* deferred-release backends (kmod; backend_events.c) */
+	/* deferred-release backends (kmod; backend/events.c) */
 	uint32_t backend_orphans;   /* live buffers adopted at start-up, all backends */
 };
 
@@ -288,7 +288,7 @@ int sb_place_restored(struct server_backend *sb, struct buffer *b);
 int sb_compact(struct server_backend *sb, struct server_compact_result *ret);
 
 /*
- * Deferred-release backends (backend_events.c): server_backend_events_init()
+ * Deferred-release backends (backend/events.c): server_backend_events_init()
  * adopts the backend's live buffers (rebuild) and watches its event fd;
  * called by server_init(). Return: 0; -ENOMEM; negative errno of rebuild.
  * server_backend_events_finish() stops watching and frees orphans.

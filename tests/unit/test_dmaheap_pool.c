@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The dma-heap backend's pre-zeroed pool (issue 10, daemon/backend_dmaheap.c
+ * The dma-heap backend's pre-zeroed pool (issue 10, daemon/backend/dmaheap.c
  * on daemon/pool.c).
  *
  * Default (no device needed):
@@ -41,9 +41,9 @@
 
 #include <cmocka.h>
 
-#include "backend.h"
-#include "pool.h"
-#include "probe.h"
+#include "backend/backend.h"
+#include "backend/pool.h"
+#include "backend/probe.h"
 #include "registry.h"
 
 #define KiB 1024ull

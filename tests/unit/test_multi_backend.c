@@ -35,7 +35,7 @@
 #include <event2/event.h>
 
 #include "dmabufd/dmabufd.h"
-#include "probe.h"
+#include "backend/probe.h"
 #include "server.h"
 
 #define MiB (1ull << 20)
