@@ -55,8 +55,9 @@
 #include "log.h"
 #include "macros.h"
 #include "registry.h"
+#include "buffer.h"
+#include "placement.h"
 #include "sd.h"
-#include "server.h"
 
 #define RECORD_MAGIC 0x31524244u /* "DBR1" */
 #define MAX_NEXT_ID (1ull << 62)
@@ -183,8 +184,8 @@ static int write_header(uint64_t next_id)
 	put32(h + 16, FDSTORE_RECORD_SIZE);
 	put32(h + 20, st.nslots);
 	put64(h + 24, next_id);
-	put32(h + 32, st.s->caps.page_size);
-	snprintf((char *)h + 36, 20, "%s", st.s->caps.name);
+	put32(h + 32, st.s->backends[0].caps.page_size);
+	snprintf((char *)h + 36, 20, "%s", st.s->backends[0].caps.name);
 	put32(h + 60, fdstore_crc32(h, 60));
 	if (pwrite(st.state_fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		return -EIO;
@@ -247,7 +248,7 @@ static void owner_reap(struct orphan_owner *o)
 
 		b = TAILQ_FIRST(&o->buffers);
 		last = TAILQ_NEXT(b, orphan_link) == NULL;
-		server_release_buffer(st.s, b);
+		buffer_release(st.s, b);
 		if (last)
 			break;
 	}
@@ -583,14 +584,14 @@ static int read_state(int fd, int *fds, char **names, size_t n, struct restored 
 	page = get32(h + 32);
 	if (get32(h + 12) != FDSTORE_HEADER_SIZE || get32(h + 16) != FDSTORE_RECORD_SIZE ||
 	    nslots == 0 || nslots > FDSTORE_MAX_SLOTS || next_id == 0 || next_id > MAX_NEXT_ID ||
-	    page != s->caps.page_size || get32(h + 56) != 0 || !memchr(h + 36, 0, 20)) {
+	    page != s->backends[0].caps.page_size || get32(h + 56) != 0 || !memchr(h + 36, 0, 20)) {
 		log_error("fd store: the state header is inconsistent (slots %u, next id %" PRIu64
 			  ", page %" PRIu64 ")", nslots, next_id, page);
 		return -EBADMSG;
 	}
-	if (strcmp((const char *)h + 36, s->caps.name) != 0) {
+	if (strcmp((const char *)h + 36, s->backends[0].caps.name) != 0) {
 		log_error("fd store: the state belongs to the %s backend, not %s",
-			  (const char *)h + 36, s->caps.name);
+			  (const char *)h + 36, s->backends[0].caps.name);
 		return -EBADMSG;
 	}
 	if ((uint64_t)sb.st_size < (uint64_t)slot_offset(nslots)) {
@@ -687,6 +688,8 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 
 	st.s = s;
 	LIST_INIT(&st.owners);
+	/* Every release, stored or not, updates STATUS= and the orphans. */
+	buffer_on_release(s, fdstore_buffer_released);
 	e = getenv("FDSTORE");
 	if (e) {
 		unsigned long v = strtoul(e, NULL, 10);
@@ -694,7 +697,7 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 		if (v > 0 && v < max_fds)
 			max_fds = (uint32_t)v;
 	}
-	if (!getenv("NOTIFY_SOCKET") || max_fds < 2 || strcmp(s->caps.name, "memfd") != 0) {
+	if (!getenv("NOTIFY_SOCKET") || max_fds < 2 || strcmp(s->backends[0].caps.name, "memfd") != 0) {
 		for (size_t i = 0; i < n; i++)
 			if (fds[i] >= 0) {
 				log_warn("ignoring stored fd \"%s\": no fd store here",
@@ -738,8 +741,8 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 		struct buffer *b = rest[i].b;
 		size_t k = (size_t)rest[i].fd_index;
 
-		if (b->size > s->caps.region_size - s->used - used ||
-		    server_place_restored(s, b) < 0) {
+		if (b->size > s->backends[0].caps.region_size - s->used - used ||
+		    sb_place_restored(&s->backends[0], b) < 0) {
 			log_buffer_event(LOG_LEVEL_WARNING, b, -ENOSPC,
 					 "fd store: buffer %" PRIu64 " does not fit the region; dropped",
 					 b->id);
@@ -767,7 +770,7 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 		s->registry.next_id = b->id;
 		if (registry_insert(&s->registry, b) < 0) {
 			rest[i].b = NULL;
-			server_unplace(s, b->offset);
+			sb_unplace(&s->backends[0], b->offset);
 			close(b->fd);
 			free(b);
 			continue;
@@ -790,7 +793,7 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 			b->orphaned = false;
 			st.norphans--;
 			st.enabled = true;
-			server_release_buffer(s, b);
+			buffer_release(s, b);
 			st.enabled = false;
 		}
 	}
@@ -841,7 +844,7 @@ fail_restored:
 			/* A buffer holds its fd only once it was placed. */
 			if (rest[i].b->fd >= 0) {
 				close(rest[i].b->fd);
-				server_unplace(s, rest[i].b->offset);
+				sb_unplace(&s->backends[0], rest[i].b->offset);
 			}
 			free(rest[i].b);
 		}

@@ -54,8 +54,9 @@ void fdstore_buffer_added(struct server *s, struct buffer *b);
 
 /**
  * fdstore_buffer_released() - @b is being released: drop its record and
- * FDSTOREREMOVE its fd; forget it as an orphan. Called by
- * server_release_buffer() before the backend closes the fd.
+ * FDSTOREREMOVE its fd; forget it as an orphan. A release hook
+ * (buffer.h) that fdstore_setup() registers; runs before the backend
+ * closes the fd.
  */
 void fdstore_buffer_released(struct server *s, struct buffer *b);
 

@@ -328,7 +328,7 @@ int main(int argc, char **argv)
 		config_finish(&cfg);
 		goto out;
 	}
-	/* Several backends at once (issue 5): the rest after the primary. */
+	/* Several backends at once: the rest after the primary. */
 	for (size_t i = 1; i < nactive; i++) {
 		err = server_add_backend(&server, active[i]);
 		if (err < 0) {
@@ -368,7 +368,7 @@ int main(int argc, char **argv)
 			goto out_server;
 		}
 	}
-	if (service_init(base, &server) < 0) {
+	if (service_init(base, server_format_status, &server) < 0) {
 		log_error("out of memory");
 		goto out_server;
 	}
@@ -396,7 +396,7 @@ int main(int argc, char **argv)
 	}
 	log_info("serving on %s with the %s backend (%" PRIu64 " bytes)%s",
 		 server.socket_path ? server.socket_path : "the inherited socket",
-		 server.caps.name, server.caps.region_size,
+		 server.backends[0].caps.name, server.backends[0].caps.region_size,
 		 server.nbackends > 1 ? ", and:" : "");
 	for (unsigned i = 1; i < server.nbackends; i++)
 		log_info("  then the %s backend (%" PRIu64 " bytes)", server.backends[i].caps.name,
