@@ -229,7 +229,7 @@ static int quota_key(struct parse_ctx *ctx, const char *key, const char *shown, 
 	return 0;
 }
 
-/* issue 5: [daemon] backends = kmod,dma-heap,... and the dma-heap heap lists. */
+/* [daemon] backends = kmod,dma-heap,... (probe order) and the dma-heap heap lists. */
 static int handle_backend_lists(struct parse_ctx *ctx, const char *name, const char *value)
 {
 	struct config *c = ctx->cfg;

@@ -33,7 +33,7 @@ struct config_overrides {
 struct config {
 	char *socket_path;        /* NULL = $DMABUFD_SOCKET or the default */
 	char *backend;            /* "memfd" unless set */
-	/* issue 5: probe order and dma-heap heap classes (comma-separated;
+	/* probe order and dma-heap heap classes (comma-separated;
 	 * NULL = not set). Read at start only. */
 	char *backends;           /* probe order, default PROBE_DEFAULT_ORDER */
 	char *heaps_contiguous;   /* dma-heap-contiguous */

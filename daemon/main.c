@@ -28,11 +28,11 @@ struct options {
 	const char *config_path;             /* NULL: DMABUFD_DEFAULT_CONFIG if present */
 	struct config_overrides overrides;   /* the command line wins over the file */
 	int verbose;
-	/* issue 8: systemd integration */
+	/* running as a systemd service: privileges, fd store, journal */
 	const char *user;
 	uint32_t fdstore_max;
 	enum log_target log_target;
-	/* issue 10: pre-zeroed pools (only the pool_* fields are used) */
+	/* pre-zeroed pools (only the pool_* fields are used) */
 	struct backend_options pool;
 };
 

@@ -503,7 +503,7 @@ void handle_revoke(struct client *c, uint64_t id, const Dmabufd__Revoke *req)
 				   reasonf(&c->reason, "no buffer %llu", (unsigned long long)req->buffer_id));
 	if (b->owner != c && c->cred.uid != 0 && c->cred.uid != b->uid)
 		return reply_error(c, id, -EPERM, "only root or the buffer's owner may revoke it");
-	sb = buffer_home(s, b); /* the backend that made it (issue 5) */
+	sb = buffer_home(s, b); /* the backend that made it revokes it */
 	if (!sb->backend->ops->revoke)
 		return reply_error(c, id, -EOPNOTSUPP,
 				   reasonf(&c->reason, "the %s backend cannot revoke: its fds are plain memory "

@@ -74,7 +74,8 @@ struct backend_sink {
 struct backend_options {
 	uint64_t capacity;      /* bytes; 0 = the backend's default */
 	/* dma-heap: comma-separated heap names (NULL = none) configured as
-	 * contiguous (CMA), write-combine or uncached (issue 5). */
+	 * contiguous (CMA), write-combine or uncached: the kernel does not
+	 * say which heap gives what. */
 	const char *heaps_contiguous;
 	const char *heaps_writecombine;
 	const char *heaps_uncached;
