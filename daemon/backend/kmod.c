@@ -430,7 +430,7 @@ static bool kpf_unusable(uint64_t f)
  * minus live buffers) so that the server never places a buffer there:
  * without this every placement over them costs an EXPORT answered -EBUSY,
  * and small buffers placed next to a large reserved block exhaust the
- * server's re-placements (PLACEMENT_RETRIES in requests.c).
+ * server's re-placements (PLACEMENT_RETRIES in alloc.c).
  * Best effort: without /proc/kpageflags nothing is reported.
  */
 static void kmod_report_unusable(struct kmod_backend *k, const struct backend_sink *sink)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The dma-heap backend's pre-zeroed pool (issue 10, daemon/backend/dmaheap.c
- * on daemon/pool.c).
+ * The dma-heap backend's pre-zeroed pool (daemon/backend/dmaheap.c on
+ * daemon/backend/pool.c).
  *
  * Default (no device needed):
  * - pool.c with a factory making memfds: pool_charge() (what the backend

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Several backends active at once (issue 5, docs/BACKENDS.md "Several
+ * Several backends active at once (docs/BACKENDS.md "Several
  * backends at once"), on the host where only memfd works: two fake
  * backends (a table of function pointers over memfds, with the caps of a
  * contiguous kmod-like backend and of a non-contiguous cached one).
