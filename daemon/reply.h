@@ -12,9 +12,9 @@
 #include "types.h"
 
 /**
- * client_queue_reply() - send @reply_msg (a packed-size-checked protobuf
- * message) to @c, with @fd (or -1) passed by SCM_RIGHTS; the daemon keeps
- * its own @fd. Sent at once when the queue is empty, queued otherwise.
+ * client_queue_reply() - send @reply_msg (a protobuf-c message) to @c,
+ * with @fd (or -1) passed by SCM_RIGHTS; the daemon keeps its own @fd.
+ * Sent at once when the queue is empty, queued otherwise.
  * Return: 0; -EMSGSIZE (larger than DMABUFD_MAX_MESSAGE); -ENOMEM;
  * negative errno of F_DUPFD_CLOEXEC.
  */
