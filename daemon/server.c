@@ -8,8 +8,8 @@
 #include "server.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <protobuf-c/protobuf-c.h>
 
 #include "backend/events.h"
 #include "buffer.h"
