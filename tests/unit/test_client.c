@@ -26,7 +26,7 @@
 
 #include <cmocka.h>
 
-#include "client-internal.h"
+#include "libdmabufd/internal.h"
 #include "dmabufd.pb-c.h"
 #include "wire.h"
 

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libdmabufd: buffers this connection owns - Alloc (blocking and
+ * asynchronous), AllocFramebuffer, Release (blocking and without reply),
+ * Compact - and the attribute names the API takes.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "dmabufd/framebuffer.h"
+#include "fb_layout.h"
+#include "log.h"
+#include "macros.h"
+
+/* ---- requests --------------------------------------------------------- */
+
+/* Local validation of Alloc arguments (the daemon checks them again). */
+static int check_alloc_args(const struct dmabufd_client *c, uint64_t size, uint64_t alignment,
+			    enum dmabufd_attribute attribute, uint32_t flags, const char *label)
+{
+	uint64_t page = c->info.page_size ? c->info.page_size : 4096;
+
+	if (size == 0 || size > UINT64_MAX - (page - 1))
+		return -EINVAL;
+	if (alignment && ((alignment & (alignment - 1)) || alignment < page))
+		return -EINVAL;
+	if ((unsigned)attribute > DMABUFD_ATTR_UNCACHED)
+		return -EINVAL;
+	if (flags & ~(uint32_t)DMABUFD_ALLOC_FLAGS_ALL)
+		return -EINVAL;
+	if (label && strnlen(label, DMABUFD_LABEL_MAX + 1) > DMABUFD_LABEL_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+static void fill_alloc(Dmabufd__Request *req, Dmabufd__Alloc *a, uint64_t size,
+		       uint64_t alignment, enum dmabufd_attribute attribute, uint32_t flags,
+		       const char *label)
+{
+	a->size = size;
+	a->alignment = alignment;
+	a->attribute = (Dmabufd__Attribute)attribute;
+	a->flags = flags;
+	a->label = (char *)(label ? label : "");
+	req->body_case = DMABUFD__REQUEST__BODY_ALLOC;
+	req->alloc = a;
+}
+
+DMABUFD_EXPORT int dmabufd_alloc(struct dmabufd_client *client, uint64_t size,
+				 uint64_t alignment, enum dmabufd_attribute attribute,
+				 uint32_t flags, const char *label, struct dmabufd_buffer *ret)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	Dmabufd__Reply *reply = NULL;
+	struct dmabufd_buffer buf;
+	int fd = -1, r;
+
+	if (!client || !ret)
+		return -EINVAL;
+	client->reason[0] = '\0';
+	r = check_alloc_args(client, size, alignment, attribute, flags, label);
+	if (r < 0)
+		return r;
+	fill_alloc(&req, &a, size, alignment, attribute, flags, label);
+	r = transact(client, &req, DMABUFD__REPLY__BODY_ALLOC, true, &reply, &fd);
+	if (r < 0)
+		return r;
+	r = parse_alloc(reply->alloc, size, fd, &buf);
+	dmabufd__reply__free_unpacked(reply, NULL);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*ret = buf;
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_alloc_devices(struct dmabufd_client *client, uint64_t size,
+					 uint64_t alignment, enum dmabufd_attribute attribute,
+					 uint32_t flags, const char *label,
+					 const char *const *devices, uint32_t num_devices,
+					 struct dmabufd_buffer *ret)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	Dmabufd__Reply *reply = NULL;
+	struct dmabufd_buffer buf;
+	int fd = -1, r;
+
+	if (!client || !ret || num_devices > DMABUFD_MAX_DEVICES || (num_devices && !devices))
+		return -EINVAL;
+	for (uint32_t i = 0; i < num_devices; i++)
+		if (!devices[i] || strnlen(devices[i], 256) > 255)
+			return -EINVAL;
+	client->reason[0] = '\0';
+	r = check_alloc_args(client, size, alignment, attribute, flags, label);
+	if (r < 0)
+		return r;
+	fill_alloc(&req, &a, size, alignment, attribute, flags, label);
+	a.n_devices = num_devices;
+	a.devices = (char **)devices;
+	r = transact(client, &req, DMABUFD__REPLY__BODY_ALLOC, true, &reply, &fd);
+	if (r < 0)
+		return r;
+	r = parse_alloc(reply->alloc, size, fd, &buf);
+	dmabufd__reply__free_unpacked(reply, NULL);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*ret = buf;
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_alloc_framebuffer(struct dmabufd_client *client, uint32_t width,
+					     uint32_t height, uint32_t fourcc, uint64_t modifier,
+					     uint32_t usage, enum dmabufd_attribute attribute,
+					     uint32_t flags, const char *label,
+					     struct dmabufd_framebuffer *ret)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__AllocFramebuffer a = DMABUFD__ALLOC_FRAMEBUFFER__INIT;
+	Dmabufd__AllocFramebufferReply *fr;
+	Dmabufd__Reply *reply = NULL;
+	struct fb_layout layout = { 0 };
+	int fd = -1, r;
+
+	if (!client || !ret)
+		return -EINVAL;
+	client->reason[0] = '\0';
+	if (width == 0 || height == 0 || usage == 0 || (unsigned)attribute > DMABUFD_ATTR_UNCACHED ||
+	    (flags & ~(uint32_t)DMABUFD_ALLOC_FLAGS_ALL) ||
+	    (label && strnlen(label, DMABUFD_LABEL_MAX + 1) > DMABUFD_LABEL_MAX))
+		return -EINVAL;
+	a.width = width;
+	a.height = height;
+	a.fourcc = fourcc;
+	a.modifier = modifier;
+	a.usage = usage;
+	a.attribute = (Dmabufd__Attribute)attribute;
+	a.flags = flags;
+	a.label = (char *)(label ? label : "");
+	req.body_case = DMABUFD__REQUEST__BODY_ALLOC_FRAMEBUFFER;
+	req.alloc_framebuffer = &a;
+	r = transact(client, &req, DMABUFD__REPLY__BODY_ALLOC_FRAMEBUFFER, true, &reply, &fd);
+	if (r < 0)
+		return r;
+
+	/* Never trust the layout: it must describe what was asked, inside the fd. */
+	fr = reply->alloc_framebuffer;
+	r = -EPROTO;
+	if (fr && fr->buffer_id && fr->n_planes >= 1 && fr->n_planes <= FB_MAX_PLANES &&
+	    fr->width == width && fr->height == height && fr->fourcc == fourcc &&
+	    fr->modifier == modifier) {
+		layout.width = fr->width;
+		layout.height = fr->height;
+		layout.fourcc = fr->fourcc;
+		layout.modifier = fr->modifier;
+		layout.num_planes = (uint32_t)fr->n_planes;
+		layout.size = fr->size;
+		for (size_t i = 0; i < fr->n_planes; i++) {
+			layout.offsets[i] = fr->planes[i]->offset;
+			layout.pitches[i] = fr->planes[i]->pitch;
+			layout.sizes[i] = fr->planes[i]->size;
+		}
+		r = fb_layout_validate(&layout);
+	}
+	if (r < 0) {
+		log_debug("libdmabufd: reply %llu: malformed framebuffer layout",
+			  (unsigned long long)reply->id);
+		dmabufd__reply__free_unpacked(reply, NULL);
+		close(fd);
+		return -EPROTO;
+	}
+	fb_layout_to_framebuffer(&layout, fr->buffer_id, fd, ret);
+	dmabufd__reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_alloc_async(struct dmabufd_client *client, uint64_t size,
+				       uint64_t alignment, enum dmabufd_attribute attribute,
+				       uint32_t flags, const char *label, dmabufd_alloc_cb cb,
+				       void *userdata)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	struct pending *p;
+	int r;
+
+	if (!client || !cb)
+		return -EINVAL;
+	client->reason[0] = '\0';
+	r = check_alloc_args(client, size, alignment, attribute, flags, label);
+	if (r < 0)
+		return r;
+	if (client->dead)
+		return client->dead;
+	if (client->n_async >= client->async_limit)
+		return -EBUSY;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->expect = DMABUFD__REPLY__BODY_ALLOC;
+	p->want_fd = true;
+	p->cb = cb;
+	p->userdata = userdata;
+	p->min_size = size;
+	p->fd = -1;
+	fill_alloc(&req, &a, size, alignment, attribute, flags, label);
+	r = send_request(client, &req, &p->id);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	pending_append(client, p);
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_release(struct dmabufd_client *client, uint64_t id)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
+	Dmabufd__Reply *reply = NULL;
+	int r;
+
+	if (!client)
+		return -EINVAL;
+	rel.buffer_id = id;
+	req.body_case = DMABUFD__REQUEST__BODY_RELEASE;
+	req.release = &rel;
+	r = transact(client, &req, DMABUFD__REPLY__BODY__NOT_SET, false, &reply, NULL);
+	if (r < 0)
+		return r;
+	dmabufd__reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_release_async(struct dmabufd_client *client, uint64_t id)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
+	uint64_t sent;
+
+	if (!client)
+		return -EINVAL;
+	/* A daemon without RELEASE_NO_REPLY would answer: wait for it. */
+	if (!client->release_no_reply)
+		return dmabufd_release(client, id);
+	client->reason[0] = '\0';
+	if (client->dead)
+		return client->dead;
+	if (++client->releases_unread > RELEASE_ASYNC_DRAIN) {
+		int ran = 0, r;
+
+		while ((r = read_one(client, false, &ran)) == 1)
+			;
+		if (r < 0)
+			return r;
+		client->releases_unread = 1;
+	}
+	rel.buffer_id = id;
+	rel.flags = DMABUFD__RELEASE_FLAG__RELEASE_NO_REPLY;
+	req.body_case = DMABUFD__REQUEST__BODY_RELEASE;
+	req.release = &rel;
+	return send_request(client, &req, &sent);
+}
+
+DMABUFD_EXPORT int dmabufd_release_failures(struct dmabufd_client *client, uint64_t *ret_count,
+					    uint64_t *ret_id, int *ret_error)
+{
+	if (!client)
+		return -EINVAL;
+	if (ret_count)
+		*ret_count = client->release_failures;
+	if (ret_id)
+		*ret_id = client->release_failed_id;
+	if (ret_error)
+		*ret_error = client->release_failed_error;
+	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_compact(struct dmabufd_client *client,
+				   struct dmabufd_compact_result *ret)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Compact cp = DMABUFD__COMPACT__INIT;
+	Dmabufd__Reply *reply = NULL;
+	const Dmabufd__CompactReply *cr;
+	int r;
+
+	if (!client || !ret)
+		return -EINVAL;
+	req.body_case = DMABUFD__REQUEST__BODY_COMPACT;
+	req.compact = &cp;
+	r = transact(client, &req, DMABUFD__REPLY__BODY_COMPACT, false, &reply, NULL);
+	if (r < 0)
+		return r;
+	cr = reply->compact;
+	*ret = (struct dmabufd_compact_result){
+		.planned_moves = cr->planned_moves,
+		.planned_bytes = cr->planned_bytes,
+		.moves = cr->moves,
+		.bytes_moved = cr->bytes_moved,
+		.largest_free_before = cr->largest_free_before,
+		.largest_free_after = cr->largest_free_after,
+	};
+	dmabufd__reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
+/* ---- attributes ------------------------------------------------------- */
+
+DMABUFD_EXPORT const char *dmabufd_attribute_name(enum dmabufd_attribute attribute)
+{
+	switch (attribute) {
+	case DMABUFD_ATTR_CACHED:
+		return "cached";
+	case DMABUFD_ATTR_WRITECOMBINE:
+		return "wc";
+	case DMABUFD_ATTR_UNCACHED:
+		return "uncached";
+	}
+	return "unknown";
+}
+
+DMABUFD_EXPORT int dmabufd_attribute_from_string(const char *s, enum dmabufd_attribute *ret)
+{
+	static const struct {
+		const char *name;
+		enum dmabufd_attribute attr;
+	} names[] = {
+		{ "cached", DMABUFD_ATTR_CACHED },       { "wb", DMABUFD_ATTR_CACHED },
+		{ "wc", DMABUFD_ATTR_WRITECOMBINE },     { "writecombine", DMABUFD_ATTR_WRITECOMBINE },
+		{ "write-combine", DMABUFD_ATTR_WRITECOMBINE },
+		{ "uc", DMABUFD_ATTR_UNCACHED },         { "uncached", DMABUFD_ATTR_UNCACHED },
+	};
+
+	if (!s || !ret)
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (strcasecmp(s, names[i].name) == 0) {
+			*ret = names[i].attr;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
