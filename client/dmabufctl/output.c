@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attr.h"
 #include "dmabufctl.h"
 
 void json_print(json_object *o)
@@ -297,7 +298,7 @@ json_object *account_json(const struct dmabufd_account *u, enum dmabufd_account_
 	json_add_u64(o, "imported_buffers", u->imported_buffers);
 	oa = json_object_new_object();
 	ia = json_object_new_object();
-	for (int a = 0; a < 3; a++) {
+	for (int a = 0; a < ATTR_COUNT; a++) {
 		const char *n = dmabufd_attribute_name((enum dmabufd_attribute)a);
 
 		json_add_u64(oa, n, u->owned_by_attribute[a]);

@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
+#include "attr.h"
 #include "internal.h"
 #include "dmabufd/framebuffer.h"
 #include "fb_layout.h"
@@ -318,36 +318,12 @@ DMABUFD_EXPORT int dmabufd_compact(struct dmabufd_client *client,
 
 DMABUFD_EXPORT const char *dmabufd_attribute_name(enum dmabufd_attribute attribute)
 {
-	switch (attribute) {
-	case DMABUFD_ATTR_CACHED:
-		return "cached";
-	case DMABUFD_ATTR_WRITECOMBINE:
-		return "wc";
-	case DMABUFD_ATTR_UNCACHED:
-		return "uncached";
-	}
-	return "unknown";
+	const char *name = attr_short_name(attribute);
+
+	return name ? name : "unknown";
 }
 
 DMABUFD_EXPORT int dmabufd_attribute_from_string(const char *s, enum dmabufd_attribute *ret)
 {
-	static const struct {
-		const char *name;
-		enum dmabufd_attribute attr;
-	} names[] = {
-		{ "cached", DMABUFD_ATTR_CACHED },       { "wb", DMABUFD_ATTR_CACHED },
-		{ "wc", DMABUFD_ATTR_WRITECOMBINE },     { "writecombine", DMABUFD_ATTR_WRITECOMBINE },
-		{ "write-combine", DMABUFD_ATTR_WRITECOMBINE },
-		{ "uc", DMABUFD_ATTR_UNCACHED },         { "uncached", DMABUFD_ATTR_UNCACHED },
-	};
-
-	if (!s || !ret)
-		return -EINVAL;
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		if (strcasecmp(s, names[i].name) == 0) {
-			*ret = names[i].attr;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return attr_from_string(s, ret);
 }

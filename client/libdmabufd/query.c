@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attr.h"
 #include "internal.h"
 #include "macros.h"
 
@@ -296,9 +297,9 @@ static void fill_usage_row(struct dmabufd_account *d, const Dmabufd__AccountingE
 	d->owned_buffers = e->owned_buffers;
 	d->imported_bytes = e->imported_bytes;
 	d->imported_buffers = e->imported_buffers;
-	for (size_t a = 0; a < 3 && a < e->n_owned_bytes_by_attribute; a++)
+	for (size_t a = 0; a < ATTR_COUNT && a < e->n_owned_bytes_by_attribute; a++)
 		d->owned_by_attribute[a] = e->owned_bytes_by_attribute[a];
-	for (size_t a = 0; a < 3 && a < e->n_imported_bytes_by_attribute; a++)
+	for (size_t a = 0; a < ATTR_COUNT && a < e->n_imported_bytes_by_attribute; a++)
 		d->imported_by_attribute[a] = e->imported_bytes_by_attribute[a];
 	d->tokens = e->tokens;
 }

@@ -441,8 +441,9 @@ DMABUFD_EXPORT int dmabufd_dispatch(struct dmabufd_client *client);
 DMABUFD_EXPORT const char *dmabufd_attribute_name(enum dmabufd_attribute attribute);
 
 /**
- * dmabufd_attribute_from_string() - parse "cached"/"wb", "wc"/"writecombine",
- * "uc"/"uncached". Return: 0 and *ret set, or -EINVAL.
+ * dmabufd_attribute_from_string() - parse an attribute name, ignoring case:
+ * "cached"/"wb", "write-combine"/"writecombine"/"wc", "uncached"/"uc".
+ * Return: 0 and *ret set, or -EINVAL.
  */
 DMABUFD_EXPORT int dmabufd_attribute_from_string(const char *s, enum dmabufd_attribute *ret);
 
