@@ -101,7 +101,7 @@ json_object *buffer_info_json(const struct dmabufd_buffer_info *b, uint64_t now)
 	json_add_u64(o, "created_usec", b->created_usec);
 	json_add_u64(o, "age_usec", now > b->created_usec ? now - b->created_usec : 0);
 	json_add_u64(o, "offset", b->offset);
-	json_add_str(o, "backend", b->backend); /* issue 5: the active backend that made it */
+	json_add_str(o, "backend", b->backend); /* several may serve: the one that made it */
 	/* Sharing: the owner above is charged; importers are recorded. */
 	json_add_u64(o, "charged_uid", b->owner_uid);
 	json_add_u64(o, "charged_gid", b->owner_gid);
@@ -201,7 +201,7 @@ json_object *stats_json(const struct dmabufd_stats *s)
 		json_object_array_add(probe, e);
 	}
 	json_object_object_add(o, "probe", probe);
-	probe = json_object_new_array(); /* issue 5: every active backend, in order */
+	probe = json_object_new_array(); /* every active backend, in probe order */
 	for (uint32_t i = 0; i < s->num_backends && i < DMABUFD_MAX_BACKENDS; i++) {
 		const struct dmabufd_backend_stats *bs = &s->backends[i];
 		json_object *e = json_object_new_object(), *attrs = json_object_new_array();

@@ -252,35 +252,30 @@ static int wait_socket(int sock, short events, bool block)
 }
 
 /*
- * Reads one datagram and hands it to its request. @block: wait for one.
- * Return: 1 when a datagram was handled (*ran += callbacks run), 0 when
- * none was queued (only when !@block), negative errno when the connection
- * failed (pending requests have been failed).
+ * Receives one datagram into c->rx and its fds into @fds.
+ * Return: its length (> 0); 0 when none is queued (only when !@block);
+ * negative errno: poll(2) failed, or the connection failed (pending
+ * requests have been failed, *ran += callbacks run).
  */
-int read_one(struct dmabufd_client *c, bool block, int *ran)
+static long receive(struct dmabufd_client *c, bool block, int *fds, size_t *nfds,
+		    unsigned *wire_flags, int *ran)
 {
-	int fds[DMABUFD_MAX_FDS];
-	size_t nfds = 0;
-	unsigned wire_flags = 0;
-	Dmabufd__Reply *reply;
-	struct pending *p;
-	int fd = -1, error, r;
 	long n;
+	int r;
 
-	if (c->dead)
-		return c->dead;
 	if (!block) {
 		r = wait_socket(c->sock, POLLIN, false);
 		if (r <= 0)
 			return r;
 	}
 	/*
-	 * Blocking: receive at once (one system call per reply, issue 10) and
-	 * poll only when the application made the socket O_NONBLOCK.
+	 * Blocking: receive at once (one system call per reply: a reply's
+	 * latency is the request's) and poll only when the application made
+	 * the socket O_NONBLOCK.
 	 */
 	for (;;) {
-		n = wire_recv(c->sock, c->rx, DMABUFD_MAX_MESSAGE, fds, DMABUFD_MAX_FDS, &nfds,
-			      &wire_flags);
+		n = wire_recv(c->sock, c->rx, DMABUFD_MAX_MESSAGE, fds, DMABUFD_MAX_FDS, nfds,
+			      wire_flags);
 		if (n != -EAGAIN)
 			break;
 		if (!block)
@@ -290,27 +285,35 @@ int read_one(struct dmabufd_client *c, bool block, int *ran)
 			return r;
 	}
 	if (n <= 0) {
-		error = n == 0 ? -ECONNRESET : (int)n;
+		int error = n == 0 ? -ECONNRESET : (int)n;
+
 		*ran += fail_connection(c, error);
 		return error;
 	}
-	if (wire_flags & WIRE_TRUNCATED) {
-		wire_close_fds(fds, nfds);
+	if (*wire_flags & WIRE_TRUNCATED) {
+		wire_close_fds(fds, *nfds);
 		log_debug("libdmabufd: datagram of %ld bytes exceeds %u", n, DMABUFD_MAX_MESSAGE);
 		*ran += fail_connection(c, -EPROTO);
 		return -EPROTO;
 	}
-	reply = dmabufd__reply__unpack(NULL, (size_t)n, c->rx);
-	if (!reply) {
-		wire_close_fds(fds, nfds);
-		log_debug("libdmabufd: datagram of %ld bytes is not a Reply", n);
-		*ran += fail_connection(c, -EPROTO);
-		return -EPROTO;
-	}
-	p = reply->id ? pending_find(c, reply->id) : NULL;
-	if (!p && reply->body_case == DMABUFD__REPLY__BODY_RELEASE_FAILED &&
-	    reply->id != 0 && reply->id < c->next_id && reply->error < 0 &&
-	    reply->error >= -ERRNO_MAX && nfds == 0 && !(wire_flags & WIRE_FDS_TRUNCATED)) {
+	return n;
+}
+
+/*
+ * Handles a reply no pending request waits for, and frees it: a failed
+ * dmabufd_release_async() is counted; a refusal of the connection itself
+ * (id 0 before Hello was answered) or anything else fails the connection.
+ * Return: 1, or the negative errno the connection failed with.
+ */
+static int handle_unmatched(struct dmabufd_client *c, Dmabufd__Reply *reply, int *fds,
+			    size_t nfds, unsigned wire_flags, int *ran)
+{
+	bool refusal = reply->error < 0 && reply->error >= -ERRNO_MAX;
+	int error = -EPROTO;
+
+	if (reply->body_case == DMABUFD__REPLY__BODY_RELEASE_FAILED && reply->id != 0 &&
+	    reply->id < c->next_id && refusal && nfds == 0 &&
+	    !(wire_flags & WIRE_FDS_TRUNCATED)) {
 		/* A dmabufd_release_async() failed: no call waits for it. */
 		c->release_failures++;
 		c->release_failed_id = reply->release_failed->buffer_id;
@@ -321,29 +324,65 @@ int read_one(struct dmabufd_client *c, bool block, int *ran)
 		dmabufd__reply__free_unpacked(reply, NULL);
 		return 1;
 	}
-	if (!p && reply->id == 0 && reply->error < 0 && reply->error >= -ERRNO_MAX &&
-	    c->info.version == 0) {
+	if (reply->id == 0 && refusal && c->info.version == 0) {
 		/* The daemon refused the connection itself ([access] policy,
 		 * too many clients) before Hello: fail with its errno. */
 		error = reply->error;
 		log_debug("libdmabufd: connection refused: %s (%s)", strerror(-error),
 			  reply->reason);
-		wire_close_fds(fds, nfds);
-		set_reason(c, reply->reason);
-		dmabufd__reply__free_unpacked(reply, NULL);
-		*ran += fail_connection(c, error);
-		return error;
-	}
-	if (!p) {
+	} else {
 		log_debug("libdmabufd: reply id %llu matches no request (error %d: %s)",
 			  (unsigned long long)reply->id, (int)reply->error, reply->reason);
+	}
+	wire_close_fds(fds, nfds);
+	if (reply->error < 0)
+		set_reason(c, reply->reason);
+	dmabufd__reply__free_unpacked(reply, NULL);
+	*ran += fail_connection(c, error);
+	return error;
+}
+
+/* Runs the callback of an asynchronous Alloc; frees @p and @reply. */
+static void complete_async(struct dmabufd_client *c, struct pending *p, Dmabufd__Reply *reply,
+			   int error, int fd)
+{
+	struct dmabufd_buffer buf;
+
+	if (!error) {
+		error = parse_alloc(reply->alloc, p->min_size, fd, &buf);
+		if (error)
+			close(fd);
+	}
+	run_callback(c, p, error, error ? NULL : &buf, reply->reason);
+	dmabufd__reply__free_unpacked(reply, NULL);
+	pending_free(p);
+}
+
+int read_one(struct dmabufd_client *c, bool block, int *ran)
+{
+	int fds[DMABUFD_MAX_FDS];
+	size_t nfds = 0;
+	unsigned wire_flags = 0;
+	Dmabufd__Reply *reply;
+	struct pending *p;
+	int fd = -1, error;
+	long n;
+
+	if (c->dead)
+		return c->dead;
+	n = receive(c, block, fds, &nfds, &wire_flags, ran);
+	if (n <= 0)
+		return (int)n;
+	reply = dmabufd__reply__unpack(NULL, (size_t)n, c->rx);
+	if (!reply) {
 		wire_close_fds(fds, nfds);
-		if (reply->error < 0)
-			set_reason(c, reply->reason);
-		dmabufd__reply__free_unpacked(reply, NULL);
+		log_debug("libdmabufd: datagram of %ld bytes is not a Reply", n);
 		*ran += fail_connection(c, -EPROTO);
 		return -EPROTO;
 	}
+	p = reply->id ? pending_find(c, reply->id) : NULL;
+	if (!p)
+		return handle_unmatched(c, reply, fds, nfds, wire_flags, ran);
 	pending_unlink(c, p);
 	error = check_reply(p, reply, fds, nfds, wire_flags, &fd);
 	log_debug("libdmabufd: reply %llu: %d", (unsigned long long)reply->id, error);
@@ -355,23 +394,8 @@ int read_one(struct dmabufd_client *c, bool block, int *ran)
 		p->fd = fd;
 		return 1;
 	}
-
-	/* Asynchronous Alloc. */
-	{
-		struct dmabufd_buffer buf;
-
-		if (!error) {
-			error = parse_alloc(reply->alloc, p->min_size, fd, &buf);
-			if (error) {
-				close(fd);
-				fd = -1;
-			}
-		}
-		run_callback(c, p, error, error ? NULL : &buf, reply->reason);
-		dmabufd__reply__free_unpacked(reply, NULL);
-		pending_free(p);
-		(*ran)++;
-	}
+	complete_async(c, p, reply, error, fd);
+	(*ran)++;
 	return 1;
 }
 

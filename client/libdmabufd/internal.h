@@ -59,7 +59,7 @@ struct dmabufd_client {
 	struct dmabufd_info info;
 	char reason[DMABUFD_REASON_MAX];
 	uint8_t *rx;                     /* DMABUFD_MAX_MESSAGE bytes */
-	/* dmabufd_release_async() (issue 10) */
+	/* dmabufd_release_async(): releases the daemon answers only on failure */
 	bool release_no_reply;           /* the daemon offers RELEASE_NO_REPLY */
 	uint64_t release_failures;       /* failures the daemon reported */
 	uint64_t release_failed_id;      /* buffer id of the latest one */

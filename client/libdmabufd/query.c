@@ -47,7 +47,7 @@ static void fill_info(struct dmabufd_buffer_info *d, const Dmabufd__BufferInfo *
 	}
 	d->tokens = s->tokens;
 	d->owner_transfers = s->owner_transfers;
-	copy_string(d->backend, sizeof(d->backend), s->backend); /* issue 5 */
+	copy_string(d->backend, sizeof(d->backend), s->backend);
 }
 
 /*
@@ -261,7 +261,8 @@ DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_s
 		e->present = sr->probe[i]->present;
 		e->chosen = sr->probe[i]->chosen;
 	}
-	for (size_t i = 0; i < sr->n_backends && i < DMABUFD_MAX_BACKENDS; i++) { /* issue 5 */
+	/* Several backends may serve at once; the first DMABUFD_MAX_BACKENDS are kept. */
+	for (size_t i = 0; i < sr->n_backends && i < DMABUFD_MAX_BACKENDS; i++) {
 		const Dmabufd__BackendInfo *bi = sr->backends[i];
 		struct dmabufd_backend_stats *e = &st.backends[st.num_backends++];
 

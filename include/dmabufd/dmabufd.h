@@ -130,7 +130,7 @@ struct dmabufd_buffer_info {
 	struct dmabufd_importer importers[DMABUFD_LIST_IMPORTERS]; /**< the oldest ones */
 	uint32_t tokens;               /**< live share tokens for this buffer */
 	uint32_t owner_transfers;      /**< times an importer took over ownership */
-	char backend[16];              /**< the active backend that made it (issue 5) */
+	char backend[16];              /**< the active backend that made it */
 };
 
 /** Most backends a Stats probe report lists. */
@@ -169,7 +169,7 @@ struct dmabufd_stats {
 	uint64_t compaction_moves;     /**< buffers relocated (on request or on -ENOSPC) */
 	uint64_t compaction_bytes;     /**< bytes relocated */
 	uint32_t orphaned_buffers;     /**< restored after a restart, owner not back yet */
-	/* Backends tried at start, in probe order (issue 5). */
+	/* Backends tried at start, in probe order. */
 	uint32_t num_probe;            /**< entries used in probe[] */
 	struct dmabufd_probe_entry {
 		char backend[16];      /**< "kmod", "dma-heap", "udmabuf", "memfd" */
@@ -178,7 +178,7 @@ struct dmabufd_stats {
 		char reason[96];       /**< why (error, "not active", ...) */
 	} probe[DMABUFD_MAX_PROBE];
 	/*
-	 * Every active backend, in probe order (issue 5: several at once; an
+	 * Every active backend, in probe order (several serve at once; an
 	 * Alloc goes to the first that satisfies it). capacity above is their
 	 * sum; the region figures above are the first one's.
 	 */
@@ -290,7 +290,7 @@ DMABUFD_EXPORT int dmabufd_alloc(struct dmabufd_client *client, uint64_t size,
 
 /**
  * dmabufd_alloc_devices() - dmabufd_alloc() for buffers that the named
- * devices will import (issue 5).
+ * devices will import.
  * @devices: @num_devices paths, each /dev/dri/NODE (a DRM card or render node)
  *           or /sys/devices/PATH, at most 255 bytes, no "." or ".." component
  * @num_devices: 0 .. DMABUFD_MAX_DEVICES
