@@ -55,6 +55,14 @@ static bool is_protocol_error(int r)
 	       r == -ECONNABORTED || r == -ENOTCONN;
 }
 
+/* "E2BIG" for -E2BIG: the symbol a reader can look up. */
+static const char *errno_name(int r)
+{
+	const char *name = strerrorname_np(-r);
+
+	return name ? name : "unknown errno";
+}
+
 int request_failed(struct ctx *ctx, const char *what, int r)
 {
 	const char *reason = dmabufd_last_reason(ctx->client);
@@ -70,25 +78,34 @@ int request_failed(struct ctx *ctx, const char *what, int r)
 				"(stopped or restarted?)\n", what, strerror(-r), ctx->socket);
 		return EXIT_PROTOCOL;
 	}
+	/* The reason is what the user acts on; the errno names the class. */
 	if (reason && *reason)
-		fprintf(stderr, "dmabufctl: %s refused: %s: %s\n", what, strerror(-r), reason);
+		fprintf(stderr, "dmabufctl: %s refused: %s (%s)\n", what, reason, errno_name(r));
 	else
-		fprintf(stderr, "dmabufctl: %s failed: %s\n", what, strerror(-r));
+		fprintf(stderr, "dmabufctl: %s failed: %s (%s)\n", what, strerror(-r),
+			errno_name(r));
 	return EXIT_REFUSED;
 }
 
-int connect_daemon(struct ctx *ctx)
+/*
+ * A failed dmabufd_connect() with the library's reason: non-empty when the
+ * daemon refused this client (its [access] policy, too many clients), ""
+ * when the socket itself could not be opened.
+ */
+static int connect_failed(const struct ctx *ctx, int r, const char *reason)
 {
-	int r = dmabufd_connect(ctx->socket, &ctx->client);
-
-	if (r == 0)
-		return EXIT_OK;
-	switch (r) {
-	case -EPROTONOSUPPORT:
+	if (r == -EPROTONOSUPPORT) {
 		fprintf(stderr, "dmabufctl: the daemon at %s speaks another protocol version "
 				"(this dmabufctl speaks %u); upgrade one of them\n",
 			ctx->socket, DMABUFD_PROTOCOL_VERSION);
 		return EXIT_PROTOCOL;
+	}
+	if (*reason) {
+		fprintf(stderr, "dmabufctl: dmabufd at %s refused the connection: %s (%s)\n",
+			ctx->socket, reason, errno_name(r));
+		return EXIT_CONNECT;
+	}
+	switch (r) {
 	case -EPROTO:
 	case -ECONNRESET:
 	case -EPIPE:
@@ -103,15 +120,22 @@ int connect_daemon(struct ctx *ctx)
 		return EXIT_CONNECT;
 	case -EACCES:
 	case -EPERM:
-		fprintf(stderr, "dmabufctl: cannot connect to %s: %s\n"
-				"  check the socket's owner/group/mode, or the daemon's policy "
-				"for your user\n", ctx->socket, strerror(-r));
+		fprintf(stderr, "dmabufctl: cannot open socket %s: %s (file mode)\n"
+				"  check the socket's owner, group and mode\n", ctx->socket,
+			strerror(-r));
 		return EXIT_CONNECT;
 	default:
 		fprintf(stderr, "dmabufctl: cannot connect to %s: %s\n", ctx->socket,
 			strerror(-r));
 		return EXIT_CONNECT;
 	}
+}
+
+int connect_daemon(struct ctx *ctx)
+{
+	int r = dmabufd_connect(ctx->socket, &ctx->client);
+
+	return r == 0 ? EXIT_OK : connect_failed(ctx, r, dmabufd_last_reason(NULL));
 }
 
 int hold(struct ctx *ctx, long seconds)
@@ -177,7 +201,8 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: dmabufctl [--socket PATH] [--json] COMMAND [ARGS...]\n\n"
+	fprintf(f, "Usage: dmabufctl [--socket PATH] [--json] COMMAND [ARGS...]\n"
+		   "       dmabufctl --version\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %-58s %s\n", commands[i].name, commands[i].args,
@@ -186,6 +211,7 @@ static void usage(FILE *f)
 		   "  --socket PATH  daemon socket (default: $DMABUFD_SOCKET, else %s)\n"
 		   "  --json         machine-readable output\n"
 		   "  --help         this text; COMMAND --help for a command's options\n"
+		   "  -V, --version  print dmabufctl's version and exit\n"
 		   "\nExit status: 0 ok, 1 request refused by the daemon, 2 usage error,\n"
 		   "3 cannot connect, 4 protocol error or connection lost,\n"
 		   "5 demo data read back wrong.\n", DMABUFD_DEFAULT_SOCKET);
@@ -197,13 +223,14 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	struct ctx ctx = { 0 };
 	const char *env;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (!*optarg)
@@ -215,6 +242,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("dmabufctl %s\n", DMABUFD_VERSION);
 			return EXIT_OK;
 		default:
 			return usage_error("bad option");

@@ -19,23 +19,32 @@
 
 /* ---- requests --------------------------------------------------------- */
 
+/* Local validation of what every allocation takes (the daemon checks again). */
+static int check_common_args(struct dmabufd_client *c, enum dmabufd_attribute attribute,
+			     uint32_t flags, const char *label)
+{
+	if ((unsigned)attribute > DMABUFD_ATTR_UNCACHED)
+		return local_error(c, -EINVAL, "unknown attribute");
+	if (flags & ~(uint32_t)DMABUFD_ALLOC_FLAGS_ALL)
+		return local_error(c, -EINVAL, "unknown alloc flags");
+	if (label && strnlen(label, DMABUFD_LABEL_MAX + 1) > DMABUFD_LABEL_MAX)
+		return local_error(c, -EINVAL, "label longer than DMABUFD_LABEL_MAX bytes");
+	return 0;
+}
+
 /* Local validation of Alloc arguments (the daemon checks them again). */
-static int check_alloc_args(const struct dmabufd_client *c, uint64_t size, uint64_t alignment,
+static int check_alloc_args(struct dmabufd_client *c, uint64_t size, uint64_t alignment,
 			    enum dmabufd_attribute attribute, uint32_t flags, const char *label)
 {
 	uint64_t page = c->info.page_size ? c->info.page_size : 4096;
 
-	if (size == 0 || size > UINT64_MAX - (page - 1))
-		return -EINVAL;
+	if (size == 0)
+		return local_error(c, -EINVAL, "size 0");
+	if (size > UINT64_MAX - (page - 1))
+		return local_error(c, -EINVAL, "size overflows when rounded up to pages");
 	if (alignment && ((alignment & (alignment - 1)) || alignment < page))
-		return -EINVAL;
-	if ((unsigned)attribute > DMABUFD_ATTR_UNCACHED)
-		return -EINVAL;
-	if (flags & ~(uint32_t)DMABUFD_ALLOC_FLAGS_ALL)
-		return -EINVAL;
-	if (label && strnlen(label, DMABUFD_LABEL_MAX + 1) > DMABUFD_LABEL_MAX)
-		return -EINVAL;
-	return 0;
+		return local_error(c, -EINVAL, "alignment not a power of two >= the page size");
+	return check_common_args(c, attribute, flags, label);
 }
 
 static void fill_alloc(Dmabufd__Request *req, Dmabufd__Alloc *a, uint64_t size,
@@ -55,30 +64,8 @@ DMABUFD_EXPORT int dmabufd_alloc(struct dmabufd_client *client, uint64_t size,
 				 uint64_t alignment, enum dmabufd_attribute attribute,
 				 uint32_t flags, const char *label, struct dmabufd_buffer *ret)
 {
-	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
-	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
-	Dmabufd__Reply *reply = NULL;
-	struct dmabufd_buffer buf;
-	int fd = -1, r;
-
-	if (!client || !ret)
-		return -EINVAL;
-	client->reason[0] = '\0';
-	r = check_alloc_args(client, size, alignment, attribute, flags, label);
-	if (r < 0)
-		return r;
-	fill_alloc(&req, &a, size, alignment, attribute, flags, label);
-	r = transact(client, &req, DMABUFD__REPLY__BODY_ALLOC, true, &reply, &fd);
-	if (r < 0)
-		return r;
-	r = parse_alloc(reply->alloc, size, fd, &buf);
-	dmabufd__reply__free_unpacked(reply, NULL);
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	*ret = buf;
-	return 0;
+	return dmabufd_alloc_devices(client, size, alignment, attribute, flags, label, NULL, 0,
+				     ret);
 }
 
 DMABUFD_EXPORT int dmabufd_alloc_devices(struct dmabufd_client *client, uint64_t size,
@@ -93,12 +80,13 @@ DMABUFD_EXPORT int dmabufd_alloc_devices(struct dmabufd_client *client, uint64_t
 	struct dmabufd_buffer buf;
 	int fd = -1, r;
 
-	if (!client || !ret || num_devices > DMABUFD_MAX_DEVICES || (num_devices && !devices))
+	if (call_begin(client) < 0 || !ret)
 		return -EINVAL;
+	if (num_devices > DMABUFD_MAX_DEVICES || (num_devices && !devices))
+		return local_error(client, -EINVAL, "more than DMABUFD_MAX_DEVICES devices");
 	for (uint32_t i = 0; i < num_devices; i++)
 		if (!devices[i] || strnlen(devices[i], 256) > 255)
-			return -EINVAL;
-	client->reason[0] = '\0';
+			return local_error(client, -EINVAL, "device path NULL or over 255 bytes");
 	r = check_alloc_args(client, size, alignment, attribute, flags, label);
 	if (r < 0)
 		return r;
@@ -131,13 +119,15 @@ DMABUFD_EXPORT int dmabufd_alloc_framebuffer(struct dmabufd_client *client, uint
 	struct fb_layout layout = { 0 };
 	int fd = -1, r;
 
-	if (!client || !ret)
+	if (call_begin(client) < 0 || !ret)
 		return -EINVAL;
-	client->reason[0] = '\0';
-	if (width == 0 || height == 0 || usage == 0 || (unsigned)attribute > DMABUFD_ATTR_UNCACHED ||
-	    (flags & ~(uint32_t)DMABUFD_ALLOC_FLAGS_ALL) ||
-	    (label && strnlen(label, DMABUFD_LABEL_MAX + 1) > DMABUFD_LABEL_MAX))
-		return -EINVAL;
+	if (width == 0 || height == 0)
+		return local_error(client, -EINVAL, "width or height 0");
+	if (usage == 0)
+		return local_error(client, -EINVAL, "no usage bits");
+	r = check_common_args(client, attribute, flags, label);
+	if (r < 0)
+		return r;
 	a.width = width;
 	a.height = height;
 	a.fourcc = fourcc;
@@ -193,16 +183,15 @@ DMABUFD_EXPORT int dmabufd_alloc_async(struct dmabufd_client *client, uint64_t s
 	struct pending *p;
 	int r;
 
-	if (!client || !cb)
+	if (call_begin(client) < 0 || !cb)
 		return -EINVAL;
-	client->reason[0] = '\0';
 	r = check_alloc_args(client, size, alignment, attribute, flags, label);
 	if (r < 0)
 		return r;
 	if (client->dead)
 		return client->dead;
 	if (client->n_async >= client->async_limit)
-		return -EBUSY;
+		return local_error(client, -EBUSY, "too many asynchronous Allocs in flight");
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -229,7 +218,7 @@ DMABUFD_EXPORT int dmabufd_release(struct dmabufd_client *client, uint64_t id)
 	Dmabufd__Reply *reply = NULL;
 	int r;
 
-	if (!client)
+	if (call_begin(client) < 0)
 		return -EINVAL;
 	rel.buffer_id = id;
 	req.body_case = DMABUFD__REQUEST__BODY_RELEASE;
@@ -247,12 +236,11 @@ DMABUFD_EXPORT int dmabufd_release_async(struct dmabufd_client *client, uint64_t
 	Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
 	uint64_t sent;
 
-	if (!client)
+	if (call_begin(client) < 0)
 		return -EINVAL;
 	/* A daemon without RELEASE_NO_REPLY would answer: wait for it. */
 	if (!client->release_no_reply)
 		return dmabufd_release(client, id);
-	client->reason[0] = '\0';
 	if (client->dead)
 		return client->dead;
 	if (++client->releases_unread > RELEASE_ASYNC_DRAIN) {
@@ -274,7 +262,7 @@ DMABUFD_EXPORT int dmabufd_release_async(struct dmabufd_client *client, uint64_t
 DMABUFD_EXPORT int dmabufd_release_failures(struct dmabufd_client *client, uint64_t *ret_count,
 					    uint64_t *ret_id, int *ret_error)
 {
-	if (!client)
+	if (call_begin(client) < 0)
 		return -EINVAL;
 	if (ret_count)
 		*ret_count = client->release_failures;
@@ -294,7 +282,7 @@ DMABUFD_EXPORT int dmabufd_compact(struct dmabufd_client *client,
 	const Dmabufd__CompactReply *cr;
 	int r;
 
-	if (!client || !ret)
+	if (call_begin(client) < 0 || !ret)
 		return -EINVAL;
 	req.body_case = DMABUFD__REQUEST__BODY_COMPACT;
 	req.compact = &cp;

@@ -71,6 +71,20 @@ void set_reason(struct dmabufd_client *c, const char *reason)
 	copy_string(c->reason, sizeof(c->reason), reason);
 }
 
+int call_begin(struct dmabufd_client *c)
+{
+	if (!c)
+		return -EINVAL;
+	c->reason[0] = '\0';
+	return 0;
+}
+
+int local_error(struct dmabufd_client *c, int error, const char *reason)
+{
+	set_reason(c, reason);
+	return error;
+}
+
 static const char *body_name(Dmabufd__Reply__BodyCase body)
 {
 	switch (body) {
@@ -328,6 +342,7 @@ static int handle_unmatched(struct dmabufd_client *c, Dmabufd__Reply *reply, int
 		/* The daemon refused the connection itself ([access] policy,
 		 * too many clients) before Hello: fail with its errno. */
 		error = reply->error;
+		c->refused = true;
 		log_debug("libdmabufd: connection refused: %s (%s)", strerror(-error),
 			  reply->reason);
 	} else {
@@ -474,6 +489,8 @@ int transact(struct dmabufd_client *c, Dmabufd__Request *req,
 	if (p->reply)
 		c->releases_unread = 0;
 	r = p->error;
+	if (p->reply && p->reply->error < 0)
+		c->refused = true;
 	if (r < 0) {
 		if (p->reply || !c->reason[0]) /* keep a connection refusal's reason */
 			set_reason(c, p->reply && p->reply->error < 0 ? p->reply->reason : "");
@@ -525,22 +542,94 @@ static int read_refusal(struct dmabufd_client *c, int error)
 		return error;
 	if (reply->id == 0 && reply->error < 0 && reply->error >= -ERRNO_MAX) {
 		error = reply->error;
+		c->refused = true;
 		set_reason(c, reply->reason);
 	}
 	dmabufd__reply__free_unpacked(reply, NULL);
 	return error;
 }
 
-int dmabufd_connect_fd(int sock, const char *client_name, struct dmabufd_client **ret)
+/*
+ * Why the calling thread's latest dmabufd_connect() failed, for
+ * dmabufd_last_reason(NULL): no connection outlives the failure to hold it.
+ */
+static _Thread_local char connect_reason[DMABUFD_REASON_MAX];
+
+/*
+ * Keeps the reason of @c's failed Hello for dmabufd_last_reason(NULL). A
+ * refusal by the daemon always leaves one, so that callers can tell it
+ * from a socket that could not be opened.
+ */
+static void keep_connect_reason(const struct dmabufd_client *c, int error)
+{
+	if (c->reason[0])
+		copy_string(connect_reason, sizeof(connect_reason), c->reason);
+	else if (c->refused)
+		snprintf(connect_reason, sizeof(connect_reason),
+			 "dmabufd refused the connection without a reason (%s)", strerror(-error));
+}
+
+/* Takes what Hello's reply says into c->info. Return: 0, -EPROTO, -EPROTONOSUPPORT. */
+static int take_hello(struct dmabufd_client *c, const Dmabufd__HelloReply *h)
+{
+	if (!h)
+		return -EPROTO;
+	if (h->version != DMABUFD_PROTOCOL_VERSION) {
+		log_debug("libdmabufd: daemon speaks protocol %u, we speak %u", h->version,
+			  DMABUFD_PROTOCOL_VERSION);
+		snprintf(c->reason, sizeof(c->reason), "dmabufd speaks protocol %u, this library %u",
+			 h->version, DMABUFD_PROTOCOL_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	c->info.version = h->version;
+	copy_string(c->info.backend, sizeof(c->info.backend), h->backend);
+	c->info.attributes = h->attributes;
+	c->info.contiguous = !!h->contiguous;
+	c->info.migration = !!h->migration;
+	c->info.revocation = !!h->revocation;
+	c->info.dmabuf = !!h->dmabuf;
+	c->info.region_size = h->region_size;
+	c->info.page_size = h->page_size;
+	c->info.max_message = h->max_message;
+	c->info.max_buffers = h->max_buffers;
+	c->info.max_alloc = h->max_alloc;
+	c->release_no_reply = h->release_no_reply;
+	c->async_limit = c->info.max_buffers ? c->info.max_buffers : DMABUFD_ASYNC_DEFAULT_LIMIT;
+	if (c->async_limit > DMABUFD_ASYNC_MAX_LIMIT)
+		c->async_limit = DMABUFD_ASYNC_MAX_LIMIT;
+	return 0;
+}
+
+/* Says Hello on @c. Return: 0, or the negative errno the connection failed with. */
+static int say_hello(struct dmabufd_client *c, const char *client_name)
 {
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
 	Dmabufd__Hello hello = DMABUFD__HELLO__INIT;
 	Dmabufd__Reply *reply = NULL;
-	const Dmabufd__HelloReply *h;
-	struct dmabufd_client *c;
 	char name[CLIENT_NAME_MAX + 1];
 	int r;
 
+	copy_string(name, sizeof(name), client_name ? client_name : program_invocation_short_name);
+	hello.version = DMABUFD_PROTOCOL_VERSION;
+	hello.client_name = name;
+	req.body_case = DMABUFD__REQUEST__BODY_HELLO;
+	req.hello = &hello;
+	r = transact(c, &req, DMABUFD__REPLY__BODY_HELLO, false, &reply, NULL);
+	if (r == -EPIPE || r == -ECONNRESET)
+		r = read_refusal(c, r);
+	if (r < 0)
+		return r;
+	r = take_hello(c, reply->hello);
+	dmabufd__reply__free_unpacked(reply, NULL);
+	return r;
+}
+
+int dmabufd_connect_fd(int sock, const char *client_name, struct dmabufd_client **ret)
+{
+	struct dmabufd_client *c;
+	int r;
+
+	connect_reason[0] = '\0';
 	if (sock < 0 || !ret) {
 		if (sock >= 0)
 			close(sock);
@@ -558,51 +647,13 @@ int dmabufd_connect_fd(int sock, const char *client_name, struct dmabufd_client 
 		client_free(c);
 		return -ENOMEM;
 	}
-
-	copy_string(name, sizeof(name), client_name ? client_name : program_invocation_short_name);
-	hello.version = DMABUFD_PROTOCOL_VERSION;
-	hello.client_name = name;
-	req.body_case = DMABUFD__REQUEST__BODY_HELLO;
-	req.hello = &hello;
-	r = transact(c, &req, DMABUFD__REPLY__BODY_HELLO, false, &reply, NULL);
-	if (r == -EPIPE || r == -ECONNRESET)
-		r = read_refusal(c, r);
+	r = say_hello(c, client_name);
 	if (r < 0) {
-		log_debug("libdmabufd: Hello refused: %s (%s)", strerror(-r), c->reason);
+		log_debug("libdmabufd: Hello failed: %s (%s)", strerror(-r), c->reason);
+		keep_connect_reason(c, r);
 		client_free(c);
 		return r;
 	}
-	h = reply->hello;
-	if (!h) {
-		r = -EPROTO;
-	} else if (h->version != DMABUFD_PROTOCOL_VERSION) {
-		log_debug("libdmabufd: daemon speaks protocol %u, we speak %u", h->version,
-			  DMABUFD_PROTOCOL_VERSION);
-		r = -EPROTONOSUPPORT;
-	}
-	if (r < 0) {
-		dmabufd__reply__free_unpacked(reply, NULL);
-		client_free(c);
-		return r;
-	}
-	c->info.version = h->version;
-	copy_string(c->info.backend, sizeof(c->info.backend), h->backend);
-	c->info.attributes = h->attributes;
-	c->info.contiguous = !!h->contiguous;
-	c->info.migration = !!h->migration;
-	c->info.revocation = !!h->revocation;
-	c->info.dmabuf = !!h->dmabuf;
-	c->info.region_size = h->region_size;
-	c->info.page_size = h->page_size;
-	c->info.max_message = h->max_message;
-	c->info.max_buffers = h->max_buffers;
-	c->info.max_alloc = h->max_alloc;
-	c->release_no_reply = h->release_no_reply;
-	dmabufd__reply__free_unpacked(reply, NULL);
-
-	c->async_limit = c->info.max_buffers ? c->info.max_buffers : DMABUFD_ASYNC_DEFAULT_LIMIT;
-	if (c->async_limit > DMABUFD_ASYNC_MAX_LIMIT)
-		c->async_limit = DMABUFD_ASYNC_MAX_LIMIT;
 	*ret = c;
 	return 0;
 }
@@ -613,6 +664,7 @@ DMABUFD_EXPORT int dmabufd_connect(const char *path, struct dmabufd_client **ret
 	_cleanup_close_ int sock = -1;
 	size_t len;
 
+	connect_reason[0] = '\0';
 	if (!ret)
 		return -EINVAL;
 	if (!path || !*path)
@@ -646,7 +698,7 @@ DMABUFD_EXPORT void dmabufd_disconnect(struct dmabufd_client *client)
 
 DMABUFD_EXPORT int dmabufd_get_info(struct dmabufd_client *client, struct dmabufd_info *ret)
 {
-	if (!client || !ret)
+	if (call_begin(client) < 0 || !ret)
 		return -EINVAL;
 	*ret = client->info;
 	return 0;
@@ -654,19 +706,21 @@ DMABUFD_EXPORT int dmabufd_get_info(struct dmabufd_client *client, struct dmabuf
 
 DMABUFD_EXPORT const char *dmabufd_last_reason(struct dmabufd_client *client)
 {
-	return client ? client->reason : "";
+	return client ? client->reason : connect_reason;
 }
 
 DMABUFD_EXPORT int dmabufd_get_fd(struct dmabufd_client *client)
 {
-	return client ? client->sock : -EINVAL;
+	if (call_begin(client) < 0)
+		return -EINVAL;
+	return client->sock;
 }
 
 DMABUFD_EXPORT int dmabufd_dispatch(struct dmabufd_client *client)
 {
 	int ran = 0;
 
-	if (!client)
+	if (call_begin(client) < 0)
 		return -EINVAL;
 	for (;;) {
 		int r = read_one(client, false, &ran);

@@ -53,6 +53,7 @@ struct dmabufd_client {
 	int sock;
 	uint64_t next_id;
 	int dead;                        /* 0, or the error every call now returns */
+	bool refused;                    /* the daemon answered a request with an error */
 	struct pending *pending;         /* oldest first */
 	unsigned n_async;
 	unsigned async_limit;
@@ -90,6 +91,17 @@ int dmabufd_connect_fd(int sock, const char *client_name, struct dmabufd_client 
 void copy_string(char *dst, size_t cap, const char *src);
 /* Sets the text dmabufd_last_reason() returns ("" clears it). */
 void set_reason(struct dmabufd_client *c, const char *reason);
+
+/*
+ * Starts a public call on @c: the previous call's reason no longer
+ * applies, whatever this call returns. Every public function taking a
+ * connection calls it first.
+ * Return: 0, or -EINVAL when @c is NULL.
+ */
+int call_begin(struct dmabufd_client *c);
+
+/* Fails a call for a local reason: sets @reason, returns @error. */
+int local_error(struct dmabufd_client *c, int error, const char *reason);
 /* Queues @p (its id set) as the newest request awaiting a reply. */
 void pending_append(struct dmabufd_client *c, struct pending *p);
 

@@ -195,7 +195,7 @@ DMABUFD_EXPORT int dmabufd_list(struct dmabufd_client *client, struct dmabufd_bu
 	size_t n;
 	int r;
 
-	if (!client || !ret || !ret_count)
+	if (call_begin(client) < 0 || !ret || !ret_count)
 		return -EINVAL;
 	r = paged_request(client, &list_pages, NULL, &rows, &n);
 	if (r < 0)
@@ -219,7 +219,7 @@ DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_s
 	struct dmabufd_stats st = { 0 };
 	int r;
 
-	if (!client || !ret)
+	if (call_begin(client) < 0 || !ret)
 		return -EINVAL;
 	req.body_case = DMABUFD__REQUEST__BODY_STATS;
 	req.stats = &s;
@@ -350,8 +350,10 @@ DMABUFD_EXPORT int dmabufd_accounting(struct dmabufd_client *client, enum dmabuf
 	size_t n;
 	int r;
 
-	if (!client || !ret || !ret_count || (unsigned)kind > DMABUFD_ACCOUNT_GIDS)
+	if (call_begin(client) < 0 || !ret || !ret_count)
 		return -EINVAL;
+	if ((unsigned)kind > DMABUFD_ACCOUNT_GIDS)
+		return local_error(client, -EINVAL, "unknown accounting table");
 	r = paged_request(client, &accounting_pages, &kind, &rows, &n);
 	if (r < 0)
 		return r;

@@ -28,14 +28,16 @@ DMABUFD_EXPORT int dmabufd_share(struct dmabufd_client *client, uint64_t id,
 	struct dmabufd_token tok = { 0 };
 	int r;
 
-	if (!client || !ret || (flags & ~(uint32_t)DMABUFD_SHARE_SINGLE_USE))
+	if (call_begin(client) < 0 || !ret)
 		return -EINVAL;
-	client->reason[0] = '\0';
+	if (flags & ~(uint32_t)DMABUFD_SHARE_SINGLE_USE)
+		return local_error(client, -EINVAL, "unknown share flags");
 	if (who) {
 		if ((who->n_uids && !who->uids) || (who->n_gids && !who->gids) ||
 		    (who->n_pids && !who->pids) ||
 		    who->n_uids + who->n_gids + who->n_pids > SHARE_TARGETS_MAX)
-			return -EINVAL;
+			return local_error(client, -EINVAL,
+					   "more than 128 share targets, or a NULL target array");
 		/* The wire's integer widths differ from uid_t/gid_t/pid_t's in name only. */
 		uids = calloc(who->n_uids + 1, sizeof(*uids));
 		gids = calloc(who->n_gids + 1, sizeof(*gids));
@@ -84,9 +86,8 @@ DMABUFD_EXPORT int dmabufd_import(struct dmabufd_client *client,
 	const Dmabufd__ImportReply *ir;
 	int fd = -1, r;
 
-	if (!client || !token || !ret)
+	if (call_begin(client) < 0 || !token || !ret)
 		return -EINVAL;
-	client->reason[0] = '\0';
 	im.token.data = (uint8_t *)token;
 	im.token.len = DMABUFD_TOKEN_SIZE;
 	req.body_case = DMABUFD__REQUEST__BODY_IMPORT;
@@ -122,7 +123,7 @@ DMABUFD_EXPORT int dmabufd_unshare(struct dmabufd_client *client,
 	Dmabufd__Reply *reply = NULL;
 	int r;
 
-	if (!client || !token)
+	if (call_begin(client) < 0 || !token)
 		return -EINVAL;
 	un.token.data = (uint8_t *)token;
 	un.token.len = DMABUFD_TOKEN_SIZE;
@@ -142,7 +143,7 @@ DMABUFD_EXPORT int dmabufd_revoke(struct dmabufd_client *client, uint64_t id)
 	Dmabufd__Reply *reply = NULL;
 	int r;
 
-	if (!client)
+	if (call_begin(client) < 0)
 		return -EINVAL;
 	rv.buffer_id = id;
 	req.body_case = DMABUFD__REQUEST__BODY_REVOKE;

@@ -12,8 +12,9 @@
  * Errors: every function that can fail returns 0 (or a non-negative value
  * where stated) on success and a negative errno on failure. Output
  * parameters (ret_*) are written only on success. When the daemon refused
- * a request, dmabufd_last_reason() gives its short explanation. A NULL
- * @client or ret_* pointer is refused with -EINVAL.
+ * a request, dmabufd_last_reason() gives its short explanation; for some
+ * arguments refused locally it gives the library's. A NULL @client or
+ * ret_* pointer is refused with -EINVAL.
  *
  * Connection failure: a reply that cannot be attributed to a request
  * (not a Reply, truncated, unknown id) or a closed socket ends the
@@ -236,9 +237,14 @@ DMABUFD_EXPORT void dmabufd_set_log_handler(dmabufd_log_fn fn, void *userdata);
  * -ENAMETOOLONG (path longer than sun_path), -ENOMEM, -EPROTO (malformed
  * reply), -ECONNRESET (the daemon closed the connection during Hello),
  * -EINVAL (@ret is NULL), other negative errno from socket(2)/connect(2).
- * An empty @path or $DMABUFD_SOCKET counts as unset. The daemon's reason
- * for refusing Hello is passed to the log handler only (no connection
- * exists to ask dmabufd_last_reason()).
+ * An empty @path or $DMABUFD_SOCKET counts as unset.
+ *
+ * Why it failed: dmabufd_last_reason(NULL) then gives, in the calling
+ * thread, the daemon's reason when the daemon refused this peer (never ""
+ * for a refusal: -EACCES from its [access] policy, too many clients, ...)
+ * or the library's for a protocol version mismatch; "" when the socket
+ * could not be opened (socket(2)/connect(2) failed: -EACCES is then the
+ * socket file's permissions). Each dmabufd_connect() clears it first.
  */
 DMABUFD_EXPORT int dmabufd_connect(const char *path, struct dmabufd_client **ret);
 
@@ -260,9 +266,17 @@ DMABUFD_EXPORT void dmabufd_disconnect(struct dmabufd_client *client);
 DMABUFD_EXPORT int dmabufd_get_info(struct dmabufd_client *client, struct dmabufd_info *ret);
 
 /**
- * dmabufd_last_reason() - the daemon's reason for the last failed request.
- * Return: a NUL-terminated string owned by @client, valid until the next
- * call on it; "" when the last failure was local or there was none.
+ * dmabufd_last_reason() - why the last call on @client failed.
+ * @client: a connection, or NULL for the calling thread's last failed
+ *          dmabufd_connect() (see there)
+ *
+ * Every call on @client except this one clears it first, so it always
+ * describes the latest call: the daemon's reason when the daemon refused
+ * the request; the library's for some arguments it refused itself (size 0,
+ * unknown flags, label too long, ...); "" when the call succeeded or failed
+ * without a reason (a NULL pointer, a lost connection).
+ * Return: a NUL-terminated string owned by @client (by the library for
+ * NULL), valid until the next call on it (in this thread for NULL).
  */
 DMABUFD_EXPORT const char *dmabufd_last_reason(struct dmabufd_client *client);
 

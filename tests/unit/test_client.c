@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "dmabufd/framebuffer.h"
 #include "libdmabufd/internal.h"
 #include "dmabufd.pb-c.h"
 #include "wire.h"
@@ -373,6 +374,7 @@ static void test_alloc_local_validation(void **state)
 			 -EINVAL);
 	assert_int_equal(dmabufd_alloc(f.c, 4096, 0, 0, 1u << 7, NULL, &buf), -EINVAL);
 	assert_int_equal(dmabufd_alloc(f.c, 4096, 0, 0, 0, label, &buf), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "label longer than DMABUFD_LABEL_MAX bytes");
 	assert_int_equal(dmabufd_alloc(f.c, 4096, 0, 0, 0, NULL, NULL), -EINVAL);
 	assert_int_equal(dmabufd_alloc_async(f.c, 0, 0, 0, 0, NULL, NULL, NULL), -EINVAL);
 	assert_memory_equal(&buf, &orig, sizeof(buf));
@@ -878,6 +880,122 @@ static void test_connect_paths(void **state)
 	rmdir(dir);
 }
 
+/*
+ * Every call starts with an empty reason: a local failure never leaves
+ * the daemon's reason of an earlier request readable, and names its own
+ * where it has one.
+ */
+static void test_reason_cleared_on_every_call(void **state)
+{
+	static const char daemon_reason[] = "quota: uid 1000 holds 64 MiB of 64 MiB";
+	struct fake f;
+	struct dmabufd_buffer buf;
+	struct dmabufd_token tok;
+	struct dmabufd_account *acc;
+	struct dmabufd_info info;
+	uint64_t id = 2;
+	size_t n;
+
+	fake_open(&f, 8);
+#define DAEMON_REFUSES()                                                                 \
+	do {                                                                             \
+		send_error(f.daemon, id++, -EDQUOT, daemon_reason, 0);                   \
+		assert_int_equal(dmabufd_release(f.c, 7), -EDQUOT);                      \
+		assert_string_equal(dmabufd_last_reason(f.c), daemon_reason);            \
+	} while (0)
+
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_alloc(f.c, 0, 0, 0, 0, NULL, &buf), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "size 0");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_alloc(f.c, 4096, 0, 0, 0, NULL, NULL), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_alloc_framebuffer(f.c, 0, 1, 0, 0, 1, 0, 0, NULL, NULL), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_accounting(f.c, (enum dmabufd_account_kind)9, &acc, &n), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "unknown accounting table");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_list(f.c, NULL, NULL), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_share(f.c, 1, NULL, 1u << 9, 0, &tok), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "unknown share flags");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_import(f.c, NULL, &buf, NULL), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_get_info(f.c, &info), 0);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_true(dmabufd_get_fd(f.c) >= 0);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_dispatch(f.c), 0);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_release_failures(f.c, NULL, NULL, NULL), 0);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+#undef DAEMON_REFUSES
+	fake_close(&f);
+}
+
+/*
+ * A refused connection leaves no client to ask: dmabufd_last_reason(NULL)
+ * has the daemon's reason (never empty for a refusal), "" after a
+ * successful connect.
+ */
+static void test_connect_refusal_reason(void **state)
+{
+	struct dmabufd_client *c = NULL;
+	struct fake f;
+	int sv[2];
+
+	/* The access policy refuses before Hello is answered (reply id 0). */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	send_error(sv[0], 0, -EACCES, "uid 1000 is not admitted by [access]", 0);
+	close(sv[0]);
+	assert_int_equal(dmabufd_connect_fd(sv[1], "unit", &c), -EACCES);
+	assert_null(c);
+	assert_string_equal(dmabufd_last_reason(NULL), "uid 1000 is not admitted by [access]");
+
+	/* A refusal without a reason still says it was the daemon's. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	send_error(sv[0], 0, -EACCES, "", 0);
+	close(sv[0]);
+	assert_int_equal(dmabufd_connect_fd(sv[1], "unit", &c), -EACCES);
+	assert_string_equal(dmabufd_last_reason(NULL),
+			    "dmabufd refused the connection without a reason (Permission denied)");
+
+	/* Hello answered with an error carries its reason too. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	send_error(sv[0], 1, -EUSERS, "too many clients (64)", 0);
+	assert_int_equal(dmabufd_connect_fd(sv[1], "unit", &c), -EUSERS);
+	assert_string_equal(dmabufd_last_reason(NULL), "too many clients (64)");
+	close(sv[0]);
+
+	/* A version mismatch found here gets a local reason. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	send_hello(sv[0], 1, DMABUFD_PROTOCOL_VERSION + 1, 8);
+	assert_int_equal(dmabufd_connect_fd(sv[1], "unit", &c), -EPROTONOSUPPORT);
+	assert_non_null(strstr(dmabufd_last_reason(NULL), "dmabufd speaks protocol"));
+	close(sv[0]);
+
+	/* A socket that cannot be opened leaves "" (the errno says it all). */
+	assert_int_equal(dmabufd_connect("/nonexistent/dmabufd.sock", &c), -ENOENT);
+	assert_string_equal(dmabufd_last_reason(NULL), "");
+
+	/* Any later connect starts clean. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	send_error(sv[0], 0, -EACCES, "refused", 0);
+	close(sv[0]);
+	assert_int_equal(dmabufd_connect_fd(sv[1], "unit", &c), -EACCES);
+	fake_open(&f, 8);
+	assert_string_equal(dmabufd_last_reason(NULL), "");
+	fake_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -904,6 +1022,8 @@ int main(void)
 		cmocka_unit_test(test_attribute_names),
 		cmocka_unit_test(test_log_handler),
 		cmocka_unit_test(test_connect_paths),
+		cmocka_unit_test(test_reason_cleared_on_every_call),
+		cmocka_unit_test(test_connect_refusal_reason),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
