@@ -75,7 +75,7 @@ int cmd_stats(struct ctx *ctx, int argc, char **argv)
 	r = connect_daemon(ctx);
 	if (r)
 		return r;
-	r = dmabufd_stats(ctx->client, &s);
+	r = dmabufd_stats_sized(ctx->client, &s, sizeof(s));
 	if (r < 0)
 		return request_failed(ctx, "stats", r);
 	if (ctx->json)
@@ -192,7 +192,7 @@ static int top_once(struct ctx *ctx)
 	char u[32], cap[32];
 	int r;
 
-	r = dmabufd_stats(ctx->client, &st);
+	r = dmabufd_stats_sized(ctx->client, &st, sizeof(st));
 	if (r < 0) {
 		json_object_put(j);
 		return request_failed(ctx, "stats", r);

@@ -146,7 +146,7 @@ static int demo_snapshot(struct ctx *ctx, const char *when, json_object *steps)
 	r = show_list(ctx, ctx->json ? &list : NULL);
 	if (r < 0)
 		return request_failed(ctx, "list", r);
-	r = dmabufd_stats(ctx->client, &s);
+	r = dmabufd_stats_sized(ctx->client, &s, sizeof(s));
 	if (r < 0) {
 		json_object_put(list);
 		return request_failed(ctx, "stats", r);

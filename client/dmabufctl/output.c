@@ -190,6 +190,10 @@ json_object *stats_json(const struct dmabufd_stats *s)
 	json_add_u64(o, "compaction_moves", s->compaction_moves);
 	json_add_u64(o, "compaction_bytes", s->compaction_bytes);
 	json_add_u64(o, "orphaned_buffers", s->orphaned_buffers);
+	json_add_u64(o, "pooled", s->pooled);
+	json_add_u64(o, "pool_hits", s->pool_hits);
+	json_add_u64(o, "pool_misses", s->pool_misses);
+	json_add_u64(o, "config_reload_failures", s->config_reload_failures);
 	probe = json_object_new_array();
 	for (uint32_t i = 0; i < s->num_probe && i < DMABUFD_MAX_PROBE; i++) {
 		json_object *e = json_object_new_object();

@@ -276,21 +276,30 @@ DMABUFD_EXPORT int dmabufd_release_failures(struct dmabufd_client *client, uint6
 DMABUFD_EXPORT int dmabufd_compact(struct dmabufd_client *client,
 				   struct dmabufd_compact_result *ret)
 {
+	return dmabufd_compact_sized(client, ret, DMABUFD_COMPACT_RESULT_SIZE_VER0);
+}
+
+DMABUFD_EXPORT int dmabufd_compact_sized(struct dmabufd_client *client,
+					 struct dmabufd_compact_result *ret, size_t size)
+{
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
 	Dmabufd__Compact cp = DMABUFD__COMPACT__INIT;
 	Dmabufd__Reply *reply = NULL;
 	const Dmabufd__CompactReply *cr;
+	struct dmabufd_compact_result res;
 	int r;
 
 	if (call_begin(client) < 0 || !ret)
 		return -EINVAL;
+	if (size < DMABUFD_COMPACT_RESULT_SIZE_VER0)
+		return local_error(client, -EINVAL, "struct dmabufd_compact_result size too small");
 	req.body_case = DMABUFD__REQUEST__BODY_COMPACT;
 	req.compact = &cp;
 	r = transact(client, &req, DMABUFD__REPLY__BODY_COMPACT, false, &reply, NULL);
 	if (r < 0)
 		return r;
 	cr = reply->compact;
-	*ret = (struct dmabufd_compact_result){
+	res = (struct dmabufd_compact_result){
 		.planned_moves = cr->planned_moves,
 		.planned_bytes = cr->planned_bytes,
 		.moves = cr->moves,
@@ -299,6 +308,7 @@ DMABUFD_EXPORT int dmabufd_compact(struct dmabufd_client *client,
 		.largest_free_after = cr->largest_free_after,
 	};
 	dmabufd__reply__free_unpacked(reply, NULL);
+	copy_sized(ret, size, &res, sizeof(res));
 	return 0;
 }
 

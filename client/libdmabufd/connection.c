@@ -79,6 +79,13 @@ int call_begin(struct dmabufd_client *c)
 	return 0;
 }
 
+void copy_sized(void *dst, size_t dst_size, const void *src, size_t src_size)
+{
+	memcpy(dst, src, dst_size < src_size ? dst_size : src_size);
+	if (dst_size > src_size)
+		memset((char *)dst + src_size, 0, dst_size - src_size);
+}
+
 int local_error(struct dmabufd_client *c, int error, const char *reason)
 {
 	set_reason(c, reason);
@@ -696,12 +703,20 @@ DMABUFD_EXPORT void dmabufd_disconnect(struct dmabufd_client *client)
 	client_free(client);
 }
 
-DMABUFD_EXPORT int dmabufd_get_info(struct dmabufd_client *client, struct dmabufd_info *ret)
+DMABUFD_EXPORT int dmabufd_get_info_sized(struct dmabufd_client *client,
+					  struct dmabufd_info *ret, size_t size)
 {
 	if (call_begin(client) < 0 || !ret)
 		return -EINVAL;
-	*ret = client->info;
+	if (size < DMABUFD_INFO_SIZE_VER0)
+		return local_error(client, -EINVAL, "struct dmabufd_info size too small");
+	copy_sized(ret, size, &client->info, sizeof(client->info));
 	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_get_info(struct dmabufd_client *client, struct dmabufd_info *ret)
+{
+	return dmabufd_get_info_sized(client, ret, DMABUFD_INFO_SIZE_VER0);
 }
 
 DMABUFD_EXPORT const char *dmabufd_last_reason(struct dmabufd_client *client)

@@ -100,6 +100,13 @@ void set_reason(struct dmabufd_client *c, const char *reason);
  */
 int call_begin(struct dmabufd_client *c);
 
+/*
+ * Copies a struct the library filled (@src_size bytes) into the caller's of
+ * @dst_size bytes: what fits, and zeroes past @src_size (the rule of
+ * Linux's extensible structs, include/dmabufd/dmabufd.h "Structs that grow").
+ */
+void copy_sized(void *dst, size_t dst_size, const void *src, size_t src_size);
+
 /* Fails a call for a local reason: sets @reason, returns @error. */
 int local_error(struct dmabufd_client *c, int error, const char *reason);
 /* Queues @p (its id set) as the newest request awaiting a reply. */

@@ -94,20 +94,25 @@ struct paged {
 	void *const *(*page)(const Dmabufd__Reply *reply, size_t *ret_n, bool *ret_more);
 	uint64_t (*key)(const void *item);
 	void (*convert)(void *row, const void *item);
-	size_t elem;                   /* bytes per row */
+	size_t elem;                   /* bytes of the library's row */
 	size_t initial;                /* rows of the first allocation */
 	size_t max;                    /* most rows in all (-E2BIG beyond) */
 };
 
 /*
  * Asks for page after page until the daemon says there is no more, and
- * returns all rows in one malloc'ed array (never NULL on success, also
- * when empty). Return: 0; -ENOMEM; -E2BIG; -EPROTO (an empty page that
- * claims more, or keys that do not advance); transact()'s errors.
+ * returns all rows in one malloc'ed array, @row_size bytes apart (the
+ * caller's row; see copy_sized()), never NULL on success, also when empty.
+ * Return: 0; -ENOMEM; -E2BIG; -EPROTO (an empty page that claims more, or
+ * keys that do not advance); transact()'s errors.
  */
 static int paged_request(struct dmabufd_client *c, const struct paged *pg, const void *arg,
-			 void **ret, size_t *ret_count)
+			 size_t row_size, void **ret, size_t *ret_count)
 {
+	union {
+		struct dmabufd_buffer_info info;
+		struct dmabufd_account account;
+	} row;
 	_cleanup_free_ void *rows = NULL;
 	size_t count = 0, cap = 0;
 	uint64_t after = 0;
@@ -126,7 +131,7 @@ static int paged_request(struct dmabufd_client *c, const struct paged *pg, const
 		if (r < 0)
 			return r;
 		items = pg->page(reply, &n, &more);
-		r = page_admit(&rows, &cap, count, n, more, pg->max, pg->initial, pg->elem);
+		r = page_admit(&rows, &cap, count, n, more, pg->max, pg->initial, row_size);
 		for (size_t i = 0; r == 0 && i < n; i++) {
 			/* Keys come in ascending order, after the cursor. */
 			if (pg->key(items[i]) <= after) {
@@ -134,14 +139,15 @@ static int paged_request(struct dmabufd_client *c, const struct paged *pg, const
 				break;
 			}
 			after = pg->key(items[i]);
-			pg->convert((char *)rows + count++ * pg->elem, items[i]);
+			pg->convert(&row, items[i]);
+			copy_sized((char *)rows + count++ * row_size, row_size, &row, pg->elem);
 		}
 		dmabufd__reply__free_unpacked(reply, NULL);
 		if (r < 0)
 			return r;
 	}
 	if (!rows) {
-		rows = calloc(1, pg->elem);
+		rows = calloc(1, row_size);
 		if (!rows)
 			return -ENOMEM;
 	}
@@ -188,8 +194,9 @@ static const struct paged list_pages = {
 	.max = DMABUFD_LIST_MAX_ENTRIES,
 };
 
-DMABUFD_EXPORT int dmabufd_list(struct dmabufd_client *client, struct dmabufd_buffer_info **ret,
-				size_t *ret_count)
+DMABUFD_EXPORT int dmabufd_list_sized(struct dmabufd_client *client,
+				      struct dmabufd_buffer_info **ret, size_t *ret_count,
+				      size_t row_size)
 {
 	void *rows;
 	size_t n;
@@ -197,7 +204,9 @@ DMABUFD_EXPORT int dmabufd_list(struct dmabufd_client *client, struct dmabufd_bu
 
 	if (call_begin(client) < 0 || !ret || !ret_count)
 		return -EINVAL;
-	r = paged_request(client, &list_pages, NULL, &rows, &n);
+	if (row_size < DMABUFD_BUFFER_INFO_SIZE_VER0)
+		return local_error(client, -EINVAL, "struct dmabufd_buffer_info size too small");
+	r = paged_request(client, &list_pages, NULL, row_size, &rows, &n);
 	if (r < 0)
 		return r;
 	*ret = rows;
@@ -205,66 +214,23 @@ DMABUFD_EXPORT int dmabufd_list(struct dmabufd_client *client, struct dmabufd_bu
 	return 0;
 }
 
+DMABUFD_EXPORT int dmabufd_list(struct dmabufd_client *client, struct dmabufd_buffer_info **ret,
+				size_t *ret_count)
+{
+	return dmabufd_list_sized(client, ret, ret_count, DMABUFD_BUFFER_INFO_SIZE_VER0);
+}
+
 DMABUFD_EXPORT void dmabufd_list_free(struct dmabufd_buffer_info *list)
 {
 	free(list);
 }
 
-DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_stats *ret)
+/* The active backends of a Stats reply; several may serve at once. */
+static void fill_backend_stats(struct dmabufd_stats *st, const Dmabufd__StatsReply *sr)
 {
-	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
-	Dmabufd__Stats s = DMABUFD__STATS__INIT;
-	Dmabufd__Reply *reply = NULL;
-	const Dmabufd__StatsReply *sr;
-	struct dmabufd_stats st = { 0 };
-	int r;
-
-	if (call_begin(client) < 0 || !ret)
-		return -EINVAL;
-	req.body_case = DMABUFD__REQUEST__BODY_STATS;
-	req.stats = &s;
-	r = transact(client, &req, DMABUFD__REPLY__BODY_STATS, false, &reply, NULL);
-	if (r < 0)
-		return r;
-	sr = reply->stats;
-	copy_string(st.backend, sizeof(st.backend), sr->backend);
-	st.capacity = sr->capacity;
-	st.used = sr->used;
-	st.buffers = sr->buffers;
-	st.clients = sr->clients;
-	st.allocs_total = sr->allocs_total;
-	st.allocs_failed = sr->allocs_failed;
-	st.releases_total = sr->releases_total;
-	st.free_pages = sr->free_pages;
-	st.largest_free_pages = sr->largest_free_pages;
-	st.fragmentation_permille = sr->fragmentation_permille;
-	st.transitions = sr->transitions;
-	st.pinned_buffers = sr->pinned_buffers;
-	st.movable_buffers = sr->movable_buffers;
-	st.page_size = sr->page_size;
-	st.tokens = sr->tokens;
-	st.imports = sr->imports;
-	st.imports_total = sr->imports_total;
-	st.owner_transfers = sr->owner_transfers;
-	st.quota_refusals = sr->quota_refusals;
-	st.access_refusals = sr->access_refusals;
-	st.config_reloads = sr->config_reloads;
-	st.compactions = sr->compactions;
-	st.compaction_moves = sr->compaction_moves;
-	st.compaction_bytes = sr->compaction_bytes;
-	st.orphaned_buffers = sr->orphaned_buffers;
-	for (size_t i = 0; i < sr->n_probe && i < DMABUFD_MAX_PROBE; i++) {
-		struct dmabufd_probe_entry *e = &st.probe[st.num_probe++];
-
-		copy_string(e->backend, sizeof(e->backend), sr->probe[i]->backend);
-		copy_string(e->reason, sizeof(e->reason), sr->probe[i]->reason);
-		e->present = sr->probe[i]->present;
-		e->chosen = sr->probe[i]->chosen;
-	}
-	/* Several backends may serve at once; the first DMABUFD_MAX_BACKENDS are kept. */
 	for (size_t i = 0; i < sr->n_backends && i < DMABUFD_MAX_BACKENDS; i++) {
 		const Dmabufd__BackendInfo *bi = sr->backends[i];
-		struct dmabufd_backend_stats *e = &st.backends[st.num_backends++];
+		struct dmabufd_backend_stats *e = &st->backends[st->num_backends++];
 
 		copy_string(e->name, sizeof(e->name), bi->name);
 		e->attributes = bi->attributes;
@@ -281,9 +247,82 @@ DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_s
 		e->allocs = bi->allocs;
 		e->fallthroughs = bi->fallthroughs;
 	}
+}
+
+static void fill_stats(struct dmabufd_stats *st, const Dmabufd__StatsReply *sr)
+{
+	copy_string(st->backend, sizeof(st->backend), sr->backend);
+	st->capacity = sr->capacity;
+	st->used = sr->used;
+	st->buffers = sr->buffers;
+	st->clients = sr->clients;
+	st->allocs_total = sr->allocs_total;
+	st->allocs_failed = sr->allocs_failed;
+	st->releases_total = sr->releases_total;
+	st->free_pages = sr->free_pages;
+	st->largest_free_pages = sr->largest_free_pages;
+	st->fragmentation_permille = sr->fragmentation_permille;
+	st->transitions = sr->transitions;
+	st->pinned_buffers = sr->pinned_buffers;
+	st->movable_buffers = sr->movable_buffers;
+	st->page_size = sr->page_size;
+	st->tokens = sr->tokens;
+	st->imports = sr->imports;
+	st->imports_total = sr->imports_total;
+	st->owner_transfers = sr->owner_transfers;
+	st->quota_refusals = sr->quota_refusals;
+	st->access_refusals = sr->access_refusals;
+	st->config_reloads = sr->config_reloads;
+	st->compactions = sr->compactions;
+	st->compaction_moves = sr->compaction_moves;
+	st->compaction_bytes = sr->compaction_bytes;
+	st->orphaned_buffers = sr->orphaned_buffers;
+	for (size_t i = 0; i < sr->n_probe && i < DMABUFD_MAX_PROBE; i++) {
+		struct dmabufd_probe_entry *e = &st->probe[st->num_probe++];
+
+		copy_string(e->backend, sizeof(e->backend), sr->probe[i]->backend);
+		copy_string(e->reason, sizeof(e->reason), sr->probe[i]->reason);
+		e->present = sr->probe[i]->present;
+		e->chosen = sr->probe[i]->chosen;
+	}
+	fill_backend_stats(st, sr);
+	st->pooled = sr->pooled;
+	st->pool_hits = sr->pool_hits;
+	st->pool_misses = sr->pool_misses;
+	st->config_reload_failures = sr->config_reload_failures;
+}
+
+DMABUFD_EXPORT int dmabufd_stats_sized(struct dmabufd_client *client, struct dmabufd_stats *ret,
+				       size_t size)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Stats s = DMABUFD__STATS__INIT;
+	Dmabufd__Reply *reply = NULL;
+	struct dmabufd_stats st = { 0 };
+	int r;
+
+	if (call_begin(client) < 0 || !ret)
+		return -EINVAL;
+	if (size < DMABUFD_STATS_SIZE_VER0)
+		return local_error(client, -EINVAL, "struct dmabufd_stats size too small");
+	req.body_case = DMABUFD__REQUEST__BODY_STATS;
+	req.stats = &s;
+	r = transact(client, &req, DMABUFD__REPLY__BODY_STATS, false, &reply, NULL);
+	if (r < 0)
+		return r;
+	fill_stats(&st, reply->stats);
 	dmabufd__reply__free_unpacked(reply, NULL);
-	*ret = st;
+	copy_sized(ret, size, &st, sizeof(st));
 	return 0;
+}
+
+/*
+ * Programs built before struct dmabufd_stats grew pass a struct of
+ * DMABUFD_STATS_SIZE_VER0 bytes: only that much is written.
+ */
+DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_stats *ret)
+{
+	return dmabufd_stats_sized(client, ret, DMABUFD_STATS_SIZE_VER0);
 }
 
 static void fill_usage_row(struct dmabufd_account *d, const Dmabufd__AccountingEntry *e)
@@ -343,8 +382,10 @@ static const struct paged accounting_pages = {
 	.max = ACCOUNTING_MAX_ENTRIES,
 };
 
-DMABUFD_EXPORT int dmabufd_accounting(struct dmabufd_client *client, enum dmabufd_account_kind kind,
-				 struct dmabufd_account **ret, size_t *ret_count)
+DMABUFD_EXPORT int dmabufd_accounting_sized(struct dmabufd_client *client,
+					    enum dmabufd_account_kind kind,
+					    struct dmabufd_account **ret, size_t *ret_count,
+					    size_t row_size)
 {
 	void *rows;
 	size_t n;
@@ -354,12 +395,20 @@ DMABUFD_EXPORT int dmabufd_accounting(struct dmabufd_client *client, enum dmabuf
 		return -EINVAL;
 	if ((unsigned)kind > DMABUFD_ACCOUNT_GIDS)
 		return local_error(client, -EINVAL, "unknown accounting table");
-	r = paged_request(client, &accounting_pages, &kind, &rows, &n);
+	if (row_size < DMABUFD_ACCOUNT_SIZE_VER0)
+		return local_error(client, -EINVAL, "struct dmabufd_account size too small");
+	r = paged_request(client, &accounting_pages, &kind, row_size, &rows, &n);
 	if (r < 0)
 		return r;
 	*ret = rows;
 	*ret_count = n;
 	return 0;
+}
+
+DMABUFD_EXPORT int dmabufd_accounting(struct dmabufd_client *client, enum dmabufd_account_kind kind,
+				 struct dmabufd_account **ret, size_t *ret_count)
+{
+	return dmabufd_accounting_sized(client, kind, ret, ret_count, DMABUFD_ACCOUNT_SIZE_VER0);
 }
 
 DMABUFD_EXPORT void dmabufd_accounting_free(struct dmabufd_account *accounts)
