@@ -7,9 +7,11 @@ set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 protobuf-c-compiler libdrm-dev libsystemd-dev libinih-dev"
 PKGS="$PKGS libjson-c-dev" # dmabufctl --json
+PKGS="$PKGS libxcb1-dev libxcb-shm0-dev" # libdmabufd-x11, dmabufd-x11-demo
 TEST_PKGS="libcmocka-dev valgrind clang libclang-rt-14-dev qemu-system-x86
 busybox-static cpio xz-utils kmod systemd
-libelf1 libssl3 zlib1g"
+libelf1 libssl3 zlib1g
+xvfb x11-apps x11-utils netpbm jq" # X11 tests, x11-demo.sh: Xvfb xwd xwininfo pnmtopng
 # cityCC0.mpg (MPEG-1 system stream): mpegpsdemux + mpegvideoparse from
 # plugins-bad, avdec_mpeg2video from libav; decodebin/videoconvert/appsink/
 # videotestsrc from plugins-base; gst-launch-1.0/gst-inspect-1.0 from tools.
