@@ -113,9 +113,9 @@ DMABUFD_EXPORT int dmabufd_x11_image_alloc(struct dmabufd_client *client, uint32
  * @conn: xcb connection to the server (must outlive the attachment); the
  *        server must be on this machine (fd passing over a Unix socket)
  * @read_only: nonzero: the server maps the buffer read-only, so it can
- *             present from it (ShmPutImage, pixmap reads) but any request
- *             that writes into it (ShmGetImage, drawing into the SHM pixmap)
- *             fails with BadAccess
+ *             present from it (ShmPutImage) but a request that would
+ *             write into it (ShmGetImage) fails with BadAccess, and so does
+ *             ShmCreatePixmap
  *
  * Checks MIT-SHM >= 1.2 (xcb_shm_query_version), sends a duplicate of the
  * buffer fd (libxcb closes the fd it sends) and waits for the server's
@@ -145,7 +145,8 @@ DMABUFD_EXPORT int dmabufd_x11_image_attach(struct dmabufd_x11_image *image,
  *
  * Return: 0; -EINVAL (NULL argument); -ENOTCONN (not attached); -EBUSY
  * (the image already has a pixmap); -EOPNOTSUPP (the server does not offer
- * shared pixmaps); -ERANGE (pitch / 4 above 32767); -EIO (the server
+ * shared pixmaps); -EACCES (attached read-only: the server answers
+ * BadAccess, it makes SHM pixmaps only on writable segments); -EIO (the server
  * refused, reason set: e.g. BadMatch when the depth is not one of the
  * screen's); -EPIPE (connection failed); -ENOMEM.
  */
