@@ -363,9 +363,7 @@ DMABUFD_EXPORT int dmabufd_x11_image_put(struct dmabufd_x11_image *image,
 			  (uint16_t)image->fb.height, (uint16_t)src_x, (uint16_t)src_y,
 			  (uint16_t)width, (uint16_t)height, dst_x, dst_y, image->depth,
 			  XCB_IMAGE_FORMAT_Z_PIXMAP, 0, image->seg, image->fb.offsets[0]);
-	if (xcb_flush(image->conn) <= 0)
-		return conn_failed(image, image->conn) ?: -EPIPE;
-	return 0;
+	return conn_failed(image, image->conn);
 }
 
 DMABUFD_EXPORT int dmabufd_x11_image_get(struct dmabufd_x11_image *image,

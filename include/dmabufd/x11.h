@@ -163,14 +163,18 @@ DMABUFD_EXPORT int dmabufd_x11_image_create_pixmap(struct dmabufd_x11_image *ima
  * @dst_x, @dst_y: where it goes in @drawable, pixels
  *
  * The server reads rows of pitches[0] bytes starting at offsets[0] (total
- * width pitches[0] / 4 pixels). Asynchronous: the request is flushed, not
- * waited for (no completion event is asked); an X error arrives through the
- * connection's event queue. Make CPU writes to a dma-buf visible first
- * (dmabufd_cpu_access_end()).
+ * width pitches[0] / 4 pixels). Asynchronous, as any xcb request: it is
+ * queued in the connection's output buffer and sent by xcb_flush() or the
+ * next reply wait; no completion event is asked. The server reads the buffer
+ * when it handles the request, so do not overwrite the rectangle before a
+ * later reply (e.g. xcb_get_input_focus) proves it was handled. An X error
+ * arrives through the connection's event queue. Make CPU writes to a
+ * dma-buf visible first (dmabufd_cpu_access_end()).
  *
  * Return: 0; -EINVAL (NULL image, width or height 0); -ENOTCONN (not
  * attached); -ERANGE (the rectangle does not fit the image: the buffer is
- * too small for it; reason says by how much); -EPIPE (connection failed).
+ * too small for it; reason says by how much); -EPIPE (the connection has
+ * failed).
  */
 DMABUFD_EXPORT int dmabufd_x11_image_put(struct dmabufd_x11_image *image,
 					 xcb_drawable_t drawable, xcb_gcontext_t gc,

@@ -9,8 +9,9 @@
  *       has no write-combine memory, e.g. memfd)
  *   (c) a classic SysV shared memory segment (shmget + ShmAttach)
  *   (d) plain PutImage (the pixels travel through the X socket)
- * Modes alternate for --rounds rounds of --seconds each; the median round
- * counts. Ratios are to (c). Starts its own dmabufd ($DMABUFD_TEST_BACKEND,
+ * Modes alternate for --rounds rounds of --seconds each, each round starting
+ * with the next mode; the median round counts. Every mode sends the same
+ * request stream: the put, then GetInputFocus, one flush. Ratios are to (c). Starts its own dmabufd ($DMABUFD_TEST_BACKEND,
  * default memfd) and Xvfb. Not a test: exit 0 with figures, 1 when it could
  * not measure, 77 without Xvfb.
  *
@@ -221,8 +222,12 @@ int main(int argc, char **argv)
 		c.max_rows = H;
 
 	for (int round = 0; round < rounds; round++)
-		for (int m = 0; m < MODE_COUNT; m++)
+		for (int k = 0; k < MODE_COUNT; k++) {
+			/* Each round starts with another mode: no mode always runs first. */
+			int m = (round + k) % MODE_COUNT;
+
 			fps[m][round] = have[m] ? run(&c, (enum mode)m, seconds) : 0;
+		}
 	for (int m = 0; m < MODE_COUNT; m++) {
 		qsort(fps[m], (size_t)rounds, sizeof(double), cmp_double);
 		median[m] = fps[m][rounds / 2];
