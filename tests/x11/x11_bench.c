@@ -10,7 +10,9 @@
  *   (c) a classic SysV shared memory segment (shmget + ShmAttach)
  *   (d) plain PutImage (the pixels travel through the X socket)
  * Modes alternate for --rounds rounds of --seconds each, each round starting
- * with the next mode; the median round counts. Every mode sends the same
+ * with the next mode; the median round counts, for the frame rate and for
+ * the X server's CPU time per frame (/proc/<pid>/stat; less sensitive to
+ * other load on the machine). Every mode sends the same
  * request stream: the put, then GetInputFocus, one flush. Ratios are to (c). Starts its own dmabufd ($DMABUFD_TEST_BACKEND,
  * default memfd) and Xvfb. Not a test: exit 0 with figures, 1 when it could
  * not measure, 77 without Xvfb.
@@ -26,6 +28,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <drm_fourcc.h>
 #include <json-c/json.h>
@@ -107,9 +110,33 @@ static int present(struct ctx *c, enum mode m)
 	}
 }
 
-static double run(struct ctx *c, enum mode m, double seconds)
+/* CPU seconds (user + system) that @pid has used, from /proc/<pid>/stat. */
+static double cpu_seconds(pid_t pid)
 {
-	double start = now(), t;
+	unsigned long long ut = 0, st = 0;
+	char path[64], buf[1024], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* After "comm)": state, then fields 4..13, then utime and stime. */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * Frames per second of wall-clock time, and the X server's CPU time per
+ * frame in ms: on a loaded machine the first varies with what else runs,
+ * the second much less.
+ */
+static double run(struct ctx *c, enum mode m, double seconds, pid_t server, double *ret_cpu_ms)
+{
+	double start = now(), cpu = cpu_seconds(server), t;
 	uint64_t frames = 0;
 
 	do {
@@ -118,6 +145,7 @@ static double run(struct ctx *c, enum mode m, double seconds)
 		frames++;
 		t = now();
 	} while (t - start < seconds);
+	*ret_cpu_ms = (cpu_seconds(server) - cpu) * 1000 / (double)frames;
 	return (double)frames / (t - start);
 }
 
@@ -136,7 +164,8 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ 0 },
 	};
-	double seconds = 2, fps[MODE_COUNT][MAX_ROUNDS], median[MODE_COUNT];
+	double seconds = 2, fps[MODE_COUNT][MAX_ROUNDS], sorted[MODE_COUNT][MAX_ROUNDS];
+	double median[MODE_COUNT], cpu[MODE_COUNT][MAX_ROUNDS] = { { 0 } }, cpu_median[MODE_COUNT];
 	char wc_reason[256] = "", reason[DMABUFD_X11_REASON_SIZE] = "";
 	bool have[MODE_COUNT] = { true, true, true, true }, json = false;
 	struct dmabufd_client *client = NULL;
@@ -226,11 +255,15 @@ int main(int argc, char **argv)
 			/* Each round starts with another mode: no mode always runs first. */
 			int m = (round + k) % MODE_COUNT;
 
-			fps[m][round] = have[m] ? run(&c, (enum mode)m, seconds) : 0;
+			fps[m][round] = have[m] ? run(&c, (enum mode)m, seconds, x.pid, &cpu[m][round]) : 0;
 		}
 	for (int m = 0; m < MODE_COUNT; m++) {
-		qsort(fps[m], (size_t)rounds, sizeof(double), cmp_double);
-		median[m] = fps[m][rounds / 2];
+		memcpy(sorted[m], fps[m], sizeof(fps[m]));
+		qsort(sorted[m], (size_t)rounds, sizeof(double), cmp_double);
+		median[m] = sorted[m][rounds / 2];
+		memcpy(sorted[m], cpu[m], sizeof(cpu[m]));
+		qsort(sorted[m], (size_t)rounds, sizeof(double), cmp_double);
+		cpu_median[m] = sorted[m][rounds / 2];
 	}
 
 	if (json) {
@@ -247,8 +280,17 @@ int main(int argc, char **argv)
 			json_object_object_add(o, "available", json_object_new_boolean(have[m]));
 			if (have[m]) {
 				json_object_object_add(o, "fps", json_object_new_double(median[m]));
+				json_object *per = json_object_new_array();
+
 				json_object_object_add(o, "ratio_to_sysv",
 						       json_object_new_double(median[m] / median[MODE_SYSV]));
+				for (int i = 0; i < rounds; i++)
+					json_object_array_add(per, json_object_new_double(fps[m][i]));
+				json_object_object_add(o, "rounds_fps", per);
+				json_object_object_add(o, "server_cpu_ms_per_frame",
+						       json_object_new_double(cpu_median[m]));
+				json_object_object_add(o, "server_cpu_ratio_to_sysv",
+						       json_object_new_double(cpu_median[m] / cpu_median[MODE_SYSV]));
 			} else {
 				json_object_object_add(o, "reason", json_object_new_string(wc_reason));
 			}
@@ -262,8 +304,9 @@ int main(int argc, char **argv)
 		       info.backend, rounds, seconds);
 		for (int m = 0; m < MODE_COUNT; m++) {
 			if (have[m])
-				printf("(%c) %-36s %8.1f fps  %.3fx (c)\n", 'a' + m, mode_names[m],
-				       median[m], median[m] / median[MODE_SYSV]);
+				printf("(%c) %-36s %8.1f fps  %.3fx (c)   Xvfb CPU %.3f ms/frame  %.3fx (c)\n",
+				       'a' + m, mode_names[m], median[m], median[m] / median[MODE_SYSV],
+				       cpu_median[m], cpu_median[m] / cpu_median[MODE_SYSV]);
 			else
 				printf("(%c) %-36s      n/a  (%s)\n", 'a' + m, mode_names[m], wc_reason);
 		}
