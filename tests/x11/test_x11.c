@@ -38,10 +38,20 @@
 	} while (0)
 
 static struct daemon_proc daemon_p;
-static struct xvfb xvfb_p;
+static struct xvfb xvfb_p, xvfb_noshm;
+static pid_t main_pid, child_pid;
 
+/* At exit of the test (not of a forked child): nothing it started survives. */
 static void stop_all(void)
 {
+	if (getpid() != main_pid)
+		return;
+	if (child_pid > 0) {
+		kill(child_pid, SIGKILL);
+		waitpid(child_pid, NULL, 0);
+	}
+	if (xvfb_noshm.pid > 0)
+		xvfb_stop(&xvfb_noshm);
 	if (xvfb_p.pid > 0)
 		xvfb_stop(&xvfb_p);
 	if (daemon_p.pid > 0)
@@ -52,11 +62,12 @@ static void start_all(const char *const *xvfb_extra)
 {
 	int r;
 
+	main_pid = getpid();
+	atexit(stop_all);
 	r = daemon_start(&daemon_p, NULL);
 	CHECK(r == 0, "daemon_start: %s", strerror(-r));
 	r = xvfb_start(&xvfb_p, "1024x768x24", xvfb_extra);
 	CHECK(r == 0, "xvfb_start: %s", strerror(-r));
-	atexit(stop_all);
 }
 
 static struct dmabufd_client *dconnect(void)
@@ -523,6 +534,7 @@ static pid_t spawn(void (*fn)(int), int *ret_fd)
 	}
 	close(p[1]);
 	*ret_fd = p[0];
+	child_pid = pid;
 	return pid;
 }
 
@@ -542,7 +554,9 @@ static int test_lifetime(void)
 	pid = spawn(child_release_while_attached, &fd);
 	CHECK(read(fd, &id, sizeof(id)) == sizeof(id), "child reported nothing");
 	close(fd);
-	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	CHECK(waitpid(pid, &status, 0) == pid, "waitpid: %m");
+	child_pid = 0;
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "release-while-attached child failed (status %#x)", status);
 	wait_daemon_empty(c);
 	CHECK(maps_count(xvfb_p.pid, id.dev, id.ino, NULL) == 0, "server still maps it");
@@ -556,7 +570,9 @@ static int test_lifetime(void)
 	n = maps_count(xvfb_p.pid, id.dev, id.ino, NULL);
 	CHECK(n >= 1, "server does not map the killed client's buffer (%d)", n);
 	kill(pid, SIGKILL);
-	CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status), "child did not die");
+	CHECK(waitpid(pid, &status, 0) == pid, "waitpid: %m");
+	child_pid = 0;
+	CHECK(WIFSIGNALED(status), "child did not die");
 	wait_daemon_empty(c);
 	for (int i = 0; i < 500 && (n = maps_count(xvfb_p.pid, id.dev, id.ino, NULL)) > 0; i++)
 		usleep(10000);
@@ -613,7 +629,6 @@ static int test_badinput(void)
 	struct dmabufd_x11_image *img = NULL;
 	struct dmabufd_client *c;
 	xcb_connection_t *conn = NULL;
-	struct xvfb x2 = { 0 };
 	xcb_gcontext_t gc;
 	xcb_window_t win;
 	int r, status;
@@ -663,9 +678,9 @@ static int test_badinput(void)
 	CHECK(r == -EINVAL && !conn, "bad name gave %d", r);
 
 	/* An X server without MIT-SHM refuses the attach; the buffer is released. */
-	r = xvfb_start(&x2, "640x480x24", no_shm);
+	r = xvfb_start(&xvfb_noshm, "640x480x24", no_shm);
 	CHECK(r == 0, "xvfb -extension MIT-SHM: %s", strerror(-r));
-	r = dmabufd_x11_connect(x2.display, &conn, NULL, reason);
+	r = dmabufd_x11_connect(xvfb_noshm.display, &conn, NULL, reason);
 	CHECK(r == 0, "connect: %s", reason);
 	r = dmabufd_x11_image_alloc(c, 64, 64, DRM_FORMAT_XRGB8888, DMABUFD_ATTR_CACHED, NULL, &img);
 	CHECK(r == 0, "alloc: %s", strerror(-r));
@@ -677,13 +692,13 @@ static int test_badinput(void)
 	dmabufd_x11_image_destroy(img);
 	img = NULL;
 	wait_daemon_empty(c);
-	status = run_demo(x2.display, out, sizeof(out));
+	status = run_demo(xvfb_noshm.display, out, sizeof(out));
 	CHECK(status == 1 && strstr(out, "MIT-SHM"), "demo: %d %s", status, out);
 	printf("demo without MIT-SHM: %s", out);
 	wait_daemon_empty(c);
 	xcb_disconnect(conn);
 	conn = NULL;
-	xvfb_stop(&x2);
+	xvfb_stop(&xvfb_noshm);
 
 	/* A buffer too small for the requested image. */
 	conn = xconnect();
