@@ -124,8 +124,9 @@ DMABUFD_EXPORT int dmabufd_x11_image_alloc(struct dmabufd_client *client, uint32
  * Return: 0; -EINVAL (@image or @conn NULL); -EBUSY (already attached);
  * -EOPNOTSUPP (no MIT-SHM or older than 1.2; reason set); -EIO (the server
  * refused the attach, e.g. BadMatch for an fd it cannot fstat/mmap; reason
- * gives the X error); -EPIPE (@conn has failed); -EMFILE and other errors
- * of fcntl(F_DUPFD_CLOEXEC); -ENOMEM.
+ * gives the X error); -EPIPE (@conn has failed); -EPROTO (no reply to
+ * ShmQueryVersion and no error); -EMFILE and other errors of
+ * fcntl(F_DUPFD_CLOEXEC).
  */
 DMABUFD_EXPORT int dmabufd_x11_image_attach(struct dmabufd_x11_image *image,
 					    xcb_connection_t *conn, int read_only);
@@ -148,7 +149,7 @@ DMABUFD_EXPORT int dmabufd_x11_image_attach(struct dmabufd_x11_image *image,
  * shared pixmaps); -EACCES (attached read-only: the server answers
  * BadAccess, it makes SHM pixmaps only on writable segments); -EIO (the server
  * refused, reason set: e.g. BadMatch when the depth is not one of the
- * screen's); -EPIPE (connection failed); -ENOMEM.
+ * screen's); -EPIPE (connection failed).
  */
 DMABUFD_EXPORT int dmabufd_x11_image_create_pixmap(struct dmabufd_x11_image *image,
 						   xcb_drawable_t drawable, xcb_pixmap_t *ret);
@@ -200,7 +201,8 @@ DMABUFD_EXPORT int dmabufd_x11_image_put(struct dmabufd_x11_image *image,
  * attached); -ERANGE (the rectangle does not fit the image; reason set);
  * -EACCES (attached read-only: the server answered BadAccess); -EIO (another
  * X error, e.g. BadMatch for a rectangle outside @drawable or another depth;
- * reason set); -EPIPE (connection failed).
+ * reason set); -EPROTO (a reply of the wrong size); -EPIPE (connection
+ * failed); -ENOMEM.
  */
 DMABUFD_EXPORT int dmabufd_x11_image_get(struct dmabufd_x11_image *image,
 					 xcb_drawable_t drawable, int16_t x, int16_t y,
