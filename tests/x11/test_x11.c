@@ -240,6 +240,58 @@ static void fd_ident(int fd, dev_t *dev, ino_t *ino)
 
 /* --- 1: pixel round trips -------------------------------------------------- */
 
+/*
+ * ARGB8888 is X depth 32: into a depth-32 pixmap with ShmPutImage, back with
+ * a plain GetImage, all 32 bits (alpha included) exact; and an SHM pixmap of
+ * depth 32 over the buffer.
+ */
+static void argb_roundtrip(struct dmabufd_client *c, xcb_connection_t *conn)
+{
+	const uint32_t W = 40, H = 16;
+	struct dmabufd_x11_image *img = NULL;
+	const struct dmabufd_framebuffer *fb;
+	xcb_generic_error_t *err = NULL;
+	xcb_get_image_reply_t *reply;
+	xcb_pixmap_t pm = xcb_generate_id(conn), shm_pm;
+	xcb_gcontext_t gc = xcb_generate_id(conn);
+	const uint32_t *px;
+	uint8_t *base;
+	int r;
+
+	r = dmabufd_x11_image_alloc(c, W, H, DRM_FORMAT_ARGB8888, DMABUFD_ATTR_CACHED, "x11-argb", &img);
+	CHECK(r == 0, "alloc ARGB8888: %s", strerror(-r));
+	CHECK(dmabufd_x11_image_depth(img) == 32, "depth %u", dmabufd_x11_image_depth(img));
+	fb = dmabufd_x11_image_framebuffer(img);
+	base = (uint8_t *)dmabufd_x11_image_data(img) + fb->offsets[0];
+	for (uint32_t y = 0; y < H; y++)
+		for (uint32_t x = 0; x < W; x++)
+			((uint32_t *)(void *)(base + (size_t)y * fb->pitches[0]))[x] =
+				pattern(x, y, 9) | (x * 6 + y) << 24;
+	r = dmabufd_x11_image_attach(img, conn, 0);
+	CHECK(r == 0, "attach: %s", strerror(-r));
+	xcb_create_pixmap(conn, 32, pm, screen_of(conn)->root, W, H);
+	xcb_create_gc(conn, gc, pm, XCB_GC_GRAPHICS_EXPOSURES, (uint32_t[]){ 0 });
+	r = dmabufd_x11_image_put(img, pm, gc, 0, 0, W, H, 0, 0);
+	CHECK(r == 0, "put: %s", strerror(-r));
+	no_x_errors(conn);
+	reply = xcb_get_image_reply(conn, xcb_get_image(conn, XCB_IMAGE_FORMAT_Z_PIXMAP, pm, 0, 0,
+							  W, H, UINT32_MAX), &err);
+	CHECK(reply && reply->depth == 32, "GetImage of the depth-32 pixmap failed");
+	px = (const uint32_t *)(const void *)xcb_get_image_data(reply);
+	for (uint32_t y = 0; y < H; y++)
+		for (uint32_t x = 0; x < W; x++)
+			CHECK(px[y * W + x] == (pattern(x, y, 9) | (x * 6 + y) << 24),
+			      "ARGB pixel (%u,%u) is %08x", x, y, px[y * W + x]);
+	free(reply);
+	r = dmabufd_x11_image_create_pixmap(img, pm, &shm_pm);
+	CHECK(r == 0, "depth-32 SHM pixmap: %s (%s)", strerror(-r), dmabufd_x11_image_reason(img));
+	xcb_free_pixmap(conn, pm);
+	xcb_free_gc(conn, gc);
+	no_x_errors(conn);
+	dmabufd_x11_image_destroy(img);
+	printf("ARGB8888: depth-32 ShmPutImage -> GetImage exact, alpha included\n");
+}
+
 static int test_roundtrip(void)
 {
 	/* 100 pixels: the scanout pitch rule pads rows to 448 bytes (112 pixels). */
@@ -354,6 +406,7 @@ static int test_roundtrip(void)
 
 	dmabufd_x11_image_destroy(ro);
 	dmabufd_x11_image_destroy(img);
+	argb_roundtrip(c, conn);
 	wait_daemon_empty(c);
 	xcb_disconnect(conn);
 	dmabufd_disconnect(c);
