@@ -254,7 +254,11 @@ int main(int argc, char **argv)
 
 	r = dmabufd_connect(o.socket, &client);
 	if (r < 0) {
-		fprintf(stderr, "dmabufd-x11-demo: cannot connect to dmabufd: %s\n", strerror(-r));
+		const char *env = getenv("DMABUFD_SOCKET");
+
+		fprintf(stderr, "dmabufd-x11-demo: cannot connect to dmabufd at %s: %s\n",
+			o.socket && *o.socket ? o.socket : env && *env ? env : DMABUFD_DEFAULT_SOCKET,
+			strerror(-r));
 		return 1;
 	}
 	(void)dmabufd_get_info(client, &info);

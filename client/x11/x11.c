@@ -103,6 +103,10 @@ DMABUFD_EXPORT int dmabufd_x11_connect(const char *display, xcb_connection_t **r
 	if (!ret_conn)
 		return -EINVAL;
 	name = display ? display : getenv("DISPLAY");
+	if (!name || !*name) {
+		set_reason(ret_reason, "no X display given and $DISPLAY is not set");
+		return -EINVAL;
+	}
 	conn = xcb_connect(display, &screen);
 	e = xcb_connection_has_error(conn);
 	if (e) {

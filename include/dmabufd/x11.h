@@ -65,7 +65,8 @@ struct dmabufd_x11_image;
  * @ret_reason: DMABUFD_X11_REASON_SIZE bytes for an explanation on failure,
  *              or NULL
  *
- * Return: 0; -EINVAL (@ret_conn NULL, or an unparsable display name);
+ * Return: 0; -EINVAL (@ret_conn NULL, an unparsable display name, or
+ * @display NULL with $DISPLAY unset or empty);
  * -ECONNREFUSED (no X server answers on @display, or it refused the
  * connection); -ENXIO (@display names a screen the server does not have);
  * -EOPNOTSUPP (depth 24 is not 32 bits per pixel with a 32-bit pad, or the

@@ -729,6 +729,9 @@ static int test_badinput(void)
 	CHECK(status == 1 && strstr(out, "cannot connect to X display"), "demo: %d %s", status, out);
 	r = dmabufd_x11_connect("no display here", &conn, NULL, reason);
 	CHECK(r == -EINVAL && !conn, "bad name gave %d", r);
+	unsetenv("DISPLAY");
+	r = dmabufd_x11_connect(NULL, &conn, NULL, reason);
+	CHECK(r == -EINVAL && !conn && strstr(reason, "DISPLAY"), "no $DISPLAY gave %d (%s)", r, reason);
 
 	/* An X server without MIT-SHM refuses the attach; the buffer is released. */
 	r = xvfb_start(&xvfb_noshm, "640x480x24", no_shm);
