@@ -693,12 +693,15 @@ static int test_badinput(void)
 	r = dmabufd_x11_image_alloc(c, 64, 64, DRM_FORMAT_XRGB8888, DMABUFD_ATTR_WRITECOMBINE, NULL, &img);
 	{
 		struct dmabufd_info info;
+		char why[256];
 
+		/* Every call clears the reason: keep it before asking for the info. */
+		snprintf(why, sizeof(why), "%s", dmabufd_last_reason(c));
 		CHECK(dmabufd_get_info(c, &info) == 0, "info");
 		if (!(info.attributes & (1u << DMABUFD_ATTR_WRITECOMBINE))) {
 			CHECK(r == -EOPNOTSUPP && img == NULL, "write-combine on %s gave %d", info.backend, r);
-			CHECK(dmabufd_last_reason(c)[0], "no reason from the daemon");
-			printf("write-combine on %s: %s\n", info.backend, dmabufd_last_reason(c));
+			CHECK(why[0], "no reason from the daemon");
+			printf("write-combine on %s: %s\n", info.backend, why);
 		} else {
 			CHECK(r == 0, "write-combine alloc: %s", strerror(-r));
 			dmabufd_x11_image_destroy(img);
