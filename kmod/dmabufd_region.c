@@ -287,14 +287,150 @@ static void region_insert_sorted(struct region_buffer *new)
 	list_add_tail(&new->node, &region.buffers);
 }
 
+/* Attempts of alloc_contig_range() per claim while the busy page may move. */
+#define REGION_CLAIM_ATTEMPTS	3
+
+/*
+ * Lowest PFN a claim starting at @pfn may take: the region's base or the end
+ * of the live buffer below @pfn, whichever is higher. Called with region.lock
+ * held; region.buffers is sorted by pfn.
+ */
+static unsigned long region_claim_floor(unsigned long pfn)
+{
+	unsigned long floor = region.base_pfn;
+	struct region_buffer *buf;
+
+	list_for_each_entry(buf, &region.buffers, node) {
+		if (buf->pfn >= pfn)
+			break;
+		floor = max(floor, buf->pfn + buf->count);
+	}
+	return floor;
+}
+
+/*
+ * First PFN to hand to alloc_contig_range() for a claim starting at @pfn.
+ *
+ * alloc_contig_range() migrates a page only when the scan of the range meets
+ * its head (isolate_migratepages_block() cannot take a reference on a tail
+ * page, and skips it), then moves the whole folio. A large folio - an
+ * anonymous or shmem THP, a hugetlb page - whose head lies before @pfn and
+ * that covers @pfn is therefore never migrated, and the claim fails with
+ * -EBUSY however movable the folio is. So the claim starts at that head,
+ * like alloc_contig_range() itself starts at the free buddy block holding
+ * its first page, and region_claim() gives the pages before @pfn back. A
+ * folio whose head lies inside the range is migrated whole already, so the
+ * end needs no widening.
+ *
+ * Not below @floor: the pages there belong to the buffer below, or lie
+ * outside the region. Unlocked reads of another owner's page: the folio may
+ * be split or freed meanwhile, which at worst costs an -EBUSY and a retry.
+ */
+static unsigned long region_claim_start(unsigned long pfn, unsigned long floor)
+{
+	struct page *page = pfn_to_page(pfn);
+	struct page *head = compound_head(page);
+	unsigned long head_pfn;
+
+	if (head == page)
+		return pfn;
+	head_pfn = page_to_pfn(head);
+	/* Stale compound_head() or a folio ending before @pfn: no widening. */
+	if (head_pfn > pfn || pfn - head_pfn >= compound_nr(head))
+		return pfn;
+	return max(head_pfn, floor);
+}
+
+/*
+ * Why [pfn, end) could not be claimed: the first page that is not free, and
+ * what it is (@floor as for region_claim_start()). *ret_retry says whether another attempt may succeed (the page
+ * is movable in principle and something transient held it).
+ */
+static const char *region_busy_reason(unsigned long pfn, unsigned long end, unsigned long floor,
+				      unsigned long *ret_pfn, bool *ret_retry)
+{
+	struct page *page, *head;
+
+	*ret_retry = false;
+	for (; pfn < end; pfn++) {
+		page = pfn_to_page(pfn);
+		if (!is_free_buddy_page(page))
+			break;
+		if ((pfn & 1023) == 1023)
+			cond_resched();
+	}
+	*ret_pfn = pfn;
+	if (pfn == end) {
+		/* All free by now: whatever held a page let go of it. */
+		*ret_retry = true;
+		return "pages busy during the claim, free now";
+	}
+	head = compound_head(page);
+	if (PageReserved(page))
+		return "a reserved page (firmware or early boot allocation)";
+	if (PageHuge(page)) {
+		*ret_retry = true;
+		return page_count(head) ? "an in-use hugetlb page the kernel did not migrate (no huge page to migrate it to?)" :
+					  "a free hugetlb page the kernel did not dissolve (no huge page to replace it?)";
+	}
+	if (head != page && page_to_pfn(head) < floor)
+		return "a large folio starting before the region";
+	if (folio_maybe_dma_pinned(page_folio(page))) {
+		*ret_retry = true;
+		return "a pinned page (get_user_pages)";
+	}
+	if (PageLRU(head) || __PageMovable(head)) {
+		*ret_retry = true;
+		return "a movable page whose migration failed (an extra reference)";
+	}
+	if (!page_count(head)) {
+		*ret_retry = true;
+		return "a page on its way back to the page allocator";
+	}
+	return "an unmovable kernel page";
+}
+
 /*
  * Claim [pfn, pfn + count): migrate the movable pages living there and take
- * the range from the page allocator. -EBUSY when a page cannot be migrated.
+ * the range from the page allocator. The range may begin inside a large
+ * folio (see region_claim_start()); while the page in the way is movable in
+ * principle, up to REGION_CLAIM_ATTEMPTS tries (a hugetlb page migrated from
+ * a pool with free pages leaves its old page in the pool, in the range: the
+ * next try dissolves it). Called with region.lock held.
+ *
+ * Returns 0; -EBUSY when a page cannot be moved (the kernel log names its PFN
+ * and what it is); -EINTR on a fatal signal; -ENOMEM.
  */
 static int region_claim(unsigned long pfn, unsigned long count)
 {
-	return alloc_contig_range(pfn, pfn + count, MIGRATE_MOVABLE,
-				  GFP_KERNEL | __GFP_NOWARN);
+	unsigned long floor = region_claim_floor(pfn), end = pfn + count;
+	unsigned long start, busy_pfn;
+	const char *why;
+	bool retry;
+	int attempt, ret;
+
+	for (attempt = 1;; attempt++) {
+		start = region_claim_start(pfn, floor);
+		ret = alloc_contig_range(start, end, MIGRATE_MOVABLE, GFP_KERNEL | __GFP_NOWARN);
+		if (ret == 0)
+			break;
+		if (ret != -EBUSY)
+			return ret;
+		why = region_busy_reason(pfn, end, floor, &busy_pfn, &retry);
+		if (!retry || attempt == REGION_CLAIM_ATTEMPTS) {
+			pr_info_ratelimited("claim of page offset %lu+%lu: PFN %#lx (page offset %lu) cannot be moved: %s (%d attempts)\n",
+					    pfn - region.base_pfn, count, busy_pfn,
+					    busy_pfn - region.base_pfn, why, attempt);
+			return -EBUSY;
+		}
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	/* Give back the head of a folio that straddled the start. */
+	if (start < pfn)
+		free_contig_range(start, pfn - start);
+	return 0;
 }
 
 static void region_zero(unsigned long pfn, unsigned long count)
