@@ -341,17 +341,27 @@ static unsigned long region_claim_start(unsigned long pfn, unsigned long floor)
 	return max(head_pfn, floor);
 }
 
+/* What region_busy_reason() found. */
+struct region_busy {
+	unsigned long pfn;	/* first page of the range that is not free */
+	const char *why;
+	int refcount;		/* of the folio */
+	unsigned long flags;	/* of the folio's head page */
+	bool retry;		/* movable in principle: another attempt may succeed */
+	bool hugetlb;
+};
+
 /*
  * Why [pfn, end) could not be claimed: the first page that is not free, and
- * what it is (@floor as for region_claim_start()). *ret_retry says whether another attempt may succeed (the page
- * is movable in principle and something transient held it).
+ * what it is (@floor as for region_claim_start()). Unlocked reads of pages
+ * the module does not own, for a diagnosis only.
  */
-static const char *region_busy_reason(unsigned long pfn, unsigned long end, unsigned long floor,
-				      unsigned long *ret_pfn, bool *ret_retry)
+static void region_busy_reason(unsigned long pfn, unsigned long end, unsigned long floor,
+			       struct region_busy *ret)
 {
-	struct page *page, *head;
+	struct page *page = NULL, *head;
 
-	*ret_retry = false;
+	*ret = (struct region_busy){ .retry = true };
 	for (; pfn < end; pfn++) {
 		page = pfn_to_page(pfn);
 		if (!is_free_buddy_page(page))
@@ -359,44 +369,95 @@ static const char *region_busy_reason(unsigned long pfn, unsigned long end, unsi
 		if ((pfn & 1023) == 1023)
 			cond_resched();
 	}
-	*ret_pfn = pfn;
+	ret->pfn = pfn;
 	if (pfn == end) {
-		/* All free by now: whatever held a page let go of it. */
-		*ret_retry = true;
-		return "pages busy during the claim, free now";
+		ret->why = "pages busy during the claim, free now";
+		return;
 	}
 	head = compound_head(page);
-	if (PageReserved(page))
-		return "a reserved page (firmware or early boot allocation)";
-	if (PageHuge(page)) {
-		*ret_retry = true;
-		return page_count(head) ? "an in-use hugetlb page the kernel did not migrate (no huge page to migrate it to?)" :
-					  "a free hugetlb page the kernel did not dissolve (no huge page to replace it?)";
+	ret->refcount = page_ref_count(head);
+	ret->flags = READ_ONCE(head->flags);
+	if (PageReserved(page)) {
+		ret->why = "a reserved page (firmware or early boot allocation)";
+		ret->retry = false;
+	} else if (PageHuge(page)) {
+		ret->hugetlb = true;
+		ret->why = page_count(head) ?
+			"an in-use hugetlb page the kernel did not migrate (no huge page to migrate it to?)" :
+			"a free hugetlb page the kernel did not dissolve (no huge page to replace it?)";
+	} else if (head != page && page_to_pfn(head) < floor) {
+		ret->why = "a large folio starting before the region";
+		ret->retry = false;
+	} else if (folio_maybe_dma_pinned(page_folio(page))) {
+		ret->why = "a pinned page (get_user_pages)";
+	} else if (PageLRU(head) || __PageMovable(head)) {
+		ret->why = "a movable page whose migration failed (an extra reference)";
+	} else if (!page_count(head)) {
+		ret->why = "a page on its way back to the page allocator";
+	} else {
+		ret->why = "an unmovable kernel page";
+		ret->retry = false;
 	}
-	if (head != page && page_to_pfn(head) < floor)
-		return "a large folio starting before the region";
-	if (folio_maybe_dma_pinned(page_folio(page))) {
-		*ret_retry = true;
-		return "a pinned page (get_user_pages)";
+}
+
+/*
+ * One alloc_contig_range() over [pfn, end), started at the head of a large
+ * folio covering @pfn (region_claim_start()); the pages before @pfn are
+ * given back at once.
+ */
+static int region_contig(unsigned long pfn, unsigned long end, unsigned long floor)
+{
+	unsigned long start = region_claim_start(pfn, floor);
+	int ret;
+
+	ret = alloc_contig_range(start, end, MIGRATE_MOVABLE, GFP_KERNEL | __GFP_NOWARN);
+	if (ret == 0 && start < pfn)
+		free_contig_range(start, pfn - start);
+	return ret;
+}
+
+/*
+ * [pfn, end) one pageblock at a time, each piece with up to
+ * REGION_CLAIM_ATTEMPTS tries. For ranges over several in-use hugetlb
+ * pages: in one alloc_contig_range() the kernel may migrate one of them
+ * into the page of the pool that another one, migrated just before, left
+ * free inside the same range (the pool's free list knows nothing of
+ * isolation), and the range never comes free. A piece holds one hugetlb
+ * page, whose old page the next try dissolves. On failure the pieces
+ * claimed so far are given back.
+ */
+static int region_contig_pieces(unsigned long pfn, unsigned long end, unsigned long floor)
+{
+	unsigned long p, next;
+	int attempt, ret = 0;
+
+	for (p = pfn; p < end; p = next) {
+		next = min(ALIGN(p + 1, pageblock_nr_pages), end);
+		for (attempt = 1;; attempt++) {
+			/* Past the first piece the floor is our own claim. */
+			ret = region_contig(p, next, p == pfn ? floor : p);
+			if (ret != -EBUSY || attempt == REGION_CLAIM_ATTEMPTS)
+				break;
+			cond_resched();
+		}
+		if (ret) {
+			if (p > pfn)
+				free_contig_range(pfn, p - pfn);
+			return ret;
+		}
 	}
-	if (PageLRU(head) || __PageMovable(head)) {
-		*ret_retry = true;
-		return "a movable page whose migration failed (an extra reference)";
-	}
-	if (!page_count(head)) {
-		*ret_retry = true;
-		return "a page on its way back to the page allocator";
-	}
-	return "an unmovable kernel page";
+	return 0;
 }
 
 /*
  * Claim [pfn, pfn + count): migrate the movable pages living there and take
  * the range from the page allocator. The range may begin inside a large
- * folio (see region_claim_start()); while the page in the way is movable in
- * principle, up to REGION_CLAIM_ATTEMPTS tries (a hugetlb page migrated from
- * a pool with free pages leaves its old page in the pool, in the range: the
- * next try dissolves it). Called with region.lock held.
+ * folio (see region_claim_start()). While the page in the way is movable in
+ * principle the claim is tried again, REGION_CLAIM_ATTEMPTS times in all: a
+ * hugetlb page migrated into a free page of the pool leaves its old page in
+ * the pool, in the range, and the next try dissolves it; after a hugetlb
+ * page was in the way the tries go one pageblock at a time
+ * (region_contig_pieces()). Called with region.lock held.
  *
  * Returns 0; -EBUSY when a page cannot be moved (the kernel log names its PFN
  * and what it is); -EINTR on a fatal signal; -ENOMEM.
@@ -404,33 +465,30 @@ static const char *region_busy_reason(unsigned long pfn, unsigned long end, unsi
 static int region_claim(unsigned long pfn, unsigned long count)
 {
 	unsigned long floor = region_claim_floor(pfn), end = pfn + count;
-	unsigned long start, busy_pfn;
-	const char *why;
-	bool retry;
+	struct region_busy busy;
+	bool pieces = false;
 	int attempt, ret;
 
 	for (attempt = 1;; attempt++) {
-		start = region_claim_start(pfn, floor);
-		ret = alloc_contig_range(start, end, MIGRATE_MOVABLE, GFP_KERNEL | __GFP_NOWARN);
-		if (ret == 0)
-			break;
+		if (pieces)
+			ret = region_contig_pieces(pfn, end, floor);
+		else
+			ret = region_contig(pfn, end, floor);
 		if (ret != -EBUSY)
 			return ret;
-		why = region_busy_reason(pfn, end, floor, &busy_pfn, &retry);
-		if (!retry || attempt == REGION_CLAIM_ATTEMPTS) {
-			pr_info_ratelimited("claim of page offset %lu+%lu: PFN %#lx (page offset %lu) cannot be moved: %s (%d attempts)\n",
-					    pfn - region.base_pfn, count, busy_pfn,
-					    busy_pfn - region.base_pfn, why, attempt);
+		region_busy_reason(pfn, end, floor, &busy);
+		if (!busy.retry || attempt == REGION_CLAIM_ATTEMPTS) {
+			pr_info_ratelimited("claim of page offset %lu+%lu: PFN %#lx (page offset %lu) cannot be moved: %s (%d attempts; refcount %d, flags %pGp)\n",
+					    pfn - region.base_pfn, count, busy.pfn,
+					    busy.pfn - region.base_pfn, busy.why, attempt,
+					    busy.refcount, &busy.flags);
 			return -EBUSY;
 		}
 		if (fatal_signal_pending(current))
 			return -EINTR;
+		pieces |= busy.hugetlb && count > 1;
 		cond_resched();
 	}
-	/* Give back the head of a folio that straddled the start. */
-	if (start < pfn)
-		free_contig_range(start, pfn - start);
-	return 0;
 }
 
 static void region_zero(unsigned long pfn, unsigned long count)
@@ -1457,6 +1515,10 @@ static int __init region_pick(void)
 	region.base_pfn = base_pfn;
 	region.count = nr_pages;
 	region.movable_zone = zone_idx(zone) == ZONE_MOVABLE;
+	/* Claims widen to a huge page's head, but never below the base. */
+	if (!IS_ALIGNED(base_pfn, pageblock_nr_pages))
+		pr_info("base_pfn %#lx is not pageblock-aligned: a huge page straddling it keeps the region's first pages busy\n",
+			base_pfn);
 	return 0;
 }
 
