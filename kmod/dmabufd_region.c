@@ -318,7 +318,7 @@ static unsigned long region_claim_floor(unsigned long pfn)
  * that covers @pfn is therefore never migrated, and the claim fails with
  * -EBUSY however movable the folio is. So the claim starts at that head,
  * like alloc_contig_range() itself starts at the free buddy block holding
- * its first page, and region_claim() gives the pages before @pfn back. A
+ * its first page, and region_contig() gives the pages before @pfn back. A
  * folio whose head lies inside the range is migrated whole already, so the
  * end needs no widening.
  *
@@ -352,6 +352,33 @@ struct region_busy {
 };
 
 /*
+ * A reserved page in the blocks alloc_contig_range() isolates around
+ * [start, end) but outside it: pageblocks (MAX_ORDER blocks at most) whose
+ * isolation fails on such a page (has_unmovable_pages()), whatever the range
+ * holds. Early memblock allocations at the top of ZONE_MOVABLE are of this
+ * kind. Returns its PFN in *ret_pfn.
+ */
+static bool region_reserved_near(unsigned long start, unsigned long end, unsigned long *ret_pfn)
+{
+	unsigned long pfn = ALIGN_DOWN(start, MAX_ORDER_NR_PAGES);
+	unsigned long hi = ALIGN(end, MAX_ORDER_NR_PAGES);
+	struct page *page;
+
+	for (; pfn < hi; pfn++) {
+		if (pfn == start)
+			pfn = end;
+		if (pfn >= hi)
+			break;
+		page = pfn_to_online_page(pfn);
+		if (page && PageReserved(page)) {
+			*ret_pfn = pfn;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * Why [pfn, end) could not be claimed: the first page that is not free, and
  * what it is (@floor as for region_claim_start()). Unlocked reads of pages
  * the module does not own, for a diagnosis only.
@@ -359,6 +386,7 @@ struct region_busy {
 static void region_busy_reason(unsigned long pfn, unsigned long end, unsigned long floor,
 			       struct region_busy *ret)
 {
+	unsigned long first = pfn;
 	struct page *page = NULL, *head;
 
 	*ret = (struct region_busy){ .retry = true };
@@ -372,7 +400,7 @@ static void region_busy_reason(unsigned long pfn, unsigned long end, unsigned lo
 	ret->pfn = pfn;
 	if (pfn == end) {
 		ret->why = "pages busy during the claim, free now";
-		return;
+		goto near;
 	}
 	head = compound_head(page);
 	ret->refcount = page_ref_count(head);
@@ -386,7 +414,7 @@ static void region_busy_reason(unsigned long pfn, unsigned long end, unsigned lo
 			"an in-use hugetlb page the kernel did not migrate (no huge page to migrate it to?)" :
 			"a free hugetlb page the kernel did not dissolve (no huge page to replace it?)";
 	} else if (head != page && page_to_pfn(head) < floor) {
-		ret->why = "a large folio starting before the region";
+		ret->why = "a large folio starting before the region or the buffer below";
 		ret->retry = false;
 	} else if (folio_maybe_dma_pinned(page_folio(page))) {
 		ret->why = "a pinned page (get_user_pages)";
@@ -397,6 +425,17 @@ static void region_busy_reason(unsigned long pfn, unsigned long end, unsigned lo
 	} else {
 		ret->why = "an unmovable kernel page";
 		ret->retry = false;
+	}
+near:
+	/* A movable page that did not move: maybe nothing was even isolated. */
+	if (ret->retry && region_reserved_near(region_claim_start(first, floor), end, &pfn)) {
+		head = compound_head(pfn_to_page(pfn));
+		ret->pfn = pfn;
+		ret->refcount = page_ref_count(head);
+		ret->flags = READ_ONCE(head->flags);
+		ret->why = "a reserved page in the blocks isolated around the range (firmware or early boot allocation)";
+		ret->retry = false;
+		ret->hugetlb = false;
 	}
 }
 
@@ -478,9 +517,9 @@ static int region_claim(unsigned long pfn, unsigned long count)
 			return ret;
 		region_busy_reason(pfn, end, floor, &busy);
 		if (!busy.retry || attempt == REGION_CLAIM_ATTEMPTS) {
-			pr_info_ratelimited("claim of page offset %lu+%lu: PFN %#lx (page offset %lu) cannot be moved: %s (%d attempts; refcount %d, flags %pGp)\n",
+			pr_info_ratelimited("claim of page offset %lu+%lu: PFN %#lx (page offset %ld) cannot be moved: %s (%d attempts; refcount %d, flags %pGp)\n",
 					    pfn - region.base_pfn, count, busy.pfn,
-					    busy.pfn - region.base_pfn, busy.why, attempt,
+					    (long)(busy.pfn - region.base_pfn), busy.why, attempt,
 					    busy.refcount, &busy.flags);
 			return -EBUSY;
 		}

@@ -648,10 +648,32 @@ static u64 pattern_bad(const unsigned char *area, u64 npages, u64 seed)
 	return bad;
 }
 
+#define KPF_RESERVED	32
+#define ISOLATION_BLOCK	1024 /* pages: the largest block alloc_contig_range() isolates (MAX_ORDER) */
+
+/*
+ * Whether the isolation block around @pfn holds a reserved page (early
+ * memblock allocations at the top of ZONE_MOVABLE, firmware): no claim
+ * there can succeed, whatever it holds.
+ */
+static bool reserved_block(u64 pfn)
+{
+	static u64 f[ISOLATION_BLOCK];
+	u64 lo = pfn / ISOLATION_BLOCK * ISOLATION_BLOCK, i;
+
+	if (kpageflags(lo, ISOLATION_BLOCK, f))
+		return true;
+	for (i = 0; i < ISOLATION_BLOCK; i++)
+		if (f[i] >> KPF_RESERVED & 1)
+			return true;
+	return false;
+}
+
 /*
  * Region page offsets of the heads of the PMD-sized folios (@flag_bit:
- * KPF_THP or KPF_HUGE) backing @area that lie wholly inside the region, in
- * ascending order; returns how many (at most @max).
+ * KPF_THP or KPF_HUGE) backing @area that lie wholly inside the region and
+ * outside blocks with reserved pages, in ascending order; returns how many
+ * (at most @max).
  */
 static int region_folios(const unsigned char *area, u64 npages, int flag_bit, u64 *offs, int max)
 {
@@ -663,6 +685,8 @@ static int region_folios(const unsigned char *area, u64 npages, int flag_bit, u6
 		if (!pfn || pfn < info.base_pfn || pfn + FOLIO_PAGES > info.base_pfn + info.page_count)
 			continue;
 		if (kpageflags(pfn, 1, &f) || !(f >> flag_bit & 1) || !(f >> KPF_COMPOUND_HEAD & 1))
+			continue;
+		if (reserved_block(pfn))
 			continue;
 		offs[n++] = pfn - info.base_pfn;
 	}
@@ -907,7 +931,8 @@ static void test_claims_small_pagecache(void)
 {
 	const char *dir = "/tmp/smalltmpfs", *path = "/tmp/smalltmpfs/fill";
 	u64 npages = MIB_PAGES(128), seed = 0x5a11, pg;
-	int fds[NR_UNALIGNED], nfd = 0, fd, r, tried = 0;
+	int fds[NR_UNALIGNED], nfd = 0, fd, r, tried = 0, nreserved = 0;
+	u64 reserved_off = 0;
 	unsigned char *area;
 
 	mkdir(dir, 0755);
@@ -927,6 +952,11 @@ static void test_claims_small_pagecache(void)
 
 			if (!pfn || pfn < info.base_pfn || pfn >= info.base_pfn + info.page_count)
 				continue;
+			if (reserved_block(pfn)) {
+				reserved_off = pfn - info.base_pfn;
+				nreserved++;
+				continue;
+			}
 			tried++;
 			r = region_export(pfn - info.base_pfn, 1, DMABUFD_REGION_ATTR_CACHED, 0,
 					  "small1", &fds[nfd], NULL);
@@ -940,6 +970,17 @@ static void test_claims_small_pagecache(void)
 		      "small page cache: %d one-page EXPORTs under file pages succeed (%d ok)",
 		      tried, nfd);
 		check(pattern_bad(area, npages, seed) == 0, "small page cache: data intact");
+		/* Where the kernel cannot isolate the block, the error says why. */
+		if (nreserved) {
+			r = region_export(reserved_off, 1, DMABUFD_REGION_ATTR_CACHED, 0, "small1",
+					  &fds[nfd], NULL);
+			if (r == 0)
+				nfd++;
+			check(r == -EBUSY && klog_has("reserved page in the blocks isolated"),
+			      "small page cache: %d file pages lie in blocks with reserved pages;"
+			      " EXPORT of one is EBUSY, the kernel log says why (%s)", nreserved,
+			      strerror(-r));
+		}
 		for (r = 0; r < nfd; r++)
 			close(fds[r]);
 		drain_events();
