@@ -352,28 +352,26 @@ struct region_busy {
 };
 
 /*
- * A reserved page in the blocks alloc_contig_range() isolates around
- * [start, end) but outside it: pageblocks (MAX_ORDER blocks at most) whose
- * isolation fails on such a page (has_unmovable_pages()), whatever the range
- * holds. Early memblock allocations at the top of ZONE_MOVABLE are of this
- * kind. Returns its PFN in *ret_pfn.
+ * A reserved page in the pageblocks alloc_contig_range() isolates for
+ * [start, end): their isolation fails on it (has_unmovable_pages()), and
+ * nothing in the range is migrated, whatever the range holds. Early
+ * memblock allocations at the top of ZONE_MOVABLE are of this kind. Returns
+ * its PFN in *ret_pfn.
  */
 static bool region_reserved_near(unsigned long start, unsigned long end, unsigned long *ret_pfn)
 {
-	unsigned long pfn = ALIGN_DOWN(start, MAX_ORDER_NR_PAGES);
-	unsigned long hi = ALIGN(end, MAX_ORDER_NR_PAGES);
+	unsigned long pfn = ALIGN_DOWN(start, pageblock_nr_pages);
+	unsigned long hi = ALIGN(end, pageblock_nr_pages);
 	struct page *page;
 
 	for (; pfn < hi; pfn++) {
-		if (pfn == start)
-			pfn = end;
-		if (pfn >= hi)
-			break;
 		page = pfn_to_online_page(pfn);
 		if (page && PageReserved(page)) {
 			*ret_pfn = pfn;
 			return true;
 		}
+		if ((pfn & 1023) == 1023)
+			cond_resched();
 	}
 	return false;
 }
@@ -433,7 +431,7 @@ near:
 		ret->pfn = pfn;
 		ret->refcount = page_ref_count(head);
 		ret->flags = READ_ONCE(head->flags);
-		ret->why = "a reserved page in the blocks isolated around the range (firmware or early boot allocation)";
+		ret->why = "a reserved page in the pageblocks isolated for the range (firmware or early boot allocation)";
 		ret->retry = false;
 		ret->hugetlb = false;
 	}

@@ -649,12 +649,12 @@ static u64 pattern_bad(const unsigned char *area, u64 npages, u64 seed)
 }
 
 #define KPF_RESERVED	32
-#define ISOLATION_BLOCK	1024 /* pages: the largest block alloc_contig_range() isolates (MAX_ORDER) */
+#define ISOLATION_BLOCK	512 /* pages: a pageblock, what alloc_contig_range() isolates */
 
 /*
- * Whether the isolation block around @pfn holds a reserved page (early
- * memblock allocations at the top of ZONE_MOVABLE, firmware): no claim
- * there can succeed, whatever it holds.
+ * Whether the pageblock around @pfn holds a reserved page (early memblock
+ * allocations at the top of ZONE_MOVABLE, firmware): its isolation fails, so
+ * no claim there can succeed, whatever it holds.
  */
 static bool reserved_block(u64 pfn)
 {
@@ -672,7 +672,7 @@ static bool reserved_block(u64 pfn)
 /*
  * Region page offsets of the heads of the PMD-sized folios (@flag_bit:
  * KPF_THP or KPF_HUGE) backing @area that lie wholly inside the region and
- * outside blocks with reserved pages, in ascending order; returns how many
+ * outside pageblocks with reserved pages, in ascending order; returns how many
  * (at most @max).
  */
 static int region_folios(const unsigned char *area, u64 npages, int flag_bit, u64 *offs, int max)
@@ -736,7 +736,7 @@ static bool klog_has(const char *needle)
  * migrate to); returns the number of such failures.
  */
 static int claims_over_folios(const char *what, unsigned char *area, u64 npages, u64 seed,
-			      int flag_bit, bool may_fail)
+			      int flag_bit, bool may_fail, u64 *ret_offs, double *ret_secs)
 {
 	static const u64 straddle[][2] = { /* start within a folio, length */
 		{ 256, 512 }, { 511, 2 }, { 1, 1023 }, { 3, 1029 }, { 255, 257 },
@@ -773,6 +773,10 @@ static int claims_over_folios(const char *what, unsigned char *area, u64 npages,
 			diag("%s: EXPORT 1 page at %llu: %s", what, off, strerror(-r));
 		}
 	}
+	if (ret_secs)
+		*ret_secs = now_s() - t0;
+	for (i = 0; ret_offs && i < NR_UNALIGNED; i++)
+		ret_offs[i] = offs[i] + 1 + (u64)i * 37 % (FOLIO_PAGES - 2);
 	diag("%s: %d one-page EXPORTs in %.2fs", what, NR_UNALIGNED, now_s() - t0);
 	if (may_fail)
 		check(other == 0 && (busy == 0 || klog_has("hugetlb")),
@@ -871,7 +875,8 @@ static void test_claims_thp(void)
 	const char *thp = "/sys/kernel/mm/transparent_hugepage/enabled";
 	const char *defrag = "/sys/kernel/mm/transparent_hugepage/defrag";
 	char old[32] = "", old_defrag[32] = "";
-	u64 npages = MIB_PAGES(256), seed = 0x7417;
+	u64 npages = MIB_PAGES(256), seed = 0x7417, offs[NR_UNALIGNED];
+	double thp_s = 0;
 	unsigned char *area;
 
 	if (!check(read_choice(thp, old, sizeof(old)) == 0 &&
@@ -891,9 +896,26 @@ static void test_claims_thp(void)
 
 		check(madvise(a, npages * 4096, MADV_HUGEPAGE) == 0, "THP: MADV_HUGEPAGE");
 		pattern_fill(a, npages, seed);
-		claims_over_folios("anonymous THP", a, npages, seed, KPF_THP, false);
+		claims_over_folios("anonymous THP", a, npages, seed, KPF_THP, false, offs, &thp_s);
 	}
 	munmap(area, (npages + FOLIO_PAGES) * 4096);
+	/* The cost of migrating a THP per one-page claim: the same claims over free pages. */
+	if (thp_s > 0) {
+		int fds[NR_UNALIGNED], nfd = 0, i;
+		double t0 = now_s(), free_s;
+
+		for (i = 0; i < NR_UNALIGNED; i++)
+			if (region_export(offs[i], 1, DMABUFD_REGION_ATTR_CACHED, 0, "free1",
+					  &fds[nfd], NULL) == 0)
+				nfd++;
+		free_s = now_s() - t0;
+		for (i = 0; i < nfd; i++)
+			close(fds[i]);
+		drain_events();
+		diag("cost: %d one-page EXPORTs inside THPs %.3fs, the same over free pages %.3fs"
+		     " (%d ok): %.1fx", NR_UNALIGNED, thp_s, free_s, nfd,
+		     free_s > 0 ? thp_s / free_s : 0);
+	}
 out:
 	write_str(thp, old);
 	write_str(defrag, old_defrag);
@@ -917,7 +939,8 @@ static void test_claims_pagecache(void)
 	area = mmap(NULL, npages * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (check(area != MAP_FAILED, "page cache: file mapped shared")) {
 		pattern_fill(area, npages, seed);
-		claims_over_folios("page cache (shmem THP)", area, npages, seed, KPF_THP, false);
+		claims_over_folios("page cache (shmem THP)", area, npages, seed, KPF_THP, false,
+				   NULL, NULL);
 		munmap(area, npages * 4096);
 	}
 	close(fd);
@@ -976,8 +999,8 @@ static void test_claims_small_pagecache(void)
 					  &fds[nfd], NULL);
 			if (r == 0)
 				nfd++;
-			check(r == -EBUSY && klog_has("reserved page in the blocks isolated"),
-			      "small page cache: %d file pages lie in blocks with reserved pages;"
+			check(r == -EBUSY && klog_has("reserved page in the pageblocks isolated"),
+			      "small page cache: %d file pages lie in pageblocks with reserved pages;"
 			      " EXPORT of one is EBUSY, the kernel log says why (%s)", nreserved,
 			      strerror(-r));
 		}
@@ -1020,7 +1043,7 @@ static void test_claims_hugetlb(void)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	if (check(area != MAP_FAILED, "hugetlb: mmap 80 huge pages MAP_HUGETLB")) {
 		pattern_fill(area, npages, seed);
-		busy = claims_over_folios("hugetlb", area, npages, seed, KPF_HUGE, true);
+		busy = claims_over_folios("hugetlb", area, npages, seed, KPF_HUGE, true, NULL, NULL);
 		diag("hugetlb: %d claims failed with EBUSY", busy);
 		munmap(area, npages * 4096);
 	}
