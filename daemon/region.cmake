@@ -8,8 +8,7 @@ add_library(dmabufd_region STATIC
   ${CMAKE_SOURCE_DIR}/daemon/region/segments.c
   ${CMAKE_SOURCE_DIR}/daemon/region/region.c
   ${CMAKE_SOURCE_DIR}/daemon/region/plan.c
-  ${CMAKE_SOURCE_DIR}/daemon/region/audit.c
-  ${CMAKE_SOURCE_DIR}/daemon/region/fuzz.c)
+  ${CMAKE_SOURCE_DIR}/daemon/region/audit.c)
 target_include_directories(dmabufd_region PUBLIC
   ${CMAKE_SOURCE_DIR}/daemon/region ${CMAKE_SOURCE_DIR}/daemon ${CMAKE_SOURCE_DIR}/include)
 target_link_libraries(dmabufd_region PRIVATE dmabufd_common)

@@ -269,8 +269,8 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len)
 	if (ret < 0)
 		return ret;
 	if (total_free != r->n_free_extents || v.freep != r->free_pages ||
-	    v.resv != r->reserved_pages || v.npin != r->n_pinned || v.nmov != r->n_movable || v.pinp != r->pinned_pages || v.movp != r->movable_pages ||
-	    v.npin + v.nmov != r->n_alloc)
+	    v.resv != r->reserved_pages || v.npin != r->n_pinned || v.nmov != r->n_movable ||
+	    v.pinp != r->pinned_pages || v.movp != r->movable_pages || v.npin + v.nmov != r->n_alloc)
 		return bad(&a, "counters do not add up");
 	if (v.freep + v.resv + v.pinp + v.movp != r->npages ||
 	    v.used[0] + v.used[1] + v.used[2] != v.pinp + v.movp)

@@ -345,16 +345,4 @@ int dmabufd_region_apply_move(struct dmabufd_region *r, const struct dmabufd_reg
  */
 int dmabufd_region_apply_plan(struct dmabufd_region *r, const struct dmabufd_region_plan *p);
 
-/**
- * dmabufd_region_fuzz_step() - decode one operation from @data and apply it
- * (alloc, claim, free the n-th allocation, reserve, unreserve, plan_for +
- * apply, plan_compact + apply), then audit. For libFuzzer targets.
- * @ret_consumed: bytes of @data used (>= 1 when @size >= 1).
- * Return: 0 (including operations that failed cleanly); -EUCLEAN if the
- *         audit failed or a planned move failed to apply; -ENODATA if
- *         @size is 0.
- */
-int dmabufd_region_fuzz_step(struct dmabufd_region *r, const uint8_t *data, size_t size,
-			     size_t *ret_consumed);
-
 #endif

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "region.h"
+#include "region_fuzz_step.h"
 
 #define C DMABUFD_ATTR_CACHED
 #define WC DMABUFD_ATTR_WRITECOMBINE
@@ -453,9 +454,9 @@ static void test_fuzz_step(void **state)
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		data[i] = (uint8_t)x;
 	}
-	assert_int_equal(dmabufd_region_fuzz_step(r, data, 0, &used), -ENODATA);
+	assert_int_equal(region_fuzz_step(r, data, 0, &used), -ENODATA);
 	for (size_t off = 0; off < sizeof(data);) {
-		assert_int_equal(dmabufd_region_fuzz_step(r, data + off, sizeof(data) - off, &used), 0);
+		assert_int_equal(region_fuzz_step(r, data + off, sizeof(data) - off, &used), 0);
 		assert_true(used >= 1);
 		off += used;
 	}

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Region allocator: the fuzz driver (region.h). */
+/*
+ * The region fuzz driver: one operation decoded from bytes and applied
+ * through the public API of daemon/region/region.h, then an audit. Used by
+ * the fuzz target fuzz_region.c and by the unit test test_region.c.
+ */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "region_internal.h"
+#include "region.h"
+#include "region_fuzz_step.h"
 
 static int nth_alloc_cb(const struct dmabufd_region_extent *e, void *userdata)
 {
@@ -26,17 +32,19 @@ static uint32_t rd32(const uint8_t *d, size_t n, size_t *off)
 	return v;
 }
 
-int dmabufd_region_fuzz_step(struct dmabufd_region *r, const uint8_t *data, size_t size,
-			     size_t *ret_consumed)
+int region_fuzz_step(struct dmabufd_region *r, const uint8_t *data, size_t size,
+		     size_t *ret_consumed)
 {
+	struct dmabufd_region_stats st;
 	size_t off = 0;
 	int ret = 0;
 
 	if (size == 0)
 		return -ENODATA;
+	dmabufd_region_stats(r, &st);
 	uint8_t op = data[off++];
 	uint32_t a = rd32(data, size, &off), b = rd32(data, size, &off);
-	uint32_t npages = 1 + a % (r->npages < 4096 ? r->npages : 4096);
+	uint32_t npages = 1 + a % (st.npages < 4096 ? st.npages : 4096);
 	uint32_t align = 1u << ((b >> 8) % 12);
 	enum dmabufd_attribute attr = (enum dmabufd_attribute)((b & 0xff) % 3);
 	bool movable = (op >> 4) & 1;
@@ -49,20 +57,20 @@ int dmabufd_region_fuzz_step(struct dmabufd_region *r, const uint8_t *data, size
 		(void)dmabufd_region_alloc(r, npages, align, attr, movable, &off32);
 		break;
 	case 2:
-		(void)dmabufd_region_claim(r, b % r->npages, npages, 1, attr, movable);
+		(void)dmabufd_region_claim(r, b % st.npages, npages, 1, attr, movable);
 		break;
 	case 3:
 	case 4: {
-		uint32_t st[2] = {a % (r->n_alloc ? r->n_alloc : 1), 0};
-		if (r->n_alloc && dmabufd_region_walk(r, nth_alloc_cb, st))
-			ret = dmabufd_region_free(r, st[1]) == 0 ? 0 : -EUCLEAN;
+		uint32_t nth[2] = {a % (st.n_allocations ? st.n_allocations : 1), 0};
+		if (st.n_allocations && dmabufd_region_walk(r, nth_alloc_cb, nth))
+			ret = dmabufd_region_free(r, nth[1]) == 0 ? 0 : -EUCLEAN;
 		break;
 	}
 	case 5:
 		if (op & 0x80)
-			(void)dmabufd_region_unreserve(r, b % r->npages, 1 + a % 64);
+			(void)dmabufd_region_unreserve(r, b % st.npages, 1 + a % 64);
 		else
-			(void)dmabufd_region_reserve(r, b % r->npages, 1 + a % 64);
+			(void)dmabufd_region_reserve(r, b % st.npages, 1 + a % 64);
 		break;
 	case 6:
 		if (dmabufd_region_plan_for(r, npages, align, attr, movable, &plan) == 0) {
