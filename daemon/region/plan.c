@@ -105,7 +105,7 @@ static int builder_take(struct builder *b, const struct dmabufd_region *r, bool 
 	return 0;
 }
 
-void dmabufd_region_plan_free(struct dmabufd_region_plan *p)
+void dmabufd_region_plan_destroy(struct dmabufd_region_plan *p)
 {
 	if (!p)
 		return;

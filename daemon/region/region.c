@@ -313,8 +313,8 @@ void dmabufd_region_destroy(struct dmabufd_region *r)
 {
 	if (!r)
 		return;
-	region_slab_destroy(&r->segslab);
-	region_slab_destroy(&r->runslab);
+	region_slab_finish(&r->segslab);
+	region_slab_finish(&r->runslab);
 	free(r->index.slot);
 	free(r);
 }
@@ -361,7 +361,7 @@ int dmabufd_region_claim(struct dmabufd_region *r, uint32_t offset, uint32_t npa
 	return 0;
 }
 
-int dmabufd_region_free(struct dmabufd_region *r, uint32_t offset)
+int dmabufd_region_unplace(struct dmabufd_region *r, uint32_t offset)
 {
 	struct seg *s = region_ix_find(&r->index, offset);
 	int ret;

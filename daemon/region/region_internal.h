@@ -184,7 +184,7 @@ struct seg *region_get_seg(struct dmabufd_region *r);
 struct run *region_get_run(struct dmabufd_region *r);
 void region_put_seg(struct dmabufd_region *r, struct seg *s);
 void region_put_run(struct dmabufd_region *r, struct run *n);
-void region_slab_destroy(struct region_slab *sl);
+void region_slab_finish(struct region_slab *sl);
 
 /* ---- index.c ------------------------------------------------------------- */
 

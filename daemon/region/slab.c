@@ -102,7 +102,7 @@ size_t region_memory_bytes(const struct dmabufd_region *r)
 	return b;
 }
 
-void region_slab_destroy(struct region_slab *sl)
+void region_slab_finish(struct region_slab *sl)
 {
 	for (struct chunk_hdr *c = sl->chunks, *nx; c; c = nx) {
 		nx = c->next;

@@ -469,7 +469,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 						}
 						res->bytes_moved += p->bytes_moved;
 						res->plans++;
-						dmabufd_region_plan_free(p);
+						dmabufd_region_plan_destroy(p);
 						rv = dmabufd_region_alloc(
 							r, op->npages, 1u << op->align_log2,
 							op->attr, op->movable, &off[op->id]);
@@ -485,7 +485,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 							sim_apply(r, q, off, at);
 							res->bytes_moved += q->bytes_moved;
 							res->plans++;
-							dmabufd_region_plan_free(q);
+							dmabufd_region_plan_destroy(q);
 						}
 						dmabufd_region_stats(r, &st1);
 						rv = dmabufd_region_alloc(
@@ -538,7 +538,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 			if (v == V_CMA)
 				cma_set(&c, off[op->id], len[op->id], false);
 			else
-				rv = dmabufd_region_free(r, off[op->id]);
+				rv = dmabufd_region_unplace(r, off[op->id]);
 			b = now_ns();
 			if (rv < 0) {
 				fprintf(stderr, "free: %s\n", strerror(-rv));

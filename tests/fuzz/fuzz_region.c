@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!fb.found)
 			break;
 		if (fb.e.state == DMABUFD_REGION_USED)
-			check(dmabufd_region_free(r, fb.e.offset) == 0, r, "free of a live allocation");
+			check(dmabufd_region_unplace(r, fb.e.offset) == 0, r, "free of a live allocation");
 		else
 			check(dmabufd_region_unreserve(r, fb.e.offset, fb.e.npages) == 0, r,
 			      "unreserve of a reserved range");

@@ -63,7 +63,7 @@ int region_fuzz_step(struct dmabufd_region *r, const uint8_t *data, size_t size,
 	case 4: {
 		uint32_t nth[2] = {a % (st.n_allocations ? st.n_allocations : 1), 0};
 		if (st.n_allocations && dmabufd_region_walk(r, nth_alloc_cb, nth))
-			ret = dmabufd_region_free(r, nth[1]) == 0 ? 0 : -EUCLEAN;
+			ret = dmabufd_region_unplace(r, nth[1]) == 0 ? 0 : -EUCLEAN;
 		break;
 	}
 	case 5:
@@ -85,7 +85,7 @@ int region_fuzz_step(struct dmabufd_region *r, const uint8_t *data, size_t size,
 			ret = -EUCLEAN;
 		break;
 	}
-	dmabufd_region_plan_free(plan);
+	dmabufd_region_plan_destroy(plan);
 	*ret_consumed = off < size ? off : size;
 	if (ret == 0)
 		ret = dmabufd_region_audit(r, NULL, 0);
