@@ -205,8 +205,8 @@ static int place(const struct dmabufd_region *r, uint32_t k, uint32_t align,
 	 * and without this step one pinned buffer placed low (e.g. below the
 	 * write-combine frames while the region fills) would shut every
 	 * extent above it out of reach for as long as it lives, so that each
-	 * frame transitions pages below it instead (third pass: 95 % of the
-	 * media mix's transitions). */
+	 * frame transitions pages below it instead (on the media mix of
+	 * regionsim that was 95 % of all transitions). */
 	if (!blind && floor != UINT64_MAX &&
 	    search_below(r->fa[attr], k, align, high, 64, UINT64_MAX, &pos, &node)) {
 		*ret_pos = pos;

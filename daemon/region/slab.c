@@ -25,8 +25,9 @@ static uint32_t rnd(struct dmabufd_region *r)
 
 /* Nodes come from per-region chunks of fixed-size slots, aligned so that no
  * treap node (struct tnode, 32 bytes) straddles a 32-byte boundary: a
- * descent reads one cache line per node, never two (a malloc'd 88-byte
- * segment put its free-extent node across two lines three times in four).
+ * descent reads one cache line per node, never two (an 88-byte segment from
+ * malloc would put its free-extent node across two lines three times in
+ * four).
  * Freed nodes go back to the slab's free list and are reused; memory is
  * returned when the region is destroyed, so the bookkeeping is the peak
  * node count (bounded by 2 * live allocations + reserved ranges + 1). */
@@ -57,8 +58,7 @@ static size_t slab_chunk_bytes(unsigned i, size_t slot)
 	return SLAB_HDR + slab_chunk_slots(i) * slot;
 }
 
-/* Chunks come from malloc (so that fault injection reaches them, as it
- * reached the nodes before), over-allocated by SLAB_HDR - 1 bytes and
+/* Chunks come from malloc (so that fault injection reaches them), over-allocated by SLAB_HDR - 1 bytes and
  * aligned by hand; the header keeps the link and malloc's pointer. */
 struct chunk_hdr {
 	struct chunk_hdr *next;
