@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * regionsim: replays deterministic allocation traces against the region
- * allocator (daemon/region.c) and, side by side in the same run, against a
+ * allocator (daemon/region/) and, side by side in the same run, against a
  * CMA-like baseline: a bitmap with first-fit at size-order alignment, as
  * mm/cma.c cma_alloc() does with align = min(get_order(size),
  * CONFIG_CMA_ALIGNMENT = 8) (kernel/dma/contiguous.c). Variants of the region
@@ -21,7 +21,7 @@
  *                  [--media-metadata-movable]
  *                  [--clairvoyant-pinned near|inside|ordered|bucket:OPS]
  *
- * The last two are diagnostics (docs/REGION.md, "Seventh pass"): the first
+ * The last two are diagnostics (docs/notes/region-history.md, "Seventh pass"): the first
  * adds a table for the media trace with its metadata buffers movable; the
  * second adds two variants in which every pinned allocation is placed by
  * regionsim itself (dmabufd_region_claim()) knowing the op index at which
