@@ -22,12 +22,19 @@ struct fitq {
 	const struct tnode *found;
 };
 
-static bool fit_low(const struct tnode *n, struct fitq *q, uint32_t *pos)
+/* Whether the first-fit descents look at @n: it exists, its subtree holds
+ * a long enough node, and the budget of visits is not spent (one taken). */
+static inline bool fit_enter(const struct tnode *n, struct fitq *q)
 {
 	if (!n || n->maxlen < q->need)
 		return false;
 	t_prefetch_kids(n);
-	if (q->budget >= 0 && q->budget-- == 0)
+	return !(q->budget >= 0 && q->budget-- == 0);
+}
+
+static bool fit_low(const struct tnode *n, struct fitq *q, uint32_t *pos)
+{
+	if (!fit_enter(n, q))
 		return false;
 	if (fit_low(n->l, q, pos))
 		return true;
@@ -44,10 +51,7 @@ static bool fit_low(const struct tnode *n, struct fitq *q, uint32_t *pos)
 
 static bool fit_high(const struct tnode *n, struct fitq *q, uint32_t *pos)
 {
-	if (!n || n->maxlen < q->need)
-		return false;
-	t_prefetch_kids(n);
-	if (q->budget >= 0 && q->budget-- == 0)
+	if (!fit_enter(n, q))
 		return false;
 	if (n->key >= q->limit) /* this node and its right subtree lie above */
 		return fit_high(n->l, q, pos);
@@ -319,6 +323,21 @@ void dmabufd_region_destroy(struct dmabufd_region *r)
 	free(r);
 }
 
+/* Makes [pos, pos+k) (free) one live allocation; @h as region_carve().
+ * Reserves what it needs first: 0, or -ENOMEM with nothing changed. */
+static int place_at(struct dmabufd_region *r, uint32_t pos, uint32_t k, uint32_t align,
+		    enum dmabufd_attribute attr, bool movable, const struct region_hint *h)
+{
+	int ret = region_spares(r, 2, 1);
+
+	if (ret == 0)
+		ret = region_ix_reserve(r, (uint64_t)r->n_alloc + 1);
+	if (ret < 0)
+		return ret;
+	region_make_used(r, region_carve(r, pos, k, h), k, attr, movable, align);
+	return 0;
+}
+
 int dmabufd_region_alloc(struct dmabufd_region *r, uint32_t npages, uint32_t align_pages,
 			 enum dmabufd_attribute attribute, bool movable, uint32_t *ret_offset)
 {
@@ -331,12 +350,9 @@ int dmabufd_region_alloc(struct dmabufd_region *r, uint32_t npages, uint32_t ali
 	ret = place(r, npages, align_pages, attribute, movable, &pos, &h);
 	if (ret < 0)
 		return ret;
-	ret = region_spares(r, 2, 1);
-	if (ret == 0)
-		ret = region_ix_reserve(r, (uint64_t)r->n_alloc + 1);
+	ret = place_at(r, pos, npages, align_pages, attribute, movable, &h);
 	if (ret < 0)
 		return ret;
-	region_make_used(r, region_carve(r, pos, npages, &h), npages, attribute, movable, align_pages);
 	*ret_offset = pos;
 	return 0;
 }
@@ -344,21 +360,12 @@ int dmabufd_region_alloc(struct dmabufd_region *r, uint32_t npages, uint32_t ali
 int dmabufd_region_claim(struct dmabufd_region *r, uint32_t offset, uint32_t npages,
 			 uint32_t align_pages, enum dmabufd_attribute attribute, bool movable)
 {
-	int ret;
-
 	if (!region_valid_args(r, npages, align_pages, attribute) ||
 	    (offset & (align_pages - 1)) || (uint64_t)offset + npages > r->npages)
 		return -EINVAL;
 	if (!region_range_free(r, offset, npages))
 		return -EBUSY;
-	ret = region_spares(r, 2, 1);
-	if (ret == 0)
-		ret = region_ix_reserve(r, (uint64_t)r->n_alloc + 1);
-	if (ret < 0)
-		return ret;
-	region_make_used(r, region_carve(r, offset, npages, NULL), npages, attribute, movable,
-			 align_pages);
-	return 0;
+	return place_at(r, offset, npages, align_pages, attribute, movable, NULL);
 }
 
 int dmabufd_region_unplace(struct dmabufd_region *r, uint32_t offset)

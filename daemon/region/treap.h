@@ -41,7 +41,7 @@ struct tnode {
  * child to test its maxlen and often go on to the other one, and the key
  * descents take either: issued together, the two loads overlap instead of
  * waiting one after the other (the cost of a descent is its cache misses;
- * docs/REGION.md, "Per-operation cost"). Reads nothing, changes nothing. */
+ * docs/notes/region-history.md, "Per-operation cost"). Reads nothing, changes nothing. */
 static inline void t_prefetch_kids(const struct tnode *n)
 {
 	__builtin_prefetch(n->l);
