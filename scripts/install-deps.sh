@@ -10,6 +10,10 @@ PKGS="$PKGS libjson-c-dev" # dmabufctl --json
 TEST_PKGS="libcmocka-dev valgrind clang libclang-rt-14-dev qemu-system-x86
 busybox-static cpio xz-utils kmod systemd
 libelf1 libssl3 zlib1g"
+# structural checks (scripts/check-size.sh, check-includes.sh,
+# check-duplicates.sh): function extents from universal-ctags, JSON read
+# with jq, jscpd from the npm registry (installed by check-duplicates.sh)
+TEST_PKGS="$TEST_PKGS universal-ctags jq nodejs"
 # cityCC0.mpg (MPEG-1 system stream): mpegpsdemux + mpegvideoparse from
 # plugins-bad, avdec_mpeg2video from libav; decodebin/videoconvert/appsink/
 # videotestsrc from plugins-base; gst-launch-1.0/gst-inspect-1.0 from tools.
@@ -28,6 +32,10 @@ missing=""
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# Debian packages npm apart from nodejs (other nodejs builds bundle it)
+case " $want " in
+*" nodejs "*) command -v npm >/dev/null 2>&1 || missing="$missing npm" ;;
+esac
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "install-deps: missing packages:$missing (run as root)" >&2
@@ -37,3 +45,7 @@ if [ -n "$missing" ]; then
 	apt-get update -q
 	apt-get install -y -q --no-install-recommends $missing
 fi
+# jscpd, pinned, for scripts/check-duplicates.sh
+case " $want " in
+*" nodejs "*) "$(dirname "$0")/check-duplicates.sh" --install ;;
+esac
