@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Private to the files of daemon/region/. */
+/* Private to the files of daemon/region/ (which include macros.h first:
+ * seg_of_t() and seg_of_f() use container_of()). */
 #ifndef DMABUFD_DAEMON_REGION_INTERNAL_H
 #define DMABUFD_DAEMON_REGION_INTERNAL_H
 
