@@ -160,7 +160,7 @@ int sb_place(struct server_backend *sb, uint64_t size, uint64_t alignment,
 		log_info("%s: compaction for %u pages: %llu moves, %llu bytes moved%s",
 			 sb->caps.name, npages, (unsigned long long)res.moves,
 			 (unsigned long long)res.bytes_moved, err < 0 ? " (incomplete)" : "");
-		dmabufd_region_plan_free(plan);
+		dmabufd_region_plan_destroy(plan);
 		err = dmabufd_region_alloc(sb->region, npages, align, attribute, movable, &off);
 	}
 	if (err < 0)
@@ -171,7 +171,7 @@ int sb_place(struct server_backend *sb, uint64_t size, uint64_t alignment,
 
 void sb_unplace(struct server_backend *sb, uint64_t offset)
 {
-	int err = dmabufd_region_free(sb->region, to_pages(sb, offset));
+	int err = dmabufd_region_unplace(sb->region, to_pages(sb, offset));
 
 	if (err < 0)
 		log_error("region of %s: no allocation at byte offset %llu: %s", sb->caps.name,
@@ -210,7 +210,7 @@ int sb_compact(struct server_backend *sb, struct server_compact_result *ret)
 	res.planned_moves = plan->n_moves;
 	res.planned_bytes = plan->bytes_moved;
 	err = execute_plan(sb, plan, &res);
-	dmabufd_region_plan_free(plan);
+	dmabufd_region_plan_destroy(plan);
 	dmabufd_region_stats(sb->region, &after);
 	res.largest_free_before = (uint64_t)before.largest_free_run * sb->caps.page_size;
 	res.largest_free_after = (uint64_t)after.largest_free_run * sb->caps.page_size;

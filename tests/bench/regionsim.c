@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * regionsim: replays deterministic allocation traces against the region
- * allocator (daemon/region.c) and, side by side in the same run, against a
+ * allocator (daemon/region/) and, side by side in the same run, against a
  * CMA-like baseline: a bitmap with first-fit at size-order alignment, as
  * mm/cma.c cma_alloc() does with align = min(get_order(size),
  * CONFIG_CMA_ALIGNMENT = 8) (kernel/dma/contiguous.c). Variants of the region
@@ -21,7 +21,7 @@
  *                  [--media-metadata-movable]
  *                  [--clairvoyant-pinned near|inside|ordered|bucket:OPS]
  *
- * The last two are diagnostics (docs/REGION.md, "Seventh pass"): the first
+ * The last two are diagnostics (docs/notes/region-history.md, "Seventh pass"): the first
  * adds a table for the media trace with its metadata buffers movable; the
  * second adds two variants in which every pinned allocation is placed by
  * regionsim itself (dmabufd_region_claim()) knowing the op index at which
@@ -469,7 +469,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 						}
 						res->bytes_moved += p->bytes_moved;
 						res->plans++;
-						dmabufd_region_plan_free(p);
+						dmabufd_region_plan_destroy(p);
 						rv = dmabufd_region_alloc(
 							r, op->npages, 1u << op->align_log2,
 							op->attr, op->movable, &off[op->id]);
@@ -485,7 +485,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 							sim_apply(r, q, off, at);
 							res->bytes_moved += q->bytes_moved;
 							res->plans++;
-							dmabufd_region_plan_free(q);
+							dmabufd_region_plan_destroy(q);
 						}
 						dmabufd_region_stats(r, &st1);
 						rv = dmabufd_region_alloc(
@@ -538,7 +538,7 @@ static int replay(const struct trace *t, enum variant v, struct result *res)
 			if (v == V_CMA)
 				cma_set(&c, off[op->id], len[op->id], false);
 			else
-				rv = dmabufd_region_free(r, off[op->id]);
+				rv = dmabufd_region_unplace(r, off[op->id]);
 			b = now_ns();
 			if (rv < 0) {
 				fprintf(stderr, "free: %s\n", strerror(-rv));

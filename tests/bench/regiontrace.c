@@ -160,8 +160,8 @@ static bool ids_push(struct gen *g, struct idset *s, uint32_t id)
  * XRGB8888 (8,294,400 bytes, cached: rendered with CPU access) frames,
  * started and stopped in waves; each stream start also allocates 1-3
  * pinned metadata buffers of 4-64 KiB that outlive it. Frames are movable.
- * With TRACE_MEDIA_METADATA_MOVABLE (a diagnostic, docs/REGION.md "Seventh
- * pass") the metadata buffers are emitted as movable; nothing else changes
+ * With TRACE_MEDIA_METADATA_MOVABLE (a diagnostic,
+ * docs/notes/region-history.md "Seventh pass") the metadata buffers are emitted as movable; nothing else changes
  * (same random draws, sizes, attributes, lifetimes and op sequence). */
 int trace_media_opts(struct trace *t, uint64_t seed, unsigned opts)
 {

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target (b): the region allocator (daemon/region.c) fed arbitrary
- * operation sequences through its dmabufd_region_fuzz_step() entry point,
+ * Fuzz target (b): the region allocator (daemon/region/) fed arbitrary
+ * operation sequences through region_fuzz_step() (region_fuzz_step.c),
  * which audits every invariant after each operation.
  *
  * Input: [npages lo, npages hi, options] then operations, each decoded by
- * dmabufd_region_fuzz_step() (alloc, claim, free the n-th allocation,
+ * region_fuzz_step() (alloc, claim, free the n-th allocation,
  * reserve, unreserve, plan_for + apply, plan_compact + apply).
  *   npages  = 1 + (u16 le % 8192)      the region's size in pages
  *   options: bits 0-1 initial attribute (% 3), bits 2-3 region flags
@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "region.h"
+#include "region_fuzz_step.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -84,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	while (pos < size) {
 		size_t used = 0;
-		int ret = dmabufd_region_fuzz_step(r, data + pos, size - pos, &used);
+		int ret = region_fuzz_step(r, data + pos, size - pos, &used);
 
 		check(ret != -EUCLEAN, r, "fuzz_step audit");
 		check(used >= 1, r, "fuzz_step consumed nothing");
@@ -100,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!fb.found)
 			break;
 		if (fb.e.state == DMABUFD_REGION_USED)
-			check(dmabufd_region_free(r, fb.e.offset) == 0, r, "free of a live allocation");
+			check(dmabufd_region_unplace(r, fb.e.offset) == 0, r, "free of a live allocation");
 		else
 			check(dmabufd_region_unreserve(r, fb.e.offset, fb.e.npages) == 0, r,
 			      "unreserve of a reserved range");

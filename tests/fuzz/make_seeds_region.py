@@ -3,7 +3,7 @@
 """Writes the seed corpus of fuzz target `region` (tests/fuzz/corpus/region/).
 
 Input (fuzz_region.c): npages u16le, options u8, then operations decoded by
-dmabufd_region_fuzz_step(): op u8 (bits 0-2 kind: 0/1 alloc, 2 claim,
+region_fuzz_step() (region_fuzz_step.c): op u8 (bits 0-2 kind: 0/1 alloc, 2 claim,
 3/4 free n-th, 5 reserve/unreserve (bit 7), 6 plan_for + apply,
 7 plan_compact + apply; bit 4 movable), a u32be, b u32be (rd32 is big-endian).
 Usage: make_seeds_region.py [OUTDIR]

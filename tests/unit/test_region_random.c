@@ -254,7 +254,7 @@ static void op_alloc(struct model *m)
 	assert_int_equal(off, plan->target_offset);
 	model_take(m, off, k, align, attr, movable);
 	m->plans++;
-	dmabufd_region_plan_free(plan);
+	dmabufd_region_plan_destroy(plan);
 }
 
 static void op_compact(struct model *m)
@@ -264,7 +264,7 @@ static void op_compact(struct model *m)
 	assert_false(plan->has_target);
 	for (size_t i = 0; i < plan->n_moves; i++)
 		do_move(m, &plan->moves[i]);
-	dmabufd_region_plan_free(plan);
+	dmabufd_region_plan_destroy(plan);
 }
 
 static void op_reserve(struct model *m, bool un)
@@ -310,11 +310,11 @@ static void op_free(struct model *m)
 		uint32_t off = below(m, m->n);
 		bool live = model_find(m, off) != SIZE_MAX;
 		if (!live)
-			assert_int_equal(dmabufd_region_free(m->r, off), -ENOENT);
+			assert_int_equal(dmabufd_region_unplace(m->r, off), -ENOENT);
 		return;
 	}
 	size_t idx = below(m, (uint32_t)m->nlive);
-	assert_int_equal(dmabufd_region_free(m->r, m->live[idx].off), 0);
+	assert_int_equal(dmabufd_region_unplace(m->r, m->live[idx].off), 0);
 	model_release(m, idx);
 }
 

@@ -31,16 +31,6 @@ static inline bool sn_blocking(const struct sn *s)
 	       (s->state == DMABUFD_REGION_USED && !s->movable);
 }
 
-static inline uint64_t aup(uint64_t x, uint32_t a)
-{
-	return (x + a - 1) & ~(uint64_t)(a - 1);
-}
-
-static inline uint64_t adown(uint64_t x, uint32_t a)
-{
-	return x & ~(uint64_t)(a - 1);
-}
-
 static struct sn *snapshot(const struct dmabufd_region *r, size_t *ret_m)
 {
 	size_t m = 0, i = 0;
@@ -115,7 +105,7 @@ static int builder_take(struct builder *b, const struct dmabufd_region *r, bool 
 	return 0;
 }
 
-void dmabufd_region_plan_free(struct dmabufd_region_plan *p)
+void dmabufd_region_plan_destroy(struct dmabufd_region_plan *p)
 {
 	if (!p)
 		return;
@@ -149,7 +139,7 @@ static uint64_t bubble_run(const struct sn *v, size_t m, uint32_t npages_total, 
 			while (i < m && v[i].state == DMABUFD_REGION_FREE)
 				i++;
 			uint64_t limit = i < m ? v[i].off : npages_total;
-			if (aup(cursor, align) + k <= limit)
+			if (align_up(cursor, align) + k <= limit)
 				return cost;
 			if (i == m)
 				return UINT64_MAX;
@@ -161,7 +151,7 @@ static uint64_t bubble_run(const struct sn *v, size_t m, uint32_t npages_total, 
 				continue;
 			}
 			uint32_t al = 1u << v[i].align_log2;
-			uint64_t p = aup(cursor, al);
+			uint64_t p = align_up(cursor, al);
 			if (p < v[i].off) {
 				cost += v[i].len;
 				if (b && (*err = builder_move(b, v[i].off, (uint32_t)p, v[i].len)) < 0)
@@ -182,7 +172,7 @@ static uint64_t bubble_run(const struct sn *v, size_t m, uint32_t npages_total, 
 		while (i != SIZE_MAX && v[i].state == DMABUFD_REGION_FREE)
 			i--;
 		uint64_t limit = i != SIZE_MAX ? sn_end(&v[i]) : 0;
-		if (cursor >= k && adown(cursor - k, align) >= limit)
+		if (cursor >= k && align_down(cursor - k, align) >= limit)
 			return cost;
 		if (i == SIZE_MAX)
 			return UINT64_MAX;
@@ -191,7 +181,7 @@ static uint64_t bubble_run(const struct sn *v, size_t m, uint32_t npages_total, 
 			continue;
 		}
 		uint32_t al = 1u << v[i].align_log2;
-		uint64_t p = adown(cursor - v[i].len, al);
+		uint64_t p = align_down(cursor - v[i].len, al);
 		if (p > v[i].off) {
 			cost += v[i].len;
 			if (b && (*err = builder_move(b, v[i].off, (uint32_t)p, v[i].len)) < 0)
@@ -379,16 +369,106 @@ static int empty_plan(const struct dmabufd_region *r, bool has_target, uint32_t 
 	return builder_take(&b, r, has_target, target, ret);
 }
 
+/* Window eviction candidates: the starts where the cost (movable pages in
+ * the window) can change, the windows without a blocking segment whose
+ * cost is below @best, sorted (lowest first for a movable request, else
+ * highest). 0 or -ENOMEM. */
+static int window_cands(const struct dmabufd_region *r, const struct sn *v, size_t m,
+			uint32_t npages, uint32_t align, bool movable, uint64_t best,
+			struct cand **ret_cands, size_t *ret_n)
+{
+	uint32_t *starts = calloc(2 * m + 1, sizeof(*starts));
+	uint64_t *mov = calloc(m + 1, sizeof(*mov));
+	uint32_t *blk = calloc(m + 1, sizeof(*blk));
+	struct cand *cands = NULL;
+	size_t nc = 0, ncand = 0;
+
+	if (!starts || !mov || !blk)
+		goto out;
+	for (size_t i = 0; i < m; i++) {
+		mov[i + 1] = mov[i] + (v[i].state == DMABUFD_REGION_USED && v[i].movable ? v[i].len : 0);
+		blk[i + 1] = blk[i] + sn_blocking(&v[i]);
+	}
+	starts[nc++] = 0;
+	for (size_t i = 0; i < m; i++) {
+		uint64_t c1 = align_up(sn_end(&v[i]), align);
+		uint64_t c2 = (uint64_t)v[i].off + 1 >= npages ? align_up(v[i].off + 1 - npages, align)
+							      : 0;
+		if (c1 + npages <= r->npages)
+			starts[nc++] = (uint32_t)c1;
+		if (c2 + npages <= r->npages)
+			starts[nc++] = (uint32_t)c2;
+	}
+	qsort(starts, nc, sizeof(*starts), u32cmp);
+	cands = calloc(nc ? nc : 1, sizeof(*cands));
+	if (!cands)
+		goto out;
+	for (size_t i = 0; i < nc; i++) {
+		if (i && starts[i] == starts[i - 1])
+			continue;
+		uint32_t s = starts[i];
+		size_t i0 = sn_find(v, m, s), j0 = sn_find(v, m, (uint64_t)s + npages - 1);
+		if (blk[j0 + 1] - blk[i0])
+			continue;
+		uint64_t c = mov[j0 + 1] - mov[i0];
+		if (c < best)
+			cands[ncand++] = (struct cand){s, c};
+	}
+	qsort(cands, ncand, sizeof(*cands), movable ? cand_cmp_low : cand_cmp_high);
+	*ret_cands = cands;
+	*ret_n = ncand;
+out:
+	free(starts);
+	free(mov);
+	free(blk);
+	return cands ? 0 : -ENOMEM;
+}
+
+/* Tries the cheapest WINDOW_TRIES candidate windows that first-fit
+ * decreasing can empty; on success @wb holds the plan (its cost below
+ * *@best, which is updated). 0 (whether or not a window worked) or a
+ * negative errno. */
+static int plan_windows(const struct dmabufd_region *r, const struct sn *v, size_t m,
+			uint32_t npages, const struct cand *cands, size_t ncand, uint64_t *best,
+			struct builder *wb)
+{
+	uint64_t *holes = calloc(m + 2, sizeof(*holes));
+	struct sn *ev = calloc(m + 1, sizeof(*ev));
+	int ret = 0;
+
+	if (!holes || !ev) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0, tries = 0; i < ncand && tries < WINDOW_TRIES && cands[i].cost < *best;
+	     i++) {
+		if (!window_ffd(v, m, cands[i].s, npages, holes, ev))
+			continue;
+		tries++;
+		ret = try_window(r, v, m, cands[i].s, npages, wb);
+		if (ret == 0) {
+			*best = wb->pages;
+			break;
+		}
+		if (ret != -ENOSPC && ret != -EBUSY)
+			goto out;
+		ret = 0;
+	}
+out:
+	free(holes);
+	free(ev);
+	return ret;
+}
+
 int dmabufd_region_plan_for(const struct dmabufd_region *r, uint32_t npages, uint32_t align,
 			    enum dmabufd_attribute attr, bool movable,
 			    struct dmabufd_region_plan **ret_plan)
 {
 	struct builder b = {0}, wb = {0};
 	struct cand *cands = NULL;
-	uint32_t *starts = NULL, pos;
-	size_t m = 0, nc = 0, ncand = 0;
-	struct sn *v = NULL, *scratch_ev = NULL;
-	uint64_t *scratch_holes = NULL;
+	size_t m = 0, ncand = 0;
+	struct sn *v = NULL;
+	uint32_t pos;
 	int ret, err = 0;
 
 	if (!region_valid_args(r, npages, align, attr))
@@ -405,70 +485,12 @@ int dmabufd_region_plan_for(const struct dmabufd_region *r, uint32_t npages, uin
 	struct bubble bb = best_bubble(v, m, r->npages, npages, align);
 	uint64_t best = bb.found ? bb.cost : UINT64_MAX;
 
-	/* (a) window eviction: candidate starts where the cost can change */
-	starts = calloc(2 * m + 1, sizeof(*starts));
-	uint64_t *mov = calloc(m + 1, sizeof(*mov));
-	uint32_t *blk = calloc(m + 1, sizeof(*blk));
-	if (!starts || !mov || !blk) {
-		free(mov);
-		free(blk);
-		ret = -ENOMEM;
+	/* (a) window eviction, if cheaper */
+	ret = window_cands(r, v, m, npages, align, movable, best, &cands, &ncand);
+	if (ret == 0)
+		ret = plan_windows(r, v, m, npages, cands, ncand, &best, &wb);
+	if (ret < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < m; i++) {
-		mov[i + 1] = mov[i] + (v[i].state == DMABUFD_REGION_USED && v[i].movable ? v[i].len : 0);
-		blk[i + 1] = blk[i] + sn_blocking(&v[i]);
-	}
-	starts[nc++] = 0;
-	for (size_t i = 0; i < m; i++) {
-		uint64_t c1 = aup(sn_end(&v[i]), align);
-		uint64_t c2 = (uint64_t)v[i].off + 1 >= npages ? aup(v[i].off + 1 - npages, align) : 0;
-		if (c1 + npages <= r->npages)
-			starts[nc++] = (uint32_t)c1;
-		if (c2 + npages <= r->npages)
-			starts[nc++] = (uint32_t)c2;
-	}
-	qsort(starts, nc, sizeof(*starts), u32cmp);
-	cands = calloc(nc ? nc : 1, sizeof(*cands));
-	if (!cands) {
-		free(mov);
-		free(blk);
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < nc; i++) {
-		if (i && starts[i] == starts[i - 1])
-			continue;
-		uint32_t s = starts[i];
-		size_t i0 = sn_find(v, m, s), j0 = sn_find(v, m, (uint64_t)s + npages - 1);
-		if (blk[j0 + 1] - blk[i0])
-			continue;
-		uint64_t c = mov[j0 + 1] - mov[i0];
-		if (c < best)
-			cands[ncand++] = (struct cand){s, c};
-	}
-	free(mov);
-	free(blk);
-	qsort(cands, ncand, sizeof(*cands), movable ? cand_cmp_low : cand_cmp_high);
-	scratch_holes = calloc(m + 2, sizeof(*scratch_holes));
-	scratch_ev = calloc(m + 1, sizeof(*scratch_ev));
-	if (!scratch_holes || !scratch_ev) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0, tries = 0; i < ncand && tries < WINDOW_TRIES && cands[i].cost < best;
-	     i++) {
-		if (!window_ffd(v, m, cands[i].s, npages, scratch_holes, scratch_ev))
-			continue;
-		tries++;
-		ret = try_window(r, v, m, cands[i].s, npages, &wb);
-		if (ret == 0) {
-			best = wb.pages;
-			break;
-		}
-		if (ret != -ENOSPC && ret != -EBUSY)
-			goto out;
-	}
 
 	if (wb.c) {
 		b = wb;
@@ -496,9 +518,6 @@ out:
 	builder_finish(&b);
 	builder_finish(&wb);
 	free(cands);
-	free(starts);
-	free(scratch_holes);
-	free(scratch_ev);
 	free(v);
 	return ret;
 }
@@ -528,7 +547,7 @@ int dmabufd_region_plan_compact(const struct dmabufd_region *r, struct dmabufd_r
 				cursor = sn_end(&v[i]);
 			continue;
 		}
-		uint64_t p = aup(cursor, 1u << v[i].align_log2);
+		uint64_t p = align_up(cursor, 1u << v[i].align_log2);
 		if (p < v[i].off) {
 			err = builder_move(&b, v[i].off, (uint32_t)p, v[i].len);
 			if (err < 0)

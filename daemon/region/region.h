@@ -224,12 +224,13 @@ int dmabufd_region_claim(struct dmabufd_region *r, uint32_t offset, uint32_t npa
 			 uint32_t align_pages, enum dmabufd_attribute attribute, bool movable);
 
 /**
- * dmabufd_region_free() - free the allocation starting at @offset (pages).
- * Its pages stay in their attribute (lazy: a later request in the same
+ * dmabufd_region_unplace() - end the allocation starting at @offset (pages):
+ * its pages become free (the region itself is not destroyed). They stay in
+ * their attribute (lazy: a later request in the same
  * attribute reuses them without a transition).
  * Return: 0; -ENOENT if no live allocation starts at @offset.
  */
-int dmabufd_region_free(struct dmabufd_region *r, uint32_t offset);
+int dmabufd_region_unplace(struct dmabufd_region *r, uint32_t offset);
 
 /**
  * dmabufd_region_lookup() - the live allocation starting at @offset.
@@ -304,7 +305,7 @@ int dmabufd_region_audit(const struct dmabufd_region *r, char *buf, size_t len);
  * attribute invariant holds after every move. The region is not modified.
  * Bound: pages_moved is at most the pages of all movable allocations; for a
  * window eviction it is at most npages + 2 * (largest movable allocation - 1).
- * @ret: on success a plan (free with dmabufd_region_plan_free()); an empty
+ * @ret: on success a plan (destroy with dmabufd_region_plan_destroy()); an empty
  *       plan if the request already fits.
  * Return: 0; -EINVAL as alloc; -ENOSPC if no plan opens a hole; -ENOMEM.
  */
@@ -322,8 +323,8 @@ int dmabufd_region_plan_for(const struct dmabufd_region *r, uint32_t npages, uin
  */
 int dmabufd_region_plan_compact(const struct dmabufd_region *r, struct dmabufd_region_plan **ret);
 
-/** dmabufd_region_plan_free() - free a plan; NULL ok. */
-void dmabufd_region_plan_free(struct dmabufd_region_plan *p);
+/** dmabufd_region_plan_destroy() - destroy a plan; NULL ok. */
+void dmabufd_region_plan_destroy(struct dmabufd_region_plan *p);
 
 /**
  * dmabufd_region_apply_move() - commit one move to the bookkeeping, after
@@ -344,17 +345,5 @@ int dmabufd_region_apply_move(struct dmabufd_region *r, const struct dmabufd_reg
  * Return: 0 or the failing dmabufd_region_apply_move() error.
  */
 int dmabufd_region_apply_plan(struct dmabufd_region *r, const struct dmabufd_region_plan *p);
-
-/**
- * dmabufd_region_fuzz_step() - decode one operation from @data and apply it
- * (alloc, claim, free the n-th allocation, reserve, unreserve, plan_for +
- * apply, plan_compact + apply), then audit. For libFuzzer targets.
- * @ret_consumed: bytes of @data used (>= 1 when @size >= 1).
- * Return: 0 (including operations that failed cleanly); -EUCLEAN if the
- *         audit failed or a planned move failed to apply; -ENODATA if
- *         @size is 0.
- */
-int dmabufd_region_fuzz_step(struct dmabufd_region *r, const uint8_t *data, size_t size,
-			     size_t *ret_consumed);
 
 #endif
