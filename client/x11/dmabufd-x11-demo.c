@@ -226,6 +226,140 @@ static int run_mode(xcb_connection_t *conn, struct dmabufd_x11_image *img, xcb_w
 	return 0;
 }
 
+/*
+ * The framebuffer in @o's attribute, or (with --fallback-cached) a cached
+ * one when the backend has no such memory; *ret_attribute is what it got.
+ */
+static int alloc_image(struct dmabufd_client *client, const struct options *o,
+		       const struct dmabufd_info *info, struct dmabufd_x11_image **ret,
+		       enum dmabufd_attribute *ret_attribute)
+{
+	enum dmabufd_attribute attribute = o->attribute;
+	int r;
+
+	r = dmabufd_x11_image_alloc(client, o->width, o->height, DRM_FORMAT_XRGB8888, attribute,
+				    "x11-demo", ret);
+	if (r == -EOPNOTSUPP && o->fallback_cached && attribute != DMABUFD_ATTR_CACHED) {
+		fprintf(stderr, "dmabufd-x11-demo: the %s backend cannot give %s buffers (%s); "
+			"using cached as asked (--fallback-cached)\n", info->backend,
+			dmabufd_attribute_name(attribute), dmabufd_last_reason(client));
+		attribute = DMABUFD_ATTR_CACHED;
+		r = dmabufd_x11_image_alloc(client, o->width, o->height, DRM_FORMAT_XRGB8888,
+					    attribute, "x11-demo", ret);
+	}
+	if (r < 0) {
+		fprintf(stderr, "dmabufd-x11-demo: cannot allocate a %ux%u XRGB8888 %s framebuffer: "
+			"%s (%s)%s\n", o->width, o->height, dmabufd_attribute_name(attribute),
+			dmabufd_last_reason(client)[0] ? dmabufd_last_reason(client) : "no reason given",
+			strerror(-r), r == -EOPNOTSUPP ? "; --fallback-cached accepts a cached buffer" : "");
+		return r;
+	}
+	*ret_attribute = attribute;
+	return 0;
+}
+
+/* A mapped depth-24 window of @width x @height on @screen and a GC for it. */
+static int create_window(xcb_connection_t *conn, int screen, uint32_t width, uint32_t height,
+			 xcb_window_t *ret_win, xcb_gcontext_t *ret_gc)
+{
+	xcb_screen_iterator_t sit = xcb_setup_roots_iterator(xcb_get_setup(conn));
+	xcb_window_t win;
+	xcb_gcontext_t gc;
+
+	for (int i = 0; i < screen && sit.rem; i++)
+		xcb_screen_next(&sit);
+	if (sit.data->root_depth != 24) {
+		fprintf(stderr, "dmabufd-x11-demo: the root window has depth %u, the demo needs 24\n",
+			sit.data->root_depth);
+		return -EINVAL;
+	}
+	win = xcb_generate_id(conn);
+	xcb_create_window(conn, XCB_COPY_FROM_PARENT, win, sit.data->root, 0, 0,
+			  (uint16_t)width, (uint16_t)height, 0, XCB_WINDOW_CLASS_INPUT_OUTPUT,
+			  sit.data->root_visual, 0, NULL);
+	xcb_change_property(conn, XCB_PROP_MODE_REPLACE, win, XCB_ATOM_WM_NAME, XCB_ATOM_STRING, 8,
+			    strlen("dmabufd-x11-demo"), "dmabufd-x11-demo");
+	xcb_map_window(conn, win);
+	gc = xcb_generate_id(conn);
+	xcb_create_gc(conn, gc, win, XCB_GC_GRAPHICS_EXPOSURES, (uint32_t[]){ 0 });
+	if (sync_x(conn) < 0 || x_errors(conn) < 0) {
+		fprintf(stderr, "dmabufd-x11-demo: cannot create the window\n");
+		return -EIO;
+	}
+	*ret_win = win;
+	*ret_gc = gc;
+	return 0;
+}
+
+/* Both presentation modes, @seconds / 2 each: ShmPutImage, then an SHM pixmap. */
+static int present(xcb_connection_t *conn, struct dmabufd_x11_image *img, xcb_window_t win,
+		   xcb_gcontext_t gc, double seconds, struct mode_result res[2])
+{
+	xcb_pixmap_t pixmap;
+	int r;
+
+	r = run_mode(conn, img, win, gc, 0, seconds / 2, &res[0]);
+	if (r < 0) {
+		fprintf(stderr, "dmabufd-x11-demo: presenting with ShmPutImage failed: %s\n", strerror(-r));
+		return r;
+	}
+	r = dmabufd_x11_image_create_pixmap(img, win, &pixmap);
+	if (r < 0) {
+		fprintf(stderr, "dmabufd-x11-demo: cannot create an SHM pixmap: %s (%s)\n",
+			dmabufd_x11_image_reason(img), strerror(-r));
+		return r;
+	}
+	r = run_mode(conn, img, win, gc, pixmap, seconds / 2, &res[1]);
+	if (r < 0)
+		fprintf(stderr, "dmabufd-x11-demo: presenting with CopyArea failed: %s\n", strerror(-r));
+	return r;
+}
+
+static void print_json(const struct options *o, const struct dmabufd_info *info,
+		       const struct dmabufd_framebuffer *fb, enum dmabufd_attribute attribute,
+		       xcb_window_t win, const struct mode_result res[2])
+{
+	json_object *j = json_object_new_object(), *modes = json_object_new_array();
+
+	json_object_object_add(j, "backend", json_object_new_string(info->backend));
+	json_object_object_add(j, "requested_attribute",
+			       json_object_new_string(dmabufd_attribute_name(o->attribute)));
+	json_object_object_add(j, "attribute",
+			       json_object_new_string(dmabufd_attribute_name(attribute)));
+	json_object_object_add(j, "fallback", json_object_new_boolean(attribute != o->attribute));
+	json_object_object_add(j, "buffer_id", json_object_new_uint64(fb->id));
+	json_object_object_add(j, "width", json_object_new_int64(fb->width));
+	json_object_object_add(j, "height", json_object_new_int64(fb->height));
+	json_object_object_add(j, "pitch", json_object_new_int64(fb->pitches[0]));
+	json_object_object_add(j, "size", json_object_new_uint64(fb->size));
+	json_object_object_add(j, "window", json_object_new_int64(win));
+	for (int i = 0; i < 2; i++) {
+		json_object *m = json_object_new_object();
+
+		json_object_object_add(m, "mode", json_object_new_string(res[i].name));
+		json_object_object_add(m, "frames", json_object_new_uint64(res[i].frames));
+		json_object_object_add(m, "seconds", json_object_new_double(res[i].seconds));
+		json_object_object_add(m, "fps", json_object_new_double(res[i].frames / res[i].seconds));
+		json_object_array_add(modes, m);
+	}
+	json_object_object_add(j, "modes", modes);
+	puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(j);
+}
+
+static void print_text(const struct options *o, const struct dmabufd_info *info,
+		       const struct dmabufd_framebuffer *fb, enum dmabufd_attribute attribute,
+		       const struct mode_result res[2])
+{
+	printf("backend %s, %ux%u XRGB8888 pitch %u, %s buffer%s\n", info->backend, fb->width,
+	       fb->height, fb->pitches[0], dmabufd_attribute_name(attribute),
+	       attribute != o->attribute ? " (fallback)" : "");
+	for (int i = 0; i < 2; i++)
+		printf("%-22s %6" PRIu64 " frames in %.2f s: %.1f fps\n", res[i].name,
+		       res[i].frames, res[i].seconds, res[i].frames / res[i].seconds);
+}
+
 int main(int argc, char **argv)
 {
 	struct dmabufd_client *client = NULL;
@@ -235,23 +369,16 @@ int main(int argc, char **argv)
 				      { .name = "shm-pixmap-copy-area" } };
 	enum dmabufd_attribute attribute;
 	char reason[DMABUFD_X11_REASON_SIZE] = "";
-	const struct dmabufd_framebuffer *fb;
 	struct dmabufd_info info;
-	const xcb_setup_t *setup;
-	xcb_screen_iterator_t sit;
 	xcb_window_t win;
 	xcb_gcontext_t gc;
-	xcb_pixmap_t pixmap;
 	struct options o;
-	bool fell_back = false;
 	int screen = 0, r, ret = 1;
 
 	if (parse_options(argc, argv, &o) < 0) {
 		usage(stderr);
 		return 2;
 	}
-	attribute = o.attribute;
-
 	r = dmabufd_connect(o.socket, &client);
 	if (r < 0) {
 		const char *env = getenv("DMABUFD_SOCKET");
@@ -268,111 +395,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dmabufd-x11-demo: %s (%s)\n", reason, strerror(-r));
 		goto out;
 	}
-
-	r = dmabufd_x11_image_alloc(client, o.width, o.height, DRM_FORMAT_XRGB8888, attribute,
-				    "x11-demo", &img);
-	if (r == -EOPNOTSUPP && o.fallback_cached && attribute != DMABUFD_ATTR_CACHED) {
-		fprintf(stderr, "dmabufd-x11-demo: the %s backend cannot give %s buffers (%s); "
-			"using cached as asked (--fallback-cached)\n", info.backend,
-			dmabufd_attribute_name(attribute), dmabufd_last_reason(client));
-		attribute = DMABUFD_ATTR_CACHED;
-		fell_back = true;
-		r = dmabufd_x11_image_alloc(client, o.width, o.height, DRM_FORMAT_XRGB8888,
-					    attribute, "x11-demo", &img);
-	}
-	if (r < 0) {
-		fprintf(stderr, "dmabufd-x11-demo: cannot allocate a %ux%u XRGB8888 %s framebuffer: "
-			"%s (%s)%s\n", o.width, o.height, dmabufd_attribute_name(attribute),
-			dmabufd_last_reason(client)[0] ? dmabufd_last_reason(client) : "no reason given",
-			strerror(-r), r == -EOPNOTSUPP ? "; --fallback-cached accepts a cached buffer" : "");
+	if (alloc_image(client, &o, &info, &img, &attribute) < 0)
 		goto out;
-	}
-	fb = dmabufd_x11_image_framebuffer(img);
-
 	r = dmabufd_x11_image_attach(img, conn, 0);
 	if (r < 0) {
 		fprintf(stderr, "dmabufd-x11-demo: cannot attach the buffer to the X server: %s (%s)\n",
 			dmabufd_x11_image_reason(img), strerror(-r));
 		goto out;
 	}
-
-	setup = xcb_get_setup(conn);
-	sit = xcb_setup_roots_iterator(setup);
-	for (int i = 0; i < screen && sit.rem; i++)
-		xcb_screen_next(&sit);
-	if (sit.data->root_depth != 24) {
-		fprintf(stderr, "dmabufd-x11-demo: the root window has depth %u, the demo needs 24\n",
-			sit.data->root_depth);
+	if (create_window(conn, screen, o.width, o.height, &win, &gc) < 0 ||
+	    present(conn, img, win, gc, o.seconds, res) < 0)
 		goto out;
-	}
-	win = xcb_generate_id(conn);
-	xcb_create_window(conn, XCB_COPY_FROM_PARENT, win, sit.data->root, 0, 0,
-			  (uint16_t)o.width, (uint16_t)o.height, 0, XCB_WINDOW_CLASS_INPUT_OUTPUT,
-			  sit.data->root_visual, 0, NULL);
-	xcb_change_property(conn, XCB_PROP_MODE_REPLACE, win, XCB_ATOM_WM_NAME, XCB_ATOM_STRING, 8,
-			    strlen("dmabufd-x11-demo"), "dmabufd-x11-demo");
-	xcb_map_window(conn, win);
-	gc = xcb_generate_id(conn);
-	xcb_create_gc(conn, gc, win, XCB_GC_GRAPHICS_EXPOSURES, (uint32_t[]){ 0 });
-	if (sync_x(conn) < 0 || x_errors(conn) < 0) {
-		fprintf(stderr, "dmabufd-x11-demo: cannot create the window\n");
-		goto out;
-	}
-
-	r = run_mode(conn, img, win, gc, 0, o.seconds / 2, &res[0]);
-	if (r < 0) {
-		fprintf(stderr, "dmabufd-x11-demo: presenting with ShmPutImage failed: %s\n", strerror(-r));
-		goto out;
-	}
-	r = dmabufd_x11_image_create_pixmap(img, win, &pixmap);
-	if (r < 0) {
-		fprintf(stderr, "dmabufd-x11-demo: cannot create an SHM pixmap: %s (%s)\n",
-			dmabufd_x11_image_reason(img), strerror(-r));
-		goto out;
-	}
-	r = run_mode(conn, img, win, gc, pixmap, o.seconds / 2, &res[1]);
-	if (r < 0) {
-		fprintf(stderr, "dmabufd-x11-demo: presenting with CopyArea failed: %s\n", strerror(-r));
-		goto out;
-	}
-
-	if (o.json) {
-		json_object *j = json_object_new_object(), *modes = json_object_new_array();
-
-		json_object_object_add(j, "backend", json_object_new_string(info.backend));
-		json_object_object_add(j, "requested_attribute",
-				       json_object_new_string(dmabufd_attribute_name(o.attribute)));
-		json_object_object_add(j, "attribute",
-				       json_object_new_string(dmabufd_attribute_name(attribute)));
-		json_object_object_add(j, "fallback", json_object_new_boolean(fell_back));
-		json_object_object_add(j, "buffer_id", json_object_new_uint64(fb->id));
-		json_object_object_add(j, "width", json_object_new_int64(fb->width));
-		json_object_object_add(j, "height", json_object_new_int64(fb->height));
-		json_object_object_add(j, "pitch", json_object_new_int64(fb->pitches[0]));
-		json_object_object_add(j, "size", json_object_new_uint64(fb->size));
-		json_object_object_add(j, "window", json_object_new_int64(win));
-		for (int i = 0; i < 2; i++) {
-			json_object *m = json_object_new_object();
-
-			json_object_object_add(m, "mode", json_object_new_string(res[i].name));
-			json_object_object_add(m, "frames", json_object_new_uint64(res[i].frames));
-			json_object_object_add(m, "seconds", json_object_new_double(res[i].seconds));
-			json_object_object_add(m, "fps",
-					       json_object_new_double(res[i].frames / res[i].seconds));
-			json_object_array_add(modes, m);
-		}
-		json_object_object_add(j, "modes", modes);
-		puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
-						       JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(j);
-	} else {
-		printf("backend %s, %ux%u XRGB8888 pitch %u, %s buffer%s\n", info.backend, fb->width,
-		       fb->height, fb->pitches[0], dmabufd_attribute_name(attribute),
-		       fell_back ? " (fallback)" : "");
-		for (int i = 0; i < 2; i++)
-			printf("%-22s %6" PRIu64 " frames in %.2f s: %.1f fps\n", res[i].name,
-			       res[i].frames, res[i].seconds, res[i].frames / res[i].seconds);
-	}
+	if (o.json)
+		print_json(&o, &info, dmabufd_x11_image_framebuffer(img), attribute, win, res);
+	else
+		print_text(&o, &info, dmabufd_x11_image_framebuffer(img), attribute, res);
 	ret = 0;
 out:
 	dmabufd_x11_image_destroy(img);
