@@ -71,18 +71,25 @@ done
 # The module through DKMS, as dmabufd-dkms's postinst builds it, against
 # the first kernel headers found; private trees, the system's DKMS state
 # is not touched.
-kdir=${DMABUFD_KDIR:-}
-[ -n "$kdir" ] || [ ! -e "/lib/modules/$(uname -r)/build/Makefile" ] || kdir=/lib/modules/$(uname -r)/build
+kdir=${DMABUFD_KDIR:-} kver=
+if [ -z "$kdir" ] && [ -e "/lib/modules/$(uname -r)/build/Makefile" ]; then
+	kdir=/lib/modules/$(uname -r)/build kver=$(uname -r)
+fi
 if [ -z "$kdir" ] && [ -n "${DMABUFD_VMCACHE:-}" ]; then
+	# KDIR and ABI (the release the headers are for) as tests/vm leaves them.
 	for f in "$DMABUFD_VMCACHE"/k-[0-9]*/KDIR; do
-		[ -f "$f" ] && [ -e "$(cat "$f")/Makefile" ] && { kdir=$(cat "$f"); break; }
+		[ -f "$f" ] && [ -e "$(cat "$f")/Makefile" ] || continue
+		kdir=$(cat "$f")
+		kver=$(cat "$(dirname "$f")/ABI" 2>/dev/null || true)
+		break
 	done
 fi
 if ! command -v dkms >/dev/null 2>&1 || [ -z "$kdir" ]; then
 	echo "== dkms: not checked (no dkms or no kernel headers; set DMABUFD_KDIR)"
 	exit 0
 fi
-kver=$(cat "$kdir/include/config/kernel.release" 2>/dev/null || make -s -C "$kdir" kernelrelease 2>/dev/null || true)
+[ -n "$kver" ] || kver=$(cat "$kdir/include/config/kernel.release" 2>/dev/null ||
+	make -s -C "$kdir" kernelrelease 2>/dev/null || true)
 [ -n "$kver" ] || fail "cannot read the kernel release of $kdir"
 dk=$out/dkms
 rm -rf "$dk" && mkdir -p "$dk/root" "$dk/tree"
@@ -97,4 +104,6 @@ if ! dkms build -m dmabufd -v "$ver" -k "$kver" --kernelsourcedir "$kdir" \
 fi
 ko=$(find "$dk/tree/dmabufd/$ver/$kver" -name 'dmabufd_region.ko*' | head -1)
 [ -n "$ko" ] || fail "DKMS built no dmabufd_region.ko"
-echo "built $(basename "$ko"): $(modinfo -F vermagic "$ko" 2>/dev/null || echo "?")"
+vermagic=$(modinfo -F vermagic "$ko")
+echo "built $(basename "$ko"), vermagic $vermagic"
+[ "${vermagic%% *}" = "$kver" ] || fail "module built for ${vermagic%% *}, not $kver"
