@@ -21,7 +21,7 @@ libgstreamer-plugins-base1.0-dev"
 # debhelper + dh-dkms (dh-sequence-dkms pulls dkms) build the packages;
 # systemd provides systemd.pc; jq reads dmabufctl --json in the VM test
 # that installs them.
-DEB_PKGS="debhelper dh-dkms dkms lintian systemd jq libgstreamer1.0-dev
+DEB_PKGS="debhelper dh-dkms dkms lintian systemd jq scdoc libgstreamer1.0-dev
 libgstreamer-plugins-base1.0-dev"
 want="$PKGS"
 for arg in "$@"; do
