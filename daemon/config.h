@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The configuration file (/etc/dmabufd/dmabufd.conf, INI, parsed with
+ * The configuration file (DMABUFD_DEFAULT_CONFIG, INI, parsed with
  * libinih) and its reload on SIGHUP. docs/CONFIG.md lists every key.
  *
  * Precedence: built-in defaults < the file < the command line. A reload
@@ -16,7 +16,14 @@
 
 #include "policy.h"
 
-#define DMABUFD_DEFAULT_CONFIG "/etc/dmabufd/dmabufd.conf"
+/*
+ * <sysconfdir>/dmabufd/dmabufd.conf, given by the build (daemon/CMakeLists.txt)
+ * from the directory the example file is installed to: /etc/dmabufd/... for
+ * prefix /usr, <prefix>/etc/dmabufd/... otherwise.
+ */
+#ifndef DMABUFD_DEFAULT_CONFIG
+#error "DMABUFD_DEFAULT_CONFIG is defined by the build system"
+#endif
 
 /* Values given on the command line; they win over the file. */
 struct config_overrides {

