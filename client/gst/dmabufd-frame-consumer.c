@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 	struct expect exp = { 0 };
 	unsigned long frames = 0, mismatches = 0, hold_ms = 0;
 	int timeout_s = 10, quiet = 0, c, sock, ret = EXIT_OK;
-	bool eos = false, hello = false;
+	bool eos = false, hello = false, have_caps = false;
 	FILE *out = NULL;
 
 	while ((c = getopt_long(argc, argv, "s:e:o:H:t:qnh", opts, NULL)) != -1) {
@@ -186,6 +186,7 @@ int main(int argc, char **argv)
 		union {
 			struct dbfr_hello hello;
 			struct dbfr_frame frame;
+			struct dbfr_caps caps;
 			char raw[DBFR_MAX_MESSAGE];
 		} m;
 		struct dbfr_release rel;
@@ -194,7 +195,11 @@ int main(int argc, char **argv)
 		ssize_t n;
 
 		n = dbfr_recv(sock, &m, sizeof(m), &fd, 0);
-		if (n == 0 || n == -ECONNRESET) {
+		/* ECONNRESET: the producer closed with RELEASEs unread; its
+		 * last messages are still queued behind the error. */
+		if (n == -ECONNRESET)
+			continue;
+		if (n == 0) {
 			fprintf(stderr, "consumer: producer gone without EOS after %lu frames\n",
 				frames);
 			ret = EXIT_GONE;
@@ -223,10 +228,21 @@ int main(int argc, char **argv)
 		case DBFR_EOS:
 			eos = true;
 			continue;
+		case DBFR_CAPS:
+			have_caps = true;
+			if (!quiet)
+				printf("consumer: caps %s\n", m.caps.caps);
+			continue;
 		default:
 			break;
 		}
 		/* DBFR_FRAME */
+		if (!have_caps) {
+			fprintf(stderr, "consumer: protocol error (frame before caps)\n");
+			close(fd);
+			ret = EXIT_PROTOCOL;
+			break;
+		}
 		m.frame.format[sizeof(m.frame.format) - 1] = '\0';
 		r = dbfr_frame_check(&m.frame);
 		if (r == 0)
