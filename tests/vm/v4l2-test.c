@@ -14,7 +14,9 @@
  *                                 node); every frame checked pixel by
  *                                 pixel against vivid's "100% Red"
  *                                 pattern; the buffers keep ATTR and their
- *                                 place while attached: Compact moves none
+ *                                 place while attached (the module's ATTRS
+ *                                 and the PAT page flags agree on every
+ *                                 page of the region): Compact moves none
  *                                 of them; after STREAMOFF and REQBUFS(0)
  *                                 (detach) it moves them, contents kept
  *   v4l2-test refused BACKEND     on a daemon whose backend cannot give
@@ -46,6 +48,8 @@
 #include <unistd.h>
 
 #include <linux/videodev2.h>
+
+#include "dmabufd-region.h"
 
 #include <dmabufd/dmabufd.h>
 #include <dmabufd/framebuffer.h>
@@ -246,6 +250,80 @@ static size_t check_frame(const uint8_t *p, const struct v4l2_pix_format *pix,
 	return bad;
 }
 
+/*
+ * The PFN audit of the region tests: the module's ATTRS tiles the region,
+ * and every page's x86 PAT memtype in /proc/kpageflags is the attribute
+ * ATTRS gives it (WC: KPF_ARCH, bit 38; UC-: KPF_ARCH_2, bit 41 on 6.12).
+ * Also checks that the page at byte @offset of the region has @attr.
+ * Returns mismatching pages, or -1 when the audit cannot run.
+ */
+#define KPF_ARCH 38
+#define KPF_ARCH_2 41
+static long long pfn_audit(uint64_t offset, uint32_t attr, unsigned *ret_ranges)
+{
+	struct dmabufd_region_info info = { .size = sizeof(info) };
+	struct dmabufd_region_attrs q = { .size = sizeof(q),
+					  .entry_size = sizeof(struct dmabufd_region_attr_range) };
+	struct dmabufd_region_attr_range *a = NULL;
+	uint64_t next = 0, *flags = NULL;
+	long long bad = 0;
+	int rfd, kfd = -1;
+	uint32_t i;
+
+	rfd = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (rfd < 0 || ioctl(rfd, DMABUFD_REGION_IOC_INFO, &info) < 0 ||
+	    ioctl(rfd, DMABUFD_REGION_IOC_ATTRS, &q) < 0)
+		goto fail;
+	a = calloc(q.count + 8, sizeof(*a));
+	flags = calloc(info.page_count, sizeof(*flags));
+	kfd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (!a || !flags || kfd < 0)
+		goto fail;
+	q.capacity = q.count + 8;
+	q.ranges_ptr = (uintptr_t)a;
+	q.count = 0;
+	if (ioctl(rfd, DMABUFD_REGION_IOC_ATTRS, &q) < 0 ||
+	    pread(kfd, flags, info.page_count * 8, (off_t)(info.base_pfn * 8)) !=
+		    (ssize_t)(info.page_count * 8))
+		goto fail;
+	for (i = 0; i < q.count; i++) {
+		uint64_t pg;
+
+		if (a[i].page_offset != next)
+			bad++;
+		for (pg = a[i].page_offset; pg < a[i].page_offset + a[i].page_count; pg++) {
+			bool wc = flags[pg] & (1ULL << KPF_ARCH), uc = flags[pg] & (1ULL << KPF_ARCH_2);
+			uint32_t got = wc && !uc ? DMABUFD_REGION_ATTR_WRITECOMBINE :
+				       uc && !wc ? DMABUFD_REGION_ATTR_UNCACHED :
+				       !uc && !wc ? DMABUFD_REGION_ATTR_CACHED : 99;
+
+			if (got != a[i].attr)
+				bad++;
+		}
+		if (offset / info.page_size >= a[i].page_offset &&
+		    offset / info.page_size < a[i].page_offset + a[i].page_count &&
+		    (a[i].attr != attr || a[i].state != DMABUFD_REGION_STATE_BUFFER))
+			bad++;
+		next = a[i].page_offset + a[i].page_count;
+	}
+	if (next != info.page_count)
+		bad++;
+	*ret_ranges = q.count;
+	free(a);
+	free(flags);
+	close(kfd);
+	close(rfd);
+	return bad;
+fail:
+	free(a);
+	free(flags);
+	if (kfd >= 0)
+		close(kfd);
+	if (rfd >= 0)
+		close(rfd);
+	return -1;
+}
+
 static uint64_t offset_of(struct dmabufd_client *c, uint64_t id, enum dmabufd_attribute *attr)
 {
 	struct dmabufd_buffer_info *rows = NULL;
@@ -275,7 +353,8 @@ static int capture(struct dmabufd_client *c, unsigned nframes, enum dmabufd_attr
 	const char *devs[1] = { sysdev };
 	uint8_t red[3];
 	uint64_t before[NBUF], wrong = 0, last_seq = 0;
-	unsigned i, got = 0, seq_gaps = 0, moved = 0, kept = 0, attr_ok = 0;
+	unsigned i, got = 0, seq_gaps = 0, moved = 0, kept = 0, attr_ok = 0, audits = 0, ranges = 0;
+	long long audit_bad = 0;
 	double t0, dt;
 	int fd, r;
 
@@ -292,6 +371,16 @@ static int capture(struct dmabufd_client *c, unsigned nframes, enum dmabufd_attr
 	set_ctrl(fd, "Horizontal Movement", 0, "No Movement");
 	set_ctrl(fd, "Vertical Movement", 0, "No Movement");
 	r = set_format(fd, type, &pix);
+	if (r == 0) {
+		struct v4l2_streamparm sp = { .type = type };
+
+		/* The webcam input's fastest rate at this size (it may refuse). */
+		sp.parm.capture.timeperframe.numerator = 1;
+		sp.parm.capture.timeperframe.denominator = 30;
+		xioctl(fd, VIDIOC_S_PARM, &sp);
+		printf("# frame interval %u/%u s\n", sp.parm.capture.timeperframe.numerator,
+		       sp.parm.capture.timeperframe.denominator);
+	}
 	CHECK(r == 0, "VIDIOC_S_FMT RGB24 %ux%u: bytesperline %u, sizeimage %u, quantization %u",
 	      pix.width, pix.height, pix.bytesperline, pix.sizeimage, pix.quantization);
 	if (r)
@@ -312,9 +401,8 @@ static int capture(struct dmabufd_client *c, unsigned nframes, enum dmabufd_attr
 	for (i = 0; i < NBUF; i++) {
 		r = dmabufd_alloc_devices(c, pix.sizeimage, 0, attr, DMABUFD_ALLOC_MOVABLE,
 					  "v4l2 capture", devs, 1, &bufs[i].b);
-		CHECK(r == 0, "buffer %u for %s (%s): %s %s", i, sysdev,
-		      dmabufd_attribute_name(attr), r ? strerror(-r) : "id",
-		      r ? dmabufd_last_reason(c) : "");
+		CHECK(r == 0, "buffer %u for %s (%s): %s", i, sysdev,
+		      dmabufd_attribute_name(attr), r ? dmabufd_last_reason(c) : "contiguous");
 		if (r)
 			return 1;
 		r = dmabufd_map(bufs[i].b.fd, bufs[i].b.size, PROT_READ | PROT_WRITE, 0,
@@ -361,6 +449,13 @@ static int capture(struct dmabufd_client *c, unsigned nframes, enum dmabufd_attr
 		if (b.flags & V4L2_BUF_FLAG_ERROR)
 			wrong++;
 		got++;
+		if (got % 50 == 25) {
+			/* The region's page flags while the device DMAs. */
+			long long m = pfn_audit(bufs[b.index].b.offset, (uint32_t)attr, &ranges);
+
+			audits++;
+			audit_bad += m < 0 ? 1 : m;
+		}
 		if (got == nframes / 2) {
 			/* While the device has them attached. */
 			for (i = 0; i < NBUF; i++) {
@@ -392,6 +487,10 @@ static int capture(struct dmabufd_client *c, unsigned nframes, enum dmabufd_attr
 		}
 	}
 	dt = now_s() - t0;
+	CHECK(audits > 0 && audit_bad == 0,
+	      "%u PFN audits while streaming (last: %u ranges): ATTRS = PAT page flags, the "
+	      "buffer's pages %s; %lld bad", audits, ranges, dmabufd_attribute_name(attr),
+	      audit_bad);
 	CHECK(got == nframes && wrong == 0,
 	      "%u/%u frames captured into dmabufd buffers, every pixel the pattern's "
 	      "(%u,%u,%u); %llu wrong; %u sequence gaps; %.1f s, %.1f fps", got, nframes,
@@ -457,9 +556,12 @@ static int refused(struct dmabufd_client *c, const char *backend)
 	if (r)
 		return 1;
 	CHECK(request(fd, type, 1) == 0, "VIDIOC_REQBUFS 1 V4L2_MEMORY_DMABUF");
+	/* Not a dma-buf (memfd): EINVAL; a dma-buf in pieces (udmabuf):
+	 * videobuf2-dma-contig's map fails, EFAULT on 6.12. */
 	r = queue(fd, type, 0, b.fd, (uint32_t)b.size, 0);
-	CHECK(r == -EINVAL, "%s: VIDIOC_QBUF with it is refused by videobuf2-dma-contig: %s",
-	      backend, strerror(-r));
+	CHECK(r == -EINVAL || r == -EFAULT,
+	      "%s: VIDIOC_QBUF with it is refused by videobuf2-dma-contig: %s", backend,
+	      strerror(-r));
 	request(fd, type, 0);
 	dmabufd_release(c, b.id);
 	close(b.fd);
