@@ -24,6 +24,10 @@ stop() {
 	kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
 	dpid=""
 }
+# shellcheck disable=SC2317 # called through step
+daemon_empty() {
+	[ "$(/bin/dmabufctl --socket "$DMABUFD_SOCKET" --json stats | jq .buffers)" = 0 ]
+}
 step() { # NAME CMD...
 	name=$1; shift
 	if "$@"; then echo "ok   $name"; else echo "not ok $name"; fail=1; fi
@@ -32,7 +36,7 @@ step() { # NAME CMD...
 [ -c /dev/dmabufd-region ] || { echo "not ok no /dev/dmabufd-region"; exit 1; }
 # One instance with one video capture node (bit 0) and one video output
 # node (bit 8), a webcam input and an S-Video output, every queue on
-# videobuf2-dma-contig (allocators=1).
+# videobuf2-dma-contig (allocators=1; later allocators=0, vmalloc).
 if ! modprobe vivid n_devs=1 node_types=0x101 num_inputs=1 input_types=0x0 \
 	num_outputs=1 output_types=0x0 allocators=1; then
 	echo "not ok modprobe vivid"
@@ -46,7 +50,7 @@ start --backend kmod
 step "capture $frames frames into write-combine kmod buffers" $T capture "$frames" wc
 step "capture $frames frames into cached kmod buffers" $T capture "$frames" cached
 step "vivid output reads $frames frames from kmod buffers" $T output "$frames"
-/bin/dmabufctl --socket "$DMABUFD_SOCKET" --json stats | jq -c '{buffers, used}'
+step "the daemon holds nothing afterwards" daemon_empty
 stop
 
 for be in udmabuf memfd; do
@@ -60,5 +64,16 @@ for be in udmabuf memfd; do
 			sh -c 'dmesg | grep -qE "contiguous (chunk|mapping) is too small"'
 	fi
 done
+# videobuf2-vmalloc imports through vmap instead of a DMA mapping.
+rmmod vivid
+if modprobe vivid n_devs=1 node_types=0x101 num_inputs=1 input_types=0x0 \
+	num_outputs=1 output_types=0x0 allocators=0; then
+	start --backend kmod
+	step "vmalloc: capture 100 frames into write-combine kmod buffers" $T capture 100 wc
+	step "the daemon holds nothing afterwards" daemon_empty
+	stop
+else
+	echo "not ok modprobe vivid allocators=0"; fail=1
+fi
 rmmod vivid 2>/dev/null
 exit $fail
