@@ -426,6 +426,49 @@ static void test_dmabuf_feature_zero_copy(void **state)
 	g_free(dir);
 }
 
+/* DBFR_CAPS framing: built by dbfr_caps_init(), refused by dbfr_check()
+ * when its length, size or NUL termination disagree. */
+static void test_caps_message_checks(void **state)
+{
+	union {
+		struct dbfr_caps caps;
+		char raw[DBFR_MAX_MESSAGE + 16];
+	} m;
+	char *big = g_malloc(DBFR_MAX_CAPS + 1);
+	ssize_t n;
+
+	n = dbfr_caps_init(&m.caps, "video/x-raw, format=(string)NV12");
+	assert_true(n > 0);
+	assert_int_equal(dbfr_check(&m, (size_t)n, DBFR_CAPS), DBFR_CAPS);
+	assert_int_equal(dbfr_check(&m, (size_t)n, 0), DBFR_CAPS);
+	assert_int_equal(dbfr_check(&m, (size_t)n, DBFR_FRAME), -EBADMSG);
+	/* Short by one byte, or one more byte than the header says. */
+	assert_int_equal(dbfr_check(&m, (size_t)n - 1, 0), -EBADMSG);
+	m.raw[n] = 'x';
+	assert_int_equal(dbfr_check(&m, (size_t)n + 1, 0), -EBADMSG);
+	/* Not NUL-terminated at its end; NUL inside. */
+	m.caps.caps[m.caps.length - 1] = 'x';
+	assert_int_equal(dbfr_check(&m, (size_t)n, 0), -EBADMSG);
+	m.caps.caps[m.caps.length - 1] = '\0';
+	m.caps.caps[3] = '\0';
+	assert_int_equal(dbfr_check(&m, (size_t)n, 0), -EBADMSG);
+	/* length disagreeing with the header's size. */
+	n = dbfr_caps_init(&m.caps, "video/x-raw");
+	m.caps.length--;
+	assert_int_equal(dbfr_check(&m, (size_t)n, 0), -EBADMSG);
+	/* Empty, and the longest. */
+	assert_int_equal(dbfr_caps_init(&m.caps, ""), -EINVAL);
+	memset(big, 'a', DBFR_MAX_CAPS - 1);
+	big[DBFR_MAX_CAPS - 1] = '\0';
+	n = dbfr_caps_init(&m.caps, big);
+	assert_int_equal(n, DBFR_MAX_MESSAGE);
+	assert_int_equal(dbfr_check(&m, (size_t)n, 0), DBFR_CAPS);
+	big[DBFR_MAX_CAPS - 1] = 'a';
+	big[DBFR_MAX_CAPS] = '\0';
+	assert_int_equal(dbfr_caps_init(&m.caps, big), -E2BIG);
+	g_free(big);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const needed[] = { "filesrc", "decodebin", "videoconvert",
@@ -437,6 +480,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_clip2_native),
 		cmocka_unit_test(test_dmabuf_feature_refused_for_memfd),
 		cmocka_unit_test(test_dmabuf_feature_zero_copy),
+		cmocka_unit_test(test_caps_message_checks),
 	};
 	int r;
 
