@@ -76,7 +76,9 @@ struct _GstDmabufdSrc {
 	GstPoll *poll;
 	GstPollFD pfd;
 	GstAllocator *allocator; /* the stock GstDmaBufAllocator */
-	GstCaps *producer_caps;  /* last CAPS message, system memory; NULL: none */
+	GstCaps *producer_caps;  /* last CAPS message, system memory; NULL: none;
+				  * replaced under the object lock (caps
+				  * queries read it from other threads) */
 	GstVideoInfo info;       /* of producer_caps */
 	gboolean caps_pending;   /* producer_caps not yet set on the pad */
 	gboolean dmabuf;         /* the producer's fds are dma-bufs (HELLO) */
@@ -158,9 +160,11 @@ static gboolean gst_dmabufd_src_start(GstBaseSrc *bsrc)
 	gst_poll_add_fd(self->poll, &self->pfd);
 	gst_poll_fd_ctl_read(self->poll, &self->pfd, TRUE);
 	self->allocator = gst_dmabuf_allocator_new();
+	GST_OBJECT_LOCK(self);
 	gst_clear_caps(&self->producer_caps);
-	self->caps_pending = FALSE;
 	self->dmabuf = FALSE;
+	GST_OBJECT_UNLOCK(self);
+	self->caps_pending = FALSE;
 	self->hello = FALSE;
 	return TRUE;
 }
@@ -177,7 +181,9 @@ static gboolean gst_dmabufd_src_stop(GstBaseSrc *bsrc)
 	conn_unref(self->conn);
 	self->conn = NULL;
 	gst_clear_object(&self->allocator);
+	GST_OBJECT_LOCK(self);
 	gst_clear_caps(&self->producer_caps);
+	GST_OBJECT_UNLOCK(self);
 	return TRUE;
 }
 
@@ -280,17 +286,23 @@ static gboolean gst_dmabufd_src_negotiate(GstBaseSrc *bsrc)
 static GstCaps *gst_dmabufd_src_get_caps(GstBaseSrc *bsrc, GstCaps *filter)
 {
 	GstDmabufdSrc *self = GST_DMABUFD_SRC(bsrc);
-	GstCaps *caps;
+	GstCaps *producer, *caps;
+	gboolean dmabuf;
 
-	if (self->producer_caps) {
-		caps = gst_caps_copy(self->producer_caps);
-		if (self->dmabuf) {
-			GstCaps *dma = gst_caps_copy(self->producer_caps);
+	GST_OBJECT_LOCK(self);
+	producer = self->producer_caps ? gst_caps_ref(self->producer_caps) : NULL;
+	dmabuf = self->dmabuf;
+	GST_OBJECT_UNLOCK(self);
+	if (producer) {
+		caps = gst_caps_copy(producer);
+		if (dmabuf) {
+			GstCaps *dma = gst_caps_copy(producer);
 
 			gst_caps_set_features_simple(dma,
 				gst_caps_features_new_single(GST_CAPS_FEATURE_MEMORY_DMABUF));
 			gst_caps_append(caps, dma);
 		}
+		gst_caps_unref(producer);
 	} else {
 		caps = gst_pad_get_pad_template_caps(GST_BASE_SRC_PAD(bsrc));
 	}
@@ -319,8 +331,10 @@ static gboolean take_caps(GstDmabufdSrc *self, const struct dbfr_caps *m)
 	/* The producer's memory is its own business; the feature is chosen
 	 * here, for this pad's peer. */
 	gst_caps_set_features_simple(caps, gst_caps_features_new_empty());
-	gst_clear_caps(&self->producer_caps);
-	self->producer_caps = caps;
+	GST_OBJECT_LOCK(self);
+	gst_caps_replace(&self->producer_caps, caps);
+	GST_OBJECT_UNLOCK(self);
+	gst_caps_unref(caps);
 	self->info = info;
 	self->caps_pending = TRUE;
 	GST_DEBUG_OBJECT(self, "producer caps %" GST_PTR_FORMAT, caps);
@@ -444,7 +458,9 @@ static GstFlowReturn gst_dmabufd_src_create(GstPushSrc *psrc, GstBuffer **outbuf
 			GST_INFO_OBJECT(self, "producer pid %u, ring depth %u, %s backend",
 					m.hello.producer_pid, m.hello.ring_depth,
 					m.hello.backend);
+			GST_OBJECT_LOCK(self);
 			self->dmabuf = m.hello.dmabuf != 0;
+			GST_OBJECT_UNLOCK(self);
 			self->hello = TRUE;
 			continue;
 		case DBFR_CAPS:
