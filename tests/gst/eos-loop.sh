@@ -18,14 +18,21 @@ width=320
 height=240
 frame=$((width * height * 3 / 2)) # NV12, no row padding at this width
 
-for e in videotestsrc filesink; do
-	gst-inspect-1.0 "$e" >/dev/null 2>&1 || { echo "SKIP: no $e" >&2; exit 77; }
-done
 command -v jq >/dev/null || { echo "SKIP: no jq" >&2; exit 77; }
-GST_PLUGIN_PATH="$build/client/gst/plugin"
-export GST_PLUGIN_PATH
 dir=$(mktemp -d)
+# The plugin from the build tree, in a registry of our own.
+GST_PLUGIN_PATH="$build/client/gst/plugin"
+GST_REGISTRY="$dir/registry.bin"
+export GST_PLUGIN_PATH GST_REGISTRY
 sock="$dir/dmabufd.sock"
+for e in videotestsrc filesink; do
+	gst-inspect-1.0 "$e" >/dev/null 2>&1 || { echo "SKIP: no $e" >&2; rm -rf "$dir"; exit 77; }
+done
+if ! gst-inspect-1.0 dmabufdsink >/dev/null 2>&1; then
+	echo "eos-loop: the plugin in $GST_PLUGIN_PATH does not load" >&2
+	rm -rf "$dir"
+	exit 1
+fi
 "$build"/daemon/dmabufd --backend memfd --socket "$sock" 2>"$dir/daemon.log" &
 daemon=$!
 cleanup() {
