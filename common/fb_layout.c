@@ -355,6 +355,50 @@ static uint64_t div_round_up(uint64_t v, uint64_t d)
 	return v / d + (v % d != 0);
 }
 
+/*
+ * Places the planes of a @w x @h (padded) plane 0 one after the other,
+ * each pitch aligned to c->stride_align and each offset to
+ * c->offset_align; *ret_end receives the byte after the last plane.
+ * Return: 0; -E2BIG when a pitch or offset exceeds 32 bits or a size
+ * overflows.
+ */
+static int place_planes(const struct fb_format *fmt, const struct fb_usage_rule *c,
+			uint64_t w, uint64_t h, struct fb_layout *l, uint64_t *ret_end)
+{
+	uint64_t end = 0;
+	int r;
+
+	for (unsigned int i = 0; i < fmt->num_planes; i++) {
+		uint64_t pw = i == 0 ? w : div_round_up(w, fmt->hsub);
+		uint64_t ph = i == 0 ? h : div_round_up(h, fmt->vsub);
+		uint64_t pitch, size, offset;
+
+		if (__builtin_mul_overflow(pw, (uint64_t)fmt->cpp[i], &pitch))
+			return -E2BIG;
+		r = align_up(pitch, c->stride_align, &pitch);
+		if (r < 0)
+			return r;
+		if (pitch > UINT32_MAX)
+			return -E2BIG;
+		if (__builtin_mul_overflow(pitch, ph, &size))
+			return -E2BIG;
+		r = align_up(end, c->offset_align, &offset);
+		if (r < 0)
+			return r;
+		if (offset > UINT32_MAX)
+			return -E2BIG;
+		if (__builtin_add_overflow(offset, size, &end))
+			return -E2BIG;
+
+		l->offsets[i] = (uint32_t)offset;
+		l->pitches[i] = (uint32_t)pitch;
+		l->sizes[i] = size;
+	}
+
+	*ret_end = end;
+	return 0;
+}
+
 int fb_layout_compute(const struct fb_layout_request *req, const struct fb_align_rules *rules,
 		      struct fb_layout *ret)
 {
@@ -414,32 +458,9 @@ int fb_layout_compute(const struct fb_layout_request *req, const struct fb_align
 	if (h > UINT32_MAX)
 		return -E2BIG;
 
-	for (unsigned int i = 0; i < fmt->num_planes; i++) {
-		uint64_t pw = i == 0 ? w : div_round_up(w, fmt->hsub);
-		uint64_t ph = i == 0 ? h : div_round_up(h, fmt->vsub);
-		uint64_t pitch, size, offset;
-
-		if (__builtin_mul_overflow(pw, (uint64_t)fmt->cpp[i], &pitch))
-			return -E2BIG;
-		r = align_up(pitch, c.stride_align, &pitch);
-		if (r < 0)
-			return r;
-		if (pitch > UINT32_MAX)
-			return -E2BIG;
-		if (__builtin_mul_overflow(pitch, ph, &size))
-			return -E2BIG;
-		r = align_up(end, c.offset_align, &offset);
-		if (r < 0)
-			return r;
-		if (offset > UINT32_MAX)
-			return -E2BIG;
-		if (__builtin_add_overflow(offset, size, &end))
-			return -E2BIG;
-
-		l.offsets[i] = (uint32_t)offset;
-		l.pitches[i] = (uint32_t)pitch;
-		l.sizes[i] = size;
-	}
+	r = place_planes(fmt, &c, w, h, &l, &end);
+	if (r < 0)
+		return r;
 
 	r = align_up(end, rules->page_size, &l.size);
 	if (r < 0)

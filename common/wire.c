@@ -8,7 +8,8 @@
 
 #include "macros.h"
 
-int wire_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+int wire_send_flags(int sock, const void *buf, size_t len, const int *fds, size_t nfds,
+		    int msg_flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * DMABUFD_MAX_FDS)];
@@ -34,7 +35,7 @@ int wire_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds
 	}
 
 	for (;;) {
-		ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		ssize_t n = sendmsg(sock, &msg, msg_flags | MSG_NOSIGNAL);
 
 		if (n >= 0)
 			return (size_t)n == len ? 0 : -EIO;
@@ -44,8 +45,13 @@ int wire_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds
 	}
 }
 
-long wire_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds,
-	       size_t *ret_nfds, unsigned *ret_flags)
+int wire_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	return wire_send_flags(sock, buf, len, fds, nfds, 0);
+}
+
+long wire_recv_flags(int sock, void *buf, size_t cap, int *fds, size_t max_fds,
+		     size_t *ret_nfds, unsigned *ret_flags, int msg_flags)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * DMABUFD_MAX_FDS)];
@@ -65,7 +71,7 @@ long wire_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds,
 
 	do {
 		/* MSG_TRUNC makes recvmsg report the datagram's real length. */
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_TRUNC);
+		n = recvmsg(sock, &msg, msg_flags | MSG_CMSG_CLOEXEC | MSG_TRUNC);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return negative_errno();
@@ -100,6 +106,12 @@ long wire_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds,
 	if (ret_flags)
 		*ret_flags = flags;
 	return (long)n;
+}
+
+long wire_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds,
+	       size_t *ret_nfds, unsigned *ret_flags)
+{
+	return wire_recv_flags(sock, buf, cap, fds, max_fds, ret_nfds, ret_flags, 0);
 }
 
 void wire_close_fds(const int *fds, size_t n)

@@ -2,7 +2,9 @@
 /*
  * Framing for the dmabufd socket: one packed protobuf message per
  * SOCK_SEQPACKET datagram, file descriptors as SCM_RIGHTS.
- * Shared by the daemon and libdmabufd.
+ * Shared by the daemon, libdmabufd and the GStreamer elements' frame-ring
+ * protocol (client/gst/dbfr.c): the one place SCM_RIGHTS is packed and
+ * unpacked.
  */
 #ifndef DMABUFD_COMMON_WIRE_H
 #define DMABUFD_COMMON_WIRE_H
@@ -50,6 +52,17 @@ int wire_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds
  */
 long wire_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds,
 	       size_t *ret_nfds, unsigned *ret_flags);
+
+/*
+ * wire_send_flags(), wire_recv_flags() - wire_send() and wire_recv() with
+ * extra send(2)/recvmsg(2) flags in @msg_flags (MSG_DONTWAIT), for callers
+ * that keep their socket blocking but must not wait on one call. The
+ * returns are theirs.
+ */
+int wire_send_flags(int sock, const void *buf, size_t len, const int *fds, size_t nfds,
+		    int msg_flags);
+long wire_recv_flags(int sock, void *buf, size_t cap, int *fds, size_t max_fds,
+		     size_t *ret_nfds, unsigned *ret_flags, int msg_flags);
 
 /* Closes @n fds from @fds (ignoring -1 entries). */
 void wire_close_fds(const int *fds, size_t n);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A bump allocator for protobuf-c unpacking (issue 10): a request is
- * decoded into a fixed buffer instead of several malloc() calls, and
- * "freed" by resetting the arena. Blocks that do not fit come from malloc()
+ * A bump allocator for protobuf-c unpacking, to keep malloc off the
+ * request path: a request is decoded into a fixed buffer instead of
+ * several malloc() calls, and "freed" by resetting the arena. Blocks that do not fit come from malloc()
  * and are freed on reset, so any valid message still decodes.
  */
 #ifndef DMABUFD_ARENA_H

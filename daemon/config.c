@@ -24,8 +24,7 @@
 #include "log.h"
 #include "macros.h"
 #include "parse.h"
-#include "probe.h"
-#include "server.h"
+#include "backend/probe.h"
 
 /* Upper bounds for [share] (and [access] lists): a client controls these. */
 #define SHARE_TARGETS_CAP 128u
@@ -230,7 +229,7 @@ static int quota_key(struct parse_ctx *ctx, const char *key, const char *shown, 
 	return 0;
 }
 
-/* issue 5: [daemon] backends = kmod,dma-heap,... and the dma-heap heap lists. */
+/* [daemon] backends = kmod,dma-heap,... (probe order) and the dma-heap heap lists. */
 static int handle_backend_lists(struct parse_ctx *ctx, const char *name, const char *value)
 {
 	struct config *c = ctx->cfg;
@@ -702,65 +701,4 @@ void config_finish(struct config *c)
 	c->socket_path = NULL;
 	c->backend = NULL;
 	c->policy = NULL;
-}
-
-static bool str_differs(const char *a, const char *b)
-{
-	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
-}
-
-void server_apply_config(struct server *s, struct config *c)
-{
-	struct config *cur = &s->config;
-
-	if (s->config_applied && (str_differs(cur->socket_path, c->socket_path) ||
-			    str_differs(cur->backend, c->backend) || cur->capacity != c->capacity ||
-			    cur->socket_mode != c->socket_mode))
-		log_warn("socket, backend, capacity and socket-mode changes take effect only "
-			 "after a restart; keeping the running values");
-	if (!s->config_applied) {
-		/* First configuration: take all of it. */
-		free(cur->socket_path);
-		free(cur->backend);
-		cur->socket_path = TAKE_PTR(c->socket_path);
-		cur->backend = TAKE_PTR(c->backend);
-		cur->capacity = c->capacity;
-		cur->socket_mode = c->socket_mode;
-	}
-	policy_free(cur->policy);
-	cur->policy = TAKE_PTR(c->policy);
-	cur->max_clients = c->max_clients;
-	cur->max_buffers = c->max_buffers;
-	s->limits.max_clients = c->max_clients;
-	s->limits.max_buffers = c->max_buffers;
-	s->config_applied = true;
-	config_finish(c);
-}
-
-int server_reload_config(struct server *s)
-{
-	const struct config_source *src = s->config_source;
-	struct config c;
-	int err;
-
-	if (!src)
-		return -EBADF;
-	log_info("reloading %s", src->path);
-	err = config_load(src->path, src->must_exist, &c);
-	if (err < 0) {
-		log_error("reload failed; the previous configuration stays in force");
-		s->share_counters.config_reload_failures++;
-		return err;
-	}
-	err = config_apply_overrides(&c, &src->overrides);
-	if (err < 0) {
-		log_error("reload failed (command-line overrides); the previous configuration stays in force");
-		s->share_counters.config_reload_failures++;
-		config_finish(&c);
-		return err;
-	}
-	server_apply_config(s, &c);
-	s->share_counters.config_reloads++;
-	log_info("configuration reloaded");
-	return 0;
 }

@@ -33,7 +33,7 @@ struct config_overrides {
 struct config {
 	char *socket_path;        /* NULL = $DMABUFD_SOCKET or the default */
 	char *backend;            /* "memfd" unless set */
-	/* issue 5: probe order and dma-heap heap classes (comma-separated;
+	/* probe order and dma-heap heap classes (comma-separated;
 	 * NULL = not set). Read at start only. */
 	char *backends;           /* probe order, default PROBE_DEFAULT_ORDER */
 	char *heaps_contiguous;   /* dma-heap-contiguous */
@@ -84,25 +84,5 @@ struct config_source {
 	bool must_exist;
 	struct config_overrides overrides;
 };
-
-struct server;
-
-/**
- * server_apply_config() - make @c's runtime part (policy, max-clients,
- * max-buffers-per-client) current. Takes ownership of c->policy (the old
- * policy is freed). Connected clients stay connected, and buffers already
- * charged stay charged even when the new quotas are lower; the new limits
- * apply to the next request.
- */
-void server_apply_config(struct server *s, struct config *c);
-
-/**
- * server_reload_config() - SIGHUP: re-read s->config_source and apply it.
- * Keys that need a restart (socket, backend, capacity, socket-mode) are
- * compared and a change is logged as ignored.
- * Return: 0 (reloaded); -EINVAL/-ENOENT/-ENOMEM (errors logged; the old
- * configuration stays in force); -EBADF when the server has no source.
- */
-int server_reload_config(struct server *s);
 
 #endif

@@ -2,30 +2,6 @@
 /*
  * The fd store (see fdstore.h and docs/SYSTEMD.md, "Restart without loss").
  *
- * State memfd layout, all integers little-endian:
- *
- *   header, 64 bytes at offset 0
- *     0  char[8] magic "DMABUFDS"
- *     8  u32 version (1)
- *    12  u32 header_size (64)
- *    16  u32 record_size (192)
- *    20  u32 nslots (1 .. FDSTORE_MAX_SLOTS)
- *    24  u64 next_id (the registry's next buffer id, < 2^62)
- *    32  u32 page_size (bytes)
- *    36  char[20] backend name, NUL-padded
- *    56  u32 reserved (0)
- *    60  u32 crc32 of bytes 0..59
- *
- *   record, 192 bytes at 64 + slot * 192; a free slot is all zero
- *     0  u32 magic "DBR1" (0x31524244)
- *     4  u32 crc32 of bytes 8..191
- *     8  u64 id          16 u64 size (bytes)      24 u64 offset (bytes)
- *    32  u64 created_usec (CLOCK_REALTIME)        40 u64 owner_start (ticks)
- *    48  u32 attribute   52 u32 flags             56 s32 owner pid
- *    60  u32 owner uid   64 u32 owner gid         68 u32 reserved (0)
- *    72  char[16] comm   88 char[64] label (both NUL-terminated)
- *   152  40 bytes reserved (0)
- *
  * Nothing read from the store is trusted: the file size is checked against
  * nslots before any record is read, every record's checksum and every
  * field is checked, strings must be NUL-terminated, ids unique and below
@@ -55,11 +31,9 @@
 #include "log.h"
 #include "macros.h"
 #include "registry.h"
+#include "buffer.h"
+#include "placement.h"
 #include "sd.h"
-#include "server.h"
-
-#define RECORD_MAGIC 0x31524244u /* "DBR1" */
-#define MAX_NEXT_ID (1ull << 62)
 
 struct orphan_owner {
 	LIST_ENTRY(orphan_owner) link;
@@ -83,47 +57,6 @@ static struct {
 	size_t norphans;
 	LIST_HEAD(, orphan_owner) owners;
 } st = { .state_fd = -1 };
-
-uint32_t fdstore_crc32(const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint32_t crc = 0xffffffffu;
-
-	for (size_t i = 0; i < len; i++) {
-		crc ^= p[i];
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-	}
-	return ~crc;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
 
 /* Start time of @pid (field 22 of /proc/<pid>/stat, clock ticks since boot), 0 if unknown. */
 static uint64_t proc_start_time(pid_t pid)
@@ -173,52 +106,11 @@ static void notify_remove(const char *name)
 	sd_notify(0, msg);
 }
 
-static int write_header(uint64_t next_id)
+/* The header of the running store: its slots, the next id, the backend. */
+static int write_header(const struct server *s)
 {
-	uint8_t h[FDSTORE_HEADER_SIZE] = { 0 };
-
-	memcpy(h, FDSTORE_STATE_MAGIC, 8);
-	put32(h + 8, FDSTORE_STATE_VERSION);
-	put32(h + 12, FDSTORE_HEADER_SIZE);
-	put32(h + 16, FDSTORE_RECORD_SIZE);
-	put32(h + 20, st.nslots);
-	put64(h + 24, next_id);
-	put32(h + 32, st.s->caps.page_size);
-	snprintf((char *)h + 36, 20, "%s", st.s->caps.name);
-	put32(h + 60, fdstore_crc32(h, 60));
-	if (pwrite(st.state_fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		return -EIO;
-	return 0;
-}
-
-static off_t slot_offset(uint32_t slot)
-{
-	return (off_t)FDSTORE_HEADER_SIZE + (off_t)slot * FDSTORE_RECORD_SIZE;
-}
-
-static int write_record(uint32_t slot, const struct buffer *b)
-{
-	uint8_t r[FDSTORE_RECORD_SIZE] = { 0 };
-
-	if (b) {
-		put32(r, RECORD_MAGIC);
-		put64(r + 8, b->id);
-		put64(r + 16, b->size);
-		put64(r + 24, b->offset);
-		put64(r + 32, b->created_usec);
-		put64(r + 40, b->owner_start);
-		put32(r + 48, (uint32_t)b->attribute);
-		put32(r + 52, b->flags);
-		put32(r + 56, (uint32_t)b->pid);
-		put32(r + 60, (uint32_t)b->uid);
-		put32(r + 64, (uint32_t)b->gid);
-		memcpy(r + 72, b->comm, 15);
-		memcpy(r + 88, b->label, DMABUFD_LABEL_MAX);
-		put32(r + 4, fdstore_crc32(r + 8, FDSTORE_RECORD_SIZE - 8));
-	}
-	if (pwrite(st.state_fd, r, sizeof(r), slot_offset(slot)) != (ssize_t)sizeof(r))
-		return -EIO;
-	return 0;
+	return fdstore_state_write_header(st.state_fd, st.nslots, s->registry.next_id,
+					  s->backends[0].caps.page_size, s->backends[0].caps.name);
 }
 
 /* ---- orphans ------------------------------------------------------------ */
@@ -247,7 +139,7 @@ static void owner_reap(struct orphan_owner *o)
 
 		b = TAILQ_FIRST(&o->buffers);
 		last = TAILQ_NEXT(b, orphan_link) == NULL;
-		server_release_buffer(st.s, b);
+		buffer_release(st.s, b);
 		if (last)
 			break;
 	}
@@ -366,7 +258,7 @@ void fdstore_buffer_added(struct server *s, struct buffer *b)
 		return;
 	b->owner_start = proc_start_time(b->pid);
 	/* next_id is recorded even for buffers that are not stored: ids are never reused. */
-	write_header(s->registry.next_id);
+	write_header(s);
 	if (!alloc_slot(&slot)) {
 		if (!st.warned_full)
 			log_buffer_event(LOG_LEVEL_WARNING, b, -ENOSPC,
@@ -376,14 +268,14 @@ void fdstore_buffer_added(struct server *s, struct buffer *b)
 		st.warned_full = true;
 		return;
 	}
-	err = write_record(slot, b);
+	err = fdstore_state_write_record(st.state_fd, slot, b);
 	snprintf(name, sizeof(name), "buf-%" PRIu64, b->id);
 	if (err == 0) {
 		err = notify_store(b->fd, name);
 		err = err > 0 ? 0 : (err < 0 ? err : -ENOTCONN);
 	}
 	if (err < 0) {
-		write_record(slot, NULL);
+		fdstore_state_write_record(st.state_fd, slot, NULL);
 		free_slot(slot);
 		log_buffer_event(LOG_LEVEL_WARNING, b, err,
 				 "cannot store buffer %" PRIu64 " in the fd store: %s", b->id,
@@ -411,7 +303,7 @@ void fdstore_buffer_released(struct server *s, struct buffer *b)
 	service_status_changed();
 	if (!st.enabled || st.frozen || !b->store_slot)
 		return;
-	write_record(b->store_slot - 1, NULL);
+	fdstore_state_write_record(st.state_fd, b->store_slot - 1, NULL);
 	free_slot(b->store_slot - 1);
 	b->store_slot = 0;
 	snprintf(name, sizeof(name), "buf-%" PRIu64, b->id);
@@ -468,49 +360,6 @@ static int cmp_restored(const void *a, const void *b)
 	return x->b->id < y->b->id ? -1 : x->b->id > y->b->id;
 }
 
-/*
- * Parses and checks one record. Return: 1 and *@ret filled (without
- * fd); 0 for a free slot; -EBADMSG for a corrupt record.
- */
-static int parse_record(const uint8_t *r, uint64_t next_id, uint64_t page_size,
-			struct buffer *ret)
-{
-	bool zero = true;
-	uint32_t attribute;
-
-	for (size_t i = 0; i < FDSTORE_RECORD_SIZE && zero; i++)
-		zero = r[i] == 0;
-	if (zero)
-		return 0;
-	if (get32(r) != RECORD_MAGIC ||
-	    get32(r + 4) != fdstore_crc32(r + 8, FDSTORE_RECORD_SIZE - 8))
-		return -EBADMSG;
-	memset(ret, 0, sizeof(*ret));
-	ret->id = get64(r + 8);
-	ret->size = get64(r + 16);
-	ret->offset = get64(r + 24);
-	ret->created_usec = get64(r + 32);
-	ret->owner_start = get64(r + 40);
-	attribute = get32(r + 48);
-	ret->flags = get32(r + 52);
-	ret->pid = (pid_t)get32(r + 56);
-	ret->uid = (uid_t)get32(r + 60);
-	ret->gid = (gid_t)get32(r + 64);
-	if (ret->id == 0 || ret->id >= next_id || ret->size == 0 || ret->size % page_size ||
-	    attribute > DMABUFD_ATTR_UNCACHED || (ret->flags & ~(uint32_t)DMABUFD_ALLOC_FLAGS_ALL) ||
-	    ret->pid <= 0 || get32(r + 68) != 0)
-		return -EBADMSG;
-	ret->attribute = (enum dmabufd_attribute)attribute;
-	if (!memchr(r + 72, 0, 16) || !memchr(r + 88, 0, DMABUFD_LABEL_MAX + 1))
-		return -EBADMSG;
-	memcpy(ret->comm, r + 72, 16);
-	memcpy(ret->label, r + 88, DMABUFD_LABEL_MAX + 1);
-	for (const unsigned char *p = (const unsigned char *)ret->label; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return -EBADMSG;
-	return 1;
-}
-
 /* Is @fd a buffer memfd of exactly @size bytes with the backend's seals? */
 static bool buffer_fd_ok(int fd, uint64_t size)
 {
@@ -552,52 +401,15 @@ static void refuse_fd(int *fds, char **names, size_t i, bool remove)
 static int read_state(int fd, int *fds, char **names, size_t n, struct restored **ret,
 		      uint64_t *ret_next_id)
 {
-	struct server *s = st.s;
-	uint8_t h[FDSTORE_HEADER_SIZE], r[FDSTORE_RECORD_SIZE];
+	const struct backend_caps *caps = &st.s->backends[0].caps;
+	uint8_t r[FDSTORE_RECORD_SIZE];
 	struct restored *rest = NULL;
-	uint64_t next_id, page;
-	uint32_t nslots, version;
+	uint64_t next_id;
+	uint32_t nslots;
 	size_t count = 0, bad = 0;
-	struct stat sb;
 
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < (off_t)sizeof(h))
+	if (fdstore_state_read_header(fd, caps->page_size, caps->name, &nslots, &next_id) < 0)
 		return -EBADMSG;
-	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		return -EBADMSG;
-	if (memcmp(h, FDSTORE_STATE_MAGIC, 8) != 0) {
-		log_error("fd store: the state record is not a dmabufd state (bad magic)");
-		return -EBADMSG;
-	}
-	version = get32(h + 8);
-	if (version != FDSTORE_STATE_VERSION) {
-		log_error("fd store: state version %u is not supported (this daemon reads %u)",
-			  version, FDSTORE_STATE_VERSION);
-		return -EBADMSG;
-	}
-	if (get32(h + 60) != fdstore_crc32(h, 60)) {
-		log_error("fd store: the state header checksum does not match");
-		return -EBADMSG;
-	}
-	nslots = get32(h + 20);
-	next_id = get64(h + 24);
-	page = get32(h + 32);
-	if (get32(h + 12) != FDSTORE_HEADER_SIZE || get32(h + 16) != FDSTORE_RECORD_SIZE ||
-	    nslots == 0 || nslots > FDSTORE_MAX_SLOTS || next_id == 0 || next_id > MAX_NEXT_ID ||
-	    page != s->caps.page_size || get32(h + 56) != 0 || !memchr(h + 36, 0, 20)) {
-		log_error("fd store: the state header is inconsistent (slots %u, next id %" PRIu64
-			  ", page %" PRIu64 ")", nslots, next_id, page);
-		return -EBADMSG;
-	}
-	if (strcmp((const char *)h + 36, s->caps.name) != 0) {
-		log_error("fd store: the state belongs to the %s backend, not %s",
-			  (const char *)h + 36, s->caps.name);
-		return -EBADMSG;
-	}
-	if ((uint64_t)sb.st_size < (uint64_t)slot_offset(nslots)) {
-		log_error("fd store: the state memfd holds %lld bytes, %u slots need %lld",
-			  (long long)sb.st_size, nslots, (long long)slot_offset(nslots));
-		return -EBADMSG;
-	}
 	/* At most one record per passed fd can be restored. */
 	rest = calloc(n ? n : 1, sizeof(*rest));
 	if (!rest)
@@ -607,11 +419,11 @@ static int read_state(int fd, int *fds, char **names, size_t n, struct restored 
 		char name[32];
 		int k, ret_rec;
 
-		if (pread(fd, r, sizeof(r), slot_offset(slot)) != (ssize_t)sizeof(r)) {
+		if (pread(fd, r, sizeof(r), fdstore_state_slot_offset(slot)) != (ssize_t)sizeof(r)) {
 			bad++;
 			break;
 		}
-		ret_rec = parse_record(r, next_id, page, &tmp);
+		ret_rec = fdstore_state_parse_record(r, next_id, caps->page_size, &tmp);
 		if (ret_rec == 0)
 			continue;
 		if (ret_rec < 0) {
@@ -672,47 +484,58 @@ static int create_state(void)
 /* Size the state memfd for st.nslots, empty. */
 static int reset_state(void)
 {
-	if (ftruncate(st.state_fd, 0) < 0 || ftruncate(st.state_fd, slot_offset(st.nslots)) < 0)
+	if (ftruncate(st.state_fd, 0) < 0 ||
+	    ftruncate(st.state_fd, fdstore_state_slot_offset(st.nslots)) < 0)
 		return negative_errno();
 	return 0;
 }
 
-int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, size_t n)
+/*
+ * Is there a store to use? Only under a service manager, with room for the
+ * state and one buffer ($FDSTORE may lower @max_fds), on the memfd
+ * backend. Without one every passed fd is refused. *@max_fds is updated.
+ */
+static bool store_available(const struct server *s, uint32_t *max_fds, int *fds, char **names,
+			    size_t n)
 {
-	struct restored *rest = NULL;
-	uint64_t next_id = 1, used = 0;
-	const char *e;
-	int state_idx, count = 0, err;
-	bool state_reused = false;
+	const char *e = getenv("FDSTORE");
 
-	st.s = s;
-	LIST_INIT(&st.owners);
-	e = getenv("FDSTORE");
 	if (e) {
 		unsigned long v = strtoul(e, NULL, 10);
 
-		if (v > 0 && v < max_fds)
-			max_fds = (uint32_t)v;
+		if (v > 0 && v < *max_fds)
+			*max_fds = (uint32_t)v;
 	}
-	if (!getenv("NOTIFY_SOCKET") || max_fds < 2 || strcmp(s->caps.name, "memfd") != 0) {
-		for (size_t i = 0; i < n; i++)
-			if (fds[i] >= 0) {
-				log_warn("ignoring stored fd \"%s\": no fd store here",
-					 names[i] ? names[i] : "");
-				refuse_fd(fds, names, i, false);
-			}
-		return 0;
-	}
-	st.nslots = max_fds - 1 < FDSTORE_MAX_SLOTS ? max_fds - 1 : FDSTORE_MAX_SLOTS;
-	st.slot_used = calloc(st.nslots, 1);
-	if (!st.slot_used)
-		return -ENOMEM;
+	if (getenv("NOTIFY_SOCKET") && *max_fds >= 2 &&
+	    strcmp(s->backends[0].caps.name, "memfd") == 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			log_warn("ignoring stored fd \"%s\": no fd store here",
+				 names[i] ? names[i] : "");
+			refuse_fd(fds, names, i, false);
+		}
+	return false;
+}
 
-	state_idx = find_name(names, fds, n, "state");
+/*
+ * The state memfd: the stored one when it reads back (*@ret_rest gets its
+ * buffers, the count is returned) or a new one (a foreign or corrupt
+ * state is refused with every fd it describes). *@ret_reused says which.
+ * Return: number of restored entries (>= 0); -ENOMEM; negative errno of
+ * memfd creation.
+ */
+static int take_state(int *fds, char **names, size_t n, struct restored **ret_rest,
+		      uint64_t *ret_next_id, bool *ret_reused)
+{
+	int state_idx = find_name(names, fds, n, "state");
+	int count = 0;
+
+	*ret_reused = false;
 	if (state_idx >= 0) {
-		count = read_state(fds[state_idx], fds, names, n, &rest, &next_id);
+		count = read_state(fds[state_idx], fds, names, n, ret_rest, ret_next_id);
 		if (count == -ENOMEM)
-			goto fail_nomem;
+			return -ENOMEM;
 		if (count < 0) {
 			/* Foreign or corrupt: refuse everything it describes. */
 			log_error("fd store: refusing the stored state; %zu stored fds closed", n);
@@ -722,24 +545,31 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 		} else {
 			st.state_fd = fds[state_idx];
 			fds[state_idx] = -1;
-			state_reused = true;
+			*ret_reused = true;
+			return count;
 		}
 	}
-	if (!state_reused) {
-		err = create_state();
-		if (err < 0)
-			goto fail;
-	}
+	{
+		int err = create_state();
 
-	/* Adopt the restored buffers in id order, within the capacity. */
+		return err < 0 ? err : count;
+	}
+}
+
+/* Places the restored buffers in id order, within the capacity; the rest are refused. */
+static void place_restored(struct server *s, struct restored *rest, int count, int *fds,
+			   char **names)
+{
+	uint64_t used = 0;
+
 	if (count > 0)
 		qsort(rest, (size_t)count, sizeof(*rest), cmp_restored);
 	for (int i = 0; i < count; i++) {
 		struct buffer *b = rest[i].b;
 		size_t k = (size_t)rest[i].fd_index;
 
-		if (b->size > s->caps.region_size - s->used - used ||
-		    server_place_restored(s, b) < 0) {
+		if (b->size > s->backends[0].caps.region_size - s->used - used ||
+		    sb_place_restored(&s->backends[0], b) < 0) {
 			log_buffer_event(LOG_LEVEL_WARNING, b, -ENOSPC,
 					 "fd store: buffer %" PRIu64 " does not fit the region; dropped",
 					 b->id);
@@ -752,54 +582,51 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 		b->fd = fds[k];
 		fds[k] = -1;
 	}
-	/* The state is rewritten from what was accepted, packed from slot 0. */
-	err = reset_state();
-	if (err < 0)
-		goto fail_restored;
-	for (int i = 0; i < count; i++) {
-		struct buffer *b = rest[i].b;
-		struct orphan_owner *o;
-		bool dead;
-		uint32_t slot;
+}
 
-		if (!b)
-			continue;
-		s->registry.next_id = b->id;
-		if (registry_insert(&s->registry, b) < 0) {
-			rest[i].b = NULL;
-			server_unplace(s, b->offset);
-			close(b->fd);
-			free(b);
-			continue;
-		}
-		rest[i].b = NULL;
-		s->used += b->size;
-		b->owner = NULL;
-		if (alloc_slot(&slot) && write_record(slot, b) == 0)
-			b->store_slot = slot + 1;
-		b->orphaned = true;
-		st.norphans++;
-		o = owner_get(b->pid, b->owner_start, &dead);
-		if (o)
-			TAILQ_INSERT_TAIL(&o->buffers, b, orphan_link);
-		log_buffer_event(LOG_LEVEL_INFO, b, 0,
-				 "restored buffer %" PRIu64 " (%" PRIu64 " bytes, owner pid %d%s)",
-				 b->id, b->size, (int)b->pid, dead ? ", exited" : "");
-		if (dead || !o) {
-			/* The owner is gone: release it like a disconnect would. */
-			b->orphaned = false;
-			st.norphans--;
-			st.enabled = true;
-			server_release_buffer(s, b);
-			st.enabled = false;
-		}
+/*
+ * A placed restored buffer becomes live again: registered under its id,
+ * recorded in the fresh state, an orphan of its owner process; released
+ * at once when that process is gone.
+ */
+static void adopt_restored(struct server *s, struct buffer *b)
+{
+	struct orphan_owner *o;
+	bool dead;
+	uint32_t slot;
+
+	s->registry.next_id = b->id;
+	if (registry_insert(&s->registry, b) < 0) {
+		sb_unplace(&s->backends[0], b->offset);
+		close(b->fd);
+		free(b);
+		return;
 	}
-	if (s->registry.next_id < next_id)
-		s->registry.next_id = next_id;
-	free(rest);
-	rest = NULL;
+	s->used += b->size;
+	b->owner = NULL;
+	if (alloc_slot(&slot) && fdstore_state_write_record(st.state_fd, slot, b) == 0)
+		b->store_slot = slot + 1;
+	b->orphaned = true;
+	st.norphans++;
+	o = owner_get(b->pid, b->owner_start, &dead);
+	if (o)
+		TAILQ_INSERT_TAIL(&o->buffers, b, orphan_link);
+	log_buffer_event(LOG_LEVEL_INFO, b, 0,
+			 "restored buffer %" PRIu64 " (%" PRIu64 " bytes, owner pid %d%s)",
+			 b->id, b->size, (int)b->pid, dead ? ", exited" : "");
+	if (dead || !o) {
+		/* The owner is gone: release it like a disconnect would. */
+		b->orphaned = false;
+		st.norphans--;
+		st.enabled = true;
+		buffer_release(s, b);
+		st.enabled = false;
+	}
+}
 
-	/* Whatever is left was not claimed by a record. */
+/* Whatever passed fd is left was not claimed by a record: refuse it. */
+static void refuse_unclaimed(struct server *s, int *fds, char **names, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		unsigned long long id;
 		bool dup;
@@ -813,39 +640,86 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 			 names[i] ? names[i] : "");
 		refuse_fd(fds, names, i, !dup);
 	}
+}
 
-	err = write_header(s->registry.next_id);
+/* Writes the header and, for a new state memfd, hands it to the manager. */
+static int publish_state(struct server *s, bool state_reused)
+{
+	int err = write_header(s);
+
+	if (err < 0 || state_reused)
+		return err;
+	err = notify_store(st.state_fd, "state");
+	if (err <= 0) {
+		log_warn("fd store: the service manager did not take the state: %s",
+			 err < 0 ? strerror(-err) : "no $NOTIFY_SOCKET");
+		return err < 0 ? err : -ENOTCONN;
+	}
+	return 0;
+}
+
+/* Undoes the restored buffers not yet adopted (a placed one holds its fd). */
+static void drop_restored(struct server *s, struct restored *rest, int count)
+{
+	for (int i = 0; i < count; i++)
+		if (rest[i].b) {
+			if (rest[i].b->fd >= 0) {
+				close(rest[i].b->fd);
+				sb_unplace(&s->backends[0], rest[i].b->offset);
+			}
+			free(rest[i].b);
+		}
+}
+
+int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, size_t n)
+{
+	struct restored *rest = NULL;
+	uint64_t next_id = 1;
+	int count, err;
+	bool state_reused;
+
+	st.s = s;
+	LIST_INIT(&st.owners);
+	/* Every release, stored or not, updates STATUS= and the orphans. */
+	buffer_on_release(s, fdstore_buffer_released);
+	if (!store_available(s, &max_fds, fds, names, n))
+		return 0;
+	st.nslots = max_fds - 1 < FDSTORE_MAX_SLOTS ? max_fds - 1 : FDSTORE_MAX_SLOTS;
+	st.slot_used = calloc(st.nslots, 1);
+	if (!st.slot_used)
+		return -ENOMEM;
+	count = take_state(fds, names, n, &rest, &next_id, &state_reused);
+	if (count < 0) {
+		err = count;
+		count = 0;
+		goto fail;
+	}
+	place_restored(s, rest, count, fds, names);
+	/* The state is rewritten from what was accepted, packed from slot 0. */
+	err = reset_state();
 	if (err < 0)
 		goto fail;
-	if (!state_reused) {
-		err = notify_store(st.state_fd, "state");
-		if (err <= 0) {
-			log_warn("fd store: the service manager did not take the state: %s",
-				 err < 0 ? strerror(-err) : "no $NOTIFY_SOCKET");
-			err = err < 0 ? err : -ENOTCONN;
-			goto fail;
-		}
+	for (int i = 0; i < count; i++) {
+		struct buffer *b = TAKE_PTR(rest[i].b);
+
+		if (b)
+			adopt_restored(s, b);
 	}
+	if (s->registry.next_id < next_id)
+		s->registry.next_id = next_id;
+	refuse_unclaimed(s, fds, names, n);
+	err = publish_state(s, state_reused);
+	if (err < 0)
+		goto fail;
+	free(rest);
 	st.enabled = true;
 	log_info("fd store: %u buffer slots; %u buffers restored (%zu orphaned), next id %" PRIu64,
 		 st.nslots, st.nstored, st.norphans, s->registry.next_id);
 	service_status_changed();
 	return 0;
 
-fail_nomem:
-	err = -ENOMEM;
-	goto fail;
-fail_restored:
-	for (int i = 0; i < count; i++)
-		if (rest[i].b) {
-			/* A buffer holds its fd only once it was placed. */
-			if (rest[i].b->fd >= 0) {
-				close(rest[i].b->fd);
-				server_unplace(s, rest[i].b->offset);
-			}
-			free(rest[i].b);
-		}
 fail:
+	drop_restored(s, rest, count);
 	free(rest);
 	for (size_t i = 0; i < n; i++)
 		refuse_fd(fds, names, i, false);

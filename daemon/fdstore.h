@@ -20,14 +20,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fdstore_state.h" /* the state format, for the unit tests */
+
 struct server;
 struct buffer;
 struct client;
 
 /* Default FileDescriptorStoreMax= (keep systemd/dmabufd.service.in equal). */
 #define FDSTORE_DEFAULT_MAX 4096u
-/* Largest number of buffer slots the state memfd may declare. */
-#define FDSTORE_MAX_SLOTS (1u << 20)
 
 /**
  * fdstore_setup() - enable the fd store and restore what a previous
@@ -54,8 +54,9 @@ void fdstore_buffer_added(struct server *s, struct buffer *b);
 
 /**
  * fdstore_buffer_released() - @b is being released: drop its record and
- * FDSTOREREMOVE its fd; forget it as an orphan. Called by
- * server_release_buffer() before the backend closes the fd.
+ * FDSTOREREMOVE its fd; forget it as an orphan. A release hook
+ * (buffer.h) that fdstore_setup() registers; runs before the backend
+ * closes the fd.
  */
 void fdstore_buffer_released(struct server *s, struct buffer *b);
 
@@ -75,17 +76,5 @@ size_t fdstore_orphan_count(void);
  * Call before server_finish().
  */
 void fdstore_finish(struct server *s);
-
-/* The state format, exposed for unit tests and the fuzz target. */
-#define FDSTORE_STATE_MAGIC "DMABUFDS"
-#define FDSTORE_STATE_VERSION 1u
-#define FDSTORE_HEADER_SIZE 64u
-#define FDSTORE_RECORD_SIZE 192u
-
-/**
- * fdstore_crc32() - CRC-32 (IEEE 802.3, reflected 0xEDB88320, as zlib's
- * crc32()) of @len bytes at @data.
- */
-uint32_t fdstore_crc32(const void *data, size_t len);
 
 #endif

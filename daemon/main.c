@@ -14,25 +14,25 @@
 
 #include <event2/event.h>
 
-#include "backend.h"
-#include "probe.h"
+#include "backend/backend.h"
+#include "backend/probe.h"
 #include "config.h"
 #include "fdstore.h"
 #include "log.h"
 #include "parse.h"
 #include "sd.h"
-#include "pool.h"
+#include "backend/pool.h"
 #include "server.h"
 
 struct options {
 	const char *config_path;             /* NULL: DMABUFD_DEFAULT_CONFIG if present */
 	struct config_overrides overrides;   /* the command line wins over the file */
 	int verbose;
-	/* issue 8: systemd integration */
+	/* running as a systemd service: privileges, fd store, journal */
 	const char *user;
 	uint32_t fdstore_max;
 	enum log_target log_target;
-	/* issue 10: pre-zeroed pools (only the pool_* fields are used) */
+	/* pre-zeroed pools (only the pool_* fields are used) */
 	struct backend_options pool;
 };
 
@@ -69,10 +69,113 @@ static void usage(FILE *f)
 		DMABUFD_DEFAULT_CONFIG, DMABUFD_DEFAULT_SOCKET, FDSTORE_DEFAULT_MAX);
 }
 
+static int parse_log_target(const char *arg, enum log_target *ret)
+{
+	if (strcmp(arg, "auto") == 0) {
+		*ret = LOG_TARGET_AUTO;
+	} else if (strcmp(arg, "journal") == 0) {
+		*ret = LOG_TARGET_JOURNAL;
+	} else if (strcmp(arg, "stderr") == 0) {
+		*ret = LOG_TARGET_STDERR;
+	} else {
+		fprintf(stderr, "dmabufd: --log-target: '%s' is not auto, journal or stderr\n", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_pool_classes(const char *arg, struct backend_options *pool)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int n = 0;
+
+	if (strcmp(arg, "learn") != 0)
+		n = pool_parse_classes(arg, page > 0 ? (uint32_t)page : 4096, pool->pool_classes);
+	if (n < 0) {
+		fprintf(stderr, "dmabufd: --pool-classes: '%s' is not 'learn' or a list of at most 8 sizes\n",
+			arg);
+		return -EINVAL;
+	}
+	pool->pool_nclasses = (unsigned)n;
+	return 0;
+}
+
+static int parse_socket_mode(const char *arg, struct config_overrides *ov)
+{
+	char *end;
+
+	errno = 0;
+	ov->socket_mode = (mode_t)strtoul(arg, &end, 8);
+	ov->has_socket_mode = true;
+	if (errno || *end || end == arg || ov->socket_mode > 0777) {
+		fprintf(stderr, "dmabufd: --socket-mode: '%s' is not an octal mode\n", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+enum { OPT_CAPACITY = 256, OPT_MODE, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS,
+       OPT_FDSTORE_MAX, OPT_LOG_TARGET, OPT_POOL_BUDGET, OPT_POOL_CLASSES };
+
+/* Options that take a value. Return: 0, or -EINVAL (said on stderr). */
+static int parse_option(int opt, const char *arg, struct options *o)
+{
+	switch (opt) {
+	case 'c':
+		o->config_path = arg;
+		return 0;
+	case 's':
+		o->overrides.socket_path = arg;
+		return 0;
+	case 'b':
+		o->overrides.backend = arg;
+		return 0;
+	case 'u':
+		o->user = arg;
+		return 0;
+	case OPT_CAPACITY:
+		if (config_parse_size(arg, &o->overrides.capacity) < 0 || o->overrides.capacity == 0) {
+			fprintf(stderr, "dmabufd: --capacity: '%s' is not a size\n", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_MODE:
+		return parse_socket_mode(arg, &o->overrides);
+	case OPT_MAX_CLIENTS:
+		if (config_parse_u32(arg, 1, &o->overrides.max_clients) < 0) {
+			fprintf(stderr, "dmabufd: --max-clients: '%s' is not a positive number\n", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_MAX_BUFFERS:
+		if (config_parse_u32(arg, 1, &o->overrides.max_buffers) < 0) {
+			fprintf(stderr, "dmabufd: --max-buffers: '%s' is not a positive number\n", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_FDSTORE_MAX:
+		if (config_parse_u32(arg, 0, &o->fdstore_max) < 0) {
+			fprintf(stderr, "dmabufd: --fdstore-max: '%s' is not a number\n", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_LOG_TARGET:
+		return parse_log_target(arg, &o->log_target);
+	case OPT_POOL_BUDGET:
+		if (parse_size(arg, &o->pool.pool_budget) < 0) {
+			fprintf(stderr, "dmabufd: --pool-budget: '%s' is not a size\n", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_POOL_CLASSES:
+		return parse_pool_classes(arg, &o->pool);
+	}
+	usage(stderr);
+	return -EINVAL;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CAPACITY = 256, OPT_MODE, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS,
-	       OPT_FDSTORE_MAX, OPT_LOG_TARGET, OPT_POOL_BUDGET, OPT_POOL_CLASSES };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
@@ -94,89 +197,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:s:b:u:vhV", longopts, NULL)) != -1) {
-		char *end;
-
 		switch (opt) {
-		case 'c':
-			o->config_path = optarg;
-			break;
-		case 's':
-			o->overrides.socket_path = optarg;
-			break;
-		case 'b':
-			o->overrides.backend = optarg;
-			break;
-		case OPT_CAPACITY:
-			if (config_parse_size(optarg, &o->overrides.capacity) < 0 ||
-			    o->overrides.capacity == 0) {
-				fprintf(stderr, "dmabufd: --capacity: '%s' is not a size\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_MODE:
-			errno = 0;
-			o->overrides.socket_mode = (mode_t)strtoul(optarg, &end, 8);
-			o->overrides.has_socket_mode = true;
-			if (errno || *end || end == optarg || o->overrides.socket_mode > 0777) {
-				fprintf(stderr, "dmabufd: --socket-mode: '%s' is not an octal mode\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_MAX_CLIENTS:
-			if (config_parse_u32(optarg, 1, &o->overrides.max_clients) < 0) {
-				fprintf(stderr, "dmabufd: --max-clients: '%s' is not a positive number\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_MAX_BUFFERS:
-			if (config_parse_u32(optarg, 1, &o->overrides.max_buffers) < 0) {
-				fprintf(stderr, "dmabufd: --max-buffers: '%s' is not a positive number\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'u':
-			o->user = optarg;
-			break;
-		case OPT_FDSTORE_MAX:
-			if (config_parse_u32(optarg, 0, &o->fdstore_max) < 0) {
-				fprintf(stderr, "dmabufd: --fdstore-max: '%s' is not a number\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_LOG_TARGET:
-			if (strcmp(optarg, "auto") == 0) {
-				o->log_target = LOG_TARGET_AUTO;
-			} else if (strcmp(optarg, "journal") == 0) {
-				o->log_target = LOG_TARGET_JOURNAL;
-			} else if (strcmp(optarg, "stderr") == 0) {
-				o->log_target = LOG_TARGET_STDERR;
-			} else {
-				fprintf(stderr, "dmabufd: --log-target: '%s' is not auto, journal or stderr\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_POOL_BUDGET:
-			if (parse_size(optarg, &o->pool.pool_budget) < 0) {
-				fprintf(stderr, "dmabufd: --pool-budget: '%s' is not a size\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_POOL_CLASSES: {
-			long page = sysconf(_SC_PAGESIZE);
-			int n = 0;
-
-			if (strcmp(optarg, "learn") != 0)
-				n = pool_parse_classes(optarg, page > 0 ? (uint32_t)page : 4096,
-						       o->pool.pool_classes);
-			if (n < 0) {
-				fprintf(stderr, "dmabufd: --pool-classes: '%s' is not 'learn' or a list of at most 8 sizes\n",
-					optarg);
-				return -EINVAL;
-			}
-			o->pool.pool_nclasses = (unsigned)n;
-			break;
-		}
 		case 'v':
 			o->verbose++;
 			break;
@@ -187,8 +208,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			printf("dmabufd %s\n", DMABUFD_VERSION);
 			exit(EXIT_SUCCESS);
 		default:
-			usage(stderr);
-			return -EINVAL;
+			if (parse_option(opt, optarg, o) < 0)
+				return -EINVAL;
+			break;
 		}
 	}
 	if (optind < argc) {
@@ -245,182 +267,254 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	service_notify_ready();
 }
 
+/*
+ * The configuration file, with the command line (and $DMABUFD_SOCKET, which
+ * counts as a command-line option: it beats the file) over it.
+ * Return: 0, or 2 (errors were logged).
+ */
+static int load_config(struct options *o, struct config_source *src, struct config *cfg)
+{
+	if (!o->overrides.socket_path && getenv("DMABUFD_SOCKET") && getenv("DMABUFD_SOCKET")[0])
+		o->overrides.socket_path = getenv("DMABUFD_SOCKET");
+	src->path = o->config_path ? o->config_path : DMABUFD_DEFAULT_CONFIG;
+	src->must_exist = o->config_path != NULL;
+	src->overrides = o->overrides;
+	if (config_load(src->path, src->must_exist, cfg) < 0 ||
+	    config_apply_overrides(cfg, &src->overrides) < 0) {
+		config_finish(cfg);
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * The active backends: the one forced by --backend or backend =, else
+ * every one of [daemon] backends (or the default order) that is present.
+ * Return: 0; 2 (unknown backend name); EXIT_FAILURE (none usable). Logged.
+ */
+static int choose_backends(const struct options *o, const struct config *cfg,
+			   struct backend **active, size_t *ret_n, struct probe_report *probe)
+{
+	struct backend_options backend_opts = o->pool;
+	const char *backend_name = cfg->backend; /* NULL: probe */
+	const char *order = backend_name ? backend_name :
+			    cfg->backends ? cfg->backends : PROBE_DEFAULT_ORDER;
+	int err;
+
+	backend_opts.capacity = cfg->capacity;
+	backend_opts.heaps_contiguous = cfg->heaps_contiguous;
+	backend_opts.heaps_writecombine = cfg->heaps_writecombine;
+	backend_opts.heaps_uncached = cfg->heaps_uncached;
+	if (backend_name) {
+		/* --backend / backend = forces one: probe that one only. */
+		if (!backend_find(backend_name)) {
+			log_error("unknown backend '%s'", backend_name);
+			return 2;
+		}
+		log_info("backend %s forced by the configuration or --backend", backend_name);
+	}
+	err = probe_backends(order, &backend_opts, active, ret_n, probe);
+	if (err < 0) {
+		log_error("no backend usable (%s): %s", order,
+			  probe->n ? probe->entries[probe->n - 1].reason : strerror(-err));
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+static void destroy_backends(struct backend **active, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		active[i]->ops->destroy(active[i]);
+}
+
+/*
+ * The server over the active backends: the first is the primary, the rest
+ * follow in probe order; one that cannot be added is left out and its
+ * probe entry says why. Return: 0, or negative errno of server_init()
+ * (every backend destroyed).
+ */
+static int start_server(struct server *server, struct event_base *base, struct backend **active,
+			size_t nactive, const struct server_limits *limits,
+			struct probe_report *probe)
+{
+	int err = server_init(server, base, active[0], limits);
+
+	if (err < 0) {
+		log_error("server: %s", strerror(-err));
+		destroy_backends(active, nactive);
+		return err;
+	}
+	for (size_t i = 1; i < nactive; i++) {
+		err = server_add_backend(server, active[i]);
+		if (err < 0) {
+			log_warn("backend %s left out: %s", active[i]->ops->name, strerror(-err));
+			for (size_t j = 0; j < probe->n; j++)
+				if (strcmp(probe->entries[j].name, active[i]->ops->name) == 0) {
+					probe->entries[j].chosen = false;
+					snprintf(probe->entries[j].reason, sizeof(probe->entries[j].reason),
+						 "present; not active: %s", strerror(-err));
+				}
+			active[i]->ops->destroy(active[i]);
+		}
+	}
+	server->probe = *probe;
+	return 0;
+}
+
+/*
+ * Socket activation: serve the listening socket the service manager passed
+ * in @sfds, else listen on @socket_path. Return: 0, or negative errno
+ * (logged).
+ */
+static int start_listening(struct server *server, struct service_fds *sfds,
+			   const char *socket_path, mode_t socket_mode)
+{
+	int err = service_take_fds(sfds);
+
+	if (err < 0)
+		log_error("cannot take the fds passed by the service manager: %s", strerror(-err));
+	if (sfds->listen_fd >= 0) {
+		err = server_listen_fd(server, sfds->listen_fd);
+		if (err < 0) {
+			log_error("the inherited socket cannot be served: %s", strerror(-err));
+			return err;
+		}
+		sfds->listen_fd = -1;
+		log_info("serving on the socket passed by the service manager");
+		return 0;
+	}
+	ensure_socket_dir(socket_path);
+	err = server_listen_path(server, socket_path, socket_mode);
+	if (err < 0)
+		log_error("cannot listen on %s: %s", socket_path, strerror(-err));
+	return err;
+}
+
+/* SIGINT and SIGTERM stop the loop; SIGHUP reloads. Return: 0, or -ENOMEM (logged). */
+static int install_signals(struct event_base *base, struct server *server, struct event *ev[3])
+{
+	ev[0] = evsignal_new(base, SIGINT, on_signal, base);
+	ev[1] = evsignal_new(base, SIGTERM, on_signal, base);
+	ev[2] = evsignal_new(base, SIGHUP, on_sighup, server);
+	if (!ev[0] || !ev[1] || !ev[2] || evsignal_add(ev[0], NULL) < 0 ||
+	    evsignal_add(ev[1], NULL) < 0 || evsignal_add(ev[2], NULL) < 0) {
+		log_error("cannot install signal handlers");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void log_serving(const struct server *server)
+{
+	log_info("serving on %s with the %s backend (%" PRIu64 " bytes)%s",
+		 server->socket_path ? server->socket_path : "the inherited socket",
+		 server->backends[0].caps.name, server->backends[0].caps.region_size,
+		 server->nbackends > 1 ? ", and:" : "");
+	for (unsigned i = 1; i < server->nbackends; i++)
+		log_info("  then the %s backend (%" PRIu64 " bytes)", server->backends[i].caps.name,
+			 server->backends[i].caps.region_size);
+}
+
+/*
+ * From the listening server to the end of the event loop: the service
+ * manager's status, the fd store, the privilege drop, the signals.
+ * Return: EXIT_SUCCESS when the loop ended normally.
+ */
+static int serve(struct event_base *base, struct server *server, struct service_fds *sfds,
+		 const struct options *o, struct event *ev[3])
+{
+	int err;
+
+	if (service_init(base, server_format_status, server) < 0) {
+		log_error("out of memory");
+		return EXIT_FAILURE;
+	}
+	/* Restart without loss: buffers and state from the fd store. */
+	err = fdstore_setup(server, o->fdstore_max, sfds->fds, sfds->names, sfds->n);
+	if (err < 0)
+		log_error("fd store disabled: %s; buffers will not survive a restart",
+			  strerror(-err));
+	service_fds_free(sfds);
+	if (o->user) {
+		err = service_drop_privileges(o->user);
+		if (err < 0) {
+			log_error("cannot drop privileges to user %s: %s", o->user, strerror(-err));
+			return EXIT_FAILURE;
+		}
+	}
+	if (install_signals(base, server, ev) < 0)
+		return EXIT_FAILURE;
+	log_serving(server);
+	if (service_notify_ready() < 0) /* READY=1, STATUS=, watchdog */
+		log_warn("cannot arm the watchdog timer");
+	if (event_base_dispatch(base) < 0) {
+		log_error("event loop failed");
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .fdstore_max = FDSTORE_DEFAULT_MAX };
 	struct config_source src = { 0 };
 	struct config cfg = { 0 };
-	struct backend_options backend_opts = { 0 };
 	struct server_limits limits = SERVER_LIMITS_DEFAULT;
 	struct event_base *base = NULL;
-	struct event *ev_int = NULL, *ev_term = NULL, *ev_hup = NULL;
+	struct event *ev[3] = { NULL, NULL, NULL };
 	struct service_fds sfds = { .listen_fd = -1 };
-	struct backend *backend = NULL, *active[PROBE_MAX_BACKENDS];
+	struct backend *active[PROBE_MAX_BACKENDS];
 	size_t nactive = 0;
 	struct server server;
 	struct probe_report probe;
-	const char *socket_path, *backend_name;
+	const char *socket_path;
 	mode_t socket_mode;
 	int err, ret = EXIT_FAILURE;
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	service_log_setup(o.log_target, o.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	/* $DMABUFD_SOCKET counts as a command-line option (it beats the file). */
-	if (!o.overrides.socket_path && getenv("DMABUFD_SOCKET") && getenv("DMABUFD_SOCKET")[0])
-		o.overrides.socket_path = getenv("DMABUFD_SOCKET");
-	src.path = o.config_path ? o.config_path : DMABUFD_DEFAULT_CONFIG;
-	src.must_exist = o.config_path != NULL;
-	src.overrides = o.overrides;
-	if (config_load(src.path, src.must_exist, &cfg) < 0 ||
-	    config_apply_overrides(&cfg, &src.overrides) < 0) {
-		config_finish(&cfg);
+	if (load_config(&o, &src, &cfg) != 0)
 		return 2;
-	}
-	backend_name = cfg.backend; /* NULL: probe */
 	socket_mode = cfg.socket_mode;
-	backend_opts = o.pool;
-	backend_opts.capacity = cfg.capacity;
 	limits.max_clients = cfg.max_clients;
 	limits.max_buffers = cfg.max_buffers;
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 
-	backend_opts.heaps_contiguous = cfg.heaps_contiguous;
-	backend_opts.heaps_writecombine = cfg.heaps_writecombine;
-	backend_opts.heaps_uncached = cfg.heaps_uncached;
-	if (backend_name) {
-		/* --backend / backend = forces one: probe that one only. */
-		if (!backend_find(backend_name)) {
-			log_error("unknown backend '%s'", backend_name);
-			config_finish(&cfg);
-			return 2;
-		}
-		log_info("backend %s forced by the configuration or --backend", backend_name);
-	}
-	err = probe_backends(backend_name ? backend_name :
-			     cfg.backends ? cfg.backends : PROBE_DEFAULT_ORDER,
-			     &backend_opts, active, &nactive, &probe);
-	if (err < 0) {
-		log_error("no backend usable (%s): %s",
-			  backend_name ? backend_name : cfg.backends ? cfg.backends : PROBE_DEFAULT_ORDER,
-			  probe.n ? probe.entries[probe.n - 1].reason : strerror(-err));
+	err = choose_backends(&o, &cfg, active, &nactive, &probe);
+	if (err != 0) {
 		config_finish(&cfg);
-		return EXIT_FAILURE;
+		return err;
 	}
-	backend = active[0];
-
-
 	base = event_base_new();
 	if (!base) {
 		log_error("cannot create the event loop");
-		for (size_t i = 0; i < nactive; i++)
-			active[i]->ops->destroy(active[i]);
+		destroy_backends(active, nactive);
 		config_finish(&cfg);
 		return EXIT_FAILURE;
 	}
-	err = server_init(&server, base, backend, &limits);
-	if (err < 0) {
-		log_error("server: %s", strerror(-err));
-		for (size_t i = 0; i < nactive; i++)
-			active[i]->ops->destroy(active[i]);
+	if (start_server(&server, base, active, nactive, &limits, &probe) < 0) {
 		config_finish(&cfg);
 		goto out;
 	}
-	/* Several backends at once (issue 5): the rest after the primary. */
-	for (size_t i = 1; i < nactive; i++) {
-		err = server_add_backend(&server, active[i]);
-		if (err < 0) {
-			log_warn("backend %s left out: %s", active[i]->ops->name, strerror(-err));
-			for (size_t j = 0; j < probe.n; j++)
-				if (strcmp(probe.entries[j].name, active[i]->ops->name) == 0) {
-					probe.entries[j].chosen = false;
-					snprintf(probe.entries[j].reason, sizeof(probe.entries[j].reason),
-						 "present; not active: %s", strerror(-err));
-				}
-			active[i]->ops->destroy(active[i]);
-		}
-	}
-	server.probe = probe;
 	/* The server takes the configuration; socket_path etc. now point into it. */
 	server_apply_config(&server, &cfg);
 	server.config_source = &src;
 	socket_path = server.config.socket_path ? server.config.socket_path : DMABUFD_DEFAULT_SOCKET;
+	if (start_listening(&server, &sfds, socket_path, socket_mode) == 0)
+		ret = serve(base, &server, &sfds, &o, ev);
 
-	/* Socket activation: a listening socket passed by the service manager. */
-	err = service_take_fds(&sfds);
-	if (err < 0)
-		log_error("cannot take the fds passed by the service manager: %s", strerror(-err));
-	if (sfds.listen_fd >= 0) {
-		err = server_listen_fd(&server, sfds.listen_fd);
-		if (err < 0) {
-			log_error("the inherited socket cannot be served: %s", strerror(-err));
-			goto out_server;
-		}
-		sfds.listen_fd = -1;
-		log_info("serving on the socket passed by the service manager");
-	} else {
-		ensure_socket_dir(socket_path);
-		err = server_listen_path(&server, socket_path, socket_mode);
-		if (err < 0) {
-			log_error("cannot listen on %s: %s", socket_path, strerror(-err));
-			goto out_server;
-		}
-	}
-	if (service_init(base, &server) < 0) {
-		log_error("out of memory");
-		goto out_server;
-	}
-	/* Restart without loss: buffers and state from the fd store. */
-	err = fdstore_setup(&server, o.fdstore_max, sfds.fds, sfds.names, sfds.n);
-	if (err < 0)
-		log_error("fd store disabled: %s; buffers will not survive a restart",
-			  strerror(-err));
-	service_fds_free(&sfds);
-	if (o.user) {
-		err = service_drop_privileges(o.user);
-		if (err < 0) {
-			log_error("cannot drop privileges to user %s: %s", o.user, strerror(-err));
-			goto out_server;
-		}
-	}
-
-	ev_int = evsignal_new(base, SIGINT, on_signal, base);
-	ev_term = evsignal_new(base, SIGTERM, on_signal, base);
-	ev_hup = evsignal_new(base, SIGHUP, on_sighup, &server);
-	if (!ev_int || !ev_term || !ev_hup || evsignal_add(ev_int, NULL) < 0 ||
-	    evsignal_add(ev_term, NULL) < 0 || evsignal_add(ev_hup, NULL) < 0) {
-		log_error("cannot install signal handlers");
-		goto out_server;
-	}
-	log_info("serving on %s with the %s backend (%" PRIu64 " bytes)%s",
-		 server.socket_path ? server.socket_path : "the inherited socket",
-		 server.caps.name, server.caps.region_size,
-		 server.nbackends > 1 ? ", and:" : "");
-	for (unsigned i = 1; i < server.nbackends; i++)
-		log_info("  then the %s backend (%" PRIu64 " bytes)", server.backends[i].caps.name,
-			 server.backends[i].caps.region_size);
-	if (service_notify_ready() < 0) /* READY=1, STATUS=, watchdog */
-		log_warn("cannot arm the watchdog timer");
-
-	if (event_base_dispatch(base) < 0)
-		log_error("event loop failed");
-	else
-		ret = EXIT_SUCCESS;
-
-out_server:
 	service_notify_stopping();
 	fdstore_finish(&server); /* freeze the store before releasing */
 	server_finish(&server);
 	service_finish();
 out:
-	if (ev_int)
-		event_free(ev_int);
-	if (ev_term)
-		event_free(ev_term);
-	if (ev_hup)
-		event_free(ev_hup);
+	for (size_t i = 0; i < 3; i++)
+		if (ev[i])
+			event_free(ev[i]);
 	service_fds_free(&sfds);
 	event_base_free(base);
 	return ret;

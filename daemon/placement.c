@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "placement.h"
+
 #include "log.h"
-#include "server.h"
+#include "region.h"
+#include "reply.h"
 
 static uint32_t to_pages(const struct server_backend *sb, uint64_t bytes)
 {
@@ -30,15 +33,6 @@ int sb_region_init(struct server_backend *sb)
 	if (npages == 0 || npages > DMABUFD_REGION_MAX_PAGES)
 		return -EINVAL;
 	return dmabufd_region_create((uint32_t)npages, &opts, &sb->region);
-}
-
-int server_region_init(struct server *s)
-{
-	int err = sb_region_init(&s->backends[0]);
-
-	if (err == 0)
-		s->region = s->backends[0].region;
-	return err;
 }
 
 /* Buffers sorted by offset, to find the owner of a planned move. */
@@ -228,22 +222,6 @@ int sb_compact(struct server_backend *sb, struct server_compact_result *ret)
 	return err == -EBUSY ? 0 : err; /* busy buffers stay; the rest moved */
 }
 
-int server_place(struct server *s, uint64_t size, uint64_t alignment,
-		 enum dmabufd_attribute attribute, bool movable, uint64_t *ret_offset)
-{
-	return sb_place(&s->backends[0], size, alignment, attribute, movable, ret_offset);
-}
-
-void server_unplace(struct server *s, uint64_t offset)
-{
-	sb_unplace(&s->backends[0], offset);
-}
-
-int server_place_restored(struct server *s, struct buffer *b)
-{
-	return sb_place_restored(&s->backends[0], b);
-}
-
 int server_compact(struct server *s, struct server_compact_result *ret)
 {
 	struct server_compact_result sum = { 0 };
@@ -286,13 +264,13 @@ static const char *attr_text(enum dmabufd_attribute a)
 }
 
 /*
- * Routing (issue 5, docs/BACKENDS.md "Several backends at once"): the
+ * Routing (docs/BACKENDS.md "Several backends at once"): the
  * request's constraints against each active backend's caps, in probe order.
  * Free space is not looked at here: a backend that satisfies the request
  * but has no room is handled by the caller's fall-through.
  */
 int server_route(const struct server *s, const struct route_request *req,
-		 unsigned ret_idx[SERVER_MAX_BACKENDS], unsigned *ret_n, const char **ret_reason)
+		 unsigned ret_idx[SERVER_MAX_BACKENDS], unsigned *ret_n, struct reason *ret_reason)
 {
 	const bool contiguous = req->flags & DMABUFD_ALLOC_CONTIGUOUS;
 	unsigned idx[SERVER_MAX_BACKENDS], n = 0;
@@ -324,25 +302,74 @@ int server_route(const struct server *s, const struct route_request *req,
 	if (s->nbackends == 1) { /* the wording a single backend always gave */
 		const char *name = s->backends[0].caps.name;
 
-		*ret_reason = !any_attr ?
-			reasonf("the %s backend cannot provide %s memory", name,
-				attr_text(req->attribute)) :
-		       !any_contig ?
-			reasonf("the %s backend cannot provide physically contiguous memory%s", name,
-				req->contiguous_from_device ?
-					" (a named device has no IOMMU: no iommu_group)" : "") :
-			reasonf("%llu bytes do not fit in the %s backend's capacity",
+		if (!any_attr)
+			reasonf(ret_reason, "the %s backend cannot provide %s memory", name,
+				attr_text(req->attribute));
+		else if (!any_contig)
+			reasonf(ret_reason, "the %s backend cannot provide physically contiguous memory%s",
+				name, req->contiguous_from_device ?
+					" (a named device has no IOMMU: no iommu_group)" : "");
+		else
+			reasonf(ret_reason, "%llu bytes do not fit in the %s backend's capacity",
 				(unsigned long long)req->size, name);
 		return any_contig ? -E2BIG : -EOPNOTSUPP;
 	}
-	*ret_reason = !any_attr ?
-		reasonf("no active backend can provide %s memory", attr_text(req->attribute)) :
-	       !any_contig ?
-		reasonf("no active backend that gives %s memory can provide physically contiguous memory%s",
+	if (!any_attr)
+		reasonf(ret_reason, "no active backend can provide %s memory", attr_text(req->attribute));
+	else if (!any_contig)
+		reasonf(ret_reason, "no active backend that gives %s memory can provide physically contiguous memory%s",
 			attr_text(req->attribute),
-			req->contiguous_from_device ?
-				" (a named device has no IOMMU: no iommu_group)" : "") :
-		reasonf("%llu bytes do not fit in any active backend that satisfies the request",
+			req->contiguous_from_device ? " (a named device has no IOMMU: no iommu_group)" : "");
+	else
+		reasonf(ret_reason, "%llu bytes do not fit in any active backend that satisfies the request",
 			(unsigned long long)req->size);
 	return any_contig ? -E2BIG : -EOPNOTSUPP;
+}
+
+uint64_t server_page_size(const struct server *s)
+{
+	uint64_t page = s->backends[0].caps.page_size;
+
+	for (unsigned i = 1; i < s->nbackends; i++)
+		if (s->backends[i].caps.page_size < page)
+			page = s->backends[i].caps.page_size;
+	return page;
+}
+
+uint64_t server_capacity(const struct server *s)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < s->nbackends; i++)
+		sum += s->backends[i].caps.region_size;
+	return sum;
+}
+
+uint64_t sb_round(const struct server_backend *sb, uint64_t size)
+{
+	const uint64_t page = sb->caps.page_size;
+
+	return (size + page - 1) / page * page;
+}
+
+uint64_t sb_used(const struct server_backend *sb, uint32_t *ret_buffers)
+{
+	struct server *s = sb->server;
+	const struct buffer *b;
+	uint64_t used = 0;
+	uint32_t n = 0;
+
+	if (s->nbackends == 1) {
+		if (ret_buffers)
+			*ret_buffers = (uint32_t)s->registry.count;
+		return s->used;
+	}
+	TAILQ_FOREACH(b, &s->registry.order, order_link)
+		if (buffer_home(s, b) == sb) {
+			used += b->size;
+			n++;
+		}
+	if (ret_buffers)
+		*ret_buffers = n;
+	return used;
 }

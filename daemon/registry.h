@@ -38,7 +38,8 @@ struct buffer {
 	char label[DMABUFD_LABEL_MAX + 1];
 	uint64_t created_usec; /* CLOCK_REALTIME, µs */
 	void *backend_data;
-	/* the active backend that made it (issue 5; NULL = the primary) */
+	/* the active backend that made it (release, migrate and revoke go
+	 * there; NULL = the primary) */
 	struct server_backend *home;
 	/* --- systemd fd store (daemon/fdstore.c) --- */
 	uint32_t store_slot;   /* 1 + slot in the state memfd; 0 = not stored */

@@ -27,10 +27,8 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 
-#include "fdstore.h"
 #include "macros.h"
 #include "registry.h"
-#include "server.h"
 
 /* ---- logging ---------------------------------------------------------- */
 
@@ -269,7 +267,8 @@ int service_take_fds(struct service_fds *ret)
 
 static struct {
 	struct event_base *base;
-	struct server *server;
+	void (*format_status)(char *buf, size_t len, void *ctx);
+	void *ctx;
 	struct event *ev_watchdog;
 	struct event *ev_status;
 	bool status_pending;
@@ -279,16 +278,11 @@ static struct {
 
 void service_format_status(char *buf, size_t len)
 {
-	const struct server *s = svc.server;
-
-	if (!s) {
+	if (!svc.format_status) {
 		snprintf(buf, len, "starting");
 		return;
 	}
-	snprintf(buf, len,
-		 "backend %s: %zu buffers (%zu orphaned), %" PRIu64 "/%" PRIu64 " bytes, %u clients",
-		 s->caps.name, s->registry.count, fdstore_orphan_count(), s->used,
-		 s->caps.region_size, s->nclients);
+	svc.format_status(buf, len, svc.ctx);
 }
 
 static void send_status(bool force)
@@ -315,10 +309,12 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	sd_notify(0, "WATCHDOG=1");
 }
 
-int service_init(struct event_base *base, struct server *server)
+int service_init(struct event_base *base, void (*format_status)(char *buf, size_t len, void *ctx),
+		 void *ctx)
 {
 	svc.base = base;
-	svc.server = server;
+	svc.format_status = format_status;
+	svc.ctx = ctx;
 	svc.ev_status = event_new(base, -1, 0, status_cb, NULL);
 	if (!svc.ev_status)
 		return -ENOMEM;

@@ -20,7 +20,6 @@
 #include "log.h"
 
 struct event_base;
-struct server;
 struct buffer;
 
 /* ---- logging ---------------------------------------------------------- */
@@ -104,11 +103,14 @@ void service_fds_free(struct service_fds *f);
 /* ---- notify protocol -------------------------------------------------- */
 
 /**
- * service_init() - remember the event loop and server for STATUS= and
- * start nothing yet. Call once after the server is listening.
+ * service_init() - remember the event loop and how to describe the
+ * daemon's state for STATUS= (@format_status(buf, len, @ctx) writes one
+ * NUL-terminated line) and start nothing yet. Call once after the server
+ * is listening.
  * Return: 0, -ENOMEM.
  */
-int service_init(struct event_base *base, struct server *server);
+int service_init(struct event_base *base, void (*format_status)(char *buf, size_t len, void *ctx),
+		 void *ctx);
 
 /**
  * service_notify_ready() - READY=1 and the first STATUS= line, then (the

@@ -2,12 +2,14 @@
 /*
  * Connection handling: accept → SO_PEERCRED → non-blocking reads of whole
  * datagrams → one handler per request (requests.c) → replies queued and
- * flushed, waiting for writability on EAGAIN (the seatd request path).
+ * flushed, waiting for writability on EAGAIN (reply.c; the seatd request
+ * path). Also the server's set-up, backends, configuration and teardown.
  */
 #include "server.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +18,19 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <protobuf-c/protobuf-c.h>
 
+#include "backend/events.h"
+#include "buffer.h"
 #include "dmabufd.pb-c.h"
-#include "fdstore.h" /* systemd fd store hooks (issue 8) */
+#include "fdstore.h"
 #include "log.h"
 #include "macros.h"
-#include "sd.h"      /* STATUS= and journal fields (issue 8) */
+#include "placement.h"
+#include "region.h"
+#include "reply.h"
+#include "requests.h"
+#include "sd.h"
+#include "share.h"
 #include "wire.h"
 
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
@@ -37,17 +45,16 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 	memset(s, 0, sizeof(*s));
 	s->base = base;
 	s->listen_fd = -1;
-	s->backend = backend;
 	s->limits = limits ? *limits : SERVER_LIMITS_DEFAULT;
 	TAILQ_INIT(&s->clients);
 	s->fb_rules = fb_align_rules_default;
-	backend->ops->get_caps(backend, &s->caps);
-	s->backends[0] = (struct server_backend){ .server = s, .backend = backend,
-						  .caps = s->caps };
+	s->backends[0] = (struct server_backend){ .server = s, .backend = backend };
+	backend->ops->get_caps(backend, &s->backends[0].caps);
 	s->nbackends = 1;
 	s->config_max_alloc = s->limits.max_alloc;
-	if (s->limits.max_alloc == 0 || s->limits.max_alloc > s->caps.region_size)
-		s->limits.max_alloc = s->caps.region_size;
+	if (s->limits.max_alloc == 0 || s->limits.max_alloc > s->backends[0].caps.region_size)
+		s->limits.max_alloc = s->backends[0].caps.region_size;
+	share_init(s); /* the first release hook: it cannot fail */
 	ledger_init(&s->ledger);
 	TAILQ_INIT(&s->tokens);
 	s->tokens_next_expiry = UINT64_MAX;
@@ -61,17 +68,17 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 		policy_free(TAKE_PTR(s->config.policy));
 		return err;
 	}
-	err = server_region_init(s);
+	err = sb_region_init(&s->backends[0]);
 	if (err < 0) {
 		registry_finish(&s->registry);
 		policy_free(TAKE_PTR(s->config.policy));
 		return err;
 	}
 	/* kmod: adopt buffers of an earlier daemon, watch release events. */
-	err = server_backend_events_init(s);
+	err = sb_events_init(&s->backends[0]);
 	if (err < 0) {
-		server_backend_events_finish(s);
-		dmabufd_region_destroy(s->region);
+		sb_events_finish(&s->backends[0]);
+		dmabufd_region_destroy(s->backends[0].region);
 		registry_finish(&s->registry);
 		policy_free(TAKE_PTR(s->config.policy));
 		return err;
@@ -342,63 +349,24 @@ int server_adopt_client(struct server *s, int fd)
 	c->reading = true;
 	TAILQ_INSERT_TAIL(&s->clients, c, link);
 	s->nclients++;
-	fdstore_client_connected(s, c); /* issue 8: claim orphaned buffers */
-	service_status_changed();       /* issue 8 */
+	fdstore_client_connected(s, c); /* it may own buffers restored after a restart */
+	service_status_changed();
 	log_debug("client connected: pid %d uid %u gid %u comm %s", (int)c->cred.pid,
 		  (unsigned)c->cred.uid, (unsigned)c->cred.gid, c->comm);
 	return 0;
-}
-
-void server_release_buffer(struct server *s, struct buffer *b)
-{
-	struct client *owner = b->owner;
-
-	share_buffer_gone(s, b);
-	if (owner) {
-		TAILQ_REMOVE(&owner->buffers, b, owner_link);
-		owner->nbuffers--;
-	}
-	fdstore_buffer_released(s, b); /* issue 8: FDSTOREREMOVE, orphan bookkeeping */
-	registry_remove(&s->registry, b);
-	server_unmake_buffer(s, b);
-	s->used -= b->size;
-	s->counters.releases_total++;
-	log_buffer_event(LOG_LEVEL_DEBUG, b, 0, "buffer %llu released (%llu bytes, owner pid %d)",
-			 (unsigned long long)b->id, (unsigned long long)b->size,
-			 (int)b->pid); /* issue 8: BUFFER_ID= etc. in the journal */
-	free(b);
-}
-
-void server_unmake_buffer(struct server *s, struct buffer *b)
-{
-	struct server_backend *sb = buffer_home(s, b);
-
-	sb->backend->ops->release(sb->backend, b);
-	/*
-	 * Deferred release (kmod): clients may still map the pages; the range
-	 * stays placed until the backend's release event (backend_events.c).
-	 */
-	if (!sb->caps.deferred_release)
-		sb_unplace(sb, b->offset);
 }
 
 void client_destroy(struct client *c)
 {
 	struct server *s = c->server;
 	struct buffer *b;
-	struct outmsg *m;
 
 	log_debug("client disconnected: pid %d, %u buffers returned", (int)c->cred.pid,
 		  c->nbuffers);
 	share_client_gone(s, c); /* importers take over shared buffers */
 	while ((b = TAILQ_FIRST(&c->buffers)))
-		server_release_buffer(s, b);
-	while ((m = STAILQ_FIRST(&c->outq))) {
-		STAILQ_REMOVE_HEAD(&c->outq, link);
-		if (m->fd >= 0)
-			close(m->fd);
-		free(m);
-	}
+		buffer_release(s, b);
+	reply_queue_clear(c);
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	close(c->fd);
@@ -406,7 +374,7 @@ void client_destroy(struct client *c)
 	s->nclients--;
 	free(c->groups);
 	free(c);
-	service_status_changed(); /* issue 8 */
+	service_status_changed();
 }
 
 /* Re-arm reading once the reply queue is below its limits again. */
@@ -424,102 +392,19 @@ static void client_update_reading(struct client *c)
 	}
 }
 
-/*
- * Sends queued replies until the queue is empty or the socket is full.
- * Return: 0, or a negative errno when the connection is broken.
- */
-static int client_flush(struct client *c)
-{
-	struct outmsg *m;
-
-	while ((m = STAILQ_FIRST(&c->outq))) {
-		int err = wire_send(c->fd, m->data, m->len, m->fd >= 0 ? &m->fd : NULL,
-				    m->fd >= 0 ? 1 : 0);
-
-		if (err == -EAGAIN) {
-			event_add(c->ev_write, NULL);
-			return 0;
-		}
-		if (err < 0)
-			return err;
-		STAILQ_REMOVE_HEAD(&c->outq, link);
-		c->noutq--;
-		c->outq_bytes -= m->len;
-		if (m->fd >= 0)
-			close(m->fd);
-		free(m);
-	}
-	event_del(c->ev_write);
-	return 0;
-}
-
-int client_queue_reply(struct client *c, const void *reply_msg, int fd)
-{
-	const ProtobufCMessage *msg = reply_msg;
-	size_t len = protobuf_c_message_get_packed_size(msg);
-	struct outmsg *m;
-	int dup_fd = -1;
-
-	if (len > DMABUFD_MAX_MESSAGE)
-		return -EMSGSIZE;
-	c->nreplies++;
-	/*
-	 * issue 10 fast path: nothing queued ahead, so send at once from a
-	 * static buffer (no malloc, no dup/close of the fd). Anything but
-	 * success (EAGAIN, a broken peer) takes the queued path below, whose
-	 * flush reports it.
-	 */
-	if (STAILQ_EMPTY(&c->outq)) {
-		static uint8_t out[DMABUFD_MAX_MESSAGE + 2];
-		size_t n = protobuf_c_message_pack(msg, out);
-
-		if (n == 0) { /* an empty Reply: see below */
-			out[0] = 0x08;
-			out[1] = 0x00;
-			n = 2;
-		}
-		if (wire_send(c->fd, out, n, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0) == 0)
-			return 0;
-	}
-	m = malloc(sizeof(*m) + len + 2);
-	if (!m)
-		return -ENOMEM;
-	if (fd >= 0) {
-		dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		if (dup_fd < 0) {
-			int err = negative_errno();
-
-			free(m);
-			return err;
-		}
-	}
-	m->len = protobuf_c_message_pack(msg, m->data);
-	/* An empty Reply packs to 0 bytes; a datagram needs at least one. */
-	if (m->len == 0) {
-		m->data[0] = 0x08; /* field 1 (id), varint 0: still a valid Reply */
-		m->data[1] = 0x00;
-		m->len = 2;
-	}
-	m->fd = dup_fd;
-	STAILQ_INSERT_TAIL(&c->outq, m, link);
-	c->noutq++;
-	c->outq_bytes += m->len;
-	return 0;
-}
-
 static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
 	struct server *s = c->server;
 	static uint8_t buf[DMABUFD_MAX_MESSAGE + 1];
-	LOG_CONTEXT_SCOPE(); /* issue 8: journal fields of everything logged below */
+	LOG_CONTEXT_SCOPE(); /* journal fields of everything logged below */
 
 	log_context_push("CLIENT_PID=%d", (int)c->cred.pid);
 	log_context_push("CLIENT_UID=%u", (unsigned)c->cred.uid);
 	log_context_push("CLIENT_COMM=%s", c->comm);
 
 	/*
-	 * issue 10: a wake-up ends after the first request that was answered.
+	 * A wake-up ends after the first request that was answered.
 	 * A client waiting for that reply has sent nothing more, so another
 	 * recvmsg would only find the socket empty (one system call per
 	 * request saved); a client that pipelines is read again at the next
@@ -587,7 +472,8 @@ void server_finish(struct server *s)
 	if (s->owns_socket_path && s->socket_path)
 		unlink(s->socket_path);
 	free(s->socket_path);
-	server_backend_events_finish(s); /* kmod orphans */
+	for (unsigned i = 0; i < s->nbackends; i++)
+		sb_events_finish(&s->backends[i]); /* kmod orphans */
 	registry_finish(&s->registry);
 	ledger_finish(&s->ledger);
 	config_finish(&s->config);
@@ -595,8 +481,78 @@ void server_finish(struct server *s)
 		dmabufd_region_destroy(s->backends[i].region);
 		s->backends[i].backend->ops->destroy(s->backends[i].backend);
 	}
-	if (s->nbackends == 0 && s->backend) /* server_init() failed early */
-		s->backend->ops->destroy(s->backend);
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+void server_apply_config(struct server *s, struct config *c)
+{
+	struct config *cur = &s->config;
+
+	if (s->config_applied && (str_differs(cur->socket_path, c->socket_path) ||
+			    str_differs(cur->backend, c->backend) || cur->capacity != c->capacity ||
+			    cur->socket_mode != c->socket_mode))
+		log_warn("socket, backend, capacity and socket-mode changes take effect only "
+			 "after a restart; keeping the running values");
+	if (!s->config_applied) {
+		/* First configuration: take all of it. */
+		free(cur->socket_path);
+		free(cur->backend);
+		cur->socket_path = TAKE_PTR(c->socket_path);
+		cur->backend = TAKE_PTR(c->backend);
+		cur->capacity = c->capacity;
+		cur->socket_mode = c->socket_mode;
+	}
+	policy_free(cur->policy);
+	cur->policy = TAKE_PTR(c->policy);
+	cur->max_clients = c->max_clients;
+	cur->max_buffers = c->max_buffers;
+	s->limits.max_clients = c->max_clients;
+	s->limits.max_buffers = c->max_buffers;
+	s->config_applied = true;
+	config_finish(c);
+}
+
+int server_reload_config(struct server *s)
+{
+	const struct config_source *src = s->config_source;
+	struct config c;
+	int err;
+
+	if (!src)
+		return -EBADF;
+	log_info("reloading %s", src->path);
+	err = config_load(src->path, src->must_exist, &c);
+	if (err < 0) {
+		log_error("reload failed; the previous configuration stays in force");
+		s->share_counters.config_reload_failures++;
+		return err;
+	}
+	err = config_apply_overrides(&c, &src->overrides);
+	if (err < 0) {
+		log_error("reload failed (command-line overrides); the previous configuration stays in force");
+		s->share_counters.config_reload_failures++;
+		config_finish(&c);
+		return err;
+	}
+	server_apply_config(s, &c);
+	s->share_counters.config_reloads++;
+	log_info("configuration reloaded");
+	return 0;
+}
+
+void server_format_status(char *buf, size_t len, void *ctx)
+{
+	const struct server *s = ctx;
+	const struct backend_caps *caps = &s->backends[0].caps;
+
+	snprintf(buf, len,
+		 "backend %s: %zu buffers (%zu orphaned), %" PRIu64 "/%" PRIu64 " bytes, %u clients",
+		 caps->name, s->registry.count, fdstore_orphan_count(), s->used,
+		 caps->region_size, s->nclients);
 }

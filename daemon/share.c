@@ -27,26 +27,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
+#include "buffer.h"
+#include "clock.h"
 #include "log.h"
 #include "macros.h"
-#include "server.h"
+#include "registry.h"
+#include "reply.h"
 
 #define ACCOUNTING_PAGE_MAX 128u
 
-static uint64_t monotonic_usec(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void queue_or_break(struct client *c, Dmabufd__Reply *reply, int fd)
+int share_init(struct server *s)
 {
-	if (client_queue_reply(c, reply, fd) < 0)
-		c->protocol_errors = UINT32_MAX;
+	return buffer_on_release(s, share_buffer_gone);
 }
 
 bool share_token_equal(const uint8_t *a, const uint8_t *b)
@@ -247,7 +241,7 @@ int share_owner_release(struct server *s, struct client *c, struct buffer *b)
 	if (!im)
 		return 0;
 	if (transfer_ownership(s, b, im) < 0)
-		server_release_buffer(s, b); /* out of memory: nobody is charged */
+		buffer_release(s, b); /* out of memory: nobody is charged */
 	return 1;
 }
 
@@ -272,7 +266,7 @@ void share_client_gone(struct server *s, struct client *c)
 		if (!im)
 			continue; /* released by client_destroy() */
 		if (transfer_ownership(s, b, im) < 0)
-			server_release_buffer(s, b);
+			buffer_release(s, b);
 	}
 }
 
@@ -311,21 +305,21 @@ void handle_share(struct client *c, uint64_t id, const Dmabufd__Share *req)
 
 	if (!b || b->owner != c)
 		return reply_error(c, id, -ENOENT,
-				   reasonf("this client owns no buffer %llu",
+				   reasonf(&c->reason, "this client owns no buffer %llu",
 					   (unsigned long long)req->buffer_id));
 	if (ntargets > lim->max_targets_per_token)
 		return reply_error(c, id, -E2BIG,
-				   reasonf("%llu share targets; [share] max-targets-per-token = %u",
+				   reasonf(&c->reason, "%llu share targets; [share] max-targets-per-token = %u",
 					   (unsigned long long)ntargets,
 					   lim->max_targets_per_token));
 	if (expiry > lim->max_expiry_sec)
 		return reply_error(c, id, -EINVAL,
-				   reasonf("expiry %u s is above [share] max-expiry = %u s",
+				   reasonf(&c->reason, "expiry %u s is above [share] max-expiry = %u s",
 					   req->expiry_sec, lim->max_expiry_sec));
 	for (size_t i = 0; i < req->n_pids; i++)
 		if (req->pids[i] <= 0)
 			return reply_error(c, id, -EINVAL,
-					   reasonf("pid %d is not a process id", req->pids[i]));
+					   reasonf(&c->reason, "pid %d is not a process id", req->pids[i]));
 	for (size_t i = 0; i < req->n_uids; i++)
 		if (req->uids[i] == (uint32_t)-1)
 			return reply_error(c, id, -EINVAL, "uid 4294967295 is not a user id");
@@ -335,12 +329,12 @@ void handle_share(struct client *c, uint64_t id, const Dmabufd__Share *req)
 	share_sweep_expired(s);
 	if (b->ntokens >= lim->max_tokens_per_buffer)
 		return reply_error(c, id, -ETOOMANYREFS,
-				   reasonf("buffer %llu has %u live tokens; [share] max-tokens-per-buffer = %u",
+				   reasonf(&c->reason, "buffer %llu has %u live tokens; [share] max-tokens-per-buffer = %u",
 					   (unsigned long long)b->id, b->ntokens,
 					   lim->max_tokens_per_buffer));
 	if (c->ntokens >= lim->max_tokens_per_client)
 		return reply_error(c, id, -ETOOMANYREFS,
-				   reasonf("this client has %u live tokens; [share] max-tokens-per-client = %u",
+				   reasonf(&c->reason, "this client has %u live tokens; [share] max-tokens-per-client = %u",
 					   c->ntokens, lim->max_tokens_per_client));
 
 	t = calloc(1, sizeof(*t));
@@ -413,7 +407,7 @@ void handle_import(struct client *c, uint64_t id, const Dmabufd__Import *req)
 
 	if (req->token.len != SHARE_TOKEN_BYTES)
 		return reply_error(c, id, -EINVAL,
-				   reasonf("a token is %u bytes, not %zu", SHARE_TOKEN_BYTES,
+				   reasonf(&c->reason, "a token is %u bytes, not %zu", SHARE_TOKEN_BYTES,
 					   req->token.len));
 	share_sweep_expired(s);
 	t = token_find(s, req->token.data);
@@ -426,11 +420,11 @@ void handle_import(struct client *c, uint64_t id, const Dmabufd__Import *req)
 	if (b->owner != c && !import_find(b, c)) {
 		if (b->nimporters >= lim->max_importers_per_buffer)
 			return reply_error(c, id, -ETOOMANYREFS,
-					   reasonf("the buffer has %u importers; [share] max-importers-per-buffer = %u",
+					   reasonf(&c->reason, "the buffer has %u importers; [share] max-importers-per-buffer = %u",
 						   b->nimporters, lim->max_importers_per_buffer));
 		if (c->nimports >= lim->max_imports_per_client)
 			return reply_error(c, id, -EMFILE,
-					   reasonf("this client holds %u imports; [share] max-imports-per-client = %u",
+					   reasonf(&c->reason, "this client holds %u imports; [share] max-imports-per-client = %u",
 						   c->nimports, lim->max_imports_per_client));
 		im = calloc(1, sizeof(*im));
 		if (!im)
@@ -482,7 +476,7 @@ void handle_unshare(struct client *c, uint64_t id, const Dmabufd__Unshare *req)
 
 	if (req->token.len != SHARE_TOKEN_BYTES)
 		return reply_error(c, id, -EINVAL,
-				   reasonf("a token is %u bytes, not %zu", SHARE_TOKEN_BYTES,
+				   reasonf(&c->reason, "a token is %u bytes, not %zu", SHARE_TOKEN_BYTES,
 					   req->token.len));
 	share_sweep_expired(s);
 	t = token_find(s, req->token.data);
@@ -491,7 +485,7 @@ void handle_unshare(struct client *c, uint64_t id, const Dmabufd__Unshare *req)
 		return reply_error(c, id, -ENOENT, no_token_reason);
 	token_free(s, t);
 	reply.id = id;
-	queue_or_break(c, &reply, -1);
+	reply_send(c, &reply, -1);
 }
 
 void handle_revoke(struct client *c, uint64_t id, const Dmabufd__Revoke *req)
@@ -505,13 +499,13 @@ void handle_revoke(struct client *c, uint64_t id, const Dmabufd__Revoke *req)
 
 	if (!b)
 		return reply_error(c, id, -ENOENT,
-				   reasonf("no buffer %llu", (unsigned long long)req->buffer_id));
+				   reasonf(&c->reason, "no buffer %llu", (unsigned long long)req->buffer_id));
 	if (b->owner != c && c->cred.uid != 0 && c->cred.uid != b->uid)
 		return reply_error(c, id, -EPERM, "only root or the buffer's owner may revoke it");
-	sb = buffer_home(s, b); /* the backend that made it (issue 5) */
+	sb = buffer_home(s, b); /* the backend that made it revokes it */
 	if (!sb->backend->ops->revoke)
 		return reply_error(c, id, -EOPNOTSUPP,
-				   reasonf("the %s backend cannot revoke: its fds are plain memory "
+				   reasonf(&c->reason, "the %s backend cannot revoke: its fds are plain memory "
 					   "that stays valid while any process holds it",
 					   sb->caps.name));
 	err = sb->backend->ops->revoke(sb->backend, b, &reason);
@@ -519,9 +513,9 @@ void handle_revoke(struct client *c, uint64_t id, const Dmabufd__Revoke *req)
 		return reply_error(c, id, err, reason ? reason : "the backend could not revoke");
 	log_info("buffer %llu revoked by pid %d uid %u", (unsigned long long)b->id,
 		 (int)c->cred.pid, (unsigned)c->cred.uid);
-	server_release_buffer(s, b);
+	buffer_release(s, b);
 	reply.id = id;
-	queue_or_break(c, &reply, -1);
+	reply_send(c, &reply, -1);
 }
 
 static void fill_usage(Dmabufd__AccountingEntry *e, const struct usage *u, uint64_t *owned_attr,
@@ -622,7 +616,7 @@ void handle_accounting(struct client *c, uint64_t id, const Dmabufd__Accounting 
 	}
 	default:
 		free(rows);
-		return reply_error(c, id, -EINVAL, reasonf("unknown accounting kind %d", (int)req->kind));
+		return reply_error(c, id, -EINVAL, reasonf(&c->reason, "unknown accounting kind %d", (int)req->kind));
 	}
 	ur.kind = req->kind;
 	ur.n_entries = n;
@@ -632,7 +626,7 @@ void handle_accounting(struct client *c, uint64_t id, const Dmabufd__Accounting 
 	reply.body_case = DMABUFD__REPLY__BODY_ACCOUNTING;
 	reply.accounting = &ur;
 	/* 128 entries of at most ~120 bytes each fit in a datagram. */
-	queue_or_break(c, &reply, -1);
+	reply_send(c, &reply, -1);
 	free(rows);
 }
 

@@ -13,45 +13,14 @@
 #include <sys/types.h>
 
 #include "dmabufd.pb-c.h"
+#include "types.h"
 
-#define SHARE_TOKEN_BYTES 16u   /* 128 bits from getrandom(2) */
-
-struct server;
-struct client;
-struct buffer;
-
-/* One client's import of one buffer. */
-struct import {
-	TAILQ_ENTRY(import) buffer_link;  /* buffer->importers, oldest first */
-	TAILQ_ENTRY(import) client_link;  /* client->imports */
-	struct buffer *buffer;
-	struct client *client;
-	uint64_t imported_usec;           /* CLOCK_REALTIME, µs */
-};
-TAILQ_HEAD(import_list, import);
-
-/* A live share token. */
-struct share_token {
-	TAILQ_ENTRY(share_token) link;    /* server->tokens */
-	uint8_t secret[SHARE_TOKEN_BYTES];
-	struct buffer *buffer;
-	struct client *creator;
-	bool single_use;
-	uint64_t expires_mono_usec;       /* CLOCK_MONOTONIC, µs */
-	uint64_t expires_usec;            /* CLOCK_REALTIME, µs (reported) */
-	uint32_t nuids, ngids, npids;
-	uint32_t *ids;                    /* uids, then gids, then pids */
-};
-TAILQ_HEAD(share_token_list, share_token);
-
-struct share_counters {
-	uint64_t imports_total;
-	uint64_t owner_transfers;
-	uint64_t quota_refusals;
-	uint64_t access_refusals;
-	uint64_t config_reloads;
-	uint64_t config_reload_failures; /* refused reloads: old config kept */
-};
+/**
+ * share_init() - register share_buffer_gone() as a buffer release hook
+ * (buffer.h), so every release drops the buffer's tokens and imports.
+ * Return: 0, or -ENOSPC (no hook slot left).
+ */
+int share_init(struct server *s);
 
 /**
  * share_token_equal() - compare two tokens in time independent of their

@@ -287,14 +287,245 @@ static void region_insert_sorted(struct region_buffer *new)
 	list_add_tail(&new->node, &region.buffers);
 }
 
+/* Attempts of alloc_contig_range() per claim while the busy page may move. */
+#define REGION_CLAIM_ATTEMPTS	3
+
+/*
+ * Lowest PFN a claim starting at @pfn may take: the region's base or the end
+ * of the live buffer below @pfn, whichever is higher. Called with region.lock
+ * held; region.buffers is sorted by pfn.
+ */
+static unsigned long region_claim_floor(unsigned long pfn)
+{
+	unsigned long floor = region.base_pfn;
+	struct region_buffer *buf;
+
+	list_for_each_entry(buf, &region.buffers, node) {
+		if (buf->pfn >= pfn)
+			break;
+		floor = max(floor, buf->pfn + buf->count);
+	}
+	return floor;
+}
+
+/*
+ * First PFN to hand to alloc_contig_range() for a claim starting at @pfn.
+ *
+ * alloc_contig_range() migrates a page only when the scan of the range meets
+ * its head (isolate_migratepages_block() cannot take a reference on a tail
+ * page, and skips it), then moves the whole folio. A large folio - an
+ * anonymous or shmem THP, a hugetlb page - whose head lies before @pfn and
+ * that covers @pfn is therefore never migrated, and the claim fails with
+ * -EBUSY however movable the folio is. So the claim starts at that head,
+ * like alloc_contig_range() itself starts at the free buddy block holding
+ * its first page, and region_contig() gives the pages before @pfn back. A
+ * folio whose head lies inside the range is migrated whole already, so the
+ * end needs no widening.
+ *
+ * Not below @floor: the pages there belong to the buffer below, or lie
+ * outside the region. Unlocked reads of another owner's page: the folio may
+ * be split or freed meanwhile, which at worst costs an -EBUSY and a retry.
+ */
+static unsigned long region_claim_start(unsigned long pfn, unsigned long floor)
+{
+	struct page *page = pfn_to_page(pfn);
+	struct page *head = compound_head(page);
+	unsigned long head_pfn;
+
+	if (head == page)
+		return pfn;
+	head_pfn = page_to_pfn(head);
+	/* Stale compound_head() or a folio ending before @pfn: no widening. */
+	if (head_pfn > pfn || pfn - head_pfn >= compound_nr(head))
+		return pfn;
+	return max(head_pfn, floor);
+}
+
+/* What region_busy_reason() found. */
+struct region_busy {
+	unsigned long pfn;	/* first page of the range that is not free */
+	const char *why;
+	int refcount;		/* of the folio */
+	unsigned long flags;	/* of the folio's head page */
+	bool retry;		/* movable in principle: another attempt may succeed */
+	bool hugetlb;
+};
+
+/*
+ * A reserved page in the pageblocks alloc_contig_range() isolates for
+ * [start, end): their isolation fails on it (has_unmovable_pages()), and
+ * nothing in the range is migrated, whatever the range holds. Early
+ * memblock allocations at the top of ZONE_MOVABLE are of this kind. Returns
+ * its PFN in *ret_pfn.
+ */
+static bool region_reserved_near(unsigned long start, unsigned long end, unsigned long *ret_pfn)
+{
+	unsigned long pfn = ALIGN_DOWN(start, pageblock_nr_pages);
+	unsigned long hi = ALIGN(end, pageblock_nr_pages);
+	struct page *page;
+
+	for (; pfn < hi; pfn++) {
+		page = pfn_to_online_page(pfn);
+		if (page && PageReserved(page)) {
+			*ret_pfn = pfn;
+			return true;
+		}
+		if ((pfn & 1023) == 1023)
+			cond_resched();
+	}
+	return false;
+}
+
+/*
+ * Why [pfn, end) could not be claimed: the first page that is not free, and
+ * what it is (@floor as for region_claim_start()). Unlocked reads of pages
+ * the module does not own, for a diagnosis only.
+ */
+static void region_busy_reason(unsigned long pfn, unsigned long end, unsigned long floor,
+			       struct region_busy *ret)
+{
+	unsigned long first = pfn;
+	struct page *page = NULL, *head;
+
+	*ret = (struct region_busy){ .retry = true };
+	for (; pfn < end; pfn++) {
+		page = pfn_to_page(pfn);
+		if (!is_free_buddy_page(page))
+			break;
+		if ((pfn & 1023) == 1023)
+			cond_resched();
+	}
+	ret->pfn = pfn;
+	if (pfn == end) {
+		ret->why = "pages busy during the claim, free now";
+		goto near;
+	}
+	head = compound_head(page);
+	ret->refcount = page_ref_count(head);
+	ret->flags = READ_ONCE(head->flags);
+	if (PageReserved(page)) {
+		ret->why = "a reserved page (firmware or early boot allocation)";
+		ret->retry = false;
+	} else if (PageHuge(page)) {
+		ret->hugetlb = true;
+		ret->why = page_count(head) ?
+			"an in-use hugetlb page the kernel did not migrate (no huge page to migrate it to?)" :
+			"a free hugetlb page the kernel did not dissolve (no huge page to replace it?)";
+	} else if (head != page && page_to_pfn(head) < floor) {
+		ret->why = "a large folio starting before the region or the buffer below";
+		ret->retry = false;
+	} else if (folio_maybe_dma_pinned(page_folio(page))) {
+		ret->why = "a pinned page (get_user_pages)";
+	} else if (PageLRU(head) || __PageMovable(head)) {
+		ret->why = "a movable page whose migration failed (an extra reference)";
+	} else if (!page_count(head)) {
+		ret->why = "a page on its way back to the page allocator";
+	} else {
+		ret->why = "an unmovable kernel page";
+		ret->retry = false;
+	}
+near:
+	/* A movable page that did not move: maybe nothing was even isolated. */
+	if (ret->retry && region_reserved_near(region_claim_start(first, floor), end, &pfn)) {
+		head = compound_head(pfn_to_page(pfn));
+		ret->pfn = pfn;
+		ret->refcount = page_ref_count(head);
+		ret->flags = READ_ONCE(head->flags);
+		ret->why = "a reserved page in the pageblocks isolated for the range (firmware or early boot allocation)";
+		ret->retry = false;
+		ret->hugetlb = false;
+	}
+}
+
+/*
+ * One alloc_contig_range() over [pfn, end), started at the head of a large
+ * folio covering @pfn (region_claim_start()); the pages before @pfn are
+ * given back at once.
+ */
+static int region_contig(unsigned long pfn, unsigned long end, unsigned long floor)
+{
+	unsigned long start = region_claim_start(pfn, floor);
+	int ret;
+
+	ret = alloc_contig_range(start, end, MIGRATE_MOVABLE, GFP_KERNEL | __GFP_NOWARN);
+	if (ret == 0 && start < pfn)
+		free_contig_range(start, pfn - start);
+	return ret;
+}
+
+/*
+ * [pfn, end) one pageblock at a time, each piece with up to
+ * REGION_CLAIM_ATTEMPTS tries. For ranges over several in-use hugetlb
+ * pages: in one alloc_contig_range() the kernel may migrate one of them
+ * into the page of the pool that another one, migrated just before, left
+ * free inside the same range (the pool's free list knows nothing of
+ * isolation), and the range never comes free. A piece holds one hugetlb
+ * page, whose old page the next try dissolves. On failure the pieces
+ * claimed so far are given back.
+ */
+static int region_contig_pieces(unsigned long pfn, unsigned long end, unsigned long floor)
+{
+	unsigned long p, next;
+	int attempt, ret = 0;
+
+	for (p = pfn; p < end; p = next) {
+		next = min(ALIGN(p + 1, pageblock_nr_pages), end);
+		for (attempt = 1;; attempt++) {
+			/* Past the first piece the floor is our own claim. */
+			ret = region_contig(p, next, p == pfn ? floor : p);
+			if (ret != -EBUSY || attempt == REGION_CLAIM_ATTEMPTS)
+				break;
+			cond_resched();
+		}
+		if (ret) {
+			if (p > pfn)
+				free_contig_range(pfn, p - pfn);
+			return ret;
+		}
+	}
+	return 0;
+}
+
 /*
  * Claim [pfn, pfn + count): migrate the movable pages living there and take
- * the range from the page allocator. -EBUSY when a page cannot be migrated.
+ * the range from the page allocator. The range may begin inside a large
+ * folio (see region_claim_start()). While the page in the way is movable in
+ * principle the claim is tried again, REGION_CLAIM_ATTEMPTS times in all: a
+ * hugetlb page migrated into a free page of the pool leaves its old page in
+ * the pool, in the range, and the next try dissolves it; after a hugetlb
+ * page was in the way the tries go one pageblock at a time
+ * (region_contig_pieces()). Called with region.lock held.
+ *
+ * Returns 0; -EBUSY when a page cannot be moved (the kernel log names its PFN
+ * and what it is); -EINTR on a fatal signal; -ENOMEM.
  */
 static int region_claim(unsigned long pfn, unsigned long count)
 {
-	return alloc_contig_range(pfn, pfn + count, MIGRATE_MOVABLE,
-				  GFP_KERNEL | __GFP_NOWARN);
+	unsigned long floor = region_claim_floor(pfn), end = pfn + count;
+	struct region_busy busy;
+	bool pieces = false;
+	int attempt, ret;
+
+	for (attempt = 1;; attempt++) {
+		if (pieces)
+			ret = region_contig_pieces(pfn, end, floor);
+		else
+			ret = region_contig(pfn, end, floor);
+		if (ret != -EBUSY)
+			return ret;
+		region_busy_reason(pfn, end, floor, &busy);
+		if (!busy.retry || attempt == REGION_CLAIM_ATTEMPTS) {
+			pr_info_ratelimited("claim of page offset %lu+%lu: PFN %#lx (page offset %ld) cannot be moved: %s (%d attempts; refcount %d, flags %pGp)\n",
+					    pfn - region.base_pfn, count, busy.pfn,
+					    (long)(busy.pfn - region.base_pfn), busy.why, attempt,
+					    busy.refcount, &busy.flags);
+			return -EBUSY;
+		}
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		pieces |= busy.hugetlb && count > 1;
+		cond_resched();
+	}
 }
 
 static void region_zero(unsigned long pfn, unsigned long count)
@@ -1321,6 +1552,10 @@ static int __init region_pick(void)
 	region.base_pfn = base_pfn;
 	region.count = nr_pages;
 	region.movable_zone = zone_idx(zone) == ZONE_MOVABLE;
+	/* Claims widen to a huge page's head, but never below the base. */
+	if (!IS_ALIGNED(base_pfn, pageblock_nr_pages))
+		pr_info("base_pfn %#lx is not pageblock-aligned: a huge page straddling it keeps the region's first pages busy\n",
+			base_pfn);
 	return 0;
 }
 

@@ -23,6 +23,12 @@ TEST_PKGS="$TEST_PKGS git" # the demo test runs scripts/demo.sh in a clone of th
 GST_PKGS="gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-bad
 gstreamer1.0-libav python-kivy-examples libgstreamer1.0-dev
 libgstreamer-plugins-base1.0-dev"
+# libdmabufd-x11 and dmabufd-x11-demo build against libxcb and xcb-shm.
+PKGS="$PKGS libxcb1-dev libxcb-shm0-dev"
+# --x11 (and --test): what the X11 tests and scripts/x11-demo.sh run: Xvfb,
+# xwd (x11-apps), xwininfo (x11-utils), xwdtopnm/pnmtopng/pamcut (netpbm),
+# jq for the demo's --json (docs/X11.md).
+X11_PKGS="xvfb x11-apps x11-utils netpbm jq"
 # The second clip of tests/gst/test_gst_faithful.c (other chroma siting than
 # cityCC0.mpg): xine-ui's visuals/default.mpv, an MPEG-1 video elementary
 # stream, 384x288, 500 KB. Taken out of the package (1.7 MB) without
@@ -32,9 +38,10 @@ want="$PKGS"
 clip2=0
 for arg in "$@"; do
 	case "$arg" in
-	--test) want="$want $TEST_PKGS" ;;
+	--test) want="$want $TEST_PKGS $X11_PKGS" ;;
 	--gst) want="$want $GST_PKGS"; clip2=1 ;;
-	*) echo "usage: $0 [--test] [--gst]" >&2; exit 2 ;;
+	--x11) want="$want $X11_PKGS" ;;
+	*) echo "usage: $0 [--test] [--gst] [--x11]" >&2; exit 2 ;;
 	esac
 done
 missing=""

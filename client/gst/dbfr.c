@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dbfr.h"
+#include "wire.h"
 
 void dbfr_header_init(struct dbfr_header *h, enum dbfr_type type, size_t size)
 {
@@ -106,74 +107,21 @@ int dbfr_frame_check(const struct dbfr_frame *f)
 
 int dbfr_send(int sock, const void *msg, size_t len, int fd, int flags)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EMSGSIZE;
+	return wire_send_flags(sock, msg, len, fd >= 0 ? &fd : NULL, fd >= 0, flags);
 }
 
 ssize_t dbfr_recv(int sock, void *buf, size_t cap, int *ret_fd, int flags)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = cap };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-	int fds[4], nfds = 0, i;
-	struct cmsghdr *c;
-	ssize_t n;
-	int bad = 0;
+	/* Room for two: a second fd is how more than one shows. */
+	int fds[2];
+	size_t nfds = 0;
+	unsigned wflags = 0;
+	long n = wire_recv_flags(sock, buf, cap, fds, 2, &nfds, &wflags, flags);
 
-	do
-		n = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return -errno;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		size_t k, cnt;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (k = 0; k < cnt; k++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
-			if (nfds < 4)
-				fds[nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
-	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds > 1 || (nfds && !ret_fd))
-		bad = 1;
-	if (bad) {
-		for (i = 0; i < nfds; i++)
-			close(fds[i]);
+		return n;
+	if (wflags || nfds > 1 || (nfds && !ret_fd)) {
+		wire_close_fds(fds, nfds);
 		return -EBADMSG;
 	}
 	if (ret_fd)

@@ -125,7 +125,21 @@ static void usage(FILE *out)
 	      "      4 protocol error, 5 producer gone without EOS.\n", out);
 }
 
-int main(int argc, char **argv)
+struct consumer {
+	const char *sock_path, *expect_path, *out_path;
+	unsigned long hold_ms;
+	int timeout_s;
+	int quiet;
+	struct expect exp;
+	FILE *out;
+	int sock;
+	unsigned long frames, mismatches;
+	bool hello;
+	bool have_caps;
+};
+
+/* Return: EXIT_OK, or the exit code after the usage text. */
+static int parse_args(struct consumer *k, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -138,163 +152,170 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	const char *sock_path = NULL, *expect_path = NULL, *out_path = NULL;
-	struct expect exp = { 0 };
-	unsigned long frames = 0, mismatches = 0, hold_ms = 0;
-	int timeout_s = 10, quiet = 0, c, sock, ret = EXIT_OK;
-	bool eos = false, hello = false, have_caps = false;
-	FILE *out = NULL;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "s:e:o:H:t:qnh", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': sock_path = optarg; break;
-		case 'e': expect_path = optarg; break;
-		case 'o': out_path = optarg; break;
-		case 'H': hold_ms = strtoul(optarg, NULL, 10); break;
-		case 't': timeout_s = atoi(optarg); break;
-		case 'q': quiet = 1; break;
+		case 's': k->sock_path = optarg; break;
+		case 'e': k->expect_path = optarg; break;
+		case 'o': k->out_path = optarg; break;
+		case 'H': k->hold_ms = strtoul(optarg, NULL, 10); break;
+		case 't': k->timeout_s = atoi(optarg); break;
+		case 'q': k->quiet = 1; break;
 		case 'n': no_checksum = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
+		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (!sock_path || optind != argc || hold_ms > 60000 || timeout_s < 0 ||
-	    (no_checksum && (expect_path || out_path))) {
+	if (!k->sock_path || optind != argc || k->hold_ms > 60000 || k->timeout_s < 0 ||
+	    (no_checksum && (k->expect_path || k->out_path))) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (expect_path && load_expect(expect_path, &exp) < 0) {
-		fprintf(stderr, "consumer: cannot read %s\n", expect_path);
-		return EXIT_USAGE;
-	}
-	if (out_path && !(out = fopen(out_path, "we"))) {
-		fprintf(stderr, "consumer: cannot write %s: %s\n", out_path, strerror(errno));
-		free(exp.sums);
-		return EXIT_USAGE;
-	}
-	sock = dbfr_connect(sock_path, timeout_s);
-	if (sock < 0) {
-		fprintf(stderr, "consumer: cannot connect to %s: %s\n", sock_path,
-			strerror(-sock));
-		free(exp.sums);
-		if (out)
-			fclose(out);
-		return EXIT_CONNECT;
-	}
+	return EXIT_OK;
+}
 
-	while (!eos) {
+/* Checksums, records and releases one frame (@fd is closed). */
+static int handle_frame(struct consumer *k, struct dbfr_frame *f, int fd)
+{
+	struct dbfr_release rel;
+	uint64_t sum = 0;
+	int r;
+
+	f->format[sizeof(f->format) - 1] = '\0';
+	r = dbfr_frame_check(f);
+	if (r == 0)
+		r = frame_checksum(f, fd, &sum);
+	close(fd);
+	if (r < 0) {
+		fprintf(stderr, "consumer: frame %" PRIu64 ": %s\n", f->seq, strerror(-r));
+		return EXIT_PROTOCOL;
+	}
+	k->frames++;
+	if (k->out)
+		fprintf(k->out, "%" PRIu64 " %016" PRIx64 "\n", f->seq, sum);
+	if (k->expect_path && (f->seq >= k->exp.n || k->exp.sums[f->seq] != sum) &&
+	    k->mismatches++ < 10)
+		fprintf(stderr, "consumer: frame %" PRIu64 " checksum %016" PRIx64 " differs\n",
+			f->seq, sum);
+	if (!k->quiet && (k->frames == 1 || k->frames % 100 == 0))
+		printf("consumer: frame %" PRIu64 " %ux%u %s (%u planes, buffer %" PRIu64
+		       ") checksum %016" PRIx64 "\n", f->seq, f->width, f->height, f->format,
+		       f->num_planes, f->buffer_id, sum);
+	if (k->hold_ms) {
+		struct timespec ts = { k->hold_ms / 1000, (long)(k->hold_ms % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	memset(&rel, 0, sizeof(rel));
+	dbfr_header_init(&rel.h, DBFR_RELEASE, sizeof(rel));
+	rel.seq = f->seq;
+	if (dbfr_send(k->sock, &rel, sizeof(rel), -1, 0) < 0 && !k->quiet)
+		fprintf(stderr, "consumer: release of %" PRIu64 " not delivered\n", f->seq);
+	return EXIT_OK;
+}
+
+/* Receives until EOS. Return: an exit code. */
+static int receive_frames(struct consumer *k)
+{
+	for (;;) {
 		union {
 			struct dbfr_hello hello;
 			struct dbfr_frame frame;
 			struct dbfr_caps caps;
 			char raw[DBFR_MAX_MESSAGE];
 		} m;
-		struct dbfr_release rel;
-		uint64_t sum = 0;
-		int fd = -1, type, r;
+		int fd = -1, type, ret;
 		ssize_t n;
 
-		n = dbfr_recv(sock, &m, sizeof(m), &fd, 0);
+		n = dbfr_recv(k->sock, &m, sizeof(m), &fd, 0);
 		/* ECONNRESET: the producer closed with RELEASEs unread; its
 		 * last messages are still queued behind the error. */
 		if (n == -ECONNRESET)
 			continue;
 		if (n == 0) {
 			fprintf(stderr, "consumer: producer gone without EOS after %lu frames\n",
-				frames);
-			ret = EXIT_GONE;
-			break;
+				k->frames);
+			return EXIT_GONE;
 		}
 		type = n < 0 ? (int)n : dbfr_check(&m, (size_t)n, 0);
-		if (type < 0 || (!hello && type != DBFR_HELLO) ||
+		if (type < 0 || (!k->hello && type != DBFR_HELLO) ||
 		    (type == DBFR_FRAME) != (fd >= 0) || type == DBFR_RELEASE) {
 			fprintf(stderr, "consumer: protocol error (%s)\n",
 				type < 0 ? strerror(-type) : "unexpected message");
 			if (fd >= 0)
 				close(fd);
-			ret = EXIT_PROTOCOL;
-			break;
+			return EXIT_PROTOCOL;
 		}
 		switch (type) {
 		case DBFR_HELLO:
-			hello = true;
+			k->hello = true;
 			m.hello.backend[sizeof(m.hello.backend) - 1] = '\0';
-			if (!quiet)
+			if (!k->quiet)
 				printf("consumer: producer pid %u, ring depth %u, %s backend, "
 				       "frames are %s\n", m.hello.producer_pid,
 				       m.hello.ring_depth, m.hello.backend,
 				       m.hello.dmabuf ? "dma-bufs" : "memfds");
-			continue;
+			break;
 		case DBFR_EOS:
-			eos = true;
-			continue;
+			return EXIT_OK;
 		case DBFR_CAPS:
-			have_caps = true;
-			if (!quiet)
+			k->have_caps = true;
+			if (!k->quiet)
 				printf("consumer: caps %s\n", m.caps.caps);
-			continue;
-		default:
 			break;
-		}
-		/* DBFR_FRAME */
-		if (!have_caps) {
-			fprintf(stderr, "consumer: protocol error (frame before caps)\n");
-			close(fd);
-			ret = EXIT_PROTOCOL;
-			break;
-		}
-		m.frame.format[sizeof(m.frame.format) - 1] = '\0';
-		r = dbfr_frame_check(&m.frame);
-		if (r == 0)
-			r = frame_checksum(&m.frame, fd, &sum);
-		close(fd);
-		if (r < 0) {
-			fprintf(stderr, "consumer: frame %" PRIu64 ": %s\n", m.frame.seq,
-				strerror(-r));
-			ret = EXIT_PROTOCOL;
-			break;
-		}
-		frames++;
-		if (out)
-			fprintf(out, "%" PRIu64 " %016" PRIx64 "\n", m.frame.seq, sum);
-		if (expect_path) {
-			if (m.frame.seq >= exp.n || exp.sums[m.frame.seq] != sum) {
-				if (mismatches++ < 10)
-					fprintf(stderr, "consumer: frame %" PRIu64
-						" checksum %016" PRIx64 " differs\n",
-						m.frame.seq, sum);
+		default: /* DBFR_FRAME */
+			if (!k->have_caps) {
+				fprintf(stderr, "consumer: protocol error (frame before caps)\n");
+				close(fd);
+				return EXIT_PROTOCOL;
 			}
+			ret = handle_frame(k, &m.frame, fd);
+			if (ret)
+				return ret;
+			break;
 		}
-		if (!quiet && (frames == 1 || frames % 100 == 0))
-			printf("consumer: frame %" PRIu64 " %ux%u %s (%u planes, buffer %" PRIu64
-			       ") checksum %016" PRIx64 "\n", m.frame.seq, m.frame.width,
-			       m.frame.height, m.frame.format, m.frame.num_planes,
-			       m.frame.buffer_id, sum);
-		if (hold_ms) {
-			struct timespec ts = { hold_ms / 1000, (long)(hold_ms % 1000) * 1000000L };
-
-			nanosleep(&ts, NULL);
-		}
-		memset(&rel, 0, sizeof(rel));
-		dbfr_header_init(&rel.h, DBFR_RELEASE, sizeof(rel));
-		rel.seq = m.frame.seq;
-		if (dbfr_send(sock, &rel, sizeof(rel), -1, 0) < 0 && !quiet)
-			fprintf(stderr, "consumer: release of %" PRIu64 " not delivered\n",
-				m.frame.seq);
 	}
-	close(sock);
-	if (out)
-		fclose(out);
-	if (ret == EXIT_OK && expect_path) {
-		if (mismatches || frames != exp.n) {
-			fprintf(stderr, "consumer: %lu frames received, %zu expected, %lu "
-				"checksums differ\n", frames, exp.n, mismatches);
-			ret = EXIT_MISMATCH;
-		}
+}
+
+int main(int argc, char **argv)
+{
+	struct consumer k = { .timeout_s = 10, .sock = -1 };
+	int ret;
+
+	ret = parse_args(&k, argc, argv);
+	if (ret)
+		return ret < 0 ? EXIT_OK : ret;
+	if (k.expect_path && load_expect(k.expect_path, &k.exp) < 0) {
+		fprintf(stderr, "consumer: cannot read %s\n", k.expect_path);
+		return EXIT_USAGE;
+	}
+	if (k.out_path && !(k.out = fopen(k.out_path, "we"))) {
+		fprintf(stderr, "consumer: cannot write %s: %s\n", k.out_path, strerror(errno));
+		free(k.exp.sums);
+		return EXIT_USAGE;
+	}
+	k.sock = dbfr_connect(k.sock_path, k.timeout_s);
+	if (k.sock < 0) {
+		fprintf(stderr, "consumer: cannot connect to %s: %s\n", k.sock_path,
+			strerror(-k.sock));
+		free(k.exp.sums);
+		if (k.out)
+			fclose(k.out);
+		return EXIT_CONNECT;
+	}
+	ret = receive_frames(&k);
+	close(k.sock);
+	if (k.out)
+		fclose(k.out);
+	if (ret == EXIT_OK && k.expect_path && (k.mismatches || k.frames != k.exp.n)) {
+		fprintf(stderr, "consumer: %lu frames received, %zu expected, %lu "
+			"checksums differ\n", k.frames, k.exp.n, k.mismatches);
+		ret = EXIT_MISMATCH;
 	}
 	if (ret == EXIT_OK)
-		printf("consumer: EOS after %lu frames%s\n", frames,
-		       expect_path ? ", every checksum equals the reference" : "");
-	free(exp.sums);
+		printf("consumer: EOS after %lu frames%s\n", k.frames,
+		       k.expect_path ? ", every checksum equals the reference" : "");
+	free(k.exp.sums);
 	return ret;
 }

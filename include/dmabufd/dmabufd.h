@@ -12,8 +12,9 @@
  * Errors: every function that can fail returns 0 (or a non-negative value
  * where stated) on success and a negative errno on failure. Output
  * parameters (ret_*) are written only on success. When the daemon refused
- * a request, dmabufd_last_reason() gives its short explanation. A NULL
- * @client or ret_* pointer is refused with -EINVAL.
+ * a request, dmabufd_last_reason() gives its short explanation; for some
+ * arguments refused locally it gives the library's. A NULL @client or
+ * ret_* pointer is refused with -EINVAL.
  *
  * Connection failure: a reply that cannot be attributed to a request
  * (not a Reply, truncated, unknown id) or a closed socket ends the
@@ -78,6 +79,31 @@ enum dmabufd_alloc_flags {
 
 struct dmabufd_client;
 
+/*
+ * Structs that grow (ABI). The structs the library fills for the caller
+ * and that may gain fields - struct dmabufd_info, dmabufd_stats,
+ * dmabufd_compact_result, and the rows of dmabufd_list() and
+ * dmabufd_accounting() - only ever grow at their end, and each has a call
+ * taking the caller's size (dmabufd_get_info_sized(), dmabufd_stats_sized(),
+ * dmabufd_compact_sized(), dmabufd_list_sized(), dmabufd_accounting_sized()),
+ * as Linux's extensible syscall structs (copy_struct_from_user()) do:
+ *  - pass sizeof of your struct (of one row for the lists);
+ *  - the library writes min(your size, its size) bytes and zeroes the rest
+ *    of yours: a program built against an older header (a smaller struct)
+ *    is never written past its end, and one built against a newer header
+ *    finds 0 in the fields this library does not know;
+ *  - a size below the struct's first layout (DMABUFD_*_SIZE_VER0) is
+ *    refused with -EINVAL.
+ * The calls without a size (dmabufd_get_info(), dmabufd_stats(),
+ * dmabufd_compact(), dmabufd_list(), dmabufd_accounting()) keep writing the
+ * first layout, DMABUFD_*_SIZE_VER0 bytes (rows that many bytes apart), so
+ * programs linked before a struct grew keep working; new code calls the
+ * sized ones. Every other public struct (dmabufd_buffer, dmabufd_importer,
+ * dmabufd_token, dmabufd_share_targets, dmabufd_import_info,
+ * dmabufd_framebuffer) is frozen: it never changes, and what it lacks will
+ * come in a new struct through a new call.
+ */
+
 /** What the daemon said in its Hello reply. */
 struct dmabufd_info {
 	uint32_t version;      /**< protocol version the daemon speaks */
@@ -94,6 +120,9 @@ struct dmabufd_info {
 	int revocation;        /**< dmabufd_revoke() can take a buffer's memory
 				*   back (kmod backend; docs/SHARING.md) */
 };
+
+/** Bytes of struct dmabufd_info's first layout (what dmabufd_get_info() fills). */
+#define DMABUFD_INFO_SIZE_VER0 sizeof(struct dmabufd_info)
 
 /** A buffer handed to this client. */
 struct dmabufd_buffer {
@@ -130,8 +159,11 @@ struct dmabufd_buffer_info {
 	struct dmabufd_importer importers[DMABUFD_LIST_IMPORTERS]; /**< the oldest ones */
 	uint32_t tokens;               /**< live share tokens for this buffer */
 	uint32_t owner_transfers;      /**< times an importer took over ownership */
-	char backend[16];              /**< the active backend that made it (issue 5) */
+	char backend[16];              /**< the active backend that made it */
 };
+
+/** Bytes of a dmabufd_list() row's first layout (the rows' distance there). */
+#define DMABUFD_BUFFER_INFO_SIZE_VER0 sizeof(struct dmabufd_buffer_info)
 
 /** Most backends a Stats probe report lists. */
 #define DMABUFD_MAX_PROBE 8
@@ -169,7 +201,7 @@ struct dmabufd_stats {
 	uint64_t compaction_moves;     /**< buffers relocated (on request or on -ENOSPC) */
 	uint64_t compaction_bytes;     /**< bytes relocated */
 	uint32_t orphaned_buffers;     /**< restored after a restart, owner not back yet */
-	/* Backends tried at start, in probe order (issue 5). */
+	/* Backends tried at start, in probe order. */
 	uint32_t num_probe;            /**< entries used in probe[] */
 	struct dmabufd_probe_entry {
 		char backend[16];      /**< "kmod", "dma-heap", "udmabuf", "memfd" */
@@ -178,7 +210,7 @@ struct dmabufd_stats {
 		char reason[96];       /**< why (error, "not active", ...) */
 	} probe[DMABUFD_MAX_PROBE];
 	/*
-	 * Every active backend, in probe order (issue 5: several at once; an
+	 * Every active backend, in probe order (several serve at once; an
 	 * Alloc goes to the first that satisfies it). capacity above is their
 	 * sum; the region figures above are the first one's.
 	 */
@@ -199,7 +231,15 @@ struct dmabufd_stats {
 		uint64_t fallthroughs; /**< of those, after an earlier backend had no room */
 		uint8_t revocation;    /**< 1: Revoke can take its buffers back */
 	} backends[DMABUFD_MAX_BACKENDS];
+	/* Fields after this point are filled by dmabufd_stats_sized() only. */
+	uint64_t pooled;               /**< bytes of pre-zeroed buffers held ready */
+	uint64_t pool_hits;            /**< allocations served from a pool */
+	uint64_t pool_misses;          /**< allocations a pool could not serve */
+	uint64_t config_reload_failures; /**< SIGHUP reloads refused (old configuration kept) */
 };
+
+/** Bytes of struct dmabufd_stats's first layout (what dmabufd_stats() fills). */
+#define DMABUFD_STATS_SIZE_VER0 offsetof(struct dmabufd_stats, pooled)
 
 /** What dmabufd_compact() did. */
 struct dmabufd_compact_result {
@@ -210,6 +250,9 @@ struct dmabufd_compact_result {
 	uint64_t largest_free_before;  /**< bytes, longest free run before */
 	uint64_t largest_free_after;   /**< bytes, longest free run after */
 };
+
+/** Bytes of struct dmabufd_compact_result's first layout (dmabufd_compact()). */
+#define DMABUFD_COMPACT_RESULT_SIZE_VER0 sizeof(struct dmabufd_compact_result)
 
 /** Log handler: @level is a syslog priority (7 = debug). */
 typedef void (*dmabufd_log_fn)(int level, const char *fmt, va_list ap, void *userdata);
@@ -236,9 +279,14 @@ DMABUFD_EXPORT void dmabufd_set_log_handler(dmabufd_log_fn fn, void *userdata);
  * -ENAMETOOLONG (path longer than sun_path), -ENOMEM, -EPROTO (malformed
  * reply), -ECONNRESET (the daemon closed the connection during Hello),
  * -EINVAL (@ret is NULL), other negative errno from socket(2)/connect(2).
- * An empty @path or $DMABUFD_SOCKET counts as unset. The daemon's reason
- * for refusing Hello is passed to the log handler only (no connection
- * exists to ask dmabufd_last_reason()).
+ * An empty @path or $DMABUFD_SOCKET counts as unset.
+ *
+ * Why it failed: dmabufd_last_reason(NULL) then gives, in the calling
+ * thread, the daemon's reason when the daemon refused this peer (never ""
+ * for a refusal: -EACCES from its [access] policy, too many clients, ...)
+ * or the library's for a protocol version mismatch; "" when the socket
+ * could not be opened (socket(2)/connect(2) failed: -EACCES is then the
+ * socket file's permissions). Each dmabufd_connect() clears it first.
  */
 DMABUFD_EXPORT int dmabufd_connect(const char *path, struct dmabufd_client **ret);
 
@@ -254,15 +302,33 @@ DMABUFD_EXPORT int dmabufd_connect(const char *path, struct dmabufd_client **ret
 DMABUFD_EXPORT void dmabufd_disconnect(struct dmabufd_client *client);
 
 /**
- * dmabufd_get_info() - the daemon's Hello reply.
+ * dmabufd_get_info() - the daemon's Hello reply (the first
+ * DMABUFD_INFO_SIZE_VER0 bytes of struct dmabufd_info).
  * Return: 0, or -EINVAL if @client or @ret is NULL.
  */
 DMABUFD_EXPORT int dmabufd_get_info(struct dmabufd_client *client, struct dmabufd_info *ret);
 
 /**
- * dmabufd_last_reason() - the daemon's reason for the last failed request.
- * Return: a NUL-terminated string owned by @client, valid until the next
- * call on it; "" when the last failure was local or there was none.
+ * dmabufd_get_info_sized() - dmabufd_get_info() into a struct of @size
+ * bytes (sizeof(*ret); see "Structs that grow").
+ * Return: 0; -EINVAL (@client or @ret NULL, @size below
+ * DMABUFD_INFO_SIZE_VER0).
+ */
+DMABUFD_EXPORT int dmabufd_get_info_sized(struct dmabufd_client *client,
+					  struct dmabufd_info *ret, size_t size);
+
+/**
+ * dmabufd_last_reason() - why the last call on @client failed.
+ * @client: a connection, or NULL for the calling thread's last failed
+ *          dmabufd_connect() (see there)
+ *
+ * Every call on @client except this one clears it first, so it always
+ * describes the latest call: the daemon's reason when the daemon refused
+ * the request; the library's for some arguments it refused itself (size 0,
+ * unknown flags, label too long, ...); "" when the call succeeded or failed
+ * without a reason (a NULL pointer, a lost connection).
+ * Return: a NUL-terminated string owned by @client (by the library for
+ * NULL), valid until the next call on it (in this thread for NULL).
  */
 DMABUFD_EXPORT const char *dmabufd_last_reason(struct dmabufd_client *client);
 
@@ -290,7 +356,7 @@ DMABUFD_EXPORT int dmabufd_alloc(struct dmabufd_client *client, uint64_t size,
 
 /**
  * dmabufd_alloc_devices() - dmabufd_alloc() for buffers that the named
- * devices will import (issue 5).
+ * devices will import.
  * @devices: @num_devices paths, each /dev/dri/NODE (a DRM card or render node)
  *           or /sys/devices/PATH, at most 255 bytes, no "." or ".." component
  * @num_devices: 0 .. DMABUFD_MAX_DEVICES
@@ -368,7 +434,8 @@ DMABUFD_EXPORT int dmabufd_release_failures(struct dmabufd_client *client, uint6
 
 /**
  * dmabufd_list() - every live buffer the daemon knows (blocking).
- * @ret: receives a malloc'ed array (free with dmabufd_list_free())
+ * @ret: receives a malloc'ed array (free with dmabufd_list_free()) of rows
+ *       DMABUFD_BUFFER_INFO_SIZE_VER0 bytes apart
  * @ret_count: number of entries
  *
  * Pages through the daemon's list as needed. An empty list is a non-NULL
@@ -381,10 +448,30 @@ DMABUFD_EXPORT int dmabufd_list(struct dmabufd_client *client,
 DMABUFD_EXPORT void dmabufd_list_free(struct dmabufd_buffer_info *list);
 
 /**
- * dmabufd_stats() - the daemon's counters (blocking).
+ * dmabufd_list_sized() - dmabufd_list() with rows @row_size bytes apart
+ * (sizeof(**ret); see "Structs that grow"). Free with dmabufd_list_free().
+ * Return: as dmabufd_list(); -EINVAL also for @row_size below
+ * DMABUFD_BUFFER_INFO_SIZE_VER0.
+ */
+DMABUFD_EXPORT int dmabufd_list_sized(struct dmabufd_client *client,
+				      struct dmabufd_buffer_info **ret, size_t *ret_count,
+				      size_t row_size);
+
+/**
+ * dmabufd_stats() - the daemon's counters (blocking): the first
+ * DMABUFD_STATS_SIZE_VER0 bytes of struct dmabufd_stats; the fields after
+ * them are left as they were (use dmabufd_stats_sized()).
  * Return: 0; connection errors as dmabufd_alloc().
  */
 DMABUFD_EXPORT int dmabufd_stats(struct dmabufd_client *client, struct dmabufd_stats *ret);
+
+/**
+ * dmabufd_stats_sized() - dmabufd_stats() into a struct of @size bytes
+ * (sizeof(*ret); see "Structs that grow").
+ * Return: 0; -EINVAL (@size below DMABUFD_STATS_SIZE_VER0); as dmabufd_stats().
+ */
+DMABUFD_EXPORT int dmabufd_stats_sized(struct dmabufd_client *client, struct dmabufd_stats *ret,
+				       size_t size);
 
 /*
  * Event-loop integration. dmabufd_alloc_async() sends the request and
@@ -441,8 +528,9 @@ DMABUFD_EXPORT int dmabufd_dispatch(struct dmabufd_client *client);
 DMABUFD_EXPORT const char *dmabufd_attribute_name(enum dmabufd_attribute attribute);
 
 /**
- * dmabufd_attribute_from_string() - parse "cached"/"wb", "wc"/"writecombine",
- * "uc"/"uncached". Return: 0 and *ret set, or -EINVAL.
+ * dmabufd_attribute_from_string() - parse an attribute name, ignoring case:
+ * "cached"/"wb", "write-combine"/"writecombine"/"wc", "uncached"/"uc".
+ * Return: 0 and *ret set, or -EINVAL.
  */
 DMABUFD_EXPORT int dmabufd_attribute_from_string(const char *s, enum dmabufd_attribute *ret);
 
@@ -564,6 +652,15 @@ DMABUFD_EXPORT int dmabufd_compact(struct dmabufd_client *client,
 				   struct dmabufd_compact_result *ret);
 
 /**
+ * dmabufd_compact_sized() - dmabufd_compact() into a result of @size bytes
+ * (sizeof(*ret); see "Structs that grow").
+ * Return: as dmabufd_compact(); -EINVAL also for @size below
+ * DMABUFD_COMPACT_RESULT_SIZE_VER0.
+ */
+DMABUFD_EXPORT int dmabufd_compact_sized(struct dmabufd_client *client,
+					 struct dmabufd_compact_result *ret, size_t size);
+
+/**
  * dmabufd_token_to_string() - 32 lowercase hex digits and a NUL into @buf.
  * Return: 0, or -EINVAL for NULL arguments.
  */
@@ -599,15 +696,30 @@ struct dmabufd_account {
 	uint32_t tokens;               /**< clients only: live tokens it created */
 };
 
+/** Bytes of a dmabufd_accounting() row's first layout. */
+#define DMABUFD_ACCOUNT_SIZE_VER0 sizeof(struct dmabufd_account)
+
 /**
  * dmabufd_accounting() - one accounting table (blocking, pages as needed).
- * @ret: malloc'ed array (free with dmabufd_accounting_free()), never NULL on success
+ * @ret: malloc'ed array (free with dmabufd_accounting_free()), never NULL on
+ *       success, of rows DMABUFD_ACCOUNT_SIZE_VER0 bytes apart
  * Return: 0; -EINVAL; -ENOMEM; -E2BIG (over 2^20 rows); -EPROTO;
  * connection errors as dmabufd_alloc().
  */
 DMABUFD_EXPORT int dmabufd_accounting(struct dmabufd_client *client, enum dmabufd_account_kind kind,
 				 struct dmabufd_account **ret, size_t *ret_count);
 DMABUFD_EXPORT void dmabufd_accounting_free(struct dmabufd_account *accounts);
+
+/**
+ * dmabufd_accounting_sized() - dmabufd_accounting() with rows @row_size
+ * bytes apart (sizeof(**ret); see "Structs that grow").
+ * Return: as dmabufd_accounting(); -EINVAL also for @row_size below
+ * DMABUFD_ACCOUNT_SIZE_VER0.
+ */
+DMABUFD_EXPORT int dmabufd_accounting_sized(struct dmabufd_client *client,
+					    enum dmabufd_account_kind kind,
+					    struct dmabufd_account **ret, size_t *ret_count,
+					    size_t row_size);
 
 /**
  * dmabufd_map() - map a buffer shared and writable-as-asked, with its pages

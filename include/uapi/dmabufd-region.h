@@ -360,7 +360,8 @@ struct dmabufd_region_event {
  * NUL-terminated; -EBUSY the range overlaps a live buffer (whatever its
  * attribute: a page is never in two buffers, so never mapped with two
  * attributes) or holds pages the kernel cannot migrate (unmovable or
- * reserved pages, e.g. the kernel image under KASLR): place elsewhere;
+ * reserved pages, e.g. the kernel image under KASLR; the kernel log names
+ * the first such page and what it is): place elsewhere;
  * -ENOSPC max_buffers reached; -ENOMEM no memory for bookkeeping or to
  * migrate into; -EINTR a fatal signal interrupted the migration; -EIO the
  * linear map could neither be switched nor restored to write-back (the

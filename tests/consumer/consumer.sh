@@ -35,7 +35,7 @@ fail=0
 ok() { echo "ok $*"; }
 notok() { echo "not ok $*"; fail=1; }
 
-for c in libdmabufd libdmabufd-dev; do
+for c in libdmabufd libdmabufd-dev libdmabufd-x11 libdmabufd-x11-dev; do
 	cmake --install "$build" --prefix "$stage" --component "$c" >>"$tmp/install.log"
 done
 sed 's/^/  /' "$tmp/install.log"

@@ -41,7 +41,7 @@
 
 #include <event2/event.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "log.h"
 #include "server.h"
 #include "wire.h"

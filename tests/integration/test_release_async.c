@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "client-internal.h"
+#include "libdmabufd/internal.h"
 #include "dmabufd.pb-c.h"
 #include "harness.h"
 #include "wire.h"

@@ -1369,7 +1369,7 @@ static int final_checks(struct daemon_proc *d, int baseline_fds, uint64_t capaci
 		/*
 		 * memfd: every page of the capacity is free. kmod: the backend
 		 * reserves the frames it found unusable at start (reserved,
-		 * unmovable; backend_kmod.c) for good, so the free pages must
+		 * unmovable; daemon/backend/kmod.c) for good, so the free pages must
 		 * be back to their count before the run.
 		 */
 		if (capacity)

@@ -26,7 +26,8 @@
 
 #include <cmocka.h>
 
-#include "client-internal.h"
+#include "dmabufd/framebuffer.h"
+#include "libdmabufd/internal.h"
 #include "dmabufd.pb-c.h"
 #include "wire.h"
 
@@ -126,6 +127,9 @@ static void send_stats(int sock, uint64_t id, uint32_t buffers, size_t nfds)
 	s.used = 8192;
 	s.buffers = buffers;
 	s.page_size = 4096;
+	s.pooled = 1 << 20;
+	s.pool_hits = 17;
+	s.config_reload_failures = 2;
 	r.id = id;
 	r.body_case = DMABUFD__REPLY__BODY_STATS;
 	r.stats = &s;
@@ -373,6 +377,7 @@ static void test_alloc_local_validation(void **state)
 			 -EINVAL);
 	assert_int_equal(dmabufd_alloc(f.c, 4096, 0, 0, 1u << 7, NULL, &buf), -EINVAL);
 	assert_int_equal(dmabufd_alloc(f.c, 4096, 0, 0, 0, label, &buf), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "label longer than DMABUFD_LABEL_MAX bytes");
 	assert_int_equal(dmabufd_alloc(f.c, 4096, 0, 0, 0, NULL, NULL), -EINVAL);
 	assert_int_equal(dmabufd_alloc_async(f.c, 0, 0, 0, 0, NULL, NULL, NULL), -EINVAL);
 	assert_memory_equal(&buf, &orig, sizeof(buf));
@@ -878,6 +883,271 @@ static void test_connect_paths(void **state)
 	rmdir(dir);
 }
 
+/*
+ * Every call starts with an empty reason: a local failure never leaves
+ * the daemon's reason of an earlier request readable, and names its own
+ * where it has one.
+ */
+static void test_reason_cleared_on_every_call(void **state)
+{
+	static const char daemon_reason[] = "quota: uid 1000 holds 64 MiB of 64 MiB";
+	struct fake f;
+	struct dmabufd_buffer buf;
+	struct dmabufd_token tok;
+	struct dmabufd_account *acc;
+	struct dmabufd_info info;
+	uint64_t id = 2;
+	size_t n;
+
+	fake_open(&f, 8);
+#define DAEMON_REFUSES()                                                                 \
+	do {                                                                             \
+		send_error(f.daemon, id++, -EDQUOT, daemon_reason, 0);                   \
+		assert_int_equal(dmabufd_release(f.c, 7), -EDQUOT);                      \
+		assert_string_equal(dmabufd_last_reason(f.c), daemon_reason);            \
+	} while (0)
+
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_alloc(f.c, 0, 0, 0, 0, NULL, &buf), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "size 0");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_alloc(f.c, 4096, 0, 0, 0, NULL, NULL), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_alloc_framebuffer(f.c, 0, 1, 0, 0, 1, 0, 0, NULL, NULL), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_accounting(f.c, (enum dmabufd_account_kind)9, &acc, &n), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "unknown accounting table");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_list(f.c, NULL, NULL), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_share(f.c, 1, NULL, 1u << 9, 0, &tok), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "unknown share flags");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_import(f.c, NULL, &buf, NULL), -EINVAL);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_get_info(f.c, &info), 0);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_true(dmabufd_get_fd(f.c) >= 0);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_dispatch(f.c), 0);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+	DAEMON_REFUSES();
+	assert_int_equal(dmabufd_release_failures(f.c, NULL, NULL, NULL), 0);
+	assert_string_equal(dmabufd_last_reason(f.c), "");
+#undef DAEMON_REFUSES
+	fake_close(&f);
+}
+
+/*
+ * A refused connection leaves no client to ask: dmabufd_last_reason(NULL)
+ * has the daemon's reason (never empty for a refusal), "" after a
+ * successful connect.
+ */
+static void test_connect_refusal_reason(void **state)
+{
+	struct dmabufd_client *c = NULL;
+	struct fake f;
+	int sv[2];
+
+	/* The access policy refuses before Hello is answered (reply id 0). */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	send_error(sv[0], 0, -EACCES, "uid 1000 is not admitted by [access]", 0);
+	close(sv[0]);
+	assert_int_equal(dmabufd_connect_fd(sv[1], "unit", &c), -EACCES);
+	assert_null(c);
+	assert_string_equal(dmabufd_last_reason(NULL), "uid 1000 is not admitted by [access]");
+
+	/* A refusal without a reason still says it was the daemon's. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	send_error(sv[0], 0, -EACCES, "", 0);
+	close(sv[0]);
+	assert_int_equal(dmabufd_connect_fd(sv[1], "unit", &c), -EACCES);
+	assert_string_equal(dmabufd_last_reason(NULL),
+			    "dmabufd refused the connection without a reason (Permission denied)");
+
+	/* Hello answered with an error carries its reason too. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	send_error(sv[0], 1, -EUSERS, "too many clients (64)", 0);
+	assert_int_equal(dmabufd_connect_fd(sv[1], "unit", &c), -EUSERS);
+	assert_string_equal(dmabufd_last_reason(NULL), "too many clients (64)");
+	close(sv[0]);
+
+	/* A version mismatch found here gets a local reason. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	send_hello(sv[0], 1, DMABUFD_PROTOCOL_VERSION + 1, 8);
+	assert_int_equal(dmabufd_connect_fd(sv[1], "unit", &c), -EPROTONOSUPPORT);
+	assert_non_null(strstr(dmabufd_last_reason(NULL), "dmabufd speaks protocol"));
+	close(sv[0]);
+
+	/* A socket that cannot be opened leaves "" (the errno says it all). */
+	assert_int_equal(dmabufd_connect("/nonexistent/dmabufd.sock", &c), -ENOENT);
+	assert_string_equal(dmabufd_last_reason(NULL), "");
+
+	/* Any later connect starts clean. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	send_error(sv[0], 0, -EACCES, "refused", 0);
+	close(sv[0]);
+	assert_int_equal(dmabufd_connect_fd(sv[1], "unit", &c), -EACCES);
+	fake_open(&f, 8);
+	assert_string_equal(dmabufd_last_reason(NULL), "");
+	fake_close(&f);
+}
+
+/* ---- structs that grow ---------------------------------------------------- */
+
+/*
+ * struct dmabufd_stats as the first release (symbol version DMABUFD_0) laid
+ * it out, field for field: what a program built then passes.
+ */
+struct stats_ver0 {
+	char backend[32];
+	uint64_t capacity, used;
+	uint32_t buffers, clients;
+	uint64_t allocs_total, allocs_failed, releases_total, free_pages, largest_free_pages;
+	uint32_t fragmentation_permille;
+	uint64_t transitions;
+	uint32_t pinned_buffers, movable_buffers, page_size, tokens, imports;
+	uint64_t imports_total, owner_transfers, quota_refusals, access_refusals, config_reloads;
+	uint64_t compactions, compaction_moves, compaction_bytes;
+	uint32_t orphaned_buffers;
+	uint32_t num_probe;
+	struct dmabufd_probe_entry probe[DMABUFD_MAX_PROBE];
+	uint32_t num_backends;
+	struct dmabufd_backend_stats backends[DMABUFD_MAX_BACKENDS];
+};
+_Static_assert(sizeof(struct stats_ver0) == DMABUFD_STATS_SIZE_VER0,
+	       "DMABUFD_STATS_SIZE_VER0 is the first layout's size");
+_Static_assert(sizeof(struct stats_ver0) < sizeof(struct dmabufd_stats),
+	       "the test needs a struct that has grown since");
+
+static bool all_bytes(const unsigned char *p, size_t n, unsigned char v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+/* An older program's smaller struct is filled and never written past its end. */
+static void test_stats_older_caller(void **state)
+{
+	struct {
+		struct stats_ver0 s;
+		unsigned char guard[256];
+	} old;
+	struct stats_ver0 orig;
+	struct fake f;
+
+	fake_open(&f, 8);
+	/* dmabufd_stats(), the DMABUFD_0 symbol such a program calls. */
+	memset(&old, 0xee, sizeof(old));
+	send_stats(f.daemon, 2, 3, 0);
+	assert_int_equal(dmabufd_stats(f.c, (struct dmabufd_stats *)&old.s), 0);
+	assert_string_equal(old.s.backend, "memfd");
+	assert_int_equal(old.s.buffers, 3);
+	assert_int_equal(old.s.page_size, 4096);
+	assert_int_equal(old.s.num_backends, 0);
+	assert_true(all_bytes(old.guard, sizeof(old.guard), 0xee));
+
+	/* dmabufd_stats_sized() with the old size, as a rebuilt old program would. */
+	memset(&old, 0xee, sizeof(old));
+	send_stats(f.daemon, 3, 4, 0);
+	assert_int_equal(dmabufd_stats_sized(f.c, (struct dmabufd_stats *)&old.s, sizeof(old.s)),
+			 0);
+	assert_int_equal(old.s.buffers, 4);
+	assert_true(all_bytes(old.guard, sizeof(old.guard), 0xee));
+
+	/* Smaller than the first layout: refused, nothing written or sent. */
+	memset(&old, 0xee, sizeof(old));
+	orig = old.s;
+	assert_int_equal(dmabufd_stats_sized(f.c, (struct dmabufd_stats *)&old.s,
+					     sizeof(old.s) - 8), -EINVAL);
+	assert_memory_equal(&old.s, &orig, sizeof(orig));
+	assert_string_equal(dmabufd_last_reason(f.c), "struct dmabufd_stats size too small");
+	expect_request(f.daemon, 2, DMABUFD__REQUEST__BODY_STATS);
+	expect_request(f.daemon, 3, DMABUFD__REQUEST__BODY_STATS);
+	expect_no_request(f.daemon);
+	fake_close(&f);
+}
+
+/* A newer program's larger struct: the fields this library knows, zeroes after. */
+static void test_stats_newer_caller(void **state)
+{
+	struct {
+		struct dmabufd_stats s;
+		uint64_t future[4];
+	} big;
+	struct dmabufd_stats st;
+	struct fake f;
+
+	fake_open(&f, 8);
+	memset(&big, 0xee, sizeof(big));
+	send_stats(f.daemon, 2, 5, 0);
+	assert_int_equal(dmabufd_stats_sized(f.c, &big.s, sizeof(big)), 0);
+	assert_int_equal(big.s.buffers, 5);
+	assert_int_equal(big.s.pooled, 1 << 20);
+	assert_int_equal(big.s.pool_hits, 17);
+	assert_int_equal(big.s.pool_misses, 0);
+	assert_int_equal(big.s.config_reload_failures, 2);
+	assert_true(all_bytes((const unsigned char *)big.future, sizeof(big.future), 0));
+
+	/* The unsized call fills the first layout only: later fields stay as they were. */
+	memset(&st, 0xee, sizeof(st));
+	send_stats(f.daemon, 3, 6, 0);
+	assert_int_equal(dmabufd_stats(f.c, &st), 0);
+	assert_int_equal(st.buffers, 6);
+	assert_true(all_bytes((const unsigned char *)&st + DMABUFD_STATS_SIZE_VER0,
+			      sizeof(st) - DMABUFD_STATS_SIZE_VER0, 0xee));
+	fake_close(&f);
+}
+
+/* List rows at the caller's stride, larger or smaller than the library's. */
+static void test_list_sized_rows(void **state)
+{
+	struct row_newer {
+		struct dmabufd_buffer_info info;
+		uint64_t future;
+	} *rows = NULL;
+	struct dmabufd_info info;
+	struct fake f;
+	size_t n = 0;
+
+	fake_open(&f, 8);
+	send_list(f.daemon, 2, 10, 3, false);
+	assert_int_equal(dmabufd_list_sized(f.c, (struct dmabufd_buffer_info **)&rows, &n,
+					    sizeof(*rows)), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(rows[i].info.id, 10 + i);
+		assert_string_equal(rows[i].info.label, "frame");
+		assert_int_equal(rows[i].future, 0);
+	}
+	dmabufd_list_free(&rows[0].info);
+	assert_int_equal(dmabufd_list_sized(f.c, (struct dmabufd_buffer_info **)&rows, &n,
+					    DMABUFD_BUFFER_INFO_SIZE_VER0 - 1), -EINVAL);
+
+	/* The other sized calls refuse a size below their first layout alike. */
+	assert_int_equal(dmabufd_accounting_sized(f.c, DMABUFD_ACCOUNT_CLIENTS,
+						  (struct dmabufd_account **)&rows, &n,
+						  DMABUFD_ACCOUNT_SIZE_VER0 - 1), -EINVAL);
+	assert_int_equal(dmabufd_compact_sized(f.c, (struct dmabufd_compact_result *)&info,
+					       DMABUFD_COMPACT_RESULT_SIZE_VER0 - 1), -EINVAL);
+	expect_request(f.daemon, 2, DMABUFD__REQUEST__BODY_LIST);
+	expect_no_request(f.daemon);
+
+	/* Hello's info, sized the same way. */
+	assert_int_equal(dmabufd_get_info_sized(f.c, &info, sizeof(info)), 0);
+	assert_int_equal(info.max_buffers, 8);
+	assert_int_equal(dmabufd_get_info_sized(f.c, &info, 4), -EINVAL);
+	fake_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -904,6 +1174,11 @@ int main(void)
 		cmocka_unit_test(test_attribute_names),
 		cmocka_unit_test(test_log_handler),
 		cmocka_unit_test(test_connect_paths),
+		cmocka_unit_test(test_reason_cleared_on_every_call),
+		cmocka_unit_test(test_connect_refusal_reason),
+		cmocka_unit_test(test_stats_older_caller),
+		cmocka_unit_test(test_stats_newer_caller),
+		cmocka_unit_test(test_list_sized_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -305,6 +305,42 @@ static void test_dmabufctl_exit_codes(void **state)
 	expect_stats(0, 0);
 }
 
+/* Runs dmabufctl with @args; its stderr (or stdout, @out) into @buf. */
+static int dmabufctl_output(const char *args, bool out, char *buf, size_t cap)
+{
+	char cmd[512];
+	size_t n;
+	FILE *p;
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "%s --socket %s %s %s </dev/null", DMABUFCTL_BIN, d.socket,
+		 args, out ? "2>/dev/null" : "2>&1 >/dev/null");
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(buf, 1, cap - 1, p);
+	buf[n] = '\0';
+	status = pclose(p);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* A refusal prints the daemon's reason first and the errno's name after it. */
+static void test_dmabufctl_messages(void **state)
+{
+	char buf[1024];
+
+	assert_int_equal(dmabufctl_output("alloc 1G", false, buf, sizeof(buf)), 1);
+	assert_true(strncmp(buf, "dmabufctl: alloc refused: ", 26) == 0);
+	assert_non_null(strstr(buf, "largest allocation"));
+	assert_non_null(strstr(buf, " (E2BIG)\n"));
+	assert_null(strstr(buf, "Argument list too long"));
+
+	assert_int_equal(dmabufctl_output("--version", true, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "dmabufctl " DMABUFD_VERSION "\n");
+	assert_int_equal(dmabufctl_output("-V", true, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "dmabufctl " DMABUFD_VERSION "\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_pipelined_async),
 		cmocka_unit_test(test_list_pages),
 		cmocka_unit_test(test_dmabufctl_exit_codes),
+		cmocka_unit_test(test_dmabufctl_messages),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The dma-heap backend's pre-zeroed pool (issue 10, daemon/backend_dmaheap.c
- * on daemon/pool.c).
+ * The dma-heap backend's pre-zeroed pool (daemon/backend/dmaheap.c on
+ * daemon/backend/pool.c).
  *
  * Default (no device needed):
  * - pool.c with a factory making memfds: pool_charge() (what the backend
@@ -41,9 +41,9 @@
 
 #include <cmocka.h>
 
-#include "backend.h"
-#include "pool.h"
-#include "probe.h"
+#include "backend/backend.h"
+#include "backend/pool.h"
+#include "backend/probe.h"
 #include "registry.h"
 
 #define KiB 1024ull

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Several backends active at once (issue 5, docs/BACKENDS.md "Several
+ * Several backends active at once (docs/BACKENDS.md "Several
  * backends at once"), on the host where only memfd works: two fake
  * backends (a table of function pointers over memfds, with the caps of a
  * contiguous kmod-like backend and of a non-contiguous cached one).
@@ -35,7 +35,9 @@
 #include <event2/event.h>
 
 #include "dmabufd/dmabufd.h"
-#include "probe.h"
+#include "backend/probe.h"
+#include "placement.h"
+#include "region.h"
 #include "server.h"
 
 #define MiB (1ull << 20)
@@ -141,7 +143,7 @@ static void test_route(void **state)
 	const struct backend_caps *both[] = { &k->caps, &h->caps }, *heap_only[] = { &h->caps };
 	struct route_request rq = { .size = MiB, .attribute = DMABUFD_ATTR_CACHED };
 	unsigned idx[SERVER_MAX_BACKENDS] = { 99, 99, 99, 99 }, n = 0;
-	const char *why = NULL;
+	struct reason why = { { 0 } };
 	struct server s;
 
 	route_server(&s, both, 2);
@@ -172,7 +174,7 @@ static void test_route(void **state)
 	n = 7;
 	assert_int_equal(server_route(&s, &rq, idx, &n, &why), -E2BIG);
 	assert_int_equal(n, 7); /* untouched */
-	assert_non_null(strstr(why, "do not fit"));
+	assert_non_null(strstr(why.text, "do not fit"));
 	/* Larger than everything. */
 	rq.flags = 0;
 	rq.size = 128 * MiB;
@@ -184,12 +186,12 @@ static void test_route(void **state)
 				     .flags = DMABUFD_ALLOC_CONTIGUOUS,
 				     .contiguous_from_device = true };
 	assert_int_equal(server_route(&s, &rq, idx, &n, &why), -EOPNOTSUPP);
-	assert_string_equal(why, "the dma-heap backend cannot provide physically contiguous "
+	assert_string_equal(why.text, "the dma-heap backend cannot provide physically contiguous "
 				 "memory (a named device has no IOMMU: no iommu_group)");
 	rq.flags = 0;
 	rq.attribute = DMABUFD_ATTR_UNCACHED;
 	assert_int_equal(server_route(&s, &rq, idx, &n, &why), -EOPNOTSUPP);
-	assert_string_equal(why, "the dma-heap backend cannot provide uncached memory");
+	assert_string_equal(why.text, "the dma-heap backend cannot provide uncached memory");
 
 	/* Two non-contiguous backends: the multi-backend wording. */
 	{
@@ -200,8 +202,8 @@ static void test_route(void **state)
 		rq = (struct route_request){ .size = MiB, .flags = DMABUFD_ALLOC_CONTIGUOUS,
 					     .contiguous_from_device = true };
 		assert_int_equal(server_route(&s, &rq, idx, &n, &why), -EOPNOTSUPP);
-		assert_non_null(strstr(why, "no active backend"));
-		assert_non_null(strstr(why, "no iommu_group"));
+		assert_non_null(strstr(why.text, "no active backend"));
+		assert_non_null(strstr(why.text, "no iommu_group"));
 		free(u);
 	}
 	free(k);

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "pool.h"
+#include "backend/pool.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024)

@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "pool.h"
+#include "backend/pool.h"
 
 static atomic_int seen_policy = -1;
 static atomic_int seen_nice = 100;

@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "backend.h"
-#include "probe.h"
+#include "backend/backend.h"
+#include "backend/probe.h"
 
 static char root[64];
 

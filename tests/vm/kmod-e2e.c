@@ -20,6 +20,9 @@
  *                      runs "dmabufctl revoke ID" and sends SIGUSR1: the
  *                      next touch is SIGBUS, mmap ENODEV, Stats shows the
  *                      pages back, List no longer has the buffer.
+ *   thp MIB            MIB of anonymous THPs (MADV_HUGEPAGE) fill the region;
+ *                      48 allocations of 80-240 KiB in all three attributes
+ *                      all succeed and the THPs' contents stay intact.
  *
  * Output: "ok ..." / "not ok ..." lines; exit 0 when all checks passed.
  */
@@ -722,6 +725,108 @@ static int cmd_revoke(const char *ready)
 	return failures ? 1 : 0;
 }
 
+/* ---- allocations with the region full of anonymous THPs ---- */
+#define KPF_COMPOUND_HEAD 15
+#define KPF_THP 22
+#define THP_BYTES (2u << 20)
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -EIO;
+}
+
+/* Whether the 2 MiB at @p are one THP inside [base, base + count) (PFNs). */
+static bool thp_in_region(const void *p, uint64_t base, uint64_t count)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	uint64_t e = 0, f = 0, pfn;
+	bool ok = false;
+
+	if (pm >= 0 && kf >= 0 &&
+	    pread(pm, &e, 8, (off_t)((uintptr_t)p / 4096 * 8)) == 8 && (e >> 63 & 1)) {
+		pfn = e & ((1ULL << 55) - 1);
+		ok = pfn >= base && pfn + THP_BYTES / 4096 <= base + count &&
+		     pread(kf, &f, 8, (off_t)(pfn * 8)) == 8 && (f >> KPF_THP & 1) &&
+		     (f >> KPF_COMPOUND_HEAD & 1);
+	}
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	return ok;
+}
+
+/*
+ * The region filled with anonymous THPs (MADV_HUGEPAGE, MiB given), then 48
+ * allocations of 80-240 KiB in all three attributes through the daemon:
+ * every one must succeed (the module migrates THPs whatever the alignment of
+ * the placement) and the THPs' contents stay intact.
+ */
+static int cmd_thp(unsigned mib)
+{
+	struct dmabufd_client *c = connect_daemon();
+	struct dmabufd_region_info mi;
+	struct dmabufd_buffer b[48];
+	size_t len = (size_t)mib << 20, bad;
+	unsigned char *raw, *area;
+	int ok = 0, nthp = 0;
+	double t0;
+
+	check(write_str("/sys/kernel/mm/transparent_hugepage/enabled", "always") == 0,
+	      "thp: transparent_hugepage/enabled set to always");
+	if (mod_info(&mi) < 0) {
+		check(false, "thp: module INFO");
+		return 1;
+	}
+	raw = mmap(NULL, len + THP_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED) {
+		check(false, "thp: mmap %u MiB: %s", mib, strerror(errno));
+		return 1;
+	}
+	area = (unsigned char *)(((uintptr_t)raw + THP_BYTES - 1) & ~(uintptr_t)(THP_BYTES - 1));
+	madvise(area, len, MADV_HUGEPAGE);
+	fill((uint32_t *)area, len, 77);
+	for (size_t o = 0; o < len; o += THP_BYTES)
+		nthp += thp_in_region(area + o, mi.base_pfn, mi.page_count);
+	check(nthp * 2 >= (int)(mi.page_count / 256) * 3 / 4,
+	      "thp: %d MiB of the %llu MiB region hold THPs of this process", nthp * 2,
+	      (unsigned long long)mi.page_count / 256);
+	t0 = (double)clock() / CLOCKS_PER_SEC;
+	for (int i = 0; i < 48; i++) {
+		uint64_t size = (80 + (uint64_t)(i * 37 % 41) * 4) << 10; /* 80..240 KiB */
+		char label[32];
+		int r;
+
+		snprintf(label, sizeof(label), "e2e-thp-%d", i);
+		r = dmabufd_alloc(c, size, 0, (enum dmabufd_attribute)(i % 3),
+				  i % 2 ? DMABUFD_ALLOC_MOVABLE : 0, label, &b[ok]);
+		if (r == 0)
+			ok++;
+		else
+			printf("# thp: alloc %d (%llu KiB): %s (%s)\n", i,
+			       (unsigned long long)size >> 10, strerror(-r), dmabufd_last_reason(c));
+	}
+	check(ok == 48, "thp: 48 of 48 allocations of 80-240 KiB succeed with the region full of THPs (%d ok, %.2fs CPU)",
+	      ok, (double)clock() / CLOCKS_PER_SEC - t0);
+	bad = bad_words((uint32_t *)area, len, 77);
+	check(bad == 0, "thp: the THPs' contents are intact (%zu bad words)", bad);
+	for (int i = 0; i < ok; i++) {
+		close(b[i].fd);
+		dmabufd_release(c, b[i].id);
+	}
+	munmap(raw, len + THP_BYTES);
+	dmabufd_disconnect(c);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "kpf") == 0)
@@ -738,8 +843,10 @@ int main(int argc, char **argv)
 		return cmd_fb();
 	if (argc >= 3 && strcmp(argv[1], "revoke") == 0)
 		return cmd_revoke(argv[2]);
+	if (argc >= 3 && strcmp(argv[1], "thp") == 0)
+		return cmd_thp((unsigned)atoi(argv[2]));
 	fprintf(stderr, "usage: %s compact | hold N READYFILE | after-restart N | orphans-gone | fb"
-		" | revoke READYFILE\n",
+		" | revoke READYFILE | thp MIB\n",
 		argv[0]);
 	return 2;
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # In-VM end-to-end test of dmabufd --backend kmod (issue 4 #5, #6; issue 7 #3;
-# issue 6: revoke).
+# issue 6: revoke; allocations over THPs).
 # Runs as an extra VM test (tests/vm/CMakeLists.txt): /dev/dmabufd-region is
 # present, vgem loaded. Binaries by absolute path (busybox prefers applets).
 # Exit 0 when every step passed.
@@ -17,6 +17,10 @@ start_daemon() {
 [ -c /dev/dmabufd-region ] || { echo "no /dev/dmabufd-region"; exit 77; }
 start_daemon
 $CTL --socket "$DMABUFD_SOCKET" stats 2>&1 | head -5
+
+step "allocations with the region full of anonymous THPs"
+$E thp 320 || fail=1
+dmesg | grep "dmabufd_region: claim" | tail -5
 
 step "issue 4 #5: compaction moves a mapped movable buffer"
 $E compact || fail=1

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -550,6 +551,512 @@ static void test_migration_on_request(void)
 		snprintf(path, sizeof(path), "/tmp/fill/f%02d", i);
 		unlink(path);
 	}
+}
+
+/* ---- claims over large folios: THPs, huge page cache, hugetlb ---- */
+
+#define KPF_BUDDY	10
+#define KPF_COMPOUND_HEAD 15
+#define KPF_HUGE	17
+#define KPF_THP		22
+#define FOLIO_PAGES	512 /* a PMD-sized folio: 2 MiB in 4 KiB pages */
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -EIO;
+}
+
+/* The selected word of a sysfs choice file ("always [madvise] never"). */
+static int read_choice(const char *path, char *ret, size_t len)
+{
+	char b[256], *l, *r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	b[n] = '\0';
+	l = strchr(b, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (!r)
+		return -EINVAL;
+	*r = '\0';
+	snprintf(ret, len, "%s", l + 1);
+	return 0;
+}
+
+/* PFN behind a virtual address of this process (0 if not present). */
+static u64 virt_pfn(const void *p)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	u64 e = 0;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, 8, (off_t)((uintptr_t)p / 4096 * 8)) != 8)
+		e = 0;
+	close(fd);
+	return (e >> 63) & 1 ? e & ((1ULL << 55) - 1) : 0;
+}
+
+/* Word @j of page @pg of a pattern: cheap, and different everywhere. */
+static inline u64 pattern_word(u64 seed, u64 pg, u64 j)
+{
+	return (seed ^ (pg << 20) ^ j) * 0x9e3779b97f4a7c15ULL;
+}
+
+static void pattern_fill(unsigned char *area, u64 npages, u64 seed)
+{
+	u64 pg, j;
+
+	for (pg = 0; pg < npages; pg++) {
+		u64 *w = (u64 *)(area + pg * 4096);
+
+		for (j = 0; j < 512; j++)
+			w[j] = pattern_word(seed, pg, j);
+	}
+}
+
+/* Pages of @area whose contents differ from the pattern. */
+static u64 pattern_bad(const unsigned char *area, u64 npages, u64 seed)
+{
+	u64 pg, j, bad = 0;
+
+	for (pg = 0; pg < npages; pg++) {
+		const u64 *w = (const u64 *)(area + pg * 4096);
+
+		for (j = 0; j < 512; j++) {
+			if (w[j] != pattern_word(seed, pg, j)) {
+				if (bad++ == 0)
+					diag("page %llu word %llu: %#llx, expected %#llx", pg, j,
+					     w[j], pattern_word(seed, pg, j));
+				break;
+			}
+		}
+	}
+	return bad;
+}
+
+#define KPF_RESERVED	32
+#define ISOLATION_BLOCK	512 /* pages: a pageblock, what alloc_contig_range() isolates */
+
+/*
+ * Whether the pageblock around @pfn holds a reserved page (early memblock
+ * allocations at the top of ZONE_MOVABLE, firmware): its isolation fails, so
+ * no claim there can succeed, whatever it holds.
+ */
+static bool reserved_block(u64 pfn)
+{
+	static u64 f[ISOLATION_BLOCK];
+	u64 lo = pfn / ISOLATION_BLOCK * ISOLATION_BLOCK, i;
+
+	if (kpageflags(lo, ISOLATION_BLOCK, f))
+		return true;
+	for (i = 0; i < ISOLATION_BLOCK; i++)
+		if (f[i] >> KPF_RESERVED & 1)
+			return true;
+	return false;
+}
+
+/*
+ * Region page offsets of the heads of the PMD-sized folios (@flag_bit:
+ * KPF_THP or KPF_HUGE) backing @area that lie wholly inside the region and
+ * outside pageblocks with reserved pages, in ascending order; returns how many
+ * (at most @max).
+ */
+static int region_folios(const unsigned char *area, u64 npages, int flag_bit, u64 *offs, int max)
+{
+	int n = 0, i, k;
+
+	for (u64 pg = 0; pg + FOLIO_PAGES <= npages && n < max; pg += FOLIO_PAGES) {
+		u64 pfn = virt_pfn(area + pg * 4096), f = 0;
+
+		if (!pfn || pfn < info.base_pfn || pfn + FOLIO_PAGES > info.base_pfn + info.page_count)
+			continue;
+		if (kpageflags(pfn, 1, &f) || !(f >> flag_bit & 1) || !(f >> KPF_COMPOUND_HEAD & 1))
+			continue;
+		if (reserved_block(pfn))
+			continue;
+		offs[n++] = pfn - info.base_pfn;
+	}
+	for (i = 1; i < n; i++) { /* insertion sort: n is small */
+		u64 v = offs[i];
+
+		for (k = i; k > 0 && offs[k - 1] > v; k--)
+			offs[k] = offs[k - 1];
+		offs[k] = v;
+	}
+	return n;
+}
+
+/* The last few lines of the kernel log that contain @needle, as diagnostics. */
+static bool klog_has(const char *needle)
+{
+	static char b[1 << 18];
+	FILE *f = popen("dmesg", "re");
+	size_t n;
+	bool found = false;
+	char *l, *save = NULL;
+
+	if (!f)
+		return false;
+	n = fread(b, 1, sizeof(b) - 1, f);
+	pclose(f);
+	b[n] = '\0';
+	for (l = strtok_r(b, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strstr(l, needle) && strstr(l, "dmabufd_region")) {
+			diag("dmesg: %s", l);
+			found = true;
+		}
+	}
+	return found;
+}
+
+#define MAX_FOLIOS 256
+#define NR_UNALIGNED 64
+
+/*
+ * EXPORTs at every alignment over the PMD-sized folios backing @area
+ * (@npages pages filled with pattern @seed): one page at an unaligned offset
+ * inside each of 64 different folios, then the folio's first page (given back
+ * by the widened claim, so free), then ranges straddling folio boundaries.
+ * The data must be intact after every step. @may_fail: an EXPORT may instead
+ * fail with EBUSY when the module logged why (hugetlb without a huge page to
+ * migrate to); returns the number of such failures.
+ */
+static int claims_over_folios(const char *what, unsigned char *area, u64 npages, u64 seed,
+			      int flag_bit, bool may_fail, u64 *ret_offs, double *ret_secs)
+{
+	static const u64 straddle[][2] = { /* start within a folio, length */
+		{ 256, 512 }, { 511, 2 }, { 1, 1023 }, { 3, 1029 }, { 255, 257 },
+		{ 7, 64 }, { 100, 1500 }, { 509, 5 },
+	};
+	const int nstraddle = (int)(sizeof(straddle) / sizeof(straddle[0]));
+	u64 offs[MAX_FOLIOS], ids[2 * NR_UNALIGNED];
+	bool used[MAX_FOLIOS];
+	int fds[2 * NR_UNALIGNED], nfd = 0, n, i, ok = 0, busy = 0, other = 0, heads = 0;
+	struct dmabufd_region_info before, after;
+	double t0;
+
+	region_info(&before);
+	n = region_folios(area, npages, flag_bit, offs, MAX_FOLIOS);
+	diag("%s: %d of %llu 2 MiB folios lie in the region", what, n, npages / FOLIO_PAGES);
+	if (!check(n >= NR_UNALIGNED, "%s: at least %d folios in the region (%d)", what,
+		   NR_UNALIGNED, n))
+		return 0;
+
+	/* One page at an unaligned offset inside each of 64 folios. */
+	t0 = now_s();
+	for (i = 0; i < NR_UNALIGNED; i++) {
+		u64 off = offs[i] + 1 + (u64)i * 37 % (FOLIO_PAGES - 2);
+		int r = region_export(off, 1, DMABUFD_REGION_ATTR_CACHED, 0, "folio1", &fds[nfd],
+				      &ids[nfd]);
+
+		if (r == 0) {
+			nfd++;
+			ok++;
+		} else if (r == -EBUSY) {
+			busy++;
+		} else {
+			other++;
+			diag("%s: EXPORT 1 page at %llu: %s", what, off, strerror(-r));
+		}
+	}
+	if (ret_secs)
+		*ret_secs = now_s() - t0;
+	for (i = 0; ret_offs && i < NR_UNALIGNED; i++)
+		ret_offs[i] = offs[i] + 1 + (u64)i * 37 % (FOLIO_PAGES - 2);
+	diag("%s: %d one-page EXPORTs in %.2fs", what, NR_UNALIGNED, now_s() - t0);
+	if (may_fail)
+		check(other == 0 && (busy == 0 || klog_has("hugetlb")),
+		      "%s: %d one-page EXPORTs at unaligned offsets in %d folios: %d ok, %d EBUSY"
+		      " with the reason in the kernel log", what, NR_UNALIGNED, NR_UNALIGNED, ok, busy);
+	else
+		check(ok == NR_UNALIGNED, "%s: %d one-page EXPORTs at unaligned offsets in %d"
+		      " different folios succeed (%d EBUSY, %d other errors)", what, NR_UNALIGNED,
+		      NR_UNALIGNED, busy, other);
+	/* The folio's first page was claimed with it and must be free again. */
+	for (i = 0; i < NR_UNALIGNED && ok == NR_UNALIGNED; i++) {
+		if (region_export(offs[i], 1, DMABUFD_REGION_ATTR_CACHED, 0, "folio0",
+				  &fds[nfd], &ids[nfd]) == 0) {
+			nfd++;
+			heads++;
+		}
+	}
+	if (ok == NR_UNALIGNED)
+		check(heads == NR_UNALIGNED, "%s: the pages before each claim in its folio were"
+		      " given back: EXPORT of each folio's first page succeeds (%d of %d)", what,
+		      heads, NR_UNALIGNED);
+	check(pattern_bad(area, npages, seed) == 0, "%s: data intact after the one-page claims",
+	      what);
+	for (i = 0; i < nfd; i++)
+		close(fds[i]);
+	nfd = 0;
+	drain_events();
+
+	/* Ranges straddling folio boundaries, over the folios there now. */
+	n = region_folios(area, npages, flag_bit, offs, MAX_FOLIOS);
+	memset(used, 0, sizeof(used));
+	ok = busy = other = 0;
+	for (i = 0; i < nstraddle; i++) {
+		u64 off, count = straddle[i][1], end;
+		bool across = straddle[i][0] + count > FOLIO_PAGES;
+		int r, k, j;
+
+		/* An unused folio, followed by another of ours when the range crosses. */
+		for (k = 0; k < n; k++) {
+			if (!used[k] && (!across || (k + 1 < n && !used[k + 1] &&
+						     offs[k + 1] == offs[k] + FOLIO_PAGES)))
+				break;
+		}
+		if (k == n) /* none adjacent: the range crosses into whatever is there */
+			for (k = 0; k < n && used[k]; k++)
+				;
+		if (k == n)
+			break;
+		off = offs[k] + straddle[i][0];
+		end = off + count;
+		if (end > info.page_count)
+			break;
+		for (j = 0; j < n; j++) /* every folio the range touches is spent */
+			if (offs[j] < end && off < offs[j] + FOLIO_PAGES)
+				used[j] = true;
+		used[k] = true;
+		r = region_export(off, count, DMABUFD_REGION_ATTR_WRITECOMBINE, 0, "straddle",
+				  &fds[nfd], &ids[nfd]);
+		if (r == 0) {
+			struct dmabufd_region_buffer b;
+
+			if (region_find(ids[nfd], &b) == 0 && b.page_offset == off &&
+			    b.page_count == count)
+				ok++;
+			nfd++;
+		} else if (r == -EBUSY) {
+			busy++;
+			diag("%s: EXPORT %llu+%llu: EBUSY", what, off, count);
+		} else {
+			other++;
+			diag("%s: EXPORT %llu+%llu: %s", what, off, count, strerror(-r));
+		}
+	}
+	if (may_fail)
+		check(ok + busy + other == i && other == 0 && (busy == 0 || klog_has("hugetlb")),
+		      "%s: %d ranges straddling folio boundaries: %d ok, %d EBUSY with the reason"
+		      " in the kernel log", what, i, ok, busy);
+	else
+		check(i == nstraddle && ok == i,
+		      "%s: %d ranges straddling folio boundaries at offsets 1..511 in a folio succeed"
+		      " where exported (%d ok, %d EBUSY, %d other)", what, i, ok, busy, other);
+	check(pattern_bad(area, npages, seed) == 0, "%s: data intact after the straddling claims",
+	      what);
+	for (i = 0; i < nfd; i++)
+		close(fds[i]);
+	drain_events();
+	region_info(&after);
+	check(after.claimed_pages == before.claimed_pages && after.nr_buffers == before.nr_buffers,
+	      "%s: every buffer released (claimed pages %llu -> %llu)", what,
+	      before.claimed_pages, after.claimed_pages);
+	return busy;
+}
+
+static void test_claims_thp(void)
+{
+	const char *thp = "/sys/kernel/mm/transparent_hugepage/enabled";
+	const char *defrag = "/sys/kernel/mm/transparent_hugepage/defrag";
+	char old[32] = "", old_defrag[32] = "";
+	u64 npages = MIB_PAGES(256), seed = 0x7417, offs[NR_UNALIGNED];
+	double thp_s = 0;
+	unsigned char *area;
+
+	if (!check(read_choice(thp, old, sizeof(old)) == 0 &&
+		   read_choice(defrag, old_defrag, sizeof(old_defrag)) == 0,
+		   "THP: %s is %s, defrag %s", thp, old, old_defrag))
+		return;
+	/* madvise: only MADV_HUGEPAGE areas, with direct compaction. */
+	check(write_str(thp, "madvise") == 0 && write_str(defrag, "madvise") == 0,
+	      "THP: enabled and defrag set to madvise");
+	area = mmap(NULL, (npages + FOLIO_PAGES) * 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!check(area != MAP_FAILED, "THP: mmap 256 MiB anonymous"))
+		goto out;
+	{
+		/* 2 MiB-aligned start inside the mapping */
+		unsigned char *a = (unsigned char *)(((uintptr_t)area + (2 << 20) - 1) & ~(uintptr_t)((2 << 20) - 1));
+
+		check(madvise(a, npages * 4096, MADV_HUGEPAGE) == 0, "THP: MADV_HUGEPAGE");
+		pattern_fill(a, npages, seed);
+		claims_over_folios("anonymous THP", a, npages, seed, KPF_THP, false, offs, &thp_s);
+	}
+	munmap(area, (npages + FOLIO_PAGES) * 4096);
+	/* The cost of migrating a THP per one-page claim: the same claims over free pages. */
+	if (thp_s > 0) {
+		int fds[NR_UNALIGNED], nfd = 0, i;
+		double t0 = now_s(), free_s;
+
+		for (i = 0; i < NR_UNALIGNED; i++)
+			if (region_export(offs[i], 1, DMABUFD_REGION_ATTR_CACHED, 0, "free1",
+					  &fds[nfd], NULL) == 0)
+				nfd++;
+		free_s = now_s() - t0;
+		for (i = 0; i < nfd; i++)
+			close(fds[i]);
+		drain_events();
+		diag("cost: %d one-page EXPORTs inside THPs %.3fs, the same over free pages %.3fs"
+		     " (%d ok): %.1fx", NR_UNALIGNED, thp_s, free_s, nfd,
+		     free_s > 0 ? thp_s / free_s : 0);
+	}
+out:
+	write_str(thp, old);
+	write_str(defrag, old_defrag);
+}
+
+static void test_claims_pagecache(void)
+{
+	const char *dir = "/tmp/hugetmpfs", *path = "/tmp/hugetmpfs/fill";
+	u64 npages = MIB_PAGES(192), seed = 0xcac4e;
+	unsigned char *area;
+	int fd, r;
+
+	mkdir(dir, 0755);
+	r = mount("tmpfs", dir, "tmpfs", 0, "huge=always,size=256m") ? -errno : 0;
+	if (!check(r == 0, "page cache: tmpfs with huge=always mounted (%s)", r ? strerror(-r) : "ok"))
+		return;
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (!check(fd >= 0 && ftruncate(fd, (off_t)(npages * 4096)) == 0,
+		   "page cache: 192 MiB file on it"))
+		goto out;
+	area = mmap(NULL, npages * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (check(area != MAP_FAILED, "page cache: file mapped shared")) {
+		pattern_fill(area, npages, seed);
+		claims_over_folios("page cache (shmem THP)", area, npages, seed, KPF_THP, false,
+				   NULL, NULL);
+		munmap(area, npages * 4096);
+	}
+	close(fd);
+	unlink(path);
+out:
+	umount(dir);
+}
+
+/* Small-page page cache: one-page claims wherever the file's pages lie. */
+static void test_claims_small_pagecache(void)
+{
+	const char *dir = "/tmp/smalltmpfs", *path = "/tmp/smalltmpfs/fill";
+	u64 npages = MIB_PAGES(128), seed = 0x5a11, pg;
+	int fds[NR_UNALIGNED], nfd = 0, fd, r, tried = 0, nreserved = 0;
+	u64 reserved_off = 0;
+	unsigned char *area;
+
+	mkdir(dir, 0755);
+	r = mount("tmpfs", dir, "tmpfs", 0, "huge=never,size=192m") ? -errno : 0;
+	if (!check(r == 0, "small page cache: tmpfs with huge=never mounted (%s)",
+		   r ? strerror(-r) : "ok"))
+		return;
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (!check(fd >= 0 && ftruncate(fd, (off_t)(npages * 4096)) == 0,
+		   "small page cache: 128 MiB file on it"))
+		goto out;
+	area = mmap(NULL, npages * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (check(area != MAP_FAILED, "small page cache: file mapped shared")) {
+		pattern_fill(area, npages, seed);
+		for (pg = 13; pg < npages && tried < NR_UNALIGNED; pg += 397) {
+			u64 pfn = virt_pfn(area + pg * 4096), f = 0;
+
+			if (!pfn || pfn < info.base_pfn || pfn >= info.base_pfn + info.page_count)
+				continue;
+			if (reserved_block(pfn)) {
+				reserved_off = pfn - info.base_pfn;
+				nreserved++;
+				continue;
+			}
+			tried++;
+			r = region_export(pfn - info.base_pfn, 1, DMABUFD_REGION_ATTR_CACHED, 0,
+					  "small1", &fds[nfd], NULL);
+			if (r == 0)
+				nfd++;
+			else if (kpageflags(pfn, 1, &f) == 0)
+				diag("small page cache: EXPORT 1 page at %llu: %s (kpageflags %#llx)",
+				     pfn - info.base_pfn, strerror(-r), f);
+		}
+		check(tried == NR_UNALIGNED && nfd == tried,
+		      "small page cache: %d one-page EXPORTs under file pages succeed (%d ok)",
+		      tried, nfd);
+		check(pattern_bad(area, npages, seed) == 0, "small page cache: data intact");
+		/* Where the kernel cannot isolate the block, the error says why. */
+		if (nreserved) {
+			r = region_export(reserved_off, 1, DMABUFD_REGION_ATTR_CACHED, 0, "small1",
+					  &fds[nfd], NULL);
+			if (r == 0)
+				nfd++;
+			check(r == -EBUSY && klog_has("reserved page in the pageblocks isolated"),
+			      "small page cache: %d file pages lie in pageblocks with reserved pages;"
+			      " EXPORT of one is EBUSY, the kernel log says why (%s)", nreserved,
+			      strerror(-r));
+		}
+		for (r = 0; r < nfd; r++)
+			close(fds[r]);
+		drain_events();
+		munmap(area, npages * 4096);
+	}
+	close(fd);
+	unlink(path);
+out:
+	umount(dir);
+}
+
+/*
+ * In-use hugetlb pages (80 of a pool of 88: the first migrations take the
+ * pool's free pages, which leaves the old page free in the pool, in the
+ * range, for the module's next attempt to dissolve). The kernel migrates
+ * in-use 2 MiB hugetlb pages for alloc_contig_range(); where it does not,
+ * the EXPORT must fail with EBUSY and the kernel log say why.
+ */
+static void test_claims_hugetlb(void)
+{
+	const char *nr = "/proc/sys/vm/nr_hugepages";
+	u64 npages = 80 * FOLIO_PAGES, seed = 0x4b6e;
+	char old[32] = "0";
+	unsigned char *area;
+	int fd = open(nr, O_RDONLY | O_CLOEXEC), busy;
+	ssize_t n;
+
+	if (!check(fd >= 0, "hugetlb: %s present", nr))
+		return;
+	n = read(fd, old, sizeof(old) - 1);
+	close(fd);
+	old[n > 0 ? n : 0] = '\0';
+	if (!check(write_str(nr, "88") == 0, "hugetlb: nr_hugepages 88 (was %.*s)",
+		   (int)strcspn(old, "\n"), old))
+		return;
+	area = mmap(NULL, npages * 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (check(area != MAP_FAILED, "hugetlb: mmap 80 huge pages MAP_HUGETLB")) {
+		pattern_fill(area, npages, seed);
+		busy = claims_over_folios("hugetlb", area, npages, seed, KPF_HUGE, true, NULL, NULL);
+		diag("hugetlb: %d claims failed with EBUSY", busy);
+		munmap(area, npages * 4096);
+	}
+	old[strcspn(old, "\n")] = '\0';
+	write_str(nr, old);
+}
+
+static void test_claims_large_folios(void)
+{
+	test_claims_thp();
+	test_claims_pagecache();
+	test_claims_small_pagecache();
+	test_claims_hugetlb();
 }
 
 static int open_vgem(void)
@@ -1505,8 +2012,10 @@ static void test_revoke(void)
 	drain_events();
 }
 
-int main(void)
+/* Usage: dmabufd-vm-region-test [claims]: "claims" runs only the claims over large folios. */
+int main(int argc, char **argv)
 {
+	bool only_claims = argc > 1 && strcmp(argv[1], "claims") == 0;
 	double t0 = now_s();
 	int r;
 
@@ -1533,7 +2042,12 @@ int main(void)
 	diag("region: base PFN %#llx, %llu MiB, max buffer %llu pages",
 	     info.base_pfn, info.page_count / 256, info.max_buffer_pages);
 	attrs_consistent("at start");
+	if (only_claims) {
+		test_claims_large_folios();
+		goto out;
+	}
 	test_migration_on_request();
+	test_claims_large_folios();
 	test_uapi();
 	test_contiguity_and_import();
 	test_attributes();
@@ -1548,6 +2062,7 @@ int main(void)
 	test_revoke();
 	test_restart();
 	test_random();
+out:
 	diag("region tests took %.1fs, %d failures", now_s() - t0, failures);
 	puts("# done");
 	return failures ? 1 : 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Backend probing (issue 5) and the consumer-device constraints of an Alloc.
+ * Backend probing (which backends this machine offers, in which order) and
+ * the consumer-device constraints of an Alloc.
  *
  * Probing: the daemon tries backends in an order (default kmod, dma-heap,
  * udmabuf, memfd; [daemon] backends = ... changes it and restricts the set,

@@ -30,7 +30,7 @@ struct backend_caps {
 	 * deferred_release (kmod): a buffer's pages stay in use after
 	 * release() until every fd/mmap/attachment of it is gone, which the
 	 * backend reports through handle_events(). The server then keeps the
-	 * placement at release and unplaces it on the event (backend_events.c).
+	 * placement at release and unplaces it on the event (backend/events.c).
 	 */
 	bool deferred_release;
 	/* Revoke (docs/SHARING.md) takes a buffer's memory back from every
@@ -47,7 +47,7 @@ struct backend_live_buffer {
 	const char *label;
 };
 
-/* Callbacks of the server for events-capable backends (backend_events.c). */
+/* Callbacks of the server for events-capable backends (backend/events.c). */
 struct backend_sink {
 	void *ctx;
 	/*
@@ -74,7 +74,8 @@ struct backend_sink {
 struct backend_options {
 	uint64_t capacity;      /* bytes; 0 = the backend's default */
 	/* dma-heap: comma-separated heap names (NULL = none) configured as
-	 * contiguous (CMA), write-combine or uncached (issue 5). */
+	 * contiguous (CMA), write-combine or uncached: the kernel does not
+	 * say which heap gives what. */
 	const char *heaps_contiguous;
 	const char *heaps_writecombine;
 	const char *heaps_uncached;
@@ -176,8 +177,8 @@ struct backend {
 };
 
 extern const struct backend_ops memfd_backend_ops;
-extern const struct backend_ops dmaheap_backend_ops;  /* backend_dmaheap.c */
-extern const struct backend_ops udmabuf_backend_ops;  /* backend_udmabuf.c */
+extern const struct backend_ops dmaheap_backend_ops;  /* backend/dmaheap.c */
+extern const struct backend_ops udmabuf_backend_ops;  /* backend/udmabuf.c */
 extern const struct backend_ops kmod_backend_ops;
 
 /**

@@ -10,7 +10,7 @@
  * clients may still hold fds and mappings, so the pages, and the region
  * placement, are free only when the module queues a RELEASED event for the
  * buffer. caps.deferred_release tells the server to keep the placement at
- * release; handle_events() reports the RELEASED ranges (backend_events.c
+ * release; handle_events() reports the RELEASED ranges (backend/events.c
  * unplaces them). An OVERFLOW event (lost records) is answered by
  * re-reading LIST: every range we wait for that LIST no longer shows is
  * released.
@@ -30,7 +30,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../include/uapi/dmabufd-region.h"
+#include "../../include/uapi/dmabufd-region.h"
 #include "backend.h"
 #include "log.h"
 #include "macros.h"
@@ -247,7 +247,7 @@ static int kmod_migrate(struct backend *b, struct buffer *buf, uint64_t new_offs
  * calls release(), which closes our fd and makes the entry PENDING; the
  * event, read on the next loop turn, unplaces the range as for any release.
  * Orphans (adopted from an earlier daemon) are refused: the server's
- * release path does not forget orphans (backend_events.c does, at their
+ * release path does not forget orphans (backend/events.c does, at their
  * RELEASED event), so revoking one would leave a dangling entry.
  * Return: 0; -EOPNOTSUPP (module without CAP_REVOKE, or an orphan); -EBUSY
  * (a device has it mapped for DMA, or the kernel vmapped it); -ENOENT
@@ -430,7 +430,7 @@ static bool kpf_unusable(uint64_t f)
  * minus live buffers) so that the server never places a buffer there:
  * without this every placement over them costs an EXPORT answered -EBUSY,
  * and small buffers placed next to a large reserved block exhaust the
- * server's re-placements (PLACEMENT_RETRIES in requests.c).
+ * server's re-placements (PLACEMENT_RETRIES in alloc.c).
  * Best effort: without /proc/kpageflags nothing is reported.
  */
 static void kmod_report_unusable(struct kmod_backend *k, const struct backend_sink *sink)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pre-zeroed buffer pools (issue 10).
+ * Pre-zeroed buffer pools: an Alloc should not wait for the kernel to zero
+ * its pages.
  *
  * The kernel zeroes every new page on the thread that first touches it. A
  * pool moves that work off the request path: a worker thread makes buffers

@@ -22,11 +22,16 @@
 
 #include <event2/event.h>
 
+#include "events.h"
+
+#include "clock.h"
 #include "log.h"
-#include "server.h"
+#include "placement.h"
+#include "region.h"
+#include "share.h"
 
 /*
- * Several backends may be active (issue 5): each deferred-release backend
+ * Several backends may be active: each deferred-release backend
  * has its own sink whose ctx is its struct server_backend, so a release
  * event frees the range in that backend's region only.
  */
@@ -150,15 +155,4 @@ void sb_events_finish(struct server_backend *sb)
 			free(b);
 		}
 	}
-}
-
-int server_backend_events_init(struct server *s)
-{
-	return sb_events_init(&s->backends[0]);
-}
-
-void server_backend_events_finish(struct server *s)
-{
-	for (unsigned i = 0; i < s->nbackends; i++)
-		sb_events_finish(&s->backends[i]);
 }

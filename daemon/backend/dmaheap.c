@@ -18,7 +18,7 @@
  * -EOPNOTSUPP.
  *
  * With --pool-budget, CACHED non-contiguous requests are served from a
- * pre-zeroed pool (pool.h, issue 10) when the heap they go to is not
+ * pre-zeroed pool (pool.h: zeroing off the request path) when the heap they go to is not
  * contiguous (the "system" heap): a dma-heap buffer's pages are allocated
  * and zeroed by the kernel inside DMA_HEAP_IOCTL_ALLOC (system_heap.c
  * allocates with __GFP_ZERO) and its mmap maps them all, so the pool's

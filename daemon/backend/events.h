@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server side of backends with deferred release (events.c).
+ *
+ * sb_events_init() - adopt @sb's live buffers (rebuild) and watch its
+ * event fd; a no-op for backends without events. Return: 0; -ENOMEM;
+ * negative errno of rebuild.
+ *
+ * sb_events_finish() - stop watching and free @sb's orphans.
+ */
+#ifndef DMABUFD_BACKEND_EVENTS_H
+#define DMABUFD_BACKEND_EVENTS_H
+
+#include "types.h"
+
+int sb_events_init(struct server_backend *sb);
+void sb_events_finish(struct server_backend *sb);
+
+#endif
