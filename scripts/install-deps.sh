@@ -40,10 +40,17 @@ X11_PKGS="xvfb x11-apps x11-utils netpbm"
 # that installs them.
 DEB_PKGS="debhelper dh-dkms dkms lintian systemd jq scdoc libgstreamer1.0-dev
 libgstreamer-plugins-base1.0-dev"
+# The second clip of tests/gst/test_gst_faithful.c (other chroma siting than
+# cityCC0.mpg): xine-ui's visuals/default.mpv, an MPEG-1 video elementary
+# stream, 384x288, 500 KB. Taken out of the package (1.7 MB) without
+# installing it: xine-ui would pull 29 packages for a player we never run.
+# Fetched with --test (the tests need it, the demo does not).
+CLIP2=/usr/local/share/dmabufd-test/xine-default.mpv
 want="$PKGS"
+clip2=0
 for arg in "$@"; do
 	case "$arg" in
-	--test) want="$want $TEST_PKGS $X11_PKGS" ;;
+	--test) want="$want $TEST_PKGS $X11_PKGS"; clip2=1 ;;
 	--gst) want="$want $GST_PKGS" ;;
 	--x11) want="$want $X11_PKGS" ;;
 	--deb) want="$want $DEB_PKGS" ;;
@@ -71,3 +78,16 @@ fi
 case " $want " in
 *" nodejs "*) "$(dirname "$0")/check-duplicates.sh" --install ;;
 esac
+if [ "$clip2" = 1 ] && [ ! -s "$CLIP2" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: $CLIP2 missing (run as root)" >&2
+		exit 1
+	fi
+	tmp=$(mktemp -d)
+	chown _apt "$tmp" 2>/dev/null || true # apt-get download writes as _apt
+	(cd "$tmp" && apt-get download -q xine-ui) || { apt-get update -q && (cd "$tmp" && apt-get download -q xine-ui); }
+	mkdir -p "$(dirname "$CLIP2")"
+	dpkg-deb --fsys-tarfile "$tmp"/xine-ui_*.deb | tar -xO ./usr/share/xine/visuals/default.mpv > "$CLIP2.tmp"
+	mv "$CLIP2.tmp" "$CLIP2"
+	rm -rf "$tmp"
+fi

@@ -20,6 +20,22 @@ void dbfr_header_init(struct dbfr_header *h, enum dbfr_type type, size_t size)
 	h->reserved = 0;
 }
 
+ssize_t dbfr_caps_init(struct dbfr_caps *m, const char *caps)
+{
+	size_t len = strlen(caps) + 1;
+
+	if (len < 2)
+		return -EINVAL;
+	if (len > DBFR_MAX_CAPS)
+		return -E2BIG;
+	dbfr_header_init(&m->h, DBFR_CAPS, sizeof(*m) + len);
+	m->length = (uint32_t)len;
+	m->reserved = 0;
+	memcpy(m->caps, caps, len);
+	return (ssize_t)(sizeof(*m) + len);
+}
+
+/* Fixed size of a message type; for CAPS, the size without the string. */
 static size_t dbfr_type_size(int type)
 {
 	switch (type) {
@@ -31,6 +47,8 @@ static size_t dbfr_type_size(int type)
 		return sizeof(struct dbfr_header);
 	case DBFR_RELEASE:
 		return sizeof(struct dbfr_release);
+	case DBFR_CAPS:
+		return sizeof(struct dbfr_caps);
 	default:
 		return 0;
 	}
@@ -49,7 +67,18 @@ int dbfr_check(const void *msg, size_t len, int type)
 	if (h.version != DBFR_VERSION)
 		return -EPROTONOSUPPORT;
 	want = dbfr_type_size(h.type);
-	if (!want || h.size != len || len != want || (type && h.type != type))
+	if (!want || h.size != len || (type && h.type != type))
+		return -EBADMSG;
+	if (h.type == DBFR_CAPS) {
+		const struct dbfr_caps *c = msg;
+
+		if (len <= want || len > DBFR_MAX_MESSAGE || c->length != len - want ||
+		    c->length < 2 || c->reserved != 0 || c->caps[c->length - 1] != '\0' ||
+		    memchr(c->caps, '\0', c->length - 1))
+			return -EBADMSG;
+		return h.type;
+	}
+	if (len != want)
 		return -EBADMSG;
 	return h.type;
 }
@@ -59,7 +88,8 @@ int dbfr_frame_check(const struct dbfr_frame *f)
 	unsigned p;
 
 	if (f->num_planes < 1 || f->num_planes > DBFR_MAX_PLANES || f->width == 0 ||
-	    f->height == 0)
+	    f->height == 0 || f->frame_size == 0 || f->frame_offset > f->size ||
+	    f->frame_size > f->size - f->frame_offset)
 		return -EBADMSG;
 	for (p = 0; p < f->num_planes; p++) {
 		uint64_t end;
@@ -69,7 +99,7 @@ int dbfr_frame_check(const struct dbfr_frame *f)
 		/* 32-bit fields: the products fit in 64 bits. */
 		end = (uint64_t)f->offsets[p] + (uint64_t)f->strides[p] * (f->rows[p] - 1) +
 		      f->row_bytes[p];
-		if (end > f->size)
+		if (f->offsets[p] < f->frame_offset || end > f->frame_offset + f->frame_size)
 			return -EBADMSG;
 	}
 	return 0;

@@ -10,6 +10,9 @@
  * each starting with struct dbfr_header {magic, version, type, size}.
  *
  *   sink -> consumer  DBFR_HELLO    once, right after accept
+ *   sink -> consumer  DBFR_CAPS     the negotiated caps, before the first
+ *                                   FRAME and before the first FRAME after
+ *                                   they changed
  *   sink -> consumer  DBFR_FRAME    one per published frame, with exactly
  *                                   one fd (SCM_RIGHTS): the frame's buffer
  *   sink -> consumer  DBFR_EOS      end of stream; the sink closes next
@@ -23,8 +26,18 @@
  * the buffer's daemon accounting belongs to the producer.
  *
  * Validation: either side drops the connection on a message of the wrong
- * size, magic, version or type, a FRAME without exactly one fd, or a
- * RELEASE of a frame it does not hold.
+ * size, magic, version or type, a FRAME without exactly one fd, a FRAME
+ * before any CAPS, or a RELEASE of a frame it does not hold.
+ *
+ * End of stream: the sink sends EOS and closes. If RELEASEs were still
+ * unread at its end when it closed, the kernel reports ECONNRESET to the
+ * consumer before the messages still queued for it (the last FRAMEs, the
+ * EOS): a consumer keeps reading after ECONNRESET, and only end of file
+ * without an EOS means the producer went away.
+ *
+ * Versions: 1 had no CAPS and no frame_offset/frame_size; 2 adds them.
+ * Both sides speak exactly one version; a peer of another version is
+ * refused (-EPROTONOSUPPORT) at its first message.
  */
 #ifndef DMABUFD_DBFR_H
 #define DMABUFD_DBFR_H
@@ -34,15 +47,16 @@
 #include <stdint.h>
 
 #define DBFR_MAGIC 0x52464244u /* "DBFR" in little-endian memory order */
-#define DBFR_VERSION 1u
+#define DBFR_VERSION 2u
 #define DBFR_MAX_PLANES 4
-/** Largest message, bytes (a FRAME). */
-#define DBFR_MAX_MESSAGE 256
+/** Largest message, bytes (a CAPS with the longest caps string). */
+#define DBFR_MAX_MESSAGE 4096
 
 enum dbfr_type {
 	DBFR_HELLO = 1,
 	DBFR_FRAME = 2,
 	DBFR_EOS = 3,
+	DBFR_CAPS = 4,
 	DBFR_RELEASE = 16,
 };
 
@@ -77,6 +91,8 @@ struct dbfr_frame {
 	uint64_t duration_ns;  /* ns; UINT64_MAX: none */
 	uint64_t buffer_id;    /* dmabufd buffer id (dmabufctl list) */
 	uint64_t size;         /* bytes of the buffer behind the fd */
+	uint64_t frame_offset; /* the frame's bytes inside the buffer: what */
+	uint64_t frame_size;   /* the producer's GstBuffer spans (<= size) */
 	uint64_t modifier;     /* DRM format modifier (DRM_FORMAT_MOD_LINEAR) */
 	uint32_t width, height;   /* pixels */
 	uint32_t fourcc;          /* DRM fourcc (<drm_fourcc.h>); 0 if none */
@@ -90,6 +106,23 @@ struct dbfr_frame {
 	uint32_t reserved;
 };
 
+/*
+ * DBFR_CAPS: the caps the sink negotiated with upstream, as
+ * gst_caps_to_string() prints them (colorimetry, chroma-site,
+ * pixel-aspect-ratio, framerate, HDR mastering-display-info and
+ * content-light-level when upstream set them). Variable size: the header's
+ * size is offsetof(caps) + length; caps[length - 1] is the only NUL.
+ */
+struct dbfr_caps {
+	struct dbfr_header h;
+	uint32_t length;       /* bytes of caps[], NUL included, >= 2 */
+	uint32_t reserved;
+	char caps[];
+};
+
+/** Most bytes of a caps string in DBFR_CAPS, NUL included. */
+#define DBFR_MAX_CAPS (DBFR_MAX_MESSAGE - sizeof(struct dbfr_caps))
+
 struct dbfr_release {
 	struct dbfr_header h;
 	uint64_t seq;
@@ -99,18 +132,30 @@ struct dbfr_release {
 void dbfr_header_init(struct dbfr_header *h, enum dbfr_type type, size_t size);
 
 /**
+ * dbfr_caps_init() - build a CAPS message carrying @caps.
+ * @m: at least DBFR_MAX_MESSAGE bytes
+ * @caps: the caps string, NUL-terminated
+ * Return: the message's size in bytes (> 0); -E2BIG when @caps needs more
+ * than DBFR_MAX_CAPS bytes; -EINVAL when it is empty.
+ */
+ssize_t dbfr_caps_init(struct dbfr_caps *m, const char *caps);
+
+/**
  * dbfr_check() - validate a received message.
  * @msg: the datagram, @len bytes
  * @type: the type the caller expects at this point, or 0 for any
  * Return: the message type (> 0); -EBADMSG (short, wrong magic/size/type
- * or reserved field set); -EPROTONOSUPPORT (other version).
+ * or reserved field set; a CAPS whose length disagrees with the size or
+ * whose string is not NUL-terminated exactly at its end);
+ * -EPROTONOSUPPORT (other version).
  */
 int dbfr_check(const void *msg, size_t len, int type);
 
 /**
  * dbfr_frame_check() - a FRAME's layout fits its buffer.
- * Checks num_planes, and that every plane's rows * stride (last row:
- * row_bytes) lies inside @size, without overflow, and row_bytes <= stride.
+ * Checks num_planes, that frame_offset + frame_size lies inside size, and
+ * that every plane's rows * stride (last row: row_bytes) lies inside the
+ * frame, without overflow, and row_bytes <= stride.
  * Return: 0 or -EBADMSG.
  */
 int dbfr_frame_check(const struct dbfr_frame *f);

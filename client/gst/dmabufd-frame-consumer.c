@@ -135,6 +135,7 @@ struct consumer {
 	int sock;
 	unsigned long frames, mismatches;
 	bool hello;
+	bool have_caps;
 };
 
 /* Return: EXIT_OK, or the exit code after the usage text. */
@@ -221,13 +222,18 @@ static int receive_frames(struct consumer *k)
 		union {
 			struct dbfr_hello hello;
 			struct dbfr_frame frame;
+			struct dbfr_caps caps;
 			char raw[DBFR_MAX_MESSAGE];
 		} m;
 		int fd = -1, type, ret;
 		ssize_t n;
 
 		n = dbfr_recv(k->sock, &m, sizeof(m), &fd, 0);
-		if (n == 0 || n == -ECONNRESET) {
+		/* ECONNRESET: the producer closed with RELEASEs unread; its
+		 * last messages are still queued behind the error. */
+		if (n == -ECONNRESET)
+			continue;
+		if (n == 0) {
 			fprintf(stderr, "consumer: producer gone without EOS after %lu frames\n",
 				k->frames);
 			return EXIT_GONE;
@@ -253,7 +259,17 @@ static int receive_frames(struct consumer *k)
 			break;
 		case DBFR_EOS:
 			return EXIT_OK;
+		case DBFR_CAPS:
+			k->have_caps = true;
+			if (!k->quiet)
+				printf("consumer: caps %s\n", m.caps.caps);
+			break;
 		default: /* DBFR_FRAME */
+			if (!k->have_caps) {
+				fprintf(stderr, "consumer: protocol error (frame before caps)\n");
+				close(fd);
+				return EXIT_PROTOCOL;
+			}
 			ret = handle_frame(k, &m.frame, fd);
 			if (ret)
 				return ret;

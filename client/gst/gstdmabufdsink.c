@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libdrm/drm_fourcc.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -51,6 +52,8 @@ GST_DEBUG_CATEGORY_STATIC(dmabufd_sink_debug);
 /* Pool buffers beyond the ring: one being rendered by upstream, one being
  * handed to the sink, one queued between them. */
 #define POOL_EXTRA 3
+/* How long the EOS message may wait for room in a consumer's socket. */
+#define EOS_SEND_TIMEOUT_MS 2000
 
 enum {
 	PROP_0,
@@ -81,6 +84,7 @@ struct ring_slot {
 struct consumer {
 	int fd;           /* -1: unused */
 	GstPollFD pfd;
+	guint caps_gen;   /* the sink's caps_gen it was last sent; 0: none */
 };
 
 struct _GstDmabufdSink {
@@ -105,6 +109,8 @@ struct _GstDmabufdSink {
 	GstAllocator *allocator;     /* GstDmabufdAllocator, from start() */
 	GstVideoInfo info;
 	gboolean have_info;
+	gchar *caps_str;             /* negotiated caps, sent to consumers */
+	guint caps_gen;              /* bumped by every set_caps, from 1 */
 	GstBufferPool *copy_pool;    /* for frames not in dmabufd memory */
 	GstBufferPool *proposed_pool;/* last pool proposed upstream (for stats) */
 	guint pools_allocated;       /* frames allocated by earlier pools */
@@ -188,6 +194,7 @@ static void consumers_accept(GstDmabufdSink *self)
 			continue;
 		}
 		self->consumers[i].fd = fd;
+		self->consumers[i].caps_gen = 0;
 		gst_poll_fd_init(&self->consumers[i].pfd);
 		self->consumers[i].pfd.fd = fd;
 		gst_poll_add_fd(self->poll, &self->consumers[i].pfd);
@@ -264,6 +271,29 @@ static int consumers_wait(GstDmabufdSink *self)
 	return 0;
 }
 
+/* The EOS is the one message a consumer must not miss (without it, the
+ * closed connection reads as a producer that went away): when a
+ * consumer's socket is full, wait a bounded time for room. */
+static int send_waiting(int fd, const void *msg, size_t len, int timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		gint64 left;
+		int r;
+
+		r = dbfr_send(fd, msg, len, -1, MSG_DONTWAIT);
+		if (r != -EAGAIN)
+			return r;
+		left = (deadline - g_get_monotonic_time()) / 1000;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
 static void consumers_send_eos(GstDmabufdSink *self)
 {
 	struct dbfr_header eos;
@@ -272,8 +302,9 @@ static void consumers_send_eos(GstDmabufdSink *self)
 	dbfr_header_init(&eos, DBFR_EOS, sizeof(eos));
 	for (i = 0; i < MAX_CONSUMERS; i++)
 		if (self->consumers[i].fd >= 0 &&
-		    dbfr_send(self->consumers[i].fd, &eos, sizeof(eos), -1, MSG_DONTWAIT) < 0)
-			consumer_drop(self, i, "send failed");
+		    send_waiting(self->consumers[i].fd, &eos, sizeof(eos),
+				 EOS_SEND_TIMEOUT_MS) < 0)
+			consumer_drop(self, i, "EOS send failed");
 }
 
 static gboolean listen_start(GstDmabufdSink *self, const gchar *path)
@@ -374,6 +405,11 @@ static gboolean gst_dmabufd_sink_stop(GstBaseSink *bsink)
 	GstDmabufdSink *self = GST_DMABUFD_SINK(bsink);
 	guint i;
 
+	/* Read the releases still queued first: a socket closed with unread
+	 * messages makes the consumer's next read fail with ECONNRESET. */
+	for (i = 0; i < MAX_CONSUMERS; i++)
+		if (self->consumers[i].fd >= 0)
+			consumer_read(self, i);
 	for (i = 0; i < MAX_CONSUMERS; i++)
 		consumer_drop(self, i, "sink stopped");
 	for (i = 0; i < MAX_RING; i++) {
@@ -396,6 +432,7 @@ static gboolean gst_dmabufd_sink_stop(GstBaseSink *bsink)
 		self->poll = NULL;
 	}
 	self->have_info = FALSE;
+	g_clear_pointer(&self->caps_str, g_free);
 	return TRUE;
 }
 
@@ -483,8 +520,21 @@ static gboolean gst_dmabufd_sink_set_caps(GstBaseSink *bsink, GstCaps *caps)
 	GstDmabufdSink *self = GST_DMABUFD_SINK(bsink);
 	GstVideoInfo info;
 
+	gchar *str;
+
 	if (!gst_video_info_from_caps(&info, caps))
 		return FALSE;
+	str = gst_caps_to_string(caps);
+	if (strlen(str) + 1 > DBFR_MAX_CAPS) {
+		GST_ELEMENT_ERROR(self, STREAM, FORMAT, (NULL),
+				  ("caps too long for the consumers (%zu bytes, at most %zu): %s",
+				   strlen(str) + 1, (size_t)DBFR_MAX_CAPS, str));
+		g_free(str);
+		return FALSE;
+	}
+	g_free(self->caps_str);
+	self->caps_str = str;
+	self->caps_gen++;
 	self->info = info;
 	self->have_info = TRUE;
 	drop_pool(&self->copy_pool); /* recreated on demand with the new caps */
@@ -545,6 +595,7 @@ static int frame_describe(GstDmabufdSink *self, GstBuffer *buf, guint64 seq, gbo
 	const GstVideoInfo *info = &self->info;
 	GstMemory *root = mem;
 	guint p, n = GST_VIDEO_INFO_N_PLANES(info);
+	guint64 end = 0;
 
 	while (root->parent)
 		root = root->parent;
@@ -557,6 +608,7 @@ static int frame_describe(GstDmabufdSink *self, GstBuffer *buf, guint64 seq, gbo
 	f->duration_ns = GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf) : UINT64_MAX;
 	gst_dmabufd_memory_get_id(mem, &f->buffer_id);
 	f->size = root->maxsize;
+	f->frame_offset = mem->offset;
 	f->modifier = DRM_FORMAT_MOD_LINEAR;
 	f->width = GST_VIDEO_INFO_WIDTH(info);
 	f->height = GST_VIDEO_INFO_HEIGHT(info);
@@ -571,13 +623,39 @@ static int frame_describe(GstDmabufdSink *self, GstBuffer *buf, guint64 seq, gbo
 		f->offsets[p] = (uint32_t)(mem->offset + off);
 		f->strides[p] = (uint32_t)stride;
 		f->row_bytes[p] = gst_dmabufd_plane_row_bytes(info, p, &f->rows[p]);
+		end = MAX(end, (guint64)off + (guint64)f->strides[p] * f->rows[p]);
 	}
+	/* The frame ends with its last plane's last row: the pool's buffers
+	 * may be larger (a framebuffer's size is rounded to pages). */
+	f->frame_size = MIN(end, (guint64)mem->size);
 	g_strlcpy(f->format, gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(info)),
 		  sizeof(f->format));
 	f->flags = (dinfo->dmabuf ? DBFR_FRAME_DMABUF : 0) | (copied ? DBFR_FRAME_COPIED : 0);
 	if (dbfr_frame_check(f) < 0)
 		return -1;
 	return gst_fd_memory_get_fd(mem);
+}
+
+/* Sends the current caps to consumer @idx unless it has them. */
+static int consumer_send_caps(GstDmabufdSink *self, guint idx)
+{
+	struct consumer *c = &self->consumers[idx];
+	union {
+		struct dbfr_caps caps;
+		char raw[DBFR_MAX_MESSAGE];
+	} m;
+	ssize_t len;
+	int r;
+
+	if (c->caps_gen == self->caps_gen)
+		return 0;
+	len = dbfr_caps_init(&m.caps, self->caps_str);
+	if (len < 0)
+		return (int)len;
+	r = dbfr_send(c->fd, &m, (size_t)len, -1, MSG_DONTWAIT);
+	if (r == 0)
+		c->caps_gen = self->caps_gen;
+	return r;
 }
 
 static struct ring_slot *ring_free_slot(GstDmabufdSink *self)
@@ -623,7 +701,9 @@ static GstFlowReturn publish(GstDmabufdSink *self, GstBuffer *frame, guint64 seq
 
 		if (self->consumers[i].fd < 0)
 			continue;
-		r = dbfr_send(self->consumers[i].fd, &f, sizeof(f), fd, MSG_DONTWAIT);
+		r = consumer_send_caps(self, i);
+		if (r == 0)
+			r = dbfr_send(self->consumers[i].fd, &f, sizeof(f), fd, MSG_DONTWAIT);
 		if (r == 0)
 			holders |= 1u << i;
 		else if (r == -EAGAIN)
@@ -816,6 +896,7 @@ static void gst_dmabufd_sink_finalize(GObject *object)
 	g_free(self->socket_path);
 	g_free(self->consumer_socket);
 	g_free(self->label);
+	g_free(self->caps_str);
 	G_OBJECT_CLASS(gst_dmabufd_sink_parent_class)->finalize(object);
 }
 

@@ -6,9 +6,18 @@
  * (frame-ring protocol, client/gst/dbfr.h) and pushes them downstream
  * without copying: each buffer's memory wraps the received fd
  * (gst_dmabuf_allocator_alloc(), so gst_is_dmabuf_memory() holds) and a
- * GstVideoMeta carries the producer's plane offsets and strides. When the
- * last reference to that memory goes, the frame is released to the
- * producer, which may then reuse the buffer.
+ * GstVideoMeta carries the producer's plane offsets and strides, and the
+ * buffer's size is the frame's (the producer's GstBuffer), not the whole
+ * page-rounded allocation. When the last reference to that memory goes,
+ * the frame is released to the producer, which may then reuse the buffer.
+ *
+ * Caps: exactly those the producer negotiated (colorimetry, chroma-site,
+ * pixel-aspect-ratio, framerate, HDR metadata: the CAPS message), with the
+ * memory:DMABuf caps feature when the producer's fds are dma-bufs and
+ * downstream asks for that feature by name (a dma-buf importer), else
+ * system memory (the same dma-buf memories, mapped by the CPU).
+ * Downstream that accepts any feature (videoconvert, fakesink) gets system
+ * memory, which it can map.
  *
  * Example (in a second process):
  *   gst-launch-1.0 dmabufdsrc socket-path=/tmp/frames ! videoconvert ! autovideosink
@@ -67,13 +76,18 @@ struct _GstDmabufdSrc {
 	GstPoll *poll;
 	GstPollFD pfd;
 	GstAllocator *allocator; /* the stock GstDmaBufAllocator */
-	GstVideoInfo info;
-	gboolean have_caps;
+	GstCaps *producer_caps;  /* last CAPS message, system memory; NULL: none;
+				  * replaced under the object lock (caps
+				  * queries read it from other threads) */
+	GstVideoInfo info;       /* of producer_caps */
+	gboolean caps_pending;   /* producer_caps not yet set on the pad */
+	gboolean dmabuf;         /* the producer's fds are dma-bufs (HELLO) */
 	gboolean hello;
 };
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
-	"src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("video/x-raw"));
+	"src", GST_PAD_SRC, GST_PAD_ALWAYS,
+	GST_STATIC_CAPS("video/x-raw; video/x-raw(" GST_CAPS_FEATURE_MEMORY_DMABUF ")"));
 
 G_DEFINE_TYPE(GstDmabufdSrc, gst_dmabufd_src, GST_TYPE_PUSH_SRC)
 GST_ELEMENT_REGISTER_DEFINE(dmabufdsrc, "dmabufdsrc", GST_RANK_NONE, GST_TYPE_DMABUFD_SRC)
@@ -146,7 +160,11 @@ static gboolean gst_dmabufd_src_start(GstBaseSrc *bsrc)
 	gst_poll_add_fd(self->poll, &self->pfd);
 	gst_poll_fd_ctl_read(self->poll, &self->pfd, TRUE);
 	self->allocator = gst_dmabuf_allocator_new();
-	self->have_caps = FALSE;
+	GST_OBJECT_LOCK(self);
+	gst_clear_caps(&self->producer_caps);
+	self->dmabuf = FALSE;
+	GST_OBJECT_UNLOCK(self);
+	self->caps_pending = FALSE;
 	self->hello = FALSE;
 	return TRUE;
 }
@@ -163,6 +181,9 @@ static gboolean gst_dmabufd_src_stop(GstBaseSrc *bsrc)
 	conn_unref(self->conn);
 	self->conn = NULL;
 	gst_clear_object(&self->allocator);
+	GST_OBJECT_LOCK(self);
+	gst_clear_caps(&self->producer_caps);
+	GST_OBJECT_UNLOCK(self);
 	return TRUE;
 }
 
@@ -184,30 +205,156 @@ static gboolean gst_dmabufd_src_unlock_stop(GstBaseSrc *bsrc)
 	return TRUE;
 }
 
-/* Caps for @f; sets them downstream when they changed. */
-static gboolean update_caps(GstDmabufdSrc *self, const struct dbfr_frame *f)
+/* Whether @peer names memory:DMABuf explicitly (not through ANY) in a
+ * structure that can take @dma. */
+static gboolean peer_wants_dmabuf(GstCaps *peer, GstCaps *dma)
 {
-	GstVideoFormat fmt = gst_video_format_from_string(f->format);
-	GstVideoInfo info;
-	GstCaps *caps;
-	gboolean ok;
+	guint i;
 
-	if (fmt == GST_VIDEO_FORMAT_UNKNOWN || f->width > G_MAXINT || f->height > G_MAXINT ||
-	    !gst_video_info_set_format(&info, fmt, f->width, f->height) ||
-	    GST_VIDEO_INFO_N_PLANES(&info) != f->num_planes)
-		return FALSE;
-	if (self->have_caps && GST_VIDEO_INFO_FORMAT(&self->info) == fmt &&
-	    GST_VIDEO_INFO_WIDTH(&self->info) == (gint)f->width &&
-	    GST_VIDEO_INFO_HEIGHT(&self->info) == (gint)f->height)
-		return TRUE;
-	caps = gst_video_info_to_caps(&info);
-	ok = gst_base_src_set_caps(GST_BASE_SRC(self), caps);
-	gst_caps_unref(caps);
-	if (ok) {
-		self->info = info;
-		self->have_caps = TRUE;
+	for (i = 0; peer && i < gst_caps_get_size(peer); i++) {
+		GstCapsFeatures *f = gst_caps_get_features(peer, i);
+		GstCaps *one;
+		gboolean ok;
+
+		if (!f || gst_caps_features_is_any(f) ||
+		    !gst_caps_features_contains(f, GST_CAPS_FEATURE_MEMORY_DMABUF))
+			continue;
+		one = gst_caps_copy_nth(peer, i);
+		ok = gst_caps_can_intersect(one, dma);
+		gst_caps_unref(one);
+		if (ok)
+			return TRUE;
 	}
+	return FALSE;
+}
+
+/* The producer's caps with the memory feature downstream should get. */
+static GstCaps *choose_caps(GstDmabufdSrc *self)
+{
+	GstPad *pad = GST_BASE_SRC_PAD(self);
+	GstCaps *sys = gst_caps_copy(self->producer_caps);
+	GstCaps *dma, *peer;
+
+	if (!self->dmabuf)
+		return sys;
+	dma = gst_caps_copy(sys);
+	gst_caps_set_features_simple(dma,
+		gst_caps_features_new_single(GST_CAPS_FEATURE_MEMORY_DMABUF));
+	peer = gst_pad_peer_query_caps(pad, NULL);
+	if (peer_wants_dmabuf(peer, dma) ||
+	    (!gst_pad_peer_query_accept_caps(pad, sys) && gst_pad_peer_query_accept_caps(pad, dma))) {
+		gst_clear_caps(&peer);
+		gst_caps_unref(sys);
+		return dma;
+	}
+	gst_clear_caps(&peer);
+	gst_caps_unref(dma);
+	return sys;
+}
+
+/* Sets the producer's caps on the pad (with the chosen memory feature)
+ * unless the pad has them already. */
+static gboolean apply_caps(GstDmabufdSrc *self)
+{
+	GstCaps *caps = choose_caps(self);
+	GstCaps *cur = gst_pad_get_current_caps(GST_BASE_SRC_PAD(self));
+	gboolean ok = TRUE;
+
+	if (!cur || !gst_caps_is_equal(cur, caps)) {
+		GST_INFO_OBJECT(self, "caps %" GST_PTR_FORMAT, caps);
+		ok = gst_base_src_set_caps(GST_BASE_SRC(self), caps);
+	}
+	gst_clear_caps(&cur);
+	gst_caps_unref(caps);
+	if (ok)
+		self->caps_pending = FALSE;
 	return ok;
+}
+
+/* Before the producer's caps are known there is nothing to negotiate:
+ * they come with the first frame. Later (a RECONFIGURE from downstream)
+ * the same caps are chosen again, possibly with another memory feature. */
+static gboolean gst_dmabufd_src_negotiate(GstBaseSrc *bsrc)
+{
+	GstDmabufdSrc *self = GST_DMABUFD_SRC(bsrc);
+
+	if (!self->producer_caps)
+		return TRUE;
+	return apply_caps(self);
+}
+
+static GstCaps *gst_dmabufd_src_get_caps(GstBaseSrc *bsrc, GstCaps *filter)
+{
+	GstDmabufdSrc *self = GST_DMABUFD_SRC(bsrc);
+	GstCaps *producer, *caps;
+	gboolean dmabuf;
+
+	GST_OBJECT_LOCK(self);
+	producer = self->producer_caps ? gst_caps_ref(self->producer_caps) : NULL;
+	dmabuf = self->dmabuf;
+	GST_OBJECT_UNLOCK(self);
+	if (producer) {
+		caps = gst_caps_copy(producer);
+		if (dmabuf) {
+			GstCaps *dma = gst_caps_copy(producer);
+
+			gst_caps_set_features_simple(dma,
+				gst_caps_features_new_single(GST_CAPS_FEATURE_MEMORY_DMABUF));
+			gst_caps_append(caps, dma);
+		}
+		gst_caps_unref(producer);
+	} else {
+		caps = gst_pad_get_pad_template_caps(GST_BASE_SRC_PAD(bsrc));
+	}
+	if (filter) {
+		GstCaps *tmp = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST);
+
+		gst_caps_unref(caps);
+		caps = tmp;
+	}
+	return caps;
+}
+
+/* A CAPS message: the producer's negotiated caps, for the next frames. */
+static gboolean take_caps(GstDmabufdSrc *self, const struct dbfr_caps *m)
+{
+	GstCaps *caps = gst_caps_from_string(m->caps);
+	GstVideoInfo info;
+
+	if (!caps || !gst_caps_is_fixed(caps) || !gst_video_info_from_caps(&info, caps) ||
+	    GST_VIDEO_INFO_N_PLANES(&info) > DBFR_MAX_PLANES) {
+		gst_clear_caps(&caps);
+		GST_ELEMENT_ERROR(self, STREAM, FORMAT, (NULL),
+				  ("unusable caps from the producer: %s", m->caps));
+		return FALSE;
+	}
+	/* The producer's memory is its own business; the feature is chosen
+	 * here, for this pad's peer. */
+	gst_caps_set_features_simple(caps, gst_caps_features_new_empty());
+	GST_OBJECT_LOCK(self);
+	gst_caps_replace(&self->producer_caps, caps);
+	GST_OBJECT_UNLOCK(self);
+	gst_caps_unref(caps);
+	self->info = info;
+	self->caps_pending = TRUE;
+	GST_DEBUG_OBJECT(self, "producer caps %" GST_PTR_FORMAT, caps);
+	return TRUE;
+}
+
+/* The frame agrees with the producer's caps; they are set on the pad. */
+static gboolean frame_caps(GstDmabufdSrc *self, const struct dbfr_frame *f)
+{
+	const GstVideoInfo *info = &self->info;
+
+	if (!self->producer_caps ||
+	    g_strcmp0(f->format, gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(info))) ||
+	    f->width != (guint32)GST_VIDEO_INFO_WIDTH(info) ||
+	    f->height != (guint32)GST_VIDEO_INFO_HEIGHT(info) ||
+	    f->num_planes != GST_VIDEO_INFO_N_PLANES(info))
+		return FALSE;
+	if (self->caps_pending || gst_pad_check_reconfigure(GST_BASE_SRC_PAD(self)))
+		return apply_caps(self);
+	return TRUE;
 }
 
 static GstFlowReturn wrap_frame(GstDmabufdSrc *self, const struct dbfr_frame *f, int fd,
@@ -229,11 +376,12 @@ static GstFlowReturn wrap_frame(GstDmabufdSrc *self, const struct dbfr_frame *f,
 				  ("frame %" G_GUINT64_FORMAT ": layout outside its buffer", f->seq));
 		return GST_FLOW_ERROR;
 	}
-	if (!update_caps(self, f)) {
+	if (!frame_caps(self, f)) {
 		close(fd);
 		GST_ELEMENT_ERROR(self, STREAM, FORMAT, (NULL),
-				  ("frame %" G_GUINT64_FORMAT ": unusable format %s %ux%u",
-				   f->seq, f->format, f->width, f->height));
+				  ("frame %" G_GUINT64_FORMAT ": %s %ux%u, not the caps' format, "
+				   "or downstream refused the caps", f->seq, f->format, f->width,
+				   f->height));
 		return GST_FLOW_NOT_NEGOTIATED;
 	}
 	mem = gst_dmabuf_allocator_alloc(self->allocator, fd, (gsize)f->size);
@@ -241,6 +389,8 @@ static GstFlowReturn wrap_frame(GstDmabufdSrc *self, const struct dbfr_frame *f,
 		close(fd);
 		return GST_FLOW_ERROR;
 	}
+	/* The frame, not the whole allocation (checked inside f->size). */
+	gst_memory_resize(mem, (gssize)f->frame_offset, (gsize)f->frame_size);
 	rel = g_new(struct frame_release, 1);
 	rel->conn = conn_ref(self->conn);
 	rel->seq = f->seq;
@@ -249,7 +399,7 @@ static GstFlowReturn wrap_frame(GstDmabufdSrc *self, const struct dbfr_frame *f,
 	buf = gst_buffer_new();
 	gst_buffer_append_memory(buf, mem);
 	for (p = 0; p < f->num_planes; p++) {
-		offsets[p] = f->offsets[p];
+		offsets[p] = f->offsets[p] - f->frame_offset;
 		strides[p] = (gint)f->strides[p];
 	}
 	gst_buffer_add_video_meta_full(buf, GST_VIDEO_FRAME_FLAG_NONE,
@@ -268,6 +418,7 @@ static GstFlowReturn gst_dmabufd_src_create(GstPushSrc *psrc, GstBuffer **outbuf
 		union {
 			struct dbfr_hello hello;
 			struct dbfr_frame frame;
+			struct dbfr_caps caps;
 			char raw[DBFR_MAX_MESSAGE];
 		} m;
 		int fd = -1, type;
@@ -282,7 +433,12 @@ static GstFlowReturn gst_dmabufd_src_create(GstPushSrc *psrc, GstBuffer **outbuf
 				return GST_FLOW_FLUSHING;
 			continue;
 		}
-		if (n == 0 || n == -ECONNRESET) {
+		/* ECONNRESET: the producer closed with our RELEASEs unread;
+		 * what it sent before (the last frames, the EOS) is still
+		 * queued behind the error. End of file is what tells. */
+		if (n == -ECONNRESET)
+			continue;
+		if (n == 0) {
 			GST_ELEMENT_ERROR(self, RESOURCE, READ, ("The producer went away."),
 					  ("connection closed without EOS"));
 			return GST_FLOW_ERROR;
@@ -302,7 +458,14 @@ static GstFlowReturn gst_dmabufd_src_create(GstPushSrc *psrc, GstBuffer **outbuf
 			GST_INFO_OBJECT(self, "producer pid %u, ring depth %u, %s backend",
 					m.hello.producer_pid, m.hello.ring_depth,
 					m.hello.backend);
+			GST_OBJECT_LOCK(self);
+			self->dmabuf = m.hello.dmabuf != 0;
+			GST_OBJECT_UNLOCK(self);
 			self->hello = TRUE;
+			continue;
+		case DBFR_CAPS:
+			if (!take_caps(self, &m.caps))
+				return GST_FLOW_NOT_NEGOTIATED;
 			continue;
 		case DBFR_EOS:
 			return GST_FLOW_EOS;
@@ -414,6 +577,8 @@ static void gst_dmabufd_src_class_init(GstDmabufdSrcClass *klass)
 	bsrc_class->stop = gst_dmabufd_src_stop;
 	bsrc_class->unlock = gst_dmabufd_src_unlock;
 	bsrc_class->unlock_stop = gst_dmabufd_src_unlock_stop;
+	bsrc_class->negotiate = gst_dmabufd_src_negotiate;
+	bsrc_class->get_caps = gst_dmabufd_src_get_caps;
 	psrc_class->create = gst_dmabufd_src_create;
 
 	GST_DEBUG_CATEGORY_INIT(dmabufd_src_debug, "dmabufdsrc", 0, "dmabufd video source");

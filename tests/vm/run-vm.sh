@@ -114,7 +114,7 @@ for a in $("$BUSYBOX" --list); do
 done
 cp "$work/kmod-$boot/dmabufd_region.ko" "$ir/lib/modules/$abi/extra/"
 # Kernel modules the tests need, with their dependencies (decompressed).
-for m in vgem; do
+for m in vgem ${DMABUFD_VM_MODULES:-}; do
 	modprobe -d "$kroot" -S "$abi" --show-depends "$m" | awk '$1 == "insmod" { print $2 }' |
 	while read -r p; do
 		rel=${p#"$kroot"/}
