@@ -69,9 +69,11 @@ until [ -s "$dir/display" ] && [ -S "$dir/socket" ]; do
 	sleep 0.1
 done
 for a in wc uc; do
+	# The demo's --json names attributes as dmabufd_attribute_name() does.
+	case $a in wc) name=wc ;; uc) name=uncached ;; esac
 	out=$(/bin/dmabufd-x11-demo --socket "$dir/socket" --display ":$(cat "$dir/display")" \
 		--attribute $a --seconds 2 --json 2>&1)
-	if [ $? -eq 0 ] && printf '%s' "$out" | jq -e --arg a "$a" \
+	if [ $? -eq 0 ] && printf '%s' "$out" | jq -e --arg a "$name" \
 		'.backend == "kmod" and .attribute == $a and .fallback == false and
 		 ([.modes[] | select(.frames > 0)] | length == 2)' >/dev/null 2>&1; then
 		say "ok dmabufd-x11-demo --attribute $a: $(printf '%s' "$out" | jq -r '[.modes[] | "\(.mode) \(.frames) frames \(.fps | floor) fps"] | join(", ")')"
