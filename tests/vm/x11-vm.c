@@ -21,8 +21,10 @@
  *              non-write-back buffer is write-back).
  *   revoke     Revoke of a buffer the X server has mapped (faulted in): the
  *              module's buffer is gone, the server's VMA stays; the next
- *              ShmPutImage from it faults, the module answers SIGBUS (traced), which its bus-fault handler turns into zero pages
- *              (the image presents as zeros), it logs "truncated by client",
+ *              ShmPutImage from it faults, the module answers SIGBUS
+ *              (traced), the server's bus-fault handler puts zero pages
+ *              over the range (the image presents as zeros), it logs
+ *              "truncated by client",
  *              frees the segment (the next request naming it: BadShmSeg),
  *              and keeps serving another client exactly; a new attach works.
  *
@@ -881,8 +883,9 @@ static void case_revoke(struct dmabufd_client *c)
 	      "revoke: the X server's VMA stays (%d) but the module's buffer %" PRIu64 " is gone "
 	      "(its PTEs were zapped, its pages are free)", n, revoked_mod_id);
 	audit_region("revoke: after");
-	check(dmabufd_stats(c, &s) == 0 && s.buffers == 1,
-	      "revoke: the daemon holds only the other client's buffer (%u)", s.buffers);
+	r = dmabufd_stats(c, &s);
+	check(r == 0 && s.buffers == 1,
+	      "revoke: the daemon holds only the other client's buffer (%u buffers)", s.buffers);
 
 	/* The server reads the revoked segment: SIGBUS, its handler, zeros. */
 	r = dmabufd_x11_image_put(img, win, gc, 0, 0, W, H, 0, 0);
