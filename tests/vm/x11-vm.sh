@@ -24,7 +24,12 @@ say() { echo "$@"; }
 for f in /bin/Xvfb /bin/xkbcomp /bin/x11-vm-data.tar; do
 	[ -e "$f" ] || { say "not ok $f missing"; exit 1; }
 done
-mkdir -p /usr/bin /var/lib/xkb
+# Unpacked before any daemon starts: the initramfs root is ramfs, whose
+# pages cannot migrate, and the kmod backend learns at start which frames
+# of the region are taken that way. For the same reason Xvfb's compiled
+# keymaps must not go to the root: without /var/lib/xkb it writes them to
+# /tmp (tmpfs, migratable).
+mkdir -p /usr/bin
 ln -sf /bin/xkbcomp /usr/bin/xkbcomp
 tar -xf /bin/x11-vm-data.tar -C /
 [ -e /etc/passwd ] || echo 'root:x:0:0:root:/:/bin/sh' >/etc/passwd
