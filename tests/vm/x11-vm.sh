@@ -75,7 +75,7 @@ until [ -s "$dir/display" ] && [ -S "$dir/socket" ]; do
 done
 for a in wc uc; do
 	# The demo's --json names attributes as dmabufd_attribute_name() does.
-	case $a in wc) name=wc ;; uc) name=uncached ;; esac
+	case $a in wc) name="wc" ;; uc) name="uncached" ;; esac
 	out=$(/bin/dmabufd-x11-demo --socket "$dir/socket" --display ":$(cat "$dir/display")" \
 		--attribute $a --seconds 2 --json 2>&1)
 	if [ $? -eq 0 ] && printf '%s' "$out" | jq -e --arg a "$name" \
