@@ -568,7 +568,7 @@ static uint64_t audit_server_mapping(struct dmabufd_x11_image *img, uint32_t att
 			continue;
 		r = region_buffer(a[i].buffer_id, &mb);
 		check(a[i].state == DMABUFD_REGION_STATE_BUFFER && a[i].page_count == npages &&
-		      a[i].attr == attr && r == 0 && strcmp(mb.label, label) == 0,
+		      a[i].attr == attr && r == 0 && strcmp(mb.label, label) == 0 && mb.mmaps == 2,
 		      "%s: module ATTRS: the PFNs are buffer %llu (label \"%s\", %llu pages, %s, %u "
 		      "mmaps: the client's and the X server's)", label,
 		      (unsigned long long)a[i].buffer_id, mb.label, (unsigned long long)a[i].page_count,
