@@ -6,7 +6,7 @@
 #   docs/GSTREAMER.md); --x11 adds Xvfb and the screenshot tools; --deb adds
 #   what dpkg-buildpackage needs for debian/ (its Build-Depends include the
 #   --gst development packages) and lintian (docs/PACKAGING.md).
-# scripts/demo.sh needs the base set and --gst; scripts/test.sh all flags.
+# scripts/demo.sh needs the base set, --gst and --x11; scripts/test.sh all flags.
 set -eu
 PKGS="build-essential cmake pkg-config libevent-dev libprotobuf-c-dev
 protobuf-c-compiler libdrm-dev libsystemd-dev libinih-dev"

@@ -7,9 +7,13 @@
 # takes a screenshot of the server's screen, which is converted to PNG
 # (netpbm) and checked pixel by pixel against the pattern's colour bars.
 #
-# Usage: scripts/x11-demo.sh [--socket PATH] [--seconds S] [--screenshot FILE.png]
-#   --socket PATH   use the dmabufd already serving PATH; default: start one
-#                   (memfd backend) in a temporary directory
+# Usage: scripts/x11-demo.sh [--socket PATH] [--build DIR] [--seconds S]
+#                            [--screenshot FILE.png]
+#   --socket PATH   use the dmabufd already serving PATH (scripts/demo.sh);
+#                   default: start one (memfd backend) in a temporary directory
+#   --build DIR     use the programs already built in DIR (scripts/demo.sh:
+#                   build-demo, which has no tests); default: install --x11,
+#                   configure and build them in build
 #   --seconds S     how long the demo runs (default 4)
 #   --screenshot F  keep the PNG screenshot as F
 # The memfd backend has only cached memory: the demo asks for write-combine
@@ -20,20 +24,25 @@ set -eu
 cd "$(dirname "$0")/.."
 
 sock=""
+build=""
 seconds=4
 keep=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--socket) sock=${2:?}; shift 2 ;;
+	--build) build=${2:?}; shift 2 ;;
 	--seconds) seconds=${2:?}; shift 2 ;;
 	--screenshot) keep=${2:?}; shift 2 ;;
-	*) echo "usage: $0 [--socket PATH] [--seconds S] [--screenshot FILE.png]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--socket PATH] [--build DIR] [--seconds S] [--screenshot FILE.png]" >&2; exit 2 ;;
 	esac
 done
 
-scripts/install-deps.sh --x11
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target dmabufd dmabufctl dmabufd-x11-demo
+if [ -z "$build" ]; then
+	build=build
+	scripts/install-deps.sh --x11
+	cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$build" -j"$(nproc)" --target dmabufd dmabufctl dmabufd-x11-demo
+fi
 
 dir=$(mktemp -d /tmp/dmabufd-x11-demo.XXXXXX)
 daemon=""
@@ -66,7 +75,7 @@ echo "x11-demo: Xvfb (pid $xvfb) on display $display, -nolisten tcp"
 
 if [ -z "$sock" ]; then
 	sock="$dir/socket"
-	build/daemon/dmabufd --backend memfd --socket "$sock" 2>"$dir/dmabufd.log" &
+	"$build"/daemon/dmabufd --backend memfd --socket "$sock" 2>"$dir/dmabufd.log" &
 	daemon=$!
 	i=0
 	until [ -S "$sock" ]; do
@@ -78,9 +87,9 @@ if [ -z "$sock" ]; then
 		sleep 0.1
 	done
 fi
-ctl="build/client/dmabufctl --socket $sock"
+ctl="$build/client/dmabufctl --socket $sock"
 
-build/client/x11/dmabufd-x11-demo --socket "$sock" --display "$display" \
+"$build"/client/x11/dmabufd-x11-demo --socket "$sock" --display "$display" \
 	--seconds "$seconds" --fallback-cached --json >"$dir/demo.json" &
 demo=$!
 

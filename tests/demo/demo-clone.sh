@@ -1,9 +1,10 @@
 #!/bin/sh
 # The README's first command, end to end, from a clean copy of the tree:
-# scripts/demo.sh (install --gst, configure and build in the copy's own
-# build-demo, memfd daemon, producer demo, GStreamer decode checked frame by
-# frame) must exit 0 and end with "gst-demo: OK". The developer's build
-# directories are neither used nor touched.
+# scripts/demo.sh (install --gst --x11, configure and build in the copy's
+# own build-demo, memfd daemon, producer demo, GStreamer decode checked
+# frame by frame, Xvfb presenting a dmabufd framebuffer checked by a
+# screenshot) must exit 0 and print "gst-demo: OK" and "x11-demo: OK". The
+# developer's build directories are neither used nor touched.
 #
 # The copy: a `git clone --no-hardlinks` of SRC when it is a git checkout —
 # the committed state (HEAD), uncommitted changes are not seen — else a copy
@@ -15,9 +16,9 @@
 set -eu
 [ $# -eq 1 ] || { echo "usage: $0 SRC" >&2; exit 2; }
 src=$1
-if ! sh "$src/scripts/install-deps.sh" --gst; then
+if ! sh "$src/scripts/install-deps.sh" --gst --x11; then
 	[ "$(id -u)" -ne 0 ] && { echo "SKIP: packages missing and not root"; exit 77; }
-	echo "install-deps.sh --gst failed"
+	echo "install-deps.sh --gst --x11 failed"
 	exit 1
 fi
 
@@ -40,3 +41,4 @@ cat "$tmp/demo.log"
 echo "== scripts/demo.sh: exit $status in $(($(date +%s) - start)) s"
 [ "$status" -eq 0 ] || exit 1
 grep -q '^gst-demo: OK' "$tmp/demo.log" || { echo "no 'gst-demo: OK' in the output"; exit 1; }
+grep -q '^x11-demo: OK' "$tmp/demo.log" || { echo "no 'x11-demo: OK' in the output"; exit 1; }
