@@ -36,6 +36,7 @@
 #include "dmabufd/framebuffer.h"
 #include "fb_layout.h"
 #include "parse.h"
+#include "utf8.h"
 
 enum {
 	EXIT_OK = 0,
@@ -92,9 +93,12 @@ static void json_add_u64(json_object *o, const char *key, uint64_t v)
 	json_object_object_add(o, key, json_object_new_uint64(v));
 }
 
+/* Strings come from other clients (labels, process names): always valid UTF-8. */
 static void json_add_str(json_object *o, const char *key, const char *v)
 {
-	json_object_object_add(o, key, json_object_new_string(v));
+	char buf[1024];
+
+	json_object_object_add(o, key, json_object_new_string(utf8_sanitize(v, buf, sizeof(buf))));
 }
 
 /* Copies @s replacing bytes a terminal could interpret (labels are any client's input). */

@@ -25,6 +25,7 @@
 #include "region.h"
 #include "reply.h"
 #include "share.h"
+#include "utf8.h"
 
 /* How often a backend's -EBUSY for a placement is answered by another one. */
 #define PLACEMENT_RETRIES 4
@@ -39,12 +40,13 @@ struct alloc_plan {
 	uint64_t size;                /* rounded to the first candidate's page */
 };
 
+/* Labels are echoed by List to every administrator: UTF-8, no controls. */
 static bool label_is_valid(const char *label)
 {
 	for (const unsigned char *p = (const unsigned char *)label; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return false;
-	return strlen(label) <= DMABUFD_LABEL_MAX;
+	return strlen(label) <= DMABUFD_LABEL_MAX && utf8_valid(label);
 }
 
 static const char *attribute_text(int attribute)
@@ -138,7 +140,7 @@ static int alloc_validate(struct client *c, struct alloc_plan *p, const char **r
 		return -EINVAL;
 	}
 	if (!label_is_valid(p->label)) {
-		*reason = "label longer than 63 bytes or holding control characters";
+		*reason = "label longer than 63 bytes, not valid UTF-8 or holding control characters";
 		return -EINVAL;
 	}
 	err = check_devices(c, req->devices, req->n_devices, &p->flags, reason);

@@ -31,6 +31,7 @@
 #include "requests.h"
 #include "sd.h"
 #include "share.h"
+#include "utf8.h"
 #include "wire.h"
 
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
@@ -225,6 +226,8 @@ static void read_comm(pid_t pid, char comm[16])
 	}
 	comm[n] = '\0';
 	comm[strcspn(comm, "\n")] = '\0';
+	/* Any process may name itself anything (PR_SET_NAME); List echoes it. */
+	utf8_scrub(comm);
 }
 
 static void server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -396,7 +399,8 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
 	struct server *s = c->server;
-	static uint8_t buf[DMABUFD_MAX_MESSAGE + 1];
+	/* Exactly the limit: a longer datagram reads as truncated (MSG_TRUNC). */
+	static uint8_t buf[DMABUFD_MAX_MESSAGE];
 	LOG_CONTEXT_SCOPE(); /* journal fields of everything logged below */
 
 	log_context_push("CLIENT_PID=%d", (int)c->cred.pid);
