@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "fb_layout.h"
 #include "fdstore.h"
+#include "limit.h"
 #include "log.h"
 #include "placement.h"
 #include "region.h"
@@ -174,7 +175,8 @@ static int check_quota(struct client *c, uint64_t size, enum dmabufd_attribute a
  * The backends that can serve the request (routing on their caps), then
  * the client's buffer limit and its quota for the first one's size.
  * Return: 0 and p->cand, p->ncand, p->size; -EOPNOTSUPP; -E2BIG; -EMFILE;
- * -EDQUOT.
+ * -EDQUOT; -ENFILE (limit.h: the uid's share of the daemon's fds, the fd
+ * budget).
  */
 static int alloc_choose(struct client *c, struct alloc_plan *p, const char **reason)
 {
@@ -197,9 +199,14 @@ static int alloc_choose(struct client *c, struct alloc_plan *p, const char **rea
 	/* Rounded to the page of the backend that gets it (the first that can). */
 	p->size = sb_round(&s->backends[p->cand[0]], req->size);
 	if (c->nbuffers >= s->limits.max_buffers) {
-		*reason = reasonf(&c->reason, "this client holds %u buffers, the limit", c->nbuffers);
+		*reason = reasonf(&c->reason,
+				  "limit: [daemon] max-buffers-per-client = %u (this client holds %u)",
+				  s->limits.max_buffers, c->nbuffers);
 		return -EMFILE;
 	}
+	err = limits_check_buffers(c, reason);
+	if (err < 0)
+		return err;
 	return check_quota(c, p->size, rr.attribute, reason);
 }
 
