@@ -106,6 +106,36 @@ struct hog_proc {
 	int report;   /* read end */
 };
 
+/* Children that wait to be killed: a failed test must not leave them. */
+static pid_t waiting[16];
+
+static void waiting_add(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(waiting) / sizeof(waiting[0]); i++)
+		if (!waiting[i]) {
+			waiting[i] = pid;
+			return;
+		}
+}
+
+static void waiting_remove(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(waiting) / sizeof(waiting[0]); i++)
+		if (waiting[i] == pid)
+			waiting[i] = 0;
+}
+
+static int kill_waiting(void **state)
+{
+	for (size_t i = 0; i < sizeof(waiting) / sizeof(waiting[0]); i++)
+		if (waiting[i]) {
+			kill(waiting[i], SIGKILL);
+			wait_child(waiting[i]);
+			waiting[i] = 0;
+		}
+	return 0;
+}
+
 static void hog_start(struct hog_proc *p, const char *socket, uid_t uid, int max)
 {
 	int rep[2];
@@ -115,6 +145,7 @@ static void hog_start(struct hog_proc *p, const char *socket, uid_t uid, int max
 	h.report_fd = rep[1];
 	p->pid = spawn_as(uid, uid, NULL, 0, hog_run, &h);
 	assert_true(p->pid > 0);
+	waiting_add(p->pid);
 	close(rep[1]);
 	p->report = rep[0];
 }
@@ -129,6 +160,7 @@ static void hog_stop(struct hog_proc *p)
 {
 	close(p->report);
 	kill(p->pid, SIGKILL);
+	waiting_remove(p->pid);
 	assert_int_equal(wait_child(p->pid), 1000 + SIGKILL);
 }
 
@@ -545,6 +577,7 @@ static void test_utf8(void **state)
 	setenv("DMABUFD_TEST_SOCKET", d.socket, 1);
 	pid = spawn_as(UID_A, GID_A, NULL, 0, bad_comm_run, ready);
 	assert_true(pid > 0);
+	waiting_add(pid);
 	close(ready[1]);
 	assert_int_equal(read(ready[0], cmd, 1), 1);
 	close(ready[0]);
@@ -557,6 +590,7 @@ static void test_utf8(void **state)
 	out[len] = '\0';
 	assert_int_equal(pclose(f), 0);
 	kill(pid, SIGKILL);
+	waiting_remove(pid);
 	assert_int_equal(wait_child(pid), 1000 + SIGKILL);
 	if (!utf8_valid(out))
 		fail_msg("dmabufctl list --json printed invalid UTF-8:\n%s", out);
@@ -579,8 +613,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_message_size_boundary),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_fd_exhaustion),
+		cmocka_unit_test_teardown(test_utf8, kill_waiting),
+		cmocka_unit_test_teardown(test_fd_exhaustion, kill_waiting),
 		cmocka_unit_test(test_idle_connections),
 	};
 
