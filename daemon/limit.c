@@ -49,12 +49,28 @@ void fd_budget_set_uid_share(struct fd_budget *b, uint32_t configured, uint32_t 
 	b->per_uid = share < b->budget ? share : b->budget;
 }
 
+/*
+ * The daemon fds of @uid's buffers: one per owned buffer, and the dups
+ * held by its connections' queued replies (a client that does not read).
+ */
+static uint32_t uid_fds(struct server *s, uid_t uid)
+{
+	const struct account *a = ledger_find(&s->ledger.uids, uid);
+	uint32_t held = a ? a->usage.owned_buffers : 0;
+	const struct client *c;
+
+	if (s->queued_fds)
+		TAILQ_FOREACH(c, &s->clients, link)
+			if (c->cred.uid == uid)
+				held += c->queued_fds;
+	return held;
+}
+
 int limits_check_buffers(struct client *c, const char **reason)
 {
 	struct server *s = c->server;
 	const struct fd_budget *b = &s->fd_budget;
-	const struct account *a = ledger_find(&s->ledger.uids, c->cred.uid);
-	uint32_t held = a ? a->usage.owned_buffers : 0;
+	uint32_t held = b->per_uid != UINT32_MAX ? uid_fds(s, c->cred.uid) : 0;
 
 	if (b->per_uid != UINT32_MAX && held >= b->per_uid) {
 		*reason = reasonf(&c->reason,
@@ -62,7 +78,7 @@ int limits_check_buffers(struct client *c, const char **reason)
 				  "daemon fd each)", b->per_uid, (unsigned)c->cred.uid, held);
 		return -EDQUOT;
 	}
-	if (b->budget != UINT32_MAX && s->registry.count >= b->budget) {
+	if (b->budget != UINT32_MAX && s->registry.count + s->queued_fds >= b->budget) {
 		*reason = reasonf(&c->reason,
 				  "limit: buffer fd budget = %u, all in use (RLIMIT_NOFILE %" PRIu64
 				  " - %u kept for [daemon] max-clients and the daemon)",

@@ -139,6 +139,7 @@ struct client {
 	STAILQ_HEAD(, outmsg) outq;
 	uint32_t noutq;
 	size_t outq_bytes;
+	uint32_t queued_fds;  /* fds held by queued replies (dups: daemon fds) */
 	uint64_t nreplies;    /* replies sent or queued (client_queue_reply()) */
 	struct reason reason; /* text of the refusal being answered */
 	/* policy and sharing */
@@ -239,6 +240,7 @@ struct server {
 	char refusal[REASON_MAX];   /* reason of the last refused peer */
 	/* fds and connections (limit.c) */
 	struct fd_budget fd_budget;
+	uint32_t queued_fds;        /* fds held by every client's queued replies */
 	int spare_fd;               /* closed to accept (and refuse) when out of fds */
 	uint64_t refusals_logged_usec; /* CLOCK_MONOTONIC µs: refusals are logged once a second */
 	uint64_t refusals_unlogged;
