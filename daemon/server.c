@@ -35,6 +35,15 @@
 #include "utf8.h"
 #include "wire.h"
 
+/*
+ * Connections accepted per wake-up of the listening socket. Few: each
+ * accept (credentials, admission, a refusal sent) delays the requests of
+ * connected clients, and a uid that reconnects as fast as it is refused
+ * must not hold everyone else up; the rest wait for the next round of the
+ * event loop, after the clients.
+ */
+#define ACCEPT_BUDGET 4
+
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 static void server_accept_cb(evutil_socket_t fd, short what, void *arg);
@@ -296,7 +305,7 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct server *s = arg;
 
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < ACCEPT_BUDGET; i++) {
 		int fd;
 
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -18,9 +18,13 @@
  *            or refuses it (max-connections-per-uid);
  *   churner  (uid 5203) allocates, shares with its own uid, imports on a
  *            second connection, ends the import and releases, in a loop.
- * The attackers pause --pace-us (1 ms) after each refusal (flooder,
- * idler) or cycle (churner); with --pace-us 0 they flood the daemon's CPU
- * too, which no per-uid limit bounds (docs/THREAT_MODEL.md). The daemon
+ * The attackers pause --pace-us (10 ms) after each refusal (flooder,
+ * idler) or cycle (churner): they hold every resource their limits allow
+ * and keep asking for more. With shorter pauses they also take the daemon's
+ * CPU time, which no per-uid limit bounds (docs/THREAT_MODEL.md): the
+ * well-behaved uid then waits behind their requests, one per attacker per
+ * round of the event loop, and its p99 grows with their rate
+ * (docs/RELIABILITY.md has both figures). The daemon
  * runs at nice -10, as the service unit runs it.
  * The well-behaved uid (5101, [uid:5101] bytes = 4M) fills its quota with
  * 64 KiB buffers (every Alloc up to 64 must succeed, the 65th must be
@@ -407,11 +411,13 @@ static bool drained(const Dmabufd__StatsReply *st)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: dmabufd-hostile [--duration SEC] [--max-ratio R] [--pace-us US] [--json]\n"
+	fprintf(f, "Usage: dmabufd-hostile [--duration SEC] [--max-ratio R] [--pace-us US] [--roles LIST]\n"
+		   "                       [--json]\n"
 		   "  --duration SEC  seconds measured alone, and as many attacked (default 10)\n"
 		   "  --max-ratio R   largest p99 attacked / p99 alone allowed (default 2)\n"
 		   "  --pace-us US    the attackers' pause after a refusal or a churn cycle\n"
-		   "                  (default 1000; 0: as fast as they can, a CPU flood)\n"
+		   "                  (default 10000; 0: as fast as they can, a CPU flood)\n"
+		   "  --roles LIST    attackers to run (default flooder,idler,churner)\n"
 		   "  --json          print the figures as one JSON object\n");
 }
 
@@ -424,6 +430,7 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "max-ratio", required_argument, NULL, 'r' },
 		{ "pace-us", required_argument, NULL, 'p' },
+		{ "roles", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -432,6 +439,8 @@ int main(int argc, char **argv)
 	int (*const roles[3])(void *) = { flooder_run, idler_run, churner_run };
 	const char *names[3] = { "flooder", "idler", "churner" };
 	const char *old_wrapper = getenv("DMABUFD_TEST_WRAPPER");
+	const char *roles_arg = "flooder,idler,churner";
+	bool on[3];
 	unsigned duration = 10;
 	double max_ratio = 2.0;
 	bool json = false;
@@ -443,7 +452,7 @@ int main(int argc, char **argv)
 	int opt, err;
 	Dmabufd__Reply *r;
 
-	pace_us = 1000;
+	pace_us = 10000;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
@@ -454,6 +463,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			pace_us = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'R':
+			roles_arg = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -471,6 +483,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	for (int i = 0; i < 3; i++)
+		on[i] = strstr(roles_arg, names[i]) != NULL;
 	require_root();
 	signal(SIGPIPE, SIG_IGN);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -519,8 +533,8 @@ int main(int argc, char **argv)
 		sleep_ms(1000);
 		sh->phase = PHASE_SKIP;
 		for (int i = 0; i < 3; i++) {
-			pids[i] = spawn_as(uids[i], uids[i], NULL, 0, roles[i], (void *)d.socket);
-			expect(pids[i] > 0, "fork: %s", strerror((int)-pids[i]));
+			pids[i] = on[i] ? spawn_as(uids[i], uids[i], NULL, 0, roles[i], (void *)d.socket) : 0;
+			expect(pids[i] >= 0, "fork: %s", strerror((int)-pids[i]));
 		}
 		sleep_ms(300);
 		sh->phase = PHASE_ATTACKED;
@@ -551,9 +565,9 @@ int main(int argc, char **argv)
 	expect(attacked->release_p99 <= max_ratio * alone->release_p99,
 	       "release p99 %.0f us attacked > %.1f x %.0f us alone", attacked->release_p99,
 	       max_ratio, alone->release_p99);
-	expect(att[0].refused > 0 && att[0].held > 0, "the flooder never reached its limit");
-	expect(att[1].refused + att[1].closed > 0, "the idler's connections were never closed");
-	expect(att[2].closed > 0, "the churner never imported");
+	expect(!on[0] || (att[0].refused > 0 && att[0].held > 0), "the flooder never reached its limit");
+	expect(!on[1] || att[1].refused + att[1].closed > 0, "the idler's connections were never closed");
+	expect(!on[2] || att[2].closed > 0, "the churner never imported");
 
 	r = wait_stats(d.socket, drained);
 	expect(r != NULL, "the daemon still holds buffers or clients at the end");
