@@ -58,8 +58,7 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 	s->listen_fd = -1;
 	s->limits = limits ? *limits : SERVER_LIMITS_DEFAULT;
 	s->fd_budget = FD_BUDGET_UNSET;
-	/* Given up to accept() and refuse a client when the daemon is out of fds. */
-	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->spare_fd = -1;
 	TAILQ_INIT(&s->clients);
 	s->fb_rules = fb_align_rules_default;
 	s->backends[0] = (struct server_backend){ .server = s, .backend = backend };
@@ -97,6 +96,8 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 		policy_free(TAKE_PTR(s->config.policy));
 		return err;
 	}
+	/* Given up to accept() and refuse a client when the daemon is out of fds. */
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -310,14 +311,15 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if ((errno == EMFILE || errno == ENFILE) && server_refuse_with_spare(s, lfd))
+			int e = errno;
+
+			if ((e == EMFILE || e == ENFILE) && server_refuse_with_spare(s, lfd))
 				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				log_warn("accept: %s; pausing new connections", strerror(errno));
+			if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+				log_warn("accept: %s; pausing new connections", strerror(e));
 				server_pause_accept(s);
-			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-				log_warn("accept: %s", strerror(errno));
+			} else if (e != EAGAIN && e != EINTR && e != ECONNABORTED) {
+				log_warn("accept: %s", strerror(e));
 			}
 			return;
 		}

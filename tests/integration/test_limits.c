@@ -13,6 +13,9 @@
  *    them together leave the administrator's slots free (root's Hello,
  *    Stats and dmabufctl stats work), and every silent connection is
  *    closed at the Hello deadline.
+ *  - out of fds at accept: a daemon whose RLIMIT_NOFILE is too low for its
+ *    connections refuses the peers beyond with -EMFILE (the spare fd)
+ *    instead of leaving them in the backlog, and serves again after.
  *  - message size: a request of exactly DMABUFD_MAX_MESSAGE bytes is
  *    served, one of DMABUFD_MAX_MESSAGE + 1 is refused with -EMSGSIZE.
  *  - UTF-8: a label or a client name that is not UTF-8 is refused with
@@ -443,6 +446,69 @@ static void test_idle_connections(void **state)
 	assert_int_equal(daemon_stop_conf(&d, conf), 0);
 }
 
+/* ---- out of fds at accept ------------------------------------------------- */
+
+/*
+ * A daemon whose RLIMIT_NOFILE (128) is too low for its max-clients: the
+ * connections themselves exhaust its fds. The peers beyond are accepted on
+ * the spare fd and refused with -EMFILE (not left waiting in the backlog),
+ * and once connections close the daemon serves again.
+ */
+static void test_out_of_fds_at_accept(void **state)
+{
+	const char *old = getenv("DMABUFD_TEST_WRAPPER");
+	unsigned settle = old ? 4000 : 500;
+	char wrapper[512], conf[128];
+	int socks[200], kept = 0, emfile = 0, sock = -1, err;
+	struct daemon_proc d;
+
+	snprintf(wrapper, sizeof(wrapper), "prlimit --nofile=128:128%s%s", old ? " " : "",
+		 old ? old : "");
+	setenv("DMABUFD_TEST_WRAPPER", wrapper, 1);
+	err = daemon_start_conf(&d, "[limits]\nhello-timeout = 60\n", NULL, conf);
+	if (old)
+		setenv("DMABUFD_TEST_WRAPPER", old, 1);
+	else
+		unsetenv("DMABUFD_TEST_WRAPPER");
+	assert_int_equal(err, 0);
+
+	for (int i = 0; i < 200; i++) {
+		socks[i] = raw_connect(d.socket);
+		assert_true(socks[i] >= 0);
+	}
+	sleep_ms(settle);
+	for (int i = 0; i < 200; i++) {
+		struct pollfd p = { .fd = socks[i], .events = POLLIN };
+		Dmabufd__Reply *r;
+
+		if (poll(&p, 1, 0) == 0) {
+			kept++;
+			continue;
+		}
+		r = raw_recv(socks[i], 0, NULL);
+		assert_non_null(r);
+		if (r->error != -EMFILE)
+			fail_msg("connection %d: %d \"%s\"", i, r->error, r->reason);
+		emfile++;
+		dmabufd__reply__free_unpacked(r, NULL);
+	}
+	print_message("RLIMIT_NOFILE 128: %d connections kept, %d refused with -EMFILE\n", kept,
+		      emfile);
+	assert_true(emfile > 0);
+	assert_true(kept > 64 && kept < 128);
+	for (int i = 0; i < 200; i++)
+		close(socks[i]);
+	/* Served again once the connections are gone (accept may pause 100 ms). */
+	for (int i = 0; i < 100 && sock < 0; i++) {
+		sock = raw_connect_hello(d.socket);
+		if (sock < 0)
+			sleep_ms(100);
+	}
+	assert_true(sock >= 0);
+	close(sock);
+	assert_int_equal(daemon_stop_conf(&d, conf), 0);
+}
+
 /* ---- message size --------------------------------------------------------- */
 
 /*
@@ -627,6 +693,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_utf8, kill_waiting),
 		cmocka_unit_test_teardown(test_fd_exhaustion, kill_waiting),
 		cmocka_unit_test(test_idle_connections),
+		cmocka_unit_test(test_out_of_fds_at_accept),
 	};
 
 	require_root();
