@@ -457,10 +457,13 @@ static void test_idle_connections(void **state)
 static void test_out_of_fds_at_accept(void **state)
 {
 	const char *old = getenv("DMABUFD_TEST_WRAPPER");
-	unsigned settle = old ? 4000 : 500;
 	char wrapper[512], conf[128];
 	int socks[200], kept = 0, emfile = 0, sock = -1, err;
 	struct daemon_proc d;
+
+	/* valgrind keeps fds of its own at the top of the limit: not this arithmetic. */
+	if (old)
+		skip();
 
 	snprintf(wrapper, sizeof(wrapper), "prlimit --nofile=128:128%s%s", old ? " " : "",
 		 old ? old : "");
@@ -476,7 +479,7 @@ static void test_out_of_fds_at_accept(void **state)
 		socks[i] = raw_connect(d.socket);
 		assert_true(socks[i] >= 0);
 	}
-	sleep_ms(settle);
+	sleep_ms(500);
 	for (int i = 0; i < 200; i++) {
 		struct pollfd p = { .fd = socks[i], .events = POLLIN };
 		Dmabufd__Reply *r;
