@@ -55,9 +55,12 @@ int server_listen_fd(struct server *s, int fd);
  * socketpair). The peer's credentials come from SO_PEERCRED. @fd must be
  * non-blocking; on success the server owns it.
  * The access policy ([access]) is checked here: a refused peer gives
- * -EACCES and s->refusal holds the reason to send it.
- * Return: 0; -EACCES; -ENOMEM; negative errno from getsockopt(2) (@fd
- * untouched on every failure).
+ * -EACCES and s->refusal holds the reason to send it; then the connection
+ * limits (limit.h: max-clients, the administrators' slots,
+ * max-connections-per-uid): -EUSERS, the reason in s->refusal. The
+ * connection gets its Hello deadline ([limits] hello-timeout).
+ * Return: 0; -EACCES; -EUSERS; -ENOMEM; negative errno from getsockopt(2)
+ * (@fd untouched on every failure).
  */
 int server_adopt_client(struct server *s, int fd);
 
