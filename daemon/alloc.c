@@ -20,11 +20,13 @@
 #include "clock.h"
 #include "fb_layout.h"
 #include "fdstore.h"
+#include "limit.h"
 #include "log.h"
 #include "placement.h"
 #include "region.h"
 #include "reply.h"
 #include "share.h"
+#include "utf8.h"
 
 /* How often a backend's -EBUSY for a placement is answered by another one. */
 #define PLACEMENT_RETRIES 4
@@ -39,12 +41,13 @@ struct alloc_plan {
 	uint64_t size;                /* rounded to the first candidate's page */
 };
 
+/* Labels are echoed by List to every administrator: UTF-8, no controls. */
 static bool label_is_valid(const char *label)
 {
 	for (const unsigned char *p = (const unsigned char *)label; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return false;
-	return strlen(label) <= DMABUFD_LABEL_MAX;
+	return strlen(label) <= DMABUFD_LABEL_MAX && utf8_valid(label);
 }
 
 static const char *attribute_text(int attribute)
@@ -138,7 +141,7 @@ static int alloc_validate(struct client *c, struct alloc_plan *p, const char **r
 		return -EINVAL;
 	}
 	if (!label_is_valid(p->label)) {
-		*reason = "label longer than 63 bytes or holding control characters";
+		*reason = "label longer than 63 bytes, not valid UTF-8 or holding control characters";
 		return -EINVAL;
 	}
 	err = check_devices(c, req->devices, req->n_devices, &p->flags, reason);
@@ -172,7 +175,8 @@ static int check_quota(struct client *c, uint64_t size, enum dmabufd_attribute a
  * The backends that can serve the request (routing on their caps), then
  * the client's buffer limit and its quota for the first one's size.
  * Return: 0 and p->cand, p->ncand, p->size; -EOPNOTSUPP; -E2BIG; -EMFILE;
- * -EDQUOT.
+ * -EDQUOT; -ENFILE (limit.h: the uid's share of the daemon's fds, the fd
+ * budget).
  */
 static int alloc_choose(struct client *c, struct alloc_plan *p, const char **reason)
 {
@@ -195,9 +199,14 @@ static int alloc_choose(struct client *c, struct alloc_plan *p, const char **rea
 	/* Rounded to the page of the backend that gets it (the first that can). */
 	p->size = sb_round(&s->backends[p->cand[0]], req->size);
 	if (c->nbuffers >= s->limits.max_buffers) {
-		*reason = reasonf(&c->reason, "this client holds %u buffers, the limit", c->nbuffers);
+		*reason = reasonf(&c->reason,
+				  "limit: [daemon] max-buffers-per-client = %u (this client holds %u)",
+				  s->limits.max_buffers, c->nbuffers);
 		return -EMFILE;
 	}
+	err = limits_check_buffers(c, reason);
+	if (err < 0)
+		return err;
 	return check_quota(c, p->size, rr.attribute, reason);
 }
 

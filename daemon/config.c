@@ -355,7 +355,60 @@ static int handle_access(struct parse_ctx *ctx, const char *name, const char *va
 		p->ngroups = n;
 		return 1;
 	}
+	if (strcmp(name, "admin") == 0) {
+		err = parse_id_list(ctx, "admin", value, false, &ids, &n, &star);
+		if (err < 0)
+			return err == -ENOMEM ? err : 0;
+		if (star) {
+			free(ids);
+			config_error(ctx, "admin: '*' is not allowed; name the administrators");
+			return 0;
+		}
+		free(p->admins);
+		p->admins = ids;
+		p->nadmins = n;
+		return 1;
+	}
 	config_error(ctx, "unknown key '%s' in [access]", name);
+	return 0;
+}
+
+/* [limits]: connections and the buffers' share of the daemon's fds. */
+static int handle_limits(struct parse_ctx *ctx, const char *name, const char *value)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		uint32_t min, max;
+	} keys[] = {
+		{ "hello-timeout", offsetof(struct config, hello_timeout_sec), 1, 3600 },
+		{ "max-connections-per-uid", offsetof(struct config, max_connections_per_uid), 1,
+		  UINT32_MAX },
+		{ "admin-connections", offsetof(struct config, admin_connections), 0, 1024 },
+		{ "max-buffers-per-uid", offsetof(struct config, max_buffers_per_uid), 1,
+		  UINT32_MAX },
+		{ "expected-uids", offsetof(struct config, expected_uids), 1, 65536 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		uint32_t v;
+
+		if (strcmp(name, keys[i].key) != 0)
+			continue;
+		if (strcmp(name, "max-buffers-per-uid") == 0 && strcmp(value, "auto") == 0) {
+			ctx->cfg->max_buffers_per_uid = 0;
+			return 1;
+		}
+		if (config_parse_u32(value, keys[i].min, &v) < 0 || v > keys[i].max) {
+			config_error(ctx, "%s: '%s' is not a number between %u and %u%s", name, value,
+				     keys[i].min, keys[i].max,
+				     strcmp(name, "max-buffers-per-uid") == 0 ? ", or 'auto'" : "");
+			return 0;
+		}
+		*(uint32_t *)(void *)((char *)ctx->cfg + keys[i].off) = v;
+		return 1;
+	}
+	config_error(ctx, "unknown key '%s' in [limits]", name);
 	return 0;
 }
 
@@ -514,6 +567,8 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		r = handle_quota(ctx, name, value);
 	else if (strcmp(section, "share") == 0)
 		r = handle_share_section(ctx, name, value);
+	else if (strcmp(section, "limits") == 0)
+		r = handle_limits(ctx, name, value);
 	else if ((strncmp(section, "uid:", 4) == 0 || strncmp(section, "gid:", 4) == 0) &&
 		 section[4])
 		r = handle_rule(ctx, section, name, value);
@@ -521,8 +576,8 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		config_error(ctx, "'%s' is outside any section", name);
 		r = 0;
 	} else {
-		config_error(ctx, "unknown section [%s] (daemon, access, quota, share, uid:NAME, "
-			     "gid:NAME)", section);
+		config_error(ctx, "unknown section [%s] (daemon, access, quota, share, limits, "
+			     "uid:NAME, gid:NAME)", section);
 		r = 0;
 	}
 	if (r < 0) {
@@ -602,6 +657,11 @@ static void config_defaults(struct config *c)
 	c->socket_mode = 0660;
 	c->max_clients = 256;
 	c->max_buffers = 1024;
+	c->hello_timeout_sec = 5;
+	c->max_connections_per_uid = 32;
+	c->admin_connections = 4;
+	c->max_buffers_per_uid = 0;
+	c->expected_uids = 4;
 }
 
 int config_load(const char *path, bool must_exist, struct config *ret)

@@ -50,6 +50,12 @@ struct config {
 	mode_t socket_mode;
 	uint32_t max_clients;
 	uint32_t max_buffers;     /* per client (hard limit, -EMFILE) */
+	/* [limits] */
+	uint32_t hello_timeout_sec;
+	uint32_t max_connections_per_uid;
+	uint32_t admin_connections;
+	uint32_t max_buffers_per_uid; /* 0: the fd budget / expected_uids */
+	uint32_t expected_uids;
 	struct policy *policy;    /* owned */
 };
 

@@ -220,15 +220,27 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* Each live buffer costs the daemon one fd: use the whole hard limit. */
-static void raise_fd_limit(void)
+/*
+ * Each live buffer costs the daemon one fd: use the whole hard limit.
+ * Return: the soft limit now in force (the fd budget is sized from it).
+ */
+static uint64_t raise_fd_limit(void)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		uint64_t was = rl.rlim_cur;
+
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			log_warn("cannot raise RLIMIT_NOFILE from %" PRIu64 " to %" PRIu64 ": %s",
+				 was, (uint64_t)rl.rlim_max, strerror(errno));
+			return was;
+		}
 	}
+	return rl.rlim_cur;
 }
 
 /* Creates the socket's directory (not its parents) when it is missing. */
@@ -470,6 +482,7 @@ int main(int argc, char **argv)
 	struct probe_report probe;
 	const char *socket_path;
 	mode_t socket_mode;
+	uint64_t nofile;
 	int err, ret = EXIT_FAILURE;
 
 	if (parse_args(argc, argv, &o) < 0)
@@ -482,7 +495,7 @@ int main(int argc, char **argv)
 	limits.max_buffers = cfg.max_buffers;
 
 	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit();
+	nofile = raise_fd_limit();
 
 	err = choose_backends(&o, &cfg, active, &nactive, &probe);
 	if (err != 0) {
@@ -503,6 +516,8 @@ int main(int argc, char **argv)
 	/* The server takes the configuration; socket_path etc. now point into it. */
 	server_apply_config(&server, &cfg);
 	server.config_source = &src;
+	server_set_fd_budget(&server, nofile,
+			     o.pool.pool_budget ? POOL_MAX_CLASSES * POOL_MAX_DEPTH : 0);
 	socket_path = server.config.socket_path ? server.config.socket_path : DMABUFD_DEFAULT_SOCKET;
 	if (start_listening(&server, &sfds, socket_path, socket_mode) == 0)
 		ret = serve(base, &server, &sfds, &o, ev);

@@ -64,6 +64,7 @@ void policy_free(struct policy *p)
 		return;
 	free(p->users);
 	free(p->groups);
+	free(p->admins);
 	free(p->rules);
 	free(p);
 }
@@ -79,7 +80,7 @@ static bool gid_listed(const struct policy *p, gid_t gid)
 int policy_check_access(const struct policy *p, uid_t uid, gid_t gid, const gid_t *groups,
 			size_t ngroups, char *reason, size_t reason_len)
 {
-	if (p->allow_any_user)
+	if (p->allow_any_user || policy_is_admin(p, uid))
 		return 0;
 	for (size_t i = 0; i < p->nusers; i++)
 		if (p->users[i] == uid)
@@ -93,6 +94,16 @@ int policy_check_access(const struct policy *p, uid_t uid, gid_t gid, const gid_
 		 "access denied: uid %u is not in [access] users and none of its groups is in [access] groups",
 		 (unsigned)uid);
 	return -EACCES;
+}
+
+bool policy_is_admin(const struct policy *p, uid_t uid)
+{
+	if (uid == 0)
+		return true;
+	for (size_t i = 0; i < p->nadmins; i++)
+		if (p->admins[i] == uid)
+			return true;
+	return false;
 }
 
 static const struct quota_limits *find_rule(const struct policy *p, bool is_gid, uint32_t id)

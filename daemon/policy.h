@@ -63,6 +63,8 @@ struct policy {
 	size_t nusers;
 	gid_t *groups;
 	size_t ngroups;
+	uid_t *admins;           /* [access] admin; root is always one */
+	size_t nadmins;
 	/* [quota] */
 	struct quota_limits client;      /* per connection */
 	struct quota_limits uid_default; /* every uid without a [uid:] section */
@@ -116,12 +118,21 @@ void policy_free(struct policy *p);
  * @uid, @gid: from SO_PEERCRED
  * @groups, @ngroups: supplementary groups from SO_PEERGROUPS (may be 0)
  * @reason, @reason_len: on refusal, a text naming the rule
- * Rule: allowed when users = *, or @uid is listed, or @gid or one of
- * @groups is listed ([access] in docs/CONFIG.md).
+ * Rule: allowed when users = *, or @uid is listed or an administrator
+ * (policy_is_admin()), or @gid or one of @groups is listed ([access] in
+ * docs/CONFIG.md).
  * Return: 0 (allowed) or -EACCES.
  */
 int policy_check_access(const struct policy *p, uid_t uid, gid_t gid, const gid_t *groups,
 			size_t ngroups, char *reason, size_t reason_len);
+
+/**
+ * policy_is_admin() - is @uid an administrator: root, or listed in
+ * [access] admin? Administrators are admitted, may use the connection
+ * slots kept for them ([limits] admin-connections) and have no per-uid
+ * connection limit.
+ */
+bool policy_is_admin(const struct policy *p, uid_t uid);
 
 /**
  * policy_uid_limits() / policy_gid_limits() - the limits of one uid/gid:

@@ -58,6 +58,14 @@ void reply_send(struct client *c, const void *reply_msg, int fd)
 		c->protocol_errors = UINT32_MAX;
 }
 
+/* A queued reply's fd is a dup: one more daemon fd until it is sent (limit.c). */
+static void queued_fd_closed(struct client *c, int fd)
+{
+	close(fd);
+	c->queued_fds--;
+	c->server->queued_fds--;
+}
+
 int client_flush(struct client *c)
 {
 	struct outmsg *m;
@@ -76,7 +84,7 @@ int client_flush(struct client *c)
 		c->noutq--;
 		c->outq_bytes -= m->len;
 		if (m->fd >= 0)
-			close(m->fd);
+			queued_fd_closed(c, m->fd);
 		free(m);
 	}
 	event_del(c->ev_write);
@@ -90,7 +98,7 @@ void reply_queue_clear(struct client *c)
 	while ((m = STAILQ_FIRST(&c->outq))) {
 		STAILQ_REMOVE_HEAD(&c->outq, link);
 		if (m->fd >= 0)
-			close(m->fd);
+			queued_fd_closed(c, m->fd);
 		free(m);
 	}
 }
@@ -148,6 +156,10 @@ int client_queue_reply(struct client *c, const void *reply_msg, int fd)
 	}
 	m->len = pad_empty(m->data, protobuf_c_message_pack(msg, m->data));
 	m->fd = dup_fd;
+	if (dup_fd >= 0) {
+		c->queued_fds++;
+		c->server->queued_fds++;
+	}
 	STAILQ_INSERT_TAIL(&c->outq, m, link);
 	c->noutq++;
 	c->outq_bytes += m->len;

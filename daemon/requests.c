@@ -23,6 +23,7 @@
 #include "reply.h"
 #include "share.h"
 #include "stats.h"
+#include "utf8.h"
 #include "wire.h"
 
 #define LIST_PAGE_DEFAULT 256u
@@ -47,6 +48,8 @@ static void handle_hello(struct client *c, uint64_t id, const Dmabufd__Hello *he
 					   hello->version, DMABUFD__VERSION__VERSION_CURRENT));
 	if (hello->client_name && strlen(hello->client_name) > CLIENT_NAME_MAX)
 		return reply_error(c, id, -EINVAL, "client name longer than 64 bytes");
+	if (hello->client_name && !utf8_valid(hello->client_name))
+		return reply_error(c, id, -EINVAL, "client name is not valid UTF-8");
 
 	hr.version = DMABUFD__VERSION__VERSION_CURRENT;
 	hr.backend = (char *)s->backends[0].caps.name;

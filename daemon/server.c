@@ -23,6 +23,7 @@
 #include "buffer.h"
 #include "dmabufd.pb-c.h"
 #include "fdstore.h"
+#include "limit.h"
 #include "log.h"
 #include "macros.h"
 #include "placement.h"
@@ -31,7 +32,17 @@
 #include "requests.h"
 #include "sd.h"
 #include "share.h"
+#include "utf8.h"
 #include "wire.h"
+
+/*
+ * Connections accepted per wake-up of the listening socket. Few: each
+ * accept (credentials, admission, a refusal sent) delays the requests of
+ * connected clients, and a uid that reconnects as fast as it is refused
+ * must not hold everyone else up; the rest wait for the next round of the
+ * event loop, after the clients.
+ */
+#define ACCEPT_BUDGET 4
 
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
@@ -46,6 +57,8 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 	s->base = base;
 	s->listen_fd = -1;
 	s->limits = limits ? *limits : SERVER_LIMITS_DEFAULT;
+	s->fd_budget = FD_BUDGET_UNSET;
+	s->spare_fd = -1;
 	TAILQ_INIT(&s->clients);
 	s->fb_rules = fb_align_rules_default;
 	s->backends[0] = (struct server_backend){ .server = s, .backend = backend };
@@ -83,6 +96,8 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 		policy_free(TAKE_PTR(s->config.policy));
 		return err;
 	}
+	/* Given up to accept() and refuse a client when the daemon is out of fds. */
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -225,6 +240,8 @@ static void read_comm(pid_t pid, char comm[16])
 	}
 	comm[n] = '\0';
 	comm[strcspn(comm, "\n")] = '\0';
+	/* Any process may name itself anything (PR_SET_NAME); List echoes it. */
+	utf8_scrub(comm);
 }
 
 static void server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -263,28 +280,48 @@ static void client_refuse(int fd, int error, const char *reason)
 	close(fd);
 }
 
+/*
+ * Out of fds: the spare fd is given up so that the waiting peer can be
+ * accepted and told why it is refused (instead of waiting in the backlog
+ * while accept() fails), then taken again. Return: true when a peer was
+ * refused that way.
+ */
+static bool server_refuse_with_spare(struct server *s, int lfd)
+{
+	int fd;
+
+	if (s->spare_fd < 0)
+		return false;
+	close(s->spare_fd);
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0) {
+		limits_log_refusal(s, "the daemon is out of file descriptors");
+		client_refuse(fd, -EMFILE, "the daemon is out of file descriptors; try again later");
+	}
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return fd >= 0;
+}
+
 static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct server *s = arg;
 
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < ACCEPT_BUDGET; i++) {
 		int fd;
 
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				log_warn("accept: %s; pausing new connections", strerror(errno));
+			int e = errno;
+
+			if ((e == EMFILE || e == ENFILE) && server_refuse_with_spare(s, lfd))
+				continue;
+			if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+				log_warn("accept: %s; pausing new connections", strerror(e));
 				server_pause_accept(s);
-			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-				log_warn("accept: %s", strerror(errno));
+			} else if (e != EAGAIN && e != EINTR && e != ECONNABORTED) {
+				log_warn("accept: %s", strerror(e));
 			}
 			return;
-		}
-		if (s->nclients >= s->limits.max_clients) {
-			log_warn("refusing a client: %u clients connected", s->nclients);
-			client_refuse(fd, -EUSERS, "too many clients connected");
-			continue;
 		}
 		switch (server_adopt_client(s, fd)) {
 		case 0:
@@ -292,6 +329,10 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		case -EACCES:
 			log_info("refusing a client: %s", s->refusal);
 			client_refuse(fd, -EACCES, s->refusal);
+			break;
+		case -EUSERS:
+			limits_log_refusal(s, s->refusal);
+			client_refuse(fd, -EUSERS, s->refusal);
 			break;
 		case -ENOMEM:
 			client_refuse(fd, -ENOMEM, "out of memory");
@@ -303,10 +344,34 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+/* No Hello by the deadline: the connection only held a slot. */
+static void client_hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
+	uint8_t buf[256];
+	size_t len;
+
+	log_debug("client pid %d (%s): no Hello within %u ms; disconnecting", (int)c->cred.pid,
+		  c->comm, c->server->limits.hello_timeout_ms);
+	reply.error = -ETIMEDOUT;
+	reply.reason = (char *)"no Hello before the deadline ([limits] hello-timeout)";
+	len = dmabufd__reply__get_packed_size(&reply);
+	if (len <= sizeof(buf) && c->noutq == 0) {
+		dmabufd__reply__pack(&reply, buf);
+		wire_send(c->fd, buf, len, NULL, 0);
+	}
+	client_destroy(c);
+}
+
 int server_adopt_client(struct server *s, int fd)
 {
 	socklen_t len = sizeof(struct ucred);
 	struct client *c = calloc(1, sizeof(*c));
+	const struct timeval hello_deadline = {
+		.tv_sec = s->limits.hello_timeout_ms / 1000,
+		.tv_usec = (suseconds_t)(s->limits.hello_timeout_ms % 1000) * 1000,
+	};
 	int err;
 
 	if (!c)
@@ -328,6 +393,8 @@ int server_adopt_client(struct server *s, int fd)
 	}
 	err = server_admit_peer(s, c->cred.uid, c->cred.gid, c->groups, c->ngroups, s->refusal,
 				sizeof(s->refusal));
+	if (err == 0)
+		err = limits_admit_connection(s, c->cred.uid, s->refusal, sizeof(s->refusal));
 	if (err < 0) {
 		free(c->groups);
 		free(c);
@@ -337,11 +404,15 @@ int server_adopt_client(struct server *s, int fd)
 	read_comm(c->cred.pid, c->comm);
 	c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
 	c->ev_write = event_new(s->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
-	if (!c->ev_read || !c->ev_write || event_add(c->ev_read, NULL) < 0) {
+	c->ev_hello = evtimer_new(s->base, client_hello_timeout_cb, c);
+	if (!c->ev_read || !c->ev_write || !c->ev_hello || event_add(c->ev_read, NULL) < 0 ||
+	    evtimer_add(c->ev_hello, &hello_deadline) < 0) {
 		if (c->ev_read)
 			event_free(c->ev_read);
 		if (c->ev_write)
 			event_free(c->ev_write);
+		if (c->ev_hello)
+			event_free(c->ev_hello);
 		free(c->groups);
 		free(c);
 		return -ENOMEM;
@@ -369,6 +440,8 @@ void client_destroy(struct client *c)
 	reply_queue_clear(c);
 	event_free(c->ev_read);
 	event_free(c->ev_write);
+	if (c->ev_hello)
+		event_free(c->ev_hello);
 	close(c->fd);
 	TAILQ_REMOVE(&s->clients, c, link);
 	s->nclients--;
@@ -396,7 +469,8 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
 	struct server *s = c->server;
-	static uint8_t buf[DMABUFD_MAX_MESSAGE + 1];
+	/* Exactly the limit: a longer datagram reads as truncated (MSG_TRUNC). */
+	static uint8_t buf[DMABUFD_MAX_MESSAGE];
 	LOG_CONTEXT_SCOPE(); /* journal fields of everything logged below */
 
 	log_context_push("CLIENT_PID=%d", (int)c->cred.pid);
@@ -430,6 +504,10 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		client_handle_datagram(c, buf, (size_t)n, fds, nfds, flags);
+		if (c->hello_done && c->ev_hello) {
+			event_free(c->ev_hello);
+			c->ev_hello = NULL;
+		}
 		if (c->protocol_errors > s->limits.max_protocol_errors) {
 			log_warn("client pid %d: %u malformed requests; disconnecting",
 				 (int)c->cred.pid, c->protocol_errors);
@@ -469,6 +547,8 @@ void server_finish(struct server *s)
 		event_free(s->ev_accept_retry);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
 	if (s->owns_socket_path && s->socket_path)
 		unlink(s->socket_path);
 	free(s->socket_path);
@@ -483,6 +563,7 @@ void server_finish(struct server *s)
 	}
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
+	s->spare_fd = -1;
 }
 
 static bool str_differs(const char *a, const char *b)
@@ -514,8 +595,33 @@ void server_apply_config(struct server *s, struct config *c)
 	cur->max_buffers = c->max_buffers;
 	s->limits.max_clients = c->max_clients;
 	s->limits.max_buffers = c->max_buffers;
+	s->limits.hello_timeout_ms = c->hello_timeout_sec * 1000;
+	s->limits.max_connections_per_uid = c->max_connections_per_uid;
+	s->limits.admin_connections = c->admin_connections;
+	cur->hello_timeout_sec = c->hello_timeout_sec;
+	cur->max_connections_per_uid = c->max_connections_per_uid;
+	cur->admin_connections = c->admin_connections;
+	cur->max_buffers_per_uid = c->max_buffers_per_uid;
+	cur->expected_uids = c->expected_uids;
+	fd_budget_set_uid_share(&s->fd_budget, c->max_buffers_per_uid, c->expected_uids);
 	s->config_applied = true;
 	config_finish(c);
+}
+
+void server_set_fd_budget(struct server *s, uint64_t nofile, uint32_t pool_fds)
+{
+	struct fd_budget *b = &s->fd_budget;
+
+	fd_budget_compute(nofile, s->limits.max_clients, pool_fds, b);
+	fd_budget_set_uid_share(b, s->config.max_buffers_per_uid, s->config.expected_uids);
+	if (fd_budget_low(b))
+		log_warn("RLIMIT_NOFILE %" PRIu64 " is too low for [daemon] max-clients = %u: "
+			 "%u fds wanted for connections and the daemon", nofile,
+			 s->limits.max_clients, b->reserve);
+	log_info("fd budget: RLIMIT_NOFILE %" PRIu64 ", %u kept for connections and the daemon, "
+		 "%u for buffers, %u per uid ([limits] max-buffers-per-uid%s)", nofile, b->reserve,
+		 b->budget, b->per_uid,
+		 s->config.max_buffers_per_uid ? "" : " = auto: budget / expected-uids");
 }
 
 int server_reload_config(struct server *s)

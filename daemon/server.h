@@ -55,9 +55,12 @@ int server_listen_fd(struct server *s, int fd);
  * socketpair). The peer's credentials come from SO_PEERCRED. @fd must be
  * non-blocking; on success the server owns it.
  * The access policy ([access]) is checked here: a refused peer gives
- * -EACCES and s->refusal holds the reason to send it.
- * Return: 0; -EACCES; -ENOMEM; negative errno from getsockopt(2) (@fd
- * untouched on every failure).
+ * -EACCES and s->refusal holds the reason to send it; then the connection
+ * limits (limit.h: max-clients, the administrators' slots,
+ * max-connections-per-uid): -EUSERS, the reason in s->refusal. The
+ * connection gets its Hello deadline ([limits] hello-timeout).
+ * Return: 0; -EACCES; -EUSERS; -ENOMEM; negative errno from getsockopt(2)
+ * (@fd untouched on every failure).
  */
 int server_adopt_client(struct server *s, int fd);
 
@@ -72,12 +75,22 @@ void server_finish(struct server *s);
 
 /**
  * server_apply_config() - make @c's runtime part (policy, max-clients,
- * max-buffers-per-client) current. Takes ownership of c->policy (the old
+ * max-buffers-per-client, [limits]) current. Takes ownership of c->policy (the old
  * policy is freed). Connected clients stay connected, and buffers already
  * charged stay charged even when the new quotas are lower; the new limits
  * apply to the next request.
  */
 void server_apply_config(struct server *s, struct config *c);
+
+/**
+ * server_set_fd_budget() - size the buffers' share of the daemon's fds
+ * from @nofile (RLIMIT_NOFILE) less a reserve for s->limits.max_clients
+ * connections, @pool_fds pooled buffers and the daemon's own fds, and the
+ * per-uid share from the configuration ([limits] max-buffers-per-uid,
+ * expected-uids); logs the result. Call after server_apply_config(). A
+ * server without it has no fd budget (in-process tests).
+ */
+void server_set_fd_budget(struct server *s, uint64_t nofile, uint32_t pool_fds);
 
 /**
  * server_reload_config() - SIGHUP: re-read s->config_source and apply it.

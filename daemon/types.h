@@ -37,6 +37,10 @@ struct server_limits {
 	uint32_t read_budget;          /* datagrams handled per wake-up (one
 					* answered request ends the wake-up) */
 	uint64_t max_alloc;            /* bytes, one allocation; 0 = capacity */
+	/* connections ([limits], limit.c) */
+	uint32_t hello_timeout_ms;     /* a connection without Hello is closed then */
+	uint32_t max_connections_per_uid; /* administrators excepted */
+	uint32_t admin_connections;    /* of max_clients, kept for administrators */
 };
 
 #define SERVER_LIMITS_DEFAULT                                                  \
@@ -48,7 +52,22 @@ struct server_limits {
 		.max_protocol_errors = 16,                                     \
 		.read_budget = 32,                                             \
 		.max_alloc = 0,                                                \
+		.hello_timeout_ms = 5000,                                      \
+		.max_connections_per_uid = 32,                                 \
+		.admin_connections = 4,                                        \
 	})
+
+/*
+ * Every live buffer holds one of the daemon's fds: the buffers together
+ * may hold at most @budget, what RLIMIT_NOFILE leaves after @reserve
+ * (connections and the daemon's own fds; limit.c).
+ */
+struct fd_budget {
+	uint64_t nofile;               /* RLIMIT_NOFILE at start (soft = hard) */
+	uint32_t reserve;              /* fds never handed to buffers */
+	uint32_t budget;               /* live buffers in all; UINT32_MAX: unset */
+	uint32_t per_uid;              /* live buffers one uid owns */
+};
 
 /* Room for the reason text of one refusal (reply.h, reasonf()). */
 #define REASON_MAX 160u
@@ -109,6 +128,7 @@ struct client {
 	int fd;
 	struct event *ev_read;
 	struct event *ev_write;
+	struct event *ev_hello;  /* the Hello deadline; NULL once Hello is done */
 	struct ucred cred;
 	char comm[16];
 	bool hello_done;
@@ -119,6 +139,7 @@ struct client {
 	STAILQ_HEAD(, outmsg) outq;
 	uint32_t noutq;
 	size_t outq_bytes;
+	uint32_t queued_fds;  /* fds held by queued replies (dups: daemon fds) */
 	uint64_t nreplies;    /* replies sent or queued (client_queue_reply()) */
 	struct reason reason; /* text of the refusal being answered */
 	/* policy and sharing */
@@ -217,6 +238,12 @@ struct server {
 	uint64_t next_client_serial;
 	struct share_counters share_counters;
 	char refusal[REASON_MAX];   /* reason of the last refused peer */
+	/* fds and connections (limit.c) */
+	struct fd_budget fd_budget;
+	uint32_t queued_fds;        /* fds held by every client's queued replies */
+	int spare_fd;               /* closed to accept (and refuse) when out of fds */
+	uint64_t refusals_logged_usec; /* CLOCK_MONOTONIC µs: refusals are logged once a second */
+	uint64_t refusals_unlogged;
 	/* deferred-release backends (kmod; backend/events.c) */
 	uint32_t backend_orphans;   /* live buffers adopted at start-up, all backends */
 };

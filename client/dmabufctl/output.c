@@ -10,6 +10,7 @@
 
 #include "attr.h"
 #include "dmabufctl.h"
+#include "utf8.h"
 
 void json_print(json_object *o)
 {
@@ -24,9 +25,12 @@ void json_add_u64(json_object *o, const char *key, uint64_t v)
 	json_object_object_add(o, key, json_object_new_uint64(v));
 }
 
+/* Strings come from other clients (labels, process names): always valid UTF-8. */
 void json_add_str(json_object *o, const char *key, const char *v)
 {
-	json_object_object_add(o, key, json_object_new_string(v));
+	char buf[1024];
+
+	json_object_object_add(o, key, json_object_new_string(utf8_sanitize(v, buf, sizeof(buf))));
 }
 
 /* Copies @s replacing bytes a terminal could interpret (labels are any client's input). */

@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmabufd-hostile: does a well-behaved uid keep its service while other
+ * admitted uids attack the daemon's limits?
+ *
+ * The tool starts its own daemon (tests/integration/harness.c; under
+ * prlimit(1) with RLIMIT_NOFILE 4096, so that the fd budget is reached in
+ * a second) with every user admitted and a quota for the well-behaved uid,
+ * then measures that uid for --duration seconds alone and as many while
+ * attacked, in one-second slices taken in turn (a change in the machine's
+ * load touches both alike), the attackers started afresh for each attacked
+ * slice and SIGKILLed at its end; attacked means while
+ *   flooder  (uid 5201) allocates 4 KiB buffers until refused (its share
+ *            of the fd budget), then keeps asking, releasing one and
+ *            asking again, as fast as it can;
+ *   idler    (uid 5202) keeps 64 connections open without Hello, opening
+ *            a new one as soon as the daemon closes one (Hello deadline)
+ *            or refuses it (max-connections-per-uid);
+ *   churner  (uid 5203) allocates, shares with its own uid, imports on a
+ *            second connection, ends the import and releases, in a loop.
+ * The attackers pause --pace-us (10 ms) after each refusal (flooder,
+ * idler) or cycle (churner): they hold every resource their limits allow
+ * and keep asking for more. With shorter pauses they also take the daemon's
+ * CPU time, which no per-uid limit bounds (docs/THREAT_MODEL.md): the
+ * well-behaved uid then waits behind their requests, one per attacker per
+ * round of the event loop, and its p99 grows with their rate
+ * (docs/RELIABILITY.md has both figures). The daemon
+ * runs at nice -10, as the service unit runs it.
+ * The well-behaved uid (5101, [uid:5101] bytes = 4M) fills its quota with
+ * 64 KiB buffers (every Alloc up to 64 must succeed, the 65th must be
+ * -EDQUOT), then releases them all, in a loop; each Alloc and Release
+ * round trip is timed.
+ *
+ * Checks: in both runs every Alloc the quota allows succeeds; with the
+ * attackers the p99 of Alloc and of Release is at most --max-ratio (2)
+ * times its p99 alone; the attackers did work (the flooder was refused,
+ * the idler's connections were closed or refused, the churner imported);
+ * the daemon serves and holds nothing at the end. Prints the figures (with
+ * --json one JSON object). Exit status: 0 all checks passed, 1 a check
+ * failed, 2 usage, 77 not root (the roles are uids).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "dmabufd/dmabufd.h"
+#include "share_helpers.h"
+
+#define POLITE_UID 5101u
+#define FLOODER_UID 5201u
+#define IDLER_UID 5202u
+#define CHURNER_UID 5203u
+#define POLITE_SIZE (64u * 1024)
+#define POLITE_QUOTA (4u * 1024 * 1024)
+#define POLITE_FILL (POLITE_QUOTA / POLITE_SIZE)
+#define IDLER_CONNS 64
+#define MAX_SAMPLES (1u << 20)
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- shared state ------------------------------------------------------------ */
+
+enum phase { PHASE_SKIP, PHASE_ALONE, PHASE_ATTACKED, PHASE_STOP };
+
+struct attack_result {
+	uint64_t ops;        /* requests sent / connections opened */
+	uint64_t refused;    /* refusals (flooder: by a limit; idler: connections refused) */
+	uint64_t closed;     /* idler: closed by the daemon at the deadline; churner: cycles */
+	uint64_t held;       /* flooder: buffers held at the peak */
+};
+
+struct polite_result {
+	uint64_t allocs, allocs_ok;     /* within the quota */
+	uint64_t fills, fills_full;     /* fills that got all POLITE_FILL buffers */
+	uint64_t releases, releases_ok;
+	uint64_t wrong_refusals;        /* the refusal after a fill was not -EDQUOT */
+	double alloc_p50, alloc_p99, release_p50, release_p99; /* µs */
+};
+
+/* In a MAP_SHARED mapping: the parent sets the phase, the children count. */
+struct shared {
+	volatile int phase;
+	struct polite_result polite[2];   /* alone, attacked */
+	struct attack_result attack[3];   /* flooder, idler, churner */
+	uint32_t alat[2][MAX_SAMPLES], rlat[2][MAX_SAMPLES];
+	size_t na[2], nr[2];
+};
+
+static struct shared *sh;
+
+/* ---- the well-behaved uid --------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The @pct-th percentile (nearest rank) of @v's @n samples; sorts @v. */
+static double percentile(uint32_t *v, size_t n, unsigned pct)
+{
+	size_t rank;
+
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_u32);
+	rank = (n * pct + 99) / 100;
+	return v[rank ? rank - 1 : 0];
+}
+
+/* The phase an operation that ran from @before to now counts in, or -1. */
+static int phase_of(int before)
+{
+	return before == sh->phase && (before == PHASE_ALONE || before == PHASE_ATTACKED) ?
+		       before - PHASE_ALONE : -1;
+}
+
+/*
+ * Fills the quota with POLITE_FILL buffers, releases them, again, until the
+ * parent says stop; every operation is counted in the phase it ran in
+ * (one that saw the phase change is not counted).
+ */
+static int polite_run(void *arg)
+{
+	uint64_t id = 1;
+	int sock = connect_as_client(arg);
+
+	CHECK(sock >= 0);
+	while (sh->phase != PHASE_STOP) {
+		uint64_t held[POLITE_FILL + 1];
+		unsigned n = 0;
+		int fill_phase = sh->phase, k;
+		bool full = false;
+
+		for (;;) {
+			int before = sh->phase, fd = -1;
+			uint64_t t0 = now_us();
+			Dmabufd__Reply *r = raw_alloc(sock, id++, POLITE_SIZE, DMABUFD_ATTR_CACHED, 0,
+						      "polite", &fd);
+			uint32_t dt = (uint32_t)(now_us() - t0);
+
+			CHECK(r != NULL);
+			k = phase_of(before);
+			if (n == POLITE_FILL) {
+				/* The quota is full: this one must be refused by it. */
+				if (k >= 0 && r->error != -EDQUOT)
+					sh->polite[k].wrong_refusals++;
+				if (r->error == 0)
+					held[n++] = r->alloc->buffer_id;
+				full = true;
+			} else if (r->error == 0) {
+				held[n++] = r->alloc->buffer_id;
+			} else {
+				fprintf(stderr, "polite: alloc %u of the quota refused: %d %s\n", n + 1,
+					r->error, r->reason);
+			}
+			if (k >= 0 && !full) {
+				sh->polite[k].allocs++;
+				sh->polite[k].allocs_ok += r->error == 0;
+				if (sh->na[k] < MAX_SAMPLES)
+					sh->alat[k][sh->na[k]++] = dt;
+			}
+			if (fd >= 0)
+				close(fd);
+			if (full || r->error) {
+				dmabufd__reply__free_unpacked(r, NULL);
+				break;
+			}
+			dmabufd__reply__free_unpacked(r, NULL);
+		}
+		k = phase_of(fill_phase);
+		if (k >= 0) {
+			sh->polite[k].fills++;
+			sh->polite[k].fills_full += n >= POLITE_FILL;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			int before = sh->phase;
+			uint64_t t0 = now_us();
+			Dmabufd__Reply *r = raw_release(sock, id++, held[i]);
+			uint32_t dt = (uint32_t)(now_us() - t0);
+
+			CHECK(r != NULL);
+			k = phase_of(before);
+			if (k >= 0) {
+				sh->polite[k].releases++;
+				sh->polite[k].releases_ok += r->error == 0;
+				if (sh->nr[k] < MAX_SAMPLES)
+					sh->rlat[k][sh->nr[k]++] = dt;
+			}
+			dmabufd__reply__free_unpacked(r, NULL);
+		}
+	}
+	close(sock);
+	return 0;
+}
+
+/* ---- the attackers ------------------------------------------------------------ */
+
+static unsigned pace_us;  /* pause after a refusal (flooder, idler) or a cycle (churner) */
+
+static void pace(unsigned times)
+{
+	uint64_t ns = (uint64_t)pace_us * 1000 * times;
+	struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+
+	if (ns)
+		nanosleep(&ts, NULL);
+}
+
+/* Runs until killed. */
+static int flooder_run(void *arg)
+{
+	struct attack_result *res = &sh->attack[0];
+	uint64_t *ids = calloc(65536, sizeof(*ids)), id = 1;
+	size_t n = 0;
+	int sock = connect_as_client(arg);
+
+	CHECK(ids && sock >= 0);
+	for (;;) {
+		int fd = -1;
+		Dmabufd__Reply *r = raw_alloc(sock, id++, 4096, DMABUFD_ATTR_CACHED, 0, "flood", &fd);
+
+		CHECK(r != NULL);
+		res->ops++;
+		if (r->error == 0 && n < 65536) {
+			ids[n++] = r->alloc->buffer_id;
+			close(fd);
+		} else if (r->error) {
+			res->refused++;
+			/* At the limit: give one back and ask again. */
+			if (n > 0) {
+				Dmabufd__Reply *rr = raw_release(sock, id++, ids[--n]);
+
+				CHECK(rr != NULL);
+				dmabufd__reply__free_unpacked(rr, NULL);
+				res->ops++;
+			}
+			pace(1);
+		}
+		if (n > res->held)
+			res->held = n;
+		dmabufd__reply__free_unpacked(r, NULL);
+	}
+	return 0;
+}
+
+/* Keeps IDLER_CONNS connections without Hello; runs until killed. */
+static int idler_run(void *arg)
+{
+	struct attack_result *res = &sh->attack[1];
+	struct pollfd p[IDLER_CONNS];
+
+	for (int i = 0; i < IDLER_CONNS; i++)
+		p[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
+	for (;;) {
+		unsigned refused = 0;
+
+		for (int i = 0; i < IDLER_CONNS; i++) {
+			if (p[i].fd >= 0)
+				continue;
+			p[i].fd = raw_connect(arg);
+			res->ops++;
+		}
+		if (poll(p, IDLER_CONNS, 100) <= 0)
+			continue;
+		for (int i = 0; i < IDLER_CONNS; i++) {
+			Dmabufd__Reply *r;
+
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			r = raw_recv(p[i].fd, 0, NULL);
+			if (r && r->error == -EUSERS) {
+				res->refused++;
+				refused++;
+			} else {
+				res->closed++;
+			}
+			if (r)
+				dmabufd__reply__free_unpacked(r, NULL);
+			close(p[i].fd);
+			p[i].fd = -1;
+		}
+		pace(refused);
+	}
+	return 0;
+}
+
+/* Allocates, shares with its own uid, imports on a second connection, ends both. */
+static int churner_run(void *arg)
+{
+	struct attack_result *res = &sh->attack[2];
+	const uint32_t me = CHURNER_UID;
+	int owner = connect_as_client(arg), importer = connect_as_client(arg);
+	uint64_t id = 1;
+
+	CHECK(owner >= 0 && importer >= 0);
+	for (;;) {
+		int fd = -1, ifd = -1;
+		Dmabufd__Reply *r = raw_alloc(owner, id++, 64 * 1024, DMABUFD_ATTR_CACHED, 0, "churn",
+					      &fd);
+		Dmabufd__Reply *s, *im;
+		uint64_t buffer;
+
+		CHECK(r != NULL);
+		res->ops++;
+		if (r->error) {
+			res->refused++;
+			dmabufd__reply__free_unpacked(r, NULL);
+			pace(1);
+			continue;
+		}
+		buffer = r->alloc->buffer_id;
+		close(fd);
+		dmabufd__reply__free_unpacked(r, NULL);
+		s = raw_share(owner, id++, buffer, &me, 1, NULL, 0, NULL, 0, true, 60);
+		CHECK(s && s->error == 0 && s->share);
+		im = raw_import(importer, id++, s->share->token.data, s->share->token.len, &ifd);
+		CHECK(im && im->error == 0 && ifd >= 0);
+		close(ifd);
+		dmabufd__reply__free_unpacked(s, NULL);
+		dmabufd__reply__free_unpacked(im, NULL);
+		r = raw_release(importer, id++, buffer); /* ends the import */
+		CHECK(r && r->error == 0);
+		dmabufd__reply__free_unpacked(r, NULL);
+		r = raw_release(owner, id++, buffer);
+		CHECK(r && r->error == 0);
+		dmabufd__reply__free_unpacked(r, NULL);
+		res->ops += 4;
+		res->closed++; /* one share/import/release cycle */
+		pace(1);
+	}
+	return 0;
+}
+
+/* ---- the run --------------------------------------------------------------------- */
+
+static bool failed;
+
+static void expect(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void expect(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cond)
+		return;
+	failed = true;
+	fprintf(stderr, "dmabufd-hostile: FAILED: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void print_polite(const char *name, const struct polite_result *r)
+{
+	printf("  %-8s allocs %llu/%llu ok, fills %llu/%llu full, releases %llu/%llu ok; "
+	       "alloc p50 %.0f us p99 %.0f us, release p50 %.0f us p99 %.0f us\n",
+	       name, (unsigned long long)r->allocs_ok, (unsigned long long)r->allocs,
+	       (unsigned long long)r->fills_full, (unsigned long long)r->fills,
+	       (unsigned long long)r->releases_ok, (unsigned long long)r->releases, r->alloc_p50,
+	       r->alloc_p99, r->release_p50, r->release_p99);
+}
+
+static void json_polite(const char *name, const struct polite_result *r, bool last)
+{
+	printf("\"%s\":{\"allocs\":%llu,\"allocs_ok\":%llu,\"fills\":%llu,\"fills_full\":%llu,"
+	       "\"releases\":%llu,\"releases_ok\":%llu,\"alloc_p50_us\":%.0f,\"alloc_p99_us\":%.0f,"
+	       "\"release_p50_us\":%.0f,\"release_p99_us\":%.0f}%s",
+	       name, (unsigned long long)r->allocs, (unsigned long long)r->allocs_ok,
+	       (unsigned long long)r->fills, (unsigned long long)r->fills_full,
+	       (unsigned long long)r->releases, (unsigned long long)r->releases_ok, r->alloc_p50,
+	       r->alloc_p99, r->release_p50, r->release_p99, last ? "" : ",");
+}
+
+static void check_polite(const char *name, const struct polite_result *r)
+{
+	expect(r->fills > 0, "%s: no fill done", name);
+	expect(r->allocs_ok == r->allocs, "%s: %llu of %llu allocations within the quota refused",
+	       name, (unsigned long long)(r->allocs - r->allocs_ok), (unsigned long long)r->allocs);
+	expect(r->fills_full == r->fills, "%s: %llu of %llu fills short of the quota", name,
+	       (unsigned long long)(r->fills - r->fills_full), (unsigned long long)r->fills);
+	expect(r->wrong_refusals == 0, "%s: %llu allocations past the quota not refused with -EDQUOT",
+	       name, (unsigned long long)r->wrong_refusals);
+	expect(r->releases_ok == r->releases, "%s: %llu releases refused", name,
+	       (unsigned long long)(r->releases - r->releases_ok));
+}
+
+static bool drained(const Dmabufd__StatsReply *st)
+{
+	return st->buffers == 0 && st->used == 0 && st->clients == 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: dmabufd-hostile [--duration SEC] [--max-ratio R] [--pace-us US] [--roles LIST]\n"
+		   "                       [--json]\n"
+		   "  --duration SEC  seconds measured alone, and as many attacked (default 10)\n"
+		   "  --max-ratio R   largest p99 attacked / p99 alone allowed (default 2)\n"
+		   "  --pace-us US    the attackers' pause after a refusal or a churn cycle\n"
+		   "                  (default 10000; 0: as fast as they can, a CPU flood)\n"
+		   "  --roles LIST    attackers to run (default flooder,idler,churner)\n"
+		   "  --json          print the figures as one JSON object\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const char conf_text[] = "[access]\nusers = *\n"
+					"[uid:5101]\nbytes = 4M\n"
+					"[limits]\nhello-timeout = 1\n";
+	static const struct option longopts[] = {
+		{ "duration", required_argument, NULL, 'd' },
+		{ "max-ratio", required_argument, NULL, 'r' },
+		{ "pace-us", required_argument, NULL, 'p' },
+		{ "roles", required_argument, NULL, 'R' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const uid_t uids[3] = { FLOODER_UID, IDLER_UID, CHURNER_UID };
+	int (*const roles[3])(void *) = { flooder_run, idler_run, churner_run };
+	const char *names[3] = { "flooder", "idler", "churner" };
+	const char *old_wrapper = getenv("DMABUFD_TEST_WRAPPER");
+	const char *roles_arg = "flooder,idler,churner";
+	bool on[3];
+	unsigned duration = 10;
+	double max_ratio = 2.0;
+	bool json = false;
+	struct daemon_proc d;
+	char conf[128], wrapper[512];
+	struct polite_result *alone, *attacked;
+	struct attack_result *att;
+	pid_t polite;
+	int opt, err;
+	Dmabufd__Reply *r;
+
+	pace_us = 10000;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			duration = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			max_ratio = strtod(optarg, NULL);
+			break;
+		case 'p':
+			pace_us = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'R':
+			roles_arg = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || duration < 1 || duration > 3600 || !(max_ratio >= 1.0) ||
+	    pace_us > 1000000) {
+		usage(stderr);
+		return 2;
+	}
+	for (int i = 0; i < 3; i++)
+		on[i] = strstr(roles_arg, names[i]) != NULL;
+	require_root();
+	signal(SIGPIPE, SIG_IGN);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	alone = &sh->polite[0];
+	attacked = &sh->polite[1];
+	att = sh->attack;
+
+	/*
+	 * prlimit(1) in front of any wrapper: 4096 fds, soft and hard; and
+	 * nice -10 as the service unit runs it (Nice=-10, docs/SYSTEMD.md).
+	 */
+	snprintf(wrapper, sizeof(wrapper), "prlimit --nofile=4096:4096 nice -n -10%s%s",
+		 old_wrapper ? " " : "", old_wrapper ? old_wrapper : "");
+	setenv("DMABUFD_TEST_WRAPPER", wrapper, 1);
+	err = daemon_start_conf(&d, conf_text, NULL, conf);
+	if (old_wrapper)
+		setenv("DMABUFD_TEST_WRAPPER", old_wrapper, 1);
+	else
+		unsetenv("DMABUFD_TEST_WRAPPER");
+	if (err < 0) {
+		fprintf(stderr, "dmabufd-hostile: cannot start the daemon: %s\n", strerror(-err));
+		return 1;
+	}
+
+	/*
+	 * One-second slices, alone and attacked in turn, so that a change of
+	 * the machine's load touches both alike. The attackers are started
+	 * afresh for each attacked slice (the flooder reaches its limit in
+	 * the first 300 ms, not counted) and SIGKILLed at its end; the daemon
+	 * releases what they held before the next slice is counted.
+	 */
+	sh->phase = PHASE_SKIP;
+	polite = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, polite_run, (void *)d.socket);
+	if (polite < 0) {
+		fprintf(stderr, "dmabufd-hostile: fork: %s\n", strerror((int)-polite));
+		return 1;
+	}
+	for (unsigned slice = 0; slice < duration; slice++) {
+		pid_t pids[3];
+
+		sh->phase = PHASE_ALONE;
+		sleep_ms(1000);
+		sh->phase = PHASE_SKIP;
+		for (int i = 0; i < 3; i++) {
+			pids[i] = on[i] ? spawn_as(uids[i], uids[i], NULL, 0, roles[i], (void *)d.socket) : 0;
+			expect(pids[i] >= 0, "fork: %s", strerror((int)-pids[i]));
+		}
+		sleep_ms(300);
+		sh->phase = PHASE_ATTACKED;
+		sleep_ms(1000);
+		sh->phase = PHASE_SKIP;
+		for (int i = 0; i < 3; i++) {
+			if (pids[i] <= 0)
+				continue;
+			kill(pids[i], SIGKILL);
+			expect(wait_child(pids[i]) == 1000 + SIGKILL, "%s exited early", names[i]);
+		}
+		sleep_ms(300);
+	}
+	sh->phase = PHASE_STOP;
+	expect(wait_child(polite) == 0, "the well-behaved uid failed");
+	for (int k = 0; k < 2; k++) {
+		sh->polite[k].alloc_p50 = percentile(sh->alat[k], sh->na[k], 50);
+		sh->polite[k].alloc_p99 = percentile(sh->alat[k], sh->na[k], 99);
+		sh->polite[k].release_p50 = percentile(sh->rlat[k], sh->nr[k], 50);
+		sh->polite[k].release_p99 = percentile(sh->rlat[k], sh->nr[k], 99);
+	}
+
+	check_polite("alone", alone);
+	check_polite("attacked", attacked);
+	expect(attacked->alloc_p99 <= max_ratio * alone->alloc_p99,
+	       "alloc p99 %.0f us attacked > %.1f x %.0f us alone", attacked->alloc_p99, max_ratio,
+	       alone->alloc_p99);
+	expect(attacked->release_p99 <= max_ratio * alone->release_p99,
+	       "release p99 %.0f us attacked > %.1f x %.0f us alone", attacked->release_p99,
+	       max_ratio, alone->release_p99);
+	expect(!on[0] || (att[0].refused > 0 && att[0].held > 0), "the flooder never reached its limit");
+	expect(!on[1] || att[1].refused + att[1].closed > 0, "the idler's connections were never closed");
+	expect(!on[2] || att[2].closed > 0, "the churner never imported");
+
+	r = wait_stats(d.socket, drained);
+	expect(r != NULL, "the daemon still holds buffers or clients at the end");
+	if (r)
+		dmabufd__reply__free_unpacked(r, NULL);
+	expect(daemon_stop_conf(&d, conf) == 0, "the daemon did not exit 0");
+
+	if (json) {
+		printf("{\"duration_s\":%u,\"pace_us\":%u,", duration, pace_us);
+		json_polite("alone", alone, false);
+		json_polite("attacked", attacked, false);
+		for (int i = 0; i < 3; i++)
+			printf("\"%s\":{\"ops\":%llu,\"refused\":%llu,\"closed\":%llu,\"held\":%llu},",
+			       names[i], (unsigned long long)att[i].ops,
+			       (unsigned long long)att[i].refused, (unsigned long long)att[i].closed,
+			       (unsigned long long)att[i].held);
+		printf("\"passed\":%s}\n", failed ? "false" : "true");
+	} else {
+		printf("dmabufd-hostile: %u s alone, %u s attacked, in 1-s slices (RLIMIT_NOFILE "
+		       "4096, attackers pace %u us)\n", duration, duration, pace_us);
+		print_polite("alone", alone);
+		print_polite("attacked", attacked);
+		printf("  flooder  %llu requests, %llu refused, %llu buffers held at most\n",
+		       (unsigned long long)att[0].ops, (unsigned long long)att[0].refused,
+		       (unsigned long long)att[0].held);
+		printf("  idler    %llu connections opened, %llu refused, %llu closed at the deadline\n",
+		       (unsigned long long)att[1].ops, (unsigned long long)att[1].refused,
+		       (unsigned long long)att[1].closed);
+		printf("  churner  %llu requests, %llu share/import/release cycles\n",
+		       (unsigned long long)att[2].ops, (unsigned long long)att[2].closed);
+		printf("dmabufd-hostile: %s\n", failed ? "FAILED" : "passed");
+	}
+	return failed ? 1 : 0;
+}
