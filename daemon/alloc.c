@@ -15,6 +15,7 @@
 
 #include <drm_fourcc.h>
 
+#include "attr.h"
 #include "backend/probe.h"
 #include "buffer.h"
 #include "clock.h"
@@ -48,19 +49,6 @@ static bool label_is_valid(const char *label)
 		if (*p < 0x20 || *p == 0x7f)
 			return false;
 	return strlen(label) <= DMABUFD_LABEL_MAX && utf8_valid(label);
-}
-
-static const char *attribute_text(int attribute)
-{
-	switch (attribute) {
-	case DMABUFD_ATTR_CACHED:
-		return "cached";
-	case DMABUFD_ATTR_WRITECOMBINE:
-		return "write-combine";
-	case DMABUFD_ATTR_UNCACHED:
-		return "uncached";
-	}
-	return "unknown";
 }
 
 /*
@@ -467,7 +455,7 @@ static void alloc_buffer(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 		goto refuse;
 	}
 	log_debug("buffer %llu: %llu bytes %s for pid %d (%s) \"%s\"", (unsigned long long)b->id,
-		  (unsigned long long)b->size, attribute_text(b->attribute), (int)b->pid, b->comm,
+		  (unsigned long long)b->size, attr_name(b->attribute) ?: "unknown", (int)b->pid, b->comm,
 		  b->label);
 	return;
 

@@ -185,9 +185,6 @@ static int parse_id_list(struct parse_ctx *ctx, const char *key, const char *val
 	return 0;
 }
 
-static const char *const attr_keys[DMABUFD_NATTR] = { "cached-bytes", "writecombine-bytes",
-						       "uncached-bytes" };
-
 /*
  * One quota key ("bytes", "buffers", "<attr>-bytes") into @q.
  * Return: 1 handled, 0 unknown key, -EINVAL bad value (reported).
@@ -215,7 +212,7 @@ static int quota_key(struct parse_ctx *ctx, const char *key, const char *shown, 
 		return 1;
 	}
 	for (int a = 0; a < DMABUFD_NATTR; a++) {
-		if (strcmp(key, attr_keys[a]) != 0)
+		if (strcmp(key, policy_quota_attr_key(a)) != 0)
 			continue;
 		if (parse_quota_value(value, false, &v) < 0) {
 			config_error(ctx, "%s: '%s' is not a size (bytes, K, M, G) or 'unlimited'",

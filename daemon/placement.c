@@ -13,6 +13,7 @@
 
 #include "placement.h"
 
+#include "attr.h"
 #include "log.h"
 #include "region.h"
 #include "reply.h"
@@ -256,13 +257,6 @@ int server_compact(struct server *s, struct server_compact_result *ret)
 }
 
 /* Which attribute a request names, for reasons. */
-static const char *attr_text(enum dmabufd_attribute a)
-{
-	return a == DMABUFD_ATTR_WRITECOMBINE ? "write-combine" :
-	       a == DMABUFD_ATTR_UNCACHED     ? "uncached" :
-						"cached";
-}
-
 /*
  * Routing (docs/BACKENDS.md "Several backends at once"): the
  * request's constraints against each active backend's caps, in probe order.
@@ -304,7 +298,7 @@ int server_route(const struct server *s, const struct route_request *req,
 
 		if (!any_attr)
 			reasonf(ret_reason, "the %s backend cannot provide %s memory", name,
-				attr_text(req->attribute));
+				attr_name(req->attribute));
 		else if (!any_contig)
 			reasonf(ret_reason, "the %s backend cannot provide physically contiguous memory%s",
 				name, req->contiguous_from_device ?
@@ -315,10 +309,10 @@ int server_route(const struct server *s, const struct route_request *req,
 		return any_contig ? -E2BIG : -EOPNOTSUPP;
 	}
 	if (!any_attr)
-		reasonf(ret_reason, "no active backend can provide %s memory", attr_text(req->attribute));
+		reasonf(ret_reason, "no active backend can provide %s memory", attr_name(req->attribute));
 	else if (!any_contig)
 		reasonf(ret_reason, "no active backend that gives %s memory can provide physically contiguous memory%s",
-			attr_text(req->attribute),
+			attr_name(req->attribute),
 			req->contiguous_from_device ? " (a named device has no IOMMU: no iommu_group)" : "");
 	else
 		reasonf(ret_reason, "%llu bytes do not fit in any active backend that satisfies the request",

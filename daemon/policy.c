@@ -16,7 +16,14 @@
 
 #define PEER_GROUPS_MAX 65536u
 
-static const char *const attr_names[DMABUFD_NATTR] = { "cached", "writecombine", "uncached" };
+/* The per-attribute quota keys of the configuration ([quota] and reasons). */
+static const char *const attr_quota_keys[DMABUFD_NATTR] = { "cached-bytes", "writecombine-bytes",
+							    "uncached-bytes" };
+
+const char *policy_quota_attr_key(enum dmabufd_attribute attr)
+{
+	return (unsigned)attr < DMABUFD_NATTR ? attr_quota_keys[attr] : NULL;
+}
 
 struct quota_limits quota_limits_unlimited(void)
 {
@@ -224,8 +231,8 @@ static int check_limits(const struct quota_limits *q, const struct usage *u, con
 	if (q->attr_bytes[attr] != QUOTA_UNLIMITED &&
 	    (size > q->attr_bytes[attr] || u->owned_bytes[attr] > q->attr_bytes[attr] - size)) {
 		snprintf(reason, reason_len,
-			 "quota: %s %s-bytes = %" PRIu64 " (holds %" PRIu64 ", asked %" PRIu64 ")",
-			 scope, attr_names[attr], q->attr_bytes[attr], u->owned_bytes[attr], size);
+			 "quota: %s %s = %" PRIu64 " (holds %" PRIu64 ", asked %" PRIu64 ")",
+			 scope, attr_quota_keys[attr], q->attr_bytes[attr], u->owned_bytes[attr], size);
 		return -EDQUOT;
 	}
 	return 0;

@@ -148,6 +148,13 @@ void ledger_finish(struct ledger *l);
 struct account *ledger_find(struct account_list *list, uint32_t id);
 
 /**
+ * policy_quota_attr_key() - the [quota] key that limits @attr's bytes
+ * ("cached-bytes", "writecombine-bytes", "uncached-bytes"; docs/CONFIG.md).
+ * Return: the key, or NULL for a value that is not an attribute.
+ */
+const char *policy_quota_attr_key(enum dmabufd_attribute attr);
+
+/**
  * policy_check_quota() - would charging @size bytes of @attribute (one more
  * buffer) to client @c, its uid and its primary gid stay within every
  * limit? @size in bytes.
