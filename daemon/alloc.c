@@ -70,7 +70,8 @@ static int check_devices(struct client *c, char *const *devices, size_t n, uint3
 
 		if (!probe_device_path_valid(devices[i])) {
 			*reason = reasonf(&c->reason,
-					  "device %zu: not a /dev/dri/* or /sys/devices/* path of at "
+					  "device %zu: not a /dev/dri/*, /dev/videoN, /dev/mediaN, "
+					  "/dev/v4l-subdevN or /sys/devices/* path of at "
 					  "most %d bytes without '.' or '..' components",
 					  i, PROBE_MAX_DEVICE_PATH);
 			return -EINVAL;

@@ -959,78 +959,102 @@ static long region_ioctl_info(void __user *uarg)
 	return region_copy_out(uarg, &info, sizeof(info), usize);
 }
 
-static long region_ioctl_export(void __user *uarg)
+/* The checks of EXPORT that need no lock: flags, attribute, reserved and
+ * output fields zero, a NUL-terminated label, a range inside the region
+ * and within the largest buffer. */
+static int region_export_check(const struct dmabufd_region_export *arg)
 {
-	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
-	struct dmabufd_region_export arg;
-	struct region_buffer *buf;
-	struct dma_buf *dmabuf;
-	unsigned long pfn;
-	u32 usize;
-	int fd, ret;
+	if (arg->flags & ~DMABUFD_REGION_EXPORT_FLAGS)
+		return -EINVAL;
+	if (arg->attr >= DMABUFD_REGION_ATTR_COUNT)
+		return -EINVAL;
+	if (arg->reserved0 || arg->reserved1 || arg->id || arg->fd)
+		return -EINVAL;
+	if (strnlen(arg->label, sizeof(arg->label)) == sizeof(arg->label))
+		return -EINVAL;
+	if (region_range_ok(arg->page_offset, arg->page_count) ||
+	    arg->page_count > region_max_buffer_pages())
+		return -EINVAL;
+	return 0;
+}
 
-	ret = region_copy_in(&arg, sizeof(arg), DMABUFD_REGION_EXPORT_SIZE_VER0, uarg, &usize);
-	if (ret)
-		return ret;
-	if (arg.flags & ~DMABUFD_REGION_EXPORT_FLAGS)
-		return -EINVAL;
-	if (arg.attr >= DMABUFD_REGION_ATTR_COUNT)
-		return -EINVAL;
-	if (arg.reserved0 || arg.reserved1 || arg.id || arg.fd)
-		return -EINVAL;
-	if (strnlen(arg.label, sizeof(arg.label)) == sizeof(arg.label))
-		return -EINVAL;
-	if (region_range_ok(arg.page_offset, arg.page_count) ||
-	    arg.page_count > region_max_buffer_pages())
-		return -EINVAL;
+/* A buffer described by a checked @arg, neither claimed nor exported:
+ * freed with mutex_destroy() and kfree() until it is exported. */
+static struct region_buffer *region_export_buffer_new(const struct dmabufd_region_export *arg)
+{
+	struct region_buffer *buf;
 
 	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
 	if (!buf)
-		return -ENOMEM;
+		return NULL;
 	mutex_init(&buf->lock);
 	INIT_LIST_HEAD(&buf->attachments);
-	buf->count = arg.page_count;
-	buf->attr = arg.attr;
-	buf->flags = arg.flags;
-	/* The NUL was checked above; bytes after it are not kept. */
-	strscpy(buf->label, arg.label, sizeof(buf->label));
+	buf->count = arg->page_count;
+	buf->attr = arg->attr;
+	buf->flags = arg->flags;
+	/* The NUL was checked; bytes after it are not kept. */
+	strscpy(buf->label, arg->label, sizeof(buf->label));
+	return buf;
+}
 
-	fd = get_unused_fd_flags(O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		ret = fd;
-		goto err_free_buf;
-	}
+/* Never hand non-write-back pages to the page allocator: returns -EIO. */
+static int region_export_leak(unsigned long pfn, u64 page_count)
+{
+	pr_err("cannot restore write-back: leaking PFNs %#lx+%llu\n", pfn, page_count);
+	return -EIO;
+}
 
-	mutex_lock(&region.lock);
-	if (region.nr_buffers >= max_buffers) {
-		ret = -ENOSPC;
-		goto err_unlock;
-	}
-	pfn = region.base_pfn + arg.page_offset;
-	if (region_find_overlap(pfn, arg.page_count)) {
-		ret = -EBUSY;
-		goto err_unlock;
-	}
-	ret = region_claim(pfn, arg.page_count);
+/*
+ * Claims @arg's pages for @buf (buf->pfn), zeroed, with @arg's attribute.
+ * Called with region.lock held. On failure nothing stays claimed, except
+ * on -EIO: pages whose write-back could not be restored are leaked.
+ */
+static int region_export_claim(struct region_buffer *buf,
+			       const struct dmabufd_region_export *arg)
+{
+	unsigned long pfn;
+	int ret;
+
+	if (region.nr_buffers >= max_buffers)
+		return -ENOSPC;
+	pfn = region.base_pfn + arg->page_offset;
+	if (region_find_overlap(pfn, arg->page_count))
+		return -EBUSY;
+	ret = region_claim(pfn, arg->page_count);
 	if (ret)
-		goto err_unlock;
+		return ret;
 	buf->pfn = pfn;
 	/* Zero through the cached mapping, before any attribute change. */
-	region_zero(pfn, arg.page_count);
-	ret = region_set_attr(pfn, arg.page_count, arg.attr);
+	region_zero(pfn, arg->page_count);
+	ret = region_set_attr(pfn, arg->page_count, arg->attr);
 	if (ret == -EIO)
-		goto err_leak;
+		return region_export_leak(pfn, arg->page_count);
 	if (ret)
-		goto err_unclaim;
+		free_contig_range(pfn, arg->page_count);
+	return ret;
+}
+
+/*
+ * Exports the claimed @buf and records it in the region (id, buffer list,
+ * counters). Called with region.lock held. On failure the claim is undone
+ * (or its pages leaked, -EIO) and @buf is still the caller's.
+ */
+static struct dma_buf *region_export_dmabuf(struct region_buffer *buf,
+					    const struct dmabufd_region_export *arg)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	struct dma_buf *dmabuf;
 
 	exp_info.ops = &region_dmabuf_ops;
-	exp_info.size = arg.page_count << PAGE_SHIFT;
+	exp_info.size = arg->page_count << PAGE_SHIFT;
 	exp_info.flags = O_RDWR | O_CLOEXEC;
 	exp_info.priv = buf;
 	dmabuf = dma_buf_export(&exp_info);
 	if (IS_ERR(dmabuf)) {
-		ret = PTR_ERR(dmabuf);
-		goto err_attr;
+		if (region_clear_attr(buf->pfn, arg->page_count, arg->attr))
+			return ERR_PTR(region_export_leak(buf->pfn, arg->page_count));
+		free_contig_range(buf->pfn, arg->page_count);
+		return dmabuf;
 	}
 	if (buf->label[0])
 		dmabuf->name = kstrdup(buf->label, GFP_KERNEL); /* freed by the core */
@@ -1039,6 +1063,41 @@ static long region_ioctl_export(void __user *uarg)
 	region_insert_sorted(buf);
 	region.nr_buffers++;
 	region.claimed += buf->count;
+	return dmabuf;
+}
+
+static long region_ioctl_export(void __user *uarg)
+{
+	struct dmabufd_region_export arg;
+	struct region_buffer *buf;
+	struct dma_buf *dmabuf;
+	u32 usize;
+	int fd, ret;
+
+	ret = region_copy_in(&arg, sizeof(arg), DMABUFD_REGION_EXPORT_SIZE_VER0, uarg, &usize);
+	if (ret)
+		return ret;
+	ret = region_export_check(&arg);
+	if (ret)
+		return ret;
+	buf = region_export_buffer_new(&arg);
+	if (!buf)
+		return -ENOMEM;
+	fd = get_unused_fd_flags(O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto err_free_buf;
+	}
+
+	mutex_lock(&region.lock);
+	ret = region_export_claim(buf, &arg);
+	if (ret)
+		goto err_unlock;
+	dmabuf = region_export_dmabuf(buf, &arg);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto err_unlock;
+	}
 	mutex_unlock(&region.lock);
 
 	/* From here on the buffer is freed only by region_release(). */
@@ -1053,16 +1112,6 @@ static long region_ioctl_export(void __user *uarg)
 	fd_install(fd, dmabuf->file);
 	return 0;
 
-err_attr:
-	if (region_clear_attr(pfn, arg.page_count, arg.attr))
-		goto err_leak;
-err_unclaim:
-	free_contig_range(pfn, arg.page_count);
-	goto err_unlock;
-err_leak:
-	/* Never hand non-write-back pages to the page allocator. */
-	pr_err("cannot restore write-back: leaking PFNs %#lx+%llu\n", pfn, arg.page_count);
-	ret = -EIO;
 err_unlock:
 	mutex_unlock(&region.lock);
 	put_unused_fd(fd);

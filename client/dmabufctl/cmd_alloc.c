@@ -218,7 +218,7 @@ static const struct cmd_spec alloc_spec = {
 	.help = "Usage: dmabufctl alloc SIZE [--attr cached|wc|uc] [--align BYTES]\n"
 		"                      [--label L] [--movable] [--contiguous] "
 		"[--hold SECONDS]\n"
-		"                      [--device /dev/dri/NODE|/sys/devices/...]...\n"
+		"                      [--device /dev/dri/NODE|/dev/videoN|/sys/devices/...]...\n"
 		"                      [--fill BYTE] [--share] [--share-uid USER]... "
 		"[--share-gid GROUP]...\n"
 		"                      [--share-pid PID]... [--single-use] "

@@ -24,36 +24,25 @@
  */
 #include "gstdmabufdsink.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libdrm/drm_fourcc.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include <gst/allocators/allocators.h>
 #include <gst/video/video.h>
 
 #include "dbfr.h"
 #include "gstdmabufdallocator.h"
 #include "gstdmabufdbufferpool.h"
-#include "gstdmabufdlayout.h"
+#include "gstdmabufdpublisher.h"
 
-GST_DEBUG_CATEGORY_STATIC(dmabufd_sink_debug);
+GST_DEBUG_CATEGORY(dmabufd_sink_debug);
 #define GST_CAT_DEFAULT dmabufd_sink_debug
 
-#define MAX_RING 32
-#define MAX_CONSUMERS 32 /* bits of struct ring_slot.holders */
+#define MAX_RING GST_DMABUFD_PUBLISHER_MAX_RING
+#define MAX_CONSUMERS GST_DMABUFD_PUBLISHER_MAX_CONSUMERS
 #define DEFAULT_RING_DEPTH 4
 #define DEFAULT_MAX_CONSUMERS 8
 /* Pool buffers beyond the ring: one being rendered by upstream, one being
  * handed to the sink, one queued between them. */
 #define POOL_EXTRA 3
-/* How long the EOS message may wait for room in a consumer's socket. */
-#define EOS_SEND_TIMEOUT_MS 2000
 
 enum {
 	PROP_0,
@@ -75,18 +64,6 @@ enum {
 	PROP_FRAMEBUFFER,
 };
 
-struct ring_slot {
-	GstBuffer *buf;   /* NULL: free */
-	guint64 seq;
-	guint32 holders;  /* bit i: consumers[i] has not released it */
-};
-
-struct consumer {
-	int fd;           /* -1: unused */
-	GstPollFD pfd;
-	guint caps_gen;   /* the sink's caps_gen it was last sent; 0: none */
-};
-
 struct _GstDmabufdSink {
 	GstBaseSink parent;
 
@@ -101,25 +78,17 @@ struct _GstDmabufdSink {
 	gboolean leaky;
 	gchar *label;
 
-	/* Statistics (object lock). */
-	guint64 frames_rendered, frames_published, frames_copied, frames_dropped;
-	guint n_consumers;
+	/* Statistics (object lock; the publisher's too). */
+	guint64 frames_rendered, frames_copied;
 
 	/* Streaming state. */
 	GstAllocator *allocator;     /* GstDmabufdAllocator, from start() */
 	GstVideoInfo info;
 	gboolean have_info;
-	gchar *caps_str;             /* negotiated caps, sent to consumers */
-	guint caps_gen;              /* bumped by every set_caps, from 1 */
 	GstBufferPool *copy_pool;    /* for frames not in dmabufd memory */
 	GstBufferPool *proposed_pool;/* last pool proposed upstream (for stats) */
 	guint pools_allocated;       /* frames allocated by earlier pools */
-	GstPoll *poll;
-	int listen_fd;
-	GstPollFD listen_pfd;
-	gchar *bound_path;           /* path we bound and unlink in stop() */
-	struct consumer consumers[MAX_CONSUMERS];
-	struct ring_slot ring[MAX_RING];
+	GstDmabufdPublisher pub;     /* consumer-socket, consumers, ring */
 	guint64 seq;
 	gboolean published_once;
 };
@@ -134,214 +103,6 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
 G_DEFINE_TYPE(GstDmabufdSink, gst_dmabufd_sink, GST_TYPE_BASE_SINK)
 GST_ELEMENT_REGISTER_DEFINE(dmabufdsink, "dmabufdsink", GST_RANK_NONE, GST_TYPE_DMABUFD_SINK)
 
-/* ---- consumers ------------------------------------------------------- */
-
-static void slot_drop_holder(struct ring_slot *s, guint idx)
-{
-	s->holders &= ~(1u << idx);
-	if (s->buf && !s->holders)
-		gst_clear_buffer(&s->buf);
-}
-
-static void consumer_drop(GstDmabufdSink *self, guint idx, const char *why)
-{
-	struct consumer *c = &self->consumers[idx];
-	guint i;
-
-	if (c->fd < 0)
-		return;
-	GST_INFO_OBJECT(self, "consumer %u gone: %s", idx, why);
-	gst_poll_remove_fd(self->poll, &c->pfd);
-	close(c->fd);
-	c->fd = -1;
-	for (i = 0; i < MAX_RING; i++)
-		slot_drop_holder(&self->ring[i], idx);
-	GST_OBJECT_LOCK(self);
-	self->n_consumers--;
-	GST_OBJECT_UNLOCK(self);
-}
-
-static void consumers_accept(GstDmabufdSink *self)
-{
-	const struct dmabufd_info *dinfo =
-		gst_dmabufd_allocator_get_info(GST_DMABUFD_ALLOCATOR(self->allocator));
-
-	for (;;) {
-		struct dbfr_hello hello;
-		guint i;
-		int fd, r;
-
-		fd = accept4(self->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0)
-			return; /* EAGAIN, or a transient error: retried next frame */
-		for (i = 0; i < self->max_consumers && self->consumers[i].fd >= 0; i++)
-			;
-		if (i == self->max_consumers) {
-			GST_WARNING_OBJECT(self, "max-consumers (%u) reached, refusing one",
-					   self->max_consumers);
-			close(fd);
-			continue;
-		}
-		memset(&hello, 0, sizeof(hello));
-		dbfr_header_init(&hello.h, DBFR_HELLO, sizeof(hello));
-		hello.ring_depth = self->ring_depth;
-		hello.producer_pid = (uint32_t)getpid();
-		hello.dmabuf = dinfo->dmabuf ? 1 : 0;
-		g_strlcpy(hello.backend, dinfo->backend, sizeof(hello.backend));
-		r = dbfr_send(fd, &hello, sizeof(hello), -1, MSG_DONTWAIT);
-		if (r < 0) {
-			close(fd);
-			continue;
-		}
-		self->consumers[i].fd = fd;
-		self->consumers[i].caps_gen = 0;
-		gst_poll_fd_init(&self->consumers[i].pfd);
-		self->consumers[i].pfd.fd = fd;
-		gst_poll_add_fd(self->poll, &self->consumers[i].pfd);
-		gst_poll_fd_ctl_read(self->poll, &self->consumers[i].pfd, TRUE);
-		GST_OBJECT_LOCK(self);
-		self->n_consumers++;
-		GST_OBJECT_UNLOCK(self);
-		GST_INFO_OBJECT(self, "consumer %u connected", i);
-	}
-}
-
-/* Reads every pending message of consumer @idx. */
-static void consumer_read(GstDmabufdSink *self, guint idx)
-{
-	struct consumer *c = &self->consumers[idx];
-
-	while (c->fd >= 0) {
-		union {
-			struct dbfr_release rel;
-			char raw[DBFR_MAX_MESSAGE];
-		} m;
-		ssize_t n;
-		guint i;
-
-		n = dbfr_recv(c->fd, &m, sizeof(m), NULL, MSG_DONTWAIT);
-		if (n == -EAGAIN)
-			return;
-		if (n <= 0) {
-			consumer_drop(self, idx, n == 0 ? "closed" : g_strerror((int)-n));
-			return;
-		}
-		if (dbfr_check(&m, (size_t)n, DBFR_RELEASE) < 0) {
-			consumer_drop(self, idx, "malformed message");
-			return;
-		}
-		for (i = 0; i < MAX_RING; i++) {
-			struct ring_slot *s = &self->ring[i];
-
-			if (s->buf && s->seq == m.rel.seq && (s->holders & (1u << idx)))
-				break;
-		}
-		if (i == MAX_RING) {
-			consumer_drop(self, idx, "release of a frame it does not hold");
-			return;
-		}
-		slot_drop_holder(&self->ring[i], idx);
-	}
-}
-
-/* Accepts new consumers and reads releases, without blocking. */
-static void consumers_service(GstDmabufdSink *self)
-{
-	guint i;
-
-	if (self->listen_fd < 0)
-		return;
-	consumers_accept(self);
-	for (i = 0; i < MAX_CONSUMERS; i++)
-		if (self->consumers[i].fd >= 0)
-			consumer_read(self, i);
-}
-
-/* Blocks until a consumer connects or sends something. Return: 0, or
- * -EBUSY when the sink is unlocked (flushing / stopping). */
-static int consumers_wait(GstDmabufdSink *self)
-{
-	gint r;
-
-	do
-		r = gst_poll_wait(self->poll, GST_CLOCK_TIME_NONE);
-	while (r < 0 && (errno == EINTR || errno == EAGAIN));
-	if (r < 0 && errno == EBUSY)
-		return -EBUSY;
-	return 0;
-}
-
-/* The EOS is the one message a consumer must not miss (without it, the
- * closed connection reads as a producer that went away): when a
- * consumer's socket is full, wait a bounded time for room. */
-static int send_waiting(int fd, const void *msg, size_t len, int timeout_ms)
-{
-	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		gint64 left;
-		int r;
-
-		r = dbfr_send(fd, msg, len, -1, MSG_DONTWAIT);
-		if (r != -EAGAIN)
-			return r;
-		left = (deadline - g_get_monotonic_time()) / 1000;
-		if (left <= 0)
-			return -ETIMEDOUT;
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
-static void consumers_send_eos(GstDmabufdSink *self)
-{
-	struct dbfr_header eos;
-	guint i;
-
-	dbfr_header_init(&eos, DBFR_EOS, sizeof(eos));
-	for (i = 0; i < MAX_CONSUMERS; i++)
-		if (self->consumers[i].fd >= 0 &&
-		    send_waiting(self->consumers[i].fd, &eos, sizeof(eos),
-				 EOS_SEND_TIMEOUT_MS) < 0)
-			consumer_drop(self, i, "EOS send failed");
-}
-
-static gboolean listen_start(GstDmabufdSink *self, const gchar *path)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
-
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, (NULL),
-				  ("consumer-socket path too long: %s", path));
-		return FALSE;
-	}
-	strcpy(addr.sun_path, path);
-	/* A stale socket from a killed pipeline: replace it; never unlink
-	 * anything that is not a socket. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(fd, MAX_CONSUMERS) < 0) {
-		GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE, (NULL),
-				  ("cannot listen on consumer-socket %s: %s", path,
-				   g_strerror(errno)));
-		if (fd >= 0)
-			close(fd);
-		return FALSE;
-	}
-	self->listen_fd = fd;
-	self->bound_path = g_strdup(path);
-	gst_poll_fd_init(&self->listen_pfd);
-	self->listen_pfd.fd = fd;
-	gst_poll_add_fd(self->poll, &self->listen_pfd);
-	gst_poll_fd_ctl_read(self->poll, &self->listen_pfd, TRUE);
-	return TRUE;
-}
-
 /* ---- GstBaseSink ----------------------------------------------------- */
 
 static gboolean gst_dmabufd_sink_start(GstBaseSink *bsink)
@@ -349,14 +110,19 @@ static gboolean gst_dmabufd_sink_start(GstBaseSink *bsink)
 	GstDmabufdSink *self = GST_DMABUFD_SINK(bsink);
 	gchar *socket_path, *consumer_socket;
 	enum dmabufd_attribute attribute;
+	guint ring_depth, max_consumers;
+	gboolean leaky;
 	int r;
 
 	GST_OBJECT_LOCK(self);
 	socket_path = g_strdup(self->socket_path);
 	consumer_socket = g_strdup(self->consumer_socket);
 	attribute = self->attribute;
-	self->frames_rendered = self->frames_published = 0;
-	self->frames_copied = self->frames_dropped = 0;
+	ring_depth = self->ring_depth;
+	max_consumers = self->max_consumers;
+	leaky = self->leaky;
+	self->frames_rendered = self->pub.published = 0;
+	self->frames_copied = self->pub.dropped = 0;
 	GST_OBJECT_UNLOCK(self);
 
 	r = gst_dmabufd_allocator_new(socket_path, attribute, &self->allocator);
@@ -369,11 +135,13 @@ static gboolean gst_dmabufd_sink_start(GstBaseSink *bsink)
 	}
 	gst_dmabufd_allocator_set_element(GST_DMABUFD_ALLOCATOR(self->allocator),
 					  GST_ELEMENT(self));
-	self->poll = gst_poll_new(TRUE);
+	gst_dmabufd_publisher_init(&self->pub, GST_ELEMENT(self), ring_depth, max_consumers,
+				   leaky);
 	self->seq = 0;
 	self->published_once = FALSE;
 	self->pools_allocated = 0;
-	if (consumer_socket && *consumer_socket && !listen_start(self, consumer_socket))
+	if (consumer_socket && *consumer_socket &&
+	    !gst_dmabufd_publisher_listen(&self->pub, consumer_socket))
 		goto fail;
 	GST_INFO_OBJECT(self, "connected to dmabufd (%s backend)",
 			gst_dmabufd_allocator_get_info(GST_DMABUFD_ALLOCATOR(self->allocator))
@@ -385,10 +153,7 @@ fail:
 	g_free(socket_path);
 	g_free(consumer_socket);
 	gst_clear_object(&self->allocator);
-	if (self->poll) {
-		gst_poll_free(self->poll);
-		self->poll = NULL;
-	}
+	gst_dmabufd_publisher_finish(&self->pub);
 	return FALSE;
 }
 
@@ -403,36 +168,14 @@ static void drop_pool(GstBufferPool **pool)
 static gboolean gst_dmabufd_sink_stop(GstBaseSink *bsink)
 {
 	GstDmabufdSink *self = GST_DMABUFD_SINK(bsink);
-	guint i;
 
-	/* Read the releases still queued first: a socket closed with unread
-	 * messages makes the consumer's next read fail with ECONNRESET. */
-	for (i = 0; i < MAX_CONSUMERS; i++)
-		if (self->consumers[i].fd >= 0)
-			consumer_read(self, i);
-	for (i = 0; i < MAX_CONSUMERS; i++)
-		consumer_drop(self, i, "sink stopped");
-	for (i = 0; i < MAX_RING; i++) {
-		gst_clear_buffer(&self->ring[i].buf);
-		self->ring[i].holders = 0;
-	}
-	if (self->listen_fd >= 0) {
-		close(self->listen_fd);
-		self->listen_fd = -1;
-	}
-	if (self->bound_path) {
-		unlink(self->bound_path);
-		g_clear_pointer(&self->bound_path, g_free);
-	}
+	/* The frames out with consumers first: their memory is the
+	 * allocator's. */
+	gst_dmabufd_publisher_finish(&self->pub);
 	drop_pool(&self->copy_pool);
 	gst_clear_object(&self->proposed_pool);
 	gst_clear_object(&self->allocator);
-	if (self->poll) {
-		gst_poll_free(self->poll);
-		self->poll = NULL;
-	}
 	self->have_info = FALSE;
-	g_clear_pointer(&self->caps_str, g_free);
 	return TRUE;
 }
 
@@ -440,8 +183,7 @@ static gboolean gst_dmabufd_sink_unlock(GstBaseSink *bsink)
 {
 	GstDmabufdSink *self = GST_DMABUFD_SINK(bsink);
 
-	if (self->poll)
-		gst_poll_set_flushing(self->poll, TRUE);
+	gst_dmabufd_publisher_set_flushing(&self->pub, TRUE);
 	return TRUE;
 }
 
@@ -449,8 +191,7 @@ static gboolean gst_dmabufd_sink_unlock_stop(GstBaseSink *bsink)
 {
 	GstDmabufdSink *self = GST_DMABUFD_SINK(bsink);
 
-	if (self->poll)
-		gst_poll_set_flushing(self->poll, FALSE);
+	gst_dmabufd_publisher_set_flushing(&self->pub, FALSE);
 	return TRUE;
 }
 
@@ -532,9 +273,7 @@ static gboolean gst_dmabufd_sink_set_caps(GstBaseSink *bsink, GstCaps *caps)
 		g_free(str);
 		return FALSE;
 	}
-	g_free(self->caps_str);
-	self->caps_str = str;
-	self->caps_gen++;
+	gst_dmabufd_publisher_set_caps(&self->pub, str);
 	self->info = info;
 	self->have_info = TRUE;
 	drop_pool(&self->copy_pool); /* recreated on demand with the new caps */
@@ -584,147 +323,11 @@ static GstBuffer *ensure_dmabufd(GstDmabufdSink *self, GstBuffer *buf, gboolean 
 	return out;
 }
 
-/* Fills @f from @buf (one dmabufd memory); returns its fd or -1. */
-static int frame_describe(GstDmabufdSink *self, GstBuffer *buf, guint64 seq, gboolean copied,
-			  struct dbfr_frame *f)
-{
-	GstMemory *mem = gst_buffer_peek_memory(buf, 0);
-	const struct dmabufd_info *dinfo =
-		gst_dmabufd_allocator_get_info(GST_DMABUFD_ALLOCATOR(self->allocator));
-	GstVideoMeta *meta = gst_buffer_get_video_meta(buf);
-	const GstVideoInfo *info = &self->info;
-	GstMemory *root = mem;
-	guint p, n = GST_VIDEO_INFO_N_PLANES(info);
-	guint64 end = 0;
-
-	while (root->parent)
-		root = root->parent;
-	if (n > DBFR_MAX_PLANES || !gst_is_fd_memory(mem))
-		return -1;
-	memset(f, 0, sizeof(*f));
-	dbfr_header_init(&f->h, DBFR_FRAME, sizeof(*f));
-	f->seq = seq;
-	f->pts_ns = GST_BUFFER_PTS_IS_VALID(buf) ? GST_BUFFER_PTS(buf) : UINT64_MAX;
-	f->duration_ns = GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf) : UINT64_MAX;
-	gst_dmabufd_memory_get_id(mem, &f->buffer_id);
-	f->size = root->maxsize;
-	f->frame_offset = mem->offset;
-	f->modifier = DRM_FORMAT_MOD_LINEAR;
-	f->width = GST_VIDEO_INFO_WIDTH(info);
-	f->height = GST_VIDEO_INFO_HEIGHT(info);
-	f->fourcc = gst_dmabufd_drm_fourcc(GST_VIDEO_INFO_FORMAT(info));
-	f->num_planes = n;
-	for (p = 0; p < n; p++) {
-		gsize off = meta ? meta->offset[p] : GST_VIDEO_INFO_PLANE_OFFSET(info, p);
-		gint stride = meta ? meta->stride[p] : GST_VIDEO_INFO_PLANE_STRIDE(info, p);
-
-		if (stride <= 0 || mem->offset + off > G_MAXUINT32)
-			return -1;
-		f->offsets[p] = (uint32_t)(mem->offset + off);
-		f->strides[p] = (uint32_t)stride;
-		f->row_bytes[p] = gst_dmabufd_plane_row_bytes(info, p, &f->rows[p]);
-		end = MAX(end, (guint64)off + (guint64)f->strides[p] * f->rows[p]);
-	}
-	/* The frame ends with its last plane's last row: the pool's buffers
-	 * may be larger (a framebuffer's size is rounded to pages). */
-	f->frame_size = MIN(end, (guint64)mem->size);
-	g_strlcpy(f->format, gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(info)),
-		  sizeof(f->format));
-	f->flags = (dinfo->dmabuf ? DBFR_FRAME_DMABUF : 0) | (copied ? DBFR_FRAME_COPIED : 0);
-	if (dbfr_frame_check(f) < 0)
-		return -1;
-	return gst_fd_memory_get_fd(mem);
-}
-
-/* Sends the current caps to consumer @idx unless it has them. */
-static int consumer_send_caps(GstDmabufdSink *self, guint idx)
-{
-	struct consumer *c = &self->consumers[idx];
-	union {
-		struct dbfr_caps caps;
-		char raw[DBFR_MAX_MESSAGE];
-	} m;
-	ssize_t len;
-	int r;
-
-	if (c->caps_gen == self->caps_gen)
-		return 0;
-	len = dbfr_caps_init(&m.caps, self->caps_str);
-	if (len < 0)
-		return (int)len;
-	r = dbfr_send(c->fd, &m, (size_t)len, -1, MSG_DONTWAIT);
-	if (r == 0)
-		c->caps_gen = self->caps_gen;
-	return r;
-}
-
-static struct ring_slot *ring_free_slot(GstDmabufdSink *self)
-{
-	guint i;
-
-	for (i = 0; i < self->ring_depth; i++)
-		if (!self->ring[i].buf)
-			return &self->ring[i];
-	return NULL;
-}
-
-static GstFlowReturn publish(GstDmabufdSink *self, GstBuffer *frame, guint64 seq,
-			     gboolean copied)
-{
-	struct ring_slot *slot;
-	struct dbfr_frame f;
-	guint32 holders = 0;
-	guint i;
-	int fd;
-
-	while (!(slot = ring_free_slot(self))) {
-		if (self->leaky) {
-			GST_OBJECT_LOCK(self);
-			self->frames_dropped++;
-			GST_OBJECT_UNLOCK(self);
-			return GST_FLOW_OK;
-		}
-		if (consumers_wait(self) < 0)
-			return GST_FLOW_FLUSHING;
-		consumers_service(self);
-		if (!self->n_consumers)
-			return GST_FLOW_OK;
-	}
-	fd = frame_describe(self, frame, seq, copied, &f);
-	if (fd < 0) {
-		GST_ELEMENT_ERROR(self, STREAM, FAILED, (NULL),
-				  ("frame %" G_GUINT64_FORMAT " has no publishable layout", seq));
-		return GST_FLOW_ERROR;
-	}
-	for (i = 0; i < MAX_CONSUMERS; i++) {
-		int r;
-
-		if (self->consumers[i].fd < 0)
-			continue;
-		r = consumer_send_caps(self, i);
-		if (r == 0)
-			r = dbfr_send(self->consumers[i].fd, &f, sizeof(f), fd, MSG_DONTWAIT);
-		if (r == 0)
-			holders |= 1u << i;
-		else if (r == -EAGAIN)
-			GST_DEBUG_OBJECT(self, "consumer %u not reading, frame skipped", i);
-		else
-			consumer_drop(self, i, "send failed");
-	}
-	if (holders) {
-		slot->buf = gst_buffer_ref(frame);
-		slot->seq = seq;
-		slot->holders = holders;
-		GST_OBJECT_LOCK(self);
-		self->frames_published++;
-		GST_OBJECT_UNLOCK(self);
-	}
-	return GST_FLOW_OK;
-}
-
 static GstFlowReturn gst_dmabufd_sink_render(GstBaseSink *bsink, GstBuffer *buf)
 {
 	GstDmabufdSink *self = GST_DMABUFD_SINK(bsink);
+	const struct dmabufd_info *dinfo =
+		gst_dmabufd_allocator_get_info(GST_DMABUFD_ALLOCATOR(self->allocator));
 	GstFlowReturn ret = GST_FLOW_OK;
 	gboolean copied = FALSE;
 	GstBuffer *frame;
@@ -732,12 +335,12 @@ static GstFlowReturn gst_dmabufd_sink_render(GstBaseSink *bsink, GstBuffer *buf)
 
 	if (!self->have_info)
 		return GST_FLOW_NOT_NEGOTIATED;
-	consumers_service(self);
-	if (!self->published_once && self->listen_fd >= 0) {
-		while (self->n_consumers < self->wait_consumers) {
-			if (consumers_wait(self) < 0)
+	gst_dmabufd_publisher_service(&self->pub, dinfo);
+	if (!self->published_once && self->pub.listen_fd >= 0) {
+		while (self->pub.n_consumers < self->wait_consumers) {
+			if (gst_dmabufd_publisher_wait(&self->pub) < 0)
 				return GST_FLOW_FLUSHING;
-			consumers_service(self);
+			gst_dmabufd_publisher_service(&self->pub, dinfo);
 		}
 	}
 	frame = ensure_dmabufd(self, buf, &copied);
@@ -752,9 +355,10 @@ static GstFlowReturn gst_dmabufd_sink_render(GstBaseSink *bsink, GstBuffer *buf)
 	if (copied)
 		self->frames_copied++;
 	GST_OBJECT_UNLOCK(self);
-	if (self->n_consumers) {
+	if (self->pub.n_consumers) {
 		self->published_once = TRUE;
-		ret = publish(self, frame, seq, copied);
+		ret = gst_dmabufd_publisher_publish(&self->pub, dinfo, &self->info, frame, seq,
+						    copied);
 	}
 	gst_buffer_unref(frame);
 	return ret;
@@ -764,9 +368,10 @@ static gboolean gst_dmabufd_sink_event(GstBaseSink *bsink, GstEvent *event)
 {
 	GstDmabufdSink *self = GST_DMABUFD_SINK(bsink);
 
-	if (GST_EVENT_TYPE(event) == GST_EVENT_EOS && self->poll) {
-		consumers_service(self);
-		consumers_send_eos(self);
+	if (GST_EVENT_TYPE(event) == GST_EVENT_EOS && self->pub.poll) {
+		gst_dmabufd_publisher_service(&self->pub, gst_dmabufd_allocator_get_info(
+			GST_DMABUFD_ALLOCATOR(self->allocator)));
+		gst_dmabufd_publisher_send_eos(&self->pub);
 	}
 	return GST_BASE_SINK_CLASS(gst_dmabufd_sink_parent_class)->event(bsink, event);
 }
@@ -856,16 +461,16 @@ static void gst_dmabufd_sink_get_property(GObject *object, guint prop_id, GValue
 		g_value_set_uint64(value, self->frames_rendered);
 		break;
 	case PROP_FRAMES_PUBLISHED:
-		g_value_set_uint64(value, self->frames_published);
+		g_value_set_uint64(value, self->pub.published);
 		break;
 	case PROP_FRAMES_COPIED:
 		g_value_set_uint64(value, self->frames_copied);
 		break;
 	case PROP_FRAMES_DROPPED:
-		g_value_set_uint64(value, self->frames_dropped);
+		g_value_set_uint64(value, self->pub.dropped);
 		break;
 	case PROP_CONSUMERS:
-		g_value_set_uint(value, self->n_consumers);
+		g_value_set_uint(value, self->pub.n_consumers);
 		break;
 	case PROP_BUFFERS_ALLOCATED:
 		allocated = self->pools_allocated;
@@ -896,22 +501,15 @@ static void gst_dmabufd_sink_finalize(GObject *object)
 	g_free(self->socket_path);
 	g_free(self->consumer_socket);
 	g_free(self->label);
-	g_free(self->caps_str);
+	gst_dmabufd_publisher_finish(&self->pub);
 	G_OBJECT_CLASS(gst_dmabufd_sink_parent_class)->finalize(object);
 }
 
-static void gst_dmabufd_sink_class_init(GstDmabufdSinkClass *klass)
+/* The settings: read-write, changed only in READY or below. */
+static void install_settings(GObjectClass *gobject_class)
 {
-	GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
-	GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
-	GstBaseSinkClass *bsink_class = GST_BASE_SINK_CLASS(klass);
 	const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
 			       GST_PARAM_MUTABLE_READY;
-	const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
-
-	gobject_class->set_property = gst_dmabufd_sink_set_property;
-	gobject_class->get_property = gst_dmabufd_sink_get_property;
-	gobject_class->finalize = gst_dmabufd_sink_finalize;
 
 	g_object_class_install_property(gobject_class, PROP_SOCKET_PATH,
 		g_param_spec_string("socket-path", "dmabufd socket",
@@ -954,6 +552,13 @@ static void gst_dmabufd_sink_class_init(GstDmabufdSinkClass *klass)
 		g_param_spec_string("label", "Label",
 			"Prefix of the dmabufd buffer labels (dmabufctl list); NULL: the "
 			"element's name", NULL, rw));
+}
+
+/* The statistics: read-only. */
+static void install_statistics(GObjectClass *gobject_class)
+{
+	const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
 	g_object_class_install_property(gobject_class, PROP_FRAMES_RENDERED,
 		g_param_spec_uint64("frames-rendered", "Frames rendered",
 			"Frames received since the sink started", 0, G_MAXUINT64, 0, ro));
@@ -975,7 +580,6 @@ static void gst_dmabufd_sink_class_init(GstDmabufdSinkClass *klass)
 		g_param_spec_uint("buffers-allocated", "Buffers allocated",
 			"Frames the sink's pools allocated from dmabufd (bounded by the pool "
 			"size, not by the number of frames)", 0, G_MAXUINT, 0, ro));
-
 	g_object_class_install_property(gobject_class, PROP_FRAMEBUFFER,
 		g_param_spec_boolean("framebuffer", "Framebuffer request",
 			"TRUE when the proposed pool allocates each frame with the framebuffer "
@@ -983,6 +587,19 @@ static void gst_dmabufd_sink_class_init(GstDmabufdSinkClass *klass)
 			"when GstVideoInfo lays it out and a plain allocation holds it (format "
 			"without DRM fourcc, padding requested, or daemon refused)",
 			FALSE, ro));
+}
+
+static void gst_dmabufd_sink_class_init(GstDmabufdSinkClass *klass)
+{
+	GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+	GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+	GstBaseSinkClass *bsink_class = GST_BASE_SINK_CLASS(klass);
+
+	gobject_class->set_property = gst_dmabufd_sink_set_property;
+	gobject_class->get_property = gst_dmabufd_sink_get_property;
+	gobject_class->finalize = gst_dmabufd_sink_finalize;
+	install_settings(gobject_class);
+	install_statistics(gobject_class);
 
 	gst_element_class_set_static_metadata(element_class, "dmabufd video sink",
 		"Sink/Video",
@@ -1006,15 +623,11 @@ static void gst_dmabufd_sink_class_init(GstDmabufdSinkClass *klass)
 
 static void gst_dmabufd_sink_init(GstDmabufdSink *self)
 {
-	guint i;
-
 	self->attribute = DMABUFD_ATTR_CACHED;
 	self->usage = GST_DMABUFD_USAGE_DEFAULT;
 	self->ring_depth = DEFAULT_RING_DEPTH;
 	self->max_consumers = DEFAULT_MAX_CONSUMERS;
-	self->listen_fd = -1;
-	for (i = 0; i < MAX_CONSUMERS; i++)
-		self->consumers[i].fd = -1;
+	self->pub.listen_fd = -1;
 	gst_video_info_init(&self->info);
 	/* last-sample would hold one more frame buffer out of the pool. */
 	gst_base_sink_set_last_sample_enabled(GST_BASE_SINK(self), FALSE);

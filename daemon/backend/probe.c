@@ -145,6 +145,21 @@ const char *probe_path(char *buf, size_t size, const char *path)
 	return n < 0 || (size_t)n >= size ? NULL : buf;
 }
 
+/* A V4L2 node by its kernel name: /dev/videoN, /dev/mediaN, /dev/v4l-subdevN. */
+static bool is_v4l2_node(const char *path)
+{
+	static const char *const prefixes[] = { "/dev/video", "/dev/media", "/dev/v4l-subdev" };
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t plen = strlen(prefixes[i]);
+		const char *n = path + plen;
+
+		if (strncmp(path, prefixes[i], plen) == 0)
+			return *n && strspn(n, "0123456789") == strlen(n);
+	}
+	return false;
+}
+
 bool probe_device_path_valid(const char *path)
 {
 	size_t len;
@@ -154,7 +169,8 @@ bool probe_device_path_valid(const char *path)
 	len = strlen(path);
 	if (len == 0 || len > PROBE_MAX_DEVICE_PATH)
 		return false;
-	if (strncmp(path, "/dev/dri/", 9) != 0 && strncmp(path, "/sys/devices/", 13) != 0)
+	if (strncmp(path, "/dev/dri/", 9) != 0 && strncmp(path, "/sys/devices/", 13) != 0 &&
+	    !is_v4l2_node(path))
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (path[i] < 0x21 || path[i] > 0x7e)
@@ -180,13 +196,15 @@ int probe_device_needs_contiguous(const char *path, const char **ret_reason)
 	struct stat st;
 
 	if (!probe_device_path_valid(path)) {
-		*ret_reason = "device path is not a valid /dev/dri/* or /sys/devices/* path";
+		*ret_reason = "device path is not a valid /dev/dri/*, V4L2 node or "
+			      "/sys/devices/* path";
 		return -EINVAL;
 	}
-	if (strncmp(path, "/dev/dri/", 9) == 0) {
+	/* A node (DRM or V4L2): its sysfs device through its major:minor. */
+	if (strncmp(path, "/dev/", 5) == 0) {
 		if (!probe_path(dev, sizeof(dev), path) || stat(dev, &st) < 0 ||
 		    !S_ISCHR(st.st_mode)) {
-			*ret_reason = "no such DRM device node";
+			*ret_reason = "no such character device node";
 			return -ENODEV;
 		}
 		snprintf(tmp, sizeof(tmp), "/sys/dev/char/%u:%u/device", major(st.st_rdev),

@@ -11,7 +11,8 @@
  * not, why) for the log and for Stats.
  *
  * Devices: an Alloc may name up to PROBE_MAX_DEVICES importing devices
- * (/dev/dri/... nodes or /sys/devices/... paths). A device with no
+ * (/dev/dri/... nodes, V4L2 nodes /dev/videoN, /dev/mediaN,
+ * /dev/v4l-subdevN, or /sys/devices/... paths). A device with no
  * iommu_group under its sysfs device directory does DMA to physical
  * addresses and needs physically contiguous memory (Documentation/
  * ABI/testing/sysfs-kernel-iommu_groups; a device behind an IOMMU belongs
@@ -96,8 +97,9 @@ const char *probe_path(char *buf, size_t size, const char *path);
 /**
  * probe_device_path_valid() - strict check of a consumer device path.
  * Accepted: absolute, at most PROBE_MAX_DEVICE_PATH bytes, starting with
- * "/dev/dri/" or "/sys/devices/", no "." or ".." component, no "//", only
- * printable ASCII. Return: true if valid.
+ * "/dev/dri/" or "/sys/devices/" or a V4L2 node ("/dev/video", "/dev/media"
+ * or "/dev/v4l-subdev" and a decimal number, nothing else), no "." or ".."
+ * component, no "//", only printable ASCII. Return: true if valid.
  */
 bool probe_device_path_valid(const char *path);
 
@@ -105,9 +107,12 @@ bool probe_device_path_valid(const char *path);
  * probe_device_needs_contiguous() - does @path's device need physically
  * contiguous memory?
  * @path: a path accepted by probe_device_path_valid()
- * A /dev/dri node is resolved through its char major:minor to
- * /sys/dev/char/MAJ:MIN/device; a /sys/devices path is used as is. The
- * device needs contiguity iff it has no iommu_group entry.
+ * A /dev node (DRM or V4L2) is resolved through its char major:minor to
+ * /sys/dev/char/MAJ:MIN/device (the device the node belongs to: for
+ * /dev/video0 of vivid, /sys/devices/platform/vivid.0); a /sys/devices
+ * path is used as is. A node of a virtual device (no "device" link, as
+ * /dev/null) is -ENODEV: it does no DMA. The device needs contiguity iff
+ * it has no iommu_group entry.
  * @ret_reason: on failure, a static string
  * Return: 1 (needs contiguous), 0 (behind an IOMMU); -ENODEV (no such
  * device, not a char device, or no sysfs device directory); -EINVAL

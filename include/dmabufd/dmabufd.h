@@ -357,8 +357,9 @@ DMABUFD_EXPORT int dmabufd_alloc(struct dmabufd_client *client, uint64_t size,
 /**
  * dmabufd_alloc_devices() - dmabufd_alloc() for buffers that the named
  * devices will import.
- * @devices: @num_devices paths, each /dev/dri/NODE (a DRM card or render node)
- *           or /sys/devices/PATH, at most 255 bytes, no "." or ".." component
+ * @devices: @num_devices paths, each /dev/dri/NODE (a DRM card or render node),
+ *           a V4L2 node (/dev/videoN, /dev/mediaN, /dev/v4l-subdevN) or
+ *           /sys/devices/PATH, at most 255 bytes, no "." or ".." component
  * @num_devices: 0 .. DMABUFD_MAX_DEVICES
  * A device without an IOMMU (no iommu_group in sysfs) needs physically
  * contiguous memory: the daemon then acts as if DMABUFD_ALLOC_CONTIGUOUS

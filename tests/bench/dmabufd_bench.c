@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dmabufd-bench: what routing an allocation through dmabufd costs, measured
- * side by side with the alternatives in the same run (issue 10).
+ * side by side with the alternatives in the same run.
  *
  * For every size and client count, N client processes each repeat one
  * operation, in three variants:
@@ -80,7 +80,7 @@ enum variant { V_BROKERED, V_DIRECT, V_FLOOR, V_BROKERED_SYNC, V_COUNT };
 static const char *const variant_names[V_COUNT] = { "brokered", "direct", "floor",
 						     "brokered-sync" };
 
-/* Both brokered variants: they differ only in how they release (issue 10). */
+/* Both brokered variants: they differ only in how they release. */
 static bool is_brokered(enum variant v)
 {
 	return v == V_BROKERED || v == V_BROKERED_SYNC;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target (d): the configuration file parser (daemon/config.c on
- * libinih, issue 6). The config is read by a root daemon at start and on
+ * libinih). The config is read by a root daemon at start and on
  * SIGHUP; whoever can write it is trusted, but a typo must never crash the
  * daemon or leak, and a refused file must change nothing.
  *

@@ -78,7 +78,7 @@ ssize_t daemon_argv_prefix(const char **argv, size_t max, char **ret_buf)
 			argv[n++] = tok;
 		}
 	}
-	/* issue 5: the same tests against another daemon binary / backend (VM). */
+	/* Another daemon binary or backend: the same tests run in the VM. */
 	argv[n++] = bin && bin[0] ? bin : DMABUFD_BIN;
 	return (ssize_t)n;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A fake service manager for integration tests (issue 8): it owns the
+ * A fake service manager for integration tests: it owns the
  * listening socket and a $NOTIFY_SOCKET datagram socket, starts dmabufd
  * with LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES (sd_listen_fds(3)) and
  * WATCHDOG_USEC/WATCHDOG_PID, reads its sd_notify(3) messages, and keeps

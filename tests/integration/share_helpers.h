@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Helpers for the sharing/policy integration tests: a daemon started with a
- * configuration file, requests of issue 6 on a raw socket, and children
+ * configuration file, the sharing requests on a raw socket, and children
  * that run as another uid/gid (fork + setgroups/setresgid/setresuid).
  */
 #ifndef DMABUFD_TEST_SHARE_HELPERS_H
@@ -63,7 +63,8 @@ int wait_child(pid_t pid);
 		}                                                              \
 	} while (0)
 
-/* Requests of issue 6. All return the unpacked reply (or NULL). */
+/* Share, Import, Unshare, Revoke, Accounting, sent raw. All return the
+ * unpacked reply (or NULL). */
 Dmabufd__Reply *raw_share(int sock, uint64_t id, uint64_t buffer_id, const uint32_t *uids,
 			  size_t nuids, const uint32_t *gids, size_t ngids, const int32_t *pids,
 			  size_t npids, bool single_use, uint32_t expiry_sec);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Checks the installed systemd units (issue 8, docs/SYSTEMD.md):
+# Checks the installed systemd units (docs/SYSTEMD.md):
 #   systemd_units.sh verify   BUILD_DIR UNITDIR BINARY
 #       `systemd-analyze verify` of the units as `cmake --install` installs
 #       them (into a DESTDIR staging directory); no output is allowed.

@@ -443,7 +443,7 @@ static void test_release_foreign_and_double(void **state)
 }
 
 /*
- * Release.flags (issue 10): unknown bits are refused and change nothing;
+ * Release.flags: unknown bits are refused and change nothing;
  * RELEASE_NO_REPLY is answered only when it fails (Reply.release_failed),
  * and a client that floods failing ones without reading is stopped by the
  * reply-queue limit like any other.

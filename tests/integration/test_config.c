@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The configuration file against the real daemon (issue 6): every kind of
+ * The configuration file against the real daemon: every kind of
  * error refuses to start with "FILE:LINE: ..." on stderr; the command line
  * overrides the file; SIGHUP reloads a changed quota under connected
  * clients, and a broken file on reload keeps the old configuration.

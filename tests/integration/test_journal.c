@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Issue 8: journal logging. In a private mount namespace a datagram socket
+ * Journal logging. In a private mount namespace a datagram socket
  * stands in for journald at /run/systemd/journal/socket (the address
  * sd_journal_send(3) writes to). dmabufd, started with $JOURNAL_STREAM
  * naming its stderr, must log there in the native protocol with

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pre-zeroed pools (issue 10) against the real daemon:
+ * Pre-zeroed pools against the real daemon:
  * - no stale data: every buffer reads all zeroes, also while the former
  *   owner of a released buffer keeps writing through its mapping;
  * - the budget holds: Stats pooled <= budget, used + pooled <= capacity;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Issue 8: --user drops privileges after the backend and the socket are
+ * --user drops privileges after the backend and the socket are
  * set up: the daemon then runs with the user's uid/gid (real, effective,
  * saved), no supplementary groups and no capabilities, and still serves.
  * Needs root to start with; exits 77 otherwise.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Quotas against the real daemon (issue 6): per client, per uid, per gid,
+ * Quotas against the real daemon: per client, per uid, per gid,
  * per attribute, from [quota] defaults and [uid:]/[gid:] sections. Each
  * limit is hit by a client running as a test uid; the refusal must be
  * -EDQUOT with a reason naming the limit, and the daemon must go on

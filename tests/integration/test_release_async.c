@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dmabufd_release_async() (issue 10, docs/PERFORMANCE.md "Release without
+ * dmabufd_release_async() (docs/PERFORMANCE.md "Release without
  * waiting"): against the real daemon, a release without a reply frees the
  * buffer (Stats counts it), a refused one is reported through
  * dmabufd_release_failures() and leaves the connection and every other

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Sharing between processes of different uids/gids against the real daemon
- * (issue 6): who may import, single-use and expiring tokens, the access
+ * Sharing between processes of different uids/gids against the real daemon:
+ * who may import, single-use and expiring tokens, the access
  * policy at connect time, the limits on tokens/targets/importers, a
  * producer/consumer pair that sees the same bytes, and the ownership
  * transfer when an owner dies with a live importer. Runs as root (children
@@ -574,7 +574,7 @@ static void test_list_shows_own_buffers(void **state)
 	close(sock);
 }
 
-/* --- producer / consumer (issue 6, point 3) ---------------------------- */
+/* --- producer / consumer: the same bytes on both sides ------------------ */
 
 static int producer(void *arg)
 {
@@ -896,7 +896,7 @@ static void test_producer_consumer(void **state)
 	}
 }
 
-/* --- owner death with a live importer (issue 6, point 4) --------------- */
+/* --- owner death with a live importer ----------------------------------- */
 
 static int owner_then_die(void *arg)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Issue 8: socket activation without PID-1 systemd. systemd-socket-activate
+ * Socket activation without PID-1 systemd. systemd-socket-activate
  * (package systemd) listens on a SOCK_SEQPACKET socket and starts dmabufd
  * on the first connection; dmabufd must serve that very connection over
  * the inherited socket (sd_listen_fds(3)) and create no socket of its own.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Issue 8: dmabufd under a (fake) service manager.
+ * dmabufd under a (fake) service manager.
  *  - notify: READY=1 only once it serves; WATCHDOG=1 at half of
  *    WATCHDOG_USEC; STATUS= follows allocations; RELOADING=1/READY=1
  *    around SIGHUP; STOPPING=1 on SIGTERM.

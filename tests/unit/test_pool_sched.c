@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The pool worker's scheduling (daemon/pool.c, issue 10): a daemon whose
+ * The pool worker's scheduling (daemon/backend/pool.c): a daemon whose
  * event loop runs SCHED_FIFO (docs/PERFORMANCE.md, CPUSchedulingPolicy=fifo)
  * starts the worker with that policy; the worker must go back to
  * SCHED_OTHER, 10 nice levels below the daemon, before it zeroes anything.

@@ -3,7 +3,8 @@
  * Backend probing and consumer-device constraints (daemon/probe.c) on a fake
  * /dev and /sys tree (probe_set_test_root()): probe order parsing, the order's
  * effect on the choice, dma-heap heap classification, strict device-path
- * validation and the iommu_group decision.
+ * validation and the iommu_group decision (DRM and V4L2 nodes, sysfs paths),
+ * and the resolution of a real character device (/dev/null) on this host.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,6 +97,19 @@ static void test_device_path_valid(void **state)
 	assert_false(probe_device_path_valid("dev/dri/card0"));
 	assert_false(probe_device_path_valid("/dev/dri/card 0"));
 	assert_false(probe_device_path_valid("/dev/dri/card\n"));
+	/* V4L2 nodes by their kernel names only. */
+	assert_true(probe_device_path_valid("/dev/video0"));
+	assert_true(probe_device_path_valid("/dev/video12"));
+	assert_true(probe_device_path_valid("/dev/media0"));
+	assert_true(probe_device_path_valid("/dev/v4l-subdev3"));
+	assert_false(probe_device_path_valid("/dev/video"));
+	assert_false(probe_device_path_valid("/dev/videox"));
+	assert_false(probe_device_path_valid("/dev/video0x"));
+	assert_false(probe_device_path_valid("/dev/video0/"));
+	assert_false(probe_device_path_valid("/dev/video0/x"));
+	assert_false(probe_device_path_valid("/dev/v4l/by-path/x"));
+	assert_false(probe_device_path_valid("/dev/null"));
+	assert_false(probe_device_path_valid("/dev/video-1"));
 
 	char longp[300];
 
@@ -146,6 +160,92 @@ static void test_iommu_decision(void **state)
 	/* A regular file is not a device node. */
 	mkpath("/dev/dri/card7", false);
 	assert_int_equal(probe_device_needs_contiguous("/dev/dri/card7", &why), -ENODEV);
+}
+
+/* A V4L2 node resolves like a DRM node: its major:minor's sysfs device. */
+static void test_v4l2_node(void **state)
+{
+	const char *why = NULL;
+	char p[512], t[512];
+
+	mkpath("/dev", true);
+	mkpath("/sys/devices/platform/vivid.0/video4linux/video0", true);
+	mkpath("/sys/devices/pci0000:00/0000:00:03.0/media0", true);
+	mkpath("/sys/devices/virtual/v4l-subdev/v4l-subdev0", true);
+	mkpath("/sys/kernel/iommu_groups/4", true);
+	mkpath("/sys/dev/char", true);
+	snprintf(p, sizeof(p), "%s/sys/devices/pci0000:00/0000:00:03.0/iommu_group", root);
+	snprintf(t, sizeof(t), "%s/sys/kernel/iommu_groups/4", root);
+	assert_int_equal(symlink(t, p), 0);
+	/* /sys/dev/char/MAJ:MIN: the node's own directory; its "device" link
+	 * names the device (none for a virtual device). */
+	snprintf(p, sizeof(p), "%s/sys/dev/char/81:0", root);
+	assert_int_equal(symlink("../../devices/platform/vivid.0/video4linux/video0", p), 0);
+	snprintf(p, sizeof(p), "%s/sys/devices/platform/vivid.0/video4linux/video0/device", root);
+	assert_int_equal(symlink("../../../vivid.0", p), 0);
+	snprintf(p, sizeof(p), "%s/sys/dev/char/238:0", root);
+	assert_int_equal(symlink("../../devices/pci0000:00/0000:00:03.0/media0", p), 0);
+	snprintf(p, sizeof(p), "%s/sys/devices/pci0000:00/0000:00:03.0/media0/device", root);
+	assert_int_equal(symlink("..", p), 0);
+	snprintf(p, sizeof(p), "%s/sys/dev/char/81:5", root);
+	assert_int_equal(symlink("../../devices/virtual/v4l-subdev/v4l-subdev0", p), 0);
+
+	/* Absent node. */
+	assert_int_equal(probe_device_needs_contiguous("/dev/video0", &why), -ENODEV);
+	assert_string_equal(why, "no such character device node");
+	snprintf(p, sizeof(p), "%s/dev/video0", root);
+	if (mknod(p, S_IFCHR | 0600, makedev(81, 0)) < 0)
+		skip(); /* no CAP_MKNOD: test_real_char_device resolves a real node */
+	snprintf(p, sizeof(p), "%s/dev/media0", root);
+	assert_int_equal(mknod(p, S_IFCHR | 0600, makedev(238, 0)), 0);
+	snprintf(p, sizeof(p), "%s/dev/v4l-subdev0", root);
+	assert_int_equal(mknod(p, S_IFCHR | 0600, makedev(81, 5)), 0);
+	snprintf(p, sizeof(p), "%s/dev/video1", root);
+	assert_int_equal(mknod(p, S_IFCHR | 0600, makedev(81, 1)), 0);
+
+	/* vivid: a platform device without IOMMU group, as an SoC camera. */
+	assert_int_equal(probe_device_needs_contiguous("/dev/video0", &why), 1);
+	/* A PCI device in an IOMMU group. */
+	assert_int_equal(probe_device_needs_contiguous("/dev/media0", &why), 0);
+	/* A virtual device: no "device" link, no DMA. */
+	why = NULL;
+	assert_int_equal(probe_device_needs_contiguous("/dev/v4l-subdev0", &why), -ENODEV);
+	assert_string_equal(why, "the device has no sysfs device directory");
+	/* A node whose major:minor has no sysfs entry. */
+	why = NULL;
+	assert_int_equal(probe_device_needs_contiguous("/dev/video1", &why), -ENODEV);
+	assert_string_equal(why, "the device has no sysfs device directory");
+}
+
+/*
+ * A real character device of this host, resolved through the real sysfs:
+ * the test root's dev/video0 is a link to /dev/null (stat() follows it,
+ * as it follows /dev/dri/by-path links) and its sys a link to /sys.
+ * /dev/null (1:3) is a virtual device, /sys/devices/virtual/mem/null, with
+ * no "device" link: a node of a device that does no DMA is -ENODEV, never
+ * "needs contiguous memory". Named as is, /dev/null is not a device path
+ * the daemon accepts.
+ */
+static void test_real_char_device(void **state)
+{
+	const char *why = NULL;
+	struct stat st;
+	char p[512];
+
+	probe_set_test_root(NULL);
+	assert_false(probe_device_path_valid("/dev/null"));
+	assert_int_equal(probe_device_needs_contiguous("/dev/null", &why), -EINVAL);
+	probe_set_test_root(root);
+	if (stat("/dev/null", &st) < 0 || !S_ISCHR(st.st_mode) ||
+	    st.st_rdev != makedev(1, 3) || stat("/sys/dev/char/1:3/dev", &st) < 0)
+		skip(); /* no /dev/null 1:3 or no sysfs: nothing real to resolve */
+	mkpath("/dev", true);
+	snprintf(p, sizeof(p), "%s/dev/video0", root);
+	assert_int_equal(symlink("/dev/null", p), 0);
+	snprintf(p, sizeof(p), "%s/sys", root);
+	assert_int_equal(symlink("/sys", p), 0);
+	assert_int_equal(probe_device_needs_contiguous("/dev/video0", &why), -ENODEV);
+	assert_string_equal(why, "the device has no sysfs device directory");
 }
 
 /*
@@ -309,6 +409,8 @@ int main(void)
 		cmocka_unit_test(test_parse_order),
 		cmocka_unit_test(test_device_path_valid),
 		cmocka_unit_test_setup_teardown(test_iommu_decision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v4l2_node, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_real_char_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_order_choice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dmaheap_routing, setup, teardown),
 	};

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * In-VM smoke client for the dma-heap, udmabuf and memfd backends (issue 5).
+ * In-VM smoke client for the dma-heap, udmabuf and memfd backends.
  *
  *   heaps-smoke SOCKET BACKEND    allocate, mmap, round-trip data, import into
  *                                 vgem (drmPrimeFDToHandle), check the label in

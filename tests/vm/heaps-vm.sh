@@ -1,6 +1,6 @@
 #!/bin/sh
-# In-VM test for issue 5 (dma-heap / udmabuf backends, probing, device
-# constraints), run by the "vm-heaps" ctest through run-vm.sh --extra-test.
+# In-VM test of the dma-heap and udmabuf backends, probing and device
+# constraints, run by the "vm-heaps" ctest through run-vm.sh --extra-test.
 # The dmabufd_region module is unloaded first: these backends are for
 # kernels without it. Exit 0 when everything passed, 1 otherwise.
 set -u
@@ -58,7 +58,7 @@ for be in dma-heap udmabuf memfd; do
 	stop
 done
 
-# Issue 10: the dma-heap backend's pre-zeroed pool. Pooled buffers are
+# The dma-heap backend's pre-zeroed pool. Pooled buffers are
 # named "dmabufd-pool" until handed out, so bufinfo shows them (and their
 # inode numbers): a hit is a labelled buffer whose inode was pooled before.
 echo "== dma-heap pool (--pool-budget 8M --pool-classes 1M, capacity 64M)"
@@ -130,7 +130,7 @@ check "default order kmod,dma-heap,udmabuf,memfd chooses dma-heap (module unload
 	/bin/heaps-smoke "$sock" --probe dma-heap
 check "stats --json probe: kmod absent, dma-heap and udmabuf chosen, memfd present (not mixed)" \
 	probe_is "kmod:absent,dma-heap:chosen,udmabuf:chosen,memfd:present"
-# Several backends at once (issue 5): dma-heap and udmabuf are both active,
+# Several backends at once: dma-heap and udmabuf are both active,
 # neither is contiguous, so a request naming vgem's node (no IOMMU) is
 # refused with -EOPNOTSUPP and the reason, never served non-contiguous.
 check "dma-heap and udmabuf both active (Stats backends)" sh -c \

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dmabufd-kmod-e2e - in-VM client of dmabufd --backend kmod (issue 4 #5,
- * #6; issue 7 #3), driven by kmod-e2e.sh. Subcommands:
+ * dmabufd-kmod-e2e - in-VM client of dmabufd --backend kmod, driven by
+ * kmod-e2e.sh. Subcommands:
  *
  *   compact            movable buffers with patterns; fragment; Compact; a
  *                      moved buffer's mapping reads the same pattern and its
@@ -15,7 +15,7 @@
  *                      vgem; XRGB8888 1920x1080 WC: vgem import, a second
  *                      process reads it through an fd passed over a socket,
  *                      kpageflags shows write-combine.
- *   revoke READYFILE   issue 6: a vgem import makes Revoke EBUSY; then a
+ *   revoke READYFILE   a vgem import makes Revoke EBUSY; then a
  *                      mapped WC buffer's id goes to READYFILE, kmod-e2e.sh
  *                      runs "dmabufctl revoke ID" and sends SIGUSR1: the
  *                      next touch is SIGBUS, mmap ENODEV, Stats shows the
@@ -151,7 +151,7 @@ static size_t bad_words(const uint32_t *p, size_t bytes, uint32_t seed)
 	return bad;
 }
 
-/* ---- issue 4 #5: compaction moves a mapped movable buffer ---- */
+/* ---- compaction moves a mapped movable buffer ---- */
 #define NC 8
 #define CSIZE (1u << 20)
 static int cmd_compact(void)
@@ -230,7 +230,7 @@ static int cmd_compact(void)
 	return failures ? 1 : 0;
 }
 
-/* ---- issue 4 #6: buffers survive a SIGKILLed daemon ---- */
+/* ---- buffers survive a SIGKILLed daemon ---- */
 #define HSIZE (64u << 10)
 static volatile sig_atomic_t got_usr1;
 static void on_usr1(int sig)
@@ -359,7 +359,7 @@ static int cmd_orphans_gone(void)
 	return failures ? 1 : 0;
 }
 
-/* ---- issue 7 #3: framebuffers ---- */
+/* ---- framebuffers: one contiguous range, imported by vgem ---- */
 static int open_vgem(void)
 {
 	char path[64];
@@ -562,7 +562,7 @@ static int cmd_kpf(void)
 	return 0;
 }
 
-/* ---- issue 6: Revoke on the kmod backend ---- */
+/* ---- Revoke on the kmod backend ---- */
 #define RSIZE (1u << 20)
 static sigjmp_buf bus_jmp;
 static void on_bus(int sig)

@@ -1,6 +1,6 @@
 #!/bin/sh
-# In-VM end-to-end test of dmabufd --backend kmod (issue 4 #5, #6; issue 7 #3;
-# issue 6: revoke; allocations over THPs).
+# In-VM end-to-end test of dmabufd --backend kmod: compaction, framebuffers,
+# revoke, allocations over THPs, buffers across a SIGKILLed daemon.
 # Runs as an extra VM test (tests/vm/CMakeLists.txt): /dev/dmabufd-region is
 # present, vgem loaded. Binaries by absolute path (busybox prefers applets).
 # Exit 0 when every step passed.
@@ -22,14 +22,14 @@ step "allocations with the region full of anonymous THPs"
 $E thp 320 || fail=1
 dmesg | grep "dmabufd_region: claim" | tail -5
 
-step "issue 4 #5: compaction moves a mapped movable buffer"
+step "compaction moves a mapped movable buffer"
 $E compact || fail=1
 $CTL --socket "$DMABUFD_SOCKET" compact 2>&1 | head -3
 
-step "issue 7 #3: framebuffers"
+step "framebuffers"
 $E fb || fail=1
 
-step "issue 6: dmabufctl revoke cuts a client's mapping and returns the pages"
+step "dmabufctl revoke cuts a client's mapping and returns the pages"
 rm -f /tmp/revoke.ready
 $E revoke /tmp/revoke.ready & RPID=$!
 i=0; while [ ! -s /tmp/revoke.ready ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
@@ -60,7 +60,7 @@ fi
 kill -USR1 $RPID; wait $RPID || fail=1
 $CTL --socket "$DMABUFD_SOCKET" stats 2>&1 | grep -iE "used|free|buffers" | head -5
 
-step "issue 4 #6: 50 buffers across a SIGKILLed daemon"
+step "50 buffers across a SIGKILLed daemon"
 rm -f /tmp/hold.ready
 $E hold 50 /tmp/hold.ready & HPID=$!
 i=0; while [ ! -e /tmp/hold.ready ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
@@ -70,7 +70,7 @@ rm -f "$DMABUFD_SOCKET"
 start_daemon
 $E after-restart 50 || fail=1
 $CTL --socket "$DMABUFD_SOCKET" list 2>&1 | head -5
-# issue 6: orphans (adopted after the restart) cannot be revoked.
+# Orphans (adopted after the restart) cannot be revoked.
 OID=$($CTL --socket "$DMABUFD_SOCKET" --json list | jq '.[0].id')
 if $CTL --socket "$DMABUFD_SOCKET" revoke "$OID" 2>/tmp/revoke.err; then
 	echo "not ok revoke of orphan $OID succeeded"; fail=1

@@ -1,5 +1,5 @@
 #!/bin/sh
-# In-VM test of several backends active at once (issue 5, docs/BACKENDS.md
+# In-VM test of several backends active at once (docs/BACKENDS.md
 # "Several backends at once"). Runs as a default extra VM test
 # (tests/vm/CMakeLists.txt) on the 6.12 kernel with dmabufd_region loaded,
 # vgem loaded, and /dev/dma_heap/system + /dev/udmabuf built in.

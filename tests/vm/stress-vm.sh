@@ -1,6 +1,6 @@
 #!/bin/sh
-# In-VM stress run of dmabufd --backend kmod (issue 11, "what it must show"
-# #2). Runs as an extra VM test (tests/vm/CMakeLists.txt, test vm-stress):
+# In-VM stress run of dmabufd --backend kmod (64 clients, some SIGKILLed).
+# Runs as an extra VM test (tests/vm/CMakeLists.txt, test vm-stress):
 # /dev/dmabufd-region is present. dmabufd-stress (tests/stress/stress.c)
 # starts /bin/dmabufd --backend kmod itself, forks the clients, SIGKILLs
 # some, and checks at the end that the daemon is alive and serving, its fd

@@ -10,8 +10,8 @@
  * Usage (DMABUFD_SOCKET names the daemon):
  *   v4l2-test capture N ATTR      N frames from vivid's capture node into
  *                                 dmabufd buffers allocated for the device
- *                                 (dmabufd_alloc_devices() naming its sysfs
- *                                 node); every frame checked pixel by
+ *                                 (dmabufd_alloc_devices() naming its node,
+ *                                 /dev/videoN); every frame checked pixel by
  *                                 pixel against vivid's "100% Red"
  *                                 pattern; the buffers keep ATTR and their
  *                                 place while attached (the module's ATTRS
@@ -92,8 +92,9 @@ static double now_s(void)
 }
 
 /* The vivid node with @cap (V4L2_CAP_VIDEO_CAPTURE or _OUTPUT): its fd, and
- * its device's /sys/devices path in @sysdev. */
-static int open_vivid(uint32_t cap, char *sysdev, size_t len)
+ * its path (/dev/videoN) in @node, the path an Alloc names it by; the daemon
+ * finds its device (/sys/devices/platform/vivid.0) itself. */
+static int open_vivid(uint32_t cap, char *node, size_t len)
 {
 	DIR *d = opendir("/dev");
 	struct dirent *e;
@@ -103,7 +104,7 @@ static int open_vivid(uint32_t cap, char *sysdev, size_t len)
 		return -1;
 	while (found < 0 && (e = readdir(d))) {
 		struct v4l2_capability qc;
-		char path[PATH_MAX], link[PATH_MAX];
+		char path[PATH_MAX], link[PATH_MAX], sysdev[PATH_MAX];
 		int fd;
 
 		if (strncmp(e->d_name, "video", 5) != 0)
@@ -116,10 +117,10 @@ static int open_vivid(uint32_t cap, char *sysdev, size_t len)
 		if (xioctl(fd, VIDIOC_QUERYCAP, &qc) == 0 &&
 		    strcmp((const char *)qc.driver, "vivid") == 0 && (qc.device_caps & cap)) {
 			snprintf(link, sizeof(link), "/sys/class/video4linux/%s/device", e->d_name);
-			if (realpath(link, path) && strlen(path) < len) {
-				strcpy(sysdev, path);
+			if (strlen(path) < len && realpath(link, sysdev)) {
+				strcpy(node, path);
 				found = fd;
-				printf("# %s: vivid %s node, device %s\n", e->d_name,
+				printf("# %s: vivid %s node, device %s\n", node,
 				       cap == V4L2_CAP_VIDEO_CAPTURE ? "capture" : "output",
 				       sysdev);
 				continue;
@@ -363,8 +364,8 @@ static int capture(struct dmabufd_client *c, unsigned nframes, enum dmabufd_attr
 	struct dmabufd_buffer filler;
 	struct dmabufd_compact_result cr;
 	struct v4l2_pix_format pix;
-	char sysdev[PATH_MAX];
-	const char *devs[1] = { sysdev };
+	char node[PATH_MAX];
+	const char *devs[1] = { node };
 	uint8_t red[3];
 	uint64_t before[NBUF], wrong = 0, last_seq = 0;
 	unsigned i, got = 0, seq_gaps = 0, moved = 0, kept = 0, attr_ok = 0, audits = 0, ranges = 0;
@@ -376,7 +377,7 @@ static int capture(struct dmabufd_client *c, unsigned nframes, enum dmabufd_attr
 	 * one buffer this process holds dequeued is free to move. */
 	const bool contig = vivid_allocator() == 1;
 
-	fd = open_vivid(V4L2_CAP_VIDEO_CAPTURE, sysdev, sizeof(sysdev));
+	fd = open_vivid(V4L2_CAP_VIDEO_CAPTURE, node, sizeof(node));
 	if (fd < 0) {
 		printf("# no vivid capture node\n");
 		return 77;
@@ -419,7 +420,7 @@ static int capture(struct dmabufd_client *c, unsigned nframes, enum dmabufd_attr
 	for (i = 0; i < NBUF; i++) {
 		r = dmabufd_alloc_devices(c, pix.sizeimage, 0, attr, DMABUFD_ALLOC_MOVABLE,
 					  "v4l2 capture", devs, 1, &bufs[i].b);
-		CHECK(r == 0, "buffer %u for %s (%s): %s", i, sysdev,
+		CHECK(r == 0, "buffer %u for %s (%s): %s", i, node,
 		      dmabufd_attribute_name(attr), r ? dmabufd_last_reason(c) : "contiguous");
 		if (r)
 			return 1;
@@ -554,11 +555,11 @@ static int refused(struct dmabufd_client *c, const char *backend)
 	const enum v4l2_buf_type type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	struct dmabufd_buffer b;
 	struct v4l2_pix_format pix;
-	char sysdev[PATH_MAX];
-	const char *devs[1] = { sysdev };
+	char node[PATH_MAX];
+	const char *devs[1] = { node };
 	int fd, r;
 
-	fd = open_vivid(V4L2_CAP_VIDEO_CAPTURE, sysdev, sizeof(sysdev));
+	fd = open_vivid(V4L2_CAP_VIDEO_CAPTURE, node, sizeof(node));
 	if (fd < 0)
 		return 77;
 	if (set_format(fd, type, &pix))
@@ -567,7 +568,7 @@ static int refused(struct dmabufd_client *c, const char *backend)
 	r = dmabufd_alloc_devices(c, pix.sizeimage, 0, DMABUFD_ATTR_CACHED, 0, "v4l2 named",
 				  devs, 1, &b);
 	CHECK(r == -EOPNOTSUPP, "%s: a buffer for %s is refused by the daemon: %s (%s)",
-	      backend, sysdev, strerror(-r), dmabufd_last_reason(c));
+	      backend, node, strerror(-r), dmabufd_last_reason(c));
 	if (r == 0) {
 		dmabufd_release(c, b.id);
 		close(b.fd);
@@ -596,13 +597,13 @@ static int output(struct dmabufd_client *c, unsigned nframes)
 	const enum v4l2_buf_type type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
 	struct buf bufs[NBUF];
 	struct v4l2_pix_format pix;
-	char sysdev[PATH_MAX];
-	const char *devs[1] = { sysdev };
+	char node[PATH_MAX];
+	const char *devs[1] = { node };
 	unsigned i, done = 0, errors = 0;
 	double t0, dt;
 	int fd, r;
 
-	fd = open_vivid(V4L2_CAP_VIDEO_OUTPUT, sysdev, sizeof(sysdev));
+	fd = open_vivid(V4L2_CAP_VIDEO_OUTPUT, node, sizeof(node));
 	if (fd < 0) {
 		printf("# no vivid output node\n");
 		return 77;
