@@ -3,13 +3,16 @@
 # 6.12) into a cache dir and unpacks them, without touching the host's apt
 # state or installing anything.
 #
-# Usage: tests/vm/fetch-kernels.sh [--arch amd64|arm64] CACHE_DIR
+# Usage: tests/vm/fetch-kernels.sh [--arch amd64|arm64] [--sysroot PKGS] CACHE_DIR
 # Output (amd64, the default): CACHE_DIR/k-6.1/, CACHE_DIR/k-6.12/;
 # arm64: CACHE_DIR/k-arm64-6.1/, CACHE_DIR/k-arm64-6.12/; each holding
 #   root/        the unpacked packages (boot/vmlinuz-*, lib/modules/*, usr/src/*)
 #   ABI          the kernel ABI name (e.g. 6.12.30+deb12-amd64)
 #   KDIR         path of the (patched) kernel headers tree for Kbuild
 # and for arm64 also CACHE_DIR/busybox-arm64/busybox (from busybox-static).
+# --sysroot "PKG..." (arm64 only) unpacks those arm64 packages (e.g.
+# libdrm-dev, for cross-building the test programs) into
+# CACHE_DIR/sysroot-arm64/ (no dependency resolution: name every package).
 # arm64 headers are paired with the host's (amd64) linux-kbuild package of
 # the same version: its scripts/ (fixdep, modpost, ...) are host binaries,
 # while the arm64 linux-kbuild's are arm64 binaries that cannot run here. A
@@ -18,11 +21,14 @@
 # written here.
 # Exit: 0 ok, 1 failure.
 set -eu
-ARCH=amd64
-if [ "${1:-}" = --arch ]; then
-	ARCH=${2:?usage: fetch-kernels.sh [--arch amd64|arm64] CACHE_DIR}
-	shift 2
-fi
+ARCH=amd64 SYSROOT_PKGS=""
+while [ $# -gt 1 ]; do
+	case $1 in
+	--arch) ARCH=$2; shift 2 ;;
+	--sysroot) SYSROOT_PKGS=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
 case $ARCH in
 amd64) kprefix=k- ;;
 arm64) kprefix=k-arm64- ;;
@@ -148,4 +154,24 @@ for series in ${DMABUFD_VM_SERIES:-6.1 6.12}; do
 	fi
 	fetch_one "$series" "$abi"
 done
+# arm64 -dev packages for cross builds, unpacked together; redone when the
+# package list changes.
+fetch_sysroot() {
+	dst="$CACHE/sysroot-$ARCH"
+	[ -e "$dst/.done" ] && [ "$(cat "$dst/.done")" = "$SYSROOT_PKGS" ] && return 0
+	rm -rf "$dst"
+	mkdir -p "$dst"
+	pkgs=""
+	for p in $SYSROOT_PKGS; do pkgs="$pkgs $p:$ARCH"; done
+	(cd "$APT/debs" && aptq apt-get download -q $pkgs) >"$CACHE/sysroot-$ARCH.log" 2>&1 ||
+		{ cat "$CACHE/sysroot-$ARCH.log" >&2; exit 1; }
+	for p in $SYSROOT_PKGS; do
+		deb=$(ls "$APT/debs/${p}_"*"_$ARCH.deb" "$APT/debs/${p}_"*"_all.deb" 2>/dev/null |
+			sort -V | tail -n 1)
+		dpkg-deb -x "$deb" "$dst"
+	done
+	echo "$SYSROOT_PKGS" >"$dst/.done"
+}
+
 [ "$ARCH" = amd64 ] || fetch_busybox
+[ "$ARCH" = amd64 ] || [ -z "$SYSROOT_PKGS" ] || fetch_sysroot
