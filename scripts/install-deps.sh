@@ -12,6 +12,9 @@ TEST_PKGS="libcmocka-dev valgrind clang libclang-rt-14-dev qemu-system-x86
 busybox-static cpio xz-utils kmod systemd
 libelf1 libssl3 zlib1g
 groff-base man-db" # groff-base, man-db: the man_pages test renders every page
+# The arm64 VM tests (label vm-arm64): qemu-system-aarch64, the cross
+# compiler for the module and the static in-VM test programs.
+TEST_PKGS="$TEST_PKGS qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 # cityCC0.mpg (MPEG-1 system stream): mpegpsdemux + mpegvideoparse from
 # plugins-bad, avdec_mpeg2video from libav; decodebin/videoconvert/appsink/
 # videotestsrc from plugins-base; gst-launch-1.0/gst-inspect-1.0 from tools.

@@ -146,7 +146,8 @@ fetch_busybox() {
 	cp "$dst/root/bin/busybox" "$dst/busybox"
 }
 
-for series in ${DMABUFD_VM_SERIES:-6.1 6.12}; do
+# DMABUFD_VM_SERIES set but empty: no kernel (only busybox and --sysroot).
+for series in ${DMABUFD_VM_SERIES-6.1 6.12}; do
 	abi=$(pick_abi "$series")
 	if [ -z "$abi" ]; then
 		echo "fetch-kernels: no linux-image-$series.*-$ARCH found" >&2

@@ -126,6 +126,17 @@ for s in $series; do
 		exit 1
 	fi
 	log "module builds against $(cat "$cache/$kprefix$s/ABI")"
+	# arm64: the test-only page-table reader (tests/vm/ptattr).
+	[ "$arch" = arm64 ] || continue
+	mkdir -p "$b/ptattr"
+	cp "$src/tests/vm/ptattr/"* "$b/ptattr/"
+	# shellcheck disable=SC2086
+	if ! make -C "$kdir" M="$b/ptattr" $kbuild_arch \
+		CONFIG_DEBUG_INFO_BTF_MODULES= KCFLAGS=-Werror modules >"$b/ptattr/build.log" 2>&1; then
+		cat "$b/ptattr/build.log"
+		echo "run-vm: FAIL: dmabufd_ptattr build against $s"
+		exit 1
+	fi
 done
 t_build=$(( $(now) - t0 ))
 
@@ -146,6 +157,7 @@ for a in $(busybox --list); do
 	[ -e "$ir/bin/$a" ] || ln -s busybox "$ir/bin/$a"
 done
 cp "$work/kmod-$boot/dmabufd_region.ko" "$ir/lib/modules/$abi/extra/"
+[ "$arch" = amd64 ] || cp "$work/kmod-$boot/ptattr/dmabufd_ptattr.ko" "$ir/lib/modules/$abi/extra/"
 # Kernel modules the tests need, with their dependencies (decompressed).
 for m in vgem; do
 	modprobe -d "$kroot" -S "$abi" --show-depends "$m" | awk '$1 == "insmod" { print $2 }' |
@@ -234,6 +246,9 @@ for b in $tests $extras; do copy_bin "$b"; done
 	echo 'pass=0; fail=0; skip=0; tpass=0 # tpass: passes of tests, not of insmod or the kernel log'
 	echo 'if insmod /lib/modules/$(uname -r)/extra/dmabufd_region.ko; then echo "DMABUFD-VM: ok insmod"; pass=$((pass+1)); else echo "DMABUFD-VM: not ok insmod"; fail=$((fail+1)); fi'
 	echo 'modprobe vgem || echo "DMABUFD-VM: # vgem not loaded"'
+	if [ "$arch" = arm64 ]; then
+		echo 'if insmod /lib/modules/$(uname -r)/extra/dmabufd_ptattr.ko; then echo "DMABUFD-VM: ok insmod dmabufd_ptattr"; pass=$((pass+1)); else echo "DMABUFD-VM: not ok insmod dmabufd_ptattr"; fail=$((fail+1)); fi'
+	fi
 	echo 'ls -l /dev/dmabufd-region /dev/dri 2>&1 | sed "s/^/DMABUFD-VM: # /"'
 	echo 'run() {'
 	echo '	"$@" 2>&1 | while IFS= read -r l; do echo "DMABUFD-VM: $l"; done'
