@@ -45,9 +45,11 @@ static inline int dmabufd_arch_init(struct device *dev)
 	ret = dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64));
 	if (ret)
 		return ret;
-	/* A coherent device gets no cache maintenance from the DMA API. */
-	if (dev_is_dma_coherent(dev)) {
-		dev_err(dev, "is DMA-coherent: no route to clean the caches\n");
+	/* A coherent device gets no cache maintenance from the DMA API, a
+	 * device with an offset or an IOMMU would not map the pages' physical
+	 * addresses (checked at every call too). */
+	if (dev_is_dma_coherent(dev) || dev->dma_range_map || device_iommu_mapped(dev)) {
+		dev_err(dev, "no DMA-API route to clean the caches (coherent, offset or IOMMU)\n");
 		return -ENODEV;
 	}
 	dmabufd_arch_dev = dev;
@@ -70,6 +72,11 @@ static int dmabufd_arch_clean_inval(unsigned long pfn, unsigned long count)
 	if (dma_mapping_error(dmabufd_arch_dev, addr))
 		return -ENOMEM;
 	dma_unmap_page_attrs(dmabufd_arch_dev, addr, size, DMA_BIDIRECTIONAL, 0);
+	/* The device has no DMA offset (dma_range_map) and no IOMMU, so a
+	 * direct mapping is the physical address; anything else was a bounce
+	 * buffer, whose maintenance left these pages untouched. */
+	if (WARN_ON_ONCE(addr != PFN_PHYS(pfn)))
+		return -EIO;
 	cache_maint_ops++;
 	cache_maint_pages += count;
 	return 0;

@@ -6,10 +6,11 @@
  * movablecore=) stays with the page allocator until the daemon exports a
  * buffer over a part of it. EXPORT claims that part with
  * alloc_contig_range() (migrating the movable pages living there), zeroes it
- * through the cached linear map, switches the linear map to the requested
- * cache attribute and exports a dma-buf whose every mapping - device (one
- * contiguous sg entry), userspace mmap (fault handler), kernel vmap - uses
- * that attribute. When the dma-buf's last reference is gone the pages go
+ * through the cached linear map, switches it to the requested cache
+ * attribute (kmod/arch.h: x86 changes the linear map, arm64 cleans and
+ * invalidates the caches) and exports a dma-buf whose every mapping -
+ * device (one contiguous sg entry), userspace mmap (fault handler), kernel
+ * vmap - uses that attribute. When the dma-buf's last reference is gone the pages go
  * back to write-back and to the page allocator (free_contig_range()) and a
  * RELEASED event is queued for readers of the device. REVOKE does the same
  * at once, after cutting every CPU mapping and refusing every new access:
@@ -212,8 +213,8 @@ static int region_clear_attr(unsigned long pfn, unsigned long count, u32 attr)
 }
 
 /*
- * Give [pfn, pfn + count) back to the page allocator after switching its
- * linear map back to write-back; the pages must belong to no buffer and no
+ * Give [pfn, pfn + count) back to the page allocator after switching it
+ * back to write-back; the pages must belong to no buffer and no
  * mapping may reach them any more. Called with region.lock held.
  */
 static void region_free_pages(unsigned long pfn, unsigned long count, u32 attr)
