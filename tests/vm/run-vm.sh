@@ -29,7 +29,10 @@
 #                     built with aarch64-linux-gnu-gcc). arm64 test programs
 #                     must be arm64 binaries: static ones are copied as they
 #                     are, dynamic ones with the libraries they need from
-#                     the cross toolchain's and multiarch library dirs.
+#                     their RUNPATH, the --libdir dirs, the cross
+#                     toolchain's and the multiarch library dirs.
+#   --libdir DIR      arm64: another directory to take libraries from (a
+#                     sysroot's usr/lib/aarch64-linux-gnu, ...)
 # Exit: 0 all tests passed (some may have skipped), 1 a failure (the
 #       console log is printed), 77 QEMU is not installed and cannot be
 #       installed, or no test passed and some skipped (an in-VM test or
@@ -38,7 +41,7 @@ set -eu
 
 src="" work="" cache="${DMABUFD_VMCACHE:-}" series="6.1 6.12" boot="6.12"
 timeout=720 tests="" extras="" extra_tests="" tcg_thread=single
-mem=1024 movable=384M arch=amd64
+mem=1024 movable=384M arch=amd64 libdirs=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--src) src=$2; shift 2 ;;
@@ -53,6 +56,7 @@ while [ $# -gt 0 ]; do
 	--arch)
 		case $2 in amd64 | arm64) arch=$2 ;; *) echo "run-vm: --arch amd64|arm64" >&2; exit 1 ;; esac
 		shift 2 ;;
+	--libdir) libdirs="$libdirs $2"; shift 2 ;;
 	--test) tests="$tests $2"; shift 2 ;;
 	--extra) [ -n "$2" ] && extras="$extras $2"; shift 2 ;;
 	--extra-test) extra_tests="$extra_tests
@@ -175,10 +179,12 @@ cp "$kroot/lib/modules/$abi/modules.order" "$kroot/lib/modules/$abi/modules.buil
 	"$ir/lib/modules/$abi/" 2>/dev/null || true
 depmod -b "$ir" "$abi"
 
-# arm64 binaries: the loader and the NEEDED libraries, found in the cross
-# toolchain's and the multiarch library dirs, recursively.
+# arm64 binaries: the loader and the NEEDED libraries, found in the
+# binary's RUNPATH, --libdir, the cross toolchain's and the multiarch library
+# dirs, recursively; all go to /lib/aarch64-linux-gnu, on the loader's
+# default path.
 copy_cross_libs() {
-	local f interp lib found d
+	local f interp lib found d runpath
 	f=$1
 	case $(od -An -c -N4 "$f" | tr -d ' ') in
 	177ELF) ;;
@@ -194,12 +200,15 @@ copy_cross_libs() {
 			break
 		done
 	fi
+	runpath=$(aarch64-linux-gnu-readelf -d "$f" |
+		sed -n 's/.*(\(RUNPATH\|RPATH\)).*\[\(.*\)\]/\2/p' | tr ':' ' ')
 	aarch64-linux-gnu-readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
 	while read -r lib; do
 		[ -e "$ir/lib/aarch64-linux-gnu/$lib" ] && continue
 		found=""
-		for d in /usr/aarch64-linux-gnu/lib /usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu \
-			"$(dirname "$f")"; do
+		# shellcheck disable=SC2086 # lists of directories
+		for d in $runpath $libdirs /usr/aarch64-linux-gnu/lib /usr/lib/aarch64-linux-gnu \
+			/lib/aarch64-linux-gnu; do
 			[ -e "$d/$lib" ] && { found="$d/$lib"; break; }
 		done
 		[ -n "$found" ] || { echo "run-vm: no arm64 $lib for $f" >&2; exit 1; }
