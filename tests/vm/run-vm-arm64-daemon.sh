@@ -45,7 +45,8 @@ libdrm-dev libdrm2 libsystemd-dev libsystemd0 libcap2 libgcrypt20
 libgpg-error0 liblz4-1 liblzma5 libzstd1 libinih-dev libinih1 libinireader0
 libjson-c-dev libjson-c5 libcmocka-dev libcmocka0
 binutils-aarch64-linux-gnu libbinutils libctf-nobfd0 libctf0
-libjansson4 zlib1g libgprofng0"
+libjansson4 zlib1g libgprofng0
+jq libjq1 libonig5"
 # shellcheck disable=SC2086
 DMABUFD_VM_SERIES="" sh "$src/tests/vm/fetch-kernels.sh" --arch arm64 --sysroot "$(echo $pkgs)" "$cache"
 sys="$cache/sysroot-arm64"
@@ -65,7 +66,8 @@ cmake --build "$b" -j"$(nproc)" --target dmabufd dmabufctl dmabufd-kmod-e2e \
 	dmabufd_faultinject $tests >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
 grep 'warning:' "$work/build.log" | sort -u | sed 's/^/run-vm-arm64-daemon: /' || true
 
-# test_fault_alloc runs "addr2line" from PATH: Debian's arm64 one.
+# test_fault_alloc runs "addr2line" from PATH: Debian's arm64 one; the in-VM
+# scripts may read dmabufctl --json with jq: Debian's arm64 one too.
 mkdir -p "$work/bin"
 cp "$sys/usr/bin/aarch64-linux-gnu-addr2line" "$work/bin/addr2line"
 extras=""
@@ -83,5 +85,5 @@ set -- --extra-test /bin/kmod-e2e.sh --extra-test "/bin/heaps-integration.sh --b
 # shellcheck disable=SC2086 # extras: a list of options
 exec sh "$src/tests/vm/run-vm.sh" --arch arm64 --src "$src" --work "$work/run" --cache "$cache" \
 	--series "$boot" --boot "$boot" --libdir "$sys/usr/lib/aarch64-linux-gnu" --libdir "$sys/lib/aarch64-linux-gnu" \
-	$extras --extra "$fi_so" --extra "$work/bin/addr2line" \
+	$extras --extra "$fi_so" --extra "$work/bin/addr2line" --extra "$sys/usr/bin/jq" \
 	--extra "$src/tests/vm/kmod-e2e.sh" --extra "$src/tests/vm/heaps-integration.sh" "$@"
