@@ -10,12 +10,12 @@
  * attribute (kmod/arch.h: x86 changes the linear map, arm64 cleans and
  * invalidates the caches) and exports a dma-buf whose every mapping -
  * device (one contiguous sg entry), userspace mmap (fault handler), kernel
- * vmap - uses that attribute. When the dma-buf's last reference is gone the pages go
- * back to write-back and to the page allocator (free_contig_range()) and a
- * RELEASED event is queued for readers of the device. REVOKE does the same
- * at once, after cutting every CPU mapping and refusing every new access:
- * the dma-buf then lives on as an empty husk (no pages) until its last
- * reference is gone.
+ * vmap - uses that attribute. When the dma-buf's last reference is gone the
+ * pages go back to write-back and to the page allocator
+ * (free_contig_range()) and a RELEASED event is queued for readers of the
+ * device. REVOKE does the same at once, after cutting every CPU mapping and
+ * refusing every new access: the dma-buf then lives on as an empty husk (no
+ * pages) until its last reference is gone.
  *
  * Placement is the daemon's policy; the module enforces the invariants: no
  * overlap, one attribute per page, attribute changes only while a page
