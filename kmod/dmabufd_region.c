@@ -6,15 +6,16 @@
  * movablecore=) stays with the page allocator until the daemon exports a
  * buffer over a part of it. EXPORT claims that part with
  * alloc_contig_range() (migrating the movable pages living there), zeroes it
- * through the cached linear map, switches the linear map to the requested
- * cache attribute and exports a dma-buf whose every mapping - device (one
- * contiguous sg entry), userspace mmap (fault handler), kernel vmap - uses
- * that attribute. When the dma-buf's last reference is gone the pages go
- * back to write-back and to the page allocator (free_contig_range()) and a
- * RELEASED event is queued for readers of the device. REVOKE does the same
- * at once, after cutting every CPU mapping and refusing every new access:
- * the dma-buf then lives on as an empty husk (no pages) until its last
- * reference is gone.
+ * through the cached linear map, switches it to the requested cache
+ * attribute (kmod/arch.h: x86 changes the linear map, arm64 cleans and
+ * invalidates the caches) and exports a dma-buf whose every mapping -
+ * device (one contiguous sg entry), userspace mmap (fault handler), kernel
+ * vmap - uses that attribute. When the dma-buf's last reference is gone the
+ * pages go back to write-back and to the page allocator
+ * (free_contig_range()) and a RELEASED event is queued for readers of the
+ * device. REVOKE does the same at once, after cutting every CPU mapping and
+ * refusing every new access: the dma-buf then lives on as an empty husk (no
+ * pages) until its last reference is gone.
  *
  * Placement is the daemon's policy; the module enforces the invariants: no
  * overlap, one attribute per page, attribute changes only while a page
@@ -61,10 +62,9 @@
 #include <linux/version.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
-#include <asm/cacheflush.h>
-#include <asm/set_memory.h>
 
 #include "dmabufd-region.h"
+#include "arch.h"
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
 static inline void region_vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
@@ -166,57 +166,36 @@ static unsigned long region_max_buffer_pages(void)
 	return min_t(unsigned long, region.count, (SZ_4G - PAGE_SIZE) >> PAGE_SHIFT);
 }
 
+/* User mappings (@prot from the VMA) of a page with @attr. */
 static pgprot_t region_attr_prot(u32 attr, pgprot_t prot)
 {
-	switch (attr) {
-	case DMABUFD_REGION_ATTR_WRITECOMBINE:
-		return pgprot_writecombine(prot);
-	case DMABUFD_REGION_ATTR_UNCACHED:
-		return pgprot_noncached(prot);
-	default:
-		return prot;
-	}
+	return dmabufd_arch_pgprot(attr, prot);
 }
 
 static void *region_pfn_vaddr(unsigned long pfn)
 {
-	/* ZONE_MOVABLE on x86-64 is in the direct map; contiguous PFNs give
-	 * contiguous linear addresses. */
+	/* The region is in the linear map; contiguous PFNs give contiguous
+	 * linear addresses. */
 	return page_address(pfn_to_page(pfn));
 }
 
 /*
- * Switch the linear map of [pfn, pfn + count) from write-back to @attr. The
- * pages must belong to no buffer and have no other mapping. On x86,
- * set_memory_wc/uc also record the memtype in the page flags (PAT), which
- * every later mapping of these PFNs then follows.
+ * Switch [pfn, pfn + count) from write-back to @attr (kmod/arch.h: on x86
+ * the linear map and the PFNs' PAT memtype, on arm64 cache maintenance).
+ * The pages must belong to no buffer and have no other mapping.
  *
  * Returns 0, a negative errno with the range back to write-back, or -EIO
  * when even that failed: then the caller must never free the pages.
  */
 static int region_set_attr(unsigned long pfn, unsigned long count, u32 attr)
 {
-	unsigned long addr = (unsigned long)region_pfn_vaddr(pfn);
 	int ret;
 
 	if (attr == DMABUFD_REGION_ATTR_CACHED)
 		return 0;
-	/* Write back and drop every cached line through the cached mapping
-	 * first, so no dirty line can later land over data written through the
-	 * WC/UC mapping. */
-	clflush_cache_range((void *)addr, count << PAGE_SHIFT);
-	if (attr == DMABUFD_REGION_ATTR_WRITECOMBINE)
-		ret = set_memory_wc(addr, count);
-	else
-		ret = set_memory_uc(addr, count);
-	if (ret == 0) {
+	ret = dmabufd_arch_attr_set(pfn, count, attr);
+	if (ret == 0)
 		region.transitions++;
-		return 0;
-	}
-	/* set_memory_wc/uc drop the memtype on failure, but a partial page
-	 * table change may remain: put the whole range back to write-back. */
-	if (set_memory_wb(addr, count))
-		return -EIO; /* the caller must not free the pages */
 	return ret;
 }
 
@@ -227,15 +206,15 @@ static int region_clear_attr(unsigned long pfn, unsigned long count, u32 attr)
 
 	if (attr == DMABUFD_REGION_ATTR_CACHED)
 		return 0;
-	ret = set_memory_wb((unsigned long)region_pfn_vaddr(pfn), count);
+	ret = dmabufd_arch_attr_clear(pfn, count, attr);
 	if (ret == 0)
 		region.transitions++;
 	return ret;
 }
 
 /*
- * Give [pfn, pfn + count) back to the page allocator after switching its
- * linear map back to write-back; the pages must belong to no buffer and no
+ * Give [pfn, pfn + count) back to the page allocator after switching it
+ * back to write-back; the pages must belong to no buffer and no
  * mapping may reach them any more. Called with region.lock held.
  */
 static void region_free_pages(unsigned long pfn, unsigned long count, u32 attr)
@@ -244,7 +223,7 @@ static void region_free_pages(unsigned long pfn, unsigned long count, u32 attr)
 
 	if (ret)
 		/* Never hand non-write-back pages to the page allocator. */
-		pr_err("set_memory_wb failed (%d): leaking PFNs %#lx+%lu\n", ret, pfn, count);
+		pr_err("cannot restore write-back (%d): leaking PFNs %#lx+%lu\n", ret, pfn, count);
 	else
 		free_contig_range(pfn, count);
 }
@@ -829,7 +808,7 @@ static int region_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	}
 	for (i = 0; i < buf->count; i++)
 		pages[i] = pfn_to_page(buf->pfn + i);
-	vaddr = vmap(pages, buf->count, VM_MAP, region_attr_prot(buf->attr, PAGE_KERNEL));
+	vaddr = vmap(pages, buf->count, VM_MAP, dmabufd_arch_pgprot_kernel(buf->attr, PAGE_KERNEL));
 	kvfree(pages);
 	if (!vaddr) {
 		mutex_unlock(&buf->lock);
@@ -1170,6 +1149,13 @@ static long region_ioctl_migrate(void __user *uarg)
 	 * next access faults in the new PFNs. */
 	region_zap_cpu(buf);
 	old_pfn = buf->pfn;
+	if (buf->attr != DMABUFD_REGION_ATTR_CACHED) {
+		/* arm64: drop lines of the old pages cached through the linear
+		 * map before reading it. */
+		ret = dmabufd_arch_kernel_read_begin(old_pfn, count, buf->attr);
+		if (ret)
+			goto err_unclaim;
+	}
 	/* New pages are write-back: copy through the cached mapping, then
 	 * flush and switch them to the buffer's attribute. */
 	memcpy(region_pfn_vaddr(new_pfn), region_pfn_vaddr(old_pfn), count << PAGE_SHIFT);
@@ -1633,6 +1619,11 @@ static int __init region_init(void)
 	ret = misc_register(&region_misc);
 	if (ret)
 		return ret;
+	ret = dmabufd_arch_init(region_misc.this_device);
+	if (ret) {
+		misc_deregister(&region_misc);
+		return ret;
+	}
 	pr_info("region PFN %#lx+%lu pages (%lu MiB)%s\n", region.base_pfn, region.count,
 		region.count >> (20 - PAGE_SHIFT), region.movable_zone ? " in ZONE_MOVABLE" : "");
 	return 0;

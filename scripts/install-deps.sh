@@ -23,6 +23,9 @@ TEST_PKGS="$TEST_PKGS git" # the demo test runs scripts/demo.sh in a clone of th
 # check-duplicates.sh): function extents from universal-ctags, JSON read
 # with jq, jscpd from the npm registry (installed by check-duplicates.sh)
 TEST_PKGS="$TEST_PKGS universal-ctags nodejs"
+# The arm64 VM tests (label vm-arm64): qemu-system-aarch64, the cross
+# compiler for the module and the static in-VM test programs.
+TEST_PKGS="$TEST_PKGS qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 # cityCC0.mpg (MPEG-1 system stream): mpegpsdemux + mpegvideoparse from
 # plugins-bad, avdec_mpeg2video from libav; decodebin/videoconvert/appsink/
 # videotestsrc from plugins-base; gst-launch-1.0/gst-inspect-1.0 from tools.

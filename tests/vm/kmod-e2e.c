@@ -14,7 +14,8 @@
  *   fb                 NV12 3840x2160: one contiguous range, one sg entry in
  *                      vgem; XRGB8888 1920x1080 WC: vgem import, a second
  *                      process reads it through an fd passed over a socket,
- *                      kpageflags shows write-combine.
+ *                      kpageflags (x86) or the page tables (arm64) show
+ *                      write-combine.
  *   revoke READYFILE   a vgem import makes Revoke EBUSY; then a
  *                      mapped WC buffer's id goes to READYFILE, kmod-e2e.sh
  *                      runs "dmabufctl revoke ID" and sends SIGUSR1: the
@@ -47,6 +48,9 @@
 #include <xf86drm.h>
 
 #include "dmabufd-region.h"
+#if defined(__aarch64__)
+#include "ptattr/dmabufd_ptattr.h"
+#endif
 #include "dmabufd/dmabufd.h"
 #include "dmabufd/framebuffer.h"
 
@@ -503,6 +507,29 @@ static int cmd_fb(void)
 	      status);
 	n = mod_list(&v);
 	e = n > 0 ? by_label(v, n, "e2e-xrgb-wc") : NULL;
+#if defined(__aarch64__)
+	/* arm64 keeps the memory type in each PTE, not per PFN: read this
+	 * mapping's PTEs (tests/vm/ptattr, loaded by run-vm.sh --arch arm64). */
+	if (e) {
+		uint64_t np = xr.size / info.page_size, nc = 0;
+		int pt = open(DMABUFD_PTATTR_DEVICE, O_RDWR | O_CLOEXEC);
+
+		for (uint64_t i = 0; pt >= 0 && i < np; i++) {
+			struct dmabufd_ptattr_query q = { .addr = (uintptr_t)p + i * info.page_size };
+
+			if (ioctl(pt, DMABUFD_PTATTR_QUERY, &q) == 0 && q.mair == 0x44 &&
+			    q.pfn == info.base_pfn + e->page_offset + i)
+				nc++;
+		}
+		check(pt >= 0 && nc == np,
+		      "page tables: %llu of %llu PTEs of the WC framebuffer map its PFNs Normal Non-cacheable (MAIR 0x44)",
+		      (unsigned long long)nc, (unsigned long long)np);
+		if (pt >= 0)
+			close(pt);
+	} else {
+		check(false, "WC framebuffer in module LIST");
+	}
+#else
 	if (e) {
 		uint64_t np = e->page_count, *flags = calloc(np, 8), wc = 0;
 		int kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
@@ -521,6 +548,7 @@ static int cmd_fb(void)
 	} else {
 		check(false, "WC framebuffer in module LIST");
 	}
+#endif
 	free(v);
 	munmap(p, xr.size);
 	dmabufd_disconnect(c);
