@@ -81,7 +81,8 @@ int probe_backends(const char *order, const struct backend_options *opts,
 		struct backend_caps caps;
 		struct backend *b = NULL;
 
-		snprintf(e->name, sizeof(e->name), "%s", names[i]);
+		_Static_assert(sizeof(e->name) == sizeof(names[i]), "probe names are one size");
+		memcpy(e->name, names[i], sizeof(e->name)); /* NUL-terminated by probe_parse_order() */
 		if (!ops) {
 			e->err = -ENOSYS;
 			snprintf(e->reason, sizeof(e->reason), "not built into this daemon");
