@@ -71,6 +71,7 @@ struct kpool {
 	struct server_backend *sb;
 	uint64_t budget;              /* bytes */
 	uint64_t pooled;              /* bytes ready */
+	uint64_t inflight;            /* bytes the worker is making (counted in the budget) */
 	uint64_t tick;
 	struct kpool_class classes[KPOOL_MAX_CLASSES];
 	unsigned next_fill;
@@ -160,7 +161,8 @@ static void kpool_kick(struct kpool *kp)
 		struct kpool_class *c = &kp->classes[i];
 		uint32_t off;
 
-		if (!c->size || c->count >= c->target || kp->pooled + c->size > kp->budget)
+		if (!c->size || c->count >= c->target ||
+		    kp->pooled + kp->inflight + c->size > kp->budget)
 			continue;
 		/*
 		 * Placed like a pinned buffer of the class's attribute (a free
@@ -178,7 +180,7 @@ static void kpool_kick(struct kpool *kp)
 		kp->fd = -1;
 		kp->reason = NULL;
 		kp->busy = true;
-		kp->pooled += c->size; /* counted while it is made: the budget holds */
+		kp->inflight = c->size; /* counted while it is made: the budget holds */
 		sem_post(&kp->wake);
 		return;
 	}
@@ -195,7 +197,7 @@ static void kpool_done_cb(evutil_socket_t fd, short what, void *arg)
 	if (eventfd_read(fd, &v) < 0 || !kp->busy)
 		return;
 	kp->busy = false;
-	kp->pooled -= kp->req.size;
+	kp->inflight = 0;
 	if (kp->err < 0) {
 		sb_unplace(kp->sb, kp->req.offset);
 		kp->stalled = true;

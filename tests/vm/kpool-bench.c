@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kpool-bench: in the VM (kpool-bench-vm.sh), the cost of one contiguous
+ * allocation by each path a program or driver could take, one JSON line
+ * per run (read with jq; ratios are made by the script):
+ *   brokered  dmabufd_alloc(CONTIGUOUS, attribute) from a dmabufd on the
+ *             kmod backend (with or without its pool: the daemon's options)
+ *   naive     what a driver without a pool does per allocation:
+ *             alloc_contig_range() + clear_page() + flush + set_memory_wc
+ *             (tests/vm/naive/dmabufd_naive.ko, timed around the ioctl)
+ *   udmabuf   memfd_create + ftruncate + seal + UDMABUF_CREATE
+ *   heap      DMA_HEAP_IOCTL_ALLOC on /dev/dma_heap/system
+ * Each timed call is one allocation ("request" latency: until the fd is in
+ * hand); the release and, with --lent, topping the region's page cache up
+ * again are not timed. Attribute transitions are the module's own counter
+ * (INFO.attr_transitions), read around each timed call ("request") and over
+ * the whole run ("total", including the pool's refills and the releases).
+ *
+ * Usage:
+ *   kpool-bench run VARIANT --size BYTES [--n N] [--attr cached|wc|uc]
+ *              [--warm] [--check-zero] [--lent PERCENT] [--gap-ms MS]
+ *              [--naive-offset PAGES]   (default: a quarter into the region)
+ *   kpool-bench ring --size BYTES [--ring 8] [--hz 60] [--seconds 60] [--churn MiB]
+ *   kpool-bench fill PERCENT      page cache until the region is PERCENT lent
+ *   kpool-bench unfill            delete what fill wrote
+ * --warm: before each brokered allocation, wait (untimed) until the
+ * daemon's Stats show a pooled buffer of the size ready. --check-zero: map
+ * each brokered buffer and check every byte is 0 (untimed). The daemon's
+ * socket: $DMABUFD_SOCKET.
+ * Exit: 0; 1 a failure (an allocation failed, or nonzero pooled memory);
+ * 77 the variant's device is absent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/dma-heap.h>
+#include <linux/udmabuf.h>
+
+#include "../../include/uapi/dmabufd-region.h"
+#include "dmabufd/dmabufd.h"
+#include "naive/dmabufd_naive.h"
+
+#define MAX_N 4096
+#define FILL_DIR "/tmp/kpool-fill"
+#define FILL_CHUNK (4u << 20)
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t pct(const uint64_t *sorted, unsigned n, unsigned p)
+{
+	unsigned i = n ? (n * p + 99) / 100 : 0;
+
+	return n ? sorted[i ? i - 1 : 0] : 0;
+}
+
+static int region_fd = -1;
+
+static int region_info(struct dmabufd_region_info *info)
+{
+	if (region_fd < 0)
+		region_fd = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC);
+	if (region_fd < 0)
+		return -errno;
+	*info = (struct dmabufd_region_info){ .size = sizeof(*info) };
+	return ioctl(region_fd, DMABUFD_REGION_IOC_INFO, info) < 0 ? -errno : 0;
+}
+
+static uint64_t transitions(void)
+{
+	struct dmabufd_region_info info;
+
+	return region_info(&info) == 0 ? info.attr_transitions : 0;
+}
+
+/* Pages of the region held by the page allocator's users (not free, not claimed). */
+static int region_lent_percent(void)
+{
+	struct dmabufd_region_info info;
+	char line[256], cur[32] = "";
+	unsigned long long free_pages = 0, present = 0, v;
+	FILE *f;
+
+	if (region_info(&info) < 0)
+		return -1;
+	f = fopen("/proc/zoneinfo", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %*d, zone %31s", cur) == 1)
+			continue;
+		if (strcmp(cur, "Movable"))
+			continue;
+		if (sscanf(line, " pages free %llu", &v) == 1)
+			free_pages += v;
+		else if (sscanf(line, " present %llu", &v) == 1)
+			present += v;
+	}
+	fclose(f);
+	if (!present)
+		return -1;
+	/* lent = present - free - claimed by buffers */
+	return (int)((present - free_pages - info.claimed_pages) * 100 / present);
+}
+
+/* Writes page cache (tmpfs files) until the region is @percent lent. */
+static int fill(int percent)
+{
+	static unsigned serial;
+	static char chunk[FILL_CHUNK];
+	char path[128];
+	int lent, fd;
+
+	mkdir(FILL_DIR, 0700);
+	memset(chunk, 0x5a, sizeof(chunk));
+	for (unsigned guard = 0; guard < 4096; guard++) {
+		lent = region_lent_percent();
+		if (lent < 0)
+			return -1;
+		if (lent >= percent)
+			return lent;
+		snprintf(path, sizeof(path), FILL_DIR "/%u", serial++);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk)) {
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return region_lent_percent();
+}
+
+static void unfill(void)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", FILL_DIR);
+	if (system(cmd) != 0)
+		fprintf(stderr, "kpool-bench: %s failed\n", cmd);
+}
+
+static uint32_t parse_attr(const char *s)
+{
+	if (!strcmp(s, "wc"))
+		return DMABUFD_REGION_ATTR_WRITECOMBINE;
+	if (!strcmp(s, "uc"))
+		return DMABUFD_REGION_ATTR_UNCACHED;
+	return DMABUFD_REGION_ATTR_CACHED;
+}
+
+struct opts {
+	const char *variant;
+	uint64_t size;
+	unsigned n, gap_ms, ring, hz, seconds, churn_mib;
+	uint32_t attr;
+	bool warm, check_zero;
+	int lent;
+	uint64_t naive_offset; /* pages */
+};
+
+/* Waits (≤ 30 s) until the daemon holds a pooled buffer of @size. */
+static void wait_warm(struct dmabufd_client *c, uint64_t size)
+{
+	for (int i = 0; i < 3000; i++) {
+		struct dmabufd_stats st;
+
+		if (dmabufd_stats_sized(c, &st, sizeof(st)) == 0 && st.pooled >= size)
+			return;
+		usleep(10000);
+	}
+}
+
+static bool all_zero(int fd, uint64_t size)
+{
+	const uint64_t *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	bool ok = true;
+
+	if (p == MAP_FAILED)
+		return false;
+	for (uint64_t i = 0; i < size / 8 && ok; i++)
+		ok = p[i] == 0;
+	munmap((void *)p, size);
+	return ok;
+}
+
+static int run(const struct opts *o)
+{
+	static uint64_t lat[MAX_N];
+	struct dmabufd_client *c = NULL;
+	struct dmabufd_region_info info;
+	uint64_t req_tr = 0, tr0, pfn = 0;
+	unsigned ok = 0, failed = 0, nonzero = 0, n = o->n > MAX_N ? MAX_N : o->n;
+	int dev = -1, lent = -1, first_err = 0;
+	bool have_region = region_info(&info) == 0;
+
+	if (!strcmp(o->variant, "brokered")) {
+		int err = dmabufd_connect(NULL, &c);
+
+		if (err < 0) {
+			fprintf(stderr, "kpool-bench: connect: %s\n", strerror(-err));
+			return 1;
+		}
+	} else if (!strcmp(o->variant, "naive")) {
+		dev = open(DMABUFD_NAIVE_DEVICE, O_RDWR | O_CLOEXEC);
+		if (dev < 0 || !have_region)
+			return 77;
+		/* default: a quarter into the region (the daemon's pinned
+		 * buffers gather at the top; none runs meanwhile anyway) */
+		pfn = info.base_pfn +
+		      (o->naive_offset ? o->naive_offset : info.page_count / 4 / 512 * 512);
+	} else if (!strcmp(o->variant, "udmabuf")) {
+		dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+		if (dev < 0)
+			return 77;
+	} else if (!strcmp(o->variant, "heap")) {
+		dev = open("/dev/dma_heap/system", O_RDWR | O_CLOEXEC);
+		if (dev < 0)
+			return 77;
+	} else {
+		fprintf(stderr, "kpool-bench: unknown variant %s\n", o->variant);
+		return 1;
+	}
+	tr0 = transitions();
+	for (unsigned i = 0; i < n; i++) {
+		struct dmabufd_buffer b = { 0 };
+		struct dmabufd_naive_alloc na = { .pfn = pfn, .count = o->size / 4096,
+						  .attr = o->attr };
+		uint64_t t0, t1, trb;
+		int fd = -1, mfd = -1, err = 0;
+
+		if (o->lent > 0)
+			lent = fill(o->lent);
+		if (c && o->warm)
+			wait_warm(c, o->size);
+		trb = transitions();
+		t0 = now_ns();
+		if (c) {
+			err = dmabufd_alloc(c, o->size, 0, (enum dmabufd_attribute)o->attr,
+					    DMABUFD_ALLOC_CONTIGUOUS, "kpool-bench", &b);
+			fd = b.fd;
+		} else if (!strcmp(o->variant, "naive")) {
+			err = ioctl(dev, DMABUFD_NAIVE_IOC_ALLOC, &na) < 0 ? -errno : 0;
+		} else if (!strcmp(o->variant, "udmabuf")) {
+			struct udmabuf_create uc = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = o->size };
+
+			mfd = memfd_create("kpool-bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+			if (mfd < 0 || ftruncate(mfd, (off_t)o->size) < 0 ||
+			    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) {
+				err = -errno;
+			} else {
+				uc.memfd = (uint32_t)mfd;
+				fd = ioctl(dev, UDMABUF_CREATE, &uc);
+				err = fd < 0 ? -errno : 0;
+			}
+		} else {
+			struct dma_heap_allocation_data d = { .len = o->size,
+							      .fd_flags = O_RDWR | O_CLOEXEC };
+
+			err = ioctl(dev, DMA_HEAP_IOCTL_ALLOC, &d) < 0 ? -errno : 0;
+			fd = err ? -1 : (int)d.fd;
+		}
+		t1 = now_ns();
+		req_tr += transitions() - trb;
+		if (err < 0) {
+			failed++;
+			if (!first_err) {
+				first_err = err;
+				fprintf(stderr, "kpool-bench: %s %" PRIu64 ": %s (%s)\n", o->variant,
+					o->size, strerror(-err), c ? dmabufd_last_reason(c) : "");
+			}
+		} else {
+			lat[ok++] = t1 - t0;
+		}
+		if (err == 0 && c && o->check_zero && !all_zero(fd, o->size))
+			nonzero++;
+		if (err == 0 && !strcmp(o->variant, "naive") &&
+		    ioctl(dev, DMABUFD_NAIVE_IOC_FREE, &na) < 0)
+			fprintf(stderr, "kpool-bench: naive free: %s\n", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		if (mfd >= 0)
+			close(mfd);
+		if (c && err == 0)
+			dmabufd_release(c, b.id);
+		if (o->gap_ms)
+			usleep(o->gap_ms * 1000);
+	}
+	qsort(lat, ok, sizeof(lat[0]), cmp_u64);
+	printf("{\"variant\":\"%s\",\"size\":%" PRIu64 ",\"attr\":%u,\"warm\":%s,\"lent_target\":%d,"
+	       "\"lent_last\":%d,\"n\":%u,\"ok\":%u,\"failed\":%u,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+	       "\"max_us\":%.1f,\"transitions_request\":%" PRIu64 ",\"transitions_total\":%" PRIu64
+	       ",\"nonzero\":%u}\n",
+	       o->variant, o->size, o->attr, o->warm ? "true" : "false", o->lent, lent, n, ok,
+	       failed, pct(lat, ok, 50) / 1e3, pct(lat, ok, 99) / 1e3,
+	       ok ? lat[ok - 1] / 1e3 : 0.0, req_tr, transitions() - tr0, nonzero);
+	if (c)
+		dmabufd_disconnect(c);
+	if (dev >= 0)
+		close(dev);
+	return failed || nonzero ? 1 : 0;
+}
+
+/* A page-cache load: write and delete @mib MiB of files, for ever. */
+static pid_t churn_start(unsigned mib)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	{
+		static char chunk[1u << 20];
+		char path[64];
+
+		memset(chunk, 0xa5, sizeof(chunk));
+		for (unsigned k = 0;; k++) {
+			snprintf(path, sizeof(path), "/tmp/kpool-churn.%u", k % 4);
+			int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+			for (unsigned i = 0; fd >= 0 && i < mib / 4; i++)
+				if (write(fd, chunk, sizeof(chunk)) < 0)
+					break;
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	_exit(0);
+}
+
+/*
+ * A ring of @ring buffers of @size at @hz for @seconds: each frame
+ * releases the oldest and allocates a new one (timed), first without and
+ * then with a page-cache churn; reports each phase's latencies and the
+ * slowest allocation under churn as a ratio to the uncontended p50.
+ */
+static int ring(const struct opts *o)
+{
+	static uint64_t lat[2][60 * 600];
+	struct dmabufd_client *c = NULL;
+	uint64_t held[64] = { 0 }, frame_ns = 1000000000ull / o->hz;
+	unsigned nr[2] = { 0, 0 }, failed[2] = { 0, 0 }, late[2] = { 0, 0 };
+	int err = dmabufd_connect(NULL, &c);
+
+	if (err < 0) {
+		fprintf(stderr, "kpool-bench: connect: %s\n", strerror(-err));
+		return 1;
+	}
+	for (int phase = 0; phase < 2; phase++) {
+		pid_t churn = phase ? churn_start(o->churn_mib) : -1;
+		uint64_t frames = (uint64_t)o->seconds * o->hz, next = now_ns();
+
+		for (uint64_t f = 0; f < frames && nr[phase] < 60 * 600; f++) {
+			unsigned slot = (unsigned)(f % o->ring);
+			struct dmabufd_buffer b;
+			uint64_t t0, t1;
+
+			if (held[slot]) {
+				dmabufd_release_async(c, held[slot]);
+				held[slot] = 0;
+			}
+			t0 = now_ns();
+			err = dmabufd_alloc(c, o->size, 0, (enum dmabufd_attribute)o->attr,
+					    DMABUFD_ALLOC_CONTIGUOUS, "kpool-ring", &b);
+			t1 = now_ns();
+			if (err < 0) {
+				failed[phase]++;
+			} else {
+				close(b.fd);
+				held[slot] = b.id;
+				lat[phase][nr[phase]++] = t1 - t0;
+				late[phase] += t1 - t0 > frame_ns;
+			}
+			next += frame_ns;
+			if (now_ns() < next) {
+				uint64_t d = next - now_ns();
+
+				usleep((useconds_t)(d / 1000));
+			} else {
+				next = now_ns(); /* behind: do not burst */
+			}
+		}
+		if (churn > 0) {
+			kill(churn, SIGKILL);
+			waitpid(churn, NULL, 0);
+		}
+		for (unsigned s = 0; s < o->ring; s++)
+			if (held[s]) {
+				dmabufd_release(c, held[s]);
+				held[s] = 0;
+			}
+		qsort(lat[phase], nr[phase], sizeof(uint64_t), cmp_u64);
+	}
+	printf("{\"variant\":\"ring\",\"size\":%" PRIu64 ",\"ring\":%u,\"hz\":%u,\"seconds\":%u,"
+	       "\"churn_mib\":%u,\"quiet_n\":%u,\"quiet_failed\":%u,\"quiet_p50_us\":%.1f,"
+	       "\"quiet_max_us\":%.1f,\"churn_n\":%u,\"churn_failed\":%u,\"churn_p50_us\":%.1f,"
+	       "\"churn_p99_us\":%.1f,\"churn_max_us\":%.1f,\"churn_over_frame\":%u,"
+	       "\"frame_us\":%.1f}\n",
+	       o->size, o->ring, o->hz, o->seconds, o->churn_mib, nr[0], failed[0],
+	       pct(lat[0], nr[0], 50) / 1e3, nr[0] ? lat[0][nr[0] - 1] / 1e3 : 0.0, nr[1],
+	       failed[1], pct(lat[1], nr[1], 50) / 1e3, pct(lat[1], nr[1], 99) / 1e3,
+	       nr[1] ? lat[1][nr[1] - 1] / 1e3 : 0.0, late[1], frame_ns / 1e3);
+	dmabufd_disconnect(c);
+	unlink("/tmp/kpool-churn.0");
+	unlink("/tmp/kpool-churn.1");
+	unlink("/tmp/kpool-churn.2");
+	unlink("/tmp/kpool-churn.3");
+	return failed[0] || failed[1] ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .n = 30, .attr = DMABUFD_REGION_ATTR_WRITECOMBINE, .ring = 8, .hz = 60,
+			  .seconds = 60, .churn_mib = 64 };
+	int i = 2;
+
+	if (argc < 2)
+		goto usage;
+	if (!strcmp(argv[1], "fill") && argc == 3) {
+		int lent = fill(atoi(argv[2]));
+
+		printf("{\"lent\":%d}\n", lent);
+		return lent < 0;
+	}
+	if (!strcmp(argv[1], "unfill")) {
+		unfill();
+		return 0;
+	}
+	if (!strcmp(argv[1], "run")) {
+		if (argc < 3)
+			goto usage;
+		o.variant = argv[2];
+		i = 3;
+	} else if (strcmp(argv[1], "ring")) {
+		goto usage;
+	}
+	for (; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--warm"))
+			o.warm = true;
+		else if (!strcmp(a, "--check-zero"))
+			o.check_zero = true;
+		else if (!v)
+			goto usage;
+		else if (!strcmp(a, "--size"))
+			o.size = strtoull(v, NULL, 0), i++;
+		else if (!strcmp(a, "--n"))
+			o.n = (unsigned)atoi(v), i++;
+		else if (!strcmp(a, "--attr"))
+			o.attr = parse_attr(v), i++;
+		else if (!strcmp(a, "--lent"))
+			o.lent = atoi(v), i++;
+		else if (!strcmp(a, "--gap-ms"))
+			o.gap_ms = (unsigned)atoi(v), i++;
+		else if (!strcmp(a, "--naive-offset"))
+			o.naive_offset = strtoull(v, NULL, 0), i++;
+		else if (!strcmp(a, "--ring"))
+			o.ring = (unsigned)atoi(v), i++;
+		else if (!strcmp(a, "--hz"))
+			o.hz = (unsigned)atoi(v), i++;
+		else if (!strcmp(a, "--seconds"))
+			o.seconds = (unsigned)atoi(v), i++;
+		else if (!strcmp(a, "--churn"))
+			o.churn_mib = (unsigned)atoi(v), i++;
+		else
+			goto usage;
+	}
+	o.size = (o.size + 4095) / 4096 * 4096;
+	if (!o.size || o.ring == 0 || o.ring > 64 || !o.hz)
+		goto usage;
+	return o.variant ? run(&o) : ring(&o);
+usage:
+	fprintf(stderr, "usage: kpool-bench run brokered|naive|udmabuf|heap --size BYTES [...]\n"
+			"       kpool-bench ring --size BYTES [...] | fill PERCENT | unfill\n");
+	return 2;
+}
