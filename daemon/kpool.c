@@ -52,6 +52,8 @@
 #define KPOOL_LOW_MEM_PERMILLE 50     /* MemAvailable below 5% of MemTotal */
 #define KPOOL_PSI_SOME_AVG10 10.0     /* % of the last 10 s some task stalled */
 #define KPOOL_LABEL "dmabufd-pool"
+#define KPOOL_MAX_BUSY 4              /* placements the backend refused, kept out */
+#define KPOOL_BUSY_USEC 10000000      /* for 10 s */
 
 struct kpool_item {
 	uint64_t offset;              /* bytes in the region */
@@ -78,6 +80,14 @@ struct kpool {
 	bool stalled;                 /* a fill failed: wait for the next request */
 	uint64_t calm_after;          /* monotonic µs: no refill before (pressure) */
 	uint64_t hits, misses, drained;
+	/*
+	 * Placements the backend answered -EBUSY (unmovable pages there, for
+	 * now): reserved in the region so that the next fill goes elsewhere,
+	 * as alloc.c does for a request, and given back after a while.
+	 */
+	struct { uint64_t offset, size; } busy_ranges[KPOOL_MAX_BUSY];
+	unsigned nbusy;
+	uint64_t busy_since;          /* monotonic µs of the first one */
 
 	/* The one job: written by the event loop while !busy, by the worker while busy. */
 	bool busy;
@@ -200,6 +210,16 @@ static void kpool_done_cb(evutil_socket_t fd, short what, void *arg)
 	kp->inflight = 0;
 	if (kp->err < 0) {
 		sb_unplace(kp->sb, kp->req.offset);
+		if (kp->err == -EBUSY && kp->nbusy < KPOOL_MAX_BUSY &&
+		    dmabufd_region_reserve(kp->sb->region, pages(kp, kp->req.offset),
+					   pages(kp, kp->req.size)) == 0) {
+			if (!kp->nbusy)
+				kp->busy_since = monotonic_usec();
+			kp->busy_ranges[kp->nbusy].offset = kp->req.offset;
+			kp->busy_ranges[kp->nbusy++].size = kp->req.size;
+			kpool_kick(kp); /* elsewhere */
+			return;
+		}
 		kp->stalled = true;
 		log_info("pool of %s: cannot make a %llu-byte %s buffer at %llu: %s (%s); waiting for the next request",
 			 kp->sb->caps.name, (unsigned long long)kp->req.size,
@@ -349,12 +369,25 @@ static double psi_some_avg10(void)
 	return avg10;
 }
 
+/* Gives the refused placements back to the region (they may be usable now). */
+static void kpool_unreserve_busy(struct kpool *kp)
+{
+	while (kp->nbusy) {
+		kp->nbusy--;
+		dmabufd_region_unreserve(kp->sb->region, pages(kp, kp->busy_ranges[kp->nbusy].offset),
+					 pages(kp, kp->busy_ranges[kp->nbusy].size));
+	}
+}
+
 static void kpool_pressure_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct kpool *kp = arg;
 	int permille = mem_available_permille();
 	double psi = psi_some_avg10();
 	uint64_t n;
+
+	if (kp->nbusy && monotonic_usec() - kp->busy_since > KPOOL_BUSY_USEC)
+		kpool_unreserve_busy(kp);
 
 	if ((permille >= 0 && permille < KPOOL_LOW_MEM_PERMILLE) || psi >= KPOOL_PSI_SOME_AVG10) {
 		kp->calm_after = monotonic_usec() + KPOOL_PRESSURE_HOLD_USEC;
@@ -434,6 +467,7 @@ void kpool_destroy(struct kpool *kp)
 	if (kp->busy && kp->err == 0)
 		close(kp->fd); /* made, never recorded */
 	kpool_drain(kp);
+	kpool_unreserve_busy(kp);
 	event_free(kp->ev_done);
 	event_free(kp->ev_pressure);
 	sem_destroy(&kp->wake);

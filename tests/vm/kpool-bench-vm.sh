@@ -8,14 +8,17 @@
 #       alloc_contig_range + clear_page + flush + set_memory_wc),
 #   (d) udmabuf from a memfd, (e) the dma-heap system heap;
 # then (b) and (c) with the region 90% lent to page cache (topped up before
-# every allocation), and a 4K NV12 ring of 8 buffers at 60 Hz through the
-# pool, quiet and under a page-cache churn. Every run prints one JSON line
+# every allocation), and a 4K NV12 ring of 8 buffers at a frame rate (60 Hz scaled to TCG) through the
+# pool, quiet and under a page-cache churn; and a randomized run of mixed
+# attributes through the pool with the PFN audit every 100 operations
+# (kpool-bench random). Every run prints one JSON line
 # (tests/vm/kpool-bench.c); this script prints them and the ratios (jq).
 # Under TCG absolute times mean nothing for hardware: read the ratios.
 #
 # Usage: tests/vm/kpool-bench-vm.sh [--build DIR] [--work DIR]
 #                                   [--sizes "65536 ..."] [--n N]
-#                                   [--ring-seconds S] [--attr wc|uc|cached]
+#                                   [--ring-seconds S] [--ring-hz HZ] [--attr wc|uc|cached]
+#                                   [--random-ops N]
 #   --build DIR  configured build tree with dmabufd and kpool-bench built
 #                (default build)
 #   --work DIR   run-vm.sh work directory (default DIR/vm-kpool-bench)
@@ -23,12 +26,15 @@
 #                64 MiB)
 #   --n N        allocations per run (default 20; 64 MiB runs use N/2)
 #   --ring-seconds S  each phase of the ring (default 60)
+#   --ring-hz HZ      the ring's frame rate (default 2: 60 Hz scaled to TCG,
+#                     whose naive 8 MiB path is ~30x slower than hardware's)
+#   --random-ops N    operations of the randomized audit run (default 2000)
 # Needs what run-vm.sh needs (export DMABUFD_VMCACHE to reuse cached
 # kernels) and jq. Results: WORK/kpool-bench.jsonl and the table printed.
 # Exit: 0 every run succeeded, 1 otherwise, 77 no QEMU.
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
-build="$src/build" work="" n=20 ring_seconds=60 attr=wc
+build="$src/build" work="" n=20 ring_seconds=60 ring_hz=2 attr=wc random_ops=2000
 sizes="65536 1048576 8388608 12441600 67108864"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -37,7 +43,9 @@ while [ $# -gt 0 ]; do
 	--sizes) sizes=$2; shift 2 ;;
 	--n) n=$2; shift 2 ;;
 	--ring-seconds) ring_seconds=$2; shift 2 ;;
+	--ring-hz) ring_hz=$2; shift 2 ;;
 	--attr) attr=$2; shift 2 ;;
+	--random-ops) random_ops=$2; shift 2 ;;
 	*) echo "kpool-bench-vm: unknown argument $1" >&2; exit 1 ;;
 	esac
 done
@@ -61,7 +69,7 @@ chmod +x "$nb/dmabufd_naive.ko" # run-vm.sh --extra copies executables
 inner="$work/kpool-bench-inner.sh"
 cat >"$inner" <<EOF
 #!/bin/sh
-sizes="$sizes" n=$n ring_seconds=$ring_seconds attr=$attr
+sizes="$sizes" n=$n ring_seconds=$ring_seconds ring_hz=$ring_hz attr=$attr random_ops=$random_ops
 EOF
 cat >>"$inner" <<'EOF'
 B=/bin/kpool-bench D=/bin/dmabufd
@@ -95,6 +103,10 @@ for s in $sizes; do
 	bench empty run udmabuf --size $s --n $nn
 	bench empty run heap --size $s --n $nn
 done
+# The PFN audit over pooled, live and free ranges while the pool refills.
+start_daemon 32M
+bench random random --n $random_ops
+stop_daemon
 # Region 90% lent to page cache, pool empty.
 for s in 8388608 67108864; do
 	nn=$n; [ "$s" -ge 67108864 ] && nn=$(( n / 2 ))
@@ -104,9 +116,9 @@ for s in 8388608 67108864; do
 	bench lent90 run naive --size $s --n $nn --attr $attr --lent 90
 	$B unfill
 done
-# 4K NV12 ring of 8 at 60 Hz through the pool, then under a page-cache churn.
+# 4K NV12 ring of 8 at the scaled frame rate through the pool, then under a page-cache churn.
 start_daemon $(( 4 * 12441600 ))
-bench ring ring --size 12441600 --attr $attr --ring 8 --hz 60 --seconds $ring_seconds --churn 64
+bench ring ring --size 12441600 --attr $attr --ring 8 --hz $ring_hz --seconds $ring_seconds --churn 64
 stop_daemon
 grep -E "pool of|pressure" /tmp/dmabufd.log | tail -5 | sed 's/^/# /' | out
 dmesg | grep -E "dmabufd_naive|BUG|WARNING" | tail -5 | sed 's/^/# /' | out
@@ -129,10 +141,11 @@ grep '^{' "$work/kpool-bench.txt" >"$work/kpool-bench.jsonl" || true
 grep '^#' "$work/kpool-bench.txt" || true
 # The table: p50 (µs) per variant, and the ratios the pool is judged by.
 jq -rs '
+  def r3: . * 1000 | round / 1000;
   (map(select(.variant == "brokered" and .warm)) | map(.variant = "brokered-warm")) as $warm
   | (. + $warm) as $all
-  | ["state", "size", "a warm", "b no pool", "c naive", "d udmabuf", "e heap", "a/c", "a/d",
-     "b/c", "a tr/req", "a zero"] | @tsv,
+  | (["state", "size", "a warm", "b no pool", "c naive", "d udmabuf", "e heap", "a/c", "a/d",
+      "b/c", "a hits", "a zero", "c claim/zero/attr"] | @tsv),
     ($all | map(select(.state == "empty" and .variant == "brokered" and (.warm | not)))[] as $b
      | ($all | map(select(.state == "empty" and .size == $b.size))) as $r
      | ($r | map(select(.variant == "brokered-warm"))[0]) as $a
@@ -140,19 +153,24 @@ jq -rs '
      | ($r | map(select(.variant == "udmabuf"))[0]) as $d
      | ($r | map(select(.variant == "heap"))[0]) as $e
      | ["empty", $b.size, $a.p50_us, $b.p50_us, $c.p50_us, $d.p50_us, $e.p50_us,
-        (if $a and $c then ($a.p50_us / $c.p50_us * 1000 | round / 1000) else null end),
-        (if $a and $d then ($a.p50_us / $d.p50_us * 1000 | round / 1000) else null end),
-        (if $c then ($b.p50_us / $c.p50_us * 1000 | round / 1000) else null end),
-        (if $a then ($a.transitions_request / $a.n) else null end),
-        (if $a then ($a.nonzero == 0) else null end)] | @tsv),
+        (if $a and $c then $a.p50_us / $c.p50_us | r3 else null end),
+        (if $a and $d then $a.p50_us / $d.p50_us | r3 else null end),
+        (if $c then $b.p50_us / $c.p50_us | r3 else null end),
+        (if $a then "\($a.pool_hits)/\($a.n)" else null end),
+        (if $a then ($a.nonzero == 0) else null end),
+        (if $c then "\($c.claim_p50_us)/\($c.zero_p50_us)/\($c.attr_p50_us)" else null end)]
+       | @tsv),
     ($all | map(select(.state == "lent90" and .variant == "brokered"))[] as $b
      | ($all | map(select(.state == "lent90" and .variant == "naive" and .size == $b.size))[0]) as $c
      | ["lent90", $b.size, null, "\($b.p50_us) (p99 \($b.p99_us), \($b.ok)/\($b.n) ok)",
         "\($c.p50_us) (p99 \($c.p99_us), \($c.ok)/\($c.n) ok)", null, null, null, null,
-        (if $c then ($b.p50_us / $c.p50_us * 1000 | round / 1000) else null end), null, null]
+        (if $c then $b.p50_us / $c.p50_us | r3 else null end), null, null,
+        (if $c then "\($c.claim_p50_us)/\($c.zero_p50_us)/\($c.attr_p50_us)" else null end)]
        | @tsv),
-    (.[] | select(.variant == "ring")
-     | "ring: \(.quiet_n) quiet allocations p50 \(.quiet_p50_us) us; \(.churn_n) under churn (\(.churn_failed) failed) p50 \(.churn_p50_us) p99 \(.churn_p99_us) max \(.churn_max_us) us = \((.churn_max_us / .quiet_p50_us * 10 | round) / 10) x the quiet p50; over one frame (\(.frame_us) us): \(.churn_over_frame)")
+    ($all[] | select(.variant == "random")
+     | "random: \(.ops) operations, \(.allocs) allocations (\(.failed) failed), \(.audits) audits, \(.bad_audits) bad, \(.nonzero) nonzero buffers, pool hits \(.pool_hits) misses \(.pool_misses)"),
+    ($all[] | select(.variant == "ring")
+     | "ring at \(.hz) Hz: \(.quiet_n) quiet allocations p50 \(.quiet_p50_us) us; \(.churn_n) under churn (\(.churn_failed) failed) p50 \(.churn_p50_us) p99 \(.churn_p99_us) max \(.churn_max_us) us = \(.churn_max_us / .quiet_p50_us | r3) x the quiet p50; over one frame (\(.frame_us) us): \(.churn_over_frame); pool hits \(.pool_hits) misses \(.pool_misses)")
 ' "$work/kpool-bench.jsonl" | tee "$work/kpool-bench.tsv"
 tail -n 3 "$work/run-vm.log"
 echo "kpool-bench-vm: JSON in $work/kpool-bench.jsonl, console in $work/console.log"

@@ -21,6 +21,12 @@
  *              [--warm] [--check-zero] [--lent PERCENT] [--gap-ms MS]
  *              [--naive-offset PAGES]   (default: a quarter into the region)
  *   kpool-bench ring --size BYTES [--ring 8] [--hz 60] [--seconds 60] [--churn MiB]
+ *   kpool-bench random [--n 2000]  randomized Alloc/Release through a daemon
+ *              with a pool: the PFN audit (module ATTRS = PAT page flags
+ *              over pooled, live and free ranges; every client buffer is
+ *              the module buffer at its offset; the daemon's region and the
+ *              module agree on claimed pages) every 100 operations, and
+ *              every buffer handed out reads zero
  *   kpool-bench fill PERCENT      page cache until the region is PERCENT lent
  *   kpool-bench unfill            delete what fill wrote
  * --warm: before each brokered allocation, wait (untimed) until the
@@ -41,6 +47,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -213,7 +220,8 @@ static int run(const struct opts *o)
 	static uint64_t lat[MAX_N];
 	struct dmabufd_client *c = NULL;
 	struct dmabufd_region_info info;
-	uint64_t req_tr = 0, tr0, pfn = 0;
+	uint64_t req_tr = 0, tr0, pfn = 0, claim[MAX_N], zero[MAX_N], attr_ns[MAX_N];
+	struct dmabufd_stats st0 = { 0 }, st1 = { 0 };
 	unsigned ok = 0, failed = 0, nonzero = 0, n = o->n > MAX_N ? MAX_N : o->n;
 	int dev = -1, lent = -1, first_err = 0;
 	bool have_region = region_info(&info) == 0;
@@ -245,6 +253,18 @@ static int run(const struct opts *o)
 		fprintf(stderr, "kpool-bench: unknown variant %s\n", o->variant);
 		return 1;
 	}
+	if (c && o->warm) {
+		/* One untimed allocation teaches the pool the class. */
+		struct dmabufd_buffer b;
+
+		if (dmabufd_alloc(c, o->size, 0, (enum dmabufd_attribute)o->attr,
+				  DMABUFD_ALLOC_CONTIGUOUS, "kpool-bench", &b) == 0) {
+			close(b.fd);
+			dmabufd_release(c, b.id);
+		}
+	}
+	if (c)
+		dmabufd_stats_sized(c, &st0, sizeof(st0));
 	tr0 = transitions();
 	for (unsigned i = 0; i < n; i++) {
 		struct dmabufd_buffer b = { 0 };
@@ -294,6 +314,9 @@ static int run(const struct opts *o)
 					o->size, strerror(-err), c ? dmabufd_last_reason(c) : "");
 			}
 		} else {
+			claim[ok] = na.claim_ns;
+			zero[ok] = na.zero_ns;
+			attr_ns[ok] = na.attr_ns;
 			lat[ok++] = t1 - t0;
 		}
 		if (err == 0 && c && o->check_zero && !all_zero(fd, o->size))
@@ -310,8 +333,17 @@ static int run(const struct opts *o)
 		if (o->gap_ms)
 			usleep(o->gap_ms * 1000);
 	}
+	if (c)
+		dmabufd_stats_sized(c, &st1, sizeof(st1));
 	qsort(lat, ok, sizeof(lat[0]), cmp_u64);
-	printf("{\"variant\":\"%s\",\"size\":%" PRIu64 ",\"attr\":%u,\"warm\":%s,\"lent_target\":%d,"
+	qsort(claim, ok, sizeof(claim[0]), cmp_u64);
+	qsort(zero, ok, sizeof(zero[0]), cmp_u64);
+	qsort(attr_ns, ok, sizeof(attr_ns[0]), cmp_u64);
+	printf("{\"pool_hits\":%" PRIu64 ",\"pool_misses\":%" PRIu64 ",\"claim_p50_us\":%.1f,"
+	       "\"zero_p50_us\":%.1f,\"attr_p50_us\":%.1f,",
+	       st1.pool_hits - st0.pool_hits, st1.pool_misses - st0.pool_misses,
+	       pct(claim, ok, 50) / 1e3, pct(zero, ok, 50) / 1e3, pct(attr_ns, ok, 50) / 1e3);
+	printf("\"variant\":\"%s\",\"size\":%" PRIu64 ",\"attr\":%u,\"warm\":%s,\"lent_target\":%d,"
 	       "\"lent_last\":%d,\"n\":%u,\"ok\":%u,\"failed\":%u,\"p50_us\":%.1f,\"p99_us\":%.1f,"
 	       "\"max_us\":%.1f,\"transitions_request\":%" PRIu64 ",\"transitions_total\":%" PRIu64
 	       ",\"nonzero\":%u}\n",
@@ -323,6 +355,159 @@ static int run(const struct opts *o)
 	if (dev >= 0)
 		close(dev);
 	return failed || nonzero ? 1 : 0;
+}
+
+/* x86 PAT memtype in /proc/kpageflags: WC KPF_ARCH (38); UC- 39, 41 from 6.12. */
+static uint32_t kpf_attr(uint64_t f, int uc_bit)
+{
+	bool wc = f & (1ULL << 38), uc = f & (1ULL << uc_bit);
+
+	return wc && !uc ? DMABUFD_REGION_ATTR_WRITECOMBINE :
+	       uc && !wc ? DMABUFD_REGION_ATTR_UNCACHED :
+	       !uc && !wc ? DMABUFD_REGION_ATTR_CACHED : 99;
+}
+
+/* Pages whose PAT memtype differs from what ATTRS says, over the whole region. */
+static long audit_pat(const struct dmabufd_region_info *info, int uc_bit)
+{
+	static struct dmabufd_region_attr_range r[8192];
+	struct dmabufd_region_attrs a = { .size = sizeof(a), .ranges_ptr = (uintptr_t)r,
+					  .capacity = 8192, .entry_size = sizeof(r[0]) };
+	int kfd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	long bad = 0;
+
+	if (kfd < 0 || ioctl(region_fd, DMABUFD_REGION_IOC_ATTRS, &a) < 0 || a.count > 8192) {
+		if (kfd >= 0)
+			close(kfd);
+		return -1;
+	}
+	for (uint32_t k = 0; k < a.count; k++) {
+		for (uint64_t p = 0; p < r[k].page_count; p += 512) {
+			uint64_t f[512];
+			uint64_t n = r[k].page_count - p < 512 ? r[k].page_count - p : 512;
+
+			if (pread(kfd, f, n * 8, (off_t)((info->base_pfn + r[k].page_offset + p) * 8)) !=
+			    (ssize_t)(n * 8)) {
+				close(kfd);
+				return -1;
+			}
+			for (uint64_t i = 0; i < n; i++)
+				bad += kpf_attr(f[i], uc_bit) != r[k].attr;
+		}
+	}
+	close(kfd);
+	return bad;
+}
+
+/* The module buffer at @off pages, or NULL (LIST, sorted by offset). */
+static const struct dmabufd_region_buffer *list_at(const struct dmabufd_region_buffer *v,
+						   uint32_t n, uint64_t off)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i].page_offset == off)
+			return &v[i];
+	return NULL;
+}
+
+#define RAND_LIVE 12
+static int random_run(const struct opts *o)
+{
+	static const uint64_t sizes[] = { 65536, 262144, 1048576, 4194304 };
+	static struct dmabufd_region_buffer lv[4096];
+	struct { struct dmabufd_buffer b; uint32_t attr; } live[RAND_LIVE];
+	struct dmabufd_region_info info;
+	struct dmabufd_client *c = NULL;
+	struct dmabufd_stats st0, st;
+	uint64_t x = 0x2545F4914F6CDD1DULL, claimed_gap0;
+	unsigned allocs = 0, releases = 0, audits = 0, bad = 0, nonzero = 0, failed = 0, nlive = 0;
+	struct utsname u;
+	int maj = 0, min = 0, uc_bit = 39, err;
+
+	if (uname(&u) == 0 && sscanf(u.release, "%d.%d", &maj, &min) == 2 &&
+	    (maj > 6 || (maj == 6 && min >= 12)))
+		uc_bit = 41;
+	if (region_info(&info) < 0 || dmabufd_connect(NULL, &c) < 0)
+		return 77;
+	if (dmabufd_stats_sized(c, &st0, sizeof(st0)) < 0)
+		return 1;
+	/* reserved (unusable) pages: in the daemon's region, not claimed */
+	claimed_gap0 = info.page_count - st0.free_pages - info.claimed_pages;
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+	for (unsigned op = 0; op < o->n; op++) {
+		if (nlive == 0 || (nlive < RAND_LIVE && RND() % 3 != 0)) {
+			uint64_t size = sizes[RND() % 4];
+			uint32_t attr = (uint32_t)(RND() % 3);
+
+			err = dmabufd_alloc(c, size, 0, (enum dmabufd_attribute)attr,
+					    DMABUFD_ALLOC_CONTIGUOUS, "kpool-rand", &live[nlive].b);
+			if (err < 0) {
+				if (failed++ < 5)
+					fprintf(stderr, "kpool-bench: random alloc %" PRIu64 ": %s (%s)\n",
+						size, strerror(-err), dmabufd_last_reason(c));
+				continue;
+			}
+			live[nlive].attr = attr;
+			nonzero += !all_zero(live[nlive].b.fd, size);
+			nlive++;
+			allocs++;
+		} else {
+			unsigned i = (unsigned)(RND() % nlive);
+
+			close(live[i].b.fd);
+			dmabufd_release(c, live[i].b.id);
+			live[i] = live[--nlive];
+			releases++;
+		}
+		if (op % 100 == 99) {
+			struct dmabufd_region_list l = { .size = sizeof(l), .entries_ptr = (uintptr_t)lv,
+							 .capacity = 4096, .entry_size = sizeof(lv[0]) };
+			bool ok = false;
+
+			audits++;
+			if (audit_pat(&info, uc_bit) != 0)
+				bad++, fprintf(stderr, "kpool-bench: audit %u: PAT != ATTRS\n", audits);
+			if (ioctl(region_fd, DMABUFD_REGION_IOC_LIST, &l) < 0 || l.count > 4096) {
+				bad++;
+				continue;
+			}
+			for (unsigned i = 0; i < nlive; i++) {
+				const struct dmabufd_region_buffer *m =
+					list_at(lv, l.count, live[i].b.offset / 4096);
+
+				if (!m || m->page_count * 4096 != live[i].b.size || m->attr != live[i].attr) {
+					bad++;
+					fprintf(stderr, "kpool-bench: audit %u: buffer %" PRIu64
+						" at %" PRIu64 " is not the module's\n",
+						audits, live[i].b.id, live[i].b.offset);
+				}
+			}
+			/* daemon region vs module, once the worker and the events settle */
+			for (int t = 0; t < 200 && !ok; t++) {
+				if (t)
+					usleep(10000);
+				if (region_info(&info) < 0 || dmabufd_stats_sized(c, &st, sizeof(st)) < 0)
+					break;
+				ok = info.page_count - st.free_pages - info.claimed_pages == claimed_gap0;
+			}
+			if (!ok) {
+				bad++;
+				fprintf(stderr, "kpool-bench: audit %u: daemon free %" PRIu64
+					", module claimed %llu: ledger off\n",
+					audits, st.free_pages, (unsigned long long)info.claimed_pages);
+			}
+		}
+	}
+	for (unsigned i = 0; i < nlive; i++) {
+		close(live[i].b.fd);
+		dmabufd_release(c, live[i].b.id);
+	}
+	dmabufd_stats_sized(c, &st, sizeof(st));
+	printf("{\"variant\":\"random\",\"ops\":%u,\"allocs\":%u,\"releases\":%u,\"failed\":%u,"
+	       "\"audits\":%u,\"bad_audits\":%u,\"nonzero\":%u,\"pool_hits\":%" PRIu64
+	       ",\"pool_misses\":%" PRIu64 "}\n",
+	       o->n, allocs, releases, failed, audits, bad, nonzero, st.pool_hits, st.pool_misses);
+	dmabufd_disconnect(c);
+	return bad || nonzero || failed || audits == 0 ? 1 : 0;
 }
 
 /* A page-cache load: write and delete @mib MiB of files, for ever. */
@@ -363,12 +548,14 @@ static int ring(const struct opts *o)
 	struct dmabufd_client *c = NULL;
 	uint64_t held[64] = { 0 }, frame_ns = 1000000000ull / o->hz;
 	unsigned nr[2] = { 0, 0 }, failed[2] = { 0, 0 }, late[2] = { 0, 0 };
+	struct dmabufd_stats st0 = { 0 }, st1 = { 0 };
 	int err = dmabufd_connect(NULL, &c);
 
 	if (err < 0) {
 		fprintf(stderr, "kpool-bench: connect: %s\n", strerror(-err));
 		return 1;
 	}
+	dmabufd_stats_sized(c, &st0, sizeof(st0));
 	for (int phase = 0; phase < 2; phase++) {
 		pid_t churn = phase ? churn_start(o->churn_mib) : -1;
 		uint64_t frames = (uint64_t)o->seconds * o->hz, next = now_ns();
@@ -414,7 +601,10 @@ static int ring(const struct opts *o)
 			}
 		qsort(lat[phase], nr[phase], sizeof(uint64_t), cmp_u64);
 	}
-	printf("{\"variant\":\"ring\",\"size\":%" PRIu64 ",\"ring\":%u,\"hz\":%u,\"seconds\":%u,"
+	dmabufd_stats_sized(c, &st1, sizeof(st1));
+	printf("{\"pool_hits\":%" PRIu64 ",\"pool_misses\":%" PRIu64 ",",
+	       st1.pool_hits - st0.pool_hits, st1.pool_misses - st0.pool_misses);
+	printf("\"variant\":\"ring\",\"size\":%" PRIu64 ",\"ring\":%u,\"hz\":%u,\"seconds\":%u,"
 	       "\"churn_mib\":%u,\"quiet_n\":%u,\"quiet_failed\":%u,\"quiet_p50_us\":%.1f,"
 	       "\"quiet_max_us\":%.1f,\"churn_n\":%u,\"churn_failed\":%u,\"churn_p50_us\":%.1f,"
 	       "\"churn_p99_us\":%.1f,\"churn_max_us\":%.1f,\"churn_over_frame\":%u,"
@@ -449,7 +639,11 @@ int main(int argc, char **argv)
 		unfill();
 		return 0;
 	}
-	if (!strcmp(argv[1], "run")) {
+	if (!strcmp(argv[1], "random")) {
+		o.n = 2000;
+		o.variant = "random";
+		o.size = 4096;
+	} else if (!strcmp(argv[1], "run")) {
 		if (argc < 3)
 			goto usage;
 		o.variant = argv[2];
@@ -492,6 +686,8 @@ int main(int argc, char **argv)
 	o.size = (o.size + 4095) / 4096 * 4096;
 	if (!o.size || o.ring == 0 || o.ring > 64 || !o.hz)
 		goto usage;
+	if (o.variant && !strcmp(o.variant, "random"))
+		return random_run(&o);
 	return o.variant ? run(&o) : ring(&o);
 usage:
 	fprintf(stderr, "usage: kpool-bench run brokered|naive|udmabuf|heap --size BYTES [...]\n"
