@@ -131,20 +131,23 @@ static void kpool_retarget(struct kpool *kp)
 
 /*
  * Gives a pooled (or just made) buffer back: the backend drops it as any
- * released buffer, and its placement is freed at the backend's release
- * event, which sb_events_poll() reads at once.
+ * released buffer; its placement is freed now, or with deferred release
+ * (kmod) at the backend's release event, which sb_events_poll() reads.
  */
-static void kpool_give_back(struct kpool *kp, int fd)
+static void kpool_give_back(struct kpool *kp, uint64_t offset, uint64_t size, int fd)
 {
-	struct buffer tmp = { .fd = fd };
+	struct buffer tmp = { .fd = fd, .offset = offset, .size = size };
 
 	kp->sb->backend->ops->release(kp->sb->backend, &tmp);
+	if (!kp->sb->caps.deferred_release)
+		sb_unplace(kp->sb, offset);
 }
 
 static void kpool_drain_class(struct kpool *kp, struct kpool_class *c)
 {
 	while (c->count) {
-		kpool_give_back(kp, c->items[--c->count].fd);
+		c->count--;
+		kpool_give_back(kp, c->items[c->count].offset, c->size, c->items[c->count].fd);
 		kp->pooled -= c->size;
 		kp->drained += c->size;
 	}
@@ -237,7 +240,7 @@ static void kpool_done_cb(evutil_socket_t fd, short what, void *arg)
 	/* The class may have been replaced, or pressure come, meanwhile. */
 	if (c->size != kp->req.size || c->attribute != kp->req.attribute || c->count >= c->target ||
 	    kp->pooled + c->size > kp->budget || monotonic_usec() < kp->calm_after) {
-		kpool_give_back(kp, kp->fd);
+		kpool_give_back(kp, kp->req.offset, kp->req.size, kp->fd);
 		sb_events_poll(kp->sb);
 	} else {
 		c->items[c->count++] = (struct kpool_item){ .offset = kp->req.offset, .fd = kp->fd };
@@ -310,7 +313,10 @@ int kpool_take(struct kpool *kp, struct backend_alloc *req, int *ret_fd)
 	struct kpool_class *c;
 	int ret = -ENOENT;
 
-	if (req->flags & DMABUFD_ALLOC_MOVABLE)
+	/* Only what the backend makes: its attributes, contiguity, pinned. */
+	if ((req->flags & DMABUFD_ALLOC_MOVABLE) ||
+	    !(kp->sb->caps.attributes & (1u << req->attribute)) ||
+	    ((req->flags & DMABUFD_ALLOC_CONTIGUOUS) && !kp->sb->caps.contiguous))
 		return -ENOENT;
 	kp->stalled = false; /* a request: worth another fill */
 	c = kpool_class_for(kp, req->size, req->attribute);

@@ -120,21 +120,21 @@ int sb_events_init(struct server_backend *sb)
 {
 	const struct backend_ops *ops = sb->backend->ops;
 	struct backend_sink sink = sb_sink(sb);
-	int fd, err;
+	int fd = -1, err;
 
-	if (!ops->event_fd || !ops->handle_events)
-		return 0;
-	fd = ops->event_fd(sb->backend);
-	if (fd < 0)
-		return 0;
-	if (ops->rebuild) {
-		err = ops->rebuild(sb->backend, &sink);
-		if (err < 0)
-			return err;
+	if (ops->event_fd && ops->handle_events)
+		fd = ops->event_fd(sb->backend);
+	if (fd >= 0) {
+		if (ops->rebuild) {
+			err = ops->rebuild(sb->backend, &sink);
+			if (err < 0)
+				return err;
+		}
+		sb->ev = event_new(sb->server->base, fd, EV_READ | EV_PERSIST, backend_event_cb, sb);
+		if (!sb->ev || event_add(sb->ev, NULL) < 0)
+			return -ENOMEM;
 	}
-	sb->ev = event_new(sb->server->base, fd, EV_READ | EV_PERSIST, backend_event_cb, sb);
-	if (!sb->ev || event_add(sb->ev, NULL) < 0)
-		return -ENOMEM;
+	/* After the rebuild: the pool places around what is already there. */
 	if (sb->caps.placed_pool_budget) {
 		err = kpool_create(sb, &sb->kpool);
 		if (err < 0)
