@@ -11,7 +11,8 @@
 # every allocation), and a 4K NV12 ring of 8 buffers at a frame rate (60 Hz scaled to TCG) through the
 # pool, quiet and under a page-cache churn; and a randomized run of mixed
 # attributes through the pool with the PFN audit every 100 operations
-# (kpool-bench random). Every run prints one JSON line
+# (kpool-bench random); and the udmabuf backend with and without its
+# pool. Every run prints one JSON line
 # (tests/vm/kpool-bench.c); this script prints them and the ratios (jq).
 # Under TCG absolute times mean nothing for hardware: read the ratios.
 #
@@ -83,6 +84,13 @@ start_daemon() { # BUDGET
 	i=0; while [ ! -S "$DMABUFD_SOCKET" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 	[ -S "$DMABUFD_SOCKET" ] || { echo "daemon did not start" | out; fail=1; }
 }
+start_daemon_udmabuf() { # BUDGET
+	rm -f "$DMABUFD_SOCKET"
+	$D --backend udmabuf --socket "$DMABUFD_SOCKET" --pool-budget "$1" >>/tmp/dmabufd.log 2>&1 &
+	DPID=$!
+	i=0; while [ ! -S "$DMABUFD_SOCKET" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	[ -S "$DMABUFD_SOCKET" ] || { echo "daemon did not start" | out; fail=1; }
+}
 stop_daemon() { kill $DPID; wait $DPID || { echo "dmabufd exit $?" | out; fail=1; }; }
 bench() { # ARGS... : one JSON line, tagged with the region state
 	state=$1; shift
@@ -102,6 +110,15 @@ for s in $sizes; do
 	bench empty run naive --size $s --n $nn --attr $attr
 	bench empty run udmabuf --size $s --n $nn
 	bench empty run heap --size $s --n $nn
+done
+# The udmabuf backend with and without its pool (cached, not contiguous).
+for s in 1048576 8388608; do
+	for budget in $(( 4 * s )) 0; do
+		start_daemon_udmabuf $budget
+		warm=""; [ $budget -gt 0 ] && warm="--warm --check-zero"
+		bench udmabuf-backend run brokered --size $s --n $n --attr cached --noncontig $warm
+		stop_daemon
+	done
 done
 # The PFN audit over pooled, live and free ranges while the pool refills.
 start_daemon 32M
@@ -167,6 +184,8 @@ jq -rs '
         (if $c then $b.p50_us / $c.p50_us | r3 else null end), null, null,
         (if $c then "\($c.claim_p50_us)/\($c.zero_p50_us)/\($c.attr_p50_us)" else null end)]
        | @tsv),
+    ($all[] | select(.state == "udmabuf-backend")
+     | "udmabuf backend \(.size) bytes, pool \(if .warm then "warm" else "none" end): p50 \(.p50_us) us, p99 \(.p99_us) us, hits \(.pool_hits)/\(.n), zero \(.nonzero == 0)"),
     ($all[] | select(.variant == "random")
      | "random: \(.ops) operations, \(.allocs) allocations (\(.failed) failed), \(.audits) audits, \(.bad_audits) bad, \(.nonzero) nonzero buffers, pool hits \(.pool_hits) misses \(.pool_misses)"),
     ($all[] | select(.variant == "ring")

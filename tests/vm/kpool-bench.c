@@ -20,6 +20,7 @@
  *   kpool-bench run VARIANT --size BYTES [--n N] [--attr cached|wc|uc]
  *              [--warm] [--check-zero] [--lent PERCENT] [--gap-ms MS]
  *              [--naive-offset PAGES]   (default: a quarter into the region)
+ *              [--noncontig]   (brokered without CONTIGUOUS: the udmabuf backend)
  *   kpool-bench ring --size BYTES [--ring 8] [--hz 60] [--seconds 60] [--churn MiB]
  *   kpool-bench random [--n 2000]  randomized Alloc/Release through a daemon
  *              with a pool: the PFN audit (module ATTRS = PAT page flags
@@ -185,7 +186,7 @@ struct opts {
 	uint64_t size;
 	unsigned n, gap_ms, ring, hz, seconds, churn_mib;
 	uint32_t attr;
-	bool warm, check_zero;
+	bool warm, check_zero, noncontig;
 	int lent;
 	uint64_t naive_offset; /* pages */
 };
@@ -258,7 +259,7 @@ static int run(const struct opts *o)
 		struct dmabufd_buffer b;
 
 		if (dmabufd_alloc(c, o->size, 0, (enum dmabufd_attribute)o->attr,
-				  DMABUFD_ALLOC_CONTIGUOUS, "kpool-bench", &b) == 0) {
+				  o->noncontig ? 0 : DMABUFD_ALLOC_CONTIGUOUS, "kpool-bench", &b) == 0) {
 			close(b.fd);
 			dmabufd_release(c, b.id);
 		}
@@ -281,7 +282,7 @@ static int run(const struct opts *o)
 		t0 = now_ns();
 		if (c) {
 			err = dmabufd_alloc(c, o->size, 0, (enum dmabufd_attribute)o->attr,
-					    DMABUFD_ALLOC_CONTIGUOUS, "kpool-bench", &b);
+					    o->noncontig ? 0 : DMABUFD_ALLOC_CONTIGUOUS, "kpool-bench", &b);
 			fd = b.fd;
 		} else if (!strcmp(o->variant, "naive")) {
 			err = ioctl(dev, DMABUFD_NAIVE_IOC_ALLOC, &na) < 0 ? -errno : 0;
@@ -339,9 +340,10 @@ static int run(const struct opts *o)
 	qsort(claim, ok, sizeof(claim[0]), cmp_u64);
 	qsort(zero, ok, sizeof(zero[0]), cmp_u64);
 	qsort(attr_ns, ok, sizeof(attr_ns[0]), cmp_u64);
-	printf("{\"pool_hits\":%" PRIu64 ",\"pool_misses\":%" PRIu64 ",\"claim_p50_us\":%.1f,"
+	printf("{\"contiguous\":%s,\"pool_hits\":%" PRIu64 ",\"pool_misses\":%" PRIu64
+	       ",\"claim_p50_us\":%.1f,"
 	       "\"zero_p50_us\":%.1f,\"attr_p50_us\":%.1f,",
-	       st1.pool_hits - st0.pool_hits, st1.pool_misses - st0.pool_misses,
+	       o->noncontig ? "false" : "true", st1.pool_hits - st0.pool_hits, st1.pool_misses - st0.pool_misses,
 	       pct(claim, ok, 50) / 1e3, pct(zero, ok, 50) / 1e3, pct(attr_ns, ok, 50) / 1e3);
 	printf("\"variant\":\"%s\",\"size\":%" PRIu64 ",\"attr\":%u,\"warm\":%s,\"lent_target\":%d,"
 	       "\"lent_last\":%d,\"n\":%u,\"ok\":%u,\"failed\":%u,\"p50_us\":%.1f,\"p99_us\":%.1f,"
@@ -658,6 +660,8 @@ int main(int argc, char **argv)
 			o.warm = true;
 		else if (!strcmp(a, "--check-zero"))
 			o.check_zero = true;
+		else if (!strcmp(a, "--noncontig"))
+			o.noncontig = true;
 		else if (!v)
 			goto usage;
 		else if (!strcmp(a, "--size"))

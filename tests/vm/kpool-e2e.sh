@@ -6,6 +6,8 @@
 # pooled, live and free ranges; every client buffer is the module's buffer
 # at its offset; the daemon's region and the module agree on claimed pages;
 # every buffer reads zero): kpool-bench random (tests/vm/kpool-bench.c).
+# Then the udmabuf backend's pool: 8 MiB cached allocations are pool hits
+# and read zero.
 # Exit 0 when both passed.
 D=/bin/dmabufd B=/bin/kpool-bench
 export DMABUFD_SOCKET=/tmp/dmabufd-kpool.sock
@@ -21,5 +23,18 @@ echo "$out"
 echo "$out" | grep -q '"pool_hits":6,' || { echo "not ok 8 MiB write-combine allocations from a warm pool are pool hits"; fail=1; }
 $B random --n 1000 || fail=1
 kill $DPID; wait $DPID || { echo "dmabufd exit $?"; fail=1; }
+# The udmabuf backend's pool: cached, not contiguous.
+if [ -c /dev/udmabuf ]; then
+	$D --backend udmabuf --socket "$DMABUFD_SOCKET" --pool-budget 32M >>/tmp/dmabufd-kpool.log 2>&1 &
+	DPID=$!
+	i=0; while [ ! -S "$DMABUFD_SOCKET" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	out=$($B run brokered --size 8388608 --n 6 --attr cached --noncontig --warm --check-zero) || fail=1
+	echo "$out"
+	echo "$out" | grep -q '"pool_hits":6,' ||
+		{ echo "not ok 8 MiB udmabuf allocations from a warm pool are pool hits"; fail=1; }
+	kill $DPID; wait $DPID || { echo "dmabufd (udmabuf) exit $?"; fail=1; }
+else
+	echo "not ok no /dev/udmabuf (the 6.12 VM has it)"; fail=1
+fi
 grep "pool of" /tmp/dmabufd-kpool.log | tail -5
 exit $fail
