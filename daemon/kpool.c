@@ -22,6 +22,7 @@
 #include "kpool.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -143,6 +144,8 @@ static void kpool_give_back(struct kpool *kp, uint64_t offset, uint64_t size, in
 		sb_unplace(kp->sb, offset);
 }
 
+static void kpool_job_done(struct kpool *kp, bool keep);
+
 static void kpool_drain_class(struct kpool *kp, struct kpool_class *c)
 {
 	while (c->count) {
@@ -155,13 +158,29 @@ static void kpool_drain_class(struct kpool *kp, struct kpool_class *c)
 
 uint64_t kpool_drain(struct kpool *kp)
 {
-	uint64_t before = kp->pooled;
+	uint64_t before = kp->pooled, made = 0;
+
+	/*
+	 * The buffer being made holds its placement too: wait for it (one
+	 * EXPORT at most; this is the "no room" path) and give it back.
+	 */
+	if (kp->busy) {
+		struct pollfd pfd = { .fd = kp->done_fd, .events = POLLIN };
+		eventfd_t v;
+
+		while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+			;
+		if (eventfd_read(kp->done_fd, &v) == 0) {
+			made = kp->err == 0 ? kp->req.size : 0;
+			kpool_job_done(kp, false);
+		}
+	}
 
 	for (unsigned i = 0; i < KPOOL_MAX_CLASSES; i++)
 		kpool_drain_class(kp, &kp->classes[i]);
 	if (before != kp->pooled)
 		sb_events_poll(kp->sb);
-	return before - kp->pooled;
+	return before - kp->pooled + made;
 }
 
 /* Starts the next fill, if one is due. */
@@ -199,16 +218,15 @@ static void kpool_kick(struct kpool *kp)
 	}
 }
 
-/* Event loop: the worker finished the job. */
-static void kpool_done_cb(evutil_socket_t fd, short what, void *arg)
+/*
+ * Event loop: the worker finished the job (@keep: pool the buffer if it
+ * still fits; else give it back at once).
+ */
+static void kpool_job_done(struct kpool *kp, bool keep)
 {
-	struct kpool *kp = arg;
 	struct kpool_class *c = &kp->classes[kp->cls];
-	eventfd_t v;
 	int err;
 
-	if (eventfd_read(fd, &v) < 0 || !kp->busy)
-		return;
 	kp->busy = false;
 	kp->inflight = 0;
 	if (kp->err < 0) {
@@ -238,15 +256,25 @@ static void kpool_done_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* The class may have been replaced, or pressure come, meanwhile. */
-	if (c->size != kp->req.size || c->attribute != kp->req.attribute || c->count >= c->target ||
-	    kp->pooled + c->size > kp->budget || monotonic_usec() < kp->calm_after) {
+	if (!keep || c->size != kp->req.size || c->attribute != kp->req.attribute ||
+	    c->count >= c->target || kp->pooled + c->size > kp->budget ||
+	    monotonic_usec() < kp->calm_after) {
 		kpool_give_back(kp, kp->req.offset, kp->req.size, kp->fd);
 		sb_events_poll(kp->sb);
-	} else {
-		c->items[c->count++] = (struct kpool_item){ .offset = kp->req.offset, .fd = kp->fd };
-		kp->pooled += c->size;
+		return;
 	}
+	c->items[c->count++] = (struct kpool_item){ .offset = kp->req.offset, .fd = kp->fd };
+	kp->pooled += c->size;
 	kpool_kick(kp);
+}
+
+static void kpool_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kpool *kp = arg;
+	eventfd_t v;
+
+	if (eventfd_read(fd, &v) == 0 && kp->busy)
+		kpool_job_done(kp, true);
 }
 
 static void *kpool_worker(void *arg)
@@ -470,8 +498,17 @@ void kpool_destroy(struct kpool *kp)
 	atomic_store(&kp->stop, true);
 	sem_post(&kp->wake);
 	pthread_join(kp->thread, NULL);
-	if (kp->busy && kp->err == 0)
-		close(kp->fd); /* made, never recorded */
+	if (kp->busy) {
+		eventfd_t v;
+
+		if (eventfd_read(kp->done_fd, &v) == 0) {
+			kpool_job_done(kp, false);
+		} else { /* the worker stopped before it took the job */
+			kp->busy = false;
+			kp->inflight = 0;
+			sb_unplace(kp->sb, kp->req.offset);
+		}
+	}
 	kpool_drain(kp);
 	kpool_unreserve_busy(kp);
 	event_free(kp->ev_done);
