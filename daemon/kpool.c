@@ -183,18 +183,27 @@ uint64_t kpool_drain(struct kpool *kp)
 	return before - kp->pooled + made;
 }
 
-/* Starts the next fill, if one is due. */
+/*
+ * Starts the next fill, if one is due. The pool never fills into the
+ * region's last budget's worth of free pages: in a nearly full region
+ * every request would otherwise wait for the fill its own miss started
+ * and drain it again.
+ */
 static void kpool_kick(struct kpool *kp)
 {
+	struct dmabufd_region_stats rs;
+
 	if (kp->busy || kp->stalled || monotonic_usec() < kp->calm_after)
 		return;
+	dmabufd_region_stats(kp->sb->region, &rs);
 	for (unsigned k = 0; k < KPOOL_MAX_CLASSES; k++) {
 		unsigned i = (kp->next_fill + k) % KPOOL_MAX_CLASSES;
 		struct kpool_class *c = &kp->classes[i];
 		uint32_t off;
 
 		if (!c->size || c->count >= c->target ||
-		    kp->pooled + kp->inflight + c->size > kp->budget)
+		    kp->pooled + kp->inflight + c->size > kp->budget ||
+		    (uint64_t)rs.free_pages < (uint64_t)pages(kp, c->size) + pages(kp, kp->budget))
 			continue;
 		/*
 		 * Placed like a pinned buffer of the class's attribute (a free
@@ -238,7 +247,8 @@ static void kpool_job_done(struct kpool *kp, bool keep)
 				kp->busy_since = monotonic_usec();
 			kp->busy_ranges[kp->nbusy].offset = kp->req.offset;
 			kp->busy_ranges[kp->nbusy++].size = kp->req.size;
-			kpool_kick(kp); /* elsewhere */
+			if (keep)
+				kpool_kick(kp); /* elsewhere */
 			return;
 		}
 		kp->stalled = true;

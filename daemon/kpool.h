@@ -15,8 +15,9 @@
  * - A pooled buffer is handed out once, zeroed, and never comes back: the
  *   backend made it for nobody (no mapping, no other fd) and a released
  *   buffer's pages go back to the region as for any release.
- * - Pooled bytes never exceed the budget; a request that finds no room
- *   drains the pool (kpool_drain()) and is placed again.
+ * - Pooled bytes never exceed the budget, and the pool never fills into
+ *   the region's last budget's worth of free pages; a request that finds
+ *   no room drains the pool (kpool_drain()) and is placed again.
  * - Under memory pressure (MemAvailable below 5% of MemTotal, or the
  *   memory PSI "some" avg10 at 10% or more, checked once a second) the pool
  *   is drained, so that its pages go back to the kernel for movable
