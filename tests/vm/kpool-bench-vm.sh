@@ -184,7 +184,7 @@ jq -rs '
         (if $c then $b.p50_us / $c.p50_us | r3 else null end), null, null,
         (if $c then "\($c.claim_p50_us)/\($c.zero_p50_us)/\($c.attr_p50_us)" else null end)]
        | @tsv),
-    ($all[] | select(.state == "udmabuf-backend")
+    ($all[] | select(.state == "udmabuf-backend" and .variant == "brokered")
      | "udmabuf backend \(.size) bytes, pool \(if .warm then "warm" else "none" end): p50 \(.p50_us) us, p99 \(.p99_us) us, hits \(.pool_hits)/\(.n), zero \(.nonzero == 0)"),
     ($all[] | select(.variant == "random")
      | "random: \(.ops) operations, \(.allocs) allocations (\(.failed) failed), \(.audits) audits, \(.bad_audits) bad, \(.nonzero) nonzero buffers, pool hits \(.pool_hits) misses \(.pool_misses)"),
