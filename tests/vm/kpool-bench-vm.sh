@@ -7,7 +7,8 @@
 #   (c) the naive kernel path of a driver (tests/vm/naive/dmabufd_naive.ko:
 #       alloc_contig_range + clear_page + flush + set_memory_wc),
 #   (d) udmabuf from a memfd, (e) the dma-heap system heap;
-# then (b) and (c) with the region 90% lent to page cache (topped up before
+# then (a), (b) and (c) at 8 MiB with the region fragmented by live pinned
+# buffers, (b) and (c) with the region 90% lent to page cache (topped up before
 # every allocation), and a 4K NV12 ring of 8 buffers at a frame rate (60 Hz scaled to TCG) through the
 # pool, quiet and under a page-cache churn; and a randomized run of mixed
 # attributes through the pool with the PFN audit every 100 operations
@@ -111,6 +112,25 @@ for s in $sizes; do
 	bench empty run udmabuf --size $s --n $nn
 	bench empty run heap --size $s --n $nn
 done
+# 8 MiB in a region fragmented by live pinned buffers: a holder keeps 128
+# of 256 1 MiB buffers (every other one; the top two thirds of the region).
+hold_start() {
+	$B hold --size 1048576 --n 256 >/tmp/hold.out 2>/tmp/hold.err & HPID=$!
+	i=0; while ! grep -q ready /tmp/hold.out && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+	grep -q ready /tmp/hold.out || { echo "# holder not ready: $(cat /tmp/hold.err)" | out; fail=1; }
+}
+hold_stop() { kill $HPID; wait $HPID || fail=1; }
+start_daemon $(( 4 * 8388608 ))
+hold_start
+bench fragmented run brokered --size 8388608 --n $n --attr $attr --warm --check-zero
+hold_stop
+stop_daemon
+start_daemon 0
+hold_start
+bench fragmented run brokered --size 8388608 --n $n --attr $attr
+bench fragmented run naive --size 8388608 --n $n --attr $attr
+hold_stop
+stop_daemon
 # The udmabuf backend with and without its pool (cached, not contiguous).
 for s in 1048576 8388608; do
 	for budget in $(( 4 * s )) 0; do
@@ -172,6 +192,17 @@ jq -rs '
      | ["empty", $b.size, $a.p50_us, $b.p50_us, $c.p50_us, $d.p50_us, $e.p50_us,
         (if $a and $c then $a.p50_us / $c.p50_us | r3 else null end),
         (if $a and $d then $a.p50_us / $d.p50_us | r3 else null end),
+        (if $c then $b.p50_us / $c.p50_us | r3 else null end),
+        (if $a then "\($a.pool_hits)/\($a.n)" else null end),
+        (if $a then ($a.nonzero == 0) else null end),
+        (if $c then "\($c.claim_p50_us)/\($c.zero_p50_us)/\($c.attr_p50_us)" else null end)]
+       | @tsv),
+    ($all | map(select(.state == "fragmented" and .variant == "brokered" and (.warm | not)))[] as $b
+     | ($all | map(select(.state == "fragmented" and .size == $b.size))) as $r
+     | ($r | map(select(.variant == "brokered-warm"))[0]) as $a
+     | ($r | map(select(.variant == "naive"))[0]) as $c
+     | ["fragmented", $b.size, $a.p50_us, $b.p50_us, $c.p50_us, null, null,
+        (if $a and $c then $a.p50_us / $c.p50_us | r3 else null end), null,
         (if $c then $b.p50_us / $c.p50_us | r3 else null end),
         (if $a then "\($a.pool_hits)/\($a.n)" else null end),
         (if $a then ($a.nonzero == 0) else null end),

@@ -28,6 +28,9 @@
  *              the module buffer at its offset; the daemon's region and the
  *              module agree on claimed pages) every 100 operations, and
  *              every buffer handed out reads zero
+ *   kpool-bench hold --size BYTES --n N  allocate N pinned cached buffers,
+ *              release every other one (a region fragmented by live pinned
+ *              buffers), print "ready" and hold the rest until SIGTERM
  *   kpool-bench fill PERCENT      page cache until the region is PERCENT lent
  *   kpool-bench unfill            delete what fill wrote
  * --warm: before each brokered allocation, wait (untimed) until the
@@ -654,6 +657,41 @@ static int ring(const struct opts *o)
 	return failed[0] || failed[1] ? 1 : 0;
 }
 
+/* Holds every other of @o->n pinned buffers until SIGTERM (see the usage). */
+static int hold(const struct opts *o)
+{
+	struct dmabufd_client *c = NULL;
+	struct dmabufd_buffer b;
+	unsigned kept = 0;
+	sigset_t set;
+	int sig, err = dmabufd_connect(NULL, &c);
+
+	if (err < 0)
+		return 1;
+	for (unsigned i = 0; i < o->n; i++) {
+		err = dmabufd_alloc(c, o->size, 0, DMABUFD_ATTR_CACHED, DMABUFD_ALLOC_CONTIGUOUS,
+				    "kpool-hold", &b);
+		if (err < 0) {
+			fprintf(stderr, "kpool-bench: hold %u: %s (%s)\n", i, strerror(-err),
+				dmabufd_last_reason(c));
+			return 1;
+		}
+		close(b.fd);
+		if (i % 2)
+			dmabufd_release(c, b.id);
+		else
+			kept++;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	printf("{\"hold\":\"ready\",\"kept\":%u,\"size\":%" PRIu64 "}\n", kept, o->size);
+	fflush(stdout);
+	sigwait(&set, &sig);
+	dmabufd_disconnect(c); /* releases the rest */
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { .n = 30, .attr = DMABUFD_REGION_ATTR_WRITECOMBINE, .ring = 8, .hz = 60,
@@ -672,7 +710,9 @@ int main(int argc, char **argv)
 		unfill();
 		return 0;
 	}
-	if (!strcmp(argv[1], "random")) {
+	if (!strcmp(argv[1], "hold")) {
+		o.variant = "hold";
+	} else if (!strcmp(argv[1], "random")) {
 		o.n = 2000;
 		o.variant = "random";
 		o.size = 4096;
@@ -723,6 +763,8 @@ int main(int argc, char **argv)
 		goto usage;
 	if (o.variant && !strcmp(o.variant, "random"))
 		return random_run(&o);
+	if (o.variant && !strcmp(o.variant, "hold"))
+		return hold(&o);
 	return o.variant ? run(&o) : ring(&o);
 usage:
 	fprintf(stderr, "usage: kpool-bench run brokered|naive|udmabuf|heap --size BYTES [...]\n"
