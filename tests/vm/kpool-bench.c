@@ -11,7 +11,9 @@
  *   udmabuf   memfd_create + ftruncate + seal + UDMABUF_CREATE
  *   heap      DMA_HEAP_IOCTL_ALLOC on /dev/dma_heap/system
  * Each timed call is one allocation ("request" latency: until the fd is in
- * hand); the release and, with --lent, topping the region's page cache up
+ * hand); "made_ahead" counts brokered kmod allocations whose module buffer
+ * was EXPORTed before the request (LIST ids): no EXPORT, so no attribute
+ * transition, on their path. The release and, with --lent, topping the region's page cache up
  * again are not timed. Attribute transitions are the module's own counter
  * (INFO.attr_transitions), read around each timed call ("request") and over
  * the whole run ("total", including the pool's refills and the releases).
@@ -106,6 +108,19 @@ static uint64_t transitions(void)
 	struct dmabufd_region_info info;
 
 	return region_info(&info) == 0 ? info.attr_transitions : 0;
+}
+
+/* LIST (≤ 4096 entries): the module's live buffers; count or -1. */
+static int region_list(struct dmabufd_region_buffer *v, uint32_t cap)
+{
+	struct dmabufd_region_list l = { .size = sizeof(l), .entries_ptr = (uintptr_t)v,
+					 .capacity = cap, .entry_size = sizeof(v[0]) };
+	struct dmabufd_region_info info;
+
+	if (region_info(&info) < 0 || ioctl(region_fd, DMABUFD_REGION_IOC_LIST, &l) < 0 ||
+	    l.count > cap)
+		return -1;
+	return (int)l.count;
 }
 
 /* Pages of the region held by the page allocator's users (not free, not claimed). */
@@ -225,6 +240,8 @@ static int run(const struct opts *o)
 	struct dmabufd_client *c = NULL;
 	struct dmabufd_region_info info;
 	uint64_t req_tr = 0, tr0, pfn = 0, claim[MAX_N], zero[MAX_N], attr_ns[MAX_N];
+	static struct dmabufd_region_buffer lv[4096];
+	unsigned made_ahead = 0; /* brokered: module buffers EXPORTed before the request */
 	struct dmabufd_stats st0 = { 0 }, st1 = { 0 };
 	unsigned ok = 0, failed = 0, nonzero = 0, n = o->n > MAX_N ? MAX_N : o->n;
 	int dev = -1, lent = -1, first_err = 0;
@@ -274,13 +291,16 @@ static int run(const struct opts *o)
 		struct dmabufd_buffer b = { 0 };
 		struct dmabufd_naive_alloc na = { .pfn = pfn, .count = o->size / 4096,
 						  .attr = o->attr };
-		uint64_t t0, t1, trb;
-		int fd = -1, mfd = -1, err = 0;
+		uint64_t t0, t1, trb, max_id = 0;
+		int fd = -1, mfd = -1, err = 0, nl;
 
 		if (o->lent > 0)
 			lent = fill(o->lent);
 		if (c && o->warm)
 			wait_warm(c, o->size);
+		nl = c && have_region ? region_list(lv, 4096) : -1;
+		for (int k = 0; k < nl; k++)
+			max_id = lv[k].id > max_id ? lv[k].id : max_id;
 		trb = transitions();
 		t0 = now_ns();
 		if (c) {
@@ -325,6 +345,18 @@ static int run(const struct opts *o)
 		}
 		if (err == 0 && c && o->check_zero && !all_zero(fd, o->size))
 			nonzero++;
+		/*
+		 * The module buffer now at the offset, made before the request
+		 * (an id no higher than every id LIST showed before it): this
+		 * allocation made no EXPORT, so no transition, on its path.
+		 */
+		if (err == 0 && nl >= 0) {
+			int m = region_list(lv, 4096);
+
+			for (int k = 0; k < m; k++)
+				if (lv[k].page_offset == b.offset / 4096 && lv[k].id <= max_id)
+					made_ahead++;
+		}
 		if (err == 0 && !strcmp(o->variant, "naive") &&
 		    ioctl(dev, DMABUFD_NAIVE_IOC_FREE, &na) < 0)
 			fprintf(stderr, "kpool-bench: naive free: %s\n", strerror(errno));
@@ -343,7 +375,8 @@ static int run(const struct opts *o)
 	qsort(claim, ok, sizeof(claim[0]), cmp_u64);
 	qsort(zero, ok, sizeof(zero[0]), cmp_u64);
 	qsort(attr_ns, ok, sizeof(attr_ns[0]), cmp_u64);
-	printf("{\"contiguous\":%s,\"pool_hits\":%" PRIu64 ",\"pool_misses\":%" PRIu64
+	printf("{\"made_ahead\":%u,", made_ahead);
+	printf("\"contiguous\":%s,\"pool_hits\":%" PRIu64 ",\"pool_misses\":%" PRIu64
 	       ",\"claim_p50_us\":%.1f,"
 	       "\"zero_p50_us\":%.1f,\"attr_p50_us\":%.1f,",
 	       o->noncontig ? "false" : "true", st1.pool_hits - st0.pool_hits, st1.pool_misses - st0.pool_misses,

@@ -21,6 +21,8 @@ fail=0
 out=$($B run brokered --size 8388608 --n 6 --attr wc --warm --check-zero) || fail=1
 echo "$out"
 echo "$out" | grep -q '"pool_hits":6,' || { echo "not ok 8 MiB write-combine allocations from a warm pool are pool hits"; fail=1; }
+# ... each a module buffer EXPORTed before its request: no transition on its path
+echo "$out" | grep -q '"made_ahead":6,' || { echo "not ok every pooled buffer was made before its request"; fail=1; }
 $B random --n 1000 || fail=1
 kill $DPID; wait $DPID || { echo "dmabufd exit $?"; fail=1; }
 # The udmabuf backend's pool: cached, not contiguous.
