@@ -36,7 +36,8 @@
  *   kpool-bench fill PERCENT      page cache until the region is PERCENT lent
  *   kpool-bench unfill            delete what fill wrote
  * --warm: before each brokered allocation, wait (untimed) until the
- * daemon's Stats show a pooled buffer of the size ready. --check-zero: map
+ * daemon's Stats show a pooled buffer of the size ready and the pool has
+ * not changed for 1 s (full: its worker idle). --check-zero: map
  * each brokered buffer and check every byte is 0 (untimed). The daemon's
  * socket: $DMABUFD_SOCKET.
  * Exit: 0; 1 a failure (an allocation failed, or nonzero pooled memory);
@@ -209,14 +210,26 @@ struct opts {
 	uint64_t naive_offset; /* pages */
 };
 
-/* Waits (≤ 30 s) until the daemon holds a pooled buffer of @size. */
+/*
+ * Waits (≤ 30 s) until the daemon holds a pooled buffer of @size and its
+ * pool has not changed for 1 s: full, so the worker is idle and nothing
+ * is EXPORTed between the LIST before a request and the request.
+ */
 static void wait_warm(struct dmabufd_client *c, uint64_t size)
 {
+	uint64_t last = UINT64_MAX, since = now_ns();
+
 	for (int i = 0; i < 3000; i++) {
 		struct dmabufd_stats st;
 
-		if (dmabufd_stats_sized(c, &st, sizeof(st)) == 0 && st.pooled >= size)
-			return;
+		if (dmabufd_stats_sized(c, &st, sizeof(st)) == 0) {
+			if (st.pooled != last) {
+				last = st.pooled;
+				since = now_ns();
+			} else if (st.pooled >= size && now_ns() - since >= 1000000000ull) {
+				return;
+			}
+		}
 		usleep(10000);
 	}
 }
