@@ -22,6 +22,7 @@
 #include "fb_layout.h"
 #include "fdstore.h"
 #include "limit.h"
+#include "kpool.h"
 #include "log.h"
 #include "placement.h"
 #include "region.h"
@@ -214,9 +215,15 @@ static int place_and_materialise(struct client *c, struct server_backend *sb,
 	unsigned nbusy = 0;
 	int err;
 
+	/* A buffer made ahead at a placement of its own (kpool.h). */
+	if (sb->kpool && kpool_take(sb->kpool, ba, ret_fd) == 0)
+		return 0;
 	for (;;) {
 		err = sb_place(sb, ba->size, ba->alignment, ba->attribute,
 			       ba->flags & DMABUFD_ALLOC_MOVABLE, &ba->offset);
+		/* No room: the pooled buffers' pages are the first to give back. */
+		if (err == -ENOSPC && sb->kpool && kpool_drain(sb->kpool) > 0)
+			continue;
 		if (err < 0) {
 			*reason = err == -ENOSPC ?
 				reasonf(&c->reason,

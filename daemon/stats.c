@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include "fdstore.h"
+#include "kpool.h"
 #include "placement.h"
 #include "region.h"
 #include "share.h"
@@ -83,6 +84,8 @@ static void fill_pools_and_heap(struct server *s, Dmabufd__StatsReply *sr)
 
 		if (s->backends[i].backend->ops->get_pool_stats)
 			s->backends[i].backend->ops->get_pool_stats(s->backends[i].backend, &ps);
+		else if (s->backends[i].kpool)
+			kpool_get_stats(s->backends[i].kpool, &ps);
 		sr->pooled += ps.pooled;
 		sr->pool_hits += ps.hits;
 		sr->pool_misses += ps.misses;

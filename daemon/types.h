@@ -189,6 +189,7 @@ struct server_backend {
 	struct backend_caps caps;
 	struct dmabufd_region *region;
 	struct event *ev;           /* deferred release: the event fd watcher, or NULL */
+	struct kpool *kpool;        /* placed buffers made ahead (kpool.h), or NULL */
 	uint32_t orphans;           /* live buffers adopted at start-up, owner unknown */
 	uint64_t allocs;            /* buffers made here since start */
 	uint64_t fallthroughs;      /* of those, after an earlier backend had no room */

@@ -36,6 +36,13 @@ struct backend_caps {
 	/* Revoke (docs/SHARING.md) takes a buffer's memory back from every
 	 * holder: kmod with a module offering DMABUFD_REGION_CAP_REVOKE. */
 	bool revocation;
+	/*
+	 * placed_pool_budget (kmod): bytes of buffers the server keeps made
+	 * ahead of need at placements of its own (daemon/kpool.c), through
+	 * prepare() and commit(); 0: none. A backend whose buffers live at a
+	 * placement cannot pool them itself, since only the server places.
+	 */
+	uint64_t placed_pool_budget;
 };
 
 /* A live buffer the backend found at start-up that this daemon did not make. */
@@ -126,6 +133,22 @@ struct backend_ops {
 	 */
 	int (*alloc)(struct backend *b, const struct backend_alloc *req, int *ret_fd,
 		     const char **ret_reason);
+	/*
+	 * prepare() - optional (with commit(); NULL: alloc() only). alloc()'s
+	 * first half: make the buffer of @req at req->offset without recording
+	 * it anywhere in the backend, so that it may run on another thread
+	 * than every other op (the server's pool worker, daemon/kpool.c).
+	 * @ret_fd: the daemon's reference
+	 * @ret_handle: the backend's name for it, for commit()
+	 * @ret_reason: as alloc()'s (may stay NULL)
+	 * Return: as alloc().
+	 *
+	 * commit() - event-loop thread: record what prepare() made, as alloc()
+	 * would have. Return: 0; -ENOMEM (then the caller closes @fd).
+	 */
+	int (*prepare)(struct backend *b, const struct backend_alloc *req, int *ret_fd,
+		       uint64_t *ret_handle, const char **ret_reason);
+	int (*commit)(struct backend *b, const struct backend_alloc *req, int fd, uint64_t handle);
 	/*
 	 * release() - the daemon drops its reference to @buf (owner released
 	 * it or is gone). Closes buf->fd. Cannot fail.

@@ -25,6 +25,7 @@
 #include "events.h"
 
 #include "clock.h"
+#include "kpool.h"
 #include "log.h"
 #include "placement.h"
 #include "region.h"
@@ -119,22 +120,35 @@ int sb_events_init(struct server_backend *sb)
 {
 	const struct backend_ops *ops = sb->backend->ops;
 	struct backend_sink sink = sb_sink(sb);
-	int fd, err;
+	int fd = -1, err;
 
-	if (!ops->event_fd || !ops->handle_events)
-		return 0;
-	fd = ops->event_fd(sb->backend);
-	if (fd < 0)
-		return 0;
-	if (ops->rebuild) {
-		err = ops->rebuild(sb->backend, &sink);
+	if (ops->event_fd && ops->handle_events)
+		fd = ops->event_fd(sb->backend);
+	if (fd >= 0) {
+		if (ops->rebuild) {
+			err = ops->rebuild(sb->backend, &sink);
+			if (err < 0)
+				return err;
+		}
+		sb->ev = event_new(sb->server->base, fd, EV_READ | EV_PERSIST, backend_event_cb, sb);
+		if (!sb->ev || event_add(sb->ev, NULL) < 0)
+			return -ENOMEM;
+	}
+	/* After the rebuild: the pool places around what is already there. */
+	if (sb->caps.placed_pool_budget) {
+		err = kpool_create(sb, &sb->kpool);
 		if (err < 0)
 			return err;
 	}
-	sb->ev = event_new(sb->server->base, fd, EV_READ | EV_PERSIST, backend_event_cb, sb);
-	if (!sb->ev || event_add(sb->ev, NULL) < 0)
-		return -ENOMEM;
 	return 0;
+}
+
+void sb_events_poll(struct server_backend *sb)
+{
+	struct backend_sink sink = sb_sink(sb);
+
+	if (sb->backend->ops->handle_events)
+		sb->backend->ops->handle_events(sb->backend, &sink);
 }
 
 void sb_events_finish(struct server_backend *sb)
@@ -142,6 +156,8 @@ void sb_events_finish(struct server_backend *sb)
 	struct server *s = sb->server;
 	struct buffer *b, *next;
 
+	kpool_destroy(sb->kpool); /* its buffers' release events still come in */
+	sb->kpool = NULL;
 	if (sb->ev)
 		event_free(sb->ev);
 	sb->ev = NULL;

@@ -7,6 +7,12 @@
  * negative errno of rebuild.
  *
  * sb_events_finish() - stop watching and free @sb's orphans.
+ *
+ * sb_events_poll() - handle what @sb's backend has pending now (release
+ * events of buffers just closed), without waiting for the event loop.
+ *
+ * Both also start (init) and stop (finish) @sb's pool of placed buffers
+ * when the backend asks for one (caps.placed_pool_budget, kpool.h).
  */
 #ifndef DMABUFD_BACKEND_EVENTS_H
 #define DMABUFD_BACKEND_EVENTS_H
@@ -15,5 +21,6 @@
 
 int sb_events_init(struct server_backend *sb);
 void sb_events_finish(struct server_backend *sb);
+void sb_events_poll(struct server_backend *sb);
 
 #endif

@@ -53,6 +53,7 @@ struct kmod_backend {
 	struct dmabufd_region_info info;
 	struct kmod_entry *e;
 	size_t n, cap;
+	uint64_t pool_budget;  /* bytes the server keeps exported ahead (kpool.c) */
 };
 
 static struct kmod_backend *kb(struct backend *b)
@@ -119,6 +120,8 @@ static int kmod_create(const struct backend_options *opts, struct backend **ret)
 	if (opts && opts->capacity)
 		log_info("kmod backend: ignoring capacity; the module's region is %llu bytes",
 			 (unsigned long long)(k->info.page_count * k->info.page_size));
+	if (opts)
+		k->pool_budget = opts->pool_budget;
 	*ret = &k->base;
 	return 0;
 }
@@ -154,11 +157,16 @@ static void kmod_get_caps(struct backend *b, struct backend_caps *ret)
 		.region_size = k->info.page_count * k->info.page_size,
 		.page_size = k->info.page_size,
 		.deferred_release = true,
+		.placed_pool_budget = k->pool_budget,
 	};
 }
 
-static int kmod_alloc(struct backend *b, const struct backend_alloc *req, int *ret_fd,
-		      const char **ret_reason)
+/*
+ * EXPORT at the placement (thread-safe: only the ioctl, on the device fd;
+ * the module serialises EXPORTs under its region lock).
+ */
+static int kmod_prepare(struct backend *b, const struct backend_alloc *req, int *ret_fd,
+			uint64_t *ret_handle, const char **ret_reason)
 {
 	struct kmod_backend *k = kb(b);
 	struct dmabufd_region_export ex = { .size = sizeof(ex) };
@@ -183,15 +191,39 @@ static int kmod_alloc(struct backend *b, const struct backend_alloc *req, int *r
 					       "the module's EXPORT failed";
 		return err;
 	}
-	err = entry_add(k, &(struct kmod_entry){ .id = ex.id, .page_offset = ex.page_offset,
-						 .page_count = ex.page_count, .state = KMOD_LIVE,
-						 .fd = ex.fd });
+	*ret_fd = ex.fd;
+	*ret_handle = ex.id;
+	return 0;
+}
+
+/* Remembers a prepared buffer as LIVE (the module's id in @handle). */
+static int kmod_commit(struct backend *b, const struct backend_alloc *req, int fd,
+		       uint64_t handle)
+{
+	struct kmod_backend *k = kb(b);
+
+	return entry_add(k, &(struct kmod_entry){ .id = handle,
+						  .page_offset = req->offset / k->info.page_size,
+						  .page_count = req->size / k->info.page_size,
+						  .state = KMOD_LIVE, .fd = fd });
+}
+
+static int kmod_alloc(struct backend *b, const struct backend_alloc *req, int *ret_fd,
+		      const char **ret_reason)
+{
+	uint64_t id;
+	int fd, err;
+
+	err = kmod_prepare(b, req, &fd, &id, ret_reason);
+	if (err < 0)
+		return err;
+	err = kmod_commit(b, req, fd, id);
 	if (err < 0) {
-		close(ex.fd); /* the module releases it; its event is ignored */
+		close(fd); /* the module releases it; its event is ignored */
 		*ret_reason = "out of memory";
 		return err;
 	}
-	*ret_fd = ex.fd;
+	*ret_fd = fd;
 	return 0;
 }
 
@@ -568,6 +600,8 @@ const struct backend_ops kmod_backend_ops = {
 	.destroy = kmod_destroy,
 	.get_caps = kmod_get_caps,
 	.alloc = kmod_alloc,
+	.prepare = kmod_prepare,
+	.commit = kmod_commit,
 	.release = kmod_release,
 	.migrate = kmod_migrate,
 	.revoke = kmod_revoke,

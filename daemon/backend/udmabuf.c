@@ -48,6 +48,7 @@ struct udmabuf_backend {
 	bool hugetlb;
 	uint64_t capacity;
 	uint32_t page_size;
+	uint64_t pool_budget; /* bytes the server keeps made ahead (kpool.c) */
 };
 
 static void udmabuf_destroy(struct backend *b)
@@ -143,6 +144,7 @@ static int udmabuf_create_backend(const struct backend_options *opts, struct bac
 	u->dev_fd = fd;
 	u->memfd = -1;
 	u->page_size = page > 0 ? (uint32_t)page : 4096;
+	u->pool_budget = opts ? opts->pool_budget : 0;
 	u->capacity = opts && opts->capacity ? opts->capacity : UDMABUF_DEFAULT_CAPACITY;
 	u->capacity -= u->capacity % u->page_size;
 	if (u->capacity == 0) {
@@ -186,6 +188,7 @@ static void udmabuf_get_caps(struct backend *b, struct backend_caps *ret)
 		.dmabuf = true,
 		.region_size = u->capacity,
 		.page_size = u->page_size,
+		.placed_pool_budget = u->pool_budget,
 	};
 }
 
@@ -253,6 +256,24 @@ static int udmabuf_alloc(struct backend *b, const struct backend_alloc *req, int
 	return 0;
 }
 
+/*
+ * The server's pool (kpool.c) makes buffers ahead on its worker thread:
+ * alloc() is only system calls on the backend's fds, so it serves as
+ * prepare(); there is nothing to record.
+ */
+static int udmabuf_prepare(struct backend *b, const struct backend_alloc *req, int *ret_fd,
+			   uint64_t *ret_handle, const char **ret_reason)
+{
+	*ret_handle = 0;
+	return udmabuf_alloc(b, req, ret_fd, ret_reason);
+}
+
+static int udmabuf_commit(struct backend *b, const struct backend_alloc *req, int fd,
+			  uint64_t handle)
+{
+	return 0;
+}
+
 static void udmabuf_release(struct backend *b, struct buffer *buf)
 {
 	struct udmabuf_backend *u = container_of(b, struct udmabuf_backend, base);
@@ -271,5 +292,7 @@ const struct backend_ops udmabuf_backend_ops = {
 	.destroy = udmabuf_destroy,
 	.get_caps = udmabuf_get_caps,
 	.alloc = udmabuf_alloc,
+	.prepare = udmabuf_prepare,
+	.commit = udmabuf_commit,
 	.release = udmabuf_release,
 };

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pools of placed buffers (daemon/kpool.c) on the host: a fake backend
+ * whose buffers live at placements (memfds; prepare()/commit(), no
+ * deferred release, like udmabuf; the kmod path runs in the VM,
+ * tests/vm/kpool-e2e.sh), the real server on a socket, a libdmabufd client
+ * in a child process:
+ * - a miss teaches the (size, attribute) class and the worker fills it;
+ *   the next request is a hit (Stats), at a placement the fake backend
+ *   made, and a request of another attribute is not served from it;
+ * - a movable request is never served from the pool;
+ * - the pool gives its room back: the whole region can be allocated
+ *   while the pool holds buffers;
+ * - afterwards the region holds exactly the pooled buffers (audit clean),
+ *   and every buffer the backend made was released once the server is
+ *   finished.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "dmabufd/dmabufd.h"
+#include "kpool.h"
+#include "placement.h"
+#include "region.h"
+#include "server.h"
+
+#define MiB (1ull << 20)
+#define CAPACITY (8 * MiB)
+#define BUDGET (2 * MiB)
+
+struct fake_backend {
+	struct backend base;
+	struct backend_caps caps;
+	atomic_uint made;       /* alloc() and prepare() */
+	unsigned releases;
+	atomic_uint nprepared;
+};
+
+static void fake_destroy(struct backend *b)
+{
+	free(b);
+}
+
+static void fake_get_caps(struct backend *b, struct backend_caps *ret)
+{
+	*ret = ((struct fake_backend *)b)->caps;
+}
+
+static int fake_alloc(struct backend *b, const struct backend_alloc *req, int *ret_fd,
+		      const char **ret_reason)
+{
+	struct fake_backend *f = (struct fake_backend *)b;
+	int fd = memfd_create("fake", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)req->size) < 0) {
+		close(fd);
+		*ret_reason = "ftruncate failed";
+		return -ENOMEM;
+	}
+	atomic_fetch_add(&f->made, 1);
+	*ret_fd = fd;
+	return 0;
+}
+
+static int fake_prepare(struct backend *b, const struct backend_alloc *req, int *ret_fd,
+			uint64_t *ret_handle, const char **ret_reason)
+{
+	struct fake_backend *f = (struct fake_backend *)b;
+
+	atomic_fetch_add(&f->nprepared, 1);
+	*ret_handle = 0;
+	return fake_alloc(b, req, ret_fd, ret_reason);
+}
+
+static int fake_commit(struct backend *b, const struct backend_alloc *req, int fd,
+		       uint64_t handle)
+{
+	return 0;
+}
+
+static void fake_release(struct backend *b, struct buffer *buf)
+{
+	((struct fake_backend *)b)->releases++;
+	if (buf->fd >= 0)
+		close(buf->fd);
+	buf->fd = -1;
+}
+
+static const struct backend_ops fake_ops = {
+	.name = "fake",
+	.destroy = fake_destroy,
+	.get_caps = fake_get_caps,
+	.alloc = fake_alloc,
+	.prepare = fake_prepare,
+	.commit = fake_commit,
+	.release = fake_release,
+};
+
+/* ---- the client (child process) ------------------------------------------ */
+
+static int failures;
+
+#define EXPECT(cond, ...)                                                            \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			fprintf(stderr, "child: line %d: %s: ", __LINE__, #cond);    \
+			fprintf(stderr, __VA_ARGS__);                                \
+			fputc('\n', stderr);                                         \
+			failures++;                                                  \
+		}                                                                    \
+	} while (0)
+
+static struct dmabufd_stats stats(struct dmabufd_client *c)
+{
+	struct dmabufd_stats st;
+
+	memset(&st, 0, sizeof(st));
+	EXPECT(dmabufd_stats_sized(c, &st, sizeof(st)) == 0, "stats");
+	return st;
+}
+
+/* Waits (≤ 5 s) until the pool holds @bytes. */
+static bool wait_pooled(struct dmabufd_client *c, uint64_t bytes)
+{
+	for (int i = 0; i < 500; i++) {
+		if (stats(c).pooled >= bytes)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static int child(const char *sock)
+{
+	struct dmabufd_client *c = NULL;
+	struct dmabufd_buffer b[16];
+	struct dmabufd_stats st;
+	unsigned n = 0;
+	int r;
+
+	if (dmabufd_connect(sock, &c) < 0)
+		return 2;
+	/* A miss teaches the class; the worker fills it up to the budget. */
+	r = dmabufd_alloc(c, MiB, 0, DMABUFD_ATTR_WRITECOMBINE, DMABUFD_ALLOC_CONTIGUOUS, "a", &b[0]);
+	EXPECT(r == 0, "first alloc: %d", r);
+	st = stats(c);
+	EXPECT(st.pool_misses == 1 && st.pool_hits == 0, "misses %llu hits %llu",
+	       (unsigned long long)st.pool_misses, (unsigned long long)st.pool_hits);
+	EXPECT(wait_pooled(c, BUDGET), "the pool fills to its budget");
+	/* A hit: at a placement prepare() made. */
+	r = dmabufd_alloc(c, MiB, 0, DMABUFD_ATTR_WRITECOMBINE, DMABUFD_ALLOC_CONTIGUOUS, "b", &b[1]);
+	EXPECT(r == 0, "second alloc: %d", r);
+	st = stats(c);
+	EXPECT(st.pool_hits == 1, "hits %llu", (unsigned long long)st.pool_hits);
+	/* Another attribute and a movable request are not served from it. */
+	r = dmabufd_alloc(c, MiB, 0, DMABUFD_ATTR_CACHED, DMABUFD_ALLOC_CONTIGUOUS, "c", &b[2]);
+	EXPECT(r == 0, "cached alloc: %d", r);
+	r = dmabufd_alloc(c, MiB, 0, DMABUFD_ATTR_WRITECOMBINE,
+			  DMABUFD_ALLOC_CONTIGUOUS | DMABUFD_ALLOC_MOVABLE, "d", &b[3]);
+	EXPECT(r == 0, "movable alloc: %d", r);
+	st = stats(c);
+	EXPECT(st.pool_hits == 1, "hits %llu after the cached and movable requests",
+	       (unsigned long long)st.pool_hits);
+	for (int i = 0; i < 4; i++) {
+		close(b[i].fd);
+		EXPECT(dmabufd_release(c, b[i].id) == 0, "release %d", i);
+	}
+	/* The whole region, while the pool holds buffers: it gives its room back. */
+	EXPECT(wait_pooled(c, MiB), "the pool refills");
+	for (n = 0; n < CAPACITY / MiB; n++) {
+		r = dmabufd_alloc(c, MiB, 0, DMABUFD_ATTR_UNCACHED, DMABUFD_ALLOC_CONTIGUOUS, "f",
+				  &b[n]);
+		EXPECT(r == 0, "alloc %u of %llu: %d (%s)", n, (unsigned long long)(CAPACITY / MiB), r,
+		       dmabufd_last_reason(c));
+		if (r < 0)
+			break;
+	}
+	st = stats(c);
+	EXPECT(st.used == (uint64_t)n * MiB && st.pooled == 0, "used %llu pooled %llu",
+	       (unsigned long long)st.used, (unsigned long long)st.pooled);
+	for (unsigned i = 0; i < n; i++) {
+		close(b[i].fd);
+		dmabufd_release(c, b[i].id);
+	}
+	dmabufd_disconnect(c);
+	return failures ? 1 : 0;
+}
+
+static void on_child(evutil_socket_t sig, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+static void test_kpool_server(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct fake_backend *f = calloc(1, sizeof(*f));
+	struct dmabufd_region_stats rs;
+	struct backend_pool_stats ps;
+	char dir[] = "/tmp/test_kpool.XXXXXX", sock[64];
+	struct event *ev;
+	struct server s;
+	int status = -1;
+	pid_t pid;
+
+	assert_non_null(base);
+	assert_non_null(f);
+	f->base.ops = &fake_ops;
+	f->caps = (struct backend_caps){
+		.name = "fake",
+		.attributes = (1u << DMABUFD_ATTR_CACHED) | (1u << DMABUFD_ATTR_WRITECOMBINE) |
+			      (1u << DMABUFD_ATTR_UNCACHED),
+		.contiguous = true,
+		.dmabuf = true,
+		.region_size = CAPACITY,
+		.page_size = 4096,
+		.placed_pool_budget = BUDGET,
+	};
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/sock", dir);
+	assert_int_equal(server_init(&s, base, &f->base, NULL), 0);
+	assert_non_null(s.backends[0].kpool);
+	assert_int_equal(server_listen_path(&s, sock, 0600), 0);
+	signal(SIGCHLD, SIG_DFL);
+	ev = evsignal_new(base, SIGCHLD, on_child, base);
+	assert_non_null(ev);
+	assert_int_equal(evsignal_add(ev, NULL), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child(sock));
+	assert_int_equal(event_base_dispatch(base), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	for (int i = 0; i < 50 && s.registry.count; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	assert_int_equal(s.registry.count, 0);
+	/* Let the worker finish what it was making; then the region holds the pool only. */
+	for (int i = 0; i < 200; i++) {
+		kpool_get_stats(s.backends[0].kpool, &ps);
+		if (ps.pooled == BUDGET)
+			break;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(10000);
+	}
+	kpool_get_stats(s.backends[0].kpool, &ps);
+	assert_int_equal(ps.pooled, BUDGET);
+	assert_true(ps.hits >= 1); /* the second alloc (the region fill: by timing) */
+	/* hits and the pool now: all made by prepare(), on the worker */
+	assert_true(atomic_load(&f->nprepared) >= ps.hits + BUDGET / MiB);
+	dmabufd_region_stats(s.backends[0].region, &rs);
+	assert_int_equal(rs.free_pages, (CAPACITY - BUDGET) / 4096);
+	assert_int_equal(rs.n_allocations, BUDGET / MiB);
+	assert_int_equal(dmabufd_region_audit(s.backends[0].region, NULL, 0), 0);
+	event_free(ev);
+	/* server_finish() drains the pool: every buffer made is released. */
+	{
+		unsigned made;
+
+		kpool_destroy(s.backends[0].kpool);
+		s.backends[0].kpool = NULL;
+		made = atomic_load(&f->made);
+		assert_int_equal(f->releases, made);
+		dmabufd_region_stats(s.backends[0].region, &rs);
+		assert_int_equal(rs.free_pages, CAPACITY / 4096);
+	}
+	server_finish(&s);
+	event_base_free(base);
+	{
+		char cmd[100];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kpool_server),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
