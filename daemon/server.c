@@ -23,6 +23,7 @@
 #include "buffer.h"
 #include "dmabufd.pb-c.h"
 #include "fdstore.h"
+#include "kpool.h"
 #include "limit.h"
 #include "log.h"
 #include "macros.h"
@@ -47,6 +48,28 @@
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 static void server_accept_cb(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * A backend's module events (kmod: adopt an earlier daemon's buffers, watch
+ * release events), then its pool of placed buffers: after the rebuild, so
+ * that the pool places around what is already there.
+ */
+static int sb_start(struct server_backend *sb)
+{
+	int err = sb_events_init(sb);
+
+	if (err < 0 || !sb->caps.placed_pool_budget)
+		return err;
+	return kpool_create(sb, &sb->kpool);
+}
+
+/* The reverse of sb_start(); the pool's buffers' release events still come in. */
+static void sb_stop(struct server_backend *sb)
+{
+	kpool_destroy(sb->kpool);
+	sb->kpool = NULL;
+	sb_events_finish(sb);
+}
 
 int server_init(struct server *s, struct event_base *base, struct backend *backend,
 		const struct server_limits *limits)
@@ -88,9 +111,9 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 		return err;
 	}
 	/* kmod: adopt buffers of an earlier daemon, watch release events. */
-	err = sb_events_init(&s->backends[0]);
+	err = sb_start(&s->backends[0]);
 	if (err < 0) {
-		sb_events_finish(&s->backends[0]);
+		sb_stop(&s->backends[0]);
 		dmabufd_region_destroy(s->backends[0].region);
 		registry_finish(&s->registry);
 		policy_free(TAKE_PTR(s->config.policy));
@@ -117,9 +140,9 @@ int server_add_backend(struct server *s, struct backend *backend)
 		return err;
 	}
 	s->nbackends++;
-	err = sb_events_init(sb);
+	err = sb_start(sb);
 	if (err < 0) {
-		sb_events_finish(sb);
+		sb_stop(sb);
 		dmabufd_region_destroy(sb->region);
 		s->nbackends--;
 		memset(sb, 0, sizeof(*sb));
@@ -553,7 +576,7 @@ void server_finish(struct server *s)
 		unlink(s->socket_path);
 	free(s->socket_path);
 	for (unsigned i = 0; i < s->nbackends; i++)
-		sb_events_finish(&s->backends[i]); /* kmod orphans */
+		sb_stop(&s->backends[i]); /* kmod orphans */
 	registry_finish(&s->registry);
 	ledger_finish(&s->ledger);
 	config_finish(&s->config);

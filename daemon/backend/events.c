@@ -25,7 +25,6 @@
 #include "events.h"
 
 #include "clock.h"
-#include "kpool.h"
 #include "log.h"
 #include "placement.h"
 #include "region.h"
@@ -134,12 +133,6 @@ int sb_events_init(struct server_backend *sb)
 		if (!sb->ev || event_add(sb->ev, NULL) < 0)
 			return -ENOMEM;
 	}
-	/* After the rebuild: the pool places around what is already there. */
-	if (sb->caps.placed_pool_budget) {
-		err = kpool_create(sb, &sb->kpool);
-		if (err < 0)
-			return err;
-	}
 	return 0;
 }
 
@@ -156,8 +149,6 @@ void sb_events_finish(struct server_backend *sb)
 	struct server *s = sb->server;
 	struct buffer *b, *next;
 
-	kpool_destroy(sb->kpool); /* its buffers' release events still come in */
-	sb->kpool = NULL;
 	if (sb->ev)
 		event_free(sb->ev);
 	sb->ev = NULL;
