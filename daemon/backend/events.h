@@ -7,6 +7,9 @@
  * negative errno of rebuild.
  *
  * sb_events_finish() - stop watching and free @sb's orphans.
+ *
+ * sb_events_poll() - handle @sb's pending events now (non-blocking); a
+ * no-op for backends without events.
  */
 #ifndef DMABUFD_BACKEND_EVENTS_H
 #define DMABUFD_BACKEND_EVENTS_H
@@ -15,5 +18,6 @@
 
 int sb_events_init(struct server_backend *sb);
 void sb_events_finish(struct server_backend *sb);
+void sb_events_poll(struct server_backend *sb);
 
 #endif
