@@ -49,6 +49,7 @@ struct orphan_owner {
 	struct event *ev;
 	struct buffer_list buffers;  /* via orphan_link */
 	struct import_list imports;  /* via client_link */
+	bool reaping;                /* owner_reap() frees it, not owner_put() */
 };
 
 static struct {
@@ -145,11 +146,10 @@ static void owner_reap(struct orphan_owner *o, bool stopping)
 	struct import *im;
 	struct buffer *b;
 
-	while ((im = TAILQ_FIRST(&o->imports))) {
-		TAILQ_REMOVE(&o->imports, im, client_link);
-		im->client = NULL;
+	o->reaping = true;
+	/* hook_import_removed() takes each off o->imports. */
+	while ((im = TAILQ_FIRST(&o->imports)))
 		share_import_drop(st.s, im);
-	}
 	while ((b = TAILQ_FIRST(&o->buffers))) {
 		TAILQ_REMOVE(&o->buffers, b, orphan_link);
 		b->orphaned = false;
@@ -165,7 +165,7 @@ static void owner_reap(struct orphan_owner *o, bool stopping)
 /* Frees @o once it owns and imports nothing. */
 static void owner_put(struct orphan_owner *o)
 {
-	if (o && TAILQ_EMPTY(&o->buffers) && TAILQ_EMPTY(&o->imports))
+	if (o && !o->reaping && TAILQ_EMPTY(&o->buffers) && TAILQ_EMPTY(&o->imports))
 		owner_free(o);
 }
 
