@@ -6,7 +6,8 @@
  * A's orphan, charged to uid A, and B's import is restored (B's uid row
  * shows the imported bytes). A reconnects (claiming the buffer) and exits:
  * the buffer passes to B, whose process still maps it (its bytes intact),
- * and B's uid is charged; B exits: everything is gone. Runs as root
+ * and B's uid is charged; B exits: everything is gone. And if B exits
+ * first, its restored import ends and A keeps buffer and charge. Runs as root
  * (other uids); otherwise exits 77.
  */
 #include <errno.h>
@@ -64,7 +65,9 @@ static int owner_a(void *arg)
 	char c;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+	/* Keep only our own ends: the others must see EOF when their writer goes. */
 	close(pp->a_go[1]);
+	close(pp->b_go[1]);
 	CHECK(sock >= 0);
 	r = raw_alloc(sock, 2, SIZE, DMABUFD_ATTR_CACHED, 0, "shared", &fd);
 	CHECK(r && r->error == 0 && fd >= 0);
@@ -101,6 +104,7 @@ static int importer_b(void *arg)
 	char c;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+	close(pp->a_go[1]);
 	close(pp->b_go[1]);
 	CHECK(sock >= 0);
 	CHECK(read(pp->token[0], token, sizeof(token)) == (ssize_t)sizeof(token));
@@ -251,6 +255,60 @@ static void test_import_survives_sigkill(void **state)
 	close(pp.b_go[0]);
 }
 
+/*
+ * The importer exits before it connects again: its restored import ends
+ * (pidfd), the owner keeps the buffer and the charge; the owner then
+ * reconnects and exits: nothing is left.
+ */
+static void test_restored_import_ends_with_its_process(void **state)
+{
+	struct pair pp = { .socket = mgr.socket_path };
+	uint32_t nbuf;
+	pid_t a, b;
+	char c;
+
+	assert_int_equal(pipe2(pp.token, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(pp.a_ready, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(pp.a_go, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(pp.b_ready, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(pp.b_go, O_CLOEXEC), 0);
+	start_ready(false);
+	a = spawn_as(UID_A, GID_A, NULL, 0, owner_a, &pp);
+	b = spawn_as(UID_B, GID_B, NULL, 0, importer_b, &pp);
+	assert_true(a > 0 && b > 0);
+	assert_int_equal(read(pp.b_ready[0], &c, 1), 1);
+	wait_row(UID_B, 0, SIZE);
+	sdmgr_drain(&mgr);
+	assert_int_equal(kill(mgr.pid, SIGKILL), 0);
+	assert_int_equal(waitpid(mgr.pid, NULL, 0), mgr.pid);
+	mgr.pid = 0;
+	sdmgr_drain(&mgr);
+	start_ready(true);
+	wait_row(UID_B, 0, SIZE);
+
+	close(pp.b_go[1]);
+	pp.b_go[1] = -1;
+	assert_int_equal(wait_child(b), 0);
+	wait_row(UID_B, 0, 0);
+	wait_row(UID_A, SIZE, 0);
+	assert_int_equal(stats_used(&nbuf), SIZE);
+
+	assert_int_equal(write(pp.a_go[1], "g", 1), 1);
+	assert_int_equal(read(pp.a_ready[0], &c, 1), 1);
+	assert_int_equal(wait_child(a), 0);
+	wait_row(UID_A, 0, 0);
+	for (int t = 0; t < 100 && stats_used(&nbuf); t++)
+		sleep_ms(50);
+	assert_int_equal(stats_used(&nbuf), 0);
+	sdmgr_drain(&mgr);
+	assert_int_equal(sdmgr_stop(&mgr), 0);
+	close_pipe(pp.token);
+	close_pipe(pp.a_ready);
+	close_pipe(pp.a_go);
+	close_pipe(pp.b_ready);
+	close(pp.b_go[0]);
+}
+
 static int setup(void **state)
 {
 	require_root();
@@ -277,6 +335,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_import_survives_sigkill, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restored_import_ends_with_its_process, setup,
+						teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
