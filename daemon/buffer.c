@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "backend/events.h"
+#include "clock.h"
 #include "log.h"
 #include "macros.h"
 #include "placement.h"
@@ -18,6 +19,9 @@
 
 /* How often the held dma-bufs' file counts are read (polled backends). */
 #define HELD_POLL_SEC 1
+/* ... and at most this often for a refused Alloc (µs): a client that keeps
+ * being refused cannot make the daemon read every held count each time. */
+#define HELD_SWEEP_REFUSED_USEC 100000u
 
 void buffer_init(struct server *s)
 {
@@ -100,7 +104,7 @@ static void held_free(struct server *s, struct held_buffer *h)
 
 static void held_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	buffer_held_sweep(arg);
+	(void)buffer_held_sweep(arg);
 }
 
 /* Polls the held dma-bufs every HELD_POLL_SEC while one has an fd. */
@@ -231,9 +235,10 @@ bool buffer_held_released(struct server *s, struct server_backend *sb, uint64_t 
 	return false;
 }
 
-void buffer_held_sweep(struct server *s)
+unsigned buffer_held_sweep(struct server *s)
 {
 	struct held_buffer *h, *next;
+	unsigned n = 0;
 
 	for (h = TAILQ_FIRST(&s->held); h; h = next) {
 		next = TAILQ_NEXT(h, link);
@@ -243,8 +248,24 @@ void buffer_held_sweep(struct server *s)
 			  (unsigned long long)h->id, (unsigned)h->uid);
 		sb_unplace(h->home, h->offset);
 		held_free(s, h);
+		n++;
 	}
 	held_timer_update(s);
+	return n;
+}
+
+unsigned buffer_held_sweep_refused(struct server *s)
+{
+	static uint64_t last;
+	uint64_t now;
+
+	if (!s->ev_held || !event_pending(s->ev_held, EV_TIMEOUT, NULL))
+		return 0; /* nothing polled is held */
+	now = monotonic_usec();
+	if (last && now - last < HELD_SWEEP_REFUSED_USEC)
+		return 0;
+	last = now;
+	return buffer_held_sweep(s);
 }
 
 void buffer_finish(struct server *s)

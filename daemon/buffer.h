@@ -36,8 +36,17 @@ bool buffer_held_released(struct server *s, struct server_backend *sb, uint64_t 
  * buffer_held_sweep() - end every polled held buffer (dma-heap, udmabuf)
  * whose dma-buf only the daemon references any more: closed, unplaced,
  * uncharged. Runs every second while there are some.
+ * Return: how many ended.
  */
-void buffer_held_sweep(struct server *s);
+unsigned buffer_held_sweep(struct server *s);
+
+/**
+ * buffer_held_sweep_refused() - an Alloc was refused for room or quota:
+ * buffer_held_sweep() now (at most every 100 ms), so that a client that
+ * just closed its last reference gets the room back without waiting for
+ * the next poll. Return: how many ended (0: retrying is pointless).
+ */
+unsigned buffer_held_sweep_refused(struct server *s);
 
 /**
  * buffer_on_release() - call @hook for every buffer released from now on,
