@@ -19,6 +19,12 @@
 
 /* How often the held dma-bufs' file counts are read (polled backends). */
 #define HELD_POLL_SEC 1
+/*
+ * A client typically closes its fd right after its Release is answered:
+ * each new held dma-buf is read once this soon after (µs), so that the
+ * common release-then-close gives its range back at once, not a poll later.
+ */
+#define HELD_QUICK_USEC 10000
 /* ... and at most this often for a refused Alloc (µs): a client that keeps
  * being refused cannot make the daemon read every held count each time. */
 #define HELD_SWEEP_REFUSED_USEC 100000u
@@ -107,6 +113,36 @@ static void held_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)buffer_held_sweep(arg);
 }
 
+static void held_timer_update(struct server *s);
+
+/* The first check of the buffers held since the last one (newest last). */
+static void held_quick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct held_buffer *h, *prev;
+	uint64_t upto = s->held_seq;
+
+	for (h = TAILQ_LAST(&s->held, held_list); h && h->seq > s->held_quick_seq; h = prev) {
+		prev = TAILQ_PREV(h, held_list, link);
+		if (h->fd < 0 || dmabuf_file_count(h->fd) > 1)
+			continue;
+		sb_unplace(h->home, h->offset);
+		held_free(s, h);
+	}
+	s->held_quick_seq = upto;
+	held_timer_update(s);
+}
+
+static void held_quick_arm(struct server *s)
+{
+	static const struct timeval soon = { .tv_usec = HELD_QUICK_USEC };
+
+	if (!s->ev_held_quick)
+		s->ev_held_quick = evtimer_new(s->base, held_quick_cb, s);
+	if (s->ev_held_quick && !evtimer_pending(s->ev_held_quick, NULL))
+		evtimer_add(s->ev_held_quick, &soon);
+}
+
 /* Polls the held dma-bufs every HELD_POLL_SEC while one has an fd. */
 static void held_timer_update(struct server *s)
 {
@@ -167,7 +203,7 @@ static struct held_buffer *hold_begin(struct server *s, struct buffer *b)
 	}
 	*h = (struct held_buffer){ .home = sb, .id = b->id, .offset = b->offset, .size = b->size,
 				   .attribute = b->attribute, .uid = b->charged_uid,
-				   .gid = b->charged_gid, .fd = fd };
+				   .gid = b->charged_gid, .fd = fd, .seq = ++s->held_seq };
 	TAILQ_INSERT_TAIL(&s->held, h, link);
 	s->nheld++;
 	s->held_bytes += h->size;
@@ -193,6 +229,7 @@ void buffer_release(struct server *s, struct buffer *b)
 		/* Held: the placement stays until the last reference is gone. */
 		sb->backend->ops->release(sb->backend, b);
 		held_timer_update(s);
+		held_quick_arm(s);
 	} else {
 		buffer_unmake(s, b);
 	}
@@ -275,6 +312,9 @@ void buffer_finish(struct server *s)
 	if (s->ev_held)
 		event_free(s->ev_held);
 	s->ev_held = NULL;
+	if (s->ev_held_quick)
+		event_free(s->ev_held_quick);
+	s->ev_held_quick = NULL;
 	while ((h = TAILQ_FIRST(&s->held))) {
 		if (h->fd >= 0)
 			sb_unplace(h->home, h->offset);

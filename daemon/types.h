@@ -221,6 +221,7 @@ struct held_buffer {
 	uid_t uid;
 	gid_t gid;
 	int fd;                           /* the daemon's reference (polled), or -1 */
+	uint64_t seq;                     /* order of holding (quick first check) */
 };
 TAILQ_HEAD(held_list, held_buffer);
 
@@ -254,6 +255,9 @@ struct server {
 	uint32_t nheld;
 	uint64_t held_bytes;
 	struct event *ev_held;      /* polls the held dma-bufs' file counts */
+	struct event *ev_held_quick; /* first check of new ones, just after */
+	uint64_t held_seq;          /* last held_buffer.seq given */
+	uint64_t held_quick_seq;    /* held_buffer.seq up to which checked once */
 	bool stopping;              /* releases keep contents (buffer_stopping()) */
 	/* configuration, policy, accounting, sharing */
 	struct config config;       /* running; config.policy is the policy */
