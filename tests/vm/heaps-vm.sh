@@ -148,7 +148,7 @@ if [ -n "$vgem" ]; then
 	sed 's/^/  /' /tmp/vgem.out
 	check "request naming $vgem refused (dmabufctl exit $rc)" [ "$rc" != 0 ]
 	check "... with EOPNOTSUPP and the no-IOMMU reason" sh -c \
-		"grep -q 'not supported' /tmp/vgem.out && grep -q 'no iommu_group' /tmp/vgem.out"
+		"grep -qE 'not supported|EOPNOTSUPP' /tmp/vgem.out && grep -q 'no iommu_group' /tmp/vgem.out"
 	/bin/dmabufctl --socket "$sock" --json list >/tmp/vgem-list.json
 	check "... and no buffer was made" sh -c "jq -e 'length == 0' /tmp/vgem-list.json >/dev/null"
 else
