@@ -439,6 +439,11 @@ static void alloc_buffer(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	err = alloc_validate(c, &p, &reason);
 	if (err == 0)
 		err = alloc_choose(c, &p, &reason);
+	/* Released buffers whose last holder has just let go: theirs again. */
+	if (err == -EDQUOT && buffer_held_sweep_refused(s)) {
+		s->share_counters.quota_refusals--; /* counted once, below if again */
+		err = alloc_choose(c, &p, &reason);
+	}
 	if (err < 0)
 		goto refuse;
 	b = calloc(1, sizeof(*b));
@@ -449,6 +454,8 @@ static void alloc_buffer(struct client *c, uint64_t id, const Dmabufd__Alloc *re
 	}
 	b->fd = -1;
 	err = alloc_place(c, &p, b, &reason);
+	if (err == -ENOSPC && buffer_held_sweep_refused(s))
+		err = alloc_place(c, &p, b, &reason);
 	if (err == 0) {
 		err = alloc_record(c, &p, b);
 		reason = "out of memory";

@@ -34,7 +34,13 @@
 #include "buffer.h"
 #include "placement.h"
 #include "sd.h"
+#include "share.h"
 
+/*
+ * A process known from the restored state that has not connected since:
+ * the buffers it owns and the imports it holds, until it connects again
+ * (fdstore_client_connected()) or exits (its pidfd).
+ */
 struct orphan_owner {
 	LIST_ENTRY(orphan_owner) link;
 	pid_t pid;
@@ -42,6 +48,8 @@ struct orphan_owner {
 	int pidfd;
 	struct event *ev;
 	struct buffer_list buffers;  /* via orphan_link */
+	struct import_list imports;  /* via client_link */
+	bool reaping;                /* owner_reap() frees it, not owner_put() */
 };
 
 static struct {
@@ -49,8 +57,10 @@ static struct {
 	bool enabled;
 	bool frozen;
 	int state_fd;
-	uint32_t nslots;
-	uint32_t nstored;
+	uint32_t nslots;            /* slots in the state memfd (grows for imports) */
+	uint32_t max_buffers;       /* buffer records: one per stored fd */
+	uint32_t nstored;           /* buffer records */
+	uint32_t nimports;          /* import records */
 	uint32_t hint;              /* where to start looking for a free slot */
 	uint8_t *slot_used;
 	bool warned_full;
@@ -125,24 +135,38 @@ static void owner_free(struct orphan_owner *o)
 	free(o);
 }
 
-/* Releases every buffer of @o; the release of the last one frees @o. */
-static void owner_reap(struct orphan_owner *o)
+/*
+ * @o's process exited: its imports end, and each buffer it owns passes to
+ * its earliest import or is released (share_orphan_owner_gone()). @o is
+ * freed. While the daemon stops (@stopping), the buffers are only
+ * released: the store is frozen and keeps their records.
+ */
+static void owner_reap(struct orphan_owner *o, bool stopping)
 {
+	struct import *im;
 	struct buffer *b;
 
-	if (TAILQ_EMPTY(&o->buffers)) {
-		owner_free(o);
-		return;
+	o->reaping = true;
+	/* hook_import_removed() takes each off o->imports. */
+	while ((im = TAILQ_FIRST(&o->imports)))
+		share_import_drop(st.s, im);
+	while ((b = TAILQ_FIRST(&o->buffers))) {
+		TAILQ_REMOVE(&o->buffers, b, orphan_link);
+		b->orphaned = false;
+		st.norphans--;
+		if (stopping)
+			buffer_release(st.s, b);
+		else
+			share_orphan_owner_gone(st.s, b);
 	}
-	for (;;) {
-		bool last;
+	owner_free(o);
+}
 
-		b = TAILQ_FIRST(&o->buffers);
-		last = TAILQ_NEXT(b, orphan_link) == NULL;
-		buffer_release(st.s, b);
-		if (last)
-			break;
-	}
+/* Frees @o once it owns and imports nothing. */
+static void owner_put(struct orphan_owner *o)
+{
+	if (o && !o->reaping && TAILQ_EMPTY(&o->buffers) && TAILQ_EMPTY(&o->imports))
+		owner_free(o);
 }
 
 static void owner_exit_cb(evutil_socket_t fd, short what, void *arg)
@@ -157,9 +181,10 @@ static void owner_exit_cb(evutil_socket_t fd, short what, void *arg)
 	{
 		LOG_CONTEXT_SCOPE();
 		log_context_push("OWNER_PID=%d", (int)pid);
-		log_info("owner pid %d exited: releasing its %zu orphaned buffers", (int)pid, n);
+		log_info("owner pid %d exited: its imports end; its %zu orphaned buffers pass to "
+			 "their importers or are released", (int)pid, n);
 	}
-	owner_reap(o);
+	owner_reap(o, false);
 	service_status_changed();
 }
 
@@ -198,6 +223,7 @@ static struct orphan_owner *owner_get(pid_t pid, uint64_t start, bool *ret_dead)
 	o->start = start;
 	o->pidfd = pidfd;
 	TAILQ_INIT(&o->buffers);
+	TAILQ_INIT(&o->imports);
 	if (pidfd >= 0) {
 		o->ev = event_new(st.s->base, pidfd, EV_READ, owner_exit_cb, o);
 		if (!o->ev || event_add(o->ev, NULL) < 0)
@@ -208,14 +234,19 @@ static struct orphan_owner *owner_get(pid_t pid, uint64_t start, bool *ret_dead)
 	return o;
 }
 
-static struct orphan_owner *owner_of(const struct buffer *b)
+static struct orphan_owner *owner_find(pid_t pid, uint64_t start)
 {
 	struct orphan_owner *o;
 
 	LIST_FOREACH(o, &st.owners, link)
-		if (o->pid == b->pid && o->start == b->owner_start)
+		if (o->pid == pid && o->start == start)
 			return o;
 	return NULL;
+}
+
+static struct orphan_owner *owner_of(const struct buffer *b)
+{
+	return owner_find(b->pid, b->owner_start);
 }
 
 size_t fdstore_orphan_count(void)
@@ -225,26 +256,96 @@ size_t fdstore_orphan_count(void)
 
 /* ---- hooks ---------------------------------------------------------------- */
 
-static bool alloc_slot(uint32_t *ret)
+/* Doubles the slots of the state memfd (for import records). */
+static bool grow_slots(void)
 {
-	for (uint32_t i = 0; i < st.nslots; i++) {
-		uint32_t k = (st.hint + i) % st.nslots;
+	uint32_t n = st.nslots > FDSTORE_MAX_SLOTS / 2 ? FDSTORE_MAX_SLOTS : st.nslots * 2;
+	uint8_t *used;
 
-		if (!st.slot_used[k]) {
-			st.slot_used[k] = 1;
-			st.nstored++;
-			st.hint = k + 1;
-			*ret = k;
-			return true;
+	if (n <= st.nslots)
+		return false;
+	used = realloc(st.slot_used, n);
+	if (!used)
+		return false;
+	memset(used + st.nslots, 0, n - st.nslots);
+	st.slot_used = used;
+	/* Larger first, then the header that declares it: a kill between leaves a valid state. */
+	if (ftruncate(st.state_fd, fdstore_state_slot_offset(n)) < 0)
+		return false;
+	st.hint = st.nslots;
+	st.nslots = n;
+	return write_header(st.s) == 0;
+}
+
+/* A free slot for a buffer record (@import false) or an import record. */
+static bool alloc_slot_kind(bool import, uint32_t *ret)
+{
+	if (!import && st.nstored >= st.max_buffers)
+		return false;
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < st.nslots; i++) {
+			uint32_t k = (st.hint + i) % st.nslots;
+
+			if (!st.slot_used[k]) {
+				st.slot_used[k] = import ? 2 : 1;
+				if (import)
+					st.nimports++;
+				else
+					st.nstored++;
+				st.hint = k + 1;
+				*ret = k;
+				return true;
+			}
 		}
+		if (!grow_slots())
+			break;
 	}
 	return false;
 }
 
+static bool alloc_slot(uint32_t *ret)
+{
+	return alloc_slot_kind(false, ret);
+}
+
 static void free_slot(uint32_t k)
 {
+	if (st.slot_used[k] == 2)
+		st.nimports--;
+	else
+		st.nstored--;
 	st.slot_used[k] = 0;
-	st.nstored--;
+}
+
+static struct fdstore_import import_record(const struct import *im)
+{
+	struct fdstore_import r = {
+		.buffer_id = im->buffer->id,
+		.imported_usec = im->imported_usec,
+		.start = im->start,
+		.pid = im->pid,
+		.uid = im->uid,
+		.gid = im->gid,
+	};
+
+	memcpy(r.comm, im->comm, sizeof(r.comm));
+	return r;
+}
+
+/* Records @im in a free slot of the state memfd (its buffer is stored). */
+static void store_import(struct import *im)
+{
+	struct fdstore_import r = import_record(im);
+	uint32_t slot;
+
+	if (!im->buffer->store_slot || !alloc_slot_kind(true, &slot))
+		return;
+	if (fdstore_state_write_import(st.state_fd, slot, &r) < 0) {
+		fdstore_state_write_record(st.state_fd, slot, NULL);
+		free_slot(slot);
+		return;
+	}
+	im->store_slot = slot + 1;
 }
 
 void fdstore_buffer_added(struct server *s, struct buffer *b)
@@ -296,8 +397,7 @@ void fdstore_buffer_released(struct server *s, struct buffer *b)
 		st.norphans--;
 		if (o) {
 			TAILQ_REMOVE(&o->buffers, b, orphan_link);
-			if (TAILQ_EMPTY(&o->buffers))
-				owner_free(o);
+			owner_put(o);
 		}
 	}
 	service_status_changed();
@@ -313,8 +413,9 @@ void fdstore_buffer_released(struct server *s, struct buffer *b)
 void fdstore_client_connected(struct server *s, struct client *c)
 {
 	struct orphan_owner *o, *next;
+	struct import *im;
 	uint64_t start;
-	size_t n = 0;
+	size_t n = 0, nimports = 0;
 
 	if (LIST_EMPTY(&st.owners))
 		return;
@@ -329,21 +430,85 @@ void fdstore_client_connected(struct server *s, struct client *c)
 			TAILQ_REMOVE(&o->buffers, b, orphan_link);
 			b->orphaned = false;
 			st.norphans--;
-			b->owner = c;
-			TAILQ_INSERT_TAIL(&c->buffers, b, owner_link);
-			c->nbuffers++;
+			share_claim_owner(s, b, c);
 			n++;
+		}
+		while ((im = TAILQ_FIRST(&o->imports))) {
+			TAILQ_REMOVE(&o->imports, im, client_link);
+			share_claim_import(s, im, c);
+			nimports++;
 		}
 		owner_free(o);
 	}
-	if (n) {
+	if (n || nimports) {
 		LOG_CONTEXT_SCOPE();
 		log_context_push("CLIENT_PID=%d", (int)c->cred.pid);
-		log_info("client pid %d (%s) reconnected and claimed %zu orphaned buffers",
-			 (int)c->cred.pid, c->comm, n);
+		log_info("client pid %d (%s) reconnected and claimed %zu orphaned buffers and %zu imports",
+			 (int)c->cred.pid, c->comm, n, nimports);
 		service_status_changed();
 	}
 }
+
+/* ---- what share.c reports (struct store_hooks) ------------------------------ */
+
+static bool store_writable(void)
+{
+	return st.enabled && !st.frozen;
+}
+
+static void hook_buffer_changed(struct server *s, struct buffer *b)
+{
+	/* A connected new owner: its start time names it after a restart. */
+	if (b->owner)
+		b->owner_start = proc_start_time(b->pid);
+	if (store_writable() && b->store_slot)
+		fdstore_state_write_record(st.state_fd, b->store_slot - 1, b);
+}
+
+static void hook_import_added(struct server *s, struct import *im)
+{
+	im->start = proc_start_time(im->pid);
+	if (store_writable())
+		store_import(im);
+}
+
+static void hook_import_removed(struct server *s, struct import *im)
+{
+	if (!im->client) {
+		struct orphan_owner *o = owner_find(im->pid, im->start);
+
+		if (o) {
+			TAILQ_REMOVE(&o->imports, im, client_link);
+			owner_put(o);
+		}
+	}
+	if (store_writable() && im->store_slot) {
+		fdstore_state_write_record(st.state_fd, im->store_slot - 1, NULL);
+		free_slot(im->store_slot - 1);
+	}
+	im->store_slot = 0;
+}
+
+static void hook_orphan_owned(struct server *s, struct buffer *b)
+{
+	bool dead;
+	struct orphan_owner *o = owner_get(b->pid, b->owner_start, &dead);
+
+	b->orphaned = true;
+	st.norphans++;
+	if (o)
+		TAILQ_INSERT_TAIL(&o->buffers, b, orphan_link);
+	else
+		log_warn("buffer %" PRIu64 ": its new owner pid %d cannot be watched; it stays "
+			 "orphaned until that process connects", b->id, (int)b->pid);
+}
+
+static const struct store_hooks hooks = {
+	.buffer_changed = hook_buffer_changed,
+	.import_added = hook_import_added,
+	.import_removed = hook_import_removed,
+	.orphan_owned = hook_orphan_owned,
+};
 
 /* ---- setup / restore ------------------------------------------------------ */
 
@@ -399,16 +564,20 @@ static void refuse_fd(int *fds, char **names, size_t i, bool remove)
  * header: nothing restored), -ENOMEM.
  */
 static int read_state(int fd, int *fds, char **names, size_t n, struct restored **ret,
-		      uint64_t *ret_next_id)
+		      uint64_t *ret_next_id, struct fdstore_import **ret_imports,
+		      size_t *ret_nimports)
 {
 	const struct backend_caps *caps = &st.s->backends[0].caps;
 	uint8_t r[FDSTORE_RECORD_SIZE];
 	struct restored *rest = NULL;
+	struct fdstore_import *imports = NULL;
+	size_t nimports = 0, imports_cap = 0;
 	uint64_t next_id;
-	uint32_t nslots;
+	uint32_t nslots, version;
 	size_t count = 0, bad = 0;
 
-	if (fdstore_state_read_header(fd, caps->page_size, caps->name, &nslots, &next_id) < 0)
+	if (fdstore_state_read_header(fd, caps->page_size, caps->name, &nslots, &next_id,
+				      &version) < 0)
 		return -EBADMSG;
 	/* At most one record per passed fd can be restored. */
 	rest = calloc(n ? n : 1, sizeof(*rest));
@@ -416,6 +585,7 @@ static int read_state(int fd, int *fds, char **names, size_t n, struct restored 
 		return -ENOMEM;
 	for (uint32_t slot = 0; slot < nslots; slot++) {
 		struct buffer tmp, *b;
+		struct fdstore_import imp;
 		char name[32];
 		int k, ret_rec;
 
@@ -423,11 +593,29 @@ static int read_state(int fd, int *fds, char **names, size_t n, struct restored 
 			bad++;
 			break;
 		}
-		ret_rec = fdstore_state_parse_record(r, next_id, caps->page_size, &tmp);
-		if (ret_rec == 0)
+		ret_rec = fdstore_state_parse_record(r, version, next_id, caps->page_size, &tmp, &imp);
+		if (ret_rec == FDSTORE_SLOT_FREE)
 			continue;
 		if (ret_rec < 0) {
 			bad++;
+			continue;
+		}
+		if (ret_rec == FDSTORE_SLOT_IMPORT) {
+			if (nimports == imports_cap) {
+				size_t cap = imports_cap ? imports_cap * 2 : 16;
+				struct fdstore_import *ni = reallocarray(imports, cap, sizeof(*ni));
+
+				if (!ni) {
+					for (size_t i = 0; i < count; i++)
+						free(rest[i].b);
+					free(rest);
+					free(imports);
+					return -ENOMEM;
+				}
+				imports = ni;
+				imports_cap = cap;
+			}
+			imports[nimports++] = imp;
 			continue;
 		}
 		snprintf(name, sizeof(name), "buf-%" PRIu64, tmp.id);
@@ -456,6 +644,7 @@ static int read_state(int fd, int *fds, char **names, size_t n, struct restored 
 			for (size_t i = 0; i < count; i++)
 				free(rest[i].b);
 			free(rest);
+			free(imports);
 			return -ENOMEM;
 		}
 		*b = tmp;
@@ -466,6 +655,8 @@ static int read_state(int fd, int *fds, char **names, size_t n, struct restored 
 		log_error("fd store: %zu corrupt state records refused", bad);
 	*ret = rest;
 	*ret_next_id = next_id;
+	*ret_imports = imports;
+	*ret_nimports = nimports;
 	return (int)count;
 }
 
@@ -526,14 +717,16 @@ static bool store_available(const struct server *s, uint32_t *max_fds, int *fds,
  * memfd creation.
  */
 static int take_state(int *fds, char **names, size_t n, struct restored **ret_rest,
-		      uint64_t *ret_next_id, bool *ret_reused)
+		      uint64_t *ret_next_id, struct fdstore_import **ret_imports,
+		      size_t *ret_nimports, bool *ret_reused)
 {
 	int state_idx = find_name(names, fds, n, "state");
 	int count = 0;
 
 	*ret_reused = false;
 	if (state_idx >= 0) {
-		count = read_state(fds[state_idx], fds, names, n, ret_rest, ret_next_id);
+		count = read_state(fds[state_idx], fds, names, n, ret_rest, ret_next_id,
+				   ret_imports, ret_nimports);
 		if (count == -ENOMEM)
 			return -ENOMEM;
 		if (count < 0) {
@@ -586,24 +779,32 @@ static void place_restored(struct server *s, struct restored *rest, int count, i
 
 /*
  * A placed restored buffer becomes live again: registered under its id,
- * recorded in the fresh state, an orphan of its owner process; released
- * at once when that process is gone.
+ * charged to its charged uid and gid, recorded in the fresh state, an
+ * orphan of its owner process. Return: the buffer when that process is
+ * gone (the caller passes it to an importer or releases it once the
+ * imports are restored), else NULL.
  */
-static void adopt_restored(struct server *s, struct buffer *b)
+static struct buffer *adopt_restored(struct server *s, struct buffer *b)
 {
 	struct orphan_owner *o;
 	bool dead;
 	uint32_t slot;
 
+	TAILQ_INIT(&b->importers);
+	b->nimporters = 0;
+	b->ntokens = 0;
+	b->owner = NULL;
+	b->home = NULL;
 	s->registry.next_id = b->id;
-	if (registry_insert(&s->registry, b) < 0) {
+	if (registry_insert(&s->registry, b) < 0 || share_restore_charge(s, b) < 0) {
+		if (registry_lookup(&s->registry, b->id) == b)
+			registry_remove(&s->registry, b);
 		sb_unplace(&s->backends[0], b->offset);
 		close(b->fd);
 		free(b);
-		return;
+		return NULL;
 	}
 	s->used += b->size;
-	b->owner = NULL;
 	if (alloc_slot(&slot) && fdstore_state_write_record(st.state_fd, slot, b) == 0)
 		b->store_slot = slot + 1;
 	b->orphaned = true;
@@ -615,13 +816,47 @@ static void adopt_restored(struct server *s, struct buffer *b)
 			 "restored buffer %" PRIu64 " (%" PRIu64 " bytes, owner pid %d%s)",
 			 b->id, b->size, (int)b->pid, dead ? ", exited" : "");
 	if (dead || !o) {
-		/* The owner is gone: release it like a disconnect would. */
 		b->orphaned = false;
 		st.norphans--;
-		st.enabled = true;
-		buffer_release(s, b);
-		st.enabled = false;
+		return b;
 	}
+	return NULL;
+}
+
+/*
+ * A restored import record becomes an import of its buffer again, held by
+ * its process (an orphan import until that process connects), recorded in
+ * the fresh state. Dropped when its buffer was not restored, when it names
+ * the buffer's own owner process (a transfer the state caught half-way),
+ * and when its process is gone.
+ */
+static void adopt_import(struct server *s, const struct fdstore_import *r)
+{
+	struct buffer *b = registry_lookup(&s->registry, r->buffer_id);
+	struct import from = { .imported_usec = r->imported_usec, .pid = r->pid, .uid = r->uid,
+			       .gid = r->gid, .start = r->start };
+	struct orphan_owner *o;
+	struct import *im;
+	bool dead;
+
+	if (!b || (r->pid == b->pid && r->start == b->owner_start))
+		return;
+	TAILQ_FOREACH(im, &b->importers, buffer_link)
+		if (im->pid == r->pid && im->start == r->start)
+			return; /* one import per process and buffer */
+	o = owner_get(r->pid, r->start, &dead);
+	if (!o)
+		return;
+	memcpy(from.comm, r->comm, sizeof(from.comm));
+	im = share_restore_import(s, b, &from);
+	if (!im) {
+		owner_put(o);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&o->imports, im, client_link);
+	store_import(im);
+	log_info("restored the import of buffer %" PRIu64 " by pid %d uid %u", b->id,
+		 (int)r->pid, (unsigned)r->uid);
 }
 
 /* Whatever passed fd is left was not claimed by a record: refuse it. */
@@ -674,6 +909,9 @@ static void drop_restored(struct server *s, struct restored *rest, int count)
 int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, size_t n)
 {
 	struct restored *rest = NULL;
+	struct fdstore_import *imports = NULL;
+	struct buffer **gone = NULL;
+	size_t nimports = 0, ngone = 0;
 	uint64_t next_id = 1;
 	int count, err;
 	bool state_reused;
@@ -684,11 +922,13 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 	buffer_on_release(s, fdstore_buffer_released);
 	if (!store_available(s, &max_fds, fds, names, n))
 		return 0;
+	s->store = &hooks;
 	st.nslots = max_fds - 1 < FDSTORE_MAX_SLOTS ? max_fds - 1 : FDSTORE_MAX_SLOTS;
+	st.max_buffers = st.nslots;
 	st.slot_used = calloc(st.nslots, 1);
 	if (!st.slot_used)
 		return -ENOMEM;
-	count = take_state(fds, names, n, &rest, &next_id, &state_reused);
+	count = take_state(fds, names, n, &rest, &next_id, &imports, &nimports, &state_reused);
 	if (count < 0) {
 		err = count;
 		count = 0;
@@ -699,28 +939,46 @@ int fdstore_setup(struct server *s, uint32_t max_fds, int *fds, char **names, si
 	err = reset_state();
 	if (err < 0)
 		goto fail;
+	gone = calloc(count > 0 ? (size_t)count : 1, sizeof(*gone));
+	if (!gone) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	for (int i = 0; i < count; i++) {
 		struct buffer *b = TAKE_PTR(rest[i].b);
 
-		if (b)
-			adopt_restored(s, b);
+		if (b && (b = adopt_restored(s, b)))
+			gone[ngone++] = b;
 	}
 	if (s->registry.next_id < next_id)
 		s->registry.next_id = next_id;
+	write_header(s);
+	for (size_t i = 0; i < nimports; i++)
+		adopt_import(s, &imports[i]);
+	/* Owners gone during the restart: as if they had disconnected. */
+	st.enabled = true;
+	for (size_t i = 0; i < ngone; i++)
+		share_orphan_owner_gone(s, gone[i]);
+	st.enabled = false;
 	refuse_unclaimed(s, fds, names, n);
 	err = publish_state(s, state_reused);
 	if (err < 0)
 		goto fail;
 	free(rest);
+	free(imports);
+	free(gone);
 	st.enabled = true;
-	log_info("fd store: %u buffer slots; %u buffers restored (%zu orphaned), next id %" PRIu64,
-		 st.nslots, st.nstored, st.norphans, s->registry.next_id);
+	log_info("fd store: %u buffer slots; %u buffers and %u imports restored (%zu orphaned), "
+		 "next id %" PRIu64, st.max_buffers, st.nstored, st.nimports, st.norphans,
+		 s->registry.next_id);
 	service_status_changed();
 	return 0;
 
 fail:
 	drop_restored(s, rest, count);
 	free(rest);
+	free(imports);
+	free(gone);
 	for (size_t i = 0; i < n; i++)
 		refuse_fd(fds, names, i, false);
 	if (st.state_fd >= 0)
@@ -736,8 +994,10 @@ void fdstore_finish(struct server *s)
 	struct orphan_owner *o;
 
 	st.frozen = true;
+	buffer_stopping(s);
 	while ((o = LIST_FIRST(&st.owners)))
-		owner_reap(o);
+		owner_reap(o, true);
+	s->store = NULL;
 	if (st.state_fd >= 0)
 		close(st.state_fd);
 	free(st.slot_used);

@@ -303,7 +303,8 @@ int ledger_charge(struct ledger *l, struct usage *client_usage, uid_t uid, gid_t
 		}
 		return -ENOMEM;
 	}
-	usage_add(client_usage, owned, size, attribute);
+	if (client_usage)
+		usage_add(client_usage, owned, size, attribute);
 	usage_add(&au->usage, owned, size, attribute);
 	usage_add(&ag->usage, owned, size, attribute);
 	return 0;
@@ -326,7 +327,8 @@ static void account_sub(struct account_list *list, uint32_t id, bool owned, uint
 void ledger_uncharge(struct ledger *l, struct usage *client_usage, uid_t uid, gid_t gid,
 		     bool owned, uint64_t size, enum dmabufd_attribute attribute)
 {
-	usage_sub(client_usage, owned, size, attribute);
+	if (client_usage)
+		usage_sub(client_usage, owned, size, attribute);
 	account_sub(&l->uids, uid, owned, size, attribute);
 	account_sub(&l->gids, gid, owned, size, attribute);
 }

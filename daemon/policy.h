@@ -166,8 +166,8 @@ int policy_check_quota(const struct policy *p, struct ledger *l, const struct us
 
 /**
  * ledger_charge() / ledger_uncharge() - add/remove one owned (@owned) or
- * imported buffer of @size bytes and @attribute to @client_usage and the
- * accounts of @uid and @gid.
+ * imported buffer of @size bytes and @attribute to @client_usage (NULL:
+ * no connection is charged) and the accounts of @uid and @gid.
  * Return (charge): 0 or -ENOMEM (nothing changed). Uncharge cannot fail.
  */
 int ledger_charge(struct ledger *l, struct usage *client_usage, uid_t uid, gid_t gid,

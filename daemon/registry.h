@@ -29,15 +29,28 @@ struct buffer {
 	enum dmabufd_attribute attribute;
 	uint32_t flags;      /* DMABUFD_ALLOC_* */
 	int fd;              /* the daemon's own reference (backend object) */
-	/* owner: the client charged for the buffer */
+	/* owner: the client that may share and release it (NULL: orphaned) */
 	struct client *owner;
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
 	char comm[16];
+	/*
+	 * charge (share.c): the uid and gid whose quotas hold the buffer's
+	 * bytes, and whether the owner's connection is charged too. They are
+	 * the owner's, except after a transfer the new owner's quota could not
+	 * take: the earlier owner's uid and gid stay charged (docs/SHARING.md).
+	 */
+	uid_t charged_uid;
+	gid_t charged_gid;
+	bool charged;          /* false: an adopted kmod orphan, charged to no one */
+	bool charged_client;
 	char label[DMABUFD_LABEL_MAX + 1];
 	uint64_t created_usec; /* CLOCK_REALTIME, µs */
 	void *backend_data;
+	/* release() may discard the contents: set by a release of the buffer
+	 * itself, not by the daemon stopping (buffer.c) */
+	bool discard;
 	/* the active backend that made it (release, migrate and revoke go
 	 * there; NULL = the primary) */
 	struct server_backend *home;

@@ -90,6 +90,7 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 	s->config_max_alloc = s->limits.max_alloc;
 	if (s->limits.max_alloc == 0 || s->limits.max_alloc > s->backends[0].caps.region_size)
 		s->limits.max_alloc = s->backends[0].caps.region_size;
+	buffer_init(s);
 	share_init(s); /* the first release hook: it cannot fail */
 	ledger_init(&s->ledger);
 	TAILQ_INIT(&s->tokens);
@@ -562,6 +563,7 @@ void server_finish(struct server *s)
 {
 	struct client *c;
 
+	buffer_stopping(s);
 	while ((c = TAILQ_FIRST(&s->clients)))
 		client_destroy(c);
 	if (s->ev_listen)
@@ -575,6 +577,7 @@ void server_finish(struct server *s)
 	if (s->owns_socket_path && s->socket_path)
 		unlink(s->socket_path);
 	free(s->socket_path);
+	buffer_finish(s); /* released buffers still held elsewhere */
 	for (unsigned i = 0; i < s->nbackends; i++)
 		sb_stop(&s->backends[i]); /* kmod orphans */
 	registry_finish(&s->registry);

@@ -14,11 +14,13 @@
  * - The owner is the client charged for a buffer. Importers are recorded
  *   and their imported bytes shown, but not charged.
  * - When the owner disconnects or Releases the buffer, the buffer passes to
- *   its earliest import that is still connected (oldest Import first); that
- *   client becomes the owner and is charged from then on, even if this
- *   takes it over a quota (it already holds the memory; its next Alloc is
- *   refused). Without an importer the buffer is released. Tokens die with
- *   their creator.
+ *   its earliest import (oldest Import first) whose process is alive: a
+ *   connected client, or, after a restart, a process that has not
+ *   connected again. It becomes the owner. It is charged from then on when
+ *   its quotas admit the buffer; otherwise the earlier charged uid and gid
+ *   stay charged until the buffer is released, so that passing a buffer
+ *   back and forth never takes a uid over its quota. Without an importer
+ *   the buffer is released. Tokens die with their creator.
  */
 #include "share.h"
 
@@ -131,14 +133,31 @@ static void import_free(struct server *s, struct import *im)
 	struct buffer *b = im->buffer;
 	struct client *c = im->client;
 
+	/* fdstore.c: its record, and the orphan list of a restored import. */
+	if (s->store && s->store->import_removed)
+		s->store->import_removed(s, im);
 	TAILQ_REMOVE(&b->importers, im, buffer_link);
 	b->nimporters--;
-	TAILQ_REMOVE(&c->imports, im, client_link);
-	c->nimports--;
+	if (c) {
+		TAILQ_REMOVE(&c->imports, im, client_link);
+		c->nimports--;
+	}
 	s->nimports--;
-	ledger_uncharge(&s->ledger, &c->usage, c->cred.uid, c->cred.gid, false, b->size,
+	ledger_uncharge(&s->ledger, c ? &c->usage : NULL, im->uid, im->gid, false, b->size,
 			b->attribute);
 	free(im);
+}
+
+void share_import_drop(struct server *s, struct import *im)
+{
+	import_free(s, im);
+}
+
+/* Tells the fd store that @b's owner or charge changed. */
+static void store_buffer_changed(struct server *s, struct buffer *b)
+{
+	if (s->store && s->store->buffer_changed)
+		s->store->buffer_changed(s, b);
 }
 
 static struct import *import_find(const struct buffer *b, const struct client *c)
@@ -175,8 +194,100 @@ static bool gid_visible(const struct client *c, gid_t gid)
 int share_charge_owner(struct server *s, struct buffer *b)
 {
 	struct client *o = b->owner;
+	int err = ledger_charge(&s->ledger, &o->usage, b->uid, b->gid, true, b->size, b->attribute);
 
-	return ledger_charge(&s->ledger, &o->usage, b->uid, b->gid, true, b->size, b->attribute);
+	if (err < 0)
+		return err;
+	b->charged_uid = b->uid;
+	b->charged_gid = b->gid;
+	b->charged = true;
+	b->charged_client = true;
+	return 0;
+}
+
+/* Ends @b's charge: its charged uid and gid, and its owner's connection. */
+static void charge_drop(struct server *s, struct buffer *b)
+{
+	if (!b->charged)
+		return;
+	ledger_uncharge(&s->ledger, b->charged_client && b->owner ? &b->owner->usage : NULL,
+			b->charged_uid, b->charged_gid, true, b->size, b->attribute);
+	b->charged = false;
+	b->charged_client = false;
+}
+
+/*
+ * Adds @size bytes of @attr (one buffer) to the connection usage @u alone,
+ * for a client taking over a charge its uid and gid already carry: a
+ * charge and an uncharge of the same uid and gid leave those as they were
+ * (their accounts exist, so the charge cannot fail).
+ */
+static void client_usage_add(struct server *s, struct usage *u, uid_t uid, gid_t gid, bool owned,
+			     uint64_t size, enum dmabufd_attribute attr)
+{
+	if (ledger_charge(&s->ledger, u, uid, gid, owned, size, attr) == 0)
+		ledger_uncharge(&s->ledger, NULL, uid, gid, owned, size, attr);
+}
+
+int share_restore_charge(struct server *s, struct buffer *b)
+{
+	int err = ledger_charge(&s->ledger, NULL, b->charged_uid, b->charged_gid, true, b->size,
+				b->attribute);
+
+	if (err < 0)
+		return err;
+	b->charged = true;
+	b->charged_client = false;
+	return 0;
+}
+
+void share_claim_owner(struct server *s, struct buffer *b, struct client *c)
+{
+	b->owner = c;
+	TAILQ_INSERT_TAIL(&c->buffers, b, owner_link);
+	c->nbuffers++;
+	if (b->charged && b->charged_uid == c->cred.uid && b->charged_gid == c->cred.gid) {
+		client_usage_add(s, &c->usage, b->charged_uid, b->charged_gid, true, b->size,
+				 b->attribute);
+		b->charged_client = true;
+	}
+}
+
+void share_claim_import(struct server *s, struct import *im, struct client *c)
+{
+	im->client = c;
+	TAILQ_INSERT_TAIL(&c->imports, im, client_link);
+	c->nimports++;
+	client_usage_add(s, &c->usage, im->uid, im->gid, false, im->buffer->size,
+			 im->buffer->attribute);
+}
+
+struct import *share_restore_import(struct server *s, struct buffer *b,
+				    const struct import *from)
+{
+	struct import *im = calloc(1, sizeof(*im)), *at;
+
+	if (!im)
+		return NULL;
+	*im = *from;
+	im->buffer = b;
+	im->client = NULL;
+	im->store_slot = 0;
+	if (ledger_charge(&s->ledger, NULL, im->uid, im->gid, false, b->size, b->attribute) < 0) {
+		free(im);
+		return NULL;
+	}
+	/* Oldest first, as they were imported. */
+	TAILQ_FOREACH(at, &b->importers, buffer_link)
+		if (at->imported_usec > im->imported_usec)
+			break;
+	if (at)
+		TAILQ_INSERT_BEFORE(at, im, buffer_link);
+	else
+		TAILQ_INSERT_TAIL(&b->importers, im, buffer_link);
+	b->nimporters++;
+	s->nimports++;
+	return im;
 }
 
 void share_buffer_gone(struct server *s, struct buffer *b)
@@ -193,45 +304,93 @@ void share_buffer_gone(struct server *s, struct buffer *b)
 	}
 	while ((im = TAILQ_FIRST(&b->importers)))
 		import_free(s, im);
-	if (b->owner)
-		ledger_uncharge(&s->ledger, &b->owner->usage, b->uid, b->gid, true, b->size,
-				b->attribute);
+	charge_drop(s, b);
 }
 
-/* Moves @b from its owner to the importer @im (which is consumed). */
+/*
+ * Moves @b from its owner (a client, or none: an orphan whose process
+ * exited) to the importer @im (which is consumed). The new owner is charged
+ * when its connection's, uid's and gid's quotas admit the buffer; otherwise
+ * the uid and gid charged so far stay charged (no connection is), so
+ * ownership passed back and forth never takes a uid over its quota.
+ * Return: 0, or -ENOMEM (@b is then owned and charged by no one: the
+ * caller releases it).
+ */
 static int transfer_ownership(struct server *s, struct buffer *b, struct import *im)
 {
+	static const struct usage zero;
 	struct client *old = b->owner, *nw = im->client;
+	uid_t old_uid = b->charged_uid;
+	gid_t old_gid = b->charged_gid;
+	pid_t old_pid = b->pid;
 	struct share_token *t, *next;
+	struct import who = *im;
+	char reason[REASON_MAX];
+	bool kept = false;
 
 	/* The old owner's tokens for @b die: it no longer decides who imports. */
-	if (b->ntokens) {
+	if (b->ntokens && old) {
 		for (t = TAILQ_FIRST(&s->tokens); t; t = next) {
 			next = TAILQ_NEXT(t, link);
 			if (t->buffer == b && t->creator == old)
 				token_free(s, t);
 		}
 	}
-	ledger_uncharge(&s->ledger, &old->usage, b->uid, b->gid, true, b->size, b->attribute);
-	TAILQ_REMOVE(&old->buffers, b, owner_link);
-	old->nbuffers--;
+	charge_drop(s, b);
+	if (old) {
+		TAILQ_REMOVE(&old->buffers, b, owner_link);
+		old->nbuffers--;
+	}
 	b->owner = NULL;
 	import_free(s, im);
-	if (ledger_charge(&s->ledger, &nw->usage, nw->cred.uid, nw->cred.gid, true, b->size,
-			  b->attribute) < 0)
-		return -ENOMEM; /* unowned now: the caller releases it */
-	b->owner = nw;
-	b->pid = nw->cred.pid;
-	b->uid = nw->cred.uid;
-	b->gid = nw->cred.gid;
-	memcpy(b->comm, nw->comm, sizeof(b->comm));
-	TAILQ_INSERT_TAIL(&nw->buffers, b, owner_link);
-	nw->nbuffers++;
+	if (policy_check_quota(s->config.policy, &s->ledger, nw ? &nw->usage : &zero, who.uid,
+			       who.gid, b->size, b->attribute, reason, sizeof(reason)) == 0 &&
+	    ledger_charge(&s->ledger, nw ? &nw->usage : NULL, who.uid, who.gid, true, b->size,
+			  b->attribute) == 0) {
+		b->charged_uid = who.uid;
+		b->charged_gid = who.gid;
+		b->charged_client = nw != NULL;
+	} else if (ledger_charge(&s->ledger, NULL, old_uid, old_gid, true, b->size,
+				 b->attribute) == 0) {
+		kept = true;
+		b->charged_client = false;
+	} else {
+		return -ENOMEM;
+	}
+	b->charged = true;
+	b->pid = who.pid;
+	b->uid = who.uid;
+	b->gid = who.gid;
+	b->owner_start = who.start;
+	memcpy(b->comm, who.comm, sizeof(b->comm));
 	b->owner_transfers++;
 	s->share_counters.owner_transfers++;
-	log_info("buffer %llu: owner pid %d let go; ownership and charge moved to importer pid %d (%s)",
-		 (unsigned long long)b->id, (int)old->cred.pid, (int)nw->cred.pid, nw->comm);
+	if (nw) {
+		b->owner = nw;
+		TAILQ_INSERT_TAIL(&nw->buffers, b, owner_link);
+		nw->nbuffers++;
+	} else if (s->store && s->store->orphan_owned) {
+		/* A restored import: the buffer waits for that process as an orphan. */
+		s->store->orphan_owned(s, b);
+	}
+	store_buffer_changed(s, b);
+	if (kept)
+		log_info("buffer %llu: owner pid %d let go; ownership moved to importer pid %d (%s), "
+			 "the charge stays with uid %u (%s)",
+			 (unsigned long long)b->id, (int)old_pid, (int)who.pid, who.comm,
+			 (unsigned)old_uid, reason);
+	else
+		log_info("buffer %llu: owner pid %d let go; ownership and charge moved to importer pid %d (%s)",
+			 (unsigned long long)b->id, (int)old_pid, (int)who.pid, who.comm);
 	return 0;
+}
+
+void share_orphan_owner_gone(struct server *s, struct buffer *b)
+{
+	struct import *im = TAILQ_FIRST(&b->importers);
+
+	if (!im || transfer_ownership(s, b, im) < 0)
+		buffer_release(s, b);
 }
 
 int share_owner_release(struct server *s, struct client *c, struct buffer *b)
@@ -438,6 +597,10 @@ void handle_import(struct client *c, uint64_t id, const Dmabufd__Import *req)
 		im->buffer = b;
 		im->client = c;
 		im->imported_usec = realtime_usec();
+		im->pid = c->cred.pid;
+		im->uid = c->cred.uid;
+		im->gid = c->cred.gid;
+		memcpy(im->comm, c->comm, sizeof(im->comm));
 		TAILQ_INSERT_TAIL(&b->importers, im, buffer_link);
 		b->nimporters++;
 		TAILQ_INSERT_TAIL(&c->imports, im, client_link);
@@ -462,6 +625,8 @@ void handle_import(struct client *c, uint64_t id, const Dmabufd__Import *req)
 		return reply_error(c, id, err, "could not queue the reply");
 	}
 	s->share_counters.imports_total++;
+	if (im && s->store && s->store->import_added)
+		s->store->import_added(s, im);
 	log_debug("buffer %llu imported by pid %d uid %u (%s)", (unsigned long long)b->id,
 		  (int)c->cred.pid, (unsigned)c->cred.uid, c->comm);
 	if (t->single_use)
@@ -648,10 +813,10 @@ int share_fill_importers(struct buffer *b, Dmabufd__ImporterInfo ***ret)
 		Dmabufd__ImporterInfo *ii = &infos[n];
 
 		dmabufd__importer_info__init(ii);
-		ii->pid = im->client->cred.pid;
-		ii->uid = im->client->cred.uid;
-		ii->gid = im->client->cred.gid;
-		ii->comm = im->client->comm;
+		ii->pid = im->pid;
+		ii->uid = im->uid;
+		ii->gid = im->gid;
+		ii->comm = im->comm;
 		ii->imported_usec = im->imported_usec;
 		ptrs[n++] = ii;
 	}

@@ -58,10 +58,54 @@ void share_buffer_gone(struct server *s, struct buffer *b);
 
 /**
  * share_client_gone() - @c disconnects: drop its tokens and imports; every
- * buffer it owns passes to its earliest still-connected importer (which is
- * charged from now on) or, with no importer, is released.
+ * buffer it owns passes to its earliest importer whose process is alive
+ * (charged from now on when its quotas admit it; else the earlier charge
+ * stays) or, with no importer, is released.
  */
 void share_client_gone(struct server *s, struct client *c);
+
+/**
+ * share_orphan_owner_gone() - the process owning the orphaned @b (restored
+ * after a restart, already off the fd store's orphan list) exited: @b
+ * passes to its earliest import, as when an owner disconnects, or is
+ * released.
+ */
+void share_orphan_owner_gone(struct server *s, struct buffer *b);
+
+/**
+ * share_import_drop() - end the import @im (its process exited before it
+ * connected again after a restart): uncharged and freed.
+ */
+void share_import_drop(struct server *s, struct import *im);
+
+/**
+ * share_restore_charge() - charge the restored @b (no owner connection
+ * yet) to its charged_uid and charged_gid.
+ * Return: 0 or -ENOMEM (nothing charged).
+ */
+int share_restore_charge(struct server *s, struct buffer *b);
+
+/**
+ * share_restore_import() - record a restored import of @b by the process
+ * that @from describes (pid, uid, gid, comm, start, imported_usec; no
+ * client), in import order, charged as imported to its uid and gid.
+ * Return: the import, or NULL (out of memory; nothing recorded).
+ */
+struct import *share_restore_import(struct server *s, struct buffer *b,
+				    const struct import *from);
+
+/**
+ * share_claim_owner() - the process owning the orphaned @b connected again
+ * as @c: @c owns it, and its connection is charged when @b's charge is on
+ * @c's uid and gid.
+ */
+void share_claim_owner(struct server *s, struct buffer *b, struct client *c);
+
+/**
+ * share_claim_import() - the process of the restored import @im connected
+ * again as @c: the import is @c's (and so ends when @c disconnects).
+ */
+void share_claim_import(struct server *s, struct import *im, struct client *c);
 
 /**
  * share_buffer_visible() - may @c see @b in List? Root sees every buffer;

@@ -85,13 +85,24 @@ struct reason {
 
 #define SHARE_TOKEN_BYTES 16u   /* 128 bits from getrandom(2) */
 
-/* One client's import of one buffer. */
+/*
+ * One process's import of one buffer. Its client is the connection that
+ * imported it, or NULL for an import restored after a restart whose
+ * process has not connected again (fdstore.c watches that process).
+ */
 struct import {
 	TAILQ_ENTRY(import) buffer_link;  /* buffer->importers, oldest first */
-	TAILQ_ENTRY(import) client_link;  /* client->imports */
+	TAILQ_ENTRY(import) client_link;  /* client->imports, or the orphan list */
 	struct buffer *buffer;
 	struct client *client;
 	uint64_t imported_usec;           /* CLOCK_REALTIME, µs */
+	/* the importing process, kept for a restart (fdstore.c) */
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char comm[16];
+	uint64_t start;                   /* /proc/<pid>/stat field 22; 0 = unknown */
+	uint32_t store_slot;              /* 1 + slot in the state memfd; 0 = not stored */
 };
 TAILQ_HEAD(import_list, import);
 
@@ -202,6 +213,40 @@ struct server_backend {
 typedef void buffer_release_hook(struct server *s, struct buffer *b);
 #define SERVER_MAX_RELEASE_HOOKS 4
 
+/*
+ * What the fd store (fdstore.c) records besides buffers, told by share.c:
+ * an owner or charge changed, an import began or ended, and a buffer
+ * passed to an importer whose process has not connected since a restart
+ * (it becomes that process's orphan). NULL members: nothing to record.
+ */
+struct store_hooks {
+	void (*buffer_changed)(struct server *s, struct buffer *b);
+	void (*import_added)(struct server *s, struct import *im);
+	void (*import_removed)(struct server *s, struct import *im);
+	void (*orphan_owned)(struct server *s, struct buffer *b);
+};
+
+/*
+ * A released buffer that another process may still hold (buffer.c): its
+ * placement stays claimed and its bytes stay charged to @uid and @gid
+ * until the last reference is gone — the module's release event (kmod),
+ * or the dma-buf's file count falling to the daemon's own reference
+ * (dma-heap, udmabuf; polled).
+ */
+struct held_buffer {
+	TAILQ_ENTRY(held_buffer) link;    /* server->held */
+	struct server_backend *home;
+	uint64_t id;
+	uint64_t offset;                  /* bytes, placement in the region */
+	uint64_t size;                    /* bytes */
+	enum dmabufd_attribute attribute;
+	uid_t uid;
+	gid_t gid;
+	int fd;                           /* the daemon's reference (polled), or -1 */
+	uint64_t seq;                     /* order of holding (quick first check) */
+};
+TAILQ_HEAD(held_list, held_buffer);
+
 struct server {
 	struct event_base *base;
 	int listen_fd;
@@ -227,6 +272,15 @@ struct server {
 	struct server_counters counters;
 	buffer_release_hook *release_hooks[SERVER_MAX_RELEASE_HOOKS];
 	unsigned nrelease_hooks;
+	const struct store_hooks *store; /* fdstore.c, or NULL */
+	struct held_list held;      /* released, still referenced elsewhere */
+	uint32_t nheld;
+	uint64_t held_bytes;
+	struct event *ev_held;      /* polls the held dma-bufs' file counts */
+	struct event *ev_held_quick; /* first check of new ones, just after */
+	uint64_t held_seq;          /* last held_buffer.seq given */
+	uint64_t held_quick_seq;    /* held_buffer.seq up to which checked once */
+	bool stopping;              /* releases keep contents (buffer_stopping()) */
 	/* configuration, policy, accounting, sharing */
 	struct config config;       /* running; config.policy is the policy */
 	bool config_applied;        /* server_apply_config() ran once */

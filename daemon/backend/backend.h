@@ -151,7 +151,9 @@ struct backend_ops {
 	int (*commit)(struct backend *b, const struct backend_alloc *req, int fd, uint64_t handle);
 	/*
 	 * release() - the daemon drops its reference to @buf (owner released
-	 * it or is gone). Closes buf->fd. Cannot fail.
+	 * it or is gone). Closes buf->fd. With buf->discard the contents are
+	 * no one's any more and may be discarded (memfd empties the file);
+	 * without it (the daemon is stopping) they must stay. Cannot fail.
 	 */
 	void (*release)(struct backend *b, struct buffer *buf);
 	/*

@@ -24,6 +24,7 @@
 
 #include "events.h"
 
+#include "buffer.h"
 #include "clock.h"
 #include "log.h"
 #include "placement.h"
@@ -40,6 +41,8 @@ static void sink_released(void *ctx, uint64_t offset, uint64_t size, struct buff
 	struct server_backend *sb = ctx;
 	struct server *s = sb->server;
 
+	/* A released buffer a client still held: its charge ends now. */
+	buffer_held_released(s, sb, offset);
 	sb_unplace(sb, offset);
 	if (!orphan)
 		return;

@@ -9,10 +9,8 @@
  * sb_events_finish() - stop watching and free @sb's orphans.
  *
  * sb_events_poll() - handle what @sb's backend has pending now (release
- * events of buffers just closed), without waiting for the event loop.
- *
- * Both also start (init) and stop (finish) @sb's pool of placed buffers
- * when the backend asks for one (caps.placed_pool_budget, kpool.h).
+ * events of buffers just closed), without waiting for the event loop; a
+ * no-op for backends without events.
  */
 #ifndef DMABUFD_BACKEND_EVENTS_H
 #define DMABUFD_BACKEND_EVENTS_H

@@ -12,16 +12,20 @@
  * zeroed page instead of allocating and clearing one. A memfd is handed out once:
  * a released one may still be mapped by its former owner, so it is only
  * ever closed (by the worker: freeing a large memfd's pages is slow), never
- * reused. Pooled memfds are named "dmabufd-pool" instead of the request's
+ * reused. At release every page is punched out of the memfd (memfd_release()),
+ * whoever else still holds it. Pooled memfds are named "dmabufd-pool" instead of the request's
  * label (a memfd's name is fixed at creation); the registry keeps the label.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "backend.h"
+#include "log.h"
 #include "macros.h"
 #include "pool.h"
 #include "registry.h"
@@ -177,6 +181,21 @@ static void memfd_release(struct backend *b, struct buffer *buf)
 {
 	struct memfd_backend *m = container_of(b, struct memfd_backend, base);
 
+	/*
+	 * Empty the file first: a process that kept an fd or a mapping of a
+	 * released buffer must not keep its pages outside every quota, and
+	 * nothing tells the daemon when a memfd's last reference goes. Every
+	 * page is freed and every mapping of it zapped (the seals allow a
+	 * hole: no F_SEAL_WRITE); the file keeps its size, and a page written
+	 * into it again is new memory charged by the kernel to the writer's
+	 * memory cgroup, like a memfd it made itself. Not when the daemon is
+	 * stopping (buf->discard false): clients and the next instance keep
+	 * their buffers.
+	 */
+	if (buf->discard && buf->fd >= 0 &&
+	    fallocate(buf->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)buf->size) < 0)
+		log_warn("memfd: cannot empty buffer %llu at release: %s",
+			 (unsigned long long)buf->id, strerror(errno));
 	if (m->pool)
 		pool_put(m->pool, buf->size, buf->fd); /* closed by the worker */
 	else if (buf->fd >= 0)

@@ -15,10 +15,11 @@
  * 6.11+, page references before). At release the range is punched out of
  * the memfd (fallocate FALLOC_FL_PUNCH_HOLE), and again before each create,
  * so a reused range gets fresh zeroed pages and no stale data leaks into
- * the next owner. Limit: a client that kept its udmabuf fd (or a mapping)
- * after release still sees the old pages, which stay allocated outside the
- * daemon's accounting until that client closes them; the kmod backend has
- * the real lifetime tracking (revocation). Migration is not offered.
+ * the next owner. A client that kept its udmabuf fd (or a mapping) after
+ * release still sees the old pages: the server then holds the range and
+ * its charge until the dma-buf has no reference but the daemon's
+ * (buffer.c, held buffers), so they are not reused meanwhile. Nothing can
+ * revoke a udmabuf (kmod can). Migration is not offered.
  */
 #include <errno.h>
 #include <fcntl.h>

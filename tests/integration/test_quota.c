@@ -5,6 +5,11 @@
  * limit is hit by a client running as a test uid; the refusal must be
  * -EDQUOT with a reason naming the limit, and the daemon must go on
  * serving other clients. Runs as root; otherwise exits 77.
+ * A third daemon (bypass_config_text, uid-bytes = 4M) is attacked the two
+ * ways that once held more than the quota: keeping the fds of released
+ * buffers (test_kept_fds_stay_within_quota) and passing ownership back and
+ * forth between two uids (test_transfer_ping_pong). The first runs on
+ * every backend in the vm-heaps VM test, kmod included.
  * A second daemon (attr_config_text) holds the per-attribute defaults of
  * the client and gid scopes; its write-combine and uncached cases run
  * where Hello offers those attributes (kmod, in the vm-heaps VM test) and
@@ -17,6 +22,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -351,6 +357,261 @@ static void test_uid_uncached_bytes(void **state)
 	run_case(5004, 5004, &p);
 }
 
+/* ---- the two ways around a quota -------------------------------------- */
+
+static const char bypass_config_text[] =
+	"[access]\n"
+	"users = *\n"
+	"[quota]\n"
+	"uid-bytes = 4M\n";
+
+#define BYPASS_BUF (1 * MiB)
+#define BYPASS_ROUNDS 12   /* three times the quota */
+
+struct kept {
+	const char *socket;
+	bool dmabuf;       /* kmod, dma-heap, udmabuf: the charge stays */
+};
+
+/*
+ * uid A allocates 1 MiB buffers, fills them, keeps fd and mapping, and
+ * releases them. dma-buf backends: the 5th allocation is refused
+ * (-EDQUOT: 4 MiB still held), and once every fd and mapping is closed
+ * the quota comes back. memfd: every allocation is granted, but every
+ * kept mapping is empty: no page of a released buffer stays behind.
+ */
+static int keep_fds(void *arg)
+{
+	const struct kept *k = arg;
+	unsigned char *maps[BYPASS_ROUNDS] = { 0 };
+	int fds[BYPASS_ROUNDS], sock = connect_as_client(k->socket), n = 0;
+	unsigned char vec[BYPASS_BUF / 4096];
+	bool refused = false;
+
+	CHECK(sock >= 0);
+	CHECK(sysconf(_SC_PAGESIZE) == 4096);
+	for (int i = 0; i < BYPASS_ROUNDS; i++) {
+		Dmabufd__Reply *r = raw_alloc(sock, 10 + (uint64_t)i, BYPASS_BUF,
+					      DMABUFD_ATTR_CACHED, 0, "kept", &fds[i]);
+		uint64_t id;
+
+		CHECK(r != NULL);
+		if (r->error) {
+			if (r->error != -EDQUOT || !k->dmabuf)
+				fprintf(stderr, "alloc %d: %d \"%s\"\n", i, r->error, r->reason);
+			CHECK(r->error == -EDQUOT && k->dmabuf);
+			CHECK(i == 4);
+			dmabufd__reply__free_unpacked(r, NULL);
+			refused = true;
+			break;
+		}
+		id = r->alloc->buffer_id;
+		dmabufd__reply__free_unpacked(r, NULL);
+		maps[i] = mmap(NULL, BYPASS_BUF, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
+		CHECK(maps[i] != MAP_FAILED);
+		memset(maps[i], 0xa5, BYPASS_BUF);
+		r = raw_release(sock, 100 + (uint64_t)i, id);
+		CHECK(r != NULL && r->error == 0);
+		dmabufd__reply__free_unpacked(r, NULL);
+		n++;
+	}
+	CHECK(refused == k->dmabuf);
+	for (int i = 0; i < n; i++) {
+		if (!k->dmabuf) {
+			/* Emptied at release: zeroes, and no page resident. */
+			CHECK(mincore(maps[i], BYPASS_BUF, vec) == 0);
+			for (size_t p = 0; p < sizeof(vec); p++)
+				CHECK(!(vec[p] & 1));
+			CHECK(maps[i][0] == 0 && maps[i][BYPASS_BUF - 1] == 0);
+		}
+		munmap(maps[i], BYPASS_BUF);
+		close(fds[i]);
+	}
+	if (k->dmabuf) {
+		/* The last reference is gone: the charge ends (kmod at once, others within a poll). */
+		for (int t = 0;; t++) {
+			int fd = -1;
+			Dmabufd__Reply *r = raw_alloc(sock, 200 + (uint64_t)t, 4 * BYPASS_BUF,
+						      DMABUFD_ATTR_CACHED, 0, "after", &fd);
+
+			CHECK(r != NULL);
+			if (r->error == 0) {
+				close(fd);
+				dmabufd__reply__free_unpacked(r, NULL);
+				break;
+			}
+			CHECK(r->error == -EDQUOT && t < 50);
+			dmabufd__reply__free_unpacked(r, NULL);
+			sleep_ms(100);
+		}
+	}
+	close(sock);
+	return 0;
+}
+
+static void test_kept_fds_stay_within_quota(void **state)
+{
+	Dmabufd__Reply *hello = NULL, *r;
+	struct kept k = { .socket = d.socket };
+	int sock = raw_connect_hello_reply(d.socket, &hello);
+
+	assert_true(sock >= 0);
+	k.dmabuf = strcmp(hello->hello->backend, "memfd") != 0;
+	dmabufd__reply__free_unpacked(hello, NULL);
+	close(sock);
+	assert_int_equal(run_as(UID_A, GID_A, NULL, 0, keep_fds, &k), 0);
+	r = wait_stats(d.socket, all_released);
+	assert_non_null(r);
+	dmabufd__reply__free_unpacked(r, NULL);
+}
+
+/* uid B imports every token it is sent, then holds its imports until told. */
+struct pingpong {
+	const char *socket;
+	int tokens[2];     /* A -> B: tokens */
+	int acks[2];       /* B -> A: imported */
+	int done[2];       /* parent -> B: EOF = exit */
+};
+
+static int importer(void *arg)
+{
+	struct pingpong *pp = arg;
+	uint8_t token[16];
+	int sock = connect_as_client(pp->socket);
+	char c;
+
+	/* Only A writes tokens and only the parent ends the wait: EOF then. */
+	close(pp->tokens[1]);
+	close(pp->done[1]);
+	CHECK(sock >= 0);
+	while (read(pp->tokens[0], token, sizeof(token)) == (ssize_t)sizeof(token)) {
+		int fd = -1;
+		Dmabufd__Reply *r = raw_import(sock, 3, token, sizeof(token), &fd);
+
+		CHECK(r != NULL && r->error == 0 && fd >= 0);
+		dmabufd__reply__free_unpacked(r, NULL);
+		CHECK(write(pp->acks[1], "i", 1) == 1);
+	}
+	CHECK(write(pp->acks[1], "e", 1) == 1);
+	(void)!read(pp->done[0], &c, 1);
+	close(sock);
+	return 0;
+}
+
+/*
+ * uid A fills its quota, passes the buffer to uid B (share, import,
+ * release), and again: B's quota takes the first, not the second, which
+ * stays charged to A, so A's third allocation is refused.
+ */
+static int pass_on(void *arg)
+{
+	struct pingpong *pp = arg;
+	int sock = connect_as_client(pp->socket);
+	const uint32_t uid_b = UID_B;
+	char c;
+
+	CHECK(sock >= 0);
+	for (int round = 0; round < 3; round++) {
+		int fd = -1;
+		Dmabufd__Reply *r = raw_alloc(sock, 10, 4 * MiB, DMABUFD_ATTR_CACHED, 0, "pp", &fd);
+		uint64_t id;
+
+		CHECK(r != NULL);
+		if (round == 2) {
+			if (r->error != -EDQUOT)
+				fprintf(stderr, "round 2: %d \"%s\"\n", r->error, r->reason);
+			CHECK(r->error == -EDQUOT);
+			CHECK(strstr(r->reason, "uid 5001") != NULL);
+			dmabufd__reply__free_unpacked(r, NULL);
+			break;
+		}
+		CHECK(r->error == 0);
+		id = r->alloc->buffer_id;
+		dmabufd__reply__free_unpacked(r, NULL);
+		close(fd);
+		r = raw_share(sock, 11, id, &uid_b, 1, NULL, 0, NULL, 0, true, 0);
+		CHECK(r != NULL && r->error == 0);
+		CHECK(write(pp->tokens[1], r->share->token.data, 16) == 16);
+		dmabufd__reply__free_unpacked(r, NULL);
+		CHECK(read(pp->acks[0], &c, 1) == 1 && c == 'i');
+		r = raw_release(sock, 12, id);
+		CHECK(r != NULL && r->error == 0);
+		dmabufd__reply__free_unpacked(r, NULL);
+	}
+	close(sock);
+	return 0;
+}
+
+/* Owned bytes of uid @uid in the Accounting rows (0 when it has none). */
+static uint64_t uid_owned(int sock, uint32_t uid)
+{
+	Dmabufd__Reply *r = raw_accounting(sock, 30, DMABUFD__ACCOUNTING_KIND__ACCOUNTING_UIDS, 0);
+	uint64_t owned = 0;
+
+	assert_non_null(r);
+	assert_int_equal(r->error, 0);
+	for (size_t i = 0; i < r->accounting->n_entries; i++)
+		if (r->accounting->entries[i]->uid == uid)
+			owned = r->accounting->entries[i]->owned_bytes;
+	dmabufd__reply__free_unpacked(r, NULL);
+	return owned;
+}
+
+static void test_transfer_ping_pong(void **state)
+{
+	struct pingpong pp = { .socket = d.socket };
+	Dmabufd__Reply *r;
+	pid_t b;
+	int sock;
+	char c;
+
+	assert_int_equal(pipe(pp.tokens), 0);
+	assert_int_equal(pipe(pp.acks), 0);
+	assert_int_equal(pipe(pp.done), 0);
+	b = spawn_as(UID_B, GID_B, NULL, 0, importer, &pp);
+	assert_true(b > 0);
+	assert_int_equal(run_as(UID_A, GID_A, NULL, 0, pass_on, &pp), 0);
+	close(pp.tokens[1]);
+	assert_int_equal(read(pp.acks[0], &c, 1), 1);
+	assert_int_equal(c, 'e');
+	/* B owns both buffers; the one its quota could not take is charged to A. */
+	sock = raw_connect_hello(d.socket);
+	assert_true(sock >= 0);
+	assert_int_equal(uid_owned(sock, UID_B), 4 * MiB);
+	assert_int_equal(uid_owned(sock, UID_A), 4 * MiB);
+	r = raw_list(sock, 31, 0);
+	assert_non_null(r);
+	assert_int_equal(r->list->n_buffers, 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(r->list->buffers[i]->owner_uid, UID_B);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(pp.done[1]);
+	assert_int_equal(wait_child(b), 0);
+	/*
+	 * B exits: both buffers and both charges are gone — on dma-heap and
+	 * udmabuf within a poll (a second) when B's dma-buf fds outlive its
+	 * connection by a moment (held buffers, docs/THREAT_MODEL.md).
+	 */
+	r = wait_stats(d.socket, all_released);
+	assert_non_null(r);
+	dmabufd__reply__free_unpacked(r, NULL);
+	for (int t = 0; t < 50 && (uid_owned(sock, UID_A) || uid_owned(sock, UID_B)); t++)
+		sleep_ms(100);
+	assert_int_equal(uid_owned(sock, UID_A), 0);
+	assert_int_equal(uid_owned(sock, UID_B), 0);
+	close(sock);
+	close(pp.tokens[0]);
+	close(pp.acks[0]);
+	close(pp.acks[1]);
+	close(pp.done[0]);
+}
+
+static int setup_bypass(void **state)
+{
+	require_root();
+	return daemon_start_conf(&d, bypass_config_text, NULL, conf) < 0 ? -1 : 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,10 +631,15 @@ int main(void)
 		cmocka_unit_test(test_client_writecombine_bytes),
 		cmocka_unit_test(test_uid_uncached_bytes),
 	};
+	const struct CMUnitTest bypass_tests[] = {
+		cmocka_unit_test(test_kept_fds_stay_within_quota),
+		cmocka_unit_test(test_transfer_ping_pong),
+	};
 	int failed;
 
 	require_root();
 	failed = cmocka_run_group_tests(tests, setup, teardown);
 	failed += cmocka_run_group_tests(attr_tests, setup_attr, teardown);
+	failed += cmocka_run_group_tests(bypass_tests, setup_bypass, teardown);
 	return failed;
 }

@@ -462,10 +462,10 @@ static void test_corrupt_record_refused(void **state)
 static void test_foreign_state_refused(void **state)
 {
 	int client_fd, state_fd = store_one_buffer(&client_fd);
-	uint32_t version = 2;
+	uint32_t version = 3 /* this daemon reads 1 and 2 */;
 
 	assert_true(state_fd >= 0);
-	/* Another format version (header CRC left as is): refused outright. */
+	/* A later format version (header CRC left as is): refused outright. */
 	assert_int_equal(pwrite(state_fd, &version, 4, 8), 4);
 	assert_refused_and_serving(client_fd);
 }
@@ -478,6 +478,67 @@ static void test_truncated_state_refused(void **state)
 	/* The header claims more slots than the file holds: never read past it. */
 	assert_int_equal(ftruncate(state_fd, 64 + 192), 0);
 	assert_refused_and_serving(client_fd);
+}
+
+static uint32_t crc32_ieee(const uint8_t *p, size_t len)
+{
+	uint32_t crc = 0xffffffffu;
+
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+/*
+ * A version 1 state (what the daemon wrote before import records): read,
+ * its buffer restored, and the state rewritten as version 2.
+ */
+static void test_v1_state_migrated(void **state)
+{
+	int client_fd, state_fd = store_one_buffer(&client_fd);
+	uint8_t h[64], r[192];
+	uint32_t v, crc;
+	int sock;
+	uint64_t used;
+	uint32_t nbuf, orph;
+
+	assert_true(state_fd >= 0);
+	assert_int_equal(pread(state_fd, h, sizeof(h), 0), sizeof(h));
+	assert_int_equal(pread(state_fd, r, sizeof(r), 64), sizeof(r));
+	assert_memory_equal(r, "DBR2", 4);
+	/* Header: version 1. Record: "DBR1", no charge fields. */
+	v = 1;
+	memcpy(h + 8, &v, 4);
+	crc = crc32_ieee(h, 60);
+	memcpy(h + 60, &crc, 4);
+	memcpy(r, "DBR1", 4);
+	memset(r + 152, 0, 40);
+	crc = crc32_ieee(r + 8, 184);
+	memcpy(r + 4, &crc, 4);
+	assert_int_equal(pwrite(state_fd, h, sizeof(h), 0), sizeof(h));
+	assert_int_equal(pwrite(state_fd, r, sizeof(r), 64), sizeof(r));
+
+	start_ready(NULL, true);
+	assert_non_null(strstr(mgr.last_status, "1 buffers"));
+	sdmgr_drain(&mgr);
+	state_fd = sdmgr_stored_fd(&mgr, "state");
+	assert_true(state_fd >= 0);
+	assert_int_equal(pread(state_fd, h, sizeof(h), 0), sizeof(h));
+	memcpy(&v, h + 8, 4);
+	assert_int_equal(v, 2);
+	sock = raw_connect_hello(mgr.socket_path);
+	assert_true(sock >= 0);
+	get_stats(sock, &used, &nbuf, &orph);
+	assert_int_equal(nbuf, 1);
+	assert_int_equal(used, 2 * PAGE);
+	close(sock);
+	assert_filled(client_fd, 2 * PAGE, 0x77);
+	close(client_fd);
+	sdmgr_drain(&mgr);
+	assert_int_equal(sdmgr_stop(&mgr), 0);
 }
 
 static void test_wrong_size_fd_refused(void **state)
@@ -599,6 +660,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_foreign_state_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_state_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_size_fd_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_state_migrated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_corruption, setup, teardown),
 	};
