@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 
 #include "dmabufd/dmabufd.h"
 #include "share_helpers.h"
@@ -62,6 +63,9 @@
 #define FLOODER_UID 5201u
 #define IDLER_UID 5202u
 #define CHURNER_UID 5203u
+#define SWARM_UID 5204u
+#define SWARM_CONNS 32          /* [limits] max-connections-per-uid */
+#define SWARM_DEPTH 4           /* requests in flight on each */
 #define POLITE_SIZE (64u * 1024)
 #define POLITE_QUOTA (4u * 1024 * 1024)
 #define POLITE_FILL (POLITE_QUOTA / POLITE_SIZE)
@@ -99,7 +103,7 @@ struct polite_result {
 struct shared {
 	volatile int phase;
 	struct polite_result polite[2];   /* alone, attacked */
-	struct attack_result attack[3];   /* flooder, idler, churner */
+	struct attack_result attack[4];   /* flooder, idler, churner, swarm */
 	uint32_t alat[2][MAX_SAMPLES], rlat[2][MAX_SAMPLES];
 	size_t na[2], nr[2];
 };
@@ -216,6 +220,13 @@ static int polite_run(void *arg)
 /* ---- the attackers ------------------------------------------------------------ */
 
 static unsigned pace_us;  /* pause after a refusal (flooder, idler) or a cycle (churner) */
+static int attacker_nice; /* the attacking processes' nice value */
+
+/* In each attacking process, first: its CPU priority (--attacker-nice). */
+static void attacker_start(void)
+{
+	CHECK(setpriority(PRIO_PROCESS, 0, attacker_nice) == 0);
+}
 
 static void pace(unsigned times)
 {
@@ -234,6 +245,7 @@ static int flooder_run(void *arg)
 	size_t n = 0;
 	int sock = connect_as_client(arg);
 
+	attacker_start();
 	CHECK(ids && sock >= 0);
 	for (;;) {
 		int fd = -1;
@@ -269,6 +281,7 @@ static int idler_run(void *arg)
 	struct attack_result *res = &sh->attack[1];
 	struct pollfd p[IDLER_CONNS];
 
+	attacker_start();
 	for (int i = 0; i < IDLER_CONNS; i++)
 		p[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
 	for (;;) {
@@ -312,6 +325,7 @@ static int churner_run(void *arg)
 	int owner = connect_as_client(arg), importer = connect_as_client(arg);
 	uint64_t id = 1;
 
+	attacker_start();
 	CHECK(owner >= 0 && importer >= 0);
 	for (;;) {
 		int fd = -1, ifd = -1;
@@ -347,6 +361,74 @@ static int churner_run(void *arg)
 		res->ops += 4;
 		res->closed++; /* one share/import/release cycle */
 		pace(1);
+	}
+	return 0;
+}
+
+/* Sends an Alloc of 4 KiB (@buffer 0) or a Release of @buffer on @sock. */
+static void swarm_send(int sock, uint64_t id, uint64_t buffer)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
+
+	req.id = id;
+	if (buffer) {
+		rel.buffer_id = buffer;
+		req.body_case = DMABUFD__REQUEST__BODY_RELEASE;
+		req.release = &rel;
+	} else {
+		a.size = 4096;
+		a.attribute = DMABUFD__ATTRIBUTE__ATTRIBUTE_CACHED;
+		a.label = (char *)"swarm";
+		req.body_case = DMABUFD__REQUEST__BODY_ALLOC;
+		req.alloc = &a;
+	}
+	CHECK(raw_send(sock, &req, NULL, 0) == 0);
+}
+
+/*
+ * SWARM_CONNS connections, each with SWARM_DEPTH requests always in
+ * flight: an Alloc, then the Release of what it got, again. Runs until
+ * killed.
+ */
+static int swarm_run(void *arg)
+{
+	struct attack_result *res = &sh->attack[3];
+	struct pollfd p[SWARM_CONNS];
+	uint64_t id = 1;
+
+	attacker_start();
+	for (int i = 0; i < SWARM_CONNS; i++) {
+		p[i] = (struct pollfd){ .fd = connect_as_client(arg), .events = POLLIN };
+		CHECK(p[i].fd >= 0);
+		for (int k = 0; k < SWARM_DEPTH; k++) {
+			swarm_send(p[i].fd, id++, 0);
+			res->ops++;
+		}
+	}
+	for (;;) {
+		if (poll(p, SWARM_CONNS, 1000) <= 0)
+			continue;
+		for (int i = 0; i < SWARM_CONNS; i++) {
+			uint64_t buffer = 0;
+			int fd = -1;
+			Dmabufd__Reply *r;
+
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = raw_recv(p[i].fd, 1000, &fd);
+			CHECK(r != NULL);
+			if (fd >= 0)
+				close(fd);
+			if (r->body_case == DMABUFD__REPLY__BODY_ALLOC && r->error == 0)
+				buffer = r->alloc->buffer_id;
+			else if (r->error)
+				res->refused++;
+			dmabufd__reply__free_unpacked(r, NULL);
+			swarm_send(p[i].fd, id++, buffer);
+			res->ops++;
+		}
 	}
 	return 0;
 }
@@ -431,16 +513,17 @@ int main(int argc, char **argv)
 		{ "max-ratio", required_argument, NULL, 'r' },
 		{ "pace-us", required_argument, NULL, 'p' },
 		{ "roles", required_argument, NULL, 'R' },
+		{ "attacker-nice", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	const uid_t uids[3] = { FLOODER_UID, IDLER_UID, CHURNER_UID };
-	int (*const roles[3])(void *) = { flooder_run, idler_run, churner_run };
-	const char *names[3] = { "flooder", "idler", "churner" };
+	const uid_t uids[4] = { FLOODER_UID, IDLER_UID, CHURNER_UID, SWARM_UID };
+	int (*const roles[4])(void *) = { flooder_run, idler_run, churner_run, swarm_run };
+	const char *names[4] = { "flooder", "idler", "churner", "swarm" };
 	const char *old_wrapper = getenv("DMABUFD_TEST_WRAPPER");
-	const char *roles_arg = "flooder,idler,churner";
-	bool on[3];
+	const char *roles_arg = "flooder,idler,churner,swarm";
+	bool on[4];
 	unsigned duration = 10;
 	double max_ratio = 2.0;
 	bool json = false;
@@ -467,6 +550,9 @@ int main(int argc, char **argv)
 		case 'R':
 			roles_arg = optarg;
 			break;
+		case 'n':
+			attacker_nice = (int)strtol(optarg, NULL, 10);
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -483,7 +569,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		on[i] = strstr(roles_arg, names[i]) != NULL;
 	require_root();
 	signal(SIGPIPE, SIG_IGN);
@@ -527,12 +613,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (unsigned slice = 0; slice < duration; slice++) {
-		pid_t pids[3];
+		pid_t pids[4];
 
 		sh->phase = PHASE_ALONE;
 		sleep_ms(1000);
 		sh->phase = PHASE_SKIP;
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < 4; i++) {
 			pids[i] = on[i] ? spawn_as(uids[i], uids[i], NULL, 0, roles[i], (void *)d.socket) : 0;
 			expect(pids[i] >= 0, "fork: %s", strerror((int)-pids[i]));
 		}
@@ -540,7 +626,7 @@ int main(int argc, char **argv)
 		sh->phase = PHASE_ATTACKED;
 		sleep_ms(1000);
 		sh->phase = PHASE_SKIP;
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < 4; i++) {
 			if (pids[i] <= 0)
 				continue;
 			kill(pids[i], SIGKILL);
@@ -568,6 +654,7 @@ int main(int argc, char **argv)
 	expect(!on[0] || (att[0].refused > 0 && att[0].held > 0), "the flooder never reached its limit");
 	expect(!on[1] || att[1].refused + att[1].closed > 0, "the idler's connections were never closed");
 	expect(!on[2] || att[2].closed > 0, "the churner never imported");
+	expect(!on[3] || att[3].ops > SWARM_CONNS, "the swarm's requests were not answered");
 
 	r = wait_stats(d.socket, drained);
 	expect(r != NULL, "the daemon still holds buffers or clients at the end");
@@ -579,7 +666,7 @@ int main(int argc, char **argv)
 		printf("{\"duration_s\":%u,\"pace_us\":%u,", duration, pace_us);
 		json_polite("alone", alone, false);
 		json_polite("attacked", attacked, false);
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 4; i++)
 			printf("\"%s\":{\"ops\":%llu,\"refused\":%llu,\"closed\":%llu,\"held\":%llu},",
 			       names[i], (unsigned long long)att[i].ops,
 			       (unsigned long long)att[i].refused, (unsigned long long)att[i].closed,
@@ -598,6 +685,9 @@ int main(int argc, char **argv)
 		       (unsigned long long)att[1].closed);
 		printf("  churner  %llu requests, %llu share/import/release cycles\n",
 		       (unsigned long long)att[2].ops, (unsigned long long)att[2].closed);
+		printf("  swarm    %llu requests on %d connections (%d in flight on each), %llu "
+		       "refused\n", (unsigned long long)att[3].ops, SWARM_CONNS, SWARM_DEPTH,
+		       (unsigned long long)att[3].refused);
 		printf("dmabufd-hostile: %s\n", failed ? "FAILED" : "passed");
 	}
 	return failed ? 1 : 0;
