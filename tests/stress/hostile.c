@@ -17,15 +17,19 @@
  *            a new one as soon as the daemon closes one (Hello deadline)
  *            or refuses it (max-connections-per-uid);
  *   churner  (uid 5203) allocates, shares with its own uid, imports on a
- *            second connection, ends the import and releases, in a loop.
- * The attackers pause --pace-us (10 ms) after each refusal (flooder,
- * idler) or cycle (churner): they hold every resource their limits allow
- * and keep asking for more. With shorter pauses they also take the daemon's
- * CPU time, which no per-uid limit bounds (docs/THREAT_MODEL.md): the
- * well-behaved uid then waits behind their requests, one per attacker per
- * round of the event loop, and its p99 grows with their rate
- * (docs/RELIABILITY.md has both figures). The daemon
- * runs at nice -10, as the service unit runs it.
+ *            second connection, ends the import and releases, in a loop;
+ *   swarm    (uid 5204) keeps 4 requests in flight (Alloc, Release of what
+ *            it got) on each of 32 connections.
+ * The attackers pause --pace-us (default 0: not at all) after each refusal
+ * (flooder, idler) or cycle (churner): they hold every resource their
+ * limits allow, keep asking for more and take all the daemon's time they
+ * can get. The daemon shares its time among uids (docs/THREAT_MODEL.md),
+ * so the well-behaved uid waits for about one request of each busy uid.
+ * The daemon runs at nice -10, as the service unit runs it; the attacking
+ * processes at --attacker-nice (19): the machine's CPUs are the kernel's to
+ * share, and on a machine with few CPUs attackers at nice 0 take the CPU
+ * from the measured process itself, which no daemon can prevent
+ * (docs/RELIABILITY.md has both figures).
  * The well-behaved uid (5101, [uid:5101] bytes = 4M) fills its quota with
  * 64 KiB buffers (every Alloc up to 64 must succeed, the 65th must be
  * -EDQUOT), then releases them all, in a loop; each Alloc and Release
@@ -494,12 +498,13 @@ static bool drained(const Dmabufd__StatsReply *st)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: dmabufd-hostile [--duration SEC] [--max-ratio R] [--pace-us US] [--roles LIST]\n"
-		   "                       [--json]\n"
+		   "                       [--attacker-nice N] [--json]\n"
 		   "  --duration SEC  seconds measured alone, and as many attacked (default 10)\n"
 		   "  --max-ratio R   largest p99 attacked / p99 alone allowed (default 2)\n"
 		   "  --pace-us US    the attackers' pause after a refusal or a churn cycle\n"
-		   "                  (default 10000; 0: as fast as they can, a CPU flood)\n"
-		   "  --roles LIST    attackers to run (default flooder,idler,churner)\n"
+		   "                  (default 0: as fast as they can)\n"
+		   "  --attacker-nice N  the attacking processes' nice value (default 19)\n"
+		   "  --roles LIST    attackers to run (default flooder,idler,churner,swarm)\n"
 		   "  --json          print the figures as one JSON object\n");
 }
 
@@ -535,7 +540,8 @@ int main(int argc, char **argv)
 	int opt, err;
 	Dmabufd__Reply *r;
 
-	pace_us = 10000;
+	pace_us = 0;
+	attacker_nice = 19;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
@@ -565,7 +571,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc || duration < 1 || duration > 3600 || !(max_ratio >= 1.0) ||
-	    pace_us > 1000000) {
+	    pace_us > 1000000 || attacker_nice < 0 || attacker_nice > 19) {
 		usage(stderr);
 		return 2;
 	}
@@ -663,7 +669,8 @@ int main(int argc, char **argv)
 	expect(daemon_stop_conf(&d, conf) == 0, "the daemon did not exit 0");
 
 	if (json) {
-		printf("{\"duration_s\":%u,\"pace_us\":%u,", duration, pace_us);
+		printf("{\"duration_s\":%u,\"pace_us\":%u,\"attacker_nice\":%d,", duration, pace_us,
+		       attacker_nice);
 		json_polite("alone", alone, false);
 		json_polite("attacked", attacked, false);
 		for (int i = 0; i < 4; i++)
@@ -674,7 +681,8 @@ int main(int argc, char **argv)
 		printf("\"passed\":%s}\n", failed ? "false" : "true");
 	} else {
 		printf("dmabufd-hostile: %u s alone, %u s attacked, in 1-s slices (RLIMIT_NOFILE "
-		       "4096, attackers pace %u us)\n", duration, duration, pace_us);
+		       "4096, attackers pace %u us, nice %d)\n", duration, duration, pace_us,
+		       attacker_nice);
 		print_polite("alone", alone);
 		print_polite("attacked", attacked);
 		printf("  flooder  %llu requests, %llu refused, %llu buffers held at most\n",
