@@ -44,6 +44,13 @@
  */
 #define ACCEPT_BUDGET 1
 
+/*
+ * The most one turn is charged, in ns: a single long request (a large
+ * allocation, a compaction) puts its uid behind the others by at most
+ * this much, not for as long again as it took.
+ */
+#define TURN_MAX_CHARGE (10 * 1000 * 1000)
+
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 static void server_accept_cb(evutil_socket_t fd, short what, void *arg);
@@ -438,6 +445,13 @@ static struct flow *sched_next(struct server *s)
 
 static void client_serve(struct client *c);
 
+static void flow_charge(struct flow *f, uint64_t t0)
+{
+	uint64_t ns = now_ns() - t0;
+
+	f->vtime += ns < TURN_MAX_CHARGE ? ns : TURN_MAX_CHARGE;
+}
+
 /* One turn: one request of the next flow (or its accepts), charged to it. */
 static void server_sched_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -452,7 +466,7 @@ static void server_sched_cb(evutil_socket_t fd, short what, void *arg)
 	if (f == &s->accept_flow) {
 		s->accept_ready = false;
 		server_accept(s);
-		f->vtime += now_ns() - t0;
+		flow_charge(f, t0);
 	} else {
 		struct client *c = TAILQ_FIRST(&f->ready);
 
@@ -460,7 +474,7 @@ static void server_sched_cb(evutil_socket_t fd, short what, void *arg)
 		c->ready = false;
 		f->refs++; /* the client may go, and the flow with it */
 		client_serve(c);
-		f->vtime += now_ns() - t0;
+		flow_charge(f, t0);
 		flow_unref(f);
 	}
 	if (sched_next(s) && !evtimer_pending(s->ev_sched, NULL))
