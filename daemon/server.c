@@ -380,7 +380,10 @@ static void server_accept(struct server *s)
  * (their uid is known only once they are accepted). Between two turns
  * the event loop polls again (the turn is a zero timeout, and timeouts
  * run after the readable fds were seen), so a request that arrives
- * during a turn is in its flow before the next turn is chosen.
+ * during a turn is in its flow before the next turn is chosen. When no
+ * flow has a request waiting, the first connection found readable in a
+ * round of the loop is served at once (a lone client pays no extra round
+ * before its reply); the others of that round wait for their turns.
  */
 
 static uint64_t now_ns(void)
@@ -640,12 +643,32 @@ static void client_update_reading(struct client *c)
  */
 static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
+	static const struct timeval now = { 0, 0 };
 	struct client *c = arg;
+	struct server *s = c->server;
 	struct flow *f = c->flow;
 	bool was_idle = TAILQ_EMPTY(&f->ready);
 
 	if (c->ready)
 		return;
+	if (!evtimer_pending(s->ev_sched, NULL) && !sched_next(s)) {
+		uint64_t t0 = now_ns();
+
+		/*
+		 * Nobody waits and no turn is due: served now. The zero
+		 * timeout ends the round: the other connections found
+		 * readable in it wait for their turns.
+		 */
+		evtimer_add(s->ev_sched, &now);
+		if (f->vtime < s->vclock)
+			f->vtime = s->vclock;
+		s->vclock = f->vtime;
+		f->refs++;
+		client_serve(c);
+		flow_charge(f, t0);
+		flow_unref(f);
+		return;
+	}
 	c->ready = true;
 	TAILQ_INSERT_TAIL(&f->ready, c, ready_link);
 	client_update_reading(c);
