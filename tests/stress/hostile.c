@@ -39,7 +39,11 @@
  * -EDQUOT), then releases them all, in a loop; each Alloc and Release
  * round trip is timed.
  *
- * Checks: in both runs every Alloc the quota allows succeeds; with the
+ * Checks: first, with the daemon stopped, the swarm's uid queues 8 Allocs
+ * on each of its 32 connections and the well-behaved uid one Stats: once
+ * the daemon runs again, the Stats is served after at most 2 of the 256
+ * Allocs (the daemon's time is shared per uid, not per connection). Then,
+ * in both runs every Alloc the quota allows succeeds; with the
  * attackers the p99 of Alloc and of Release is at most --max-ratio (2)
  * times its p99 alone; the attackers did work (the flooder was refused,
  * the idler's connections were closed or refused, the churner imported,
@@ -113,6 +117,8 @@ struct shared {
 	volatile int phase;
 	struct polite_result polite[2];   /* alone, attacked */
 	struct attack_result attack[4];   /* flooder, idler, churner, swarm */
+	volatile int order_step, order_ready; /* check_order() */
+	volatile int64_t order_seen;          /* buffers when the Stats was served */
 	uint32_t alat[2][MAX_SAMPLES], rlat[2][MAX_SAMPLES];
 	size_t na[2], nr[2];
 };
@@ -442,6 +448,110 @@ static int swarm_run(void *arg)
 	return 0;
 }
 
+/* ---- the order of service ----------------------------------------------------- */
+
+#define ORDER_DEPTH 8 /* Allocs queued on each of the swarm's connections */
+
+static void order_wait(int step)
+{
+	for (int i = 0; i < 20000 && sh->order_step < step; i++)
+		sleep_ms(1);
+	CHECK(sh->order_step >= step);
+}
+
+/* The swarm's uid: SWARM_CONNS connections, ORDER_DEPTH Allocs queued on each. */
+static int order_swarm(void *arg)
+{
+	int s[SWARM_CONNS];
+	uint64_t id = 1;
+
+	for (int i = 0; i < SWARM_CONNS; i++) {
+		s[i] = connect_as_client(arg);
+		CHECK(s[i] >= 0);
+	}
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	order_wait(1);
+	for (int k = 0; k < ORDER_DEPTH; k++)
+		for (int i = 0; i < SWARM_CONNS; i++)
+			swarm_send(s[i], id++, 0);
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	for (int k = 0; k < ORDER_DEPTH; k++) {
+		for (int i = 0; i < SWARM_CONNS; i++) {
+			int fd = -1;
+			Dmabufd__Reply *r = raw_recv(s[i], 20000, &fd);
+
+			CHECK(r && r->error == 0);
+			if (fd >= 0)
+				close(fd);
+			dmabufd__reply__free_unpacked(r, NULL);
+		}
+	}
+	for (int i = 0; i < SWARM_CONNS; i++)
+		close(s[i]);
+	return 0;
+}
+
+/* The well-behaved uid: one Stats, sent after all of the swarm's requests. */
+static int order_polite(void *arg)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Stats st = DMABUFD__STATS__INIT;
+	int s = connect_as_client(arg);
+	Dmabufd__Reply *r;
+
+	CHECK(s >= 0);
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	order_wait(2);
+	req.id = 2;
+	req.body_case = DMABUFD__REQUEST__BODY_STATS;
+	req.stats = &st;
+	CHECK(raw_send(s, &req, NULL, 0) == 0);
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	r = raw_recv(s, 20000, NULL);
+	CHECK(r && r->error == 0 && r->stats);
+	sh->order_seen = (int64_t)r->stats->buffers;
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(s);
+	return 0;
+}
+
+static void wait_ready(int n)
+{
+	for (int i = 0; i < 20000 && sh->order_ready < n; i++)
+		sleep_ms(1);
+}
+
+/*
+ * Is the daemon's time shared per uid, not per connection? With the daemon
+ * stopped (SIGSTOP), the swarm's uid queues ORDER_DEPTH Allocs on each of
+ * its SWARM_CONNS connections, then the well-behaved uid one Stats; once
+ * the daemon runs again, the Stats must be served after at most two of
+ * the Allocs (it said how many buffers there were), not after a round of
+ * all the swarm's connections. Return: the buffers the Stats saw, or -1.
+ */
+static int64_t check_order(const struct daemon_proc *d)
+{
+	pid_t a, b;
+
+	sh->order_step = 0;
+	sh->order_ready = 0;
+	sh->order_seen = -1;
+	a = spawn_as(SWARM_UID, SWARM_UID, NULL, 0, order_swarm, (void *)d->socket);
+	b = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
+	if (a < 0 || b < 0)
+		return -1;
+	wait_ready(2);
+	kill(d->pid, SIGSTOP);
+	sh->order_step = 1;
+	wait_ready(3);
+	sh->order_step = 2;
+	wait_ready(4);
+	kill(d->pid, SIGCONT);
+	if (wait_child(b) != 0 || wait_child(a) != 0)
+		return -1;
+	return sh->order_seen;
+}
+
 /* ---- the run --------------------------------------------------------------------- */
 
 static bool failed;
@@ -543,6 +653,7 @@ int main(int argc, char **argv)
 	struct polite_result *alone, *attacked;
 	struct attack_result *att;
 	pid_t polite;
+	int64_t order;
 	int opt, err;
 	Dmabufd__Reply *r;
 
@@ -610,6 +721,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dmabufd-hostile: cannot start the daemon: %s\n", strerror(-err));
 		return 1;
 	}
+
+	order = check_order(&d);
+	expect(order >= 0 && order <= 2,
+	       "order: a Stats sent after %d Allocs on %d connections of another uid was served "
+	       "after %lld of them", ORDER_DEPTH * SWARM_CONNS, SWARM_CONNS, (long long)order);
 
 	/*
 	 * One-second slices, alone and attacked in turn, so that a change of
@@ -684,6 +800,7 @@ int main(int argc, char **argv)
 			       names[i], (unsigned long long)att[i].ops,
 			       (unsigned long long)att[i].refused, (unsigned long long)att[i].closed,
 			       (unsigned long long)att[i].held);
+		printf("\"order_allocs_before_stats\":%lld,", (long long)order);
 		printf("\"passed\":%s}\n", failed ? "false" : "true");
 	} else {
 		printf("dmabufd-hostile: %u s alone, %u s attacked, in 1-s slices (RLIMIT_NOFILE "
@@ -702,6 +819,9 @@ int main(int argc, char **argv)
 		printf("  swarm    %llu requests on %d connections (%d in flight on each), %llu "
 		       "refused\n", (unsigned long long)att[3].ops, SWARM_CONNS, SWARM_DEPTH,
 		       (unsigned long long)att[3].refused);
+		printf("  order    a Stats of the well-behaved uid, sent after %d Allocs on %d "
+		       "connections of another uid, served after %lld of them\n",
+		       ORDER_DEPTH * SWARM_CONNS, SWARM_CONNS, (long long)order);
 		printf("dmabufd-hostile: %s\n", failed ? "FAILED" : "passed");
 	}
 	return failed ? 1 : 0;
