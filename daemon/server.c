@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Connection handling: accept → SO_PEERCRED → non-blocking reads of whole
- * datagrams → one handler per request (requests.c) → replies queued and
- * flushed, waiting for writability on EAGAIN (reply.c; the seatd request
- * path). Also the server's set-up, backends, configuration and teardown.
+ * datagrams, each uid in turn (the fair scheduler below) → one handler per
+ * request (requests.c) → replies queued and flushed, waiting for
+ * writability on EAGAIN (reply.c; the seatd request path). Also the
+ * server's set-up, backends, configuration and teardown.
  */
 #include "server.h"
 
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -37,17 +39,23 @@
 #include "wire.h"
 
 /*
- * Connections accepted per wake-up of the listening socket. Few: each
- * accept (credentials, admission, a refusal sent) delays the requests of
- * connected clients, and a uid that reconnects as fast as it is refused
- * must not hold everyone else up; the rest wait for the next round of the
- * event loop, after the clients.
+ * Connections accepted per turn of the accept flow (the fair scheduler
+ * below). One: a turn is not preempted, and each accept (credentials,
+ * admission, a refusal sent) delays the requests of connected clients.
  */
-#define ACCEPT_BUDGET 4
+#define ACCEPT_BUDGET 1
+
+/*
+ * The most one turn is charged, in ns: a single long request (a large
+ * allocation, a compaction) puts its uid behind the others by at most
+ * this much, not for as long again as it took.
+ */
+#define TURN_MAX_CHARGE (10 * 1000 * 1000)
 
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 static void server_accept_cb(evutil_socket_t fd, short what, void *arg);
+static void server_sched_cb(evutil_socket_t fd, short what, void *arg);
 
 /*
  * A backend's module events (kmod: adopt an earlier daemon's buffers, watch
@@ -79,6 +87,11 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 	memset(s, 0, sizeof(*s));
 	s->base = base;
 	s->listen_fd = -1;
+	LIST_INIT(&s->flows);
+	TAILQ_INIT(&s->accept_flow.ready);
+	s->ev_sched = evtimer_new(base, server_sched_cb, s);
+	if (!s->ev_sched)
+		return -ENOMEM;
 	s->limits = limits ? *limits : SERVER_LIMITS_DEFAULT;
 	s->fd_budget = FD_BUDGET_UNSET;
 	s->spare_fd = -1;
@@ -96,19 +109,23 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 	TAILQ_INIT(&s->tokens);
 	s->tokens_next_expiry = UINT64_MAX;
 	s->config.policy = policy_new_default();
-	if (!s->config.policy)
+	if (!s->config.policy) {
+		event_free(TAKE_PTR(s->ev_sched));
 		return -ENOMEM;
+	}
 	s->config.max_clients = s->limits.max_clients;
 	s->config.max_buffers = s->limits.max_buffers;
 	err = registry_init(&s->registry);
 	if (err < 0) {
 		policy_free(TAKE_PTR(s->config.policy));
+		event_free(TAKE_PTR(s->ev_sched));
 		return err;
 	}
 	err = sb_region_init(&s->backends[0]);
 	if (err < 0) {
 		registry_finish(&s->registry);
 		policy_free(TAKE_PTR(s->config.policy));
+		event_free(TAKE_PTR(s->ev_sched));
 		return err;
 	}
 	/* kmod: adopt buffers of an earlier daemon, watch release events. */
@@ -118,6 +135,7 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 		dmabufd_region_destroy(s->backends[0].region);
 		registry_finish(&s->registry);
 		policy_free(TAKE_PTR(s->config.policy));
+		event_free(TAKE_PTR(s->ev_sched));
 		return err;
 	}
 	/* Given up to accept() and refuse a client when the daemon is out of fds. */
@@ -326,9 +344,10 @@ static bool server_refuse_with_spare(struct server *s, int lfd)
 	return fd >= 0;
 }
 
-static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+/* Accepts up to ACCEPT_BUDGET waiting peers: the accept flow's turn. */
+static void server_accept(struct server *s)
 {
-	struct server *s = arg;
+	int lfd = s->listen_fd;
 
 	for (int i = 0; i < ACCEPT_BUDGET; i++) {
 		int fd;
@@ -366,6 +385,138 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			break;
 		}
 	}
+}
+
+/* ---- fair shares of the daemon's time ------------------------------------ */
+
+/*
+ * The daemon serves one request at a time. Served in the order they
+ * arrive, a uid with many connections, or with a client in a tight loop,
+ * would have most of that time and everyone else would wait behind its
+ * requests. Instead a readable connection only joins its uid's flow
+ * (client_read_cb()), and each turn serves one request of the flow with
+ * the least service time (start-time fair queueing: a flow's virtual
+ * time grows by the nanoseconds its requests took, and a flow that
+ * becomes busy starts at the virtual time of the turn in progress, so
+ * that idle time is not saved up). A uid with 32 connections has the
+ * share of a uid with one; its connections take turns; the requests of
+ * one connection are read in order. New connections are one more flow
+ * (their uid is known only once they are accepted). Between two turns
+ * the event loop polls again (the turn is a zero timeout, and timeouts
+ * run after the readable fds were seen), so a request that arrives
+ * during a turn is in its flow before the next turn is chosen. When no
+ * flow has a request waiting, the first connection found readable in a
+ * round of the loop is served at once (a lone client pays no extra round
+ * before its reply); the others of that round wait for their turns.
+ */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* @uid's flow, one more reference; NULL when out of memory. */
+static struct flow *flow_get(struct server *s, uid_t uid)
+{
+	struct flow *f;
+
+	LIST_FOREACH(f, &s->flows, link) {
+		if (f->uid == uid) {
+			f->refs++;
+			return f;
+		}
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->uid = uid;
+	f->refs = 1;
+	f->vtime = s->vclock;
+	TAILQ_INIT(&f->ready);
+	LIST_INSERT_HEAD(&s->flows, f, link);
+	return f;
+}
+
+static void flow_unref(struct flow *f)
+{
+	if (--f->refs > 0)
+		return;
+	LIST_REMOVE(f, link);
+	free(f);
+}
+
+/* @f has a request waiting; @was_idle: it had none. Schedules a turn. */
+static void flow_wake(struct server *s, struct flow *f, bool was_idle)
+{
+	static const struct timeval now = { 0, 0 };
+
+	if (was_idle && f->vtime < s->vclock)
+		f->vtime = s->vclock;
+	if (!evtimer_pending(s->ev_sched, NULL))
+		evtimer_add(s->ev_sched, &now);
+}
+
+/* The flow whose turn is next: the least virtual time; NULL when all are idle. */
+static struct flow *sched_next(struct server *s)
+{
+	struct flow *best = s->accept_ready ? &s->accept_flow : NULL, *f;
+
+	LIST_FOREACH(f, &s->flows, link)
+		if (!TAILQ_EMPTY(&f->ready) && (!best || f->vtime < best->vtime))
+			best = f;
+	return best;
+}
+
+static void client_serve(struct client *c);
+
+static void flow_charge(struct flow *f, uint64_t t0)
+{
+	uint64_t ns = now_ns() - t0;
+
+	f->vtime += ns < TURN_MAX_CHARGE ? ns : TURN_MAX_CHARGE;
+}
+
+/* One turn: one request of the next flow (or its accepts), charged to it. */
+static void server_sched_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval now = { 0, 0 };
+	struct server *s = arg;
+	struct flow *f = sched_next(s);
+	uint64_t t0 = now_ns();
+
+	if (!f)
+		return;
+	s->vclock = f->vtime;
+	if (f == &s->accept_flow) {
+		s->accept_ready = false;
+		server_accept(s);
+		flow_charge(f, t0);
+	} else {
+		struct client *c = TAILQ_FIRST(&f->ready);
+
+		TAILQ_REMOVE(&f->ready, c, ready_link);
+		c->ready = false;
+		f->refs++; /* the client may go, and the flow with it */
+		client_serve(c);
+		flow_charge(f, t0);
+		flow_unref(f);
+	}
+	if (sched_next(s) && !evtimer_pending(s->ev_sched, NULL))
+		evtimer_add(s->ev_sched, &now);
+}
+
+/* Peers wait on the listening socket: the accept flow's turn will come. */
+static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (s->accept_ready)
+		return;
+	s->accept_ready = true;
+	flow_wake(s, &s->accept_flow, true);
 }
 
 /* No Hello by the deadline: the connection only held a slot. */
@@ -424,6 +575,12 @@ int server_adopt_client(struct server *s, int fd)
 		free(c);
 		return err;
 	}
+	c->flow = flow_get(s, c->cred.uid);
+	if (!c->flow) {
+		free(c->groups);
+		free(c);
+		return -ENOMEM;
+	}
 	c->serial = ++s->next_client_serial;
 	read_comm(c->cred.pid, c->comm);
 	c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
@@ -437,6 +594,7 @@ int server_adopt_client(struct server *s, int fd)
 			event_free(c->ev_write);
 		if (c->ev_hello)
 			event_free(c->ev_hello);
+		flow_unref(c->flow);
 		free(c->groups);
 		free(c);
 		return -ENOMEM;
@@ -467,6 +625,9 @@ void client_destroy(struct client *c)
 	if (c->ev_hello)
 		event_free(c->ev_hello);
 	close(c->fd);
+	if (c->ready)
+		TAILQ_REMOVE(&c->flow->ready, c, ready_link);
+	flow_unref(c->flow);
 	TAILQ_REMOVE(&s->clients, c, link);
 	s->nclients--;
 	free(c->groups);
@@ -474,24 +635,73 @@ void client_destroy(struct client *c)
 	service_status_changed();
 }
 
-/* Re-arm reading once the reply queue is below its limits again. */
-static void client_update_reading(struct client *c)
+/* Is the reply queue of @c at its limits (a client that does not read)? */
+static bool client_outq_full(const struct client *c)
 {
 	const struct server_limits *l = &c->server->limits;
-	bool over = c->noutq >= l->max_queued_replies || c->outq_bytes >= l->max_queued_bytes;
 
-	if (over && c->reading) {
+	return c->noutq >= l->max_queued_replies || c->outq_bytes >= l->max_queued_bytes;
+}
+
+/*
+ * Reading is armed while the reply queue is below its limits and no
+ * request of @c waits for its turn.
+ */
+static void client_update_reading(struct client *c)
+{
+	bool want = !c->ready && !client_outq_full(c);
+
+	if (!want && c->reading) {
 		event_del(c->ev_read);
 		c->reading = false;
-	} else if (!over && !c->reading) {
+	} else if (want && !c->reading) {
 		event_add(c->ev_read, NULL);
 		c->reading = true;
 	}
 }
 
+/*
+ * Readable: the connection waits for its uid's turn (server_sched_cb()),
+ * not watched meanwhile (the event is level-triggered and would come back
+ * at every round of the loop), watched again after its turn.
+ */
 static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
+	static const struct timeval now = { 0, 0 };
 	struct client *c = arg;
+	struct server *s = c->server;
+	struct flow *f = c->flow;
+	bool was_idle = TAILQ_EMPTY(&f->ready);
+
+	if (c->ready)
+		return;
+	if (!evtimer_pending(s->ev_sched, NULL) && !sched_next(s)) {
+		uint64_t t0 = now_ns();
+
+		/*
+		 * Nobody waits and no turn is due: served now. The zero
+		 * timeout ends the round: the other connections found
+		 * readable in it wait for their turns.
+		 */
+		evtimer_add(s->ev_sched, &now);
+		if (f->vtime < s->vclock)
+			f->vtime = s->vclock;
+		s->vclock = f->vtime;
+		f->refs++;
+		client_serve(c);
+		flow_charge(f, t0);
+		flow_unref(f);
+		return;
+	}
+	c->ready = true;
+	TAILQ_INSERT_TAIL(&f->ready, c, ready_link);
+	client_update_reading(c);
+	flow_wake(c->server, f, was_idle);
+}
+
+/* @c's turn: reads and handles its next request. */
+static void client_serve(struct client *c)
+{
 	struct server *s = c->server;
 	/* Exactly the limit: a longer datagram reads as truncated (MSG_TRUNC). */
 	static uint8_t buf[DMABUFD_MAX_MESSAGE];
@@ -502,15 +712,14 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 	log_context_push("CLIENT_COMM=%s", c->comm);
 
 	/*
-	 * A wake-up ends after the first request that was answered.
-	 * A client waiting for that reply has sent nothing more, so another
-	 * recvmsg would only find the socket empty (one system call per
-	 * request saved); a client that pipelines is read again at the next
-	 * round of the (level-triggered) event loop, after the other clients.
+	 * A turn ends after the first request that was answered. A client
+	 * waiting for that reply has sent nothing more, so another recvmsg
+	 * would only find the socket empty (one system call per request
+	 * saved); a client that pipelines waits for its next turn.
 	 * Requests that need no reply (a Release with RELEASE_NO_REPLY) are
-	 * followed by the next one within the same wake-up.
+	 * followed by the next one within the same turn (read_budget).
 	 */
-	for (uint32_t i = 0; i < s->limits.read_budget && c->reading; i++) {
+	for (uint32_t i = 0; i < s->limits.read_budget && !client_outq_full(c); i++) {
 		int fds[DMABUFD_MAX_FDS];
 		size_t nfds = 0;
 		unsigned flags = 0;
@@ -542,10 +751,10 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 			client_destroy(c);
 			return;
 		}
-		client_update_reading(c);
 		if (c->nreplies != replies)
 			break;
 	}
+	client_update_reading(c);
 }
 
 static void client_write_cb(evutil_socket_t fd, short what, void *arg)
@@ -566,6 +775,8 @@ void server_finish(struct server *s)
 	buffer_stopping(s);
 	while ((c = TAILQ_FIRST(&s->clients)))
 		client_destroy(c);
+	if (s->ev_sched)
+		event_free(s->ev_sched);
 	if (s->ev_listen)
 		event_free(s->ev_listen);
 	if (s->ev_accept_retry)

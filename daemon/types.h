@@ -132,6 +132,20 @@ struct share_counters {
 /* ---- connections (server.c, reply.c) ------------------------------------- */
 
 struct outmsg; /* a queued reply (reply.c) */
+struct client;
+
+/*
+ * A uid's share of the daemon's time (server.c): the uid's connections
+ * with a request waiting, served in turn, one request per turn, and the
+ * service time it had, on the scheduler's virtual clock.
+ */
+struct flow {
+	LIST_ENTRY(flow) link;       /* server.flows */
+	uid_t uid;
+	uint32_t refs;               /* its connections, and the scheduler while serving one */
+	uint64_t vtime;              /* ns of service on the virtual clock */
+	TAILQ_HEAD(, client) ready;  /* connections with a request waiting, in turn */
+};
 
 struct client {
 	TAILQ_ENTRY(client) link;
@@ -144,6 +158,9 @@ struct client {
 	char comm[16];
 	bool hello_done;
 	bool reading;         /* ev_read is armed */
+	bool ready;           /* in flow->ready: a request waits for its turn */
+	struct flow *flow;    /* its uid's share of the daemon's time */
+	TAILQ_ENTRY(client) ready_link;
 	uint32_t protocol_errors;
 	struct buffer_list buffers;
 	uint32_t nbuffers;
@@ -267,6 +284,12 @@ struct server {
 	uint64_t config_max_alloc;  /* limits.max_alloc as given (0: largest capacity) */
 	TAILQ_HEAD(, client) clients;
 	uint32_t nclients;
+	/* fair shares of the daemon's time (server.c) */
+	LIST_HEAD(, flow) flows;    /* one per connected uid */
+	struct flow accept_flow;    /* new connections: one share for all of them */
+	bool accept_ready;          /* the listening socket has peers waiting */
+	struct event *ev_sched;     /* serves the next turn (a zero timeout) */
+	uint64_t vclock;            /* ns: the virtual time of the turn last served */
 	uint64_t used;              /* bytes held by live buffers */
 	struct fb_align_rules fb_rules; /* framebuffer alignment by usage */
 	struct server_counters counters;

@@ -17,24 +17,37 @@
  *            a new one as soon as the daemon closes one (Hello deadline)
  *            or refuses it (max-connections-per-uid);
  *   churner  (uid 5203) allocates, shares with its own uid, imports on a
- *            second connection, ends the import and releases, in a loop.
- * The attackers pause --pace-us (10 ms) after each refusal (flooder,
- * idler) or cycle (churner): they hold every resource their limits allow
- * and keep asking for more. With shorter pauses they also take the daemon's
- * CPU time, which no per-uid limit bounds (docs/THREAT_MODEL.md): the
- * well-behaved uid then waits behind their requests, one per attacker per
- * round of the event loop, and its p99 grows with their rate
- * (docs/RELIABILITY.md has both figures). The daemon
- * runs at nice -10, as the service unit runs it.
+ *            second connection, ends the import and releases, in a loop;
+ *   swarm    (uid 5204; only when named in --roles) keeps 4 requests in
+ *            flight (Alloc, Release of what it got) on each of 32
+ *            connections.
+ * The flooder, idler and churner pause --pace-us (10 ms) after each
+ * refusal or cycle: they hold every resource their limits allow and keep
+ * asking for more; the swarm never pauses. The daemon shares its time
+ * among uids (docs/THREAT_MODEL.md), so the well-behaved uid, itself in a
+ * tight loop, waits for about one request of each busy uid; with --pace-us
+ * 0, or the swarm, uids are busy all the time and at a quiet moment that
+ * wait is more than the well-behaved uid's p99 alone (docs/RELIABILITY.md
+ * has the figures).
+ * The daemon runs at nice -10, as the service unit runs it; the attacking
+ * processes at --attacker-nice (19): the machine's CPUs are the kernel's to
+ * share, and on a machine with few CPUs attackers at nice 0 take the CPU
+ * from the measured process itself, which no daemon can prevent
+ * (docs/RELIABILITY.md has both figures).
  * The well-behaved uid (5101, [uid:5101] bytes = 4M) fills its quota with
  * 64 KiB buffers (every Alloc up to 64 must succeed, the 65th must be
  * -EDQUOT), then releases them all, in a loop; each Alloc and Release
  * round trip is timed.
  *
- * Checks: in both runs every Alloc the quota allows succeeds; with the
+ * Checks: first, with the daemon stopped, the swarm's uid queues 8 Allocs
+ * on each of its 32 connections and the well-behaved uid one Stats: once
+ * the daemon runs again, the Stats is served after at most 2 of the 256
+ * Allocs (the daemon's time is shared per uid, not per connection). Then,
+ * in both runs every Alloc the quota allows succeeds; with the
  * attackers the p99 of Alloc and of Release is at most --max-ratio (2)
  * times its p99 alone; the attackers did work (the flooder was refused,
- * the idler's connections were closed or refused, the churner imported);
+ * the idler's connections were closed or refused, the churner imported,
+ * the swarm was answered);
  * the daemon serves and holds nothing at the end. Prints the figures (with
  * --json one JSON object). Exit status: 0 all checks passed, 1 a check
  * failed, 2 usage, 77 not root (the roles are uids).
@@ -54,6 +67,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 
 #include "dmabufd/dmabufd.h"
 #include "share_helpers.h"
@@ -62,6 +76,9 @@
 #define FLOODER_UID 5201u
 #define IDLER_UID 5202u
 #define CHURNER_UID 5203u
+#define SWARM_UID 5204u
+#define SWARM_CONNS 32          /* [limits] max-connections-per-uid */
+#define SWARM_DEPTH 4           /* requests in flight on each */
 #define POLITE_SIZE (64u * 1024)
 #define POLITE_QUOTA (4u * 1024 * 1024)
 #define POLITE_FILL (POLITE_QUOTA / POLITE_SIZE)
@@ -99,7 +116,9 @@ struct polite_result {
 struct shared {
 	volatile int phase;
 	struct polite_result polite[2];   /* alone, attacked */
-	struct attack_result attack[3];   /* flooder, idler, churner */
+	struct attack_result attack[4];   /* flooder, idler, churner, swarm */
+	volatile int order_step, order_ready; /* check_order() */
+	volatile int64_t order_seen;          /* buffers when the Stats was served */
 	uint32_t alat[2][MAX_SAMPLES], rlat[2][MAX_SAMPLES];
 	size_t na[2], nr[2];
 };
@@ -216,6 +235,13 @@ static int polite_run(void *arg)
 /* ---- the attackers ------------------------------------------------------------ */
 
 static unsigned pace_us;  /* pause after a refusal (flooder, idler) or a cycle (churner) */
+static int attacker_nice; /* the attacking processes' nice value */
+
+/* In each attacking process, first: its CPU priority (--attacker-nice). */
+static void attacker_start(void)
+{
+	CHECK(setpriority(PRIO_PROCESS, 0, attacker_nice) == 0);
+}
 
 static void pace(unsigned times)
 {
@@ -234,6 +260,7 @@ static int flooder_run(void *arg)
 	size_t n = 0;
 	int sock = connect_as_client(arg);
 
+	attacker_start();
 	CHECK(ids && sock >= 0);
 	for (;;) {
 		int fd = -1;
@@ -269,6 +296,7 @@ static int idler_run(void *arg)
 	struct attack_result *res = &sh->attack[1];
 	struct pollfd p[IDLER_CONNS];
 
+	attacker_start();
 	for (int i = 0; i < IDLER_CONNS; i++)
 		p[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
 	for (;;) {
@@ -312,6 +340,7 @@ static int churner_run(void *arg)
 	int owner = connect_as_client(arg), importer = connect_as_client(arg);
 	uint64_t id = 1;
 
+	attacker_start();
 	CHECK(owner >= 0 && importer >= 0);
 	for (;;) {
 		int fd = -1, ifd = -1;
@@ -349,6 +378,178 @@ static int churner_run(void *arg)
 		pace(1);
 	}
 	return 0;
+}
+
+/* Sends an Alloc of 4 KiB (@buffer 0) or a Release of @buffer on @sock. */
+static void swarm_send(int sock, uint64_t id, uint64_t buffer)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
+	Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
+
+	req.id = id;
+	if (buffer) {
+		rel.buffer_id = buffer;
+		req.body_case = DMABUFD__REQUEST__BODY_RELEASE;
+		req.release = &rel;
+	} else {
+		a.size = 4096;
+		a.attribute = DMABUFD__ATTRIBUTE__ATTRIBUTE_CACHED;
+		a.label = (char *)"swarm";
+		req.body_case = DMABUFD__REQUEST__BODY_ALLOC;
+		req.alloc = &a;
+	}
+	CHECK(raw_send(sock, &req, NULL, 0) == 0);
+}
+
+/*
+ * SWARM_CONNS connections, each with SWARM_DEPTH requests always in
+ * flight: an Alloc, then the Release of what it got, again. Runs until
+ * killed.
+ */
+static int swarm_run(void *arg)
+{
+	struct attack_result *res = &sh->attack[3];
+	struct pollfd p[SWARM_CONNS];
+	uint64_t id = 1;
+
+	attacker_start();
+	for (int i = 0; i < SWARM_CONNS; i++) {
+		p[i] = (struct pollfd){ .fd = connect_as_client(arg), .events = POLLIN };
+		CHECK(p[i].fd >= 0);
+		for (int k = 0; k < SWARM_DEPTH; k++) {
+			swarm_send(p[i].fd, id++, 0);
+			res->ops++;
+		}
+	}
+	for (;;) {
+		if (poll(p, SWARM_CONNS, 1000) <= 0)
+			continue;
+		for (int i = 0; i < SWARM_CONNS; i++) {
+			uint64_t buffer = 0;
+			int fd = -1;
+			Dmabufd__Reply *r;
+
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = raw_recv(p[i].fd, 1000, &fd);
+			CHECK(r != NULL);
+			if (fd >= 0)
+				close(fd);
+			if (r->body_case == DMABUFD__REPLY__BODY_ALLOC && r->error == 0)
+				buffer = r->alloc->buffer_id;
+			else if (r->error)
+				res->refused++;
+			dmabufd__reply__free_unpacked(r, NULL);
+			swarm_send(p[i].fd, id++, buffer);
+			res->ops++;
+		}
+	}
+	return 0;
+}
+
+/* ---- the order of service ----------------------------------------------------- */
+
+#define ORDER_DEPTH 8 /* Allocs queued on each of the swarm's connections */
+
+static void order_wait(int step)
+{
+	for (int i = 0; i < 20000 && sh->order_step < step; i++)
+		sleep_ms(1);
+	CHECK(sh->order_step >= step);
+}
+
+/* The swarm's uid: SWARM_CONNS connections, ORDER_DEPTH Allocs queued on each. */
+static int order_swarm(void *arg)
+{
+	int s[SWARM_CONNS];
+	uint64_t id = 1;
+
+	for (int i = 0; i < SWARM_CONNS; i++) {
+		s[i] = connect_as_client(arg);
+		CHECK(s[i] >= 0);
+	}
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	order_wait(1);
+	for (int k = 0; k < ORDER_DEPTH; k++)
+		for (int i = 0; i < SWARM_CONNS; i++)
+			swarm_send(s[i], id++, 0);
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	for (int k = 0; k < ORDER_DEPTH; k++) {
+		for (int i = 0; i < SWARM_CONNS; i++) {
+			int fd = -1;
+			Dmabufd__Reply *r = raw_recv(s[i], 20000, &fd);
+
+			CHECK(r && r->error == 0);
+			if (fd >= 0)
+				close(fd);
+			dmabufd__reply__free_unpacked(r, NULL);
+		}
+	}
+	for (int i = 0; i < SWARM_CONNS; i++)
+		close(s[i]);
+	return 0;
+}
+
+/* The well-behaved uid: one Stats, sent after all of the swarm's requests. */
+static int order_polite(void *arg)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Stats st = DMABUFD__STATS__INIT;
+	int s = connect_as_client(arg);
+	Dmabufd__Reply *r;
+
+	CHECK(s >= 0);
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	order_wait(2);
+	req.id = 2;
+	req.body_case = DMABUFD__REQUEST__BODY_STATS;
+	req.stats = &st;
+	CHECK(raw_send(s, &req, NULL, 0) == 0);
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	r = raw_recv(s, 20000, NULL);
+	CHECK(r && r->error == 0 && r->stats);
+	sh->order_seen = (int64_t)r->stats->buffers;
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(s);
+	return 0;
+}
+
+static void wait_ready(int n)
+{
+	for (int i = 0; i < 20000 && sh->order_ready < n; i++)
+		sleep_ms(1);
+}
+
+/*
+ * Is the daemon's time shared per uid, not per connection? With the daemon
+ * stopped (SIGSTOP), the swarm's uid queues ORDER_DEPTH Allocs on each of
+ * its SWARM_CONNS connections, then the well-behaved uid one Stats; once
+ * the daemon runs again, the Stats must be served after at most two of
+ * the Allocs (it said how many buffers there were), not after a round of
+ * all the swarm's connections. Return: the buffers the Stats saw, or -1.
+ */
+static int64_t check_order(const struct daemon_proc *d)
+{
+	pid_t a, b;
+
+	sh->order_step = 0;
+	sh->order_ready = 0;
+	sh->order_seen = -1;
+	a = spawn_as(SWARM_UID, SWARM_UID, NULL, 0, order_swarm, (void *)d->socket);
+	b = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
+	if (a < 0 || b < 0)
+		return -1;
+	wait_ready(2);
+	kill(d->pid, SIGSTOP);
+	sh->order_step = 1;
+	wait_ready(3);
+	sh->order_step = 2;
+	wait_ready(4);
+	kill(d->pid, SIGCONT);
+	if (wait_child(b) != 0 || wait_child(a) != 0)
+		return -1;
+	return sh->order_seen;
 }
 
 /* ---- the run --------------------------------------------------------------------- */
@@ -412,12 +613,14 @@ static bool drained(const Dmabufd__StatsReply *st)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: dmabufd-hostile [--duration SEC] [--max-ratio R] [--pace-us US] [--roles LIST]\n"
-		   "                       [--json]\n"
+		   "                       [--attacker-nice N] [--json]\n"
 		   "  --duration SEC  seconds measured alone, and as many attacked (default 10)\n"
 		   "  --max-ratio R   largest p99 attacked / p99 alone allowed (default 2)\n"
 		   "  --pace-us US    the attackers' pause after a refusal or a churn cycle\n"
-		   "                  (default 10000; 0: as fast as they can, a CPU flood)\n"
-		   "  --roles LIST    attackers to run (default flooder,idler,churner)\n"
+		   "                  (default 10000; 0: as fast as they can)\n"
+		   "  --attacker-nice N  the attacking processes' nice value (default 19)\n"
+		   "  --roles LIST    attackers to run: flooder,idler,churner (the default),\n"
+		   "                  swarm\n"
 		   "  --json          print the figures as one JSON object\n");
 }
 
@@ -431,16 +634,17 @@ int main(int argc, char **argv)
 		{ "max-ratio", required_argument, NULL, 'r' },
 		{ "pace-us", required_argument, NULL, 'p' },
 		{ "roles", required_argument, NULL, 'R' },
+		{ "attacker-nice", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	const uid_t uids[3] = { FLOODER_UID, IDLER_UID, CHURNER_UID };
-	int (*const roles[3])(void *) = { flooder_run, idler_run, churner_run };
-	const char *names[3] = { "flooder", "idler", "churner" };
+	const uid_t uids[4] = { FLOODER_UID, IDLER_UID, CHURNER_UID, SWARM_UID };
+	int (*const roles[4])(void *) = { flooder_run, idler_run, churner_run, swarm_run };
+	const char *names[4] = { "flooder", "idler", "churner", "swarm" };
 	const char *old_wrapper = getenv("DMABUFD_TEST_WRAPPER");
 	const char *roles_arg = "flooder,idler,churner";
-	bool on[3];
+	bool on[4];
 	unsigned duration = 10;
 	double max_ratio = 2.0;
 	bool json = false;
@@ -449,10 +653,12 @@ int main(int argc, char **argv)
 	struct polite_result *alone, *attacked;
 	struct attack_result *att;
 	pid_t polite;
+	int64_t order;
 	int opt, err;
 	Dmabufd__Reply *r;
 
 	pace_us = 10000;
+	attacker_nice = 19;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
@@ -467,6 +673,9 @@ int main(int argc, char **argv)
 		case 'R':
 			roles_arg = optarg;
 			break;
+		case 'n':
+			attacker_nice = (int)strtol(optarg, NULL, 10);
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -479,11 +688,11 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc || duration < 1 || duration > 3600 || !(max_ratio >= 1.0) ||
-	    pace_us > 1000000) {
+	    pace_us > 1000000 || attacker_nice < 0 || attacker_nice > 19) {
 		usage(stderr);
 		return 2;
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		on[i] = strstr(roles_arg, names[i]) != NULL;
 	require_root();
 	signal(SIGPIPE, SIG_IGN);
@@ -513,6 +722,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	order = check_order(&d);
+	expect(order >= 0 && order <= 2,
+	       "order: a Stats sent after %d Allocs on %d connections of another uid was served "
+	       "after %lld of them", ORDER_DEPTH * SWARM_CONNS, SWARM_CONNS, (long long)order);
+
 	/*
 	 * One-second slices, alone and attacked in turn, so that a change of
 	 * the machine's load touches both alike. The attackers are started
@@ -527,12 +741,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (unsigned slice = 0; slice < duration; slice++) {
-		pid_t pids[3];
+		pid_t pids[4];
 
 		sh->phase = PHASE_ALONE;
 		sleep_ms(1000);
 		sh->phase = PHASE_SKIP;
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < 4; i++) {
 			pids[i] = on[i] ? spawn_as(uids[i], uids[i], NULL, 0, roles[i], (void *)d.socket) : 0;
 			expect(pids[i] >= 0, "fork: %s", strerror((int)-pids[i]));
 		}
@@ -540,7 +754,7 @@ int main(int argc, char **argv)
 		sh->phase = PHASE_ATTACKED;
 		sleep_ms(1000);
 		sh->phase = PHASE_SKIP;
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < 4; i++) {
 			if (pids[i] <= 0)
 				continue;
 			kill(pids[i], SIGKILL);
@@ -568,6 +782,7 @@ int main(int argc, char **argv)
 	expect(!on[0] || (att[0].refused > 0 && att[0].held > 0), "the flooder never reached its limit");
 	expect(!on[1] || att[1].refused + att[1].closed > 0, "the idler's connections were never closed");
 	expect(!on[2] || att[2].closed > 0, "the churner never imported");
+	expect(!on[3] || att[3].ops > SWARM_CONNS, "the swarm's requests were not answered");
 
 	r = wait_stats(d.socket, drained);
 	expect(r != NULL, "the daemon still holds buffers or clients at the end");
@@ -576,18 +791,21 @@ int main(int argc, char **argv)
 	expect(daemon_stop_conf(&d, conf) == 0, "the daemon did not exit 0");
 
 	if (json) {
-		printf("{\"duration_s\":%u,\"pace_us\":%u,", duration, pace_us);
+		printf("{\"duration_s\":%u,\"pace_us\":%u,\"attacker_nice\":%d,", duration, pace_us,
+		       attacker_nice);
 		json_polite("alone", alone, false);
 		json_polite("attacked", attacked, false);
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 4; i++)
 			printf("\"%s\":{\"ops\":%llu,\"refused\":%llu,\"closed\":%llu,\"held\":%llu},",
 			       names[i], (unsigned long long)att[i].ops,
 			       (unsigned long long)att[i].refused, (unsigned long long)att[i].closed,
 			       (unsigned long long)att[i].held);
+		printf("\"order_allocs_before_stats\":%lld,", (long long)order);
 		printf("\"passed\":%s}\n", failed ? "false" : "true");
 	} else {
 		printf("dmabufd-hostile: %u s alone, %u s attacked, in 1-s slices (RLIMIT_NOFILE "
-		       "4096, attackers pace %u us)\n", duration, duration, pace_us);
+		       "4096, attackers pace %u us, nice %d)\n", duration, duration, pace_us,
+		       attacker_nice);
 		print_polite("alone", alone);
 		print_polite("attacked", attacked);
 		printf("  flooder  %llu requests, %llu refused, %llu buffers held at most\n",
@@ -598,6 +816,12 @@ int main(int argc, char **argv)
 		       (unsigned long long)att[1].closed);
 		printf("  churner  %llu requests, %llu share/import/release cycles\n",
 		       (unsigned long long)att[2].ops, (unsigned long long)att[2].closed);
+		printf("  swarm    %llu requests on %d connections (%d in flight on each), %llu "
+		       "refused\n", (unsigned long long)att[3].ops, SWARM_CONNS, SWARM_DEPTH,
+		       (unsigned long long)att[3].refused);
+		printf("  order    a Stats of the well-behaved uid, sent after %d Allocs on %d "
+		       "connections of another uid, served after %lld of them\n",
+		       ORDER_DEPTH * SWARM_CONNS, SWARM_CONNS, (long long)order);
 		printf("dmabufd-hostile: %s\n", failed ? "FAILED" : "passed");
 	}
 	return failed ? 1 : 0;
