@@ -35,6 +35,7 @@
 #include "placement.h"
 #include "sd.h"
 #include "share.h"
+#include "share_charge.h"
 
 /*
  * A process known from the restored state that has not connected since:
