@@ -28,6 +28,7 @@
 #include "region.h"
 #include "reply.h"
 #include "share.h"
+#include "share_charge.h"
 #include "utf8.h"
 
 /* How often a backend's -EBUSY for a placement is answered by another one. */

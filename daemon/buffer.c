@@ -10,7 +10,6 @@
 
 #include <event2/event.h>
 
-#include "backend/events.h"
 #include "clock.h"
 #include "log.h"
 #include "macros.h"
@@ -241,8 +240,8 @@ void buffer_release(struct server *s, struct buffer *b)
 			 h ? "; held while referenced elsewhere" : "");
 	free(b);
 	/* kmod: with no other holder the release event is queued already. */
-	if (h && sb->caps.deferred_release)
-		sb_events_poll(sb);
+	if (h && sb->caps.deferred_release && sb->poll_events)
+		sb->poll_events(sb);
 }
 
 void buffer_unmake(struct server *s, struct buffer *b)

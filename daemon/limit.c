@@ -50,13 +50,31 @@ void fd_budget_set_uid_share(struct fd_budget *b, uint32_t configured, uint32_t 
 }
 
 /*
- * The daemon fds of @uid's buffers: one per owned buffer, and the dups
- * held by its connections' queued replies (a client that does not read).
+ * The daemon fds kept by held buffers (buffer.c) charged to @uid, or to
+ * any uid (@any): one each on dma-heap and udmabuf (the polled reference),
+ * none on kmod.
+ */
+static uint32_t held_fds(const struct server *s, bool any, uid_t uid)
+{
+	const struct held_buffer *h;
+	uint32_t n = 0;
+
+	if (s->nheld)
+		TAILQ_FOREACH(h, &s->held, link)
+			if (h->fd >= 0 && (any || h->uid == uid))
+				n++;
+	return n;
+}
+
+/*
+ * The daemon fds of @uid's buffers: one per owned buffer, one per held
+ * buffer still charged to it, and the dups held by its connections'
+ * queued replies (a client that does not read).
  */
 static uint32_t uid_fds(struct server *s, uid_t uid)
 {
 	const struct account *a = ledger_find(&s->ledger.uids, uid);
-	uint32_t held = a ? a->usage.owned_buffers : 0;
+	uint32_t held = (a ? a->usage.owned_buffers : 0) + held_fds(s, false, uid);
 	const struct client *c;
 
 	if (s->queued_fds)
@@ -78,7 +96,8 @@ int limits_check_buffers(struct client *c, const char **reason)
 				  "daemon fd each)", b->per_uid, (unsigned)c->cred.uid, held);
 		return -EDQUOT;
 	}
-	if (b->budget != UINT32_MAX && s->registry.count + s->queued_fds >= b->budget) {
+	if (b->budget != UINT32_MAX &&
+	    s->registry.count + s->queued_fds + held_fds(s, true, 0) >= b->budget) {
 		*reason = reasonf(&c->reason,
 				  "limit: buffer fd budget = %u, all in use (RLIMIT_NOFILE %" PRIu64
 				  " - %u kept for [daemon] max-clients and the daemon)",

@@ -51,7 +51,8 @@ void fd_budget_set_uid_share(struct fd_budget *b, uint32_t configured, uint32_t 
 /**
  * limits_check_buffers() - may @c own one more buffer? Checks its uid's
  * share of the fd budget, then the budget itself. Both count one fd per
- * live buffer and one per fd held by a queued reply. (The per-client count,
+ * live buffer, one per held buffer that keeps a daemon fd (dma-heap,
+ * udmabuf; buffer.h) and one per fd held by a queued reply. (The per-client count,
  * [daemon] max-buffers-per-client, is alloc.c's.)
  * Return: 0; -EDQUOT (max-buffers-per-uid) or -ENFILE (the budget is all
  * in use), with *@reason naming the limit, its value and its key (in

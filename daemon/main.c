@@ -18,6 +18,7 @@
 #include "backend/probe.h"
 #include "config.h"
 #include "fdstore.h"
+#include "fdstore_restore.h"
 #include "log.h"
 #include "parse.h"
 #include "sd.h"

@@ -36,6 +36,7 @@
 #include "macros.h"
 #include "registry.h"
 #include "reply.h"
+#include "share_charge.h"
 
 #define ACCOUNTING_PAGE_MAX 128u
 
@@ -191,105 +192,6 @@ static bool gid_visible(const struct client *c, gid_t gid)
 	return false;
 }
 
-int share_charge_owner(struct server *s, struct buffer *b)
-{
-	struct client *o = b->owner;
-	int err = ledger_charge(&s->ledger, &o->usage, b->uid, b->gid, true, b->size, b->attribute);
-
-	if (err < 0)
-		return err;
-	b->charged_uid = b->uid;
-	b->charged_gid = b->gid;
-	b->charged = true;
-	b->charged_client = true;
-	return 0;
-}
-
-/* Ends @b's charge: its charged uid and gid, and its owner's connection. */
-static void charge_drop(struct server *s, struct buffer *b)
-{
-	if (!b->charged)
-		return;
-	ledger_uncharge(&s->ledger, b->charged_client && b->owner ? &b->owner->usage : NULL,
-			b->charged_uid, b->charged_gid, true, b->size, b->attribute);
-	b->charged = false;
-	b->charged_client = false;
-}
-
-/*
- * Adds @size bytes of @attr (one buffer) to the connection usage @u alone,
- * for a client taking over a charge its uid and gid already carry: a
- * charge and an uncharge of the same uid and gid leave those as they were
- * (their accounts exist, so the charge cannot fail).
- */
-static void client_usage_add(struct server *s, struct usage *u, uid_t uid, gid_t gid, bool owned,
-			     uint64_t size, enum dmabufd_attribute attr)
-{
-	if (ledger_charge(&s->ledger, u, uid, gid, owned, size, attr) == 0)
-		ledger_uncharge(&s->ledger, NULL, uid, gid, owned, size, attr);
-}
-
-int share_restore_charge(struct server *s, struct buffer *b)
-{
-	int err = ledger_charge(&s->ledger, NULL, b->charged_uid, b->charged_gid, true, b->size,
-				b->attribute);
-
-	if (err < 0)
-		return err;
-	b->charged = true;
-	b->charged_client = false;
-	return 0;
-}
-
-void share_claim_owner(struct server *s, struct buffer *b, struct client *c)
-{
-	b->owner = c;
-	TAILQ_INSERT_TAIL(&c->buffers, b, owner_link);
-	c->nbuffers++;
-	if (b->charged && b->charged_uid == c->cred.uid && b->charged_gid == c->cred.gid) {
-		client_usage_add(s, &c->usage, b->charged_uid, b->charged_gid, true, b->size,
-				 b->attribute);
-		b->charged_client = true;
-	}
-}
-
-void share_claim_import(struct server *s, struct import *im, struct client *c)
-{
-	im->client = c;
-	TAILQ_INSERT_TAIL(&c->imports, im, client_link);
-	c->nimports++;
-	client_usage_add(s, &c->usage, im->uid, im->gid, false, im->buffer->size,
-			 im->buffer->attribute);
-}
-
-struct import *share_restore_import(struct server *s, struct buffer *b,
-				    const struct import *from)
-{
-	struct import *im = calloc(1, sizeof(*im)), *at;
-
-	if (!im)
-		return NULL;
-	*im = *from;
-	im->buffer = b;
-	im->client = NULL;
-	im->store_slot = 0;
-	if (ledger_charge(&s->ledger, NULL, im->uid, im->gid, false, b->size, b->attribute) < 0) {
-		free(im);
-		return NULL;
-	}
-	/* Oldest first, as they were imported. */
-	TAILQ_FOREACH(at, &b->importers, buffer_link)
-		if (at->imported_usec > im->imported_usec)
-			break;
-	if (at)
-		TAILQ_INSERT_BEFORE(at, im, buffer_link);
-	else
-		TAILQ_INSERT_TAIL(&b->importers, im, buffer_link);
-	b->nimporters++;
-	s->nimports++;
-	return im;
-}
-
 void share_buffer_gone(struct server *s, struct buffer *b)
 {
 	struct share_token *t, *next;
@@ -304,7 +206,7 @@ void share_buffer_gone(struct server *s, struct buffer *b)
 	}
 	while ((im = TAILQ_FIRST(&b->importers)))
 		import_free(s, im);
-	charge_drop(s, b);
+	share_charge_drop(s, b);
 }
 
 /*
@@ -336,7 +238,7 @@ static int transfer_ownership(struct server *s, struct buffer *b, struct import 
 				token_free(s, t);
 		}
 	}
-	charge_drop(s, b);
+	share_charge_drop(s, b);
 	if (old) {
 		TAILQ_REMOVE(&old->buffers, b, owner_link);
 		old->nbuffers--;
@@ -553,6 +455,22 @@ void handle_share(struct client *c, uint64_t id, const Dmabufd__Share *req)
 static const char no_token_reason[] =
 	"no live token matches (unknown, expired, already used or withdrawn)";
 
+/*
+ * Finds the live token @tok (expired ones swept first) into *@ret_t: NULL
+ * when there is none. Return: NULL, or why @tok cannot be a token at all
+ * (the caller refuses with -EINVAL; *@ret_t untouched).
+ */
+static const char *token_lookup(struct client *c, const ProtobufCBinaryData *tok,
+				struct share_token **ret_t)
+{
+	if (tok->len != SHARE_TOKEN_BYTES)
+		return reasonf(&c->reason, "a token is %u bytes, not %zu", SHARE_TOKEN_BYTES,
+			       tok->len);
+	share_sweep_expired(c->server);
+	*ret_t = token_find(c->server, tok->data);
+	return NULL;
+}
+
 void handle_import(struct client *c, uint64_t id, const Dmabufd__Import *req)
 {
 	struct server *s = c->server;
@@ -561,15 +479,13 @@ void handle_import(struct client *c, uint64_t id, const Dmabufd__Import *req)
 	Dmabufd__ImportReply ir = DMABUFD__IMPORT_REPLY__INIT;
 	struct import *im = NULL;
 	struct share_token *t;
+	const char *why;
 	struct buffer *b;
 	int err;
 
-	if (req->token.len != SHARE_TOKEN_BYTES)
-		return reply_error(c, id, -EINVAL,
-				   reasonf(&c->reason, "a token is %u bytes, not %zu", SHARE_TOKEN_BYTES,
-					   req->token.len));
-	share_sweep_expired(s);
-	t = token_find(s, req->token.data);
+	why = token_lookup(c, &req->token, &t);
+	if (why)
+		return reply_error(c, id, -EINVAL, why);
 	if (!t)
 		return reply_error(c, id, -ENOENT, no_token_reason);
 	if (!token_names(t, c))
@@ -638,13 +554,11 @@ void handle_unshare(struct client *c, uint64_t id, const Dmabufd__Unshare *req)
 	struct server *s = c->server;
 	Dmabufd__Reply reply = DMABUFD__REPLY__INIT;
 	struct share_token *t;
+	const char *why;
 
-	if (req->token.len != SHARE_TOKEN_BYTES)
-		return reply_error(c, id, -EINVAL,
-				   reasonf(&c->reason, "a token is %u bytes, not %zu", SHARE_TOKEN_BYTES,
-					   req->token.len));
-	share_sweep_expired(s);
-	t = token_find(s, req->token.data);
+	why = token_lookup(c, &req->token, &t);
+	if (why)
+		return reply_error(c, id, -EINVAL, why);
 	/* Someone else's token looks exactly like a missing one. */
 	if (!t || (t->creator != c && t->buffer->owner != c))
 		return reply_error(c, id, -ENOENT, no_token_reason);

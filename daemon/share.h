@@ -79,47 +79,12 @@ void share_orphan_owner_gone(struct server *s, struct buffer *b);
 void share_import_drop(struct server *s, struct import *im);
 
 /**
- * share_restore_charge() - charge the restored @b (no owner connection
- * yet) to its charged_uid and charged_gid.
- * Return: 0 or -ENOMEM (nothing charged).
- */
-int share_restore_charge(struct server *s, struct buffer *b);
-
-/**
- * share_restore_import() - record a restored import of @b by the process
- * that @from describes (pid, uid, gid, comm, start, imported_usec; no
- * client), in import order, charged as imported to its uid and gid.
- * Return: the import, or NULL (out of memory; nothing recorded).
- */
-struct import *share_restore_import(struct server *s, struct buffer *b,
-				    const struct import *from);
-
-/**
- * share_claim_owner() - the process owning the orphaned @b connected again
- * as @c: @c owns it, and its connection is charged when @b's charge is on
- * @c's uid and gid.
- */
-void share_claim_owner(struct server *s, struct buffer *b, struct client *c);
-
-/**
- * share_claim_import() - the process of the restored import @im connected
- * again as @c: the import is @c's (and so ends when @c disconnects).
- */
-void share_claim_import(struct server *s, struct import *im, struct client *c);
-
-/**
  * share_buffer_visible() - may @c see @b in List? Root sees every buffer;
  * other clients see the buffers of their own uid and those they import.
  * Accounting rows follow the same rule (clients of the same uid, the own
  * uid, the own primary and supplementary gids).
  */
 bool share_buffer_visible(const struct client *c, const struct buffer *b);
-
-/**
- * share_charge_owner() - charge a new buffer to its owner (after Alloc).
- * Return: 0 or -ENOMEM (nothing charged).
- */
-int share_charge_owner(struct server *s, struct buffer *b);
 
 /**
  * share_fill_importers() - the importers of @b as protobuf messages.

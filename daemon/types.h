@@ -217,6 +217,9 @@ struct server_backend {
 	struct backend_caps caps;
 	struct dmabufd_region *region;
 	struct event *ev;           /* deferred release: the event fd watcher, or NULL */
+	/* deferred release: handle the backend's pending events now (set by
+	 * backend/events.c at start, so that buffer.c need not call it by name) */
+	void (*poll_events)(struct server_backend *sb);
 	struct kpool *kpool;        /* placed buffers made ahead (kpool.h), or NULL */
 	uint32_t orphans;           /* live buffers adopted at start-up, owner unknown */
 	uint64_t allocs;            /* buffers made here since start */

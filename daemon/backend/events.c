@@ -124,6 +124,7 @@ int sb_events_init(struct server_backend *sb)
 	struct backend_sink sink = sb_sink(sb);
 	int fd = -1, err;
 
+	sb->poll_events = sb_events_poll;
 	if (ops->event_fd && ops->handle_events)
 		fd = ops->event_fd(sb->backend);
 	if (fd >= 0) {

@@ -3,8 +3,9 @@
  * The server side of backends with deferred release (events.c).
  *
  * sb_events_init() - adopt @sb's live buffers (rebuild) and watch its
- * event fd; a no-op for backends without events. Return: 0; -ENOMEM;
- * negative errno of rebuild.
+ * event fd; a no-op for backends without events, except that it sets
+ * @sb->poll_events (buffer.c polls through it after holding a released
+ * kmod buffer). Return: 0; -ENOMEM; negative errno of rebuild.
  *
  * sb_events_finish() - stop watching and free @sb's orphans.
  *

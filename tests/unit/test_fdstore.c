@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "fdstore.h"
+#include "fdstore_restore.h"
 #include "server.h"
 
 static void test_crc32_vector(void **state)
