@@ -215,19 +215,13 @@ DMABUFD_EXPORT int dmabufd_release(struct dmabufd_client *client, uint64_t id)
 {
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
 	Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
-	Dmabufd__Reply *reply = NULL;
-	int r;
 
 	if (call_begin(client) < 0)
 		return -EINVAL;
 	rel.buffer_id = id;
 	req.body_case = DMABUFD__REQUEST__BODY_RELEASE;
 	req.release = &rel;
-	r = transact(client, &req, DMABUFD__REPLY__BODY__NOT_SET, false, &reply, NULL);
-	if (r < 0)
-		return r;
-	dmabufd__reply__free_unpacked(reply, NULL);
-	return 0;
+	return transact_ack(client, &req);
 }
 
 DMABUFD_EXPORT int dmabufd_release_async(struct dmabufd_client *client, uint64_t id)

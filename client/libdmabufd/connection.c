@@ -746,3 +746,14 @@ DMABUFD_EXPORT int dmabufd_dispatch(struct dmabufd_client *client)
 			return ran;
 	}
 }
+
+int transact_ack(struct dmabufd_client *c, Dmabufd__Request *req)
+{
+	Dmabufd__Reply *reply = NULL;
+	int r = transact(c, req, DMABUFD__REPLY__BODY__NOT_SET, false, &reply, NULL);
+
+	if (r < 0)
+		return r;
+	dmabufd__reply__free_unpacked(reply, NULL);
+	return 0;
+}

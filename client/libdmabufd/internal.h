@@ -139,4 +139,7 @@ int transact(struct dmabufd_client *c, Dmabufd__Request *req,
 	     Dmabufd__Reply__BodyCase expect, bool want_fd,
 	     Dmabufd__Reply **ret_reply, int *ret_fd);
 
+/* transact() for a request whose answer is only success or an error. */
+int transact_ack(struct dmabufd_client *c, Dmabufd__Request *req);
+
 #endif

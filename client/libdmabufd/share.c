@@ -120,8 +120,6 @@ DMABUFD_EXPORT int dmabufd_unshare(struct dmabufd_client *client,
 {
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
 	Dmabufd__Unshare un = DMABUFD__UNSHARE__INIT;
-	Dmabufd__Reply *reply = NULL;
-	int r;
 
 	if (call_begin(client) < 0 || !token)
 		return -EINVAL;
@@ -129,30 +127,20 @@ DMABUFD_EXPORT int dmabufd_unshare(struct dmabufd_client *client,
 	un.token.len = DMABUFD_TOKEN_SIZE;
 	req.body_case = DMABUFD__REQUEST__BODY_UNSHARE;
 	req.unshare = &un;
-	r = transact(client, &req, DMABUFD__REPLY__BODY__NOT_SET, false, &reply, NULL);
-	if (r < 0)
-		return r;
-	dmabufd__reply__free_unpacked(reply, NULL);
-	return 0;
+	return transact_ack(client, &req);
 }
 
 DMABUFD_EXPORT int dmabufd_revoke(struct dmabufd_client *client, uint64_t id)
 {
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
 	Dmabufd__Revoke rv = DMABUFD__REVOKE__INIT;
-	Dmabufd__Reply *reply = NULL;
-	int r;
 
 	if (call_begin(client) < 0)
 		return -EINVAL;
 	rv.buffer_id = id;
 	req.body_case = DMABUFD__REQUEST__BODY_REVOKE;
 	req.revoke = &rv;
-	r = transact(client, &req, DMABUFD__REPLY__BODY__NOT_SET, false, &reply, NULL);
-	if (r < 0)
-		return r;
-	dmabufd__reply__free_unpacked(reply, NULL);
-	return 0;
+	return transact_ack(client, &req);
 }
 
 DMABUFD_EXPORT int dmabufd_token_to_string(const uint8_t token[DMABUFD_TOKEN_SIZE],
