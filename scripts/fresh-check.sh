@@ -109,6 +109,9 @@ fresh() {
 	mkdir "$root"
 	tar -C "$root" -xf "$work/base.tar"
 	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+	# This machine's trust for TLS (npm fetches over https; a site may add
+	# its own CA), as the apt settings above: how to reach the registries.
+	cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/host-ca-certificates.crt"
 	if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 		git clone -q --no-hardlinks "$src" "$root/root/dmabufd"
 		log "$name: tree = git clone of $(git -C "$src" rev-parse --short HEAD)"
@@ -128,6 +131,7 @@ fresh() {
 		mount --rbind /dev "$root/dev" &&
 		exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 			HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
+			NODE_EXTRA_CA_CERTS=/etc/host-ca-certificates.crt \
 			chroot "$root" sh -c "cd /root/dmabufd && exec \"\$@\"" sh "$@"
 	' sh "$root" "$@" || rc=$?
 	log "$name: $* exit $rc, wall time $(elapsed "$t") on $(nproc) CPUs"
