@@ -27,6 +27,8 @@ GST_DEBUG_CATEGORY_EXTERN(dmabufd_sink_debug);
 #define MAX_CONSUMERS GST_DMABUFD_PUBLISHER_MAX_CONSUMERS
 /* How long the EOS message may wait for room in a consumer's socket. */
 #define EOS_SEND_TIMEOUT_MS 2000
+/* How long, after the EOS, the sink keeps frames that consumers hold. */
+#define EOS_DRAIN_TIMEOUT_MS 5000
 
 void gst_dmabufd_publisher_init(GstDmabufdPublisher *pub, GstElement *element,
 				guint ring_depth, guint max_consumers, gboolean leaky)
@@ -285,6 +287,36 @@ void gst_dmabufd_publisher_send_eos(GstDmabufdPublisher *pub)
 		    send_waiting(pub->consumers[i].fd, &eos, sizeof(eos),
 				 EOS_SEND_TIMEOUT_MS) < 0)
 			consumer_drop(pub, i, "EOS send failed");
+}
+
+static gboolean ring_held(const GstDmabufdPublisher *pub)
+{
+	for (guint i = 0; i < MAX_RING; i++)
+		if (pub->ring[i].buf)
+			return TRUE;
+	return FALSE;
+}
+
+void gst_dmabufd_publisher_drain(GstDmabufdPublisher *pub)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)EOS_DRAIN_TIMEOUT_MS * 1000;
+
+	/* The stream has ended: no new consumer. */
+	if (pub->listen_fd >= 0)
+		gst_poll_fd_ctl_read(pub->poll, &pub->listen_pfd, FALSE);
+	for (;;) {
+		gint64 left;
+		guint i;
+
+		for (i = 0; i < MAX_CONSUMERS; i++)
+			if (pub->consumers[i].fd >= 0)
+				consumer_read(pub, i);
+		left = deadline - g_get_monotonic_time();
+		if (!ring_held(pub) || left <= 0)
+			return;
+		if (gst_poll_wait(pub->poll, (GstClockTime)left * 1000) < 0 && errno == EBUSY)
+			return; /* flushing: the sink is being stopped */
+	}
 }
 
 /* Fills @f from @buf (one dmabufd memory); returns its fd or -1. */

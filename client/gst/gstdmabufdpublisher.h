@@ -91,4 +91,12 @@ GstFlowReturn gst_dmabufd_publisher_publish(GstDmabufdPublisher *pub,
  * socket; a consumer it cannot reach is dropped. */
 void gst_dmabufd_publisher_send_eos(GstDmabufdPublisher *pub);
 
+/*
+ * After the EOS, waits until the consumers have released every frame they
+ * hold, or have gone, at most EOS_DRAIN_TIMEOUT_MS (5 s): the pool frees
+ * its buffers when the sink stops, and the daemon empties a released
+ * memfd buffer, so a frame still being read must outlive the stream.
+ */
+void gst_dmabufd_publisher_drain(GstDmabufdPublisher *pub);
+
 #endif

@@ -372,6 +372,7 @@ static gboolean gst_dmabufd_sink_event(GstBaseSink *bsink, GstEvent *event)
 		gst_dmabufd_publisher_service(&self->pub, gst_dmabufd_allocator_get_info(
 			GST_DMABUFD_ALLOCATOR(self->allocator)));
 		gst_dmabufd_publisher_send_eos(&self->pub);
+		gst_dmabufd_publisher_drain(&self->pub);
 	}
 	return GST_BASE_SINK_CLASS(gst_dmabufd_sink_parent_class)->event(bsink, event);
 }
