@@ -44,22 +44,38 @@ lists="$APT/lists"
 [ "$ARCH" = amd64 ] || lists="$APT/lists-$ARCH"
 mkdir -p "$lists/partial" "$APT/cache/archives/partial" "$APT/debs" "$APT/etc"
 
-uri=""
-if [ -r /etc/apt/sources.list.d/debian.sources ]; then
-	uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
-fi
-if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
-	uri=$(awk '$1 == "deb" && $3 ~ /^bookworm$/ { print $2; exit }' /etc/apt/sources.list)
-fi
+# The URI that serves SUITE, from every apt source of this machine: one-line
+# ("deb [options] URI SUITE ...") in sources.list and *.list, deb822
+# ("URIs:" and "Suites:" of one stanza) in *.sources, whatever they are
+# named (a fresh install has sources.list; images and mmdebstrap roots
+# have a .sources file).
+source_uri() {
+	suite=$1
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -r "$f" ] || continue
+		awk -v s="$suite" '$1 == "deb" {
+			i = 2
+			if ($i ~ /^\[/) while (i <= NF && $i !~ /\]$/) i++
+			if ($i ~ /^\[/ || $i ~ /\]$/) i++
+			if ($(i + 1) == s) { print $i; exit }
+		}' "$f"
+	done
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] || continue
+		awk -v s="$suite" '
+			/^[ \t]*$/ { if (ok && u != "") { print u; exit } u = ""; ok = 0; next }
+			/^URIs:/ { u = $2 }
+			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == s) ok = 1 }
+			END { if (ok && u != "") print u }' "$f"
+	done
+}
+uri=$(source_uri bookworm | head -n 1)
 if [ -z "$uri" ]; then
-	echo "fetch-kernels: no Debian archive URI in the host's apt sources" >&2
+	echo "fetch-kernels: no Debian archive URI for bookworm in the host's apt sources" >&2
 	exit 1
 fi
 printf 'deb %s bookworm main\ndeb %s bookworm-backports main\n' "$uri" "$uri" >"$APT/etc/sources.list"
-securi=""
-if [ -r /etc/apt/sources.list.d/debian.sources ]; then
-	securi=$(awk '/^URIs:/ { n++; if ($2 ~ /security/) { print $2; exit } }' /etc/apt/sources.list.d/debian.sources)
-fi
+securi=$(source_uri bookworm-security | head -n 1)
 [ -n "$securi" ] && printf 'deb %s bookworm-security main\n' "$securi" >>"$APT/etc/sources.list"
 
 aptq() {
