@@ -211,7 +211,7 @@ static int quota_key(struct parse_ctx *ctx, const char *key, const char *shown, 
 		}
 		return 1;
 	}
-	for (int a = 0; a < DMABUFD_NATTR; a++) {
+	for (int a = 0; a < ATTR_COUNT; a++) {
 		if (strcmp(key, policy_quota_attr_key(a)) != 0)
 			continue;
 		if (parse_quota_value(value, false, &v) < 0) {
@@ -642,7 +642,7 @@ static void inherit_defaults(struct parse_ctx *ctx)
 			q->bytes = d->bytes;
 		if (!(set & SET_BUFFERS))
 			q->buffers = d->buffers;
-		for (int a = 0; a < DMABUFD_NATTR; a++)
+		for (int a = 0; a < ATTR_COUNT; a++)
 			if (!(set & (SET_ATTR0 << a)))
 				q->attr_bytes[a] = d->attr_bytes[a];
 	}

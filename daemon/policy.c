@@ -17,12 +17,12 @@
 #define PEER_GROUPS_MAX 65536u
 
 /* The per-attribute quota keys of the configuration ([quota] and reasons). */
-static const char *const attr_quota_keys[DMABUFD_NATTR] = { "cached-bytes", "writecombine-bytes",
+static const char *const attr_quota_keys[ATTR_COUNT] = { "cached-bytes", "writecombine-bytes",
 							    "uncached-bytes" };
 
 const char *policy_quota_attr_key(enum dmabufd_attribute attr)
 {
-	return (unsigned)attr < DMABUFD_NATTR ? attr_quota_keys[attr] : NULL;
+	return (unsigned)attr < ATTR_COUNT ? attr_quota_keys[attr] : NULL;
 }
 
 struct quota_limits quota_limits_unlimited(void)
@@ -196,17 +196,17 @@ bool usage_is_zero(const struct usage *u)
 {
 	if (u->owned_buffers || u->imported_buffers)
 		return false;
-	for (int i = 0; i < DMABUFD_NATTR; i++)
+	for (int i = 0; i < ATTR_COUNT; i++)
 		if (u->owned_bytes[i] || u->imported_bytes[i])
 			return false;
 	return true;
 }
 
-uint64_t usage_total(const uint64_t bytes[DMABUFD_NATTR])
+uint64_t usage_total(const uint64_t bytes[ATTR_COUNT])
 {
 	uint64_t t = 0;
 
-	for (int i = 0; i < DMABUFD_NATTR; i++)
+	for (int i = 0; i < ATTR_COUNT; i++)
 		t += bytes[i];
 	return t;
 }
@@ -247,7 +247,7 @@ int policy_check_quota(const struct policy *p, struct ledger *l, const struct us
 	char scope[48];
 	int err;
 
-	if ((unsigned)attribute >= DMABUFD_NATTR)
+	if ((unsigned)attribute >= ATTR_COUNT)
 		return -EINVAL;
 	err = check_limits(&p->client, client_usage, "client", size, attribute, reason, reason_len);
 	if (err < 0)

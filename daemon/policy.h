@@ -19,14 +19,15 @@
 
 #include "dmabufd/dmabufd.h"
 
-#define DMABUFD_NATTR 3              /* CACHED, WRITECOMBINE, UNCACHED */
+#include "attr.h"
+
 #define QUOTA_UNLIMITED UINT64_MAX
 
 /* Limits of one scope (a client, a uid, a gid). QUOTA_UNLIMITED = none. */
 struct quota_limits {
 	uint64_t bytes;                   /* bytes owned, all attributes */
 	uint64_t buffers;                 /* buffers owned */
-	uint64_t attr_bytes[DMABUFD_NATTR]; /* bytes owned per attribute */
+	uint64_t attr_bytes[ATTR_COUNT];  /* bytes owned per attribute */
 };
 
 /* A [uid:NAME] or [gid:NAME] section. */
@@ -77,9 +78,9 @@ struct policy {
 
 /* What one scope holds. */
 struct usage {
-	uint64_t owned_bytes[DMABUFD_NATTR];
+	uint64_t owned_bytes[ATTR_COUNT];
 	uint32_t owned_buffers;
-	uint64_t imported_bytes[DMABUFD_NATTR];
+	uint64_t imported_bytes[ATTR_COUNT];
 	uint32_t imported_buffers;
 };
 
@@ -179,7 +180,7 @@ void ledger_uncharge(struct ledger *l, struct usage *client_usage, uid_t uid, gi
 bool usage_is_zero(const struct usage *u);
 
 /** usage_total() - sum over the attributes of @bytes. */
-uint64_t usage_total(const uint64_t bytes[DMABUFD_NATTR]);
+uint64_t usage_total(const uint64_t bytes[ATTR_COUNT]);
 
 /**
  * peer_groups() - the supplementary groups of a connected Unix-socket peer

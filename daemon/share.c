@@ -600,7 +600,7 @@ void handle_revoke(struct client *c, uint64_t id, const Dmabufd__Revoke *req)
 static void fill_usage(Dmabufd__AccountingEntry *e, const struct usage *u, uint64_t *owned_attr,
 		       uint64_t *imported_attr)
 {
-	for (int a = 0; a < DMABUFD_NATTR; a++) {
+	for (int a = 0; a < ATTR_COUNT; a++) {
 		owned_attr[a] = u->owned_bytes[a];
 		imported_attr[a] = u->imported_bytes[a];
 	}
@@ -608,9 +608,9 @@ static void fill_usage(Dmabufd__AccountingEntry *e, const struct usage *u, uint6
 	e->owned_buffers = u->owned_buffers;
 	e->imported_bytes = usage_total(u->imported_bytes);
 	e->imported_buffers = u->imported_buffers;
-	e->n_owned_bytes_by_attribute = DMABUFD_NATTR;
+	e->n_owned_bytes_by_attribute = ATTR_COUNT;
 	e->owned_bytes_by_attribute = owned_attr;
-	e->n_imported_bytes_by_attribute = DMABUFD_NATTR;
+	e->n_imported_bytes_by_attribute = ATTR_COUNT;
 	e->imported_bytes_by_attribute = imported_attr;
 }
 
@@ -623,7 +623,7 @@ void handle_accounting(struct client *c, uint64_t id, const Dmabufd__Accounting 
 									     : ACCOUNTING_PAGE_MAX;
 	struct row {
 		Dmabufd__AccountingEntry e;
-		uint64_t owned[DMABUFD_NATTR], imported[DMABUFD_NATTR];
+		uint64_t owned[ATTR_COUNT], imported[ATTR_COUNT];
 	} *rows;
 	_cleanup_free_ Dmabufd__AccountingEntry **ptrs = NULL;
 	size_t n = 0;

@@ -13,7 +13,6 @@
  * (LeakSanitizer), no fd leaked; a load that fails leaves *ret untouched
  * (the STYLE.md ret_* rule).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,44 +23,15 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fuzz_util.h"
 #include "log.h"
 #include "policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-static int count_own_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!dir)
-		abort();
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n - 1;
-}
-
-static void check(bool ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "fuzz_config: invariant violated: %s\n", what);
-		abort();
-	}
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	log_set_sink(NULL, NULL, LOG_LEVEL_ERROR);
-	return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int fds_before = count_own_fds();
+	int fds_before = fuzz_count_own_fds();
 	struct config cfg, untouched;
 	char path[64], line[128];
 	size_t n;
@@ -79,16 +49,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)config_parse_u32(line, 1, &u);
 
 	fd = memfd_create("fuzz-config", MFD_CLOEXEC);
-	check(fd >= 0, "memfd_create");
-	check(size == 0 || write(fd, data, size) == (ssize_t)size, "write");
+	fuzz_check(fd >= 0, "memfd_create");
+	fuzz_check(size == 0 || write(fd, data, size) == (ssize_t)size, "write");
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 
 	memset(&cfg, 0x5a, sizeof(cfg));
 	memcpy(&untouched, &cfg, sizeof(cfg));
 	err = config_load(path, true, &cfg);
 	if (err < 0) {
-		check(memcmp(&cfg, &untouched, sizeof(cfg)) == 0,
-		      "config_load() changed *ret on failure");
+		fuzz_check(memcmp(&cfg, &untouched, sizeof(cfg)) == 0,
+			   "config_load() changed *ret on failure");
 	} else {
 		const struct config_overrides none = { 0 };
 		const struct config_overrides some = {
@@ -99,8 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const gid_t groups[] = { 0, 44, 65534 };
 		char reason[128];
 
-		check(err == 0, "config_load() returned a positive value");
-		check(cfg.policy != NULL, "no policy after a successful load");
+		fuzz_check(err == 0, "config_load() returned a positive value");
+		fuzz_check(cfg.policy != NULL, "no policy after a successful load");
 		(void)policy_check_access(cfg.policy, 0, 0, NULL, 0, reason, sizeof(reason));
 		(void)policy_check_access(cfg.policy, 1000, 1000, groups, 3, reason, sizeof(reason));
 		(void)policy_check_access(cfg.policy, 65534, 65534, NULL, 0, reason, sizeof(reason));
@@ -109,6 +79,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		config_finish(&cfg);
 	}
 	close(fd);
-	check(count_own_fds() == fds_before, "fd leaked");
+	fuzz_check(fuzz_count_own_fds() == fds_before, "fd leaked");
 	return 0;
 }

@@ -27,7 +27,6 @@
  *   - after server_finish() and event_base_free(), the process has exactly
  *     the fds it had before the input (/proc/self/fd).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -42,6 +41,7 @@
 #include <event2/event.h>
 
 #include "backend/backend.h"
+#include "fuzz_util.h"
 #include "log.h"
 #include "server.h"
 #include "wire.h"
@@ -51,7 +51,6 @@
 #define FUZZ_SEND_RETRIES 8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 struct fuzz_ctx {
 	struct event_base *base;
@@ -60,49 +59,12 @@ struct fuzz_ctx {
 	unsigned opened;      /* connections opened during this input */
 };
 
-static int count_own_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!dir)
-		abort();
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n - 1; /* the directory stream's own fd */
-}
-
-/* Lists our open fds on stderr (what leaked). */
-static void dump_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *e;
-
-	while (dir && (e = readdir(dir))) {
-		char path[300], target[256];
-		ssize_t n;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-		n = readlink(path, target, sizeof(target) - 1);
-		target[n > 0 ? n : 0] = '\0';
-		fprintf(stderr, "  fd %s -> %s\n", e->d_name, target);
-	}
-	if (dir)
-		closedir(dir);
-}
-
+/* fuzz_check(), listing the open fds first. */
 static void check(bool ok, const char *what)
 {
-	if (!ok) {
-		dump_fds();
-		fprintf(stderr, "fuzz_server: invariant violated: %s\n", what);
-		abort();
-	}
+	if (!ok)
+		fuzz_dump_fds();
+	fuzz_check(ok, what);
 }
 
 /* Runs the loop until a pass dispatches nothing new (bounded). */
@@ -224,12 +186,6 @@ static void send_record(struct fuzz_ctx *f, int which, const uint8_t *msg, size_
 	wire_close_fds(fds, got);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	log_set_sink(NULL, NULL, LOG_LEVEL_ERROR);
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t big[2 * DMABUFD_MAX_MESSAGE + 2];
@@ -245,7 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct backend_options bopts = { .capacity = FUZZ_CAPACITY };
 	struct fuzz_ctx f = { .conn = { -1, -1 } };
 	struct backend *backend = NULL;
-	int fds_before = count_own_fds();
+	int fds_before = fuzz_count_own_fds();
 	size_t pos = 0;
 
 	log_set_sink(NULL, NULL, LOG_LEVEL_ERROR);
@@ -300,6 +256,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	server_finish(&f.server);
 	event_base_free(f.base);
-	check(count_own_fds() == fds_before, "fd leaked");
+	check(fuzz_count_own_fds() == fds_before, "fd leaked");
 	return 0;
 }

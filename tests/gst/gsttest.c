@@ -184,6 +184,25 @@ void gsttest_expect_fb_layout(struct frame_check *fc, struct dmabufd_client *c, 
 	close(fb.fd);
 }
 
+GstElement *gsttest_launch(const char *fmt, ...)
+{
+	GError *err = NULL;
+	GstElement *p;
+	va_list ap;
+	gchar *desc;
+
+	va_start(ap, fmt);
+	desc = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	p = gst_parse_launch(desc, &err);
+	if (!p)
+		fprintf(stderr, "cannot parse '%s': %s\n", desc, err ? err->message : "?");
+	g_clear_error(&err);
+	g_free(desc);
+	assert_non_null(p);
+	return p;
+}
+
 void gsttest_probe_frames(GstElement *sink, struct frame_check *fc)
 {
 	GstPad *pad = gst_element_get_static_pad(sink, "sink");

@@ -73,6 +73,13 @@ struct frame_check {
 void gsttest_expect_fb_layout(struct frame_check *fc, struct dmabufd_client *c, uint32_t width,
 			      uint32_t height, uint32_t fourcc, uint32_t usage);
 
+/*
+ * gst_parse_launch() of the description @fmt formats (printf). Fails the
+ * test, with the description and the parser's message on stderr, when it
+ * does not parse. Returns the pipeline, in state NULL; the caller unrefs it.
+ */
+GstElement *gsttest_launch(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
 /* Adds the probe to @sink's sink pad. */
 void gsttest_probe_frames(GstElement *sink, struct frame_check *fc);
 

@@ -101,26 +101,6 @@ static GstPadProbeReturn src_probe(GstPad *pad, GstPadProbeInfo *info, gpointer 
 	return GST_PAD_PROBE_OK;
 }
 
-static GstElement *launch(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static GstElement *launch(const char *fmt, ...)
-{
-	GError *err = NULL;
-	GstElement *p;
-	va_list ap;
-	gchar *desc;
-
-	va_start(ap, fmt);
-	desc = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	p = gst_parse_launch(desc, &err);
-	if (!p)
-		fprintf(stderr, "%s: %s\n", desc, err ? err->message : "?");
-	g_clear_error(&err);
-	g_free(desc);
-	assert_non_null(p);
-	return p;
-}
-
 static void stop(GstElement *p)
 {
 	assert_int_equal(gst_element_set_state(p, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
@@ -155,15 +135,15 @@ static void run_clip(const char *decode, unsigned min_frames)
 	snprintf(got, sizeof(got), "%s/got.bgrx", d.dir);
 	snprintf(frames, sizeof(frames), "%s/frames", d.dir);
 
-	refp = launch("%s ! videoconvert ! video/x-raw,format=BGRx ! filesink location=%s",
-		      decode, ref);
+	refp = gsttest_launch("%s ! videoconvert ! video/x-raw,format=BGRx ! filesink location=%s",
+			      decode, ref);
 	assert_true(gsttest_run_to_eos(refp, 120));
 	stop(refp);
 
-	prod = launch("%s ! dmabufdsink name=s sync=false socket-path=%s consumer-socket=%s "
-		      "wait-consumers=1", decode, d.socket, frames);
-	cons = launch("dmabufdsrc name=src socket-path=%s ! videoconvert ! "
-		      "video/x-raw,format=BGRx ! filesink location=%s", frames, got);
+	prod = gsttest_launch("%s ! dmabufdsink name=s sync=false socket-path=%s "
+			      "consumer-socket=%s wait-consumers=1", decode, d.socket, frames);
+	cons = gsttest_launch("dmabufdsrc name=src socket-path=%s ! videoconvert ! "
+			      "video/x-raw,format=BGRx ! filesink location=%s", frames, got);
 	e = gst_bin_get_by_name(GST_BIN(cons), "src");
 	pad = gst_element_get_static_pad(e, "src");
 	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, src_probe, &sc, NULL);
@@ -256,11 +236,12 @@ static void test_dmabuf_feature_refused_for_memfd(void **state)
 
 	gsttest_daemon_start(&d, &c);
 	snprintf(frames, sizeof(frames), "%s/frames", d.dir);
-	prod = launch("videotestsrc num-buffers=10 ! video/x-raw,format=NV12,width=64,height=48 ! "
-		      "dmabufdsink sync=false socket-path=%s consumer-socket=%s wait-consumers=1",
-		      d.socket, frames);
-	cons = launch("dmabufdsrc socket-path=%s ! video/x-raw(memory:DMABuf) ! fakesink",
-		      frames);
+	prod = gsttest_launch("videotestsrc num-buffers=10 ! "
+			      "video/x-raw,format=NV12,width=64,height=48 ! "
+			      "dmabufdsink sync=false socket-path=%s consumer-socket=%s "
+			      "wait-consumers=1", d.socket, frames);
+	cons = gsttest_launch("dmabufdsrc socket-path=%s ! video/x-raw(memory:DMABuf) ! fakesink",
+			      frames);
 	assert_int_not_equal(gst_element_set_state(prod, GST_STATE_PLAYING),
 			     GST_STATE_CHANGE_FAILURE);
 	assert_false(gsttest_run_to_eos(cons, 60)); /* not-negotiated */
@@ -382,8 +363,8 @@ static void test_dmabuf_feature_zero_copy(void **state)
 	assert_int_equal(listen(fp.listen_fd, 1), 0);
 	fp.thread = g_thread_new("fake-producer", fake_producer_run, &fp);
 
-	cons = launch("dmabufdsrc socket-path=%s ! video/x-raw(memory:DMABuf) ! "
-		      "appsink name=a sync=false", fp.path);
+	cons = gsttest_launch("dmabufdsrc socket-path=%s ! video/x-raw(memory:DMABuf) ! "
+			      "appsink name=a sync=false", fp.path);
 	sink = gst_bin_get_by_name(GST_BIN(cons), "a");
 	assert_int_not_equal(gst_element_set_state(cons, GST_STATE_PLAYING),
 			     GST_STATE_CHANGE_FAILURE);

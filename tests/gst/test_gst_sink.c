@@ -42,26 +42,6 @@
 
 static char self_exe[4096];
 
-static GstElement *launch(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static GstElement *launch(const char *fmt, ...)
-{
-	GError *err = NULL;
-	GstElement *p;
-	va_list ap;
-	gchar *desc;
-
-	va_start(ap, fmt);
-	desc = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	p = gst_parse_launch(desc, &err);
-	if (!p)
-		fprintf(stderr, "cannot parse '%s': %s\n", desc, err ? err->message : "?");
-	g_clear_error(&err);
-	g_free(desc);
-	assert_non_null(p);
-	return p;
-}
-
 static guint64 prop_u64(GstElement *pipeline, const char *element, const char *prop)
 {
 	GstElement *e = gst_bin_get_by_name(GST_BIN(pipeline), element);
@@ -147,9 +127,10 @@ static void test_direct_rendering(void **state)
 	fc.client = c;
 	gsttest_expect_fb_layout(&fc, c, 320, 240, DRM_FORMAT_NV12,
 				 DMABUFD_USAGE_CPU_READ | DMABUFD_USAGE_CPU_WRITE);
-	p = launch("videotestsrc num-buffers=300 ! video/x-raw,format=NV12,width=320,height=240 ! "
-		   "dmabufdsink name=s sync=false ring-depth=%d socket-path=%s",
-		   RING_DEPTH, d.socket);
+	p = gsttest_launch("videotestsrc num-buffers=300 ! "
+			   "video/x-raw,format=NV12,width=320,height=240 ! "
+			   "dmabufdsink name=s sync=false ring-depth=%d socket-path=%s",
+			   RING_DEPTH, d.socket);
 	sink = gst_bin_get_by_name(GST_BIN(p), "s");
 	gsttest_probe_frames(sink, &fc);
 	gst_object_unref(sink);
@@ -191,8 +172,9 @@ static void test_layout_fallback(void **state)
 
 	gsttest_daemon_start(&d, &c);
 	fc.client = c;
-	p = launch("videotestsrc num-buffers=40 ! video/x-raw,format=xRGB,width=322,height=200 ! "
-		   "dmabufdsink name=s sync=false socket-path=%s", d.socket);
+	p = gsttest_launch("videotestsrc num-buffers=40 ! "
+			   "video/x-raw,format=xRGB,width=322,height=200 ! "
+			   "dmabufdsink name=s sync=false socket-path=%s", d.socket);
 	sink = gst_bin_get_by_name(GST_BIN(p), "s");
 	gsttest_probe_frames(sink, &fc);
 	gst_object_unref(sink);
@@ -240,8 +222,9 @@ static void test_copy_fallback(void **state)
 
 		cons = gsttest_spawn(argv, NULL);
 	}
-	p = launch("%s ! identity drop-allocation=true ! dmabufdsink name=s sync=false "
-		   "socket-path=%s consumer-socket=%s wait-consumers=1", src, d.socket, frames);
+	p = gsttest_launch("%s ! identity drop-allocation=true ! dmabufdsink name=s sync=false "
+			   "socket-path=%s consumer-socket=%s wait-consumers=1", src, d.socket,
+			   frames);
 	assert_true(gsttest_run_to_eos(p, 60));
 	assert_int_equal(prop_u64(p, "s", "frames-copied"), 30);
 	assert_int_equal(prop_u64(p, "s", "frames-published"), 30);
@@ -286,7 +269,8 @@ static void test_dmabufdsrc_roundtrip(void **state)
 
 		prod = gsttest_spawn(argv, NULL);
 	}
-	p = launch("dmabufdsrc name=src socket-path=%s ! appsink name=a sync=false", frames);
+	p = gsttest_launch("dmabufdsrc name=src socket-path=%s ! appsink name=a sync=false",
+			   frames);
 	appsink = gst_bin_get_by_name(GST_BIN(p), "a");
 	assert_int_equal(gst_element_set_state(p, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE,
 			 1);
@@ -409,10 +393,10 @@ static void test_bad_consumers(void **state)
 
 	gsttest_daemon_start(&d, &c);
 	snprintf(frames, sizeof(frames), "%s/frames", d.dir);
-	p = launch("videotestsrc is-live=true num-buffers=100 ! "
-		   "video/x-raw,format=NV12,width=160,height=120,framerate=50/1 ! "
-		   "dmabufdsink name=s socket-path=%s consumer-socket=%s",
-		   d.socket, frames);
+	p = gsttest_launch("videotestsrc is-live=true num-buffers=100 ! "
+			   "video/x-raw,format=NV12,width=160,height=120,framerate=50/1 ! "
+			   "dmabufdsink name=s socket-path=%s consumer-socket=%s",
+			   d.socket, frames);
 	assert_int_not_equal(gst_element_set_state(p, GST_STATE_PLAYING),
 			     GST_STATE_CHANGE_FAILURE);
 	a = raw_consumer(frames);
@@ -474,9 +458,10 @@ static void test_kill_consumer(void **state)
 	}
 	fc.on_frame = kill_consumer_at_30;
 	fc.userdata = &cons;
-	p = launch("videotestsrc num-buffers=200 ! video/x-raw,format=NV12,width=320,height=240 ! "
-		   "dmabufdsink name=s sync=false ring-depth=%d socket-path=%s consumer-socket=%s "
-		   "wait-consumers=1", RING_DEPTH, d.socket, frames);
+	p = gsttest_launch("videotestsrc num-buffers=200 ! "
+			   "video/x-raw,format=NV12,width=320,height=240 ! "
+			   "dmabufdsink name=s sync=false ring-depth=%d socket-path=%s "
+			   "consumer-socket=%s wait-consumers=1", RING_DEPTH, d.socket, frames);
 	sink = gst_bin_get_by_name(GST_BIN(p), "s");
 	gsttest_probe_frames(sink, &fc);
 	gst_object_unref(sink);

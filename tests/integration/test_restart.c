@@ -46,6 +46,7 @@ struct pair {
 	int a_go[2];     /* parent -> A: reconnect and exit */
 	int b_ready[2];  /* B -> parent: imported / bytes intact */
 	int b_go[2];     /* parent -> B: check the bytes, then exit at EOF */
+	pid_t a, b;      /* owner A's and importer B's processes */
 };
 
 static void close_pipe(int p[2])
@@ -192,34 +193,70 @@ static void start_ready(bool pass_store)
 	assert_int_equal(sdmgr_wait(&mgr, "READY=1", 10000, NULL, 0), 0);
 }
 
-static void test_import_survives_sigkill(void **state)
+/*
+ * Opens @pp's pipes, starts the daemon without a store, and spawns owner A
+ * and importer B (pp->a, pp->b); returns once B has imported A's buffer.
+ */
+static void pair_start(struct pair *pp)
 {
-	struct pair pp = { .socket = mgr.socket_path };
-	uint32_t nbuf;
-	pid_t a, b;
 	char c;
 
 	/* O_CLOEXEC: the daemon, started after them, must not hold them. */
-	assert_int_equal(pipe2(pp.token, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(pp.a_ready, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(pp.a_go, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(pp.b_ready, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(pp.b_go, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(pp->token, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(pp->a_ready, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(pp->a_go, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(pp->b_ready, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(pp->b_go, O_CLOEXEC), 0);
 	start_ready(false);
-	a = spawn_as(UID_A, GID_A, NULL, 0, owner_a, &pp);
-	b = spawn_as(UID_B, GID_B, NULL, 0, importer_b, &pp);
-	assert_true(a > 0 && b > 0);
-	assert_int_equal(read(pp.b_ready[0], &c, 1), 1);
-	wait_row(UID_A, SIZE, 0);
-	wait_row(UID_B, 0, SIZE);
+	pp->a = spawn_as(UID_A, GID_A, NULL, 0, owner_a, pp);
+	pp->b = spawn_as(UID_B, GID_B, NULL, 0, importer_b, pp);
+	assert_true(pp->a > 0 && pp->b > 0);
+	assert_int_equal(read(pp->b_ready[0], &c, 1), 1);
+}
 
-	/* SIGKILL: nothing is written on the way out; the store has it all. */
+/* SIGKILLs the daemon (nothing written on the way out), restarts it from its fd store. */
+static void restart_after_sigkill(void)
+{
 	sdmgr_drain(&mgr);
 	assert_int_equal(kill(mgr.pid, SIGKILL), 0);
 	assert_int_equal(waitpid(mgr.pid, NULL, 0), mgr.pid);
 	mgr.pid = 0;
 	sdmgr_drain(&mgr);
 	start_ready(true);
+}
+
+/* Waits up to 5 s until the daemon holds no byte; @ret_buffers as stats_used(). */
+static uint64_t wait_used_zero(uint32_t *ret_buffers)
+{
+	for (int t = 0; t < 100 && stats_used(ret_buffers); t++)
+		sleep_ms(50);
+	return stats_used(ret_buffers);
+}
+
+/* Stops the daemon and closes @pp's pipes (the test closed b_go's write end). */
+static void pair_finish(struct pair *pp)
+{
+	sdmgr_drain(&mgr);
+	assert_int_equal(sdmgr_stop(&mgr), 0);
+	close_pipe(pp->token);
+	close_pipe(pp->a_ready);
+	close_pipe(pp->a_go);
+	close_pipe(pp->b_ready);
+	close(pp->b_go[0]);
+}
+
+static void test_import_survives_sigkill(void **state)
+{
+	struct pair pp = { .socket = mgr.socket_path };
+	uint32_t nbuf;
+	char c;
+
+	pair_start(&pp);
+	wait_row(UID_A, SIZE, 0);
+	wait_row(UID_B, 0, SIZE);
+
+	/* SIGKILL: nothing is written on the way out; the store has it all. */
+	restart_after_sigkill();
 	assert_non_null(strstr(mgr.last_status, "1 buffers (1 orphaned)"));
 	wait_row(UID_A, SIZE, 0);
 	wait_row(UID_B, 0, SIZE);
@@ -228,7 +265,7 @@ static void test_import_survives_sigkill(void **state)
 	/* A reconnects, claims the buffer and exits: it passes to B. */
 	assert_int_equal(write(pp.a_go[1], "g", 1), 1);
 	assert_int_equal(read(pp.a_ready[0], &c, 1), 1);
-	assert_int_equal(wait_child(a), 0);
+	assert_int_equal(wait_child(pp.a), 0);
 	wait_row(UID_A, 0, 0);
 	wait_row(UID_B, SIZE, 0);
 	assert_int_equal(stats_used(&nbuf), SIZE);
@@ -240,19 +277,11 @@ static void test_import_survives_sigkill(void **state)
 	/* B exits (pidfd): the buffer is released, every row is empty. */
 	close(pp.b_go[1]);
 	pp.b_go[1] = -1;
-	assert_int_equal(wait_child(b), 0);
-	for (int t = 0; t < 100 && stats_used(&nbuf); t++)
-		sleep_ms(50);
-	assert_int_equal(stats_used(&nbuf), 0);
+	assert_int_equal(wait_child(pp.b), 0);
+	assert_int_equal(wait_used_zero(&nbuf), 0);
 	assert_int_equal(nbuf, 0);
 	wait_row(UID_B, 0, 0);
-	sdmgr_drain(&mgr);
-	assert_int_equal(sdmgr_stop(&mgr), 0);
-	close_pipe(pp.token);
-	close_pipe(pp.a_ready);
-	close_pipe(pp.a_go);
-	close_pipe(pp.b_ready);
-	close(pp.b_go[0]);
+	pair_finish(&pp);
 }
 
 /*
@@ -264,49 +293,26 @@ static void test_restored_import_ends_with_its_process(void **state)
 {
 	struct pair pp = { .socket = mgr.socket_path };
 	uint32_t nbuf;
-	pid_t a, b;
 	char c;
 
-	assert_int_equal(pipe2(pp.token, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(pp.a_ready, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(pp.a_go, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(pp.b_ready, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(pp.b_go, O_CLOEXEC), 0);
-	start_ready(false);
-	a = spawn_as(UID_A, GID_A, NULL, 0, owner_a, &pp);
-	b = spawn_as(UID_B, GID_B, NULL, 0, importer_b, &pp);
-	assert_true(a > 0 && b > 0);
-	assert_int_equal(read(pp.b_ready[0], &c, 1), 1);
+	pair_start(&pp);
 	wait_row(UID_B, 0, SIZE);
-	sdmgr_drain(&mgr);
-	assert_int_equal(kill(mgr.pid, SIGKILL), 0);
-	assert_int_equal(waitpid(mgr.pid, NULL, 0), mgr.pid);
-	mgr.pid = 0;
-	sdmgr_drain(&mgr);
-	start_ready(true);
+	restart_after_sigkill();
 	wait_row(UID_B, 0, SIZE);
 
 	close(pp.b_go[1]);
 	pp.b_go[1] = -1;
-	assert_int_equal(wait_child(b), 0);
+	assert_int_equal(wait_child(pp.b), 0);
 	wait_row(UID_B, 0, 0);
 	wait_row(UID_A, SIZE, 0);
 	assert_int_equal(stats_used(&nbuf), SIZE);
 
 	assert_int_equal(write(pp.a_go[1], "g", 1), 1);
 	assert_int_equal(read(pp.a_ready[0], &c, 1), 1);
-	assert_int_equal(wait_child(a), 0);
+	assert_int_equal(wait_child(pp.a), 0);
 	wait_row(UID_A, 0, 0);
-	for (int t = 0; t < 100 && stats_used(&nbuf); t++)
-		sleep_ms(50);
-	assert_int_equal(stats_used(&nbuf), 0);
-	sdmgr_drain(&mgr);
-	assert_int_equal(sdmgr_stop(&mgr), 0);
-	close_pipe(pp.token);
-	close_pipe(pp.a_ready);
-	close_pipe(pp.a_go);
-	close_pipe(pp.b_ready);
-	close(pp.b_go[0]);
+	assert_int_equal(wait_used_zero(&nbuf), 0);
+	pair_finish(&pp);
 }
 
 static int setup(void **state)

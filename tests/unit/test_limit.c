@@ -18,22 +18,10 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_fixture.h"
 #include "limit.h"
 #include "policy.h"
 #include "utf8.h"
-
-static char *write_tmp(const char *text)
-{
-	static char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/tmp/dmabufd-limit-XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
 
 static void test_fd_budget(void **state)
 {
@@ -129,14 +117,13 @@ static void test_admit_connection(void **state)
 
 static void test_admin_policy(void **state)
 {
-	char *path = write_tmp("[access]\nusers = 1000\nadmin = 2000, 2001\n"
-			       "[limits]\nhello-timeout = 2\nmax-connections-per-uid = 7\n"
-			       "admin-connections = 0\nmax-buffers-per-uid = 500\nexpected-uids = 9\n");
+	static const char text[] = "[access]\nusers = 1000\nadmin = 2000, 2001\n"
+				   "[limits]\nhello-timeout = 2\nmax-connections-per-uid = 7\n"
+				   "admin-connections = 0\nmax-buffers-per-uid = 500\nexpected-uids = 9\n";
 	char reason[160];
 	struct config c;
 
-	assert_int_equal(config_load(path, true, &c), 0);
-	unlink(path);
+	assert_int_equal(config_fixture_load(text, &c), 0);
 	assert_true(policy_is_admin(c.policy, 0));
 	assert_true(policy_is_admin(c.policy, 2001));
 	assert_false(policy_is_admin(c.policy, 1000));
@@ -177,16 +164,8 @@ static void test_limits_refusals(void **state)
 		"[access]\nadmin = *\n",
 		"[access]\nadmin = 4294967295\n",
 	};
-	struct config c;
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *path = write_tmp(bad[i]);
-		int r = config_load(path, true, &c);
-
-		unlink(path);
-		if (r != -EINVAL)
-			fail_msg("case %zu accepted: %s", i, bad[i]);
-	}
+	config_fixture_assert_refused(bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 static void test_utf8(void **state)

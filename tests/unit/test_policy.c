@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_fixture.h"
 #include "policy.h"
 #include "share.h"
 
@@ -136,40 +137,26 @@ static void test_ledger_accounts_vanish(void **state)
 	ledger_finish(&l);
 }
 
-static char *write_tmp(const char *text)
-{
-	static char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/tmp/dmabufd-unit-XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
-
 static void test_config_inheritance(void **state)
 {
 	/* The section comes before [quota]: inheritance still applies. */
-	char *path = write_tmp("[uid:1234]\n"
-			       "uncached-bytes = 1M\n"
-			       "[quota]\n"
-			       "uid-bytes = 64M\n"
-			       "uid-uncached-bytes = 0\n"
-			       "client-buffers = unlimited\n"
-			       "[access]\n"
-			       "users = 0, 1234 *\n"
-			       "groups = 0 7\n"
-			       "[share]\n"
-			       "max-expiry = 10\n"
-			       "[daemon]\n"
-			       "capacity = 0x100000\n");
+	static const char text[] = "[uid:1234]\n"
+				   "uncached-bytes = 1M\n"
+				   "[quota]\n"
+				   "uid-bytes = 64M\n"
+				   "uid-uncached-bytes = 0\n"
+				   "client-buffers = unlimited\n"
+				   "[access]\n"
+				   "users = 0, 1234 *\n"
+				   "groups = 0 7\n"
+				   "[share]\n"
+				   "max-expiry = 10\n"
+				   "[daemon]\n"
+				   "capacity = 0x100000\n";
 	const struct quota_limits *q;
 	struct config c;
 
-	assert_int_equal(config_load(path, true, &c), 0);
-	unlink(path);
+	assert_int_equal(config_fixture_load(text, &c), 0);
 	q = policy_uid_limits(c.policy, 1234);
 	assert_int_equal(q->attr_bytes[DMABUFD_ATTR_UNCACHED], 1 << 20);
 	assert_int_equal(q->bytes, 64 << 20);                  /* inherited */
@@ -199,14 +186,7 @@ static void test_config_refusals(void **state)
 	};
 	struct config c;
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *path = write_tmp(bad[i]);
-		int r = config_load(path, true, &c);
-
-		unlink(path);
-		if (r != -EINVAL)
-			fail_msg("case %zu accepted: %s", i, bad[i]);
-	}
+	config_fixture_assert_refused(bad, sizeof(bad) / sizeof(bad[0]));
 	assert_int_equal(config_load("/nonexistent/dmabufd.conf", true, &c), -ENOENT);
 	assert_int_equal(config_load("/nonexistent/dmabufd.conf", false, &c), 0);
 	assert_non_null(c.policy);

@@ -24,20 +24,7 @@
 
 #include "dmabufd/dmabufd.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (cond) {                                                    \
-			printf("ok   ");                                       \
-		} else {                                                       \
-			printf("not ok ");                                     \
-			failures++;                                            \
-		}                                                              \
-		printf(__VA_ARGS__);                                           \
-		printf("\n");                                                  \
-		fflush(stdout);                                                \
-	} while (0)
+#include "vm_check.h"
 
 /* The vgem card node's path, or NULL. */
 static const char *vgem_node(char *buf, size_t size, int *ret_fd)
@@ -102,7 +89,7 @@ static int probe_mode(struct dmabufd_client *c, const char *want)
 		       st.probe[i].reason);
 	CHECK(strcmp(st.backend, want) == 0, "daemon chose %s (wanted %s)", st.backend, want);
 	CHECK(st.num_probe > 0, "probe report has %u entries", st.num_probe);
-	return failures ? 1 : 0;
+	return vm_check_failures ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -254,6 +241,6 @@ int main(int argc, char **argv)
 	if (vfd >= 0)
 		close(vfd);
 	dmabufd_disconnect(c);
-	printf("# %s: %d failures\n", backend, failures);
-	return failures ? 1 : 0;
+	printf("# %s: %d failures\n", backend, vm_check_failures);
+	return vm_check_failures ? 1 : 0;
 }

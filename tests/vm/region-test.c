@@ -35,23 +35,13 @@
 #include <xf86drm.h>
 
 #include "dmabufd-region.h"
+#include "kpageflags.h"
 
 /* The uapi's __u64 is unsigned long long; use the same type throughout. */
 typedef unsigned long long u64;
 typedef long long s64;
 
-/*
- * x86 PAT keeps the memtype of RAM pages in page flags
- * (arch/x86/mm/pat/memtype.c, _PGMT_*): WC is PG_arch_1, exposed by
- * /proc/kpageflags as KPF_ARCH (38). UC- is PG_uncached (KPF_UNCACHED, 39)
- * up to 6.11; 6.12 removed PG_uncached and PAT uses PG_arch_2 instead
- * (KPF_ARCH_2, 41; CONFIG_ARCH_USES_PG_ARCH_2=y in Debian's 6.12 config, no
- * PG_uncached in its include/linux/page-flags.h). WT (both bits) is never
- * used by the module.
- */
-#define KPF_ARCH	38
-#define KPF_UNCACHED	39
-#define KPF_ARCH_2	41
+/* The x86 PAT flag of UC- in /proc/kpageflags (kpageflags.h), by kernel. */
 static int kpf_uc_bit = KPF_UNCACHED;
 #define MIB_PAGES(m)	((u64)(m) * 256) /* 4 KiB pages */
 
@@ -253,35 +243,7 @@ static void drain_events(void)
 	released_nseen = 0;
 }
 
-/* /proc/kpageflags for [pfn, pfn + n) into @flags; returns 0 or -errno. */
-static int kpageflags(u64 pfn, u64 n, u64 *flags)
-{
-	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return -errno;
-	r = pread(fd, flags, n * 8, (off_t)(pfn * 8));
-	close(fd);
-	if (r < 0)
-		return -errno;
-	return (u64)r == n * 8 ? 0 : -EIO;
-}
-
 #if defined(__x86_64__)
-static uint32_t kpf_attr(u64 f)
-{
-	bool wc = f & (1ULL << KPF_ARCH), uc = f & (1ULL << kpf_uc_bit);
-
-	if (wc && !uc)
-		return DMABUFD_REGION_ATTR_WRITECOMBINE;
-	if (uc && !wc)
-		return DMABUFD_REGION_ATTR_UNCACHED;
-	if (!uc && !wc)
-		return DMABUFD_REGION_ATTR_CACHED;
-	return 99; /* WT: never used by the module */
-}
-
 /* Count pages in [off, off + n) whose PAT memtype is not @attr. */
 static s64 kpf_mismatches(u64 off, u64 n, uint32_t attr)
 {
@@ -296,7 +258,7 @@ static s64 kpf_mismatches(u64 off, u64 n, uint32_t attr)
 		return -EIO;
 	}
 	for (i = 0; i < n; i++) {
-		if (kpf_attr(f[i]) != attr && bad++ == 0)
+		if (kpf_attr(f[i], kpf_uc_bit) != attr && bad++ == 0)
 			diag("PFN %#llx: kpageflags %#llx, expected attribute %u",
 			     info.base_pfn + off + i, (u64)f[i], attr);
 	}
@@ -312,7 +274,6 @@ static s64 kpf_mismatches(u64 off, u64 n, uint32_t attr)
 static s64 kpf_mismatches(u64 off, u64 n, uint32_t attr)
 {
 	(void)off, (void)n, (void)attr;
-	(void)kpageflags; /* generic, but here only the x86 PAT checks use it */
 	return 0;
 }
 #endif

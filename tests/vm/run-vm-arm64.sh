@@ -44,7 +44,7 @@ mkdir -p "$bin"
 cflags="-static -O2 -std=gnu11 -Wall -Werror -I$src/include/uapi -I$src/tests/vm"
 # shellcheck disable=SC2086
 $CC $cflags -I"$sys/usr/include" -I"$sys/usr/include/libdrm" \
-	-o "$bin/dmabufd-vm-region-test" "$src/tests/vm/region-test.c" \
+	-o "$bin/dmabufd-vm-region-test" "$src/tests/vm/region-test.c" "$src/tests/vm/kpageflags.c" \
 	-L"$sys/usr/lib/aarch64-linux-gnu" -ldrm -lpthread
 # shellcheck disable=SC2086
 $CC $cflags -o "$bin/dmabufd-vm-arm64-attr-test" "$src/tests/vm/arm64-attr-test.c"

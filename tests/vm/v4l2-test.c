@@ -50,6 +50,7 @@
 #include <linux/videodev2.h>
 
 #include "dmabufd-region.h"
+#include "vm_check.h"
 
 #include <dmabufd/dmabufd.h>
 #include <dmabufd/framebuffer.h>
@@ -57,21 +58,6 @@
 #define NBUF 4
 #define WIDTH 640
 #define HEIGHT 360
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (cond) {                                                                \
-			printf("ok   ");                                                       \
-		} else {                                                                   \
-			printf("not ok ");                                                     \
-			failures++;                                                        \
-		}                                                                          \
-		printf(__VA_ARGS__);                                                       \
-		printf("\n");                                                              \
-		fflush(stdout);                                                            \
-	} while (0)
 
 static int xioctl(int fd, unsigned long req, void *arg)
 {
@@ -547,7 +533,7 @@ static int capture(struct dmabufd_client *c, unsigned nframes, enum dmabufd_attr
 		close(bufs[i].b.fd);
 	}
 	close(fd);
-	return failures ? 1 : 0;
+	return vm_check_failures ? 1 : 0;
 }
 
 static int refused(struct dmabufd_client *c, const char *backend)
@@ -589,7 +575,7 @@ static int refused(struct dmabufd_client *c, const char *backend)
 	dmabufd_release(c, b.id);
 	close(b.fd);
 	close(fd);
-	return failures ? 1 : 0;
+	return vm_check_failures ? 1 : 0;
 }
 
 static int output(struct dmabufd_client *c, unsigned nframes)
@@ -667,7 +653,7 @@ static int output(struct dmabufd_client *c, unsigned nframes)
 		close(bufs[i].b.fd);
 	}
 	close(fd);
-	return failures ? 1 : 0;
+	return vm_check_failures ? 1 : 0;
 }
 
 int main(int argc, char **argv)

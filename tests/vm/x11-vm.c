@@ -56,17 +56,10 @@
 
 #include "dmabufd-region.h"
 #include "harness.h"
+#include "kpageflags.h"
 #include "xvfb.h"
 
-/*
- * x86 PAT keeps the memtype of RAM pages in page flags: write-combine is
- * PG_arch_1 (kpageflags KPF_ARCH, 38), UC- is PG_uncached (KPF_UNCACHED,
- * 39) up to 6.11 and PG_arch_2 (KPF_ARCH_2, 41) from 6.12 (region-test.c).
- */
-#define KPF_ARCH	38
-#define KPF_UNCACHED	39
-#define KPF_ARCH_2	41
-
+/* The x86 PAT flag of UC- in /proc/kpageflags (kpageflags.h), by kernel. */
 static int kpf_uc_bit = KPF_UNCACHED;
 static int failures;
 static struct daemon_proc daemon_p;
@@ -184,34 +177,6 @@ static int region_buffer(uint64_t id, struct dmabufd_region_buffer *ret)
 	return r;
 }
 
-static int kpageflags(uint64_t pfn, uint64_t n, uint64_t *flags)
-{
-	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return -errno;
-	r = pread(fd, flags, n * 8, (off_t)(pfn * 8));
-	close(fd);
-	if (r < 0)
-		return -errno;
-	return (uint64_t)r == n * 8 ? 0 : -EIO;
-}
-
-/* The PAT memtype of a page from its kpageflags, as a region attribute. */
-static uint32_t kpf_attr(uint64_t f)
-{
-	bool wc = f & (1ULL << KPF_ARCH), uc = f & (1ULL << kpf_uc_bit);
-
-	if (wc && !uc)
-		return DMABUFD_REGION_ATTR_WRITECOMBINE;
-	if (uc && !wc)
-		return DMABUFD_REGION_ATTR_UNCACHED;
-	if (!uc && !wc)
-		return DMABUFD_REGION_ATTR_CACHED;
-	return 99; /* write-through: never used by the module */
-}
-
 /*
  * The whole region: ATTRS tiles it, free ranges are cached, and every page's
  * PAT memtype (kpageflags) is its range's attribute, so no page of a
@@ -229,7 +194,7 @@ static void audit_region(const char *when)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		uint64_t *f;
+		__u64 *f;
 
 		if (a[i].page_offset != next || a[i].page_count == 0)
 			break;
@@ -241,9 +206,9 @@ static void audit_region(const char *when)
 			break;
 		}
 		for (uint64_t p = 0; p < a[i].page_count; p++) {
-			if (kpf_attr(f[p]) != a[i].attr && bad++ == 0)
-				diag("PFN %#" PRIx64 ": kpageflags %#" PRIx64 ", range attribute %s",
-				     (uint64_t)(info.base_pfn + a[i].page_offset + p), f[p],
+			if (kpf_attr(f[p], kpf_uc_bit) != a[i].attr && bad++ == 0)
+				diag("PFN %#llx: kpageflags %#llx, range attribute %s",
+				     info.base_pfn + a[i].page_offset + p, f[p],
 				     attr_names[a[i].attr % 3]);
 		}
 		if (a[i].attr != DMABUFD_REGION_ATTR_CACHED)
@@ -547,13 +512,13 @@ static uint64_t audit_server_mapping(struct dmabufd_x11_image *img, uint32_t att
 
 	/* kpageflags of exactly the PFNs the X server's PTEs point at. */
 	for (uint64_t p = 0; p < npages; p++) {
-		uint64_t f;
+		__u64 f;
 
 		r = kpageflags(pfn[p], 1, &f);
 		if (r < 0)
 			fatal("kpageflags: %s", strerror(-r));
-		if (kpf_attr(f) != attr && wrong++ == 0)
-			diag("PFN %#" PRIx64 " (page %" PRIu64 "): kpageflags %#" PRIx64, pfn[p], p, f);
+		if (kpf_attr(f, kpf_uc_bit) != attr && wrong++ == 0)
+			diag("PFN %#" PRIx64 " (page %" PRIu64 "): kpageflags %#llx", pfn[p], p, f);
 	}
 	check(wrong == 0, "%s: /proc/kpageflags: every PFN the X server maps has the PAT memtype "
 	      "%s (%s; %" PRIu64 " differ)", label, attr_names[attr],
