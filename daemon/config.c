@@ -8,10 +8,10 @@
  * line being handled.
  */
 #include "config.h"
+#include "config_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <unistd.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -22,7 +22,6 @@
 
 #include <ini.h>
 
-#include "attr.h"
 #include "log.h"
 #include "macros.h"
 #include "parse.h"
@@ -35,8 +34,6 @@
 #define SHARE_EXPIRY_CAP (7u * 24 * 3600)
 #define ACCESS_LIST_CAP 1024u
 #define QUOTA_RULES_CAP 4096u
-/* A pool class larger than any region this daemon manages is a typo. */
-#define POOL_CLASS_CAP (1ull << 40)
 
 /* Bits of quota_parse.set */
 enum {
@@ -45,30 +42,7 @@ enum {
 	SET_ATTR0 = 1u << 2, /* + attribute */
 };
 
-struct rule_parse {
-	unsigned set;
-	unsigned line;
-};
-
-struct parse_ctx {
-	const char *path;
-	FILE *f;
-	unsigned line;           /* line the reader returned last */
-	unsigned long_line;      /* first line that was too long, or 0 */
-	unsigned errors;
-	struct config *cfg;
-	struct policy *pol;
-	bool access_users_set, access_groups_set;
-	struct rule_parse *rules;     /* parallel to pol->rules */
-	unsigned pool_classes_line;   /* line of [pool] classes, or 0 */
-	/* "section\nkey" of every key seen, to refuse duplicates */
-	char **seen;
-	size_t nseen;
-};
-
-static void config_error(struct parse_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void config_error(struct parse_ctx *ctx, const char *fmt, ...)
+void config_error(struct parse_ctx *ctx, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -96,71 +70,6 @@ int config_parse_u32(const char *s, uint32_t min, uint32_t *ret)
 	if (errno || end == s || *end || !isdigit((unsigned char)s[0]) || v > UINT32_MAX || v < min)
 		return -EINVAL;
 	*ret = (uint32_t)v;
-	return 0;
-}
-
-int config_parse_pool_classes(const char *s, uint32_t page,
-			      struct config_pool_class ret[POOL_MAX_CLASSES], unsigned *ret_n,
-			      char *why, size_t whylen)
-{
-	struct config_pool_class cls[POOL_MAX_CLASSES];
-	unsigned n = 0;
-
-	for (;;) {
-		size_t len = strcspn(s, ",");
-		char item[64], *colon, *end;
-		enum dmabufd_attribute attr = DMABUFD_ATTR_CACHED;
-		uint64_t size;
-
-		/* the item without the blanks around it */
-		while (len && (*s == ' ' || *s == '\t'))
-			s++, len--;
-		for (end = (char *)s + len; end > s && (end[-1] == ' ' || end[-1] == '\t'); end--)
-			;
-		len = (size_t)(end - s);
-		if (len == 0) {
-			snprintf(why, whylen, "an empty item");
-			return -EINVAL;
-		}
-		if (len >= sizeof(item)) {
-			snprintf(why, whylen, "an item longer than %zu bytes", sizeof(item) - 1);
-			return -EINVAL;
-		}
-		if (n == POOL_MAX_CLASSES) {
-			snprintf(why, whylen, "more than %u classes", POOL_MAX_CLASSES);
-			return -EINVAL;
-		}
-		memcpy(item, s, len);
-		item[len] = '\0';
-		colon = strchr(item, ':');
-		if (colon) {
-			*colon = '\0';
-			if (attr_from_string(colon + 1, &attr) < 0) {
-				snprintf(why, whylen, "'%s' is not an attribute (cached, write-combine, "
-					 "uncached)", colon + 1);
-				return -EINVAL;
-			}
-		}
-		if (config_parse_size(item, &size) < 0 || size == 0 || size > POOL_CLASS_CAP) {
-			snprintf(why, whylen, "'%s' is not a size between 1 byte and 1T", item);
-			return -EINVAL;
-		}
-		size = (size + page - 1) / page * page;
-		for (unsigned i = 0; i < n; i++) {
-			if (cls[i].size == size && cls[i].attribute == attr) {
-				snprintf(why, whylen, "%" PRIu64 " bytes %s is given twice (sizes are "
-					 "rounded up to %u-byte pages)", size, attr_name(attr), page);
-				return -EINVAL;
-			}
-		}
-		cls[n++] = (struct config_pool_class){ .size = size, .attribute = attr };
-		s += strcspn(s, ",");
-		if (!*s)
-			break;
-		s++; /* the comma; an item must follow */
-	}
-	memcpy(ret, cls, n * sizeof(cls[0]));
-	*ret_n = n;
 	return 0;
 }
 
@@ -592,56 +501,6 @@ static int handle_share_section(struct parse_ctx *ctx, const char *name, const c
 	return 0;
 }
 
-/* [pool]: the pre-made buffers (budget and classes), read at start only. */
-static int handle_pool(struct parse_ctx *ctx, const char *name, const char *value)
-{
-	struct config *c = ctx->cfg;
-	long page = sysconf(_SC_PAGESIZE);
-	char why[160];
-
-	if (strcmp(name, "budget") == 0) {
-		if (config_parse_size(value, &c->pool_budget) < 0) {
-			config_error(ctx, "budget: '%s' is not a size (bytes, K, M, G; 0: no pool)",
-				     value);
-			return 0;
-		}
-		return 1;
-	}
-	if (strcmp(name, "classes") == 0) {
-		if (config_parse_pool_classes(value, page > 0 ? (uint32_t)page : 4096,
-					      c->pool_classes, &c->pool_nclasses, why,
-					      sizeof(why)) < 0) {
-			config_error(ctx, "classes: %s (expected SIZE[:ATTRIBUTE], ... , e.g. "
-				     "8M:write-combine, 1M)", why);
-			return 0;
-		}
-		ctx->pool_classes_line = ctx->line;
-		return 1;
-	}
-	config_error(ctx, "unknown key '%s' in [pool] (budget, classes)", name);
-	return 0;
-}
-
-/*
- * A class larger than the file's own budget could never be pooled (the
- * command line may still raise the budget: checked again at start).
- */
-static void check_pool(struct parse_ctx *ctx)
-{
-	const struct config *c = ctx->cfg;
-	unsigned line = ctx->line;
-
-	if (!c->pool_budget || !ctx->pool_classes_line)
-		return;
-	ctx->line = ctx->pool_classes_line;
-	for (unsigned i = 0; i < c->pool_nclasses; i++)
-		if (c->pool_classes[i].size > c->pool_budget)
-			config_error(ctx, "classes: %" PRIu64 " bytes is larger than the budget "
-				     "(%" PRIu64 " bytes): it could never be pooled",
-				     c->pool_classes[i].size, c->pool_budget);
-	ctx->line = line;
-}
-
 /* Refuses a key given twice in the same section. */
 static int check_duplicate(struct parse_ctx *ctx, const char *section, const char *name)
 {
@@ -687,7 +546,7 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 	else if (strcmp(section, "limits") == 0)
 		r = handle_limits(ctx, name, value);
 	else if (strcmp(section, "pool") == 0)
-		r = handle_pool(ctx, name, value);
+		r = config_handle_pool(ctx, name, value);
 	else if ((strncmp(section, "uid:", 4) == 0 || strncmp(section, "gid:", 4) == 0) &&
 		 section[4])
 		r = handle_rule(ctx, section, name, value);
@@ -822,7 +681,7 @@ int config_load(const char *path, bool must_exist, struct config *ret)
 		ctx.errors++;
 		log_error("%s: cannot read the file", path);
 	}
-	check_pool(&ctx);
+	config_check_pool(&ctx);
 	if (!ctx.errors)
 		inherit_defaults(&ctx);
 	for (size_t i = 0; i < ctx.nseen; i++)
