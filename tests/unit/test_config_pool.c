@@ -86,6 +86,13 @@ static void test_parse_good(void **state)
 			 0);
 	assert_int_equal(n, POOL_MAX_CLASSES);
 	assert_int_equal(cls[1].attribute, DMABUFD_ATTR_WRITECOMBINE);
+	/* Plain sizes, as --pool-classes always took them: cached, page-rounded. */
+	assert_int_equal(config_parse_pool_classes("4K,64K,5000", 4096, cls, &n, why, sizeof(why)),
+			 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(cls[1].size, 65536);
+	assert_int_equal(cls[2].size, 8192);
+	assert_int_equal(cls[2].attribute, DMABUFD_ATTR_CACHED);
 	/* A larger page rounds further. */
 	assert_int_equal(config_parse_pool_classes("1", 65536, cls, &n, why, sizeof(why)), 0);
 	assert_int_equal(n, 1);
@@ -105,6 +112,7 @@ static void test_parse_refusals(void **state)
 		{ "0", "'0' is not a size between 1 byte and 1T" },
 		{ "2T", "'2T' is not a size between 1 byte and 1T" },
 		{ "-4K", "'-4K' is not a size" },
+		{ "lots", "'lots' is not a size" },
 		{ "1M:", "'' is not an attribute" },
 		{ "1M:shiny", "'shiny' is not an attribute (cached, write-combine, uncached)" },
 		{ ":wc", "'' is not a size" },
