@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -50,17 +51,18 @@ static int setup(void **state)
 	return 0;
 }
 
-static const char *write_tmp(const char *text)
+/* config_load() of @text, through a memfd (/proc/self/fd/N). */
+static int load(const char *text, struct config *ret)
 {
-	static char path[64];
-	int fd;
+	char path[40];
+	int fd = memfd_create("dmabufd.conf", MFD_CLOEXEC), r;
 
-	snprintf(path, sizeof(path), "/tmp/dmabufd-unit-XXXXXX");
-	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	r = config_load(path, true, ret);
 	close(fd);
-	return path;
+	return r;
 }
 
 static void test_parse_good(void **state)
@@ -142,15 +144,13 @@ static void test_parse_refusals(void **state)
 
 static void test_load_pool(void **state)
 {
-	const char *path = write_tmp("[daemon]\n"
-				     "backend = memfd\n"
-				     "[pool]\n"
-				     "budget = 64M   ; per backend\n"
-				     "classes = 8M:write-combine, 12441600:write-combine, 1M\n");
 	struct config c;
 
-	assert_int_equal(config_load(path, true, &c), 0);
-	unlink(path);
+	assert_int_equal(load("[daemon]\n"
+			      "backend = memfd\n"
+			      "[pool]\n"
+			      "budget = 64M   ; per backend\n"
+			      "classes = 8M:write-combine, 12441600:write-combine, 1M\n", &c), 0);
 	assert_int_equal(c.pool_budget, 64 * MiB);
 	assert_int_equal(c.pool_nclasses, 3);
 	assert_int_equal(c.pool_classes[0].size, 8 * MiB);
@@ -159,17 +159,13 @@ static void test_load_pool(void **state)
 	config_finish(&c);
 
 	/* Without the section: no pool, classes learnt. */
-	path = write_tmp("[daemon]\nbackend = memfd\n");
-	assert_int_equal(config_load(path, true, &c), 0);
-	unlink(path);
+	assert_int_equal(load("[daemon]\nbackend = memfd\n", &c), 0);
 	assert_int_equal(c.pool_budget, 0);
 	assert_int_equal(c.pool_nclasses, 0);
 	config_finish(&c);
 
 	/* budget = 0 says "no pool" explicitly; classes alone are kept for --pool-budget. */
-	path = write_tmp("[pool]\nbudget = 0\nclasses = 2M\n");
-	assert_int_equal(config_load(path, true, &c), 0);
-	unlink(path);
+	assert_int_equal(load("[pool]\nbudget = 0\nclasses = 2M\n", &c), 0);
 	assert_int_equal(c.pool_budget, 0);
 	assert_int_equal(c.pool_nclasses, 1);
 	config_finish(&c);
@@ -202,14 +198,12 @@ static void test_load_refusals(void **state)
 	struct config c, before;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *path = write_tmp(bad[i].text);
 		int r;
 
 		logged[0] = '\0';
 		memset(&c, 0x5a, sizeof(c));
 		memcpy(&before, &c, sizeof(c));
-		r = config_load(path, true, &c);
-		unlink(path);
+		r = load(bad[i].text, &c);
 		if (r != -EINVAL)
 			fail_msg("case %zu accepted (%d): %s", i, r, bad[i].text);
 		if (!strstr(logged, bad[i].why))
@@ -220,7 +214,7 @@ static void test_load_refusals(void **state)
 
 static void test_overrides(void **state)
 {
-	const char *path = write_tmp("[pool]\nbudget = 64M\nclasses = 8M:wc, 1M\n");
+	static const char text[] = "[pool]\nbudget = 64M\nclasses = 8M:wc, 1M\n";
 	struct config_overrides none = { 0 }, off = { .has_pool_budget = true, .pool_budget = 0 };
 	struct config_overrides learn = { .has_pool_classes = true, .pool_nclasses = 0 };
 	struct config_overrides other = {
@@ -230,7 +224,7 @@ static void test_overrides(void **state)
 	};
 	struct config c;
 
-	assert_int_equal(config_load(path, true, &c), 0);
+	assert_int_equal(load(text, &c), 0);
 	assert_int_equal(config_apply_overrides(&c, &none), 0);
 	assert_int_equal(c.pool_budget, 64 * MiB);
 	assert_int_equal(c.pool_nclasses, 2);
@@ -243,8 +237,7 @@ static void test_overrides(void **state)
 	assert_int_equal(c.pool_nclasses, 0);
 	config_finish(&c);
 
-	assert_int_equal(config_load(path, true, &c), 0);
-	unlink(path);
+	assert_int_equal(load(text, &c), 0);
 	assert_int_equal(config_apply_overrides(&c, &other), 0);
 	assert_int_equal(c.pool_budget, 16 * MiB);
 	assert_int_equal(c.pool_nclasses, 1);
