@@ -8,6 +8,7 @@
  * line being handled.
  */
 #include "config.h"
+#include "config_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -41,29 +42,7 @@ enum {
 	SET_ATTR0 = 1u << 2, /* + attribute */
 };
 
-struct rule_parse {
-	unsigned set;
-	unsigned line;
-};
-
-struct parse_ctx {
-	const char *path;
-	FILE *f;
-	unsigned line;           /* line the reader returned last */
-	unsigned long_line;      /* first line that was too long, or 0 */
-	unsigned errors;
-	struct config *cfg;
-	struct policy *pol;
-	bool access_users_set, access_groups_set;
-	struct rule_parse *rules;     /* parallel to pol->rules */
-	/* "section\nkey" of every key seen, to refuse duplicates */
-	char **seen;
-	size_t nseen;
-};
-
-static void config_error(struct parse_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void config_error(struct parse_ctx *ctx, const char *fmt, ...)
+void config_error(struct parse_ctx *ctx, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -566,6 +545,8 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		r = handle_share_section(ctx, name, value);
 	else if (strcmp(section, "limits") == 0)
 		r = handle_limits(ctx, name, value);
+	else if (strcmp(section, "pool") == 0)
+		r = config_handle_pool(ctx, name, value);
 	else if ((strncmp(section, "uid:", 4) == 0 || strncmp(section, "gid:", 4) == 0) &&
 		 section[4])
 		r = handle_rule(ctx, section, name, value);
@@ -574,7 +555,7 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		r = 0;
 	} else {
 		config_error(ctx, "unknown section [%s] (daemon, access, quota, share, limits, "
-			     "uid:NAME, gid:NAME)", section);
+			     "pool, uid:NAME, gid:NAME)", section);
 		r = 0;
 	}
 	if (r < 0) {
@@ -700,6 +681,7 @@ int config_load(const char *path, bool must_exist, struct config *ret)
 		ctx.errors++;
 		log_error("%s: cannot read the file", path);
 	}
+	config_check_pool(&ctx);
 	if (!ctx.errors)
 		inherit_defaults(&ctx);
 	for (size_t i = 0; i < ctx.nseen; i++)
@@ -742,6 +724,12 @@ int config_apply_overrides(struct config *c, const struct config_overrides *o)
 		c->max_clients = o->max_clients;
 	if (o->max_buffers)
 		c->max_buffers = o->max_buffers;
+	if (o->has_pool_budget)
+		c->pool_budget = o->pool_budget;
+	if (o->has_pool_classes) {
+		memcpy(c->pool_classes, o->pool_classes, sizeof(c->pool_classes));
+		c->pool_nclasses = o->pool_nclasses;
+	}
 	return 0;
 }
 

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "dmabufd/dmabufd.h"
+#include "backend/pool.h"
 #include "policy.h"
 
 /*
@@ -25,6 +27,15 @@
 #error "DMABUFD_DEFAULT_CONFIG is defined by the build system"
 #endif
 
+/*
+ * One [pool] classes entry (or --pool-classes item): a buffer size and the
+ * cache attribute the pool makes it in.
+ */
+struct config_pool_class {
+	uint64_t size;            /* bytes, a page multiple */
+	enum dmabufd_attribute attribute;
+};
+
 /* Values given on the command line; they win over the file. */
 struct config_overrides {
 	const char *socket_path;  /* NULL = not given */
@@ -34,6 +45,11 @@ struct config_overrides {
 	mode_t socket_mode;
 	uint32_t max_clients;     /* 0 = not given */
 	uint32_t max_buffers;     /* 0 = not given */
+	bool has_pool_budget;     /* --pool-budget (0 there turns the pools off) */
+	uint64_t pool_budget;     /* bytes */
+	bool has_pool_classes;    /* --pool-classes ('learn': pool_nclasses = 0) */
+	struct config_pool_class pool_classes[POOL_MAX_CLASSES];
+	unsigned pool_nclasses;
 };
 
 /* One complete configuration. */
@@ -56,6 +72,10 @@ struct config {
 	uint32_t admin_connections;
 	uint32_t max_buffers_per_uid; /* 0: the fd budget / expected_uids */
 	uint32_t expected_uids;
+	/* [pool]: read at start only (a reload logs a change and keeps them). */
+	uint64_t pool_budget;     /* bytes per active backend; 0 = no pools */
+	struct config_pool_class pool_classes[POOL_MAX_CLASSES];
+	unsigned pool_nclasses;   /* classes made from the start; 0 = learn only */
 	struct policy *policy;    /* owned */
 };
 
@@ -71,6 +91,24 @@ int config_parse_size(const char *s, uint64_t *ret);
  * Return: 0 and *ret; -EINVAL.
  */
 int config_parse_u32(const char *s, uint32_t min, uint32_t *ret);
+
+/**
+ * config_parse_pool_classes() - a list of pool classes, as [pool] classes
+ * and --pool-classes take it: comma-separated items "SIZE[:ATTRIBUTE]"
+ * (spaces around items allowed), SIZE as config_parse_size() reads it,
+ * greater than 0 and rounded up to @page bytes, ATTRIBUTE a name
+ * attr_from_string() accepts ("cached", "write-combine", "uncached", or an
+ * alias), "cached" when left out; e.g. "8M:write-combine, 12441600:wc, 1M".
+ * @page: bytes, a power of two
+ * @ret: POOL_MAX_CLASSES entries; filled on success only
+ * @ret_n: the number of classes, 1 to POOL_MAX_CLASSES
+ * @why: on failure, what is wrong (NUL-terminated, at most @whylen bytes)
+ * Return: 0; -EINVAL (an empty item, not a size, 0, larger than 1 TiB, an
+ * unknown attribute, the same class twice, more than POOL_MAX_CLASSES).
+ */
+int config_parse_pool_classes(const char *s, uint32_t page,
+			      struct config_pool_class ret[POOL_MAX_CLASSES], unsigned *ret_n,
+			      char *why, size_t whylen);
 
 /**
  * config_load() - read @path into a fresh configuration.

@@ -382,6 +382,26 @@ int kpool_take(struct kpool *kp, struct backend_alloc *req, int *ret_fd)
 	return ret;
 }
 
+int kpool_teach(struct kpool *kp, uint64_t size, enum dmabufd_attribute attribute)
+{
+	uint64_t page = kp->sb->caps.page_size;
+	struct kpool_class *c;
+
+	if ((unsigned)attribute >= ATTR_COUNT ||
+	    !(kp->sb->caps.attributes & (1u << attribute)))
+		return -EOPNOTSUPP;
+	if (size == 0 || size > kp->sb->caps.region_size)
+		return -EINVAL;
+	size = (size + page - 1) / page * page;
+	c = kpool_class_for(kp, size, attribute);
+	if (!c)
+		return -EINVAL; /* larger than the budget */
+	c->last_used = ++kp->tick;
+	kp->stalled = false;
+	kpool_kick(kp);
+	return 0;
+}
+
 /* MemAvailable/MemTotal in permille, or -1. */
 static int mem_available_permille(void)
 {

@@ -2,7 +2,8 @@
 /*
  * Pools of placed buffers (kpool.c): for a backend whose buffers live at a
  * placement in its region (kmod, caps.placed_pool_budget > 0), buffers of
- * the (size, attribute) classes clients ask for are made ahead of need at
+ * the (size, attribute) classes clients ask for (a miss teaches the class),
+ * or the configuration names (kpool_teach() at start), are made ahead of need at
  * placements the server chose, by a worker thread, and handed out without
  * the backend's cost on the request path (for kmod: the claim, the zeroing
  * and the attribute transition of DMABUFD_REGION_IOC_EXPORT).
@@ -64,6 +65,17 @@ int kpool_take(struct kpool *kp, struct backend_alloc *req, int *ret_fd);
  * Return: bytes drained.
  */
 uint64_t kpool_drain(struct kpool *kp);
+
+/**
+ * kpool_teach() - learn the class (@size, @attribute) as a miss would,
+ * without a request, and start filling it: for the configured classes at
+ * start. A taught class is then like a learnt one (replaced when
+ * KPOOL_MAX_CLASSES more recently requested classes come).
+ * @size: bytes, rounded up to the backend's page size
+ * Return: 0; -EINVAL (@size 0, or larger than the region or the budget);
+ * -EOPNOTSUPP (the backend does not make @attribute).
+ */
+int kpool_teach(struct kpool *kp, uint64_t size, enum dmabufd_attribute attribute);
 
 /** kpool_get_stats() - pooled bytes, hits, misses. */
 void kpool_get_stats(const struct kpool *kp, struct backend_pool_stats *ret);

@@ -33,8 +33,6 @@ struct options {
 	const char *user;
 	uint32_t fdstore_max;
 	enum log_target log_target;
-	/* pre-zeroed pools (only the pool_* fields are used) */
-	struct backend_options pool;
 };
 
 static void usage(FILE *f)
@@ -59,10 +57,12 @@ static void usage(FILE *f)
 		"      --fdstore-max N    FileDescriptorStoreMax= of the unit (default %u)\n"
 		"      --log-target T     auto (journal when stderr is journald), journal,\n"
 		"                         stderr\n"
-		"      --pool-budget SIZE bytes of pre-zeroed buffers to keep ready (default 0:\n"
-		"                         no pool)\n"
-		"      --pool-classes LIST buffer sizes to keep ready, e.g. 4K,1M,8M (at most 8),\n"
-		"                         or 'learn' (default: the most recent request sizes)\n"
+		"      --pool-budget SIZE bytes of pre-zeroed buffers to keep ready per backend\n"
+		"                         (default: [pool] budget, else 0: no pool)\n"
+		"      --pool-classes LIST buffers to keep ready from the start, SIZE[:ATTRIBUTE]\n"
+		"                         items, e.g. 1M,8M:write-combine (at most 8), or\n"
+		"                         'learn' (default: [pool] classes, else learn the\n"
+		"                         most recent requests)\n"
 		"  -v, --verbose          log debug messages\n"
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n"
@@ -85,19 +85,22 @@ static int parse_log_target(const char *arg, enum log_target *ret)
 	return 0;
 }
 
-static int parse_pool_classes(const char *arg, struct backend_options *pool)
+static int parse_pool_classes(const char *arg, struct config_overrides *ov)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	int n = 0;
+	char why[160];
 
-	if (strcmp(arg, "learn") != 0)
-		n = pool_parse_classes(arg, page > 0 ? (uint32_t)page : 4096, pool->pool_classes);
-	if (n < 0) {
-		fprintf(stderr, "dmabufd: --pool-classes: '%s' is not 'learn' or a list of at most 8 sizes\n",
-			arg);
+	ov->has_pool_classes = true;
+	if (strcmp(arg, "learn") == 0) {
+		ov->pool_nclasses = 0;
+		return 0;
+	}
+	if (config_parse_pool_classes(arg, page > 0 ? (uint32_t)page : 4096, ov->pool_classes,
+				      &ov->pool_nclasses, why, sizeof(why)) < 0) {
+		fprintf(stderr, "dmabufd: --pool-classes: %s (expected 'learn' or at most %u "
+			"SIZE[:ATTRIBUTE] items, e.g. 1M,8M:write-combine)\n", why, POOL_MAX_CLASSES);
 		return -EINVAL;
 	}
-	pool->pool_nclasses = (unsigned)n;
 	return 0;
 }
 
@@ -163,13 +166,14 @@ static int parse_option(int opt, const char *arg, struct options *o)
 	case OPT_LOG_TARGET:
 		return parse_log_target(arg, &o->log_target);
 	case OPT_POOL_BUDGET:
-		if (parse_size(arg, &o->pool.pool_budget) < 0) {
+		if (config_parse_size(arg, &o->overrides.pool_budget) < 0) {
 			fprintf(stderr, "dmabufd: --pool-budget: '%s' is not a size\n", arg);
 			return -EINVAL;
 		}
+		o->overrides.has_pool_budget = true;
 		return 0;
 	case OPT_POOL_CLASSES:
-		return parse_pool_classes(arg, &o->pool);
+		return parse_pool_classes(arg, &o->overrides);
 	}
 	usage(stderr);
 	return -EINVAL;
@@ -305,10 +309,10 @@ static int load_config(struct options *o, struct config_source *src, struct conf
  * every one of [daemon] backends (or the default order) that is present.
  * Return: 0; 2 (unknown backend name); EXIT_FAILURE (none usable). Logged.
  */
-static int choose_backends(const struct options *o, const struct config *cfg,
+static int choose_backends(const struct config *cfg,
 			   struct backend **active, size_t *ret_n, struct probe_report *probe)
 {
-	struct backend_options backend_opts = o->pool;
+	struct backend_options backend_opts = { 0 };
 	const char *backend_name = cfg->backend; /* NULL: probe */
 	const char *order = backend_name ? backend_name :
 			    cfg->backends ? cfg->backends : PROBE_DEFAULT_ORDER;
@@ -318,6 +322,12 @@ static int choose_backends(const struct options *o, const struct config *cfg,
 	backend_opts.heaps_contiguous = cfg->heaps_contiguous;
 	backend_opts.heaps_writecombine = cfg->heaps_writecombine;
 	backend_opts.heaps_uncached = cfg->heaps_uncached;
+	/* The memfd and dma-heap pools make cached buffers: the cached classes. */
+	backend_opts.pool_budget = cfg->pool_budget;
+	for (unsigned i = 0; i < cfg->pool_nclasses; i++)
+		if (cfg->pool_classes[i].attribute == DMABUFD_ATTR_CACHED)
+			backend_opts.pool_classes[backend_opts.pool_nclasses++] =
+				cfg->pool_classes[i].size;
 	if (backend_name) {
 		/* --backend / backend = forces one: probe that one only. */
 		if (!backend_find(backend_name)) {
@@ -449,6 +459,8 @@ static int serve(struct event_base *base, struct server *server, struct service_
 		log_error("fd store disabled: %s; buffers will not survive a restart",
 			  strerror(-err));
 	service_fds_free(sfds);
+	/* After the fd store's buffers are back at their placements. */
+	server_teach_pools(server);
 	if (o->user) {
 		err = service_drop_privileges(o->user);
 		if (err < 0) {
@@ -491,6 +503,8 @@ int main(int argc, char **argv)
 	service_log_setup(o.log_target, o.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	if (load_config(&o, &src, &cfg) != 0)
 		return 2;
+	if (cfg.pool_nclasses && !cfg.pool_budget)
+		log_warn("pool classes are configured but the pool budget is 0: no pool");
 	socket_mode = cfg.socket_mode;
 	limits.max_clients = cfg.max_clients;
 	limits.max_buffers = cfg.max_buffers;
@@ -498,7 +512,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	nofile = raise_fd_limit();
 
-	err = choose_backends(&o, &cfg, active, &nactive, &probe);
+	err = choose_backends(&cfg, active, &nactive, &probe);
 	if (err != 0) {
 		config_finish(&cfg);
 		return err;
@@ -518,7 +532,7 @@ int main(int argc, char **argv)
 	server_apply_config(&server, &cfg);
 	server.config_source = &src;
 	server_set_fd_budget(&server, nofile,
-			     o.pool.pool_budget ? POOL_MAX_CLASSES * POOL_MAX_DEPTH : 0);
+			     server.config.pool_budget ? POOL_MAX_CLASSES * POOL_MAX_DEPTH : 0);
 	socket_path = server.config.socket_path ? server.config.socket_path : DMABUFD_DEFAULT_SOCKET;
 	if (start_listening(&server, &sfds, socket_path, socket_mode) == 0)
 		ret = serve(base, &server, &sfds, &o, ev);

@@ -22,6 +22,7 @@
 
 #include <event2/event.h>
 
+#include "attr.h"
 #include "backend/events.h"
 #include "buffer.h"
 #include "dmabufd.pb-c.h"
@@ -600,6 +601,12 @@ void server_apply_config(struct server *s, struct config *c)
 			    cur->socket_mode != c->socket_mode))
 		log_warn("socket, backend, capacity and socket-mode changes take effect only "
 			 "after a restart; keeping the running values");
+	if (s->config_applied && (cur->pool_budget != c->pool_budget ||
+				  cur->pool_nclasses != c->pool_nclasses ||
+				  memcmp(cur->pool_classes, c->pool_classes,
+					 c->pool_nclasses * sizeof(c->pool_classes[0])) != 0))
+		log_warn("[pool] changes take effect only after a restart; keeping the running "
+			 "pools");
 	if (!s->config_applied) {
 		/* First configuration: take all of it. */
 		free(cur->socket_path);
@@ -608,6 +615,9 @@ void server_apply_config(struct server *s, struct config *c)
 		cur->backend = TAKE_PTR(c->backend);
 		cur->capacity = c->capacity;
 		cur->socket_mode = c->socket_mode;
+		cur->pool_budget = c->pool_budget;
+		memcpy(cur->pool_classes, c->pool_classes, sizeof(cur->pool_classes));
+		cur->pool_nclasses = c->pool_nclasses;
 	}
 	policy_free(cur->policy);
 	cur->policy = TAKE_PTR(c->policy);
@@ -626,6 +636,36 @@ void server_apply_config(struct server *s, struct config *c)
 	fd_budget_set_uid_share(&s->fd_budget, c->max_buffers_per_uid, c->expected_uids);
 	s->config_applied = true;
 	config_finish(c);
+}
+
+void server_teach_pools(struct server *s)
+{
+	const struct config *c = &s->config;
+
+	for (unsigned b = 0; b < s->nbackends; b++) {
+		struct server_backend *sb = &s->backends[b];
+
+		if (!sb->kpool)
+			continue;
+		for (unsigned i = 0; i < c->pool_nclasses; i++) {
+			const struct config_pool_class *pc = &c->pool_classes[i];
+			int err = kpool_teach(sb->kpool, pc->size, pc->attribute);
+
+			if (err == -EOPNOTSUPP)
+				log_info("pool of %s: the backend makes no %s buffers; the %" PRIu64
+					 "-byte class of that attribute is left out", sb->caps.name,
+					 attr_name(pc->attribute), pc->size);
+			else if (err < 0)
+				log_warn("pool of %s: %" PRIu64 "-byte %s class left out: larger than "
+					 "the pool's budget (%" PRIu64 " bytes) or the region "
+					 "(%" PRIu64 " bytes)", sb->caps.name, pc->size,
+					 attr_name(pc->attribute), sb->caps.placed_pool_budget,
+					 sb->caps.region_size);
+			else
+				log_info("pool of %s: making %" PRIu64 "-byte %s buffers from the start",
+					 sb->caps.name, pc->size, attr_name(pc->attribute));
+		}
+	}
 }
 
 void server_set_fd_budget(struct server *s, uint64_t nofile, uint32_t pool_fds)

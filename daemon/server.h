@@ -83,6 +83,17 @@ void server_finish(struct server *s);
 void server_apply_config(struct server *s, struct config *c);
 
 /**
+ * server_teach_pools() - start filling every pool of placed buffers
+ * (kmod, udmabuf: kpool.h) with the configured classes ([pool] classes,
+ * --pool-classes), as if a request had missed each; a class a backend
+ * cannot make (attribute, size beyond its region or pool budget) is left
+ * out there, and logged. Call after server_apply_config() and after the fd
+ * store's buffers are restored (the pool places around them). Memfd and
+ * dma-heap pools got their classes at creation (backend_options).
+ */
+void server_teach_pools(struct server *s);
+
+/**
  * server_set_fd_budget() - size the buffers' share of the daemon's fds
  * from @nofile (RLIMIT_NOFILE) less a reserve for s->limits.max_clients
  * connections, @pool_fds pooled buffers and the daemon's own fds, and the

@@ -73,6 +73,23 @@ static void fill_region(struct server *s, Dmabufd__StatsReply *sr)
 	sr->pinned_buffers = rs.n_pinned;
 }
 
+/* The kernel's own attribute-transition count, from the backends that keep one. */
+static void fill_kernel_transitions(struct server *s, Dmabufd__StatsReply *sr)
+{
+	sr->kernel_counter_case = DMABUFD__STATS_REPLY__KERNEL_COUNTER__NOT_SET;
+	sr->kernel_attr_transitions = 0;
+	for (unsigned i = 0; i < s->nbackends; i++) {
+		const struct backend *b = s->backends[i].backend;
+		uint64_t n;
+
+		if (!b->ops->get_attr_transitions ||
+		    b->ops->get_attr_transitions(s->backends[i].backend, &n) < 0)
+			continue;
+		sr->kernel_attr_transitions += n;
+		sr->kernel_counter_case = DMABUFD__STATS_REPLY__KERNEL_COUNTER_KERNEL_ATTR_TRANSITIONS;
+	}
+}
+
 /* Every active backend's pool, and the daemon's own heap. */
 static void fill_pools_and_heap(struct server *s, Dmabufd__StatsReply *sr)
 {
@@ -115,6 +132,7 @@ void stats_fill(struct server *s, Dmabufd__StatsReply *sr, Dmabufd__BackendInfo 
 	fill_probe(s, sr, probe, probe_ptrs);
 	sr->orphaned_buffers += s->backend_orphans;
 	fill_region(s, sr);
+	fill_kernel_transitions(s, sr);
 	sr->compactions = s->counters.compactions;
 	sr->compaction_moves = s->counters.compaction_moves;
 	sr->compaction_bytes = s->counters.compaction_bytes;

@@ -17,7 +17,9 @@ void stats_backend_info(const struct server_backend *sb, Dmabufd__BackendInfo *b
  * active backend's usage (@binfo, @binfo_ptrs: SERVER_MAX_BACKENDS
  * entries), the probe results (@probe, @probe_ptrs: PROBE_MAX_BACKENDS
  * entries), the primary region's fragmentation, compaction, sharing and
- * configuration counters, the pools (summed over the active backends) and
+ * configuration counters, the kernel's attribute-transition count (summed
+ * over the backends that keep one; unset when none does), the pools
+ * (summed over the active backends) and
  * heap_bytes (glibc mallinfo2(3) uordblks + hblkhd: bytes of malloc'ed
  * memory in use in the daemon, from the heap and from mmap'ed chunks; a
  * debugging figure the benchmark uses to measure heap per buffer).

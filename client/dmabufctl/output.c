@@ -180,6 +180,11 @@ json_object *stats_json(const struct dmabufd_stats *s)
 	json_add_u64(o, "largest_free_pages", s->largest_free_pages);
 	json_add_u64(o, "fragmentation_permille", s->fragmentation_permille);
 	json_add_u64(o, "transitions", s->transitions);
+	/* null: no active backend keeps a kernel count (not "zero changes") */
+	if (s->has_kernel_attr_transitions)
+		json_add_u64(o, "kernel_attr_transitions", s->kernel_attr_transitions);
+	else
+		json_object_object_add(o, "kernel_attr_transitions", NULL);
 	json_add_u64(o, "pinned_buffers", s->pinned_buffers);
 	json_add_u64(o, "movable_buffers", s->movable_buffers);
 	json_add_u64(o, "page_size", s->page_size);
@@ -272,7 +277,11 @@ void print_stats(const struct dmabufd_stats *s)
 	       " pages, fragmentation %u.%u%%\n", s->free_pages, s->page_size,
 	       s->largest_free_pages, s->fragmentation_permille / 10,
 	       s->fragmentation_permille % 10);
-	printf("attribute transitions: %" PRIu64 "\n", s->transitions);
+	printf("attribute transitions: %" PRIu64 " pages in the ledger", s->transitions);
+	if (s->has_kernel_attr_transitions)
+		printf(", %" PRIu64 " in the kernel's linear map\n", s->kernel_attr_transitions);
+	else
+		printf(" (no kernel count: no kmod backend)\n");
 	printf("compaction:     %" PRIu64 " requests, %" PRIu64 " buffers moved, %s moved\n",
 	       s->compactions, s->compaction_moves, human_size(s->compaction_bytes, a, sizeof(a)));
 	if (s->orphaned_buffers)

@@ -290,6 +290,10 @@ static void fill_stats(struct dmabufd_stats *st, const Dmabufd__StatsReply *sr)
 	st->pool_hits = sr->pool_hits;
 	st->pool_misses = sr->pool_misses;
 	st->config_reload_failures = sr->config_reload_failures;
+	st->has_kernel_attr_transitions =
+		sr->kernel_counter_case == DMABUFD__STATS_REPLY__KERNEL_COUNTER_KERNEL_ATTR_TRANSITIONS;
+	st->kernel_attr_transitions = st->has_kernel_attr_transitions ?
+				      sr->kernel_attr_transitions : 0;
 }
 
 DMABUFD_EXPORT int dmabufd_stats_sized(struct dmabufd_client *client, struct dmabufd_stats *ret,

@@ -185,6 +185,16 @@ struct backend_ops {
 	/* get_pool_stats() - optional (NULL: no pool). Cannot fail. */
 	void (*get_pool_stats)(struct backend *b, struct backend_pool_stats *ret);
 	/*
+	 * get_attr_transitions() - optional (NULL: the backend has no such
+	 * counter; only kmod changes the kernel's linear map). The kernel's
+	 * count of linear-map cache-attribute changes of the backend's pages
+	 * since the module was loaded (kmod: DMABUFD_REGION_IOC_INFO
+	 * attr_transitions; each set_memory_wc/uc and the matching
+	 * set_memory_wb count one each), for Stats.
+	 * Return: 0 and *ret; negative errno of the query.
+	 */
+	int (*get_attr_transitions)(struct backend *b, uint64_t *ret);
+	/*
 	 * Optional (NULL for memfd), for caps.deferred_release backends:
 	 * event_fd() - an fd the server polls for readability; -1 if none.
 	 * handle_events() - read what is pending (non-blocking) and report

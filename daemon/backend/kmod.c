@@ -594,6 +594,17 @@ static int kmod_rebuild(struct backend *b, const struct backend_sink *sink)
 	return 0;
 }
 
+/* INFO again: the module counts every linear-map attribute change. */
+static int kmod_get_attr_transitions(struct backend *b, uint64_t *ret)
+{
+	struct dmabufd_region_info info = { .size = sizeof(info) };
+
+	if (ioctl(kb(b)->fd, DMABUFD_REGION_IOC_INFO, &info) < 0)
+		return negative_errno();
+	*ret = info.attr_transitions;
+	return 0;
+}
+
 const struct backend_ops kmod_backend_ops = {
 	.name = "kmod",
 	.create = kmod_create,
@@ -608,4 +619,5 @@ const struct backend_ops kmod_backend_ops = {
 	.event_fd = kmod_event_fd,
 	.handle_events = kmod_handle_events,
 	.rebuild = kmod_rebuild,
+	.get_attr_transitions = kmod_get_attr_transitions,
 };

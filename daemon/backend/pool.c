@@ -25,7 +25,6 @@
 
 #include "log.h"
 #include "macros.h"
-#include "parse.h"
 
 #define POOL_CLOSE_RING 1024u  /* fds waiting for the worker to close (power of 2) */
 /* Bytes of released buffers the worker may have pending; past it, close inline. */
@@ -472,27 +471,4 @@ void pool_get_stats(struct pool *p, struct pool_stats *ret)
 		.misses = atomic_load(&p->misses),
 		.evicted = atomic_load(&p->evicted),
 	};
-}
-
-int pool_parse_classes(const char *s, uint32_t page, uint64_t classes[POOL_MAX_CLASSES])
-{
-	char item[64];
-	unsigned n = 0;
-
-	while (*s) {
-		size_t len = strcspn(s, ",");
-		uint64_t v;
-
-		if (len == 0 || len >= sizeof(item) || n == POOL_MAX_CLASSES)
-			return -EINVAL;
-		memcpy(item, s, len);
-		item[len] = '\0';
-		if (parse_size(item, &v) < 0 || v == 0 || v > UINT64_MAX - page)
-			return -EINVAL;
-		classes[n++] = (v + page - 1) / page * page;
-		s += len;
-		if (*s == ',' && !*++s)
-			return -EINVAL;
-	}
-	return n ? (int)n : -EINVAL;
 }

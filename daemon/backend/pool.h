@@ -25,8 +25,8 @@
  *   (at the clients' priority when the daemon runs at Nice=-10), and the
  *   event loop never waits for it (pool.c).
  *
- * Size classes are exact buffer sizes (bytes, page multiples): configured,
- * or learned from requests that missed twice in a row (at most
+ * Size classes are exact buffer sizes (bytes, page multiples): configured
+ * ([pool] classes or --pool-classes, the cached ones), or learned from requests that missed twice in a row (at most
  * POOL_MAX_CLASSES, the least recently requested one is replaced).
  */
 #ifndef DMABUFD_POOL_H
@@ -102,13 +102,5 @@ void pool_put(struct pool *p, uint64_t size, int fd);
 
 /** pool_get_stats() - the figures shown in Stats. */
 void pool_get_stats(struct pool *p, struct pool_stats *ret);
-
-/**
- * pool_parse_classes() - parse "4K,64K,1M" (parse_size() syntax, comma
- * separated) into @classes, each rounded up to @page bytes.
- * Return: the number of classes (>= 1), or -EINVAL (empty item, not a
- * size, 0, more than POOL_MAX_CLASSES).
- */
-int pool_parse_classes(const char *s, uint32_t page, uint64_t classes[POOL_MAX_CLASSES]);
 
 #endif

@@ -185,7 +185,9 @@ struct dmabufd_stats {
 	uint64_t free_pages;           /**< pages of page_size bytes */
 	uint64_t largest_free_pages;
 	uint32_t fragmentation_permille;
-	uint64_t transitions;          /**< attribute changes of free pages */
+	/** pages the daemon's ledger gave another attribute when placing a
+	 *  buffer (its model; the kernel's count: kernel_attr_transitions) */
+	uint64_t transitions;
 	uint32_t pinned_buffers;
 	uint32_t movable_buffers;
 	uint32_t page_size;            /**< bytes */
@@ -236,6 +238,12 @@ struct dmabufd_stats {
 	uint64_t pool_hits;            /**< allocations served from a pool */
 	uint64_t pool_misses;          /**< allocations a pool could not serve */
 	uint64_t config_reload_failures; /**< SIGHUP reloads refused (old configuration kept) */
+	/** the kernel's count of linear-map attribute changes (kmod: since the
+	 *  module was loaded; set_memory_wc/uc and set_memory_wb one each) */
+	uint64_t kernel_attr_transitions;
+	/** 1: kernel_attr_transitions is that count; 0: no active backend keeps
+	 *  one (memfd, dma-heap, udmabuf never change the linear map), it is 0 */
+	uint8_t has_kernel_attr_transitions;
 };
 
 /** Bytes of struct dmabufd_stats's first layout (what dmabufd_stats() fills). */

@@ -8,8 +8,8 @@
  * Input: the file's bytes. The target writes them to a memfd, loads it with
  * config_load("/proc/self/fd/N", must_exist), and on success exercises the
  * result (overrides, access checks for a few credentials) before
- * config_finish(). The first line is also fed to config_parse_size() and
- * config_parse_u32(). Checked: no crash, no sanitizer report, no leak
+ * config_finish(). The first line is also fed to config_parse_size(),
+ * config_parse_u32() and config_parse_pool_classes(). Checked: no crash, no sanitizer report, no leak
  * (LeakSanitizer), no fd leaked; a load that fails leaves *ret untouched
  * (the STYLE.md ret_* rule).
  */
@@ -47,6 +47,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)config_parse_size(line, &sz);
 	(void)config_parse_u32(line, 0, &u);
 	(void)config_parse_u32(line, 1, &u);
+	{
+		struct config_pool_class cls[POOL_MAX_CLASSES];
+		unsigned ncls;
+		char why[160];
+
+		(void)config_parse_pool_classes(line, 4096, cls, &ncls, why, sizeof(why));
+	}
 
 	fd = memfd_create("fuzz-config", MFD_CLOEXEC);
 	fuzz_check(fd >= 0, "memfd_create");
@@ -65,6 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			.socket_path = "/tmp/fuzz.sock", .backend = "memfd",
 			.capacity = 1 << 20, .has_socket_mode = true, .socket_mode = 0600,
 			.max_clients = 3, .max_buffers = 5,
+			.has_pool_budget = true, .pool_budget = 1 << 22,
+			.has_pool_classes = true, .pool_nclasses = 1,
+			.pool_classes = { { .size = 1 << 20, .attribute = DMABUFD_ATTR_WRITECOMBINE } },
 		};
 		const gid_t groups[] = { 0, 44, 65534 };
 		char reason[128];

@@ -3,7 +3,9 @@
  * The configuration file against the real daemon: every kind of
  * error refuses to start with "FILE:LINE: ..." on stderr; the command line
  * overrides the file; SIGHUP reloads a changed quota under connected
- * clients, and a broken file on reload keeps the old configuration.
+ * clients, and a broken file on reload keeps the old configuration; [pool]
+ * fills its classes before any request, is overridden by --pool-budget and
+ * is kept over a reload.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -106,6 +108,10 @@ static void test_errors_refuse_start(void **state)
 		       ":3: 'max-clients' is given twice in [daemon]");
 	expect_refusal("[daemon]\nthis line has no equals sign\n", ":2: syntax error");
 	expect_refusal("orphan = 1\n", ":1: 'orphan' is outside any section");
+	expect_refusal("[pool]\nclasses = 1M:sparkly\n",
+		       ":2: classes: 'sparkly' is not an attribute (cached, write-combine, uncached)");
+	expect_refusal("[pool]\nbudget = 1M\nclasses = 2M\n",
+		       ":3: classes: 2097152 bytes is larger than the budget (1048576 bytes)");
 	{
 		char big[400];
 
@@ -253,6 +259,95 @@ static void test_sighup_reload(void **state)
 	assert_int_equal(daemon_stop_conf(&d, conf), 0);
 }
 
+static bool pool_full(const Dmabufd__StatsReply *st)
+{
+	return st->pooled >= 4 * MiB;
+}
+
+/* 1 MiB cached, as a client would ask; returns the reply's errno. */
+static int alloc_1m(int sock, int *ret_fd)
+{
+	Dmabufd__Reply *r = raw_alloc(sock, 11, MiB, DMABUFD_ATTR_CACHED, 0, "pool", ret_fd);
+
+	return reply_errno(r);
+}
+
+/*
+ * [pool] from the file: the pool fills its classes before any request
+ * (every backend pools the cached 1 MiB class; kmod also the write-combine
+ * one: 4 MiB in all either way) and the first request is a hit;
+ * --pool-budget 0 turns the file's pool off; a reload that changes [pool]
+ * is counted and changes no pool.
+ */
+static void test_pool_section(void **state)
+{
+	static const char v1[] = "[daemon]\ncapacity = 64M\n"
+				 "[pool]\nbudget = 4M\nclasses = 1M, 2M:write-combine\n";
+	static const char v2[] = "[daemon]\ncapacity = 64M\n"
+				 "[pool]\nbudget = 8M\nclasses = 1M, 2M:write-combine\n";
+	static const char *const off[] = { "--pool-budget", "0", NULL };
+	struct daemon_proc d;
+	char conf[128];
+	Dmabufd__Reply *r;
+	int sock, fd = -1;
+
+	assert_int_equal(daemon_start_conf(&d, v1, NULL, conf), 0);
+	r = wait_stats(d.socket, pool_full);
+	assert_non_null(r);
+	assert_int_equal(r->stats->pooled, 4 * MiB);
+	assert_int_equal(r->stats->pool_hits + r->stats->pool_misses, 0);
+	dmabufd__reply__free_unpacked(r, NULL);
+	sock = connect_as_client(d.socket);
+	assert_true(sock >= 0);
+	assert_int_equal(alloc_1m(sock, &fd), 0);
+	close(fd);
+	r = raw_stats(sock, 12);
+	assert_non_null(r);
+	assert_int_equal(r->stats->pool_hits, 1);
+	assert_int_equal(r->stats->pool_misses, 0);
+	dmabufd__reply__free_unpacked(r, NULL);
+
+	/*
+	 * A reload with another budget: counted, and the pool, refilled once
+	 * the buffer is released (the memfd pool refills on release), stays
+	 * at 4 MiB.
+	 */
+	assert_int_equal(write_conf(conf, v2), 0);
+	reloads = 0;
+	assert_int_equal(kill(d.pid, SIGHUP), 0);
+	r = wait_stats(d.socket, reloaded);
+	assert_non_null(r);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(sock); /* releases the buffer */
+	r = wait_stats(d.socket, pool_full);
+	assert_non_null(r);
+	dmabufd__reply__free_unpacked(r, NULL);
+	sleep_ms(300);
+	sock = connect_as_client(d.socket);
+	assert_true(sock >= 0);
+	r = raw_stats(sock, 14);
+	assert_non_null(r);
+	assert_int_equal(r->stats->pooled, 4 * MiB);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(sock);
+	assert_int_equal(daemon_stop_conf(&d, conf), 0);
+
+	/* --pool-budget 0 beats budget = 4M: no pool, no hit. */
+	assert_int_equal(daemon_start_conf(&d, v1, off, conf), 0);
+	sock = connect_as_client(d.socket);
+	assert_true(sock >= 0);
+	assert_int_equal(alloc_1m(sock, &fd), 0);
+	close(fd);
+	sleep_ms(300);
+	r = raw_stats(sock, 13);
+	assert_non_null(r);
+	assert_int_equal(r->stats->pooled, 0);
+	assert_int_equal(r->stats->pool_hits, 0);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(sock);
+	assert_int_equal(daemon_stop_conf(&d, conf), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_empty_file_starts),
 		cmocka_unit_test(test_command_line_overrides_file),
 		cmocka_unit_test(test_sighup_reload),
+		cmocka_unit_test(test_pool_section),
 	};
 
 	require_root();

@@ -136,6 +136,25 @@ static void send_stats(int sock, uint64_t id, uint32_t buffers, size_t nfds)
 	send_reply_fds(sock, &r, nfds);
 }
 
+/* A Stats reply with the kernel's attribute-transition count @n (@present). */
+static void send_stats_kernel(int sock, uint64_t id, bool present, uint64_t n)
+{
+	Dmabufd__Reply r = DMABUFD__REPLY__INIT;
+	Dmabufd__StatsReply s = DMABUFD__STATS_REPLY__INIT;
+
+	s.backend = "kmod";
+	s.page_size = 4096;
+	s.transitions = 1234;
+	if (present) {
+		s.kernel_counter_case = DMABUFD__STATS_REPLY__KERNEL_COUNTER_KERNEL_ATTR_TRANSITIONS;
+		s.kernel_attr_transitions = n;
+	}
+	r.id = id;
+	r.body_case = DMABUFD__REPLY__BODY_STATS;
+	r.stats = &s;
+	send_reply_fds(sock, &r, 0);
+}
+
 /* A List page with ids @first..@first+@n-1. */
 static void send_list(int sock, uint64_t id, uint64_t first, size_t n, bool more)
 {
@@ -1107,6 +1126,38 @@ static void test_stats_newer_caller(void **state)
 	fake_close(&f);
 }
 
+/*
+ * The kernel's count keeps its presence: 0 sent is "no change" (has = 1),
+ * nothing sent is "no count" (has = 0, value 0); the ledger's stays apart.
+ */
+static void test_stats_kernel_transitions(void **state)
+{
+	struct dmabufd_stats st;
+	struct fake f;
+
+	fake_open(&f, 8);
+	memset(&st, 0xee, sizeof(st));
+	send_stats_kernel(f.daemon, 2, true, 0);
+	assert_int_equal(dmabufd_stats_sized(f.c, &st, sizeof(st)), 0);
+	assert_int_equal(st.has_kernel_attr_transitions, 1);
+	assert_int_equal(st.kernel_attr_transitions, 0);
+	assert_int_equal(st.transitions, 1234);
+
+	memset(&st, 0xee, sizeof(st));
+	send_stats_kernel(f.daemon, 3, true, 1ull << 40);
+	assert_int_equal(dmabufd_stats_sized(f.c, &st, sizeof(st)), 0);
+	assert_int_equal(st.has_kernel_attr_transitions, 1);
+	assert_int_equal(st.kernel_attr_transitions, 1ull << 40);
+
+	memset(&st, 0xee, sizeof(st));
+	send_stats_kernel(f.daemon, 4, false, 99);
+	assert_int_equal(dmabufd_stats_sized(f.c, &st, sizeof(st)), 0);
+	assert_int_equal(st.has_kernel_attr_transitions, 0);
+	assert_int_equal(st.kernel_attr_transitions, 0);
+	assert_int_equal(st.transitions, 1234);
+	fake_close(&f);
+}
+
 /* List rows at the caller's stride, larger or smaller than the library's. */
 static void test_list_sized_rows(void **state)
 {
@@ -1178,6 +1229,7 @@ int main(void)
 		cmocka_unit_test(test_connect_refusal_reason),
 		cmocka_unit_test(test_stats_older_caller),
 		cmocka_unit_test(test_stats_newer_caller),
+		cmocka_unit_test(test_stats_kernel_transitions),
 		cmocka_unit_test(test_list_sized_rows),
 	};
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "dmabufd/dmabufd.h"
 #include "harness.h"
@@ -341,6 +342,43 @@ static void test_dmabufctl_messages(void **state)
 	assert_string_equal(buf, "dmabufctl " DMABUFD_VERSION "\n");
 }
 
+/*
+ * Stats' two transition counts in dmabufctl stats --json: the ledger's
+ * (a number, every backend) and the kernel's (a number when a kmod
+ * backend is active, else null: the others which never change the linear map); the
+ * human output names both.
+ */
+static void test_stats_transitions(void **state)
+{
+	static char buf[65536];
+	json_object *top, *v, *backends;
+	bool kmod = false;
+
+	assert_int_equal(dmabufctl_output("stats --json", true, buf, sizeof(buf)), 0);
+	top = json_tokener_parse(buf);
+	assert_non_null(top);
+	/* kmod among the active backends (not necessarily the first) */
+	assert_true(json_object_object_get_ex(top, "backends", &backends));
+	assert_true(json_object_array_length(backends) >= 1);
+	for (size_t i = 0; i < json_object_array_length(backends); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(backends, i), "backend", &v) &&
+		    strcmp(json_object_get_string(v), "kmod") == 0)
+			kmod = true;
+	assert_true(json_object_object_get_ex(top, "transitions", &v));
+	assert_true(json_object_is_type(v, json_type_int));
+	assert_true(json_object_object_get_ex(top, "kernel_attr_transitions", &v));
+	if (kmod)
+		assert_true(json_object_is_type(v, json_type_int));
+	else
+		assert_null(v); /* present, and null */
+	json_object_put(top);
+
+	assert_int_equal(dmabufctl_output("stats", true, buf, sizeof(buf)), 0);
+	assert_non_null(strstr(buf, " pages in the ledger"));
+	assert_non_null(strstr(buf, kmod ? " in the kernel's linear map\n" :
+				       " (no kernel count: no kmod backend)\n"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_list_pages),
 		cmocka_unit_test(test_dmabufctl_exit_codes),
 		cmocka_unit_test(test_dmabufctl_messages),
+		cmocka_unit_test(test_stats_transitions),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

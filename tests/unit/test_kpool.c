@@ -13,7 +13,11 @@
  *   while the pool holds buffers;
  * - afterwards the region holds exactly the pooled buffers (audit clean),
  *   and every buffer the backend made was released once the server is
- *   finished.
+ *   finished;
+ * - kpool_teach() (the configured classes): without any request the worker
+ *   fills the taught classes to the budget, the first request of a taught
+ *   class is a hit, and a class the backend cannot make (attribute, size 0,
+ *   beyond the budget or the region) is refused.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -111,6 +115,25 @@ static const struct backend_ops fake_ops = {
 	.commit = fake_commit,
 	.release = fake_release,
 };
+
+/* A fake backend of CAPACITY bytes, pool budget BUDGET, offering @attributes. */
+static struct fake_backend *fake_new(uint32_t attributes)
+{
+	struct fake_backend *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->base.ops = &fake_ops;
+	f->caps = (struct backend_caps){
+		.name = "fake",
+		.attributes = attributes,
+		.contiguous = true,
+		.dmabuf = true,
+		.region_size = CAPACITY,
+		.page_size = 4096,
+		.placed_pool_budget = BUDGET,
+	};
+	return f;
+}
 
 /* ---- the client (child process) ------------------------------------------ */
 
@@ -210,7 +233,9 @@ static void on_child(evutil_socket_t sig, short what, void *arg)
 static void test_kpool_server(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct fake_backend *f = calloc(1, sizeof(*f));
+	struct fake_backend *f = fake_new((1u << DMABUFD_ATTR_CACHED) |
+					  (1u << DMABUFD_ATTR_WRITECOMBINE) |
+					  (1u << DMABUFD_ATTR_UNCACHED));
 	struct dmabufd_region_stats rs;
 	struct backend_pool_stats ps;
 	char dir[] = "/tmp/test_kpool.XXXXXX", sock[64];
@@ -220,18 +245,6 @@ static void test_kpool_server(void **state)
 	pid_t pid;
 
 	assert_non_null(base);
-	assert_non_null(f);
-	f->base.ops = &fake_ops;
-	f->caps = (struct backend_caps){
-		.name = "fake",
-		.attributes = (1u << DMABUFD_ATTR_CACHED) | (1u << DMABUFD_ATTR_WRITECOMBINE) |
-			      (1u << DMABUFD_ATTR_UNCACHED),
-		.contiguous = true,
-		.dmabuf = true,
-		.region_size = CAPACITY,
-		.page_size = 4096,
-		.placed_pool_budget = BUDGET,
-	};
 	assert_non_null(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/sock", dir);
 	assert_int_equal(server_init(&s, base, &f->base, NULL), 0);
@@ -291,10 +304,88 @@ static void test_kpool_server(void **state)
 	}
 }
 
+/* Runs the event loop until the pool holds @bytes (≤ 5 s). */
+static void loop_until_pooled(struct event_base *base, struct kpool *kp, uint64_t bytes)
+{
+	struct backend_pool_stats ps;
+
+	for (int i = 0; i < 500; i++) {
+		kpool_get_stats(kp, &ps);
+		if (ps.pooled >= bytes)
+			return;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(10000);
+	}
+	fail_msg("the pool holds %llu bytes, not %llu", (unsigned long long)ps.pooled,
+		 (unsigned long long)bytes);
+}
+
+static void test_kpool_teach(void **state)
+{
+	struct event_base *base = event_base_new();
+	/* No uncached: that class is refused. */
+	struct fake_backend *f = fake_new((1u << DMABUFD_ATTR_CACHED) |
+					  (1u << DMABUFD_ATTR_WRITECOMBINE));
+	struct backend_alloc req = { .size = MiB, .attribute = DMABUFD_ATTR_WRITECOMBINE,
+				     .flags = DMABUFD_ALLOC_CONTIGUOUS };
+	struct dmabufd_region_stats rs;
+	struct backend_pool_stats ps;
+	struct server_backend *sb;
+	struct buffer taken;
+	struct kpool *kp;
+	struct server s;
+	int fd = -1;
+
+	assert_non_null(base);
+	assert_int_equal(server_init(&s, base, &f->base, NULL), 0);
+	sb = &s.backends[0];
+	kp = sb->kpool;
+	assert_non_null(kp);
+	assert_int_equal(kpool_teach(kp, MiB, DMABUFD_ATTR_UNCACHED), -EOPNOTSUPP);
+	assert_int_equal(kpool_teach(kp, MiB, (enum dmabufd_attribute)7), -EOPNOTSUPP);
+	assert_int_equal(kpool_teach(kp, 0, DMABUFD_ATTR_CACHED), -EINVAL);
+	assert_int_equal(kpool_teach(kp, BUDGET + 1, DMABUFD_ATTR_CACHED), -EINVAL);
+	assert_int_equal(kpool_teach(kp, CAPACITY + 4096, DMABUFD_ATTR_CACHED), -EINVAL);
+	assert_int_equal(atomic_load(&f->nprepared), 0);
+
+	/* Two classes, half the budget each: 1 WC MiB (rounded up), 2 cached 512 KiB. */
+	assert_int_equal(kpool_teach(kp, MiB - 100, DMABUFD_ATTR_WRITECOMBINE), 0);
+	assert_int_equal(kpool_teach(kp, MiB / 2, DMABUFD_ATTR_CACHED), 0);
+	loop_until_pooled(base, kp, BUDGET);
+	kpool_get_stats(kp, &ps);
+	assert_int_equal(ps.pooled, BUDGET);
+	assert_int_equal(ps.hits + ps.misses, 0); /* no request taught them */
+	assert_int_equal(atomic_load(&f->nprepared), 3);
+	dmabufd_region_stats(sb->region, &rs);
+	assert_int_equal(rs.used_pages[DMABUFD_ATTR_WRITECOMBINE], MiB / 4096);
+	assert_int_equal(rs.used_pages[DMABUFD_ATTR_CACHED], MiB / 4096);
+	assert_int_equal(dmabufd_region_audit(sb->region, NULL, 0), 0);
+
+	/* The first request of a taught class is a hit. */
+	assert_int_equal(kpool_take(kp, &req, &fd), 0);
+	assert_true(fd >= 0);
+	kpool_get_stats(kp, &ps);
+	assert_int_equal(ps.hits, 1);
+	assert_int_equal(ps.misses, 0);
+	/* Give it back as kpool.c does for a buffer nobody took. */
+	taken = (struct buffer){ .fd = fd, .offset = req.offset, .size = req.size };
+	f->base.ops->release(&f->base, &taken);
+	sb_unplace(sb, req.offset);
+
+	kpool_destroy(kp);
+	sb->kpool = NULL;
+	assert_int_equal(f->releases, atomic_load(&f->made));
+	dmabufd_region_stats(sb->region, &rs);
+	assert_int_equal(rs.free_pages, CAPACITY / 4096);
+	server_finish(&s);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kpool_server),
+		cmocka_unit_test(test_kpool_teach),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

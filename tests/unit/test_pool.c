@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The pool's bookkeeping (daemon/pool.c) with a fake factory: classes
- * parse, the pool fills to its targets within budget and capacity, hands
- * each fd out once, gives room back to requests, and learns classes.
+ * The pool's bookkeeping (daemon/pool.c) with a fake factory: the pool
+ * fills to its targets within budget and capacity, hands each fd out once,
+ * gives room back to requests, and learns classes (the class lists are
+ * parsed by config_parse_pool_classes(): test_config_pool.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,25 +46,6 @@ static struct pool_stats wait_pooled(struct pool *p, uint64_t want)
 		nanosleep(&ts, NULL);
 	}
 	return st;
-}
-
-static void test_parse_classes(void **state)
-{
-	uint64_t c[POOL_MAX_CLASSES];
-
-	(void)state;
-	assert_int_equal(pool_parse_classes("4K,64K,1M", 4096, c), 3);
-	assert_int_equal(c[0], 4096);
-	assert_int_equal(c[1], 65536);
-	assert_int_equal(c[2], 1048576);
-	assert_int_equal(pool_parse_classes("5000", 4096, c), 1);
-	assert_int_equal(c[0], 8192); /* rounded up to whole pages */
-	assert_int_equal(pool_parse_classes("", 4096, c), -EINVAL);
-	assert_int_equal(pool_parse_classes("4K,", 4096, c), -EINVAL);
-	assert_int_equal(pool_parse_classes("4K,,8K", 4096, c), -EINVAL);
-	assert_int_equal(pool_parse_classes("0", 4096, c), -EINVAL);
-	assert_int_equal(pool_parse_classes("lots", 4096, c), -EINVAL);
-	assert_int_equal(pool_parse_classes("1,2,3,4,5,6,7,8,9", 4096, c), -EINVAL);
 }
 
 static void test_fill_take_evict(void **state)
@@ -167,7 +149,6 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_classes),
 		cmocka_unit_test(test_fill_take_evict),
 		cmocka_unit_test(test_learns),
 		cmocka_unit_test(test_create_refuses),
