@@ -21,12 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_fixture.h"
 #include "log.h"
 
 #define MiB (1ull << 20)
@@ -49,20 +49,6 @@ static int setup(void **state)
 	logged[0] = '\0';
 	log_set_sink(capture, NULL, LOG_LEVEL_ERROR);
 	return 0;
-}
-
-/* config_load() of @text, through a memfd (/proc/self/fd/N). */
-static int load(const char *text, struct config *ret)
-{
-	char path[40];
-	int fd = memfd_create("dmabufd.conf", MFD_CLOEXEC), r;
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	r = config_load(path, true, ret);
-	close(fd);
-	return r;
 }
 
 static void test_parse_good(void **state)
@@ -146,11 +132,13 @@ static void test_load_pool(void **state)
 {
 	struct config c;
 
-	assert_int_equal(load("[daemon]\n"
-			      "backend = memfd\n"
-			      "[pool]\n"
-			      "budget = 64M   ; per backend\n"
-			      "classes = 8M:write-combine, 12441600:write-combine, 1M\n", &c), 0);
+	assert_int_equal(config_fixture_load("[daemon]\n"
+					     "backend = memfd\n"
+					     "[pool]\n"
+					     "budget = 64M   ; per backend\n"
+					     "classes = 8M:write-combine, 12441600:write-combine, 1M\n",
+					     &c),
+			 0);
 	assert_int_equal(c.pool_budget, 64 * MiB);
 	assert_int_equal(c.pool_nclasses, 3);
 	assert_int_equal(c.pool_classes[0].size, 8 * MiB);
@@ -159,13 +147,13 @@ static void test_load_pool(void **state)
 	config_finish(&c);
 
 	/* Without the section: no pool, classes learnt. */
-	assert_int_equal(load("[daemon]\nbackend = memfd\n", &c), 0);
+	assert_int_equal(config_fixture_load("[daemon]\nbackend = memfd\n", &c), 0);
 	assert_int_equal(c.pool_budget, 0);
 	assert_int_equal(c.pool_nclasses, 0);
 	config_finish(&c);
 
 	/* budget = 0 says "no pool" explicitly; classes alone are kept for --pool-budget. */
-	assert_int_equal(load("[pool]\nbudget = 0\nclasses = 2M\n", &c), 0);
+	assert_int_equal(config_fixture_load("[pool]\nbudget = 0\nclasses = 2M\n", &c), 0);
 	assert_int_equal(c.pool_budget, 0);
 	assert_int_equal(c.pool_nclasses, 1);
 	config_finish(&c);
@@ -203,7 +191,7 @@ static void test_load_refusals(void **state)
 		logged[0] = '\0';
 		memset(&c, 0x5a, sizeof(c));
 		memcpy(&before, &c, sizeof(c));
-		r = load(bad[i].text, &c);
+		r = config_fixture_load(bad[i].text, &c);
 		if (r != -EINVAL)
 			fail_msg("case %zu accepted (%d): %s", i, r, bad[i].text);
 		if (!strstr(logged, bad[i].why))
@@ -224,7 +212,7 @@ static void test_overrides(void **state)
 	};
 	struct config c;
 
-	assert_int_equal(load(text, &c), 0);
+	assert_int_equal(config_fixture_load(text, &c), 0);
 	assert_int_equal(config_apply_overrides(&c, &none), 0);
 	assert_int_equal(c.pool_budget, 64 * MiB);
 	assert_int_equal(c.pool_nclasses, 2);
@@ -237,7 +225,7 @@ static void test_overrides(void **state)
 	assert_int_equal(c.pool_nclasses, 0);
 	config_finish(&c);
 
-	assert_int_equal(load(text, &c), 0);
+	assert_int_equal(config_fixture_load(text, &c), 0);
 	assert_int_equal(config_apply_overrides(&c, &other), 0);
 	assert_int_equal(c.pool_budget, 16 * MiB);
 	assert_int_equal(c.pool_nclasses, 1);

@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +36,7 @@
 #include <event2/event.h>
 
 #include "dmabufd/dmabufd.h"
+#include "fake_backend.h"
 #include "kpool.h"
 #include "placement.h"
 #include "region.h"
@@ -46,93 +46,15 @@
 #define CAPACITY (8 * MiB)
 #define BUDGET (2 * MiB)
 
-struct fake_backend {
-	struct backend base;
-	struct backend_caps caps;
-	atomic_uint made;       /* alloc() and prepare() */
-	unsigned releases;
-	atomic_uint nprepared;
-};
-
-static void fake_destroy(struct backend *b)
-{
-	free(b);
-}
-
-static void fake_get_caps(struct backend *b, struct backend_caps *ret)
-{
-	*ret = ((struct fake_backend *)b)->caps;
-}
-
-static int fake_alloc(struct backend *b, const struct backend_alloc *req, int *ret_fd,
-		      const char **ret_reason)
-{
-	struct fake_backend *f = (struct fake_backend *)b;
-	int fd = memfd_create("fake", MFD_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)req->size) < 0) {
-		close(fd);
-		*ret_reason = "ftruncate failed";
-		return -ENOMEM;
-	}
-	atomic_fetch_add(&f->made, 1);
-	*ret_fd = fd;
-	return 0;
-}
-
-static int fake_prepare(struct backend *b, const struct backend_alloc *req, int *ret_fd,
-			uint64_t *ret_handle, const char **ret_reason)
-{
-	struct fake_backend *f = (struct fake_backend *)b;
-
-	atomic_fetch_add(&f->nprepared, 1);
-	*ret_handle = 0;
-	return fake_alloc(b, req, ret_fd, ret_reason);
-}
-
-static int fake_commit(struct backend *b, const struct backend_alloc *req, int fd,
-		       uint64_t handle)
-{
-	return 0;
-}
-
-static void fake_release(struct backend *b, struct buffer *buf)
-{
-	((struct fake_backend *)b)->releases++;
-	if (buf->fd >= 0)
-		close(buf->fd);
-	buf->fd = -1;
-}
-
-static const struct backend_ops fake_ops = {
-	.name = "fake",
-	.destroy = fake_destroy,
-	.get_caps = fake_get_caps,
-	.alloc = fake_alloc,
-	.prepare = fake_prepare,
-	.commit = fake_commit,
-	.release = fake_release,
-};
-
 /* A fake backend of CAPACITY bytes, pool budget BUDGET, offering @attributes. */
 static struct fake_backend *fake_new(uint32_t attributes)
 {
-	struct fake_backend *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->base.ops = &fake_ops;
-	f->caps = (struct backend_caps){
-		.name = "fake",
+	return fake_backend_new(&(struct fake_backend_options){
 		.attributes = attributes,
 		.contiguous = true,
-		.dmabuf = true,
 		.region_size = CAPACITY,
-		.page_size = 4096,
 		.placed_pool_budget = BUDGET,
-	};
-	return f;
+	});
 }
 
 /* ---- the client (child process) ------------------------------------------ */

@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -36,87 +35,24 @@
 
 #include "dmabufd/dmabufd.h"
 #include "backend/probe.h"
+#include "fake_backend.h"
 #include "placement.h"
 #include "region.h"
 #include "server.h"
 
 #define MiB (1ull << 20)
 
-/* ---- a fake backend: memfds, caps chosen by the test --------------------- */
-
-struct fake_backend {
-	struct backend base;
-	struct backend_caps caps;
-	unsigned allocs, releases;
-};
-
-static void fake_destroy(struct backend *b)
-{
-	free(b);
-}
-
-static void fake_get_caps(struct backend *b, struct backend_caps *ret)
-{
-	*ret = ((struct fake_backend *)b)->caps;
-}
-
-static int fake_alloc(struct backend *b, const struct backend_alloc *req, int *ret_fd,
-		      const char **ret_reason)
-{
-	struct fake_backend *f = (struct fake_backend *)b;
-	int fd = memfd_create("fake", MFD_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)req->size) < 0) {
-		close(fd);
-		*ret_reason = "ftruncate failed";
-		return -ENOMEM;
-	}
-	f->allocs++;
-	*ret_fd = fd;
-	return 0;
-}
-
-static void fake_release(struct backend *b, struct buffer *buf)
-{
-	((struct fake_backend *)b)->releases++;
-	if (buf->fd >= 0)
-		close(buf->fd);
-	buf->fd = -1;
-}
-
-static int fake_migrate(struct backend *b, struct buffer *buf, uint64_t new_offset)
-{
-	return 0;
-}
-
-static const struct backend_ops fake_ops = {
-	.name = "fake",
-	.destroy = fake_destroy,
-	.get_caps = fake_get_caps,
-	.alloc = fake_alloc,
-	.release = fake_release,
-	.migrate = fake_migrate,
-};
-
+/* A fake backend named @name (List's backend) over memfds, able to migrate. */
 static struct fake_backend *fake_new(const char *name, bool contiguous, uint32_t attributes,
 				     uint64_t capacity)
 {
-	struct fake_backend *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->base.ops = &fake_ops;
-	f->caps = (struct backend_caps){
+	return fake_backend_new(&(struct fake_backend_options){
 		.name = name,
 		.attributes = attributes,
 		.contiguous = contiguous,
-		.migration = true,
-		.dmabuf = true,
 		.region_size = capacity,
-		.page_size = 4096,
-	};
-	return f;
+		.migration = true,
+	});
 }
 
 #define ALL_ATTRS ((1u << DMABUFD_ATTR_CACHED) | (1u << DMABUFD_ATTR_WRITECOMBINE) | \
@@ -407,9 +343,9 @@ static void test_server_two_backends(void **state)
 	assert_int_equal(s.registry.count, 0);
 	assert_int_equal(s.used, 0);
 	/* Each backend made and released its own buffers; both regions empty. */
-	assert_int_equal(k->allocs, devices ? 5 : 4);
-	assert_int_equal(k->releases, k->allocs);
-	assert_int_equal(h->allocs, 2);
+	assert_int_equal(k->made, devices ? 5 : 4);
+	assert_int_equal(k->releases, k->made);
+	assert_int_equal(h->made, 2);
 	assert_int_equal(h->releases, 2);
 	dmabufd_region_stats(s.backends[0].region, &rs);
 	assert_int_equal(rs.free_pages, 4 * MiB / 4096);
