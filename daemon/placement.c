@@ -15,6 +15,8 @@
 
 #include "attr.h"
 #include "log.h"
+#include "macros.h"
+#include "placement_cost.h"
 #include "region.h"
 #include "reply.h"
 
@@ -143,6 +145,56 @@ static int execute_plan(struct server_backend *sb, const struct dmabufd_region_p
 	return err;
 }
 
+/*
+ * Claim cost (docs/REGION.md, "Claim cost"): on a backend whose free pages
+ * the kernel lends out (kmod), the window the policy chooses may be full
+ * of page cache that the claim must migrate while a window elsewhere is
+ * nearly free. Weighs the policy's window against the cheapest free window
+ * by a fresh occupancy snapshot and claims the cheapest when it saves
+ * enough (placement_cost_worth_moving()). Requests below one granule are
+ * left to the policy: no window of theirs can save that much.
+ * Return: true and *@ret_offset when it placed the buffer; false when the
+ * policy should (no snapshot, no room, or no saving worth a change).
+ */
+static bool place_by_claim_cost(struct server_backend *sb, uint32_t npages, uint32_t align,
+				enum dmabufd_attribute attribute, bool movable,
+				uint32_t *ret_offset)
+{
+	const uint32_t granule = sb->caps.claim_granule_pages;
+	_cleanup_free_ struct placement_granule *g = NULL;
+	struct placement_cost_map map;
+	uint32_t policy_off, best_off, n;
+	uint64_t policy_cost, best_cost;
+	bool moved = false;
+	int err;
+
+	if (!granule || !sb->backend->ops->occupancy || npages < granule)
+		return false;
+	if (dmabufd_region_find(sb->region, npages, align, attribute, movable, &policy_off) < 0)
+		return false; /* no room: the caller compacts */
+	err = sb->backend->ops->occupancy(sb->backend, &g, &n);
+	if (err == 0)
+		err = placement_cost_map_init(&map, granule, to_pages(sb, sb->caps.region_size), g,
+					      n);
+	if (err < 0) {
+		log_debug("%s: no occupancy snapshot (%s): placing by policy", sb->caps.name,
+			  strerror(-err));
+		return false;
+	}
+	policy_cost = placement_window_cost(&map, policy_off, npages);
+	if (placement_cheapest_window(sb->region, &map, npages, align, &best_off, &best_cost) == 0 &&
+	    placement_cost_worth_moving(&map, policy_cost, best_cost) &&
+	    dmabufd_region_claim(sb->region, best_off, npages, align, attribute, movable) == 0) {
+		log_debug("%s: %u pages at page %u (claim cost %llu) instead of %u (cost %llu)",
+			  sb->caps.name, npages, best_off, (unsigned long long)best_cost,
+			  policy_off, (unsigned long long)policy_cost);
+		*ret_offset = best_off;
+		moved = true;
+	}
+	placement_cost_map_finish(&map);
+	return moved;
+}
+
 int sb_place(struct server_backend *sb, uint64_t size, uint64_t alignment,
 	     enum dmabufd_attribute attribute, bool movable, uint64_t *ret_offset)
 {
@@ -153,6 +205,10 @@ int sb_place(struct server_backend *sb, uint64_t size, uint64_t alignment,
 	uint32_t off;
 	int err;
 
+	if (place_by_claim_cost(sb, npages, align, attribute, movable, &off)) {
+		*ret_offset = (uint64_t)off * sb->caps.page_size;
+		return 0;
+	}
 	err = dmabufd_region_alloc(sb->region, npages, align, attribute, movable, &off);
 	if (err == -ENOSPC && sb->backend->ops->migrate &&
 	    dmabufd_region_plan_for(sb->region, npages, align, attribute, movable, &plan) == 0) {
