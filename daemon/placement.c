@@ -14,6 +14,7 @@
 #include "placement.h"
 
 #include "attr.h"
+#include "clock.h"
 #include "log.h"
 #include "macros.h"
 #include "placement_cost.h"
@@ -164,7 +165,7 @@ static bool place_by_claim_cost(struct server_backend *sb, uint32_t npages, uint
 	_cleanup_free_ struct placement_granule *g = NULL;
 	struct placement_cost_map map;
 	uint32_t policy_off, best_off, n;
-	uint64_t policy_cost, best_cost;
+	uint64_t policy_cost, best_cost, t0;
 	bool moved = false;
 	int err;
 
@@ -172,6 +173,7 @@ static bool place_by_claim_cost(struct server_backend *sb, uint32_t npages, uint
 		return false;
 	if (dmabufd_region_find(sb->region, npages, align, attribute, movable, &policy_off) < 0)
 		return false; /* no room: the caller compacts */
+	t0 = monotonic_usec();
 	err = sb->backend->ops->occupancy(sb->backend, &g, &n);
 	if (err == 0)
 		err = placement_cost_map_init(&map, granule, to_pages(sb, sb->caps.region_size), g,
@@ -185,12 +187,14 @@ static bool place_by_claim_cost(struct server_backend *sb, uint32_t npages, uint
 	if (placement_cheapest_window(sb->region, &map, npages, align, &best_off, &best_cost) == 0 &&
 	    placement_cost_worth_moving(&map, policy_cost, best_cost) &&
 	    dmabufd_region_claim(sb->region, best_off, npages, align, attribute, movable) == 0) {
-		log_debug("%s: %u pages at page %u (claim cost %llu) instead of %u (cost %llu)",
-			  sb->caps.name, npages, best_off, (unsigned long long)best_cost,
-			  policy_off, (unsigned long long)policy_cost);
 		*ret_offset = best_off;
 		moved = true;
 	}
+	log_debug("%s: %u pages at page %u, claim cost %llu (policy: page %u, cost %llu; snapshot %llu us)",
+		  sb->caps.name, npages, moved ? best_off : policy_off,
+		  (unsigned long long)(moved ? best_cost : policy_cost), policy_off,
+		  (unsigned long long)policy_cost,
+		  (unsigned long long)(monotonic_usec() - t0));
 	placement_cost_map_finish(&map);
 	return moved;
 }

@@ -96,6 +96,15 @@ module_param(max_buffers, uint, 0444);
 MODULE_PARM_DESC(max_buffers, "Limit on live buffers (1..65536)");
 
 /*
+ * OCCUPANCY can be switched off at run time, so that a benchmark compares
+ * the daemon's placement with and without it in one boot: the command then
+ * answers -ENOTTY and INFO leaves out its cap, as a module without it would.
+ */
+static bool occupancy = true;
+module_param(occupancy, bool, 0644);
+MODULE_PARM_DESC(occupancy, "OCCUPANCY available (0: -ENOTTY, as an older module; for benchmarks)");
+
+/*
  * Where EXPORT's time goes, read-only in /sys/module/dmabufd_region/
  * parameters/ (for benchmarks; written under region.lock): successful
  * EXPORT claims and the nanoseconds spent, summed over them, claiming
@@ -939,7 +948,9 @@ static long region_ioctl_info(void __user *uarg)
 	info.page_size = PAGE_SIZE;
 	info.caps = DMABUFD_REGION_CAP_WRITECOMBINE | DMABUFD_REGION_CAP_UNCACHED |
 		    DMABUFD_REGION_CAP_MIGRATE | DMABUFD_REGION_CAP_EVENTS |
-		    DMABUFD_REGION_CAP_REVOKE | DMABUFD_REGION_CAP_OCCUPANCY;
+		    DMABUFD_REGION_CAP_REVOKE;
+	if (READ_ONCE(occupancy))
+		info.caps |= DMABUFD_REGION_CAP_OCCUPANCY;
 	info.max_buffers = max_buffers;
 	info.max_buffer_pages = region_max_buffer_pages();
 
@@ -1596,6 +1607,8 @@ static long region_ioctl_occupancy(void __user *uarg)
 	u32 usize;
 	int ret;
 
+	if (!READ_ONCE(occupancy))
+		return -ENOTTY;
 	ret = region_copy_in(&arg, sizeof(arg), DMABUFD_REGION_OCCUPANCY_SIZE_VER0, uarg, &usize);
 	if (ret)
 		return ret;

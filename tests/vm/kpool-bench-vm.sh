@@ -20,7 +20,7 @@
 # Usage: tests/vm/kpool-bench-vm.sh [--build DIR] [--work DIR]
 #                                   [--sizes "65536 ..."] [--n N]
 #                                   [--ring-seconds S] [--ring-hz HZ] [--attr wc|uc|cached]
-#                                   [--random-ops N]
+#                                   [--random-ops N] [--only-lent]
 #   --build DIR  configured build tree with dmabufd and kpool-bench built
 #                (default build)
 #   --work DIR   run-vm.sh work directory (default DIR/vm-kpool-bench)
@@ -31,12 +31,17 @@
 #   --ring-hz HZ      the ring's frame rate (default 2: 60 Hz scaled to TCG,
 #                     whose naive 8 MiB path is ~30x slower than hardware's)
 #   --random-ops N    operations of the randomized audit run (default 2000)
+#   --only-lent       only the 90%-lent comparison at 8 and 64 MiB: (b) with
+#                     placement by claim cost, (b) by the allocator's policy
+#                     alone (the module's occupancy=0, as an older module),
+#                     (c); each (b) with the module's claim/zero/attribute
+#                     split of its EXPORTs
 # Needs what run-vm.sh needs (export DMABUFD_VMCACHE to reuse cached
 # kernels) and jq. Results: WORK/kpool-bench.jsonl and the table printed.
 # Exit: 0 every run succeeded, 1 otherwise, 77 no QEMU.
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
-build="$src/build" work="" n=20 ring_seconds=60 ring_hz=2 attr=wc random_ops=2000
+build="$src/build" work="" n=20 ring_seconds=60 ring_hz=2 attr=wc random_ops=2000 only_lent=0
 sizes="65536 1048576 8388608 12441600 67108864"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -48,6 +53,7 @@ while [ $# -gt 0 ]; do
 	--ring-hz) ring_hz=$2; shift 2 ;;
 	--attr) attr=$2; shift 2 ;;
 	--random-ops) random_ops=$2; shift 2 ;;
+	--only-lent) only_lent=1; shift ;;
 	*) echo "kpool-bench-vm: unknown argument $1" >&2; exit 1 ;;
 	esac
 done
@@ -72,15 +78,17 @@ inner="$work/kpool-bench-inner.sh"
 cat >"$inner" <<EOF
 #!/bin/sh
 sizes="$sizes" n=$n ring_seconds=$ring_seconds ring_hz=$ring_hz attr=$attr random_ops=$random_ops
+only_lent=$only_lent
 EOF
 cat >>"$inner" <<'EOF'
 B=/bin/kpool-bench D=/bin/dmabufd
 export DMABUFD_SOCKET=/tmp/kpool.sock
 fail=0
 out() { sed 's/^/KPOOL /'; }
-start_daemon() { # BUDGET
+start_daemon() { # BUDGET [DAEMON ARGS...]
 	rm -f "$DMABUFD_SOCKET"
-	$D --backend kmod --socket "$DMABUFD_SOCKET" --pool-budget "$1" >>/tmp/dmabufd.log 2>&1 &
+	b=$1; shift
+	$D --backend kmod --socket "$DMABUFD_SOCKET" --pool-budget "$b" "$@" >>/tmp/dmabufd.log 2>&1 &
 	DPID=$!
 	i=0; while [ ! -S "$DMABUFD_SOCKET" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 	[ -S "$DMABUFD_SOCKET" ] || { echo "daemon did not start" | out; fail=1; }
@@ -100,6 +108,40 @@ bench() { # ARGS... : one JSON line, tagged with the region state
 }
 echo "# kernel $(uname -r), $(nproc) CPUs, $(grep MemTotal /proc/meminfo)" | out
 insmod /bin/dmabufd_naive.ko || { echo "# naive module not loaded" | out; fail=1; }
+P=/sys/module/dmabufd_region/parameters
+emit_split() { # STATE SIZE BEFORE AFTER: the module's EXPORT split over a run, one JSON line
+	set -- "$1" "$2" $3 $4
+	k=$(( $7 - $3 ))
+	[ $k -gt 0 ] || return 0
+	echo "{\"state\":\"$1\",\"variant\":\"split\",\"size\":$2,\"exports\":$k,\"claim_us\":$(( ($8 - $4) / k / 1000 )),\"zero_us\":$(( ($9 - $5) / k / 1000 )),\"attr_us\":$(( (${10} - $6) / k / 1000 ))}" | out
+}
+counters() { echo "$(cat $P/export_claims) $(cat $P/export_claim_ns) $(cat $P/export_zero_ns) $(cat $P/export_attr_ns)"; }
+# Region 90% lent to page cache, pool empty: (b) placed by claim cost, (b)
+# by the policy alone (OCCUPANCY off, as an older module), (c).
+lent90() {
+	for s in 8388608 67108864; do
+		nn=$n; [ "$s" -ge 67108864 ] && nn=$(( n / 2 ))
+		for mode in cost policy; do
+			st=lent90; [ $mode = policy ] && st=lent90-policy
+			[ $mode = policy ] && echo 0 >$P/occupancy
+			start_daemon 0 -v
+			c0=$(counters)
+			bench $st run brokered --size $s --n $nn --attr $attr --lent 90
+			emit_split $st $s "$c0" "$(counters)"
+			stop_daemon
+			echo 1 >$P/occupancy
+		done
+		bench lent90 run naive --size $s --n $nn --attr $attr --lent 90
+		$B unfill
+	done
+	grep -E "claim cost" /tmp/dmabufd.log | tail -8 | sed 's/^/# /' | out
+	grep -cE "refused the placement|busy pages" /tmp/dmabufd.log | sed 's/^/# busy refusals in the log: /' | out
+}
+if [ "$only_lent" = 1 ]; then
+	lent90
+	dmesg | grep -E "dmabufd|BUG|WARNING" | tail -8 | sed 's/^/# /' | out
+	exit $fail
+fi
 for s in $sizes; do
 	nn=$n; [ "$s" -ge 67108864 ] && nn=$(( n / 2 ))
 	start_daemon $(( 4 * s ))
@@ -144,15 +186,7 @@ done
 start_daemon 32M
 bench random random --n $random_ops
 stop_daemon
-# Region 90% lent to page cache, pool empty.
-for s in 8388608 67108864; do
-	nn=$n; [ "$s" -ge 67108864 ] && nn=$(( n / 2 ))
-	start_daemon 0
-	bench lent90 run brokered --size $s --n $nn --attr $attr --lent 90
-	stop_daemon
-	bench lent90 run naive --size $s --n $nn --attr $attr --lent 90
-	$B unfill
-done
+lent90
 # 4K NV12 ring of 8 at the scaled frame rate through the pool, then under a page-cache churn.
 start_daemon $(( 4 * 12441600 ))
 bench ring ring --size 12441600 --attr $attr --ring 8 --hz $ring_hz --seconds $ring_seconds --churn 64
@@ -208,9 +242,11 @@ jq -rs '
         (if $a then ($a.nonzero == 0) else null end),
         (if $c then "\($c.claim_p50_us)/\($c.zero_p50_us)/\($c.attr_p50_us)" else null end)]
        | @tsv),
-    ($all | map(select(.state == "lent90" and .variant == "brokered"))[] as $b
+    ($all | map(select((.state == "lent90" or .state == "lent90-policy") and .variant == "brokered"))[] as $b
      | ($all | map(select(.state == "lent90" and .variant == "naive" and .size == $b.size))[0]) as $c
-     | ["lent90", $b.size, null, "\($b.p50_us) (p99 \($b.p99_us), \($b.ok)/\($b.n) ok)",
+     | ($all | map(select(.state == $b.state and .variant == "split" and .size == $b.size))[0]) as $x
+     | [$b.state, $b.size, (if $x then "b split \($x.claim_us)/\($x.zero_us)/\($x.attr_us)" else null end),
+        "\($b.p50_us) (p99 \($b.p99_us), \($b.ok)/\($b.n) ok)",
         "\($c.p50_us) (p99 \($c.p99_us), \($c.ok)/\($c.n) ok)", null, null, null, null,
         (if $c then $b.p50_us / $c.p50_us | r3 else null end), null, null,
         (if $c then "\($c.claim_p50_us)/\($c.zero_p50_us)/\($c.attr_p50_us)" else null end)]
