@@ -123,6 +123,15 @@ MODULE_PARM_DESC(export_zero_ns, "Nanoseconds EXPORT spent zeroing, summed");
 static unsigned long export_attr_ns;
 module_param(export_attr_ns, ulong, 0444);
 MODULE_PARM_DESC(export_attr_ns, "Nanoseconds EXPORT spent switching attributes, summed");
+static unsigned long export_refused;
+module_param(export_refused, ulong, 0444);
+MODULE_PARM_DESC(export_refused, "EXPORT claims that failed (-EBUSY and others) since load");
+static unsigned long export_refused_ns;
+module_param(export_refused_ns, ulong, 0444);
+MODULE_PARM_DESC(export_refused_ns, "Nanoseconds EXPORT spent in claims that failed, summed");
+static unsigned long claim_attempts;
+module_param(claim_attempts, ulong, 0444);
+MODULE_PARM_DESC(claim_attempts, "alloc_contig_range() calls of EXPORT and MIGRATE claims since load");
 
 struct region_buffer {
 	struct list_head node;		/* region.buffers, by pfn; region.lock */
@@ -456,6 +465,7 @@ static int region_contig(unsigned long pfn, unsigned long end, unsigned long flo
 	unsigned long start = region_claim_start(pfn, floor);
 	int ret;
 
+	claim_attempts++;
 	ret = alloc_contig_range(start, end, MIGRATE_MOVABLE, GFP_KERNEL | __GFP_NOWARN);
 	if (ret == 0 && start < pfn)
 		free_contig_range(start, pfn - start);
@@ -1034,8 +1044,11 @@ static int region_export_claim(struct region_buffer *buf,
 		return -EBUSY;
 	t0 = ktime_get_ns();
 	ret = region_claim(pfn, arg->page_count);
-	if (ret)
+	if (ret) {
+		export_refused++;
+		export_refused_ns += ktime_get_ns() - t0;
 		return ret;
+	}
 	buf->pfn = pfn;
 	t1 = ktime_get_ns();
 	/* Zero through the cached mapping, before any attribute change. */

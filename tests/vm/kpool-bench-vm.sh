@@ -35,7 +35,7 @@
 #                     placement by claim cost, (b) by the allocator's policy
 #                     alone (the module's occupancy=0, as an older module),
 #                     (c); each (b) with the module's claim/zero/attribute
-#                     split of its EXPORTs
+#                     split of its EXPORTs (kpool-bench's JSON)
 # Needs what run-vm.sh needs (export DMABUFD_VMCACHE to reuse cached
 # kernels) and jq. Results: WORK/kpool-bench.jsonl and the table printed.
 # Exit: 0 every run succeeded, 1 otherwise, 77 no QEMU.
@@ -109,13 +109,6 @@ bench() { # ARGS... : one JSON line, tagged with the region state
 echo "# kernel $(uname -r), $(nproc) CPUs, $(grep MemTotal /proc/meminfo)" | out
 insmod /bin/dmabufd_naive.ko || { echo "# naive module not loaded" | out; fail=1; }
 P=/sys/module/dmabufd_region/parameters
-emit_split() { # STATE SIZE BEFORE AFTER: the module's EXPORT split over a run, one JSON line
-	set -- "$1" "$2" $3 $4
-	k=$(( $7 - $3 ))
-	[ $k -gt 0 ] || return 0
-	echo "{\"state\":\"$1\",\"variant\":\"split\",\"size\":$2,\"exports\":$k,\"claim_us\":$(( ($8 - $4) / k / 1000 )),\"zero_us\":$(( ($9 - $5) / k / 1000 )),\"attr_us\":$(( (${10} - $6) / k / 1000 ))}" | out
-}
-counters() { echo "$(cat $P/export_claims) $(cat $P/export_claim_ns) $(cat $P/export_zero_ns) $(cat $P/export_attr_ns)"; }
 # Region 90% lent to page cache, pool empty: (b) placed by claim cost, (b)
 # by the policy alone (OCCUPANCY off, as an older module), (c).
 lent90() {
@@ -125,16 +118,14 @@ lent90() {
 			st=lent90; [ $mode = policy ] && st=lent90-policy
 			[ $mode = policy ] && echo 0 >$P/occupancy
 			start_daemon 0 -v
-			c0=$(counters)
 			bench $st run brokered --size $s --n $nn --attr $attr --lent 90
-			emit_split $st $s "$c0" "$(counters)"
 			stop_daemon
 			echo 1 >$P/occupancy
 		done
 		bench lent90 run naive --size $s --n $nn --attr $attr --lent 90
 		$B unfill
 	done
-	grep -E "claim cost" /tmp/dmabufd.log | tail -8 | sed 's/^/# /' | out
+	grep -E "claim cost" /tmp/dmabufd.log | sed 's/^/# /' | out
 	grep -cE "refused the placement|busy pages" /tmp/dmabufd.log | sed 's/^/# busy refusals in the log: /' | out
 }
 if [ "$only_lent" = 1 ]; then
@@ -244,8 +235,7 @@ jq -rs '
        | @tsv),
     ($all | map(select((.state == "lent90" or .state == "lent90-policy") and .variant == "brokered"))[] as $b
      | ($all | map(select(.state == "lent90" and .variant == "naive" and .size == $b.size))[0]) as $c
-     | ($all | map(select(.state == $b.state and .variant == "split" and .size == $b.size))[0]) as $x
-     | [$b.state, $b.size, (if $x then "b split \($x.claim_us)/\($x.zero_us)/\($x.attr_us)" else null end),
+     | [$b.state, $b.size, "b \($b.claim_p50_us)/\($b.zero_p50_us)/\($b.attr_p50_us); \($b.refused) refused (\($b.refused_ms) ms), \($b.claim_attempts) attempts for \($b.exports) exports",
         "\($b.p50_us) (p99 \($b.p99_us), \($b.ok)/\($b.n) ok)",
         "\($c.p50_us) (p99 \($c.p99_us), \($c.ok)/\($c.n) ok)", null, null, null, null,
         (if $c then $b.p50_us / $c.p50_us | r3 else null end), null, null,

@@ -17,6 +17,13 @@
  * again are not timed. Attribute transitions are the module's own counter
  * (INFO.attr_transitions), read around each timed call ("request") and over
  * the whole run ("total", including the pool's refills and the releases).
+ * claim/zero/attr_p50_us: naive, the module's own timing of each call;
+ * brokered, the change of dmabufd_region.ko's EXPORT counters around each
+ * call (its export_*_ns parameters; without a pool, the request's own
+ * EXPORT). "exports", "refused", "refused_ms": the daemon's successful and
+ * failed EXPORTs over the timed calls and the time the failed claims took;
+ * "claim_attempts": the module's alloc_contig_range() calls over them
+ * (more than the EXPORTs: the module retried a claim).
  *
  * Usage:
  *   kpool-bench run VARIANT --size BYTES [--n N] [--attr cached|wc|uc]
@@ -109,6 +116,35 @@ static uint64_t transitions(void)
 	struct dmabufd_region_info info;
 
 	return region_info(&info) == 0 ? info.attr_transitions : 0;
+}
+
+/*
+ * The module's EXPORT counters (kmod/README.md, "Load"): successful
+ * claims, nanoseconds claiming, zeroing and switching the attribute, failed
+ * claims, nanoseconds in them, alloc_contig_range() calls. All 0 when the
+ * module does not have them.
+ */
+enum { EXP_CLAIMS, EXP_CLAIM_NS, EXP_ZERO_NS, EXP_ATTR_NS, EXP_REFUSED, EXP_REFUSED_NS,
+       EXP_ATTEMPTS, EXP_N };
+
+static void export_counters(uint64_t v[EXP_N])
+{
+	static const char *const names[EXP_N] = {
+		"export_claims", "export_claim_ns", "export_zero_ns", "export_attr_ns",
+		"export_refused", "export_refused_ns", "claim_attempts",
+	};
+
+	for (int i = 0; i < EXP_N; i++) {
+		char path[96];
+		unsigned long long x = 0;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/module/dmabufd_region/parameters/%s", names[i]);
+		f = fopen(path, "re");
+		v[i] = f && fscanf(f, "%llu", &x) == 1 ? x : 0;
+		if (f)
+			fclose(f);
+	}
 }
 
 /* LIST (≤ 4096 entries): the module's live buffers; count or -1. */
@@ -253,6 +289,7 @@ static int run(const struct opts *o)
 	struct dmabufd_client *c = NULL;
 	struct dmabufd_region_info info;
 	uint64_t req_tr = 0, tr0, pfn = 0, claim[MAX_N], zero[MAX_N], attr_ns[MAX_N];
+	uint64_t refused = 0, refused_ns = 0, attempts = 0, exports = 0;
 	static struct dmabufd_region_buffer lv[4096];
 	unsigned made_ahead = 0; /* brokered: module buffers EXPORTed before the request */
 	struct dmabufd_stats st0 = { 0 }, st1 = { 0 };
@@ -304,7 +341,7 @@ static int run(const struct opts *o)
 		struct dmabufd_buffer b = { 0 };
 		struct dmabufd_naive_alloc na = { .pfn = pfn, .count = o->size / 4096,
 						  .attr = o->attr };
-		uint64_t t0, t1, trb, max_id = 0;
+		uint64_t t0, t1, trb, max_id = 0, ex0[EXP_N], ex1[EXP_N];
 		int fd = -1, mfd = -1, err = 0, nl;
 
 		if (o->lent > 0)
@@ -315,6 +352,7 @@ static int run(const struct opts *o)
 		for (int k = 0; k < nl; k++)
 			max_id = lv[k].id > max_id ? lv[k].id : max_id;
 		trb = transitions();
+		export_counters(ex0);
 		t0 = now_ns();
 		if (c) {
 			err = dmabufd_alloc(c, o->size, 0, (enum dmabufd_attribute)o->attr,
@@ -343,6 +381,17 @@ static int run(const struct opts *o)
 		}
 		t1 = now_ns();
 		req_tr += transitions() - trb;
+		export_counters(ex1);
+		if (c) {
+			/* The daemon's EXPORTs around the request (no pool runs: its own). */
+			na.claim_ns = ex1[EXP_CLAIM_NS] - ex0[EXP_CLAIM_NS];
+			na.zero_ns = ex1[EXP_ZERO_NS] - ex0[EXP_ZERO_NS];
+			na.attr_ns = ex1[EXP_ATTR_NS] - ex0[EXP_ATTR_NS];
+			exports += ex1[EXP_CLAIMS] - ex0[EXP_CLAIMS];
+			refused += ex1[EXP_REFUSED] - ex0[EXP_REFUSED];
+			refused_ns += ex1[EXP_REFUSED_NS] - ex0[EXP_REFUSED_NS];
+		}
+		attempts += ex1[EXP_ATTEMPTS] - ex0[EXP_ATTEMPTS];
 		if (err < 0) {
 			failed++;
 			if (!first_err) {
@@ -388,7 +437,9 @@ static int run(const struct opts *o)
 	qsort(claim, ok, sizeof(claim[0]), cmp_u64);
 	qsort(zero, ok, sizeof(zero[0]), cmp_u64);
 	qsort(attr_ns, ok, sizeof(attr_ns[0]), cmp_u64);
-	printf("{\"made_ahead\":%u,", made_ahead);
+	printf("{\"made_ahead\":%u,\"exports\":%" PRIu64 ",\"refused\":%" PRIu64
+	       ",\"refused_ms\":%.1f,\"claim_attempts\":%" PRIu64 ",",
+	       made_ahead, exports, refused, refused_ns / 1e6, attempts);
 	printf("\"contiguous\":%s,\"pool_hits\":%" PRIu64 ",\"pool_misses\":%" PRIu64
 	       ",\"claim_p50_us\":%.1f,"
 	       "\"zero_p50_us\":%.1f,\"attr_p50_us\":%.1f,",
