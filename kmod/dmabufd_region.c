@@ -1470,6 +1470,9 @@ struct region_occ {
 	unsigned long end;		/* PFN after it */
 	unsigned long granule;		/* pages per entry */
 	struct dmabufd_region_granule *ents; /* ceil((end - start) / granule) */
+	/* The granule the walk is in (PFNs only grow): no division per page. */
+	unsigned long cur;		/* its index */
+	unsigned long cur_end;		/* the PFN after it */
 };
 
 /* Adds [pfn, pfn + n), clipped to the range, to the granules it covers. */
@@ -1479,11 +1482,17 @@ static void region_occ_add(struct region_occ *occ, unsigned long pfn, unsigned l
 	unsigned long end = min(pfn + n, occ->end);
 
 	while (pfn < end) {
-		unsigned long i = (pfn - occ->start) / occ->granule;
-		unsigned long gend = min(occ->start + (i + 1) * occ->granule, end);
-		struct dmabufd_region_granule *g = &occ->ents[i];
-		u32 k = gend - pfn;
+		struct dmabufd_region_granule *g;
+		unsigned long gend;
+		u32 k;
 
+		while (pfn >= occ->cur_end) {
+			occ->cur++;
+			occ->cur_end += occ->granule;
+		}
+		g = &occ->ents[occ->cur];
+		gend = min(occ->cur_end, end);
+		k = gend - pfn;
 		switch (kind) {
 		case OCC_FREE: g->free += k; break;
 		case OCC_RECLAIM: g->reclaim += k; break;
@@ -1520,17 +1529,16 @@ static unsigned long region_occ_span(unsigned long pfn, unsigned long end, unsig
  * owner at any moment, so the answer is a hint (see
  * DMABUFD_REGION_IOC_OCCUPANCY). Only flags and counts are read, never
  * pointers from them, except compound_head(), which is what
- * region_busy_reason() reads too.
+ * region_busy_reason() reads too. @pfn's memory section is online
+ * (region_occ_walk() checks each section once).
  */
 static enum region_occ_kind region_occ_page(unsigned long pfn, unsigned long end,
 					    unsigned long *ret_n)
 {
-	struct page *page = pfn_to_online_page(pfn);
+	struct page *page = pfn_to_page(pfn);
 	struct folio *folio;
 
 	*ret_n = 1;
-	if (!page)
-		return OCC_BUSY;
 	if (PageBuddy(page)) {
 		/* A buddy page's order is in page->private. */
 		*ret_n = region_occ_span(pfn, end, READ_ONCE(page->private));
@@ -1569,8 +1577,11 @@ static void region_occ_walk(struct region_occ *occ)
 	struct region_buffer *buf = list_first_entry_or_null(&region.buffers,
 							     struct region_buffer, node);
 	unsigned long pfn = occ->start, n, steps = 0;
+	unsigned long section_end = 0;	/* PFN after the section checked online */
 	enum region_occ_kind kind;
 
+	occ->cur = 0;
+	occ->cur_end = occ->start + occ->granule;
 	while (pfn < occ->end) {
 		/* Skip the buffers that end before @pfn. */
 		while (buf && buf->pfn + buf->count <= pfn)
@@ -1579,8 +1590,13 @@ static void region_occ_walk(struct region_occ *occ)
 		if (buf && buf->pfn <= pfn) {
 			n = buf->pfn + buf->count - pfn;
 			kind = OCC_CLAIMED;
+		} else if (pfn >= section_end && !pfn_to_online_page(pfn)) {
+			/* Offlined (memory hot-unplug): nothing to read, nothing to claim. */
+			n = min(ALIGN(pfn + 1, PAGES_PER_SECTION), occ->end) - pfn;
+			kind = OCC_BUSY;
 		} else {
-			kind = region_occ_page(pfn, occ->end, &n);
+			section_end = ALIGN(pfn + 1, PAGES_PER_SECTION);
+			kind = region_occ_page(pfn, min(occ->end, section_end), &n);
 			/* A racy span never runs into a buffer. */
 			if (buf && pfn + n > buf->pfn)
 				n = buf->pfn - pfn;

@@ -9,7 +9,8 @@
 #   (d) udmabuf from a memfd, (e) the dma-heap system heap;
 # then (a), (b) and (c) at 8 MiB with the region fragmented by live pinned
 # buffers, (b) and (c) with the region 90% lent to page cache (topped up before
-# every allocation), and a 4K NV12 ring of 8 buffers at a frame rate (60 Hz scaled to TCG) through the
+# every allocation; (b) placed by claim cost and by policy alone, the three
+# interleaved), and a 4K NV12 ring of 8 buffers at a frame rate (60 Hz scaled to TCG) through the
 # pool, quiet and under a page-cache churn; and a randomized run of mixed
 # attributes through the pool with the PFN audit every 100 operations
 # (kpool-bench random); and the udmabuf backend with and without its
@@ -108,25 +109,18 @@ bench() { # ARGS... : one JSON line, tagged with the region state
 }
 echo "# kernel $(uname -r), $(nproc) CPUs, $(grep MemTotal /proc/meminfo)" | out
 insmod /bin/dmabufd_naive.ko || { echo "# naive module not loaded" | out; fail=1; }
-P=/sys/module/dmabufd_region/parameters
-# Region 90% lent to page cache, pool empty: (b) placed by claim cost, (b)
-# by the policy alone (OCCUPANCY off, as an older module), (c).
+# Region 90% lent to page cache, pool empty: rounds of (b) placed by claim
+# cost, (b) by the policy alone (OCCUPANCY off, as an older module) and (c),
+# interleaved (kpool-bench lent-ab).
 lent90() {
 	for s in 8388608 67108864; do
 		nn=$n; [ "$s" -ge 67108864 ] && nn=$(( n / 2 ))
-		for mode in cost policy; do
-			st=lent90; [ $mode = policy ] && st=lent90-policy
-			[ $mode = policy ] && echo 0 >$P/occupancy
-			start_daemon 0 -v
-			bench $st run brokered --size $s --n $nn --attr $attr --lent 90
-			stop_daemon
-			echo 1 >$P/occupancy
-		done
-		bench lent90 run naive --size $s --n $nn --attr $attr --lent 90
+		start_daemon 0 -v
+		bench lent90 lent-ab --size $s --n $nn --attr $attr --lent 90
+		stop_daemon
 		$B unfill
 	done
 	grep -E "claim cost" /tmp/dmabufd.log | sed 's/^/# /' | out
-	grep -cE "refused the placement|busy pages" /tmp/dmabufd.log | sed 's/^/# busy refusals in the log: /' | out
 }
 if [ "$only_lent" = 1 ]; then
 	lent90
@@ -233,14 +227,12 @@ jq -rs '
         (if $a then ($a.nonzero == 0) else null end),
         (if $c then "\($c.claim_p50_us)/\($c.zero_p50_us)/\($c.attr_p50_us)" else null end)]
        | @tsv),
-    ($all | map(select((.state == "lent90" or .state == "lent90-policy") and .variant == "brokered"))[] as $b
-     | ($all | map(select(.state == "lent90" and .variant == "naive" and .size == $b.size))[0]) as $c
-     | [$b.state, $b.size, "b \($b.claim_p50_us)/\($b.zero_p50_us)/\($b.attr_p50_us); \($b.refused) refused (\($b.refused_ms) ms), \($b.claim_attempts) attempts for \($b.exports) exports",
-        "\($b.p50_us) (p99 \($b.p99_us), \($b.ok)/\($b.n) ok)",
-        "\($c.p50_us) (p99 \($c.p99_us), \($c.ok)/\($c.n) ok)", null, null, null, null,
-        (if $c then $b.p50_us / $c.p50_us | r3 else null end), null, null,
-        (if $c then "\($c.claim_p50_us)/\($c.zero_p50_us)/\($c.attr_p50_us)" else null end)]
-       | @tsv),
+    ($all | map(select(.state == "lent90" and .variant == "brokered-cost"))[] as $b
+     | ($all | map(select(.state == "lent90" and .size == $b.size)) | INDEX(.variant)) as $r
+     | "lent90 \($b.size) bytes, p50/p99 us, claim/zero/attribute p50 us:" +
+       ([$r["brokered-cost"], $r["brokered-policy"], $r["naive"]] | map(select(.)
+        | "\n  \(.variant): \(.p50_us) / \(.p99_us) (\(.ok)/\(.n) ok; \(.claim_p50_us)/\(.zero_p50_us)/\(.attr_p50_us); \(.refused) refused, \(.claim_attempts) claim attempts)") | join(""))
+       + "\n  b/c: by cost \($r["brokered-cost"].p50_us / $r["naive"].p50_us | r3), by policy \($r["brokered-policy"].p50_us / $r["naive"].p50_us | r3)"),
     ($all[] | select(.state == "udmabuf-backend" and .variant == "brokered")
      | "udmabuf backend \(.size) bytes, pool \(if .warm then "warm" else "none" end): p50 \(.p50_us) us, p99 \(.p99_us) us, hits \(.pool_hits)/\(.n), zero \(.nonzero == 0)"),
     ($all[] | select(.variant == "random")

@@ -40,6 +40,11 @@
  *   kpool-bench hold --size BYTES --n N  allocate N pinned cached buffers,
  *              release every other one (a region fragmented by live pinned
  *              buffers), print "ready" and hold the rest until SIGTERM
+ *   kpool-bench lent-ab --size BYTES [--n N] [--attr A] [--lent PERCENT]
+ *              N rounds, each of (b) placed by claim cost, (b) by policy
+ *              (the module's occupancy parameter off) and (c) naive, in a
+ *              rotating order, the page cache topped up before each (see
+ *              lent_ab())
  *   kpool-bench fill PERCENT      page cache until the region is PERCENT lent
  *   kpool-bench unfill            delete what fill wrote
  * --warm: before each brokered allocation, wait (untimed) until the
@@ -789,6 +794,118 @@ static int hold(const struct opts *o)
 	return 0;
 }
 
+/*
+ * lent-ab: the region PERCENT lent, every round (after one uncounted
+ * warm-up round) the three ways of taking a
+ * contiguous buffer one after the other, in an order that rotates each
+ * round, with the page cache topped up (untimed) before each: (b) through
+ * the daemon placing by claim cost, (b) through the same daemon placing by
+ * its policy alone (the module's occupancy parameter off, so the daemon's
+ * OCCUPANCY fails as with an older module), (c) the naive driver path. A
+ * TCG guest on a shared host drifts by factors over a run; interleaving
+ * puts the three under the same drift. One JSON line per way.
+ */
+#define AB_WAYS 3
+static const char *const ab_names[AB_WAYS] = { "brokered-cost", "brokered-policy", "naive" };
+
+static int set_occupancy(bool on)
+{
+	int fd = open("/sys/module/dmabufd_region/parameters/occupancy", O_WRONLY | O_CLOEXEC);
+	int ret = fd >= 0 && write(fd, on ? "1" : "0", 1) == 1 ? 0 : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int lent_ab(const struct opts *o)
+{
+	static uint64_t lat[AB_WAYS][MAX_N], split[AB_WAYS][3][MAX_N];
+	unsigned ok[AB_WAYS] = { 0 }, failed[AB_WAYS] = { 0 }, n = o->n > MAX_N ? MAX_N : o->n;
+	uint64_t refused[AB_WAYS] = { 0 }, attempts[AB_WAYS] = { 0 };
+	struct dmabufd_region_info info;
+	struct dmabufd_client *c = NULL;
+	int dev, err, ret = 0;
+	uint64_t pfn;
+
+	dev = open(DMABUFD_NAIVE_DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0 || region_info(&info) < 0 || set_occupancy(true) < 0)
+		return 77;
+	pfn = info.base_pfn + (o->naive_offset ? o->naive_offset : info.page_count / 4 / 512 * 512);
+	err = dmabufd_connect(NULL, &c);
+	if (err < 0) {
+		fprintf(stderr, "kpool-bench: connect: %s\n", strerror(-err));
+		return 1;
+	}
+	/* Round 0 warms the daemon, the module and the guest's memory up: not counted. */
+	for (unsigned i = 0; i <= n; i++) {
+		for (unsigned k = 0; k < AB_WAYS; k++) {
+			const unsigned w = (i + k) % AB_WAYS;
+			struct dmabufd_naive_alloc na = { .pfn = pfn, .count = o->size / 4096,
+							  .attr = o->attr };
+			uint64_t ex0[EXP_N], ex1[EXP_N], t0, t1;
+			struct dmabufd_buffer b = { 0 };
+
+			if (o->lent > 0 && fill(o->lent) < 0)
+				return 1;
+			set_occupancy(w == 0);
+			export_counters(ex0);
+			t0 = now_ns();
+			if (w < 2)
+				err = dmabufd_alloc(c, o->size, 0, (enum dmabufd_attribute)o->attr,
+						    DMABUFD_ALLOC_CONTIGUOUS, "kpool-bench", &b);
+			else
+				err = ioctl(dev, DMABUFD_NAIVE_IOC_ALLOC, &na) < 0 ? -errno : 0;
+			t1 = now_ns();
+			export_counters(ex1);
+			if (i > 0) {
+				refused[w] += ex1[EXP_REFUSED] - ex0[EXP_REFUSED];
+				attempts[w] += ex1[EXP_ATTEMPTS] - ex0[EXP_ATTEMPTS];
+			}
+			if (err < 0) {
+				if (!failed[w]++)
+					fprintf(stderr, "kpool-bench: %s: %s\n", ab_names[w],
+						strerror(-err));
+				ret = 1;
+				continue;
+			}
+			if (w < 2) {
+				na.claim_ns = ex1[EXP_CLAIM_NS] - ex0[EXP_CLAIM_NS];
+				na.zero_ns = ex1[EXP_ZERO_NS] - ex0[EXP_ZERO_NS];
+				na.attr_ns = ex1[EXP_ATTR_NS] - ex0[EXP_ATTR_NS];
+				close(b.fd);
+				dmabufd_release(c, b.id);
+			} else if (ioctl(dev, DMABUFD_NAIVE_IOC_FREE, &na) < 0) {
+				fprintf(stderr, "kpool-bench: naive free: %s\n", strerror(errno));
+			}
+			if (i == 0)
+				continue;
+			split[w][0][ok[w]] = na.claim_ns;
+			split[w][1][ok[w]] = na.zero_ns;
+			split[w][2][ok[w]] = na.attr_ns;
+			lat[w][ok[w]++] = t1 - t0;
+		}
+	}
+	set_occupancy(true);
+	for (unsigned w = 0; w < AB_WAYS; w++) {
+		qsort(lat[w], ok[w], sizeof(uint64_t), cmp_u64);
+		for (int j = 0; j < 3; j++)
+			qsort(split[w][j], ok[w], sizeof(uint64_t), cmp_u64);
+		printf("{\"variant\":\"%s\",\"size\":%" PRIu64 ",\"attr\":%u,\"lent_target\":%d,"
+		       "\"n\":%u,\"ok\":%u,\"failed\":%u,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+		       "\"max_us\":%.1f,\"claim_p50_us\":%.1f,\"zero_p50_us\":%.1f,"
+		       "\"attr_p50_us\":%.1f,\"refused\":%" PRIu64 ",\"claim_attempts\":%" PRIu64 "}\n",
+		       ab_names[w], o->size, o->attr, o->lent, n, ok[w], failed[w],
+		       pct(lat[w], ok[w], 50) / 1e3, pct(lat[w], ok[w], 99) / 1e3,
+		       ok[w] ? lat[w][ok[w] - 1] / 1e3 : 0.0, pct(split[w][0], ok[w], 50) / 1e3,
+		       pct(split[w][1], ok[w], 50) / 1e3, pct(split[w][2], ok[w], 50) / 1e3,
+		       refused[w], attempts[w]);
+	}
+	dmabufd_disconnect(c);
+	close(dev);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { .n = 30, .attr = DMABUFD_REGION_ATTR_WRITECOMBINE, .ring = 8, .hz = 60,
@@ -813,6 +930,8 @@ int main(int argc, char **argv)
 		o.n = 2000;
 		o.variant = "random";
 		o.size = 4096;
+	} else if (!strcmp(argv[1], "lent-ab")) {
+		o.variant = "lent-ab";
 	} else if (!strcmp(argv[1], "run")) {
 		if (argc < 3)
 			goto usage;
@@ -862,9 +981,12 @@ int main(int argc, char **argv)
 		return random_run(&o);
 	if (o.variant && !strcmp(o.variant, "hold"))
 		return hold(&o);
+	if (o.variant && !strcmp(o.variant, "lent-ab"))
+		return lent_ab(&o);
 	return o.variant ? run(&o) : ring(&o);
 usage:
 	fprintf(stderr, "usage: kpool-bench run brokered|naive|udmabuf|heap --size BYTES [...]\n"
-			"       kpool-bench ring --size BYTES [...] | fill PERCENT | unfill\n");
+			"       kpool-bench ring --size BYTES [...] | fill PERCENT | unfill\n"
+			"       kpool-bench lent-ab --size BYTES [--n N] [--attr A] [--lent PERCENT]\n");
 	return 2;
 }
