@@ -195,10 +195,17 @@ static int region_lent_percent(void)
 	return (int)((present - free_pages - info.claimed_pages) * 100 / present);
 }
 
-/* Writes page cache (tmpfs files) until the region is @percent lent. */
+/*
+ * Writes page cache (tmpfs files) until the region is @percent lent. Every
+ * claim over lent pages migrates them out of the region and the next
+ * top-up writes as much again, so the files are capped at FILL_MAX_FILES:
+ * beyond it the oldest is deleted first (its pages free wherever they now
+ * are), which keeps the guest's page cache and /tmp bounded over long runs.
+ */
+#define FILL_MAX_FILES 128 /* of FILL_CHUNK: 512 MiB */
 static int fill(int percent)
 {
-	static unsigned serial;
+	static unsigned serial, oldest;
 	static char chunk[FILL_CHUNK];
 	char path[128];
 	int lent, fd;
@@ -211,9 +218,14 @@ static int fill(int percent)
 			return -1;
 		if (lent >= percent)
 			return lent;
+		if (serial - oldest >= FILL_MAX_FILES) {
+			snprintf(path, sizeof(path), FILL_DIR "/%u", oldest++);
+			unlink(path);
+		}
 		snprintf(path, sizeof(path), FILL_DIR "/%u", serial++);
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0 || write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk)) {
+			fprintf(stderr, "kpool-bench: fill: %s: %s\n", path, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			return -1;
@@ -846,8 +858,10 @@ static int lent_ab(const struct opts *o)
 			uint64_t ex0[EXP_N], ex1[EXP_N], t0, t1;
 			struct dmabufd_buffer b = { 0 };
 
-			if (o->lent > 0 && fill(o->lent) < 0)
-				return 1;
+			if (o->lent > 0 && fill(o->lent) < 0) {
+				ret = 1;
+				goto out;
+			}
 			set_occupancy(w == 0);
 			export_counters(ex0);
 			t0 = now_ns();
@@ -886,6 +900,7 @@ static int lent_ab(const struct opts *o)
 			lat[w][ok[w]++] = t1 - t0;
 		}
 	}
+out:
 	set_occupancy(true);
 	for (unsigned w = 0; w < AB_WAYS; w++) {
 		qsort(lat[w], ok[w], sizeof(uint64_t), cmp_u64);
