@@ -548,7 +548,9 @@ struct dmabufd_region_event {
  * Errors: -EINVAL flags, reserved0, @count or @pageblock_pages set on
  * input, range empty or outside the region, entry_size out of range with a
  * capacity, more than 2^20 entries; -ENOMEM; -EFAULT bad pointers; -E2BIG,
- * -EINVAL (size) as for INFO.
+ * -EINVAL (size) as for INFO; -ENOTTY when the module's "occupancy"
+ * parameter is 0 (INFO then leaves out DMABUFD_REGION_CAP_OCCUPANCY), as
+ * from a module without the command.
  */
 #define DMABUFD_REGION_IOC_OCCUPANCY \
 	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x07, struct dmabufd_region_occupancy)
