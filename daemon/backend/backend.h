@@ -192,16 +192,19 @@ struct backend_ops {
 	int (*revoke)(struct backend *b, struct buffer *buf, const char **ret_reason);
 	/*
 	 * occupancy() - optional, for caps.claim_granule_pages backends: a
-	 * snapshot of what the kernel keeps in the region's pages now, one
-	 * entry per granule of caps.claim_granule_pages pages from offset 0
-	 * (the last one may be short).
-	 * @ret_g: receives a malloc'd array of ceil(region pages / granule)
+	 * snapshot of what the kernel keeps in pages [@first, @first +
+	 * @npages) of the region now, one entry per granule of
+	 * caps.claim_granule_pages pages from @first (a multiple of it); the
+	 * last one may be short.
+	 * @ret_g: receives a malloc'd array of ceil(@npages / granule)
 	 *         entries (the caller frees it)
 	 * @ret_n: receives its length
-	 * Return: 0; -ENOMEM; other negative errno (the caller places as if
-	 * every page were free). Outputs untouched on failure.
+	 * Return: 0; -EINVAL (a range outside the region, @first unaligned);
+	 * -ENOMEM; other negative errno (the caller places as if every page
+	 * were free). Outputs untouched on failure.
 	 */
-	int (*occupancy)(struct backend *b, struct placement_granule **ret_g, uint32_t *ret_n);
+	int (*occupancy)(struct backend *b, uint64_t first, uint64_t npages,
+			 struct placement_granule **ret_g, uint32_t *ret_n);
 	/* get_pool_stats() - optional (NULL: no pool). Cannot fail. */
 	void (*get_pool_stats)(struct backend *b, struct backend_pool_stats *ret);
 	/*

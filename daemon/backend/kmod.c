@@ -110,15 +110,17 @@ static uint32_t occupancy_granule(struct kmod_backend *k)
 	return oc.pageblock_pages;
 }
 
-static int kmod_occupancy(struct backend *b, struct placement_granule **ret_g, uint32_t *ret_n)
+static int kmod_occupancy(struct backend *b, uint64_t first, uint64_t npages,
+			  struct placement_granule **ret_g, uint32_t *ret_n)
 {
 	struct kmod_backend *k = kb(b);
-	const uint64_t count = (k->info.page_count + k->granule - 1) / k->granule;
+	const uint64_t count = k->granule ? (npages + k->granule - 1) / k->granule : 0;
 	_cleanup_free_ struct dmabufd_region_granule *kg = NULL;
 	struct placement_granule *g;
 	struct dmabufd_region_occupancy oc = {
 		.size = sizeof(oc),
-		.page_count = k->info.page_count,
+		.page_offset = first,
+		.page_count = npages,
 		.capacity = (uint32_t)count,
 		.entry_size = sizeof(*kg),
 		.granule_pages = k->granule,
@@ -126,6 +128,9 @@ static int kmod_occupancy(struct backend *b, struct placement_granule **ret_g, u
 
 	if (!k->granule)
 		return -EOPNOTSUPP;
+	if (npages == 0 || first % k->granule || first >= k->info.page_count ||
+	    npages > k->info.page_count - first)
+		return -EINVAL;
 	if (count > DMABUFD_REGION_OCCUPANCY_MAX_ENTRIES)
 		return -E2BIG;
 	kg = calloc(count, sizeof(*kg));
