@@ -141,8 +141,10 @@ static int kmod_occupancy(struct backend *b, uint64_t first, uint64_t npages,
 	}
 	oc.entries_ptr = (uint64_t)(uintptr_t)kg;
 	if (ioctl(k->fd, DMABUFD_REGION_IOC_OCCUPANCY, &oc) < 0) {
+		int err = negative_errno();
+
 		free(g);
-		return negative_errno();
+		return err;
 	}
 	if (oc.count != count) { /* the region does not change size */
 		free(g);
