@@ -14,7 +14,10 @@
 #include "placement.h"
 
 #include "attr.h"
+#include "clock.h"
 #include "log.h"
+#include "macros.h"
+#include "placement_cost.h"
 #include "region.h"
 #include "reply.h"
 
@@ -143,6 +146,103 @@ static int execute_plan(struct server_backend *sb, const struct dmabufd_region_p
 	return err;
 }
 
+/*
+ * An occupancy snapshot of the granules [first, first + n) of @sb's region
+ * as a cost map of the whole region (the other granules cost nothing).
+ * Return: 0 and *@ret (placement_cost_map_finish() it); negative errno.
+ */
+static int claim_cost_map(struct server_backend *sb, uint32_t first, uint32_t n,
+			  struct placement_cost_map *ret)
+{
+	const uint32_t granule = sb->caps.claim_granule_pages;
+	const uint32_t npages = to_pages(sb, sb->caps.region_size);
+	const uint32_t total = (uint32_t)(((uint64_t)npages + granule - 1) / granule);
+	const uint64_t last_page = (uint64_t)(first + n) * granule;
+	_cleanup_free_ struct placement_granule *got = NULL, *all = NULL;
+	uint32_t ngot;
+	int err;
+
+	err = sb->backend->ops->occupancy(sb->backend, (uint64_t)first * granule,
+					  (last_page < npages ? last_page : npages) -
+						  (uint64_t)first * granule,
+					  &got, &ngot);
+	if (err < 0)
+		return err;
+	if (ngot != n)
+		return -EPROTO;
+	if (n == total)
+		return placement_cost_map_init(ret, granule, npages, got, n);
+	all = calloc(total, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	memcpy(&all[first], got, n * sizeof(*got));
+	return placement_cost_map_init(ret, granule, npages, all, total);
+}
+
+/*
+ * Claim cost (docs/REGION.md, "Claim cost"): on a backend whose free pages
+ * the kernel lends out (kmod), the window the policy chooses may be full
+ * of page cache that the claim must migrate while a window elsewhere is
+ * nearly free. The policy's window is weighed first, by a snapshot of its
+ * own granules; only when no window could save enough over it
+ * (placement_cost_worth_moving() against a free one) is that the end.
+ * Otherwise a snapshot of the whole region finds the cheapest free window,
+ * which is claimed when it saves enough. Requests below one granule are
+ * left to the policy: no window of theirs can save that much.
+ * Return: true and *@ret_offset when it placed the buffer; false when the
+ * policy should (no snapshot, no room, or no saving worth a change).
+ */
+static bool place_by_claim_cost(struct server_backend *sb, uint32_t npages, uint32_t align,
+				enum dmabufd_attribute attribute, bool movable,
+				uint32_t *ret_offset)
+{
+	const uint32_t granule = sb->caps.claim_granule_pages;
+	const uint32_t total = (uint32_t)((sb->caps.region_size / sb->caps.page_size + granule - 1) /
+					  (granule ? granule : 1));
+	struct placement_cost_map map;
+	uint32_t policy_off, best_off = 0, first, last;
+	uint64_t policy_cost, best_cost = 0, t0;
+	bool whole = false, moved = false;
+	int err;
+
+	if (!granule || !sb->backend->ops->occupancy || npages < granule)
+		return false;
+	if (dmabufd_region_find(sb->region, npages, align, attribute, movable, &policy_off) < 0)
+		return false; /* no room: the caller compacts */
+	t0 = monotonic_usec();
+	first = policy_off / granule;
+	last = (uint32_t)(((uint64_t)policy_off + npages - 1) / granule);
+	err = claim_cost_map(sb, first, last - first + 1, &map);
+	if (err == 0) {
+		policy_cost = placement_window_cost(&map, policy_off, npages);
+		if (placement_cost_worth_moving(&map, policy_cost, 0)) {
+			placement_cost_map_finish(&map);
+			whole = true;
+			err = claim_cost_map(sb, 0, total, &map);
+		}
+	}
+	if (err < 0) {
+		log_debug("%s: no occupancy snapshot (%s): placing by policy", sb->caps.name,
+			  strerror(-err));
+		return false;
+	}
+	policy_cost = placement_window_cost(&map, policy_off, npages);
+	if (whole &&
+	    placement_cheapest_window(sb->region, &map, npages, align, &best_off, &best_cost) == 0 &&
+	    placement_cost_worth_moving(&map, policy_cost, best_cost) &&
+	    dmabufd_region_claim(sb->region, best_off, npages, align, attribute, movable) == 0) {
+		*ret_offset = best_off;
+		moved = true;
+	}
+	log_debug("%s: %u pages at page %u, claim cost %llu (policy: page %u, cost %llu; %s snapshot %llu us)",
+		  sb->caps.name, npages, moved ? best_off : policy_off,
+		  (unsigned long long)(moved ? best_cost : policy_cost), policy_off,
+		  (unsigned long long)policy_cost, whole ? "window and region" : "window",
+		  (unsigned long long)(monotonic_usec() - t0));
+	placement_cost_map_finish(&map);
+	return moved;
+}
+
 int sb_place(struct server_backend *sb, uint64_t size, uint64_t alignment,
 	     enum dmabufd_attribute attribute, bool movable, uint64_t *ret_offset)
 {
@@ -153,6 +253,10 @@ int sb_place(struct server_backend *sb, uint64_t size, uint64_t alignment,
 	uint32_t off;
 	int err;
 
+	if (place_by_claim_cost(sb, npages, align, attribute, movable, &off)) {
+		*ret_offset = (uint64_t)off * sb->caps.page_size;
+		return 0;
+	}
 	err = dmabufd_region_alloc(sb->region, npages, align, attribute, movable, &off);
 	if (err == -ENOSPC && sb->backend->ops->migrate &&
 	    dmabufd_region_plan_for(sb->region, npages, align, attribute, movable, &plan) == 0) {

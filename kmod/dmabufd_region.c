@@ -46,6 +46,7 @@
 #include <linux/gfp.h>
 #include <linux/highmem.h>
 #include <linux/iosys-map.h>
+#include <linux/ktime.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -93,6 +94,44 @@ MODULE_PARM_DESC(nr_pages, "Region size in pages (0: up to the end of base_pfn's
 static unsigned int max_buffers = 1024;
 module_param(max_buffers, uint, 0444);
 MODULE_PARM_DESC(max_buffers, "Limit on live buffers (1..65536)");
+
+/*
+ * OCCUPANCY can be switched off at run time, so that a benchmark compares
+ * the daemon's placement with and without it in one boot: the command then
+ * answers -ENOTTY and INFO leaves out its cap, as a module without it would.
+ */
+static bool occupancy = true;
+module_param(occupancy, bool, 0644);
+MODULE_PARM_DESC(occupancy, "OCCUPANCY available (0: -ENOTTY, as an older module; for benchmarks)");
+
+/*
+ * Where EXPORT's time goes, read-only in /sys/module/dmabufd_region/
+ * parameters/ (for benchmarks; written under region.lock): successful
+ * EXPORT claims and the nanoseconds spent, summed over them, claiming
+ * (alloc_contig_range() and its retries), zeroing, and switching the
+ * attribute (flush included).
+ */
+static unsigned long export_claims;
+module_param(export_claims, ulong, 0444);
+MODULE_PARM_DESC(export_claims, "Successful EXPORT claims since load");
+static unsigned long export_claim_ns;
+module_param(export_claim_ns, ulong, 0444);
+MODULE_PARM_DESC(export_claim_ns, "Nanoseconds EXPORT spent in claims (migration), summed");
+static unsigned long export_zero_ns;
+module_param(export_zero_ns, ulong, 0444);
+MODULE_PARM_DESC(export_zero_ns, "Nanoseconds EXPORT spent zeroing, summed");
+static unsigned long export_attr_ns;
+module_param(export_attr_ns, ulong, 0444);
+MODULE_PARM_DESC(export_attr_ns, "Nanoseconds EXPORT spent switching attributes, summed");
+static unsigned long export_refused;
+module_param(export_refused, ulong, 0444);
+MODULE_PARM_DESC(export_refused, "EXPORT claims that failed (-EBUSY and others) since load");
+static unsigned long export_refused_ns;
+module_param(export_refused_ns, ulong, 0444);
+MODULE_PARM_DESC(export_refused_ns, "Nanoseconds EXPORT spent in claims that failed, summed");
+static unsigned long claim_attempts;
+module_param(claim_attempts, ulong, 0444);
+MODULE_PARM_DESC(claim_attempts, "alloc_contig_range() calls of EXPORT and MIGRATE claims since load");
 
 struct region_buffer {
 	struct list_head node;		/* region.buffers, by pfn; region.lock */
@@ -426,6 +465,7 @@ static int region_contig(unsigned long pfn, unsigned long end, unsigned long flo
 	unsigned long start = region_claim_start(pfn, floor);
 	int ret;
 
+	claim_attempts++;
 	ret = alloc_contig_range(start, end, MIGRATE_MOVABLE, GFP_KERNEL | __GFP_NOWARN);
 	if (ret == 0 && start < pfn)
 		free_contig_range(start, pfn - start);
@@ -919,6 +959,8 @@ static long region_ioctl_info(void __user *uarg)
 	info.caps = DMABUFD_REGION_CAP_WRITECOMBINE | DMABUFD_REGION_CAP_UNCACHED |
 		    DMABUFD_REGION_CAP_MIGRATE | DMABUFD_REGION_CAP_EVENTS |
 		    DMABUFD_REGION_CAP_REVOKE;
+	if (READ_ONCE(occupancy))
+		info.caps |= DMABUFD_REGION_CAP_OCCUPANCY;
 	info.max_buffers = max_buffers;
 	info.max_buffer_pages = region_max_buffer_pages();
 
@@ -992,6 +1034,7 @@ static int region_export_claim(struct region_buffer *buf,
 			       const struct dmabufd_region_export *arg)
 {
 	unsigned long pfn;
+	u64 t0, t1, t2;
 	int ret;
 
 	if (region.nr_buffers >= max_buffers)
@@ -999,13 +1042,23 @@ static int region_export_claim(struct region_buffer *buf,
 	pfn = region.base_pfn + arg->page_offset;
 	if (region_find_overlap(pfn, arg->page_count))
 		return -EBUSY;
+	t0 = ktime_get_ns();
 	ret = region_claim(pfn, arg->page_count);
-	if (ret)
+	if (ret) {
+		export_refused++;
+		export_refused_ns += ktime_get_ns() - t0;
 		return ret;
+	}
 	buf->pfn = pfn;
+	t1 = ktime_get_ns();
 	/* Zero through the cached mapping, before any attribute change. */
 	region_zero(pfn, arg->page_count);
+	t2 = ktime_get_ns();
 	ret = region_set_attr(pfn, arg->page_count, arg->attr);
+	export_claims++;
+	export_claim_ns += t1 - t0;
+	export_zero_ns += t2 - t1;
+	export_attr_ns += ktime_get_ns() - t2;
 	if (ret == -EIO)
 		return region_export_leak(pfn, arg->page_count);
 	if (ret)
@@ -1406,16 +1459,224 @@ static long region_ioctl_attrs(void __user *uarg)
 	return region_copy_out(uarg, &arg, sizeof(arg), usize);
 }
 
+/* ---- OCCUPANCY ---- */
+
+/* Fields of struct dmabufd_region_granule, for region_occ_add(). */
+enum region_occ_kind { OCC_FREE, OCC_RECLAIM, OCC_COPY, OCC_BUSY, OCC_CLAIMED };
+
+/* State of one OCCUPANCY walk: the range and its granule counts. */
+struct region_occ {
+	unsigned long start;		/* first PFN of the range */
+	unsigned long end;		/* PFN after it */
+	unsigned long granule;		/* pages per entry */
+	struct dmabufd_region_granule *ents; /* ceil((end - start) / granule) */
+	/* The granule the walk is in (PFNs only grow): no division per page. */
+	unsigned long cur;		/* its index */
+	unsigned long cur_end;		/* the PFN after it */
+};
+
+/* Adds [pfn, pfn + n), clipped to the range, to the granules it covers. */
+static void region_occ_add(struct region_occ *occ, unsigned long pfn, unsigned long n,
+			   enum region_occ_kind kind)
+{
+	unsigned long end = min(pfn + n, occ->end);
+
+	while (pfn < end) {
+		struct dmabufd_region_granule *g;
+		unsigned long gend;
+		u32 k;
+
+		while (pfn >= occ->cur_end) {
+			occ->cur++;
+			occ->cur_end += occ->granule;
+		}
+		g = &occ->ents[occ->cur];
+		gend = min(occ->cur_end, end);
+		k = gend - pfn;
+		switch (kind) {
+		case OCC_FREE: g->free += k; break;
+		case OCC_RECLAIM: g->reclaim += k; break;
+		case OCC_COPY: g->copy += k; break;
+		case OCC_BUSY: g->busy += k; break;
+		case OCC_CLAIMED: g->claimed += k; break;
+		}
+		pfn = gend;
+	}
+}
+
+/*
+ * Pages a racy read says form one block at @pfn: @order from a buddy or
+ * compound page's metadata, which may change (or be garbage) meanwhile.
+ * Trusted only when @pfn is aligned to it; never past @end. At least 1.
+ */
+static unsigned long region_occ_span(unsigned long pfn, unsigned long end, unsigned int order)
+{
+	unsigned long n;
+
+	if (order == 0 || order >= BITS_PER_LONG / 2)
+		return 1;
+	n = 1UL << order;
+	if (pfn & (n - 1))
+		return 1;
+	return min(n, end - pfn);
+}
+
+/*
+ * What a claim would do with the page at @pfn (not in a module buffer):
+ * *@ret_n gets the pages from @pfn on that share its fate (a free buddy
+ * block or a large folio met at its head), clipped to @end. Unlocked reads
+ * of pages the module does not own and no references: the page may change
+ * owner at any moment, so the answer is a hint (see
+ * DMABUFD_REGION_IOC_OCCUPANCY). Only flags and counts are read, never
+ * pointers from them, except compound_head(), which is what
+ * region_busy_reason() reads too. @pfn's memory section is online
+ * (region_occ_walk() checks each section once).
+ */
+static enum region_occ_kind region_occ_page(unsigned long pfn, unsigned long end,
+					    unsigned long *ret_n)
+{
+	struct page *page = pfn_to_page(pfn);
+	struct folio *folio;
+
+	*ret_n = 1;
+	if (PageBuddy(page)) {
+		/* A buddy page's order is in page->private. */
+		*ret_n = region_occ_span(pfn, end, READ_ONCE(page->private));
+		return OCC_FREE;
+	}
+	if (PageReserved(page))
+		return OCC_BUSY;
+	folio = page_folio(page);
+	if (&folio->page == page && folio_test_large(folio))
+		*ret_n = region_occ_span(pfn, end, folio_order(folio));
+	if (folio_test_hugetlb(folio))
+		return OCC_COPY;
+	if (!folio_ref_count(folio))
+		return OCC_FREE;	/* on its way to or from the allocator */
+	if (folio_maybe_dma_pinned(folio))
+		return OCC_BUSY;
+	if (folio_test_lru(folio)) {
+		if (!folio_test_swapbacked(folio) && !folio_test_dirty(folio) &&
+		    !folio_test_writeback(folio) && !folio_test_unevictable(folio) &&
+		    !folio_mapped(folio))
+			return OCC_RECLAIM;
+		return OCC_COPY;
+	}
+	if (__PageMovable(&folio->page))
+		return OCC_COPY;
+	return OCC_BUSY;
+}
+
+/*
+ * Fills @occ->ents for [occ->start, occ->end): the module's buffers from
+ * region.buffers (exact), every other page by region_occ_page(). Called
+ * with region.lock held; region.buffers is sorted by pfn.
+ */
+static void region_occ_walk(struct region_occ *occ)
+{
+	struct region_buffer *buf = list_first_entry_or_null(&region.buffers,
+							     struct region_buffer, node);
+	unsigned long pfn = occ->start, n, steps = 0;
+	unsigned long section_end = 0;	/* PFN after the section checked online */
+	enum region_occ_kind kind;
+
+	occ->cur = 0;
+	occ->cur_end = occ->start + occ->granule;
+	while (pfn < occ->end) {
+		/* Skip the buffers that end before @pfn. */
+		while (buf && buf->pfn + buf->count <= pfn)
+			buf = list_is_last(&buf->node, &region.buffers) ? NULL :
+			      list_next_entry(buf, node);
+		if (buf && buf->pfn <= pfn) {
+			n = buf->pfn + buf->count - pfn;
+			kind = OCC_CLAIMED;
+		} else if (pfn >= section_end && !pfn_to_online_page(pfn)) {
+			/* Offlined (memory hot-unplug): nothing to read, nothing to claim. */
+			n = min(ALIGN(pfn + 1, PAGES_PER_SECTION), occ->end) - pfn;
+			kind = OCC_BUSY;
+		} else {
+			section_end = ALIGN(pfn + 1, PAGES_PER_SECTION);
+			kind = region_occ_page(pfn, min(occ->end, section_end), &n);
+			/* A racy span never runs into a buffer. */
+			if (buf && pfn + n > buf->pfn)
+				n = buf->pfn - pfn;
+		}
+		region_occ_add(occ, pfn, n, kind);
+		pfn += n;
+		if ((++steps & 1023) == 0)
+			cond_resched();
+	}
+}
+
+/* The checks of OCCUPANCY that need no lock. Returns the entry count. */
+static long region_occupancy_check(struct dmabufd_region_occupancy *arg)
+{
+	u64 count;
+
+	if (arg->flags || arg->reserved0 || arg->count || arg->pageblock_pages)
+		return -EINVAL;
+	if (arg->capacity && (arg->entry_size < 8 || arg->entry_size > REGION_MAX_ENTRY))
+		return -EINVAL;
+	if (region_range_ok(arg->page_offset, arg->page_count))
+		return -EINVAL;
+	if (!arg->granule_pages)
+		arg->granule_pages = pageblock_nr_pages;
+	count = div_u64(arg->page_count + arg->granule_pages - 1, arg->granule_pages);
+	if (count > DMABUFD_REGION_OCCUPANCY_MAX_ENTRIES)
+		return -EINVAL;
+	return count;
+}
+
+static long region_ioctl_occupancy(void __user *uarg)
+{
+	struct dmabufd_region_occupancy arg;
+	struct region_occ occ;
+	unsigned int n;
+	long count;
+	u32 usize;
+	int ret;
+
+	if (!READ_ONCE(occupancy))
+		return -ENOTTY;
+	ret = region_copy_in(&arg, sizeof(arg), DMABUFD_REGION_OCCUPANCY_SIZE_VER0, uarg, &usize);
+	if (ret)
+		return ret;
+	count = region_occupancy_check(&arg);
+	if (count < 0)
+		return count;
+	/* The walk counts whole granules: no partial answer for a small array. */
+	occ.ents = kvcalloc(count, sizeof(*occ.ents), GFP_KERNEL);
+	if (!occ.ents)
+		return -ENOMEM;
+	occ.start = region.base_pfn + arg.page_offset;
+	occ.end = occ.start + arg.page_count;
+	occ.granule = arg.granule_pages;
+
+	mutex_lock(&region.lock);
+	region_occ_walk(&occ);
+	mutex_unlock(&region.lock);
+
+	n = min_t(unsigned long, count, arg.capacity);
+	ret = region_copy_entries(arg.entries_ptr, arg.entry_size, occ.ents, sizeof(*occ.ents), n);
+	kvfree(occ.ents);
+	if (ret)
+		return ret;
+	arg.count = count;
+	arg.pageblock_pages = pageblock_nr_pages;
+	return region_copy_out(uarg, &arg, sizeof(arg), usize);
+}
+
 static long region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
 	static long (*const handlers[])(void __user *) = {
-		region_ioctl_info,
-		region_ioctl_export,
-		region_ioctl_migrate,
-		region_ioctl_list,
-		region_ioctl_attrs,
-		region_ioctl_revoke,
+		[_IOC_NR(DMABUFD_REGION_IOC_INFO)] = region_ioctl_info,
+		[_IOC_NR(DMABUFD_REGION_IOC_EXPORT)] = region_ioctl_export,
+		[_IOC_NR(DMABUFD_REGION_IOC_MIGRATE)] = region_ioctl_migrate,
+		[_IOC_NR(DMABUFD_REGION_IOC_LIST)] = region_ioctl_list,
+		[_IOC_NR(DMABUFD_REGION_IOC_ATTRS)] = region_ioctl_attrs,
+		[_IOC_NR(DMABUFD_REGION_IOC_REVOKE)] = region_ioctl_revoke,
+		[_IOC_NR(DMABUFD_REGION_IOC_OCCUPANCY)] = region_ioctl_occupancy,
 	};
 	unsigned int nr = _IOC_NR(cmd);
 
@@ -1424,6 +1685,8 @@ static long region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	    _IOC_DIR(cmd) != (_IOC_READ | _IOC_WRITE) || nr >= ARRAY_SIZE(handlers))
 		return -ENOTTY;
 	nr = array_index_nospec(nr, ARRAY_SIZE(handlers));
+	if (!handlers[nr])
+		return -ENOTTY;
 	return handlers[nr](uarg);
 }
 

@@ -16,6 +16,7 @@
 #include "dmabufd/dmabufd.h"
 
 struct buffer;
+struct placement_granule;
 
 /* What a backend can do; reported in Hello and Stats. */
 struct backend_caps {
@@ -43,6 +44,13 @@ struct backend_caps {
 	 * placement cannot pool them itself, since only the server places.
 	 */
 	uint64_t placed_pool_budget;
+	/*
+	 * claim_granule_pages (kmod with a module offering OCCUPANCY): the
+	 * region's free pages are lent to the kernel, and occupancy() says
+	 * per granule of this many pages what a claim would have to move
+	 * (placement_cost.h); 0: no occupancy().
+	 */
+	uint32_t claim_granule_pages;
 };
 
 /* A live buffer the backend found at start-up that this daemon did not make. */
@@ -182,6 +190,21 @@ struct backend_ops {
 	 * nothing changed.
 	 */
 	int (*revoke)(struct backend *b, struct buffer *buf, const char **ret_reason);
+	/*
+	 * occupancy() - optional, for caps.claim_granule_pages backends: a
+	 * snapshot of what the kernel keeps in pages [@first, @first +
+	 * @npages) of the region now, one entry per granule of
+	 * caps.claim_granule_pages pages from @first (a multiple of it); the
+	 * last one may be short.
+	 * @ret_g: receives a malloc'd array of ceil(@npages / granule)
+	 *         entries (the caller frees it)
+	 * @ret_n: receives its length
+	 * Return: 0; -EINVAL (a range outside the region, @first unaligned);
+	 * -ENOMEM; other negative errno (the caller places as if every page
+	 * were free). Outputs untouched on failure.
+	 */
+	int (*occupancy)(struct backend *b, uint64_t first, uint64_t npages,
+			 struct placement_granule **ret_g, uint32_t *ret_n);
 	/* get_pool_stats() - optional (NULL: no pool). Cannot fail. */
 	void (*get_pool_stats)(struct backend *b, struct backend_pool_stats *ret);
 	/*

@@ -34,6 +34,7 @@
 #include "backend.h"
 #include "log.h"
 #include "macros.h"
+#include "placement_cost.h"
 #include "registry.h"
 
 enum kmod_state { KMOD_LIVE, KMOD_PENDING, KMOD_ORPHAN };
@@ -54,6 +55,7 @@ struct kmod_backend {
 	struct kmod_entry *e;
 	size_t n, cap;
 	uint64_t pool_budget;  /* bytes the server keeps exported ahead (kpool.c) */
+	uint32_t granule;      /* pages per OCCUPANCY entry (a pageblock); 0: no OCCUPANCY */
 };
 
 static struct kmod_backend *kb(struct backend *b)
@@ -86,6 +88,78 @@ static int entry_add(struct kmod_backend *k, const struct kmod_entry *e)
 		k->cap = cap;
 	}
 	k->e[k->n++] = *e;
+	return 0;
+}
+
+/*
+ * The module's pageblock, by an OCCUPANCY of one page, or 0 when the module
+ * has no OCCUPANCY (older modules: placement then ignores what the kernel
+ * keeps in the region's free pages).
+ */
+static uint32_t occupancy_granule(struct kmod_backend *k)
+{
+	struct dmabufd_region_occupancy oc = { .size = sizeof(oc), .page_count = 1 };
+
+	if (!(k->info.caps & DMABUFD_REGION_CAP_OCCUPANCY))
+		return 0;
+	if (ioctl(k->fd, DMABUFD_REGION_IOC_OCCUPANCY, &oc) < 0) {
+		log_info("kmod backend: OCCUPANCY failed (%s): placement by claim cost is off",
+			 strerror(errno));
+		return 0;
+	}
+	return oc.pageblock_pages;
+}
+
+static int kmod_occupancy(struct backend *b, uint64_t first, uint64_t npages,
+			  struct placement_granule **ret_g, uint32_t *ret_n)
+{
+	struct kmod_backend *k = kb(b);
+	const uint64_t count = k->granule ? (npages + k->granule - 1) / k->granule : 0;
+	_cleanup_free_ struct dmabufd_region_granule *kg = NULL;
+	struct placement_granule *g;
+	struct dmabufd_region_occupancy oc = {
+		.size = sizeof(oc),
+		.page_offset = first,
+		.page_count = npages,
+		.capacity = (uint32_t)count,
+		.entry_size = sizeof(*kg),
+		.granule_pages = k->granule,
+	};
+
+	if (!k->granule)
+		return -EOPNOTSUPP;
+	if (npages == 0 || first % k->granule || first >= k->info.page_count ||
+	    npages > k->info.page_count - first)
+		return -EINVAL;
+	if (count > DMABUFD_REGION_OCCUPANCY_MAX_ENTRIES)
+		return -E2BIG;
+	kg = calloc(count, sizeof(*kg));
+	g = calloc(count, sizeof(*g));
+	if (!kg || !g) {
+		free(g);
+		return -ENOMEM;
+	}
+	oc.entries_ptr = (uint64_t)(uintptr_t)kg;
+	if (ioctl(k->fd, DMABUFD_REGION_IOC_OCCUPANCY, &oc) < 0) {
+		int err = negative_errno();
+
+		free(g);
+		return err;
+	}
+	if (oc.count != count) { /* the region does not change size */
+		free(g);
+		return -EPROTO;
+	}
+	for (uint64_t i = 0; i < count; i++)
+		g[i] = (struct placement_granule){
+			.free = kg[i].free,
+			.reclaim = kg[i].reclaim,
+			.copy = kg[i].copy,
+			.busy = kg[i].busy,
+			.claimed = kg[i].claimed,
+		};
+	*ret_g = g;
+	*ret_n = (uint32_t)count;
 	return 0;
 }
 
@@ -122,6 +196,7 @@ static int kmod_create(const struct backend_options *opts, struct backend **ret)
 			 (unsigned long long)(k->info.page_count * k->info.page_size));
 	if (opts)
 		k->pool_budget = opts->pool_budget;
+	k->granule = occupancy_granule(k);
 	*ret = &k->base;
 	return 0;
 }
@@ -158,6 +233,7 @@ static void kmod_get_caps(struct backend *b, struct backend_caps *ret)
 		.page_size = k->info.page_size,
 		.deferred_release = true,
 		.placed_pool_budget = k->pool_budget,
+		.claim_granule_pages = k->granule,
 	};
 }
 
@@ -610,6 +686,7 @@ const struct backend_ops kmod_backend_ops = {
 	.create = kmod_create,
 	.destroy = kmod_destroy,
 	.get_caps = kmod_get_caps,
+	.occupancy = kmod_occupancy,
 	.alloc = kmod_alloc,
 	.prepare = kmod_prepare,
 	.commit = kmod_commit,

@@ -357,6 +357,16 @@ int dmabufd_region_alloc(struct dmabufd_region *r, uint32_t npages, uint32_t ali
 	return 0;
 }
 
+int dmabufd_region_find(const struct dmabufd_region *r, uint32_t npages, uint32_t align_pages,
+			enum dmabufd_attribute attribute, bool movable, uint32_t *ret_offset)
+{
+	struct region_hint h = {0};
+
+	if (!region_valid_args(r, npages, align_pages, attribute))
+		return -EINVAL;
+	return place(r, npages, align_pages, attribute, movable, ret_offset, &h);
+}
+
 int dmabufd_region_claim(struct dmabufd_region *r, uint32_t offset, uint32_t npages,
 			 uint32_t align_pages, enum dmabufd_attribute attribute, bool movable)
 {

@@ -215,6 +215,16 @@ int dmabufd_region_alloc(struct dmabufd_region *r, uint32_t npages, uint32_t ali
 			 enum dmabufd_attribute attribute, bool movable, uint32_t *ret_offset);
 
 /**
+ * dmabufd_region_find() - where dmabufd_region_alloc() with the same
+ * arguments would place the run, without placing it (the region is not
+ * modified). For callers that weigh the policy's choice against a cost the
+ * allocator does not know (placement_cost.h) before they claim one.
+ * Return: 0 and *@ret_offset; -EINVAL; -ENOSPC, as dmabufd_region_alloc().
+ */
+int dmabufd_region_find(const struct dmabufd_region *r, uint32_t npages, uint32_t align_pages,
+			enum dmabufd_attribute attribute, bool movable, uint32_t *ret_offset);
+
+/**
  * dmabufd_region_claim() - record an allocation at a fixed place, e.g. when a
  * restarted daemon rebuilds its view from the kernel module's LIST.
  * Arguments as dmabufd_region_alloc(); @offset must be a multiple of

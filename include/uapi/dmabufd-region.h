@@ -56,7 +56,7 @@
 
 #define DMABUFD_REGION_DEVICE		"/dev/dmabufd-region"
 /** DMABUFD_REGION_API_VERSION - reported by INFO; bumped on any change. */
-#define DMABUFD_REGION_API_VERSION	2 /* 2: REVOKE, INFO.revocations */
+#define DMABUFD_REGION_API_VERSION	3 /* 2: REVOKE, INFO.revocations; 3: OCCUPANCY */
 #define DMABUFD_REGION_IOC_MAGIC	0xDB
 
 /* Cache attributes of a page / buffer (struct fields named "attr"). */
@@ -74,6 +74,7 @@
 #define DMABUFD_REGION_CAP_EVENTS	(1ULL << 3) /* read()/poll() release events */
 #define DMABUFD_REGION_CAP_MOVABLE_ZONE	(1ULL << 4) /* region lies in ZONE_MOVABLE */
 #define DMABUFD_REGION_CAP_REVOKE	(1ULL << 5) /* REVOKE is available (API 2) */
+#define DMABUFD_REGION_CAP_OCCUPANCY	(1ULL << 7) /* OCCUPANCY is available */
 
 /**
  * struct dmabufd_region_info - argument of DMABUFD_REGION_IOC_INFO
@@ -296,6 +297,76 @@ struct dmabufd_region_attrs {
 };
 #define DMABUFD_REGION_ATTRS_SIZE_VER0	32
 
+/**
+ * struct dmabufd_region_granule - one entry of OCCUPANCY: the pages of one
+ * granule by what a claim (EXPORT, MIGRATE) would have to do with them.
+ * The five counts add up to the granule's length in pages.
+ * @free: free pages of the page allocator (buddy pages, and pages on their
+ *	way back to it): taken as they are.
+ * @reclaim: clean, unmapped page cache that is not swap-backed (a regular
+ *	file's pages): alloc_contig_range() drops these rather than copying
+ *	them (reclaim_clean_pages_from_list()); a later read reads the file
+ *	again.
+ * @copy: other movable pages, which must be migrated (one page copy
+ *	each, plus the rmap walk): anonymous memory, shmem/tmpfs, dirty,
+ *	mapped or under-writeback file pages, non-LRU movable pages
+ *	(zsmalloc, balloon), in-use or free hugetlb pages.
+ * @busy: pages a claim cannot take, or only after retries: reserved pages
+ *	(firmware, early boot allocations), unmovable kernel pages, pages
+ *	pinned by get_user_pages(), offline pages and holes. A claim whose
+ *	pageblocks hold a reserved page fails with -EBUSY.
+ * @claimed: pages of this module's live buffers.
+ * @reserved0: 0.
+ */
+struct dmabufd_region_granule {
+	__u32 free;
+	__u32 reclaim;
+	__u32 copy;
+	__u32 busy;
+	__u32 claimed;
+	__u32 reserved0;
+};
+
+/**
+ * struct dmabufd_region_occupancy - argument of DMABUFD_REGION_IOC_OCCUPANCY
+ * @size: in: sizeof(struct dmabufd_region_occupancy) as the caller knows it.
+ * @flags: in: must be 0.
+ * @page_offset: in: first page of the range, in pages from base_pfn.
+ * @page_count: in: pages of the range, 1..INFO.page_count - @page_offset.
+ * @entries_ptr: in: user pointer to an array of @capacity entries of
+ *	@entry_size bytes (struct dmabufd_region_granule); may be 0 when
+ *	@capacity is 0 (to ask for @count).
+ * @capacity: in: entries the array holds.
+ * @entry_size: in: sizeof(struct dmabufd_region_granule) as the caller
+ *	knows it, 8..4096 bytes (written like LIST's entries).
+ * @granule_pages: in: pages per entry, 0 for the kernel's pageblock
+ *	(@pageblock_pages); entry i covers pages [@page_offset + i *
+ *	granule, + granule), the last one only up to the end of the range.
+ *	out: the granule used.
+ * @count: out: entries covering the range, ceil(@page_count / granule),
+ *	at most 2^20 (a smaller granule is -EINVAL); min(count, capacity)
+ *	are written. Must be 0 on input.
+ * @pageblock_pages: out: pages per pageblock, the unit in which
+ *	alloc_contig_range() isolates memory (2 MiB of 4 KiB pages on x86-64
+ *	with THP). Must be 0 on input.
+ * @reserved0: must be 0.
+ */
+struct dmabufd_region_occupancy {
+	__u32 size;
+	__u32 flags;
+	__u64 page_offset;
+	__u64 page_count;
+	__u64 entries_ptr;
+	__u32 capacity;
+	__u32 entry_size;
+	__u32 granule_pages;
+	__u32 count;
+	__u32 pageblock_pages;
+	__u32 reserved0;
+};
+#define DMABUFD_REGION_OCCUPANCY_SIZE_VER0 56
+#define DMABUFD_REGION_OCCUPANCY_MAX_ENTRIES (1U << 20)
+
 /*
  * Release notifications: read(2) on an open /dev/dmabufd-region returns
  * whole struct dmabufd_region_event records (a buffer smaller than one
@@ -459,5 +530,29 @@ struct dmabufd_region_event {
  */
 #define DMABUFD_REGION_IOC_REVOKE \
 	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x05, struct dmabufd_region_revoke)
+
+/**
+ * DMABUFD_REGION_IOC_OCCUPANCY - what lives in the region's pages now.
+ *
+ * Argument: struct dmabufd_region_occupancy; entries are struct
+ * dmabufd_region_granule. For placement: the caller picks, among the
+ * ranges it may use, the one whose claim moves the fewest pages. The
+ * counts are a snapshot, read from struct page without taking references
+ * or locks of the page allocator (only the module's own lock, so that
+ * @claimed is exact): the page cache and every other allocation keep
+ * changing under it and after it, so a count may be off by the pages that
+ * changed meanwhile, never by more. Cost: one pass over the range's
+ * struct pages, skipping free buddy blocks and large folios whole
+ * (about 100,000 pages for a 384 MiB region).
+ *
+ * Errors: -EINVAL flags, reserved0, @count or @pageblock_pages set on
+ * input, range empty or outside the region, entry_size out of range with a
+ * capacity, more than 2^20 entries; -ENOMEM; -EFAULT bad pointers; -E2BIG,
+ * -EINVAL (size) as for INFO; -ENOTTY when the module's "occupancy"
+ * parameter is 0 (INFO then leaves out DMABUFD_REGION_CAP_OCCUPANCY), as
+ * from a module without the command.
+ */
+#define DMABUFD_REGION_IOC_OCCUPANCY \
+	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x07, struct dmabufd_region_occupancy)
 
 #endif /* _UAPI_DMABUFD_REGION_H */

@@ -9,7 +9,8 @@
 #   (d) udmabuf from a memfd, (e) the dma-heap system heap;
 # then (a), (b) and (c) at 8 MiB with the region fragmented by live pinned
 # buffers, (b) and (c) with the region 90% lent to page cache (topped up before
-# every allocation), and a 4K NV12 ring of 8 buffers at a frame rate (60 Hz scaled to TCG) through the
+# every allocation; (b) placed by claim cost and by policy alone, the three
+# interleaved), and a 4K NV12 ring of 8 buffers at a frame rate (60 Hz scaled to TCG) through the
 # pool, quiet and under a page-cache churn; and a randomized run of mixed
 # attributes through the pool with the PFN audit every 100 operations
 # (kpool-bench random); and the udmabuf backend with and without its
@@ -20,7 +21,7 @@
 # Usage: tests/vm/kpool-bench-vm.sh [--build DIR] [--work DIR]
 #                                   [--sizes "65536 ..."] [--n N]
 #                                   [--ring-seconds S] [--ring-hz HZ] [--attr wc|uc|cached]
-#                                   [--random-ops N]
+#                                   [--random-ops N] [--only-lent]
 #   --build DIR  configured build tree with dmabufd and kpool-bench built
 #                (default build)
 #   --work DIR   run-vm.sh work directory (default DIR/vm-kpool-bench)
@@ -31,12 +32,17 @@
 #   --ring-hz HZ      the ring's frame rate (default 2: 60 Hz scaled to TCG,
 #                     whose naive 8 MiB path is ~30x slower than hardware's)
 #   --random-ops N    operations of the randomized audit run (default 2000)
+#   --only-lent       only the 90%-lent comparison at 8 and 64 MiB: (b) with
+#                     placement by claim cost, (b) by the allocator's policy
+#                     alone (the module's occupancy=0, as an older module),
+#                     (c); each (b) with the module's claim/zero/attribute
+#                     split of its EXPORTs (kpool-bench's JSON)
 # Needs what run-vm.sh needs (export DMABUFD_VMCACHE to reuse cached
 # kernels) and jq. Results: WORK/kpool-bench.jsonl and the table printed.
 # Exit: 0 every run succeeded, 1 otherwise, 77 no QEMU.
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
-build="$src/build" work="" n=20 ring_seconds=60 ring_hz=2 attr=wc random_ops=2000
+build="$src/build" work="" n=20 ring_seconds=60 ring_hz=2 attr=wc random_ops=2000 only_lent=0
 sizes="65536 1048576 8388608 12441600 67108864"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -48,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--ring-hz) ring_hz=$2; shift 2 ;;
 	--attr) attr=$2; shift 2 ;;
 	--random-ops) random_ops=$2; shift 2 ;;
+	--only-lent) only_lent=1; shift ;;
 	*) echo "kpool-bench-vm: unknown argument $1" >&2; exit 1 ;;
 	esac
 done
@@ -72,15 +79,17 @@ inner="$work/kpool-bench-inner.sh"
 cat >"$inner" <<EOF
 #!/bin/sh
 sizes="$sizes" n=$n ring_seconds=$ring_seconds ring_hz=$ring_hz attr=$attr random_ops=$random_ops
+only_lent=$only_lent
 EOF
 cat >>"$inner" <<'EOF'
 B=/bin/kpool-bench D=/bin/dmabufd
 export DMABUFD_SOCKET=/tmp/kpool.sock
 fail=0
 out() { sed 's/^/KPOOL /'; }
-start_daemon() { # BUDGET
+start_daemon() { # BUDGET [DAEMON ARGS...]
 	rm -f "$DMABUFD_SOCKET"
-	$D --backend kmod --socket "$DMABUFD_SOCKET" --pool-budget "$1" >>/tmp/dmabufd.log 2>&1 &
+	b=$1; shift
+	$D --backend kmod --socket "$DMABUFD_SOCKET" --pool-budget "$b" "$@" >>/tmp/dmabufd.log 2>&1 &
 	DPID=$!
 	i=0; while [ ! -S "$DMABUFD_SOCKET" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 	[ -S "$DMABUFD_SOCKET" ] || { echo "daemon did not start" | out; fail=1; }
@@ -100,6 +109,24 @@ bench() { # ARGS... : one JSON line, tagged with the region state
 }
 echo "# kernel $(uname -r), $(nproc) CPUs, $(grep MemTotal /proc/meminfo)" | out
 insmod /bin/dmabufd_naive.ko || { echo "# naive module not loaded" | out; fail=1; }
+# Region 90% lent to page cache, pool empty: rounds of (b) placed by claim
+# cost, (b) by the policy alone (OCCUPANCY off, as an older module) and (c),
+# interleaved (kpool-bench lent-ab).
+lent90() {
+	for s in 8388608 67108864; do
+		nn=$n; [ "$s" -ge 67108864 ] && nn=$(( n / 2 ))
+		start_daemon 0 -v
+		bench lent90 lent-ab --size $s --n $nn --attr $attr --lent 90
+		stop_daemon
+		$B unfill
+	done
+	grep -E "claim cost" /tmp/dmabufd.log | sed 's/^/# /' | out
+}
+if [ "$only_lent" = 1 ]; then
+	lent90
+	dmesg | grep -E "dmabufd|BUG|WARNING" | tail -8 | sed 's/^/# /' | out
+	exit $fail
+fi
 for s in $sizes; do
 	nn=$n; [ "$s" -ge 67108864 ] && nn=$(( n / 2 ))
 	start_daemon $(( 4 * s ))
@@ -144,15 +171,7 @@ done
 start_daemon 32M
 bench random random --n $random_ops
 stop_daemon
-# Region 90% lent to page cache, pool empty.
-for s in 8388608 67108864; do
-	nn=$n; [ "$s" -ge 67108864 ] && nn=$(( n / 2 ))
-	start_daemon 0
-	bench lent90 run brokered --size $s --n $nn --attr $attr --lent 90
-	stop_daemon
-	bench lent90 run naive --size $s --n $nn --attr $attr --lent 90
-	$B unfill
-done
+lent90
 # 4K NV12 ring of 8 at the scaled frame rate through the pool, then under a page-cache churn.
 start_daemon $(( 4 * 12441600 ))
 bench ring ring --size 12441600 --attr $attr --ring 8 --hz $ring_hz --seconds $ring_seconds --churn 64
@@ -208,13 +227,12 @@ jq -rs '
         (if $a then ($a.nonzero == 0) else null end),
         (if $c then "\($c.claim_p50_us)/\($c.zero_p50_us)/\($c.attr_p50_us)" else null end)]
        | @tsv),
-    ($all | map(select(.state == "lent90" and .variant == "brokered"))[] as $b
-     | ($all | map(select(.state == "lent90" and .variant == "naive" and .size == $b.size))[0]) as $c
-     | ["lent90", $b.size, null, "\($b.p50_us) (p99 \($b.p99_us), \($b.ok)/\($b.n) ok)",
-        "\($c.p50_us) (p99 \($c.p99_us), \($c.ok)/\($c.n) ok)", null, null, null, null,
-        (if $c then $b.p50_us / $c.p50_us | r3 else null end), null, null,
-        (if $c then "\($c.claim_p50_us)/\($c.zero_p50_us)/\($c.attr_p50_us)" else null end)]
-       | @tsv),
+    ($all | map(select(.state == "lent90" and .variant == "brokered-cost"))[] as $b
+     | ($all | map(select(.state == "lent90" and .size == $b.size)) | INDEX(.variant)) as $r
+     | "lent90 \($b.size) bytes, p50/p99 us, claim/zero/attribute p50 us:" +
+       ([$r["brokered-cost"], $r["brokered-policy"], $r["naive"]] | map(select(.)
+        | "\n  \(.variant): \(.p50_us) / \(.p99_us) (\(.ok)/\(.n) ok; \(.claim_p50_us)/\(.zero_p50_us)/\(.attr_p50_us); \(.refused) refused, \(.claim_attempts) claim attempts)") | join(""))
+       + "\n  b/c: by cost \($r["brokered-cost"].p50_us / $r["naive"].p50_us | r3), by policy \($r["brokered-policy"].p50_us / $r["naive"].p50_us | r3)"),
     ($all[] | select(.state == "udmabuf-backend" and .variant == "brokered")
      | "udmabuf backend \(.size) bytes, pool \(if .warm then "warm" else "none" end): p50 \(.p50_us) us, p99 \(.p99_us) us, hits \(.pool_hits)/\(.n), zero \(.nonzero == 0)"),
     ($all[] | select(.variant == "random")

@@ -17,6 +17,13 @@
  * again are not timed. Attribute transitions are the module's own counter
  * (INFO.attr_transitions), read around each timed call ("request") and over
  * the whole run ("total", including the pool's refills and the releases).
+ * claim/zero/attr_p50_us: naive, the module's own timing of each call;
+ * brokered, the change of dmabufd_region.ko's EXPORT counters around each
+ * call (its export_*_ns parameters; without a pool, the request's own
+ * EXPORT). "exports", "refused", "refused_ms": the daemon's successful and
+ * failed EXPORTs over the timed calls and the time the failed claims took;
+ * "claim_attempts": the module's alloc_contig_range() calls over them
+ * (more than the EXPORTs: the module retried a claim).
  *
  * Usage:
  *   kpool-bench run VARIANT --size BYTES [--n N] [--attr cached|wc|uc]
@@ -33,6 +40,11 @@
  *   kpool-bench hold --size BYTES --n N  allocate N pinned cached buffers,
  *              release every other one (a region fragmented by live pinned
  *              buffers), print "ready" and hold the rest until SIGTERM
+ *   kpool-bench lent-ab --size BYTES [--n N] [--attr A] [--lent PERCENT]
+ *              N rounds, each of (b) placed by claim cost, (b) by policy
+ *              (the module's occupancy parameter off) and (c) naive, in a
+ *              rotating order, the page cache topped up before each (see
+ *              lent_ab())
  *   kpool-bench fill PERCENT      page cache until the region is PERCENT lent
  *   kpool-bench unfill            delete what fill wrote
  * --warm: before each brokered allocation, wait (untimed) until the
@@ -111,6 +123,35 @@ static uint64_t transitions(void)
 	return region_info(&info) == 0 ? info.attr_transitions : 0;
 }
 
+/*
+ * The module's EXPORT counters (kmod/README.md, "Load"): successful
+ * claims, nanoseconds claiming, zeroing and switching the attribute, failed
+ * claims, nanoseconds in them, alloc_contig_range() calls. All 0 when the
+ * module does not have them.
+ */
+enum { EXP_CLAIMS, EXP_CLAIM_NS, EXP_ZERO_NS, EXP_ATTR_NS, EXP_REFUSED, EXP_REFUSED_NS,
+       EXP_ATTEMPTS, EXP_N };
+
+static void export_counters(uint64_t v[EXP_N])
+{
+	static const char *const names[EXP_N] = {
+		"export_claims", "export_claim_ns", "export_zero_ns", "export_attr_ns",
+		"export_refused", "export_refused_ns", "claim_attempts",
+	};
+
+	for (int i = 0; i < EXP_N; i++) {
+		char path[96];
+		unsigned long long x = 0;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/module/dmabufd_region/parameters/%s", names[i]);
+		f = fopen(path, "re");
+		v[i] = f && fscanf(f, "%llu", &x) == 1 ? x : 0;
+		if (f)
+			fclose(f);
+	}
+}
+
 /* LIST (≤ 4096 entries): the module's live buffers; count or -1. */
 static int region_list(struct dmabufd_region_buffer *v, uint32_t cap)
 {
@@ -154,10 +195,17 @@ static int region_lent_percent(void)
 	return (int)((present - free_pages - info.claimed_pages) * 100 / present);
 }
 
-/* Writes page cache (tmpfs files) until the region is @percent lent. */
+/*
+ * Writes page cache (tmpfs files) until the region is @percent lent. Every
+ * claim over lent pages migrates them out of the region and the next
+ * top-up writes as much again, so the files are capped at FILL_MAX_FILES:
+ * beyond it the oldest is deleted first (its pages free wherever they now
+ * are), which keeps the guest's page cache and /tmp bounded over long runs.
+ */
+#define FILL_MAX_FILES 128 /* of FILL_CHUNK: 512 MiB */
 static int fill(int percent)
 {
-	static unsigned serial;
+	static unsigned serial, oldest;
 	static char chunk[FILL_CHUNK];
 	char path[128];
 	int lent, fd;
@@ -170,9 +218,14 @@ static int fill(int percent)
 			return -1;
 		if (lent >= percent)
 			return lent;
+		if (serial - oldest >= FILL_MAX_FILES) {
+			snprintf(path, sizeof(path), FILL_DIR "/%u", oldest++);
+			unlink(path);
+		}
 		snprintf(path, sizeof(path), FILL_DIR "/%u", serial++);
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0 || write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk)) {
+			fprintf(stderr, "kpool-bench: fill: %s: %s\n", path, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			return -1;
@@ -253,6 +306,7 @@ static int run(const struct opts *o)
 	struct dmabufd_client *c = NULL;
 	struct dmabufd_region_info info;
 	uint64_t req_tr = 0, tr0, pfn = 0, claim[MAX_N], zero[MAX_N], attr_ns[MAX_N];
+	uint64_t refused = 0, refused_ns = 0, attempts = 0, exports = 0;
 	static struct dmabufd_region_buffer lv[4096];
 	unsigned made_ahead = 0; /* brokered: module buffers EXPORTed before the request */
 	struct dmabufd_stats st0 = { 0 }, st1 = { 0 };
@@ -304,7 +358,7 @@ static int run(const struct opts *o)
 		struct dmabufd_buffer b = { 0 };
 		struct dmabufd_naive_alloc na = { .pfn = pfn, .count = o->size / 4096,
 						  .attr = o->attr };
-		uint64_t t0, t1, trb, max_id = 0;
+		uint64_t t0, t1, trb, max_id = 0, ex0[EXP_N], ex1[EXP_N];
 		int fd = -1, mfd = -1, err = 0, nl;
 
 		if (o->lent > 0)
@@ -315,6 +369,7 @@ static int run(const struct opts *o)
 		for (int k = 0; k < nl; k++)
 			max_id = lv[k].id > max_id ? lv[k].id : max_id;
 		trb = transitions();
+		export_counters(ex0);
 		t0 = now_ns();
 		if (c) {
 			err = dmabufd_alloc(c, o->size, 0, (enum dmabufd_attribute)o->attr,
@@ -343,6 +398,17 @@ static int run(const struct opts *o)
 		}
 		t1 = now_ns();
 		req_tr += transitions() - trb;
+		export_counters(ex1);
+		if (c) {
+			/* The daemon's EXPORTs around the request (no pool runs: its own). */
+			na.claim_ns = ex1[EXP_CLAIM_NS] - ex0[EXP_CLAIM_NS];
+			na.zero_ns = ex1[EXP_ZERO_NS] - ex0[EXP_ZERO_NS];
+			na.attr_ns = ex1[EXP_ATTR_NS] - ex0[EXP_ATTR_NS];
+			exports += ex1[EXP_CLAIMS] - ex0[EXP_CLAIMS];
+			refused += ex1[EXP_REFUSED] - ex0[EXP_REFUSED];
+			refused_ns += ex1[EXP_REFUSED_NS] - ex0[EXP_REFUSED_NS];
+		}
+		attempts += ex1[EXP_ATTEMPTS] - ex0[EXP_ATTEMPTS];
 		if (err < 0) {
 			failed++;
 			if (!first_err) {
@@ -388,7 +454,9 @@ static int run(const struct opts *o)
 	qsort(claim, ok, sizeof(claim[0]), cmp_u64);
 	qsort(zero, ok, sizeof(zero[0]), cmp_u64);
 	qsort(attr_ns, ok, sizeof(attr_ns[0]), cmp_u64);
-	printf("{\"made_ahead\":%u,", made_ahead);
+	printf("{\"made_ahead\":%u,\"exports\":%" PRIu64 ",\"refused\":%" PRIu64
+	       ",\"refused_ms\":%.1f,\"claim_attempts\":%" PRIu64 ",",
+	       made_ahead, exports, refused, refused_ns / 1e6, attempts);
 	printf("\"contiguous\":%s,\"pool_hits\":%" PRIu64 ",\"pool_misses\":%" PRIu64
 	       ",\"claim_p50_us\":%.1f,"
 	       "\"zero_p50_us\":%.1f,\"attr_p50_us\":%.1f,",
@@ -738,6 +806,121 @@ static int hold(const struct opts *o)
 	return 0;
 }
 
+/*
+ * lent-ab: the region PERCENT lent, every round (after one uncounted
+ * warm-up round) the three ways of taking a
+ * contiguous buffer one after the other, in an order that rotates each
+ * round, with the page cache topped up (untimed) before each: (b) through
+ * the daemon placing by claim cost, (b) through the same daemon placing by
+ * its policy alone (the module's occupancy parameter off, so the daemon's
+ * OCCUPANCY fails as with an older module), (c) the naive driver path. A
+ * TCG guest on a shared host drifts by factors over a run; interleaving
+ * puts the three under the same drift. One JSON line per way.
+ */
+#define AB_WAYS 3
+static const char *const ab_names[AB_WAYS] = { "brokered-cost", "brokered-policy", "naive" };
+
+static int set_occupancy(bool on)
+{
+	int fd = open("/sys/module/dmabufd_region/parameters/occupancy", O_WRONLY | O_CLOEXEC);
+	int ret = fd >= 0 && write(fd, on ? "1" : "0", 1) == 1 ? 0 : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int lent_ab(const struct opts *o)
+{
+	static uint64_t lat[AB_WAYS][MAX_N], split[AB_WAYS][3][MAX_N];
+	unsigned ok[AB_WAYS] = { 0 }, failed[AB_WAYS] = { 0 }, n = o->n > MAX_N ? MAX_N : o->n;
+	uint64_t refused[AB_WAYS] = { 0 }, attempts[AB_WAYS] = { 0 };
+	struct dmabufd_region_info info;
+	struct dmabufd_client *c = NULL;
+	int dev, err, ret = 0;
+	uint64_t pfn;
+
+	dev = open(DMABUFD_NAIVE_DEVICE, O_RDWR | O_CLOEXEC);
+	if (dev < 0 || region_info(&info) < 0 || set_occupancy(true) < 0)
+		return 77;
+	pfn = info.base_pfn + (o->naive_offset ? o->naive_offset : info.page_count / 4 / 512 * 512);
+	err = dmabufd_connect(NULL, &c);
+	if (err < 0) {
+		fprintf(stderr, "kpool-bench: connect: %s\n", strerror(-err));
+		return 1;
+	}
+	/* Round 0 warms the daemon, the module and the guest's memory up: not counted. */
+	for (unsigned i = 0; i <= n; i++) {
+		for (unsigned k = 0; k < AB_WAYS; k++) {
+			const unsigned w = (i + k) % AB_WAYS;
+			struct dmabufd_naive_alloc na = { .pfn = pfn, .count = o->size / 4096,
+							  .attr = o->attr };
+			uint64_t ex0[EXP_N], ex1[EXP_N], t0, t1;
+			struct dmabufd_buffer b = { 0 };
+
+			if (o->lent > 0 && fill(o->lent) < 0) {
+				ret = 1;
+				goto out;
+			}
+			set_occupancy(w == 0);
+			export_counters(ex0);
+			t0 = now_ns();
+			if (w < 2)
+				err = dmabufd_alloc(c, o->size, 0, (enum dmabufd_attribute)o->attr,
+						    DMABUFD_ALLOC_CONTIGUOUS, "kpool-bench", &b);
+			else
+				err = ioctl(dev, DMABUFD_NAIVE_IOC_ALLOC, &na) < 0 ? -errno : 0;
+			t1 = now_ns();
+			export_counters(ex1);
+			if (i > 0) {
+				refused[w] += ex1[EXP_REFUSED] - ex0[EXP_REFUSED];
+				attempts[w] += ex1[EXP_ATTEMPTS] - ex0[EXP_ATTEMPTS];
+			}
+			if (err < 0) {
+				if (!failed[w]++)
+					fprintf(stderr, "kpool-bench: %s: %s\n", ab_names[w],
+						strerror(-err));
+				ret = 1;
+				continue;
+			}
+			if (w < 2) {
+				na.claim_ns = ex1[EXP_CLAIM_NS] - ex0[EXP_CLAIM_NS];
+				na.zero_ns = ex1[EXP_ZERO_NS] - ex0[EXP_ZERO_NS];
+				na.attr_ns = ex1[EXP_ATTR_NS] - ex0[EXP_ATTR_NS];
+				close(b.fd);
+				dmabufd_release(c, b.id);
+			} else if (ioctl(dev, DMABUFD_NAIVE_IOC_FREE, &na) < 0) {
+				fprintf(stderr, "kpool-bench: naive free: %s\n", strerror(errno));
+			}
+			if (i == 0)
+				continue;
+			split[w][0][ok[w]] = na.claim_ns;
+			split[w][1][ok[w]] = na.zero_ns;
+			split[w][2][ok[w]] = na.attr_ns;
+			lat[w][ok[w]++] = t1 - t0;
+		}
+	}
+out:
+	set_occupancy(true);
+	for (unsigned w = 0; w < AB_WAYS; w++) {
+		qsort(lat[w], ok[w], sizeof(uint64_t), cmp_u64);
+		for (int j = 0; j < 3; j++)
+			qsort(split[w][j], ok[w], sizeof(uint64_t), cmp_u64);
+		printf("{\"variant\":\"%s\",\"size\":%" PRIu64 ",\"attr\":%u,\"lent_target\":%d,"
+		       "\"n\":%u,\"ok\":%u,\"failed\":%u,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+		       "\"max_us\":%.1f,\"claim_p50_us\":%.1f,\"zero_p50_us\":%.1f,"
+		       "\"attr_p50_us\":%.1f,\"refused\":%" PRIu64 ",\"claim_attempts\":%" PRIu64 "}\n",
+		       ab_names[w], o->size, o->attr, o->lent, n, ok[w], failed[w],
+		       pct(lat[w], ok[w], 50) / 1e3, pct(lat[w], ok[w], 99) / 1e3,
+		       ok[w] ? lat[w][ok[w] - 1] / 1e3 : 0.0, pct(split[w][0], ok[w], 50) / 1e3,
+		       pct(split[w][1], ok[w], 50) / 1e3, pct(split[w][2], ok[w], 50) / 1e3,
+		       refused[w], attempts[w]);
+	}
+	dmabufd_disconnect(c);
+	close(dev);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { .n = 30, .attr = DMABUFD_REGION_ATTR_WRITECOMBINE, .ring = 8, .hz = 60,
@@ -762,6 +945,8 @@ int main(int argc, char **argv)
 		o.n = 2000;
 		o.variant = "random";
 		o.size = 4096;
+	} else if (!strcmp(argv[1], "lent-ab")) {
+		o.variant = "lent-ab";
 	} else if (!strcmp(argv[1], "run")) {
 		if (argc < 3)
 			goto usage;
@@ -811,9 +996,12 @@ int main(int argc, char **argv)
 		return random_run(&o);
 	if (o.variant && !strcmp(o.variant, "hold"))
 		return hold(&o);
+	if (o.variant && !strcmp(o.variant, "lent-ab"))
+		return lent_ab(&o);
 	return o.variant ? run(&o) : ring(&o);
 usage:
 	fprintf(stderr, "usage: kpool-bench run brokered|naive|udmabuf|heap --size BYTES [...]\n"
-			"       kpool-bench ring --size BYTES [...] | fill PERCENT | unfill\n");
+			"       kpool-bench ring --size BYTES [...] | fill PERCENT | unfill\n"
+			"       kpool-bench lent-ab --size BYTES [--n N] [--attr A] [--lent PERCENT]\n");
 	return 2;
 }

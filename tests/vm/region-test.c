@@ -1472,6 +1472,147 @@ static void test_list_entry_sizes(void)
 	wait_released(id, 5000);
 }
 
+/* OCCUPANCY over [off, off + count) with @granule; entries into @ents (capacity @cap). */
+static int region_occupancy(u64 off, u64 count, uint32_t granule,
+			    struct dmabufd_region_granule *ents, uint32_t cap,
+			    struct dmabufd_region_occupancy *ret)
+{
+	struct dmabufd_region_occupancy o = {
+		.size = sizeof(o), .page_offset = off, .page_count = count,
+		.entries_ptr = (uintptr_t)ents, .capacity = cap,
+		.entry_size = sizeof(*ents), .granule_pages = granule,
+	};
+
+	if (ioctl(region_fd, DMABUFD_REGION_IOC_OCCUPANCY, &o) < 0)
+		return -errno;
+	*ret = o;
+	return 0;
+}
+
+/* Every field of OCCUPANCY checked; counts that tile each granule; buffers
+ * exact; page cache written into the region shows as pages to copy. */
+static void test_occupancy(void)
+{
+	const char *dir = "/tmp/occtmpfs", *path = "/tmp/occtmpfs/fill";
+	const u64 fpages = MIB_PAGES(32);
+	struct dmabufd_region_occupancy o, q;
+	struct { struct dmabufd_region_occupancy o; u64 extra; } big;
+	struct dmabufd_region_granule *g, one[8];
+	u64 n, i, sum_claimed = 0, copy0 = 0, copy1 = 0, in_region = 0, id = 0, off = 0;
+	bool tiles = true, exact = true;
+	unsigned char *area;
+	double t0;
+	int r, fd = -1, bfd = -1;
+
+	if (!check(info.caps & DMABUFD_REGION_CAP_OCCUPANCY, "OCCUPANCY: INFO has the cap"))
+		return;
+#define OCC_EINVAL(field_set, what) do {						\
+		q = (struct dmabufd_region_occupancy){ .size = sizeof(q),		\
+			.page_count = 1, .entries_ptr = (uintptr_t)one,			\
+			.capacity = 1, .entry_size = sizeof(one[0]) };			\
+		field_set;								\
+		check(ioctl(region_fd, DMABUFD_REGION_IOC_OCCUPANCY, &q) < 0 &&		\
+		      errno == EINVAL, "OCCUPANCY rejects %s with EINVAL", what);	\
+	} while (0)
+	OCC_EINVAL(q.flags = 1, "a flag");
+	OCC_EINVAL(q.reserved0 = 1, "reserved0 set");
+	OCC_EINVAL(q.count = 1, "count set on input");
+	OCC_EINVAL(q.pageblock_pages = 512, "pageblock_pages set on input");
+	OCC_EINVAL(q.page_count = 0, "an empty range");
+	OCC_EINVAL(q.page_offset = info.page_count, "a range starting past the region");
+	OCC_EINVAL((q.page_offset = info.page_count - 1, q.page_count = 2), "a range ending past the region");
+	OCC_EINVAL(q.entry_size = 4, "entry_size 4 with a capacity");
+	OCC_EINVAL(q.entry_size = 4097, "entry_size 4097");
+	OCC_EINVAL(q.size = DMABUFD_REGION_OCCUPANCY_SIZE_VER0 - 8, "a size below VER0");
+#undef OCC_EINVAL
+	memset(&big, 0, sizeof(big));
+	big.o = (struct dmabufd_region_occupancy){ .size = sizeof(big), .page_count = 1 };
+	big.extra = 1;
+	check(ioctl(region_fd, DMABUFD_REGION_IOC_OCCUPANCY, &big) < 0 && errno == E2BIG,
+	      "OCCUPANCY rejects a non-zero tail with E2BIG");
+	q = (struct dmabufd_region_occupancy){ .size = sizeof(q), .page_count = 1,
+		.entries_ptr = 16, .capacity = 1, .entry_size = sizeof(one[0]) };
+	check(ioctl(region_fd, DMABUFD_REGION_IOC_OCCUPANCY, &q) < 0 && errno == EFAULT,
+	      "OCCUPANCY with a bad entries pointer is EFAULT");
+	r = region_occupancy(0, info.page_count, 0, NULL, 0, &o);
+	check(r == 0 && o.pageblock_pages > 0 && o.granule_pages == o.pageblock_pages &&
+	      o.count == (info.page_count + o.pageblock_pages - 1) / o.pageblock_pages,
+	      "OCCUPANCY with capacity 0: %u entries of the %u-page pageblock", o.count,
+	      o.pageblock_pages);
+
+	r = export_anywhere(MIB_PAGES(8), 8, 512, DMABUFD_REGION_ATTR_WRITECOMBINE, 0, "occ",
+			    &bfd, &id, &off);
+	if (!check(r == 0, "OCCUPANCY: EXPORT of 8 pages"))
+		return;
+	{
+		struct dmabufd_region_granule e[12];
+
+		r = region_occupancy(off - 2, 12, 1, e, 12, &o);
+		for (i = 0; i < 12 && r == 0; i++) {
+			bool in = i >= 2 && i < 10;
+
+			exact &= e[i].claimed == in &&
+				 e[i].free + e[i].reclaim + e[i].copy + e[i].busy + e[i].claimed == 1;
+		}
+		check(r == 0 && o.count == 12 && o.granule_pages == 1 && exact,
+		      "OCCUPANCY with 1-page granules: the buffer's 8 pages claimed, the 2 on each side not");
+	}
+	n = (info.page_count + 511) / 512;
+	g = calloc(n, sizeof(*g));
+	if (!g)
+		goto out;
+	r = region_info(&info);
+	t0 = now_s();
+	r = r ? r : region_occupancy(0, info.page_count, 512, g, (uint32_t)n, &o);
+	diag("OCCUPANCY of the whole region (%llu pages): %.1f ms", info.page_count,
+	     (now_s() - t0) * 1000);
+	for (i = 0; i < n && r == 0; i++) {
+		u64 len = i + 1 < n ? 512 : info.page_count - i * 512;
+
+		tiles &= g[i].free + g[i].reclaim + g[i].copy + g[i].busy + g[i].claimed == len &&
+			 g[i].reserved0 == 0;
+		sum_claimed += g[i].claimed;
+		copy0 += g[i].copy;
+	}
+	check(r == 0 && o.count == n && tiles && sum_claimed == info.claimed_pages,
+	      "OCCUPANCY of the whole region: every granule's counts add up to its length, "
+	      "claimed pages = INFO's (%llu)", sum_claimed);
+
+	/* Small-page tmpfs: swap-backed, so migrated (copied), never dropped. */
+	mkdir(dir, 0755);
+	if (!check(mount("tmpfs", dir, "tmpfs", 0, "huge=never,size=64m") == 0,
+		   "OCCUPANCY: tmpfs mounted"))
+		goto out_free;
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	area = fd >= 0 && ftruncate(fd, (off_t)(fpages * 4096)) == 0 ?
+	       mmap(NULL, fpages * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	if (check(area != MAP_FAILED, "OCCUPANCY: 32 MiB tmpfs file mapped")) {
+		pattern_fill(area, fpages, 0x0cc);
+		for (i = 0; i < fpages; i++) {
+			u64 pfn = virt_pfn(area + i * 4096);
+
+			in_region += pfn >= info.base_pfn && pfn < info.base_pfn + info.page_count;
+		}
+		r = region_occupancy(0, info.page_count, 512, g, (uint32_t)n, &o);
+		for (i = 0; i < n && r == 0; i++)
+			copy1 += g[i].copy;
+		/* The rest of the system may free some of its own meanwhile. */
+		check(r == 0 && copy1 + MIB_PAGES(4) >= copy0 + in_region,
+		      "OCCUPANCY: %llu of the file's pages in the region, pages to copy %llu -> %llu",
+		      in_region, copy0, copy1);
+		munmap(area, fpages * 4096);
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	umount(dir);
+out_free:
+	free(g);
+out:
+	close(bfd);
+	wait_released(id, 5000);
+}
+
 /* A reader that does not keep up gets one OVERFLOW record. */
 static void test_event_overflow(void)
 {
@@ -2032,6 +2173,7 @@ int main(int argc, char **argv)
 	test_events();
 	test_cpu_sync();
 	test_list_entry_sizes();
+	test_occupancy();
 	test_migrate_race();
 	test_event_overflow();
 	test_revoke();
