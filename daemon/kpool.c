@@ -55,7 +55,8 @@
 #define KPOOL_LABEL "dmabufd-pool"
 #define KPOOL_MAX_BUSY 4              /* placements the backend refused, kept out */
 #define KPOOL_BUSY_USEC 10000000      /* for 10 s */
-#define KPOOL_RETURN_WAIT_USEC 2000000 /* parking: a fresh top-up waits for released extents */
+#define KPOOL_TOPUP_IDLE_TICKS 2      /* parking: pressure checks without a request before a
+				       * class with ready buffers is topped up at fresh placements */
 
 struct kpool_item {
 	uint64_t offset;              /* bytes in the region */
@@ -66,7 +67,7 @@ struct kpool_class {
 	uint64_t size;                /* bytes; 0 = unused slot */
 	enum dmabufd_attribute attribute;
 	uint64_t last_used;           /* kpool tick of the last request */
-	uint64_t last_request;        /* monotonic µs of the last request */
+	unsigned idle_ticks;          /* pressure checks since the last request */
 	unsigned count;               /* ready items in @items[0..count) */
 	unsigned target;
 	struct kpool_item items[KPOOL_MAX_DEPTH];
@@ -232,9 +233,15 @@ static void kpool_kick(struct kpool *kp)
 
 		if (!c->size || c->count >= c->target)
 			continue;
+		/*
+		 * The buffers handed out may come back parked: while requests
+		 * come, only an empty class is filled at fresh placements. In
+		 * checks, not time, so that a stalled machine (a VM) does not
+		 * top up between a request and the release that follows it.
+		 */
 		if (!c->nparked && c->count && kp->sb->caps.parking &&
-		    monotonic_usec() - c->last_request < KPOOL_RETURN_WAIT_USEC)
-			continue; /* the buffers handed out may come back parked */
+		    c->idle_ticks < KPOOL_TOPUP_IDLE_TICKS)
+			continue;
 		if (c->nparked) {
 			/*
 			 * A parked extent of the class, already placed: the
@@ -386,7 +393,7 @@ static struct kpool_class *kpool_class_for(struct kpool *kp, uint64_t size,
 		if (!victim || c->last_used < victim->last_used)
 			victim = c;
 	}
-	if (victim->count) {
+	if (victim->count || victim->nparked) {
 		kpool_drain_class(kp, victim);
 		sb_events_poll(kp->sb);
 	}
@@ -431,7 +438,7 @@ int kpool_take(struct kpool *kp, struct backend_alloc *req, int *ret_fd)
 	c = kpool_class_for(kp, req->size, req->attribute);
 	if (c) {
 		c->last_used = ++kp->tick;
-		c->last_request = monotonic_usec();
+		c->idle_ticks = 0;
 		/* the most recently made first; the alignment is of the placement */
 		for (unsigned i = c->count; i-- > 0;) {
 			struct kpool_item it = c->items[i];
@@ -504,6 +511,9 @@ static void kpool_pressure_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (kp->nbusy && monotonic_usec() - kp->busy_since > KPOOL_BUSY_USEC)
 		kpool_unreserve_busy(kp);
+	for (unsigned i = 0; i < KPOOL_MAX_CLASSES; i++)
+		if (kp->classes[i].idle_ticks < KPOOL_TOPUP_IDLE_TICKS)
+			kp->classes[i].idle_ticks++;
 
 	if ((permille >= 0 && permille < KPOOL_LOW_MEM_PERMILLE) || psi >= KPOOL_PSI_SOME_AVG10) {
 		kp->calm_after = monotonic_usec() + KPOOL_PRESSURE_HOLD_USEC;

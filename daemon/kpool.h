@@ -21,9 +21,10 @@
  *   stays allocated and becomes the placement of the class's next fill,
  *   which reuses the pages (zeroing only: no claim, no attribute
  *   transition); otherwise the pages are unparked and the placement freed,
- *   as for any release. A class that still has ready buffers is topped up
- *   at fresh placements only 2 s after its last request, so that the
- *   buffers its clients release come back first.
+ *   as for any release. While requests come, only an empty class is
+ *   filled at fresh placements (a class with ready buffers waits for two
+ *   pressure checks without a request), so that the buffers its clients
+ *   release come back first.
  * - Pooled and parked bytes, with the one being made, never exceed the
  *   budget, and the pool never fills fresh placements into the region's
  *   last budget's worth of free pages; a request that finds no room
