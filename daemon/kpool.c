@@ -55,8 +55,6 @@
 #define KPOOL_LABEL "dmabufd-pool"
 #define KPOOL_MAX_BUSY 4              /* placements the backend refused, kept out */
 #define KPOOL_BUSY_USEC 10000000      /* for 10 s */
-#define KPOOL_TOPUP_IDLE_TICKS 2      /* parking: pressure checks without a request before a
-				       * class with ready buffers is topped up at fresh placements */
 
 struct kpool_item {
 	uint64_t offset;              /* bytes in the region */
@@ -67,7 +65,6 @@ struct kpool_class {
 	uint64_t size;                /* bytes; 0 = unused slot */
 	enum dmabufd_attribute attribute;
 	uint64_t last_used;           /* kpool tick of the last request */
-	unsigned idle_ticks;          /* pressure checks since the last request */
 	unsigned count;               /* ready items in @items[0..count) */
 	unsigned target;
 	struct kpool_item items[KPOOL_MAX_DEPTH];
@@ -234,13 +231,13 @@ static void kpool_kick(struct kpool *kp)
 		if (!c->size || c->count >= c->target)
 			continue;
 		/*
-		 * The buffers handed out may come back parked: while requests
-		 * come, only an empty class is filled at fresh placements. In
-		 * checks, not time, so that a stalled machine (a VM) does not
-		 * top up between a request and the release that follows it.
+		 * The buffers handed out may come back parked: fresh
+		 * placements stop one buffer short of the depth while the
+		 * class has ready buffers, so that a released extent always
+		 * finds its place (a refused one costs two transitions: its
+		 * unpark and the fresh fill's).
 		 */
-		if (!c->nparked && c->count && kp->sb->caps.parking &&
-		    c->idle_ticks < KPOOL_TOPUP_IDLE_TICKS)
+		if (!c->nparked && c->count && kp->sb->caps.parking && c->count + 1 >= c->target)
 			continue;
 		if (c->nparked) {
 			/*
@@ -394,8 +391,11 @@ static struct kpool_class *kpool_class_for(struct kpool *kp, uint64_t size,
 			victim = c;
 	}
 	if (victim->count || victim->nparked) {
+		/* What the victim's buffers leave parked is not its own any more. */
+		kp->draining = true;
 		kpool_drain_class(kp, victim);
 		sb_events_poll(kp->sb);
+		kp->draining = false;
 	}
 	victim->size = size;
 	victim->attribute = attribute;
@@ -438,7 +438,6 @@ int kpool_take(struct kpool *kp, struct backend_alloc *req, int *ret_fd)
 	c = kpool_class_for(kp, req->size, req->attribute);
 	if (c) {
 		c->last_used = ++kp->tick;
-		c->idle_ticks = 0;
 		/* the most recently made first; the alignment is of the placement */
 		for (unsigned i = c->count; i-- > 0;) {
 			struct kpool_item it = c->items[i];
@@ -511,9 +510,6 @@ static void kpool_pressure_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (kp->nbusy && monotonic_usec() - kp->busy_since > KPOOL_BUSY_USEC)
 		kpool_unreserve_busy(kp);
-	for (unsigned i = 0; i < KPOOL_MAX_CLASSES; i++)
-		if (kp->classes[i].idle_ticks < KPOOL_TOPUP_IDLE_TICKS)
-			kp->classes[i].idle_ticks++;
 
 	if ((permille >= 0 && permille < KPOOL_LOW_MEM_PERMILLE) || psi >= KPOOL_PSI_SOME_AVG10) {
 		kp->calm_after = monotonic_usec() + KPOOL_PRESSURE_HOLD_USEC;

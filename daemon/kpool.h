@@ -21,10 +21,9 @@
  *   stays allocated and becomes the placement of the class's next fill,
  *   which reuses the pages (zeroing only: no claim, no attribute
  *   transition); otherwise the pages are unparked and the placement freed,
- *   as for any release. While requests come, only an empty class is
- *   filled at fresh placements (a class with ready buffers waits for two
- *   pressure checks without a request), so that the buffers its clients
- *   release come back first.
+ *   as for any release. Fresh placements fill a class that has ready
+ *   buffers only up to one short of its depth: the last place is for a
+ *   released extent, so that at steady state every release comes back.
  * - Pooled and parked bytes, with the one being made, never exceed the
  *   budget, and the pool never fills fresh placements into the region's
  *   last budget's worth of free pages; a request that finds no room
