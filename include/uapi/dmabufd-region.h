@@ -535,9 +535,9 @@ struct dmabufd_region_unpark {
  * DMABUFD_REGION_IOC_UNPARK - give the caller's parked pages in a range back.
  *
  * Argument: struct dmabufd_region_unpark. Every page of the range that is
- * in a parked extent of the calling open file goes back to write-back (one
- * attribute transition per extent piece, counted in INFO.attr_transitions)
- * and to the page allocator (free_contig_range()); extents reaching over
+ * in a parked extent of the calling open file goes back to write-back (for
+ * write-combine and uncached extents one attribute transition per extent
+ * piece, counted in INFO.attr_transitions) and to the page allocator (free_contig_range()); extents reaching over
  * the range's ends keep their pages outside it. Pages of other files'
  * extents, of buffers, or free are left as they are. Closing the file does
  * the same over the whole region. No event is queued.
