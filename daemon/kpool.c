@@ -424,6 +424,12 @@ bool kpool_offer_parked(struct kpool *kp, uint64_t offset, uint64_t size,
 	return true;
 }
 
+static bool kpool_offer_parked_cb(struct server_backend *sb, uint64_t offset, uint64_t size,
+				  enum dmabufd_attribute attribute)
+{
+	return sb->kpool && kpool_offer_parked(sb->kpool, offset, size, attribute);
+}
+
 int kpool_take(struct kpool *kp, struct backend_alloc *req, int *ret_fd)
 {
 	struct kpool_class *c;
@@ -566,6 +572,8 @@ int kpool_create(struct server_backend *sb, struct kpool **ret)
 		goto fail;
 	log_info("pool of %s: budget %llu bytes, classes learnt from requests", sb->caps.name,
 		 (unsigned long long)kp->budget);
+	if (sb->caps.parking)
+		sb->offer_parked = kpool_offer_parked_cb;
 	*ret = kp;
 	return 0;
 fail:
@@ -583,6 +591,7 @@ void kpool_destroy(struct kpool *kp)
 {
 	if (!kp)
 		return;
+	kp->sb->offer_parked = NULL; /* what is released from now on is unparked */
 	atomic_store(&kp->stop, true);
 	sem_post(&kp->wake);
 	pthread_join(kp->thread, NULL);

@@ -26,7 +26,6 @@
 
 #include "buffer.h"
 #include "clock.h"
-#include "kpool.h"
 #include "log.h"
 #include "placement.h"
 #include "region.h"
@@ -78,7 +77,7 @@ static void sink_parked(void *ctx, uint64_t offset, uint64_t size,
 	int err;
 
 	sink_gone(sb, offset, size, orphan);
-	if (sb->kpool && kpool_offer_parked(sb->kpool, offset, size, attribute))
+	if (sb->offer_parked && sb->offer_parked(sb, offset, size, attribute))
 		return;
 	err = sb->backend->ops->unpark(sb->backend, offset, size);
 	if (err < 0)
