@@ -431,8 +431,9 @@ static unsigned long region_unpark(struct region_file *owner, unsigned long pfn,
 
 /*
  * Lowest PFN a claim starting at @pfn may take: the region's base or the end
- * of the live buffer or parked extent below @pfn, whichever is higher. Called with region.lock
- * held; region.buffers is sorted by pfn.
+ * of the live buffer or parked extent below @pfn, whichever is higher.
+ * Called with region.lock held; region.buffers and region.parked are
+ * sorted by pfn.
  */
 static unsigned long region_claim_floor(unsigned long pfn)
 {
