@@ -37,8 +37,9 @@
  * Documentation/driver-api/dma-buf.rst.
  *
  * Locking: region.lock (mutex) protects the buffer list, the parked
- * extents, placement, counters and the list of open files; buf->lock (mutex) protects a buffer's PFN as
- * seen by faults/maps, its attachments and vmap state. Order: region.lock ->
+ * extents, placement, counters and the list of open files; buf->lock
+ * (mutex) protects a buffer's PFN as seen by faults/maps, its attachments
+ * and vmap state. Order: region.lock ->
  * buf->lock -> (mm locks via unmap_mapping_range). Fault handlers take only
  * buf->lock (under mmap_lock or the VMA lock); map_dma_buf takes buf->lock
  * under the dma_resv lock. Only REVOKE takes a dma_resv lock: region.lock

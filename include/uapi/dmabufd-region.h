@@ -537,8 +537,9 @@ struct dmabufd_region_unpark {
  * Argument: struct dmabufd_region_unpark. Every page of the range that is
  * in a parked extent of the calling open file goes back to write-back (for
  * write-combine and uncached extents one attribute transition per extent
- * piece, counted in INFO.attr_transitions) and to the page allocator (free_contig_range()); extents reaching over
- * the range's ends keep their pages outside it. Pages of other files'
+ * piece, counted in INFO.attr_transitions) and to the page allocator
+ * (free_contig_range()); extents reaching over the range's ends keep their
+ * pages outside it. Pages of other files'
  * extents, of buffers, or free are left as they are. Closing the file does
  * the same over the whole region. No event is queued.
  *
