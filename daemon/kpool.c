@@ -68,6 +68,9 @@ struct kpool_class {
 	unsigned count;               /* ready items in @items[0..count) */
 	unsigned target;
 	struct kpool_item items[KPOOL_MAX_DEPTH];
+	/* Placements (bytes) of parked extents of the class, for the next fills. */
+	unsigned nparked;
+	uint64_t parked[KPOOL_MAX_DEPTH];
 };
 
 struct kpool {
@@ -75,6 +78,8 @@ struct kpool {
 	uint64_t budget;              /* bytes */
 	uint64_t pooled;              /* bytes ready */
 	uint64_t inflight;            /* bytes the worker is making (counted in the budget) */
+	uint64_t parked;              /* bytes of parked extents kept for fills (in the budget) */
+	bool draining;                /* kpool_drain() runs: refuse parked extents */
 	uint64_t tick;
 	struct kpool_class classes[KPOOL_MAX_CLASSES];
 	unsigned next_fill;
@@ -94,6 +99,7 @@ struct kpool {
 	bool busy;
 	struct backend_alloc req;
 	unsigned cls;                 /* class index it was placed for */
+	bool reuse;                   /* req.offset is a parked extent of the class */
 	int fd, err;
 	uint64_t handle;
 	const char *reason;
@@ -144,10 +150,26 @@ static void kpool_give_back(struct kpool *kp, uint64_t offset, uint64_t size, in
 		sb_unplace(kp->sb, offset);
 }
 
+/* Gives a parked extent's pages back to the system, and its placement to the region. */
+static void kpool_unpark(struct kpool *kp, uint64_t offset, uint64_t size)
+{
+	int err = kp->sb->backend->ops->unpark(kp->sb->backend, offset, size);
+
+	if (err < 0)
+		log_warn("pool of %s: cannot unpark %llu bytes at offset %llu: %s", kp->sb->caps.name,
+			 (unsigned long long)size, (unsigned long long)offset, strerror(-err));
+	sb_unplace(kp->sb, offset);
+}
+
 static void kpool_job_done(struct kpool *kp, bool keep);
 
 static void kpool_drain_class(struct kpool *kp, struct kpool_class *c)
 {
+	while (c->nparked) {
+		kpool_unpark(kp, c->parked[--c->nparked], c->size);
+		kp->parked -= c->size;
+		kp->drained += c->size;
+	}
 	while (c->count) {
 		c->count--;
 		kpool_give_back(kp, c->items[c->count].offset, c->size, c->items[c->count].fd);
@@ -158,8 +180,10 @@ static void kpool_drain_class(struct kpool *kp, struct kpool_class *c)
 
 uint64_t kpool_drain(struct kpool *kp)
 {
-	uint64_t before = kp->pooled, made = 0;
+	uint64_t before = kp->pooled + kp->parked, made = 0;
 
+	/* The buffers given back come back parked (caps.parking): unpark them. */
+	kp->draining = true;
 	/*
 	 * The buffer being made holds its placement too: wait for it (one
 	 * EXPORT at most; this is the "no room" path) and give it back.
@@ -178,9 +202,10 @@ uint64_t kpool_drain(struct kpool *kp)
 
 	for (unsigned i = 0; i < KPOOL_MAX_CLASSES; i++)
 		kpool_drain_class(kp, &kp->classes[i]);
-	if (before != kp->pooled)
+	if (before != kp->pooled + kp->parked)
 		sb_events_poll(kp->sb);
-	return before - kp->pooled + made;
+	kp->draining = false;
+	return before - kp->pooled - kp->parked + made;
 }
 
 /*
@@ -201,21 +226,47 @@ static void kpool_kick(struct kpool *kp)
 		struct kpool_class *c = &kp->classes[i];
 		uint32_t off;
 
-		if (!c->size || c->count >= c->target ||
-		    kp->pooled + kp->inflight + c->size > kp->budget ||
-		    (uint64_t)rs.free_pages < (uint64_t)pages(kp, c->size) + pages(kp, kp->budget))
+		uint64_t offset;
+
+		if (!c->size || c->count >= c->target)
 			continue;
 		/*
-		 * Placed like a pinned buffer of the class's attribute (a free
-		 * extent already in it first), without compaction: the pool
-		 * never moves a client's buffer to make room for itself.
+		 * The buffers handed out may come back parked: fresh
+		 * placements stop one buffer short of the depth while the
+		 * class has ready buffers, so that a released extent always
+		 * finds its place (a refused one costs two transitions: its
+		 * unpark and the fresh fill's).
 		 */
-		if (dmabufd_region_alloc(kp->sb->region, pages(kp, c->size), 1, c->attribute, false,
-					 &off) < 0)
+		if (!c->nparked && c->count && kp->sb->caps.parking && c->count + 1 >= c->target)
 			continue;
+		if (c->nparked) {
+			/*
+			 * A parked extent of the class, already placed: the
+			 * backend reuses its pages (no claim, no attribute
+			 * transition). Its bytes were in the budget already.
+			 */
+			offset = c->parked[--c->nparked];
+			kp->parked -= c->size;
+			kp->reuse = true;
+		} else {
+			if (kp->pooled + kp->inflight + kp->parked + c->size > kp->budget ||
+			    (uint64_t)rs.free_pages <
+				    (uint64_t)pages(kp, c->size) + pages(kp, kp->budget))
+				continue;
+			/*
+			 * Placed like a pinned buffer of the class's attribute
+			 * (a free extent already in it first), without
+			 * compaction: the pool never moves a client's buffer to
+			 * make room for itself.
+			 */
+			if (dmabufd_region_alloc(kp->sb->region, pages(kp, c->size), 1, c->attribute,
+						 false, &off) < 0)
+				continue;
+			offset = (uint64_t)off * kp->sb->caps.page_size;
+			kp->reuse = false;
+		}
 		kp->next_fill = i + 1;
-		kp->req = (struct backend_alloc){ .size = c->size,
-						  .offset = (uint64_t)off * kp->sb->caps.page_size,
+		kp->req = (struct backend_alloc){ .size = c->size, .offset = offset,
 						  .attribute = c->attribute, .label = KPOOL_LABEL };
 		kp->cls = i;
 		kp->fd = -1;
@@ -239,6 +290,9 @@ static void kpool_job_done(struct kpool *kp, bool keep)
 	kp->busy = false;
 	kp->inflight = 0;
 	if (kp->err < 0) {
+		if (kp->reuse) /* the pages are still parked */
+			(void)kp->sb->backend->ops->unpark(kp->sb->backend, kp->req.offset,
+							   kp->req.size);
 		sb_unplace(kp->sb, kp->req.offset);
 		if (kp->err == -EBUSY && kp->nbusy < KPOOL_MAX_BUSY &&
 		    dmabufd_region_reserve(kp->sb->region, pages(kp, kp->req.offset),
@@ -336,14 +390,44 @@ static struct kpool_class *kpool_class_for(struct kpool *kp, uint64_t size,
 		if (!victim || c->last_used < victim->last_used)
 			victim = c;
 	}
-	if (victim->count) {
+	if (victim->count || victim->nparked) {
+		/* What the victim's buffers leave parked is not its own any more. */
+		kp->draining = true;
 		kpool_drain_class(kp, victim);
 		sb_events_poll(kp->sb);
+		kp->draining = false;
 	}
 	victim->size = size;
 	victim->attribute = attribute;
 	kpool_retarget(kp);
 	return victim;
+}
+
+bool kpool_offer_parked(struct kpool *kp, uint64_t offset, uint64_t size,
+			enum dmabufd_attribute attribute)
+{
+	struct kpool_class *c = NULL;
+
+	if (kp->draining || monotonic_usec() < kp->calm_after)
+		return false;
+	for (unsigned i = 0; i < KPOOL_MAX_CLASSES && !c; i++)
+		if (kp->classes[i].size == size && kp->classes[i].attribute == attribute)
+			c = &kp->classes[i];
+	/* Room: the class's depth, counting the buffer being made for it, and the budget. */
+	if (!c || c->count + c->nparked + (kp->busy && &kp->classes[kp->cls] == c) >= c->target ||
+	    kp->pooled + kp->inflight + kp->parked + size > kp->budget)
+		return false;
+	c->parked[c->nparked++] = offset;
+	kp->parked += size;
+	kp->stalled = false;
+	kpool_kick(kp);
+	return true;
+}
+
+static bool kpool_offer_parked_cb(struct server_backend *sb, uint64_t offset, uint64_t size,
+				  enum dmabufd_attribute attribute)
+{
+	return sb->kpool && kpool_offer_parked(sb->kpool, offset, size, attribute);
 }
 
 int kpool_take(struct kpool *kp, struct backend_alloc *req, int *ret_fd)
@@ -508,6 +592,8 @@ int kpool_create(struct server_backend *sb, struct kpool **ret)
 		goto fail;
 	log_info("pool of %s: budget %llu bytes, classes learnt from requests", sb->caps.name,
 		 (unsigned long long)kp->budget);
+	if (sb->caps.parking)
+		sb->offer_parked = kpool_offer_parked_cb;
 	*ret = kp;
 	return 0;
 fail:
@@ -525,6 +611,7 @@ void kpool_destroy(struct kpool *kp)
 {
 	if (!kp)
 		return;
+	kp->sb->offer_parked = NULL; /* what is released from now on is unparked */
 	atomic_store(&kp->stop, true);
 	sem_post(&kp->wake);
 	pthread_join(kp->thread, NULL);
@@ -536,7 +623,10 @@ void kpool_destroy(struct kpool *kp)
 		} else { /* the worker stopped before it took the job */
 			kp->busy = false;
 			kp->inflight = 0;
-			sb_unplace(kp->sb, kp->req.offset);
+			if (kp->reuse)
+				kpool_unpark(kp, kp->req.offset, kp->req.size);
+			else
+				sb_unplace(kp->sb, kp->req.offset);
 		}
 	}
 	kpool_drain(kp);

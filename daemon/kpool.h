@@ -13,23 +13,35 @@
  *   other (pinned, of its class's attribute): the ledger always describes
  *   the pages as they are. Handing it out passes that allocation to the
  *   new buffer; nothing is placed twice.
- * - A pooled buffer is handed out once, zeroed, and never comes back: the
- *   backend made it for nobody (no mapping, no other fd) and a released
- *   buffer's pages go back to the region as for any release.
- * - Pooled bytes never exceed the budget, and the pool never fills into
- *   the region's last budget's worth of free pages; a request that finds
- *   no room drains the pool (kpool_drain()) and is placed again.
+ * - A pooled buffer is handed out once, zeroed, and never comes back as
+ *   a buffer: the backend made it for nobody (no mapping, no other fd).
+ * - With a parking backend (caps.parking: kmod whose module parks), a
+ *   released pinned buffer's pages stay the backend's in their attribute
+ *   (kpool_offer_parked()): while its class has room (ready, parked and
+ *   being made below the class's depth, and the budget), the placement
+ *   stays allocated and becomes the placement of the class's next fill,
+ *   which reuses the pages (zeroing only: no claim, no attribute
+ *   transition); otherwise the pages are unparked and the placement freed,
+ *   as for any release. Fresh placements fill a class that has ready
+ *   buffers only up to one short of its depth: the last place is for a
+ *   released extent, so that at steady state every release comes back.
+ * - Pooled and parked bytes, with the one being made, never exceed the
+ *   budget, and the pool never fills fresh placements into the region's
+ *   last budget's worth of free pages; a request that finds no room
+ *   drains the pool (kpool_drain(), parked extents included) and is placed
+ *   again.
  * - Under memory pressure (MemAvailable below 5% of MemTotal, or the
  *   memory PSI "some" avg10 at 10% or more, checked once a second) the pool
- *   is drained, so that its pages go back to the kernel for movable
- *   allocations, and it is not refilled for 10 s after the last sign of
- *   pressure.
+ *   is drained, parked extents unparked, so that its pages go back to the
+ *   kernel for movable allocations, and it is neither refilled nor takes
+ *   parked extents for 10 s after the last sign of pressure.
  * - Event-loop thread only, except the worker, which only calls the
  *   backend's prepare().
  */
 #ifndef DMABUFD_KPOOL_H
 #define DMABUFD_KPOOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "backend/backend.h"
@@ -61,7 +73,9 @@ int kpool_take(struct kpool *kp, struct backend_alloc *req, int *ret_fd);
 /**
  * kpool_drain() - give every pooled buffer back to the backend now (its
  * placement is freed when the backend reports the pages free, which for
- * kmod happens before this returns).
+ * kmod happens before this returns), and unpark every parked extent the
+ * pool kept (placement freed at once); the extents the given-back buffers
+ * leave parked are unparked too.
  * Return: bytes drained.
  */
 uint64_t kpool_drain(struct kpool *kp);
@@ -76,6 +90,18 @@ uint64_t kpool_drain(struct kpool *kp);
  * -EOPNOTSUPP (the backend does not make @attribute).
  */
 int kpool_teach(struct kpool *kp, uint64_t size, enum dmabufd_attribute attribute);
+
+/**
+ * kpool_offer_parked() - the backend parked a released buffer's pages,
+ * [@offset, @offset + @size) bytes in @attribute, whose placement is still
+ * allocated (backend/events.c). Kept for the next fill of the class of
+ * (@size, @attribute) if it has room (kpool.h rules) and the pool is
+ * neither draining nor under pressure.
+ * Return: true (the pool owns the extent and its placement now); false
+ * (the caller unparks the pages and frees the placement).
+ */
+bool kpool_offer_parked(struct kpool *kp, uint64_t offset, uint64_t size,
+			enum dmabufd_attribute attribute);
 
 /** kpool_get_stats() - pooled bytes, hits, misses. */
 void kpool_get_stats(const struct kpool *kp, struct backend_pool_stats *ret);

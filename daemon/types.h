@@ -221,6 +221,11 @@ struct server_backend {
 	 * backend/events.c at start, so that buffer.c need not call it by name) */
 	void (*poll_events)(struct server_backend *sb);
 	struct kpool *kpool;        /* placed buffers made ahead (kpool.h), or NULL */
+	/* caps.parking: hands a parked released extent to the pool
+	 * (kpool_offer_parked(), set while the pool runs, so that
+	 * backend/events.c need not call it by name), or NULL */
+	bool (*offer_parked)(struct server_backend *sb, uint64_t offset, uint64_t size,
+			     enum dmabufd_attribute attribute);
 	uint32_t orphans;           /* live buffers adopted at start-up, owner unknown */
 	uint64_t allocs;            /* buffers made here since start */
 	uint64_t fallthroughs;      /* of those, after an earlier backend had no room */

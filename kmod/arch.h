@@ -30,13 +30,21 @@
  *	with @attr may write the pages until dmabufd_arch_attr_clear(). 0 or a
  *	negative errno.
  *
+ * int dmabufd_arch_zero_attr(unsigned long pfn, unsigned long count, u32 attr,
+ *			      void (*zero)(unsigned long pfn, unsigned long count))
+ *	Zero [pfn, pfn + count), which has @attr (never CACHED) and no mapping
+ *	but the linear map (a parked extent about to be reused), so that
+ *	every mapping with @attr then reads zeros; @zero clears pages through
+ *	the linear map. Not an attribute transition. 0 or a negative errno
+ *	(the pages keep @attr either way).
+ *
  * pgprot_t dmabufd_arch_pgprot(u32 attr, pgprot_t prot)
  *	Userspace mmap protection of a page with @attr, from the VMA's @prot.
  *
  * pgprot_t dmabufd_arch_pgprot_kernel(u32 attr, pgprot_t prot)
  *	Kernel vmap protection of a page with @attr, from @prot (PAGE_KERNEL).
  *
- * Callers hold region.lock around the three attribute calls.
+ * Callers hold region.lock around the attribute and zeroing calls.
  */
 #ifndef DMABUFD_ARCH_H
 #define DMABUFD_ARCH_H

@@ -108,6 +108,17 @@ static int dmabufd_arch_kernel_read_begin(unsigned long pfn, unsigned long count
 	return dmabufd_arch_clean_inval(pfn, count);
 }
 
+static int dmabufd_arch_zero_attr(unsigned long pfn, unsigned long count, u32 attr,
+				  void (*zero)(unsigned long pfn, unsigned long count))
+{
+	/* No non-cacheable mapping of the pages exists now (the buffer's are
+	 * gone), so zero through the cacheable linear map as EXPORT does, then
+	 * clean and invalidate to PoC as at an attribute transition: the zeros
+	 * reach memory, and no line, stale or not, stays to be hit later. */
+	zero(pfn, count);
+	return dmabufd_arch_clean_inval(pfn, count);
+}
+
 static inline pgprot_t dmabufd_arch_pgprot(u32 attr, pgprot_t prot)
 {
 	switch (attr) {

@@ -53,6 +53,18 @@ static inline int dmabufd_arch_kernel_read_begin(unsigned long pfn, unsigned lon
 	return 0;
 }
 
+static inline int dmabufd_arch_zero_attr(unsigned long pfn, unsigned long count, u32 attr,
+					 void (*zero)(unsigned long pfn, unsigned long count))
+{
+	/* set_memory_wc/uc gave the linear map itself @attr: zeroing through
+	 * it is zeroing through a mapping of the pages' attribute, with no
+	 * cacheable alias to flush. Drain the write-combining buffers before
+	 * the buffer is handed out. */
+	zero(pfn, count);
+	wmb();
+	return 0;
+}
+
 static inline pgprot_t dmabufd_arch_pgprot(u32 attr, pgprot_t prot)
 {
 	switch (attr) {

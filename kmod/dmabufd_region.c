@@ -17,6 +17,15 @@
  * refusing every new access: the dma-buf then lives on as an empty husk (no
  * pages) until its last reference is gone.
  *
+ * A buffer exported with EXPORT_PARK leaves its pages claimed and in their
+ * attribute instead, as a parked extent of the open file that exported it
+ * (struct region_parked): no mapping reaches them any more, so they may
+ * keep a non-cacheable attribute while belonging to no buffer, and a later
+ * EXPORT of that file inside the extent takes them with no claim and no
+ * attribute transition, zeroing them through a mapping of that attribute.
+ * UNPARK, and the release of the file, give parked pages back as a buffer's
+ * release would have.
+ *
  * Placement is the daemon's policy; the module enforces the invariants: no
  * overlap, one attribute per page, attribute changes only while a page
  * belongs to no buffer (seed 04-cma-cache-attribute-aliasing.txt), every
@@ -27,9 +36,10 @@
  * include/uapi/dmabufd-region.h. Exporter duties follow
  * Documentation/driver-api/dma-buf.rst.
  *
- * Locking: region.lock (mutex) protects the buffer list, placement, counters
- * and the list of open files; buf->lock (mutex) protects a buffer's PFN as
- * seen by faults/maps, its attachments and vmap state. Order: region.lock ->
+ * Locking: region.lock (mutex) protects the buffer list, the parked
+ * extents, placement, counters and the list of open files; buf->lock
+ * (mutex) protects a buffer's PFN as seen by faults/maps, its attachments
+ * and vmap state. Order: region.lock ->
  * buf->lock -> (mm locks via unmap_mapping_range). Fault handlers take only
  * buf->lock (under mmap_lock or the VMA lock); map_dma_buf takes buf->lock
  * under the dma_resv lock. Only REVOKE takes a dma_resv lock: region.lock
@@ -132,6 +142,20 @@ MODULE_PARM_DESC(export_refused_ns, "Nanoseconds EXPORT spent in claims that fai
 static unsigned long claim_attempts;
 module_param(claim_attempts, ulong, 0444);
 MODULE_PARM_DESC(claim_attempts, "alloc_contig_range() calls of EXPORT and MIGRATE claims since load");
+struct region_file;
+
+/*
+ * Pages a released EXPORT_PARK buffer left claimed, in @attr, owned by
+ * @owner (an open file). Disjoint from every buffer and every other extent;
+ * region.lock.
+ */
+struct region_parked {
+	struct list_head node;		/* region.parked, by pfn */
+	unsigned long pfn;
+	unsigned long count;		/* pages */
+	u32 attr;
+	struct region_file *owner;
+};
 
 struct region_buffer {
 	struct list_head node;		/* region.buffers, by pfn; region.lock */
@@ -142,6 +166,14 @@ struct region_buffer {
 	u32 flags;
 	char label[DMABUFD_REGION_LABEL_LEN];
 	struct dma_buf *dmabuf;
+	/*
+	 * EXPORT_PARK: the file that exported the buffer (NULL once it is
+	 * closed: the pages are then freed, not parked) and the extent record
+	 * its pages become, allocated at EXPORT so that parking cannot fail.
+	 * region.lock.
+	 */
+	struct region_file *owner;
+	struct region_parked *park;
 	/*
 	 * Set once by REVOKE (writers hold region.lock and lock): the pages are
 	 * gone (pfn is meaningless), the buffer is off region.buffers, and every
@@ -185,9 +217,11 @@ static struct {
 	unsigned long count;		/* pages */
 	bool movable_zone;
 	struct list_head buffers;
+	struct list_head parked;	/* struct region_parked, by pfn */
 	struct list_head files;
 	unsigned int nr_buffers;
 	unsigned long claimed;
+	unsigned long parked_pages;
 	u64 next_id;
 	u64 transitions;
 	u64 migrations;
@@ -196,6 +230,7 @@ static struct {
 } region = {
 	.lock = __MUTEX_INITIALIZER(region.lock),
 	.buffers = LIST_HEAD_INIT(region.buffers),
+	.parked = LIST_HEAD_INIT(region.parked),
 	.files = LIST_HEAD_INIT(region.files),
 };
 
@@ -305,23 +340,155 @@ static void region_insert_sorted(struct region_buffer *new)
 	list_add_tail(&new->node, &region.buffers);
 }
 
+/* Called with region.lock held. The first parked extent overlapping the range. */
+static struct region_parked *region_find_parked(unsigned long pfn, unsigned long count)
+{
+	struct region_parked *p;
+
+	list_for_each_entry(p, &region.parked, node) {
+		if (p->pfn < pfn + count && pfn < p->pfn + p->count)
+			return p;
+	}
+	return NULL;
+}
+
+/* Called with region.lock held; keeps region.parked ordered by pfn. */
+static void region_parked_insert(struct region_parked *new)
+{
+	struct region_parked *p;
+
+	list_for_each_entry(p, &region.parked, node) {
+		if (p->pfn > new->pfn) {
+			list_add_tail(&new->node, &p->node);
+			return;
+		}
+	}
+	list_add_tail(&new->node, &region.parked);
+}
+
+/*
+ * Take [pfn, pfn + count) out of the parked extent @p, which holds it: the
+ * pieces before and after it stay parked (@spare, a free record, becomes
+ * the second piece when there are two; *@spare is then NULL). Nothing is
+ * done to the pages. Called with region.lock held.
+ */
+static void region_parked_cut(struct region_parked *p, unsigned long pfn, unsigned long count,
+			      struct region_parked **spare)
+{
+	unsigned long end = pfn + count, p_end = p->pfn + p->count;
+
+	region.parked_pages -= count;
+	if (p->pfn < pfn && end < p_end) {
+		struct region_parked *tail = *spare;
+
+		*spare = NULL;
+		*tail = (struct region_parked){ .pfn = end, .count = p_end - end,
+						.attr = p->attr, .owner = p->owner };
+		list_add(&tail->node, &p->node);
+		p->count = pfn - p->pfn;
+	} else if (p->pfn < pfn) {
+		p->count = pfn - p->pfn;
+	} else if (end < p_end) {
+		p->pfn = end;
+		p->count = p_end - end;
+	} else {
+		list_del(&p->node);
+		kfree(p);
+	}
+}
+
+/*
+ * Park @buf's pages (region_return_pages()): its extent record becomes a
+ * parked extent of its owner, merged with adjacent extents of the same
+ * owner and attribute. Called with region.lock held.
+ */
+static void region_park(struct region_buffer *buf)
+{
+	struct region_parked *p = buf->park, *prev, *next;
+
+	buf->park = NULL;
+	*p = (struct region_parked){ .pfn = buf->pfn, .count = buf->count, .attr = buf->attr,
+				     .owner = buf->owner };
+	region_parked_insert(p);
+	region.parked_pages += p->count;
+	if (!list_is_first(&p->node, &region.parked)) {
+		prev = list_prev_entry(p, node);
+		if (prev->pfn + prev->count == p->pfn && prev->owner == p->owner &&
+		    prev->attr == p->attr) {
+			prev->count += p->count;
+			list_del(&p->node);
+			kfree(p);
+			p = prev;
+		}
+	}
+	if (!list_is_last(&p->node, &region.parked)) {
+		next = list_next_entry(p, node);
+		if (p->pfn + p->count == next->pfn && next->owner == p->owner &&
+		    next->attr == p->attr) {
+			p->count += next->count;
+			list_del(&next->node);
+			kfree(next);
+		}
+	}
+}
+
+static void region_free_pages(unsigned long pfn, unsigned long count, u32 attr);
+
+/*
+ * Give every parked page of @owner in [pfn, pfn + count) back to the page
+ * allocator (write-back first). @spare: a free record for the one extent
+ * that may be split in two (the range strictly inside it); consumed when
+ * used (*@spare = NULL). Returns the pages given back. Called with
+ * region.lock held.
+ */
+static unsigned long region_unpark(struct region_file *owner, unsigned long pfn,
+				   unsigned long count, struct region_parked **spare)
+{
+	struct region_parked *p, *tmp;
+	unsigned long end = pfn + count, done = 0;
+
+	list_for_each_entry_safe(p, tmp, &region.parked, node) {
+		unsigned long s, e;
+		u32 attr = p->attr;
+
+		if (p->pfn >= end)
+			break;
+		if (p->owner != owner || p->pfn + p->count <= pfn)
+			continue;
+		s = max(p->pfn, pfn);
+		e = min(p->pfn + p->count, end);
+		region_parked_cut(p, s, e - s, spare);
+		region_free_pages(s, e - s, attr);
+		done += e - s;
+		cond_resched();
+	}
+	return done;
+}
+
 /* Attempts of alloc_contig_range() per claim while the busy page may move. */
 #define REGION_CLAIM_ATTEMPTS	3
 
 /*
  * Lowest PFN a claim starting at @pfn may take: the region's base or the end
- * of the live buffer below @pfn, whichever is higher. Called with region.lock
- * held; region.buffers is sorted by pfn.
+ * of the live buffer or parked extent below @pfn, whichever is higher.
+ * Called with region.lock held; region.buffers and region.parked are
+ * sorted by pfn.
  */
 static unsigned long region_claim_floor(unsigned long pfn)
 {
 	unsigned long floor = region.base_pfn;
 	struct region_buffer *buf;
+	struct region_parked *p;
 
 	list_for_each_entry(buf, &region.buffers, node) {
 		if (buf->pfn >= pfn)
 			break;
 		floor = max(floor, buf->pfn + buf->count);
+	}
+	list_for_each_entry(p, &region.parked, node) {
+		if (p->pfn >= pfn)
+			break;
+		floor = max(floor, p->pfn + p->count);
 	}
 	return floor;
 }
@@ -558,6 +725,19 @@ static void region_zero(unsigned long pfn, unsigned long count)
 	}
 }
 
+/*
+ * Zero parked pages of @attr for their reuse, through a mapping of that
+ * attribute (kmod/arch.h): no attribute transition, so not counted.
+ */
+static int region_zero_parked(unsigned long pfn, unsigned long count, u32 attr)
+{
+	if (attr == DMABUFD_REGION_ATTR_CACHED) {
+		region_zero(pfn, count);
+		return 0;
+	}
+	return dmabufd_arch_zero_attr(pfn, count, attr, region_zero);
+}
+
 /* Called with region.lock held. */
 static void region_post_event(const struct dmabufd_region_event *ev)
 {
@@ -586,10 +766,11 @@ static void region_post_event(const struct dmabufd_region_event *ev)
 }
 
 /*
- * @buf's pages go back to the page allocator and readers get a RELEASED
- * event: from release() (last reference gone) or REVOKE (no mapping or
- * attachment can reach the pages any more). Called with region.lock held;
- * takes @buf off region.buffers.
+ * @buf's pages go back to the page allocator, or are parked (EXPORT_PARK,
+ * its file still open), and readers get a RELEASED event: from release()
+ * (last reference gone) or REVOKE (no mapping or attachment can reach the
+ * pages any more). Called with region.lock held; takes @buf off
+ * region.buffers.
  */
 static void region_return_pages(struct region_buffer *buf)
 {
@@ -606,7 +787,13 @@ static void region_return_pages(struct region_buffer *buf)
 	list_del_init(&buf->node);
 	region.nr_buffers--;
 	region.claimed -= buf->count;
-	region_free_pages(buf->pfn, buf->count, buf->attr);
+	if (buf->park && buf->owner) {
+		region_park(buf);
+		ev.flags = DMABUFD_REGION_EVENT_F_PARKED;
+	} else {
+		region_free_pages(buf->pfn, buf->count, buf->attr);
+	}
+	buf->owner = NULL;
 	region_post_event(&ev);
 }
 
@@ -889,6 +1076,7 @@ static void region_release(struct dma_buf *dmabuf)
 		region_return_pages(buf);
 	mutex_unlock(&region.lock);
 
+	kfree(buf->park); /* not parked: the file was closed first */
 	mutex_destroy(&buf->lock);
 	kfree(buf);
 }
@@ -943,7 +1131,7 @@ static int region_range_ok(u64 page_offset, u64 page_count)
 	return 0;
 }
 
-static long region_ioctl_info(void __user *uarg)
+static long region_ioctl_info(struct region_file *rf, void __user *uarg)
 {
 	struct dmabufd_region_info info;
 	u32 usize;
@@ -958,7 +1146,7 @@ static long region_ioctl_info(void __user *uarg)
 	info.page_size = PAGE_SIZE;
 	info.caps = DMABUFD_REGION_CAP_WRITECOMBINE | DMABUFD_REGION_CAP_UNCACHED |
 		    DMABUFD_REGION_CAP_MIGRATE | DMABUFD_REGION_CAP_EVENTS |
-		    DMABUFD_REGION_CAP_REVOKE;
+		    DMABUFD_REGION_CAP_REVOKE | DMABUFD_REGION_CAP_PARK;
 	if (READ_ONCE(occupancy))
 		info.caps |= DMABUFD_REGION_CAP_OCCUPANCY;
 	info.max_buffers = max_buffers;
@@ -975,6 +1163,7 @@ static long region_ioctl_info(void __user *uarg)
 	info.migrations = region.migrations;
 	info.revocations = region.revocations;
 	info.revoked_buffers = region.nr_revoked;
+	info.parked_pages = region.parked_pages;
 	mutex_unlock(&region.lock);
 
 	return region_copy_out(uarg, &info, sizeof(info), usize);
@@ -1000,14 +1189,23 @@ static int region_export_check(const struct dmabufd_region_export *arg)
 }
 
 /* A buffer described by a checked @arg, neither claimed nor exported:
- * freed with mutex_destroy() and kfree() until it is exported. */
-static struct region_buffer *region_export_buffer_new(const struct dmabufd_region_export *arg)
+ * freed with region_export_buffer_free() until it is exported. */
+static struct region_buffer *region_export_buffer_new(const struct dmabufd_region_export *arg,
+						      struct region_file *rf)
 {
 	struct region_buffer *buf;
 
 	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
 	if (!buf)
 		return NULL;
+	if (arg->flags & DMABUFD_REGION_EXPORT_PARK) {
+		buf->park = kzalloc(sizeof(*buf->park), GFP_KERNEL);
+		if (!buf->park) {
+			kfree(buf);
+			return NULL;
+		}
+		buf->owner = rf;
+	}
 	mutex_init(&buf->lock);
 	INIT_LIST_HEAD(&buf->attachments);
 	buf->count = arg->page_count;
@@ -1018,6 +1216,13 @@ static struct region_buffer *region_export_buffer_new(const struct dmabufd_regio
 	return buf;
 }
 
+static void region_export_buffer_free(struct region_buffer *buf)
+{
+	kfree(buf->park);
+	mutex_destroy(&buf->lock);
+	kfree(buf);
+}
+
 /* Never hand non-write-back pages to the page allocator: returns -EIO. */
 static int region_export_leak(unsigned long pfn, u64 page_count)
 {
@@ -1026,13 +1231,19 @@ static int region_export_leak(unsigned long pfn, u64 page_count)
 }
 
 /*
- * Claims @arg's pages for @buf (buf->pfn), zeroed, with @arg's attribute.
- * Called with region.lock held. On failure nothing stays claimed, except
- * on -EIO: pages whose write-back could not be restored are leaked.
+ * The pages of @arg for @buf (buf->pfn), zeroed, with @arg's attribute:
+ * claimed, or, when the range lies inside a parked extent of @rf with the
+ * same attribute, taken from it (*@ret_reused: that extent; the caller
+ * cuts the range out of it once the buffer is exported, and has nothing
+ * to undo before). Called with region.lock held. On failure nothing stays
+ * claimed, except on -EIO: pages whose write-back could not be restored
+ * are leaked.
  */
 static int region_export_claim(struct region_buffer *buf,
-			       const struct dmabufd_region_export *arg)
+			       const struct dmabufd_region_export *arg, struct region_file *rf,
+			       struct region_parked **ret_reused)
 {
+	struct region_parked *p;
 	unsigned long pfn;
 	u64 t0, t1, t2;
 	int ret;
@@ -1042,6 +1253,19 @@ static int region_export_claim(struct region_buffer *buf,
 	pfn = region.base_pfn + arg->page_offset;
 	if (region_find_overlap(pfn, arg->page_count))
 		return -EBUSY;
+	p = region_find_parked(pfn, arg->page_count);
+	if (p) {
+		/* Extents are disjoint: inside @p, no other one overlaps. */
+		if (p->owner != rf || p->attr != arg->attr || pfn < p->pfn ||
+		    pfn + arg->page_count > p->pfn + p->count)
+			return -EBUSY;
+		ret = region_zero_parked(pfn, arg->page_count, arg->attr);
+		if (ret)
+			return ret;
+		buf->pfn = pfn;
+		*ret_reused = p;
+		return 0;
+	}
 	t0 = ktime_get_ns();
 	ret = region_claim(pfn, arg->page_count);
 	if (ret) {
@@ -1063,16 +1287,21 @@ static int region_export_claim(struct region_buffer *buf,
 		return region_export_leak(pfn, arg->page_count);
 	if (ret)
 		free_contig_range(pfn, arg->page_count);
+	*ret_reused = NULL;
 	return ret;
 }
 
 /*
- * Exports the claimed @buf and records it in the region (id, buffer list,
- * counters). Called with region.lock held. On failure the claim is undone
- * (or its pages leaked, -EIO) and @buf is still the caller's.
+ * Exports @buf, whose pages region_export_claim() provided, and records it
+ * in the region (id, buffer list, counters); pages taken from the parked
+ * extent @reused are cut out of it now. Called with region.lock held. On
+ * failure the claim is undone (or its pages leaked, -EIO), reused pages
+ * stay parked, and @buf is still the caller's.
  */
 static struct dma_buf *region_export_dmabuf(struct region_buffer *buf,
-					    const struct dmabufd_region_export *arg)
+					    const struct dmabufd_region_export *arg,
+					    struct region_parked *reused,
+					    struct region_parked **spare)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
 	struct dma_buf *dmabuf;
@@ -1083,11 +1312,15 @@ static struct dma_buf *region_export_dmabuf(struct region_buffer *buf,
 	exp_info.priv = buf;
 	dmabuf = dma_buf_export(&exp_info);
 	if (IS_ERR(dmabuf)) {
+		if (reused)
+			return dmabuf;
 		if (region_clear_attr(buf->pfn, arg->page_count, arg->attr))
 			return ERR_PTR(region_export_leak(buf->pfn, arg->page_count));
 		free_contig_range(buf->pfn, arg->page_count);
 		return dmabuf;
 	}
+	if (reused)
+		region_parked_cut(reused, buf->pfn, arg->page_count, spare);
 	if (buf->label[0])
 		dmabuf->name = kstrdup(buf->label, GFP_KERNEL); /* freed by the core */
 	buf->dmabuf = dmabuf;
@@ -1098,9 +1331,10 @@ static struct dma_buf *region_export_dmabuf(struct region_buffer *buf,
 	return dmabuf;
 }
 
-static long region_ioctl_export(void __user *uarg)
+static long region_ioctl_export(struct region_file *rf, void __user *uarg)
 {
 	struct dmabufd_region_export arg;
+	struct region_parked *reused, *spare;
 	struct region_buffer *buf;
 	struct dma_buf *dmabuf;
 	u32 usize;
@@ -1112,25 +1346,32 @@ static long region_ioctl_export(void __user *uarg)
 	ret = region_export_check(&arg);
 	if (ret)
 		return ret;
-	buf = region_export_buffer_new(&arg);
+	buf = region_export_buffer_new(&arg, rf);
 	if (!buf)
 		return -ENOMEM;
+	/* Reusing the middle of a parked extent leaves two pieces of it. */
+	spare = kzalloc(sizeof(*spare), GFP_KERNEL);
+	if (!spare) {
+		ret = -ENOMEM;
+		goto err_free_buf;
+	}
 	fd = get_unused_fd_flags(O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		ret = fd;
-		goto err_free_buf;
+		goto err_free_spare;
 	}
 
 	mutex_lock(&region.lock);
-	ret = region_export_claim(buf, &arg);
+	ret = region_export_claim(buf, &arg, rf, &reused);
 	if (ret)
 		goto err_unlock;
-	dmabuf = region_export_dmabuf(buf, &arg);
+	dmabuf = region_export_dmabuf(buf, &arg, reused, &spare);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
 		goto err_unlock;
 	}
 	mutex_unlock(&region.lock);
+	kfree(spare);
 
 	/* From here on the buffer is freed only by region_release(). */
 	arg.id = buf->id;
@@ -1147,13 +1388,14 @@ static long region_ioctl_export(void __user *uarg)
 err_unlock:
 	mutex_unlock(&region.lock);
 	put_unused_fd(fd);
+err_free_spare:
+	kfree(spare);
 err_free_buf:
-	mutex_destroy(&buf->lock);
-	kfree(buf);
+	region_export_buffer_free(buf);
 	return ret;
 }
 
-static long region_ioctl_migrate(void __user *uarg)
+static long region_ioctl_migrate(struct region_file *rf, void __user *uarg)
 {
 	struct dmabufd_region_migrate arg;
 	struct region_buffer *buf;
@@ -1180,7 +1422,7 @@ static long region_ioctl_migrate(void __user *uarg)
 		goto out_unlock;
 	}
 	new_pfn = region.base_pfn + arg.new_page_offset;
-	if (region_find_overlap(new_pfn, count)) {
+	if (region_find_overlap(new_pfn, count) || region_find_parked(new_pfn, count)) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
@@ -1251,7 +1493,7 @@ out_unlock:
  * release() (region_return_pages(): write-back, page allocator, RELEASED
  * event) and the dma-buf stays as a husk until its last reference is gone.
  */
-static long region_ioctl_revoke(void __user *uarg)
+static long region_ioctl_revoke(struct region_file *rf, void __user *uarg)
 {
 	struct dmabufd_region_revoke arg;
 	struct region_attachment *a;
@@ -1312,6 +1554,33 @@ out_unlock:
 }
 
 /*
+ * UNPARK: every parked page of the calling file in the range goes back to
+ * write-back and to the page allocator (region_unpark()).
+ */
+static long region_ioctl_unpark(struct region_file *rf, void __user *uarg)
+{
+	struct dmabufd_region_unpark arg;
+	struct region_parked *spare;
+	u32 usize;
+	int ret;
+
+	ret = region_copy_in(&arg, sizeof(arg), DMABUFD_REGION_UNPARK_SIZE_VER0, uarg, &usize);
+	if (ret)
+		return ret;
+	if (arg.flags || arg.returned_pages || region_range_ok(arg.page_offset, arg.page_count))
+		return -EINVAL;
+	spare = kzalloc(sizeof(*spare), GFP_KERNEL);
+	if (!spare)
+		return -ENOMEM;
+	mutex_lock(&region.lock);
+	arg.returned_pages = region_unpark(rf, region.base_pfn + arg.page_offset, arg.page_count,
+					   &spare);
+	mutex_unlock(&region.lock);
+	kfree(spare);
+	return region_copy_out(uarg, &arg, sizeof(arg), usize);
+}
+
+/*
  * Copy @n kernel entries of @ksize bytes to a user array of entries of
  * @entry_size bytes (each truncated or zero-extended).
  */
@@ -1341,7 +1610,7 @@ static int region_array_args_ok(u32 flags, u32 reserved, u32 entry_size, u32 cap
 	return 0;
 }
 
-static long region_ioctl_list(void __user *uarg)
+static long region_ioctl_list(struct region_file *rf, void __user *uarg)
 {
 	struct dmabufd_region_list arg;
 	struct dmabufd_region_buffer *ents = NULL;
@@ -1400,12 +1669,13 @@ static long region_ioctl_list(void __user *uarg)
 	return region_copy_out(uarg, &arg, sizeof(arg), usize);
 }
 
-static long region_ioctl_attrs(void __user *uarg)
+static long region_ioctl_attrs(struct region_file *rf, void __user *uarg)
 {
 	struct dmabufd_region_attrs arg;
 	struct dmabufd_region_attr_range *ents = NULL;
 	struct region_buffer *buf;
-	unsigned int n = 0, total = 0, cap;
+	struct region_parked *p;
+	unsigned int n = 0, total = 0, cap, nr_parked = 0;
 	unsigned long next = 0; /* page offset covered so far */
 	u32 usize;
 	int ret;
@@ -1420,8 +1690,12 @@ static long region_ioctl_attrs(void __user *uarg)
 		return -EINVAL;
 
 	mutex_lock(&region.lock);
-	/* At most one free range before each buffer, plus a trailing one. */
-	cap = min(arg.capacity, 2 * region.nr_buffers + 1);
+	list_for_each_entry(p, &region.parked, node)
+		nr_parked++;
+	/* At most one free range before each buffer or parked extent, plus a
+	 * trailing one. */
+	cap = min_t(unsigned long, arg.capacity,
+		    2 * ((unsigned long)region.nr_buffers + nr_parked) + 1);
 	if (cap) {
 		ents = kvcalloc(cap, sizeof(*ents), GFP_KERNEL);
 		if (!ents) {
@@ -1436,14 +1710,30 @@ static long region_ioctl_attrs(void __user *uarg)
 				.attr = (a), .state = (st), .buffer_id = (bid) }; \
 		total++;							\
 	} while (0)
-	list_for_each_entry(buf, &region.buffers, node) {
-		unsigned long off = buf->pfn - region.base_pfn;
+	/* Both lists are sorted by pfn and disjoint: merge them. */
+	buf = list_first_entry_or_null(&region.buffers, struct region_buffer, node);
+	p = list_first_entry_or_null(&region.parked, struct region_parked, node);
+	while (buf || p) {
+		unsigned long off;
 
-		if (off > next)
-			EMIT(next, off - next, DMABUFD_REGION_ATTR_CACHED,
-			     DMABUFD_REGION_STATE_FREE, 0);
-		EMIT(off, buf->count, buf->attr, DMABUFD_REGION_STATE_BUFFER, buf->id);
-		next = off + buf->count;
+		if (buf && (!p || buf->pfn < p->pfn)) {
+			off = buf->pfn - region.base_pfn;
+			if (off > next)
+				EMIT(next, off - next, DMABUFD_REGION_ATTR_CACHED,
+				     DMABUFD_REGION_STATE_FREE, 0);
+			EMIT(off, buf->count, buf->attr, DMABUFD_REGION_STATE_BUFFER, buf->id);
+			next = off + buf->count;
+			buf = list_is_last(&buf->node, &region.buffers) ? NULL :
+			      list_next_entry(buf, node);
+		} else {
+			off = p->pfn - region.base_pfn;
+			if (off > next)
+				EMIT(next, off - next, DMABUFD_REGION_ATTR_CACHED,
+				     DMABUFD_REGION_STATE_FREE, 0);
+			EMIT(off, p->count, p->attr, DMABUFD_REGION_STATE_PARKED, 0);
+			next = off + p->count;
+			p = list_is_last(&p->node, &region.parked) ? NULL : list_next_entry(p, node);
+		}
 	}
 	if (next < region.count)
 		EMIT(next, region.count - next, DMABUFD_REGION_ATTR_CACHED,
@@ -1568,27 +1858,58 @@ static enum region_occ_kind region_occ_page(unsigned long pfn, unsigned long end
 }
 
 /*
- * Fills @occ->ents for [occ->start, occ->end): the module's buffers from
- * region.buffers (exact), every other page by region_occ_page(). Called
- * with region.lock held; region.buffers is sorted by pfn.
+ * The first span the module holds (a buffer or a parked extent) that ends
+ * after @pfn, from the cursors *@buf and *@p into the two pfn-sorted lists
+ * (advanced past spans that end at or before @pfn). Returns false when
+ * there is none; otherwise *@start and *@end bound it.
+ */
+static bool region_occ_next_held(unsigned long pfn, struct region_buffer **buf,
+				 struct region_parked **p, unsigned long *start,
+				 unsigned long *end)
+{
+	while (*buf && (*buf)->pfn + (*buf)->count <= pfn)
+		*buf = list_is_last(&(*buf)->node, &region.buffers) ? NULL :
+		       list_next_entry(*buf, node);
+	while (*p && (*p)->pfn + (*p)->count <= pfn)
+		*p = list_is_last(&(*p)->node, &region.parked) ? NULL :
+		     list_next_entry(*p, node);
+	if (!*buf && !*p)
+		return false;
+	/* Buffers and parked extents never overlap: the lower one is first. */
+	if (*buf && (!*p || (*buf)->pfn < (*p)->pfn)) {
+		*start = (*buf)->pfn;
+		*end = (*buf)->pfn + (*buf)->count;
+	} else {
+		*start = (*p)->pfn;
+		*end = (*p)->pfn + (*p)->count;
+	}
+	return true;
+}
+
+/*
+ * Fills @occ->ents for [occ->start, occ->end): the module's buffers and
+ * parked extents from region.buffers and region.parked (exact, "claimed"),
+ * every other page by region_occ_page(). Called with region.lock held;
+ * both lists are sorted by pfn.
  */
 static void region_occ_walk(struct region_occ *occ)
 {
 	struct region_buffer *buf = list_first_entry_or_null(&region.buffers,
 							     struct region_buffer, node);
+	struct region_parked *p = list_first_entry_or_null(&region.parked,
+							   struct region_parked, node);
 	unsigned long pfn = occ->start, n, steps = 0;
 	unsigned long section_end = 0;	/* PFN after the section checked online */
+	unsigned long held_start, held_end;
 	enum region_occ_kind kind;
+	bool held;
 
 	occ->cur = 0;
 	occ->cur_end = occ->start + occ->granule;
 	while (pfn < occ->end) {
-		/* Skip the buffers that end before @pfn. */
-		while (buf && buf->pfn + buf->count <= pfn)
-			buf = list_is_last(&buf->node, &region.buffers) ? NULL :
-			      list_next_entry(buf, node);
-		if (buf && buf->pfn <= pfn) {
-			n = buf->pfn + buf->count - pfn;
+		held = region_occ_next_held(pfn, &buf, &p, &held_start, &held_end);
+		if (held && held_start <= pfn) {
+			n = held_end - pfn;
 			kind = OCC_CLAIMED;
 		} else if (pfn >= section_end && !pfn_to_online_page(pfn)) {
 			/* Offlined (memory hot-unplug): nothing to read, nothing to claim. */
@@ -1597,9 +1918,9 @@ static void region_occ_walk(struct region_occ *occ)
 		} else {
 			section_end = ALIGN(pfn + 1, PAGES_PER_SECTION);
 			kind = region_occ_page(pfn, min(occ->end, section_end), &n);
-			/* A racy span never runs into a buffer. */
-			if (buf && pfn + n > buf->pfn)
-				n = buf->pfn - pfn;
+			/* A racy span never runs into a held one. */
+			if (held && pfn + n > held_start)
+				n = held_start - pfn;
 		}
 		region_occ_add(occ, pfn, n, kind);
 		pfn += n;
@@ -1627,7 +1948,7 @@ static long region_occupancy_check(struct dmabufd_region_occupancy *arg)
 	return count;
 }
 
-static long region_ioctl_occupancy(void __user *uarg)
+static long region_ioctl_occupancy(struct region_file *rf, void __user *uarg)
 {
 	struct dmabufd_region_occupancy arg;
 	struct region_occ occ;
@@ -1669,13 +1990,15 @@ static long region_ioctl_occupancy(void __user *uarg)
 static long region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
-	static long (*const handlers[])(void __user *) = {
+	/* @rf: the calling open file (owner of parked extents). */
+	static long (*const handlers[])(struct region_file *rf, void __user *) = {
 		[_IOC_NR(DMABUFD_REGION_IOC_INFO)] = region_ioctl_info,
 		[_IOC_NR(DMABUFD_REGION_IOC_EXPORT)] = region_ioctl_export,
 		[_IOC_NR(DMABUFD_REGION_IOC_MIGRATE)] = region_ioctl_migrate,
 		[_IOC_NR(DMABUFD_REGION_IOC_LIST)] = region_ioctl_list,
 		[_IOC_NR(DMABUFD_REGION_IOC_ATTRS)] = region_ioctl_attrs,
 		[_IOC_NR(DMABUFD_REGION_IOC_REVOKE)] = region_ioctl_revoke,
+		[_IOC_NR(DMABUFD_REGION_IOC_UNPARK)] = region_ioctl_unpark,
 		[_IOC_NR(DMABUFD_REGION_IOC_OCCUPANCY)] = region_ioctl_occupancy,
 	};
 	unsigned int nr = _IOC_NR(cmd);
@@ -1687,7 +2010,7 @@ static long region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	nr = array_index_nospec(nr, ARRAY_SIZE(handlers));
 	if (!handlers[nr])
 		return -ENOTTY;
-	return handlers[nr](uarg);
+	return handlers[nr](file->private_data, uarg);
 }
 
 /* ---- event file ---- */
@@ -1709,11 +2032,23 @@ static int region_open(struct inode *inode, struct file *file)
 	return nonseekable_open(inode, file);
 }
 
+/*
+ * The file's parked extents go back to the page allocator; its live
+ * EXPORT_PARK buffers will free their pages at release instead of parking
+ * them (nobody could unpark them).
+ */
 static int region_file_release(struct inode *inode, struct file *file)
 {
 	struct region_file *rf = file->private_data;
+	struct region_buffer *buf;
 
 	mutex_lock(&region.lock);
+	/* Whole extents only over the whole region: no split, no spare. */
+	region_unpark(rf, region.base_pfn, region.count, NULL);
+	list_for_each_entry(buf, &region.buffers, node) {
+		if (buf->owner == rf)
+			buf->owner = NULL;
+	}
 	list_del(&rf->node);
 	mutex_unlock(&region.lock);
 	mutex_destroy(&rf->read_lock);
@@ -1862,7 +2197,8 @@ static int __init region_init(void)
 	int ret;
 
 	/* The uapi structs have no implicit padding and fixed first versions. */
-	BUILD_BUG_ON(sizeof(struct dmabufd_region_info) != DMABUFD_REGION_INFO_SIZE_VER1);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_info) != DMABUFD_REGION_INFO_SIZE_VER2);
+	BUILD_BUG_ON(sizeof(struct dmabufd_region_unpark) != DMABUFD_REGION_UNPARK_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct dmabufd_region_export) != DMABUFD_REGION_EXPORT_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct dmabufd_region_migrate) != DMABUFD_REGION_MIGRATE_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct dmabufd_region_list) != DMABUFD_REGION_LIST_SIZE_VER0);
@@ -1894,8 +2230,19 @@ static int __init region_init(void)
 
 static void __exit region_exit(void)
 {
-	/* Live dma-bufs hold a module reference; nothing to free here. */
+	struct region_parked *p, *tmp;
+
+	/* Live dma-bufs hold a module reference, open files too (their
+	 * release unparks), so no extent should be left; never leak one. */
 	misc_deregister(&region_misc);
+	mutex_lock(&region.lock);
+	list_for_each_entry_safe(p, tmp, &region.parked, node) {
+		WARN_ON_ONCE(1);
+		list_del(&p->node);
+		region_free_pages(p->pfn, p->count, p->attr);
+		kfree(p);
+	}
+	mutex_unlock(&region.lock);
 }
 
 module_init(region_init);

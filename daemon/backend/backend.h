@@ -51,6 +51,15 @@ struct backend_caps {
 	 * (placement_cost.h); 0: no occupancy().
 	 */
 	uint32_t claim_granule_pages;
+	/*
+	 * parking (kmod with a pool budget and a module offering
+	 * DMABUFD_REGION_CAP_PARK): a released pinned buffer's pages may stay
+	 * the backend's, in their attribute, reported through
+	 * backend_sink.parked(); the server then either makes a buffer at
+	 * that placement again (the backend reuses the pages: no claim, no
+	 * attribute change) or calls unpark().
+	 */
+	bool parking;
 };
 
 /* A live buffer the backend found at start-up that this daemon did not make. */
@@ -71,6 +80,15 @@ struct backend_sink {
 	 * server already released.
 	 */
 	void (*released)(void *ctx, uint64_t offset, uint64_t size, struct buffer *orphan);
+	/*
+	 * parked() - as released(), but the pages of [offset, offset+size)
+	 * bytes stay the backend's, in @attribute (caps.parking): the server
+	 * keeps the placement and makes it the placement of a new buffer of
+	 * that size and attribute, or gives the pages back with unpark() and
+	 * frees the placement.
+	 */
+	void (*parked)(void *ctx, uint64_t offset, uint64_t size, enum dmabufd_attribute attribute,
+		       struct buffer *orphan);
 	/*
 	 * adopt() - start-up: claim the placement of @lb and register it as an
 	 * orphan (owner unknown). Return: the buffer, or NULL when it could
@@ -205,6 +223,14 @@ struct backend_ops {
 	 */
 	int (*occupancy)(struct backend *b, uint64_t first, uint64_t npages,
 			 struct placement_granule **ret_g, uint32_t *ret_n);
+	/*
+	 * unpark() - with caps.parking: the parked pages of [offset,
+	 * offset+size) bytes go back to the system; the caller frees the
+	 * placement. Return: 0; negative errno (the pages then stay the
+	 * backend's until it is destroyed; the placement may still be freed:
+	 * the backend refuses to make a buffer over them, -EBUSY).
+	 */
+	int (*unpark)(struct backend *b, uint64_t offset, uint64_t size);
 	/* get_pool_stats() - optional (NULL: no pool). Cannot fail. */
 	void (*get_pool_stats)(struct backend *b, struct backend_pool_stats *ret);
 	/*

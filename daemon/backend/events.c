@@ -36,14 +36,13 @@
  * has its own sink whose ctx is its struct server_backend, so a release
  * event frees the range in that backend's region only.
  */
-static void sink_released(void *ctx, uint64_t offset, uint64_t size, struct buffer *orphan)
+static void sink_gone(struct server_backend *sb, uint64_t offset, uint64_t size,
+		      struct buffer *orphan)
 {
-	struct server_backend *sb = ctx;
 	struct server *s = sb->server;
 
 	/* A released buffer a client still held: its charge ends now. */
 	buffer_held_released(s, sb, offset);
-	sb_unplace(sb, offset);
 	if (!orphan)
 		return;
 	share_buffer_gone(s, orphan);
@@ -56,6 +55,35 @@ static void sink_released(void *ctx, uint64_t offset, uint64_t size, struct buff
 		 (unsigned long long)orphan->id, (unsigned long long)size,
 		 (unsigned long long)offset);
 	free(orphan);
+}
+
+static void sink_released(void *ctx, uint64_t offset, uint64_t size, struct buffer *orphan)
+{
+	struct server_backend *sb = ctx;
+
+	sink_gone(sb, offset, size, orphan);
+	sb_unplace(sb, offset);
+}
+
+/*
+ * The buffer is gone but its pages stay parked, in @attribute: the pool
+ * makes its next buffer of that class there if it has room (the placement
+ * stays allocated), else the pages and the placement are given back.
+ */
+static void sink_parked(void *ctx, uint64_t offset, uint64_t size,
+			enum dmabufd_attribute attribute, struct buffer *orphan)
+{
+	struct server_backend *sb = ctx;
+	int err;
+
+	sink_gone(sb, offset, size, orphan);
+	if (sb->offer_parked && sb->offer_parked(sb, offset, size, attribute))
+		return;
+	err = sb->backend->ops->unpark(sb->backend, offset, size);
+	if (err < 0)
+		log_warn("%s: cannot unpark %llu bytes at offset %llu: %s", sb->caps.name,
+			 (unsigned long long)size, (unsigned long long)offset, strerror(-err));
+	sb_unplace(sb, offset);
 }
 
 static struct buffer *sink_adopt(void *ctx, const struct backend_live_buffer *lb)
@@ -106,8 +134,8 @@ static void sink_unusable(void *ctx, uint64_t offset, uint64_t size)
 
 static struct backend_sink sb_sink(struct server_backend *sb)
 {
-	return (struct backend_sink){ .ctx = sb, .released = sink_released, .adopt = sink_adopt,
-				      .unusable = sink_unusable };
+	return (struct backend_sink){ .ctx = sb, .released = sink_released, .parked = sink_parked,
+				      .adopt = sink_adopt, .unusable = sink_unusable };
 }
 
 static void backend_event_cb(evutil_socket_t fd, short what, void *arg)

@@ -21,7 +21,18 @@
  *  ORPHAN  - found live at start-up (an earlier daemon exported it); the
  *            server registered it with an unknown owner (rebuild()).
  * Events for unknown ids (e.g. an export whose result could not be copied
- * out, see DMABUFD_REGION_IOC_EXPORT) are ignored.
+ * out, see DMABUFD_REGION_IOC_EXPORT) are ignored, except that pages they
+ * left parked are unparked at once.
+ *
+ * Parking (caps.parking: a pool budget and a module with
+ * DMABUFD_REGION_CAP_PARK): pinned buffers are exported with
+ * DMABUFD_REGION_EXPORT_PARK, so a released one leaves its pages claimed
+ * and in their attribute (a parked extent of our device file); its
+ * RELEASED event carries DMABUFD_REGION_EVENT_F_PARKED and is reported
+ * through sink->parked(). The server's pool EXPORTs at that placement
+ * again (the module reuses the pages: zeroing only, no claim, no attribute
+ * transition) or calls unpark() (DMABUFD_REGION_IOC_UNPARK). Closing the
+ * device file (the daemon's exit) gives every parked extent back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +67,7 @@ struct kmod_backend {
 	size_t n, cap;
 	uint64_t pool_budget;  /* bytes the server keeps exported ahead (kpool.c) */
 	uint32_t granule;      /* pages per OCCUPANCY entry (a pageblock); 0: no OCCUPANCY */
+	bool park;             /* pinned buffers are exported with EXPORT_PARK */
 };
 
 static struct kmod_backend *kb(struct backend *b)
@@ -197,6 +209,8 @@ static int kmod_create(const struct backend_options *opts, struct backend **ret)
 	if (opts)
 		k->pool_budget = opts->pool_budget;
 	k->granule = occupancy_granule(k);
+	/* Parked pages are only worth keeping for the pool to reuse. */
+	k->park = k->pool_budget && (k->info.caps & DMABUFD_REGION_CAP_PARK);
 	*ret = &k->base;
 	return 0;
 }
@@ -234,6 +248,7 @@ static void kmod_get_caps(struct backend *b, struct backend_caps *ret)
 		.deferred_release = true,
 		.placed_pool_budget = k->pool_budget,
 		.claim_granule_pages = k->granule,
+		.parking = k->park,
 	};
 }
 
@@ -255,7 +270,10 @@ static int kmod_prepare(struct backend *b, const struct backend_alloc *req, int 
 	ex.page_offset = req->offset / k->info.page_size;
 	ex.page_count = req->size / k->info.page_size;
 	ex.attr = (uint32_t)req->attribute; /* same numbering as DMABUFD_REGION_ATTR_* */
-	ex.flags = req->flags & DMABUFD_ALLOC_MOVABLE ? DMABUFD_REGION_EXPORT_MOVABLE : 0;
+	if (req->flags & DMABUFD_ALLOC_MOVABLE)
+		ex.flags = DMABUFD_REGION_EXPORT_MOVABLE;
+	else if (k->park)
+		ex.flags = DMABUFD_REGION_EXPORT_PARK;
 	if (req->label) {
 		strncpy(ex.label, req->label, sizeof(ex.label) - 1); /* truncated to 31 bytes */
 		ex.label[sizeof(ex.label) - 1] = '\0';
@@ -330,6 +348,27 @@ static void kmod_release(struct backend *b, struct buffer *buf)
 	if (buf->fd >= 0)
 		close(buf->fd);
 	buf->fd = -1;
+}
+
+static int kmod_unpark_pages(struct kmod_backend *k, uint64_t page_offset, uint64_t page_count)
+{
+	struct dmabufd_region_unpark u = { .size = sizeof(u), .page_offset = page_offset,
+					   .page_count = page_count };
+
+	if (ioctl(k->fd, DMABUFD_REGION_IOC_UNPARK, &u) < 0)
+		return negative_errno();
+	return 0;
+}
+
+static int kmod_unpark(struct backend *b, uint64_t offset, uint64_t size)
+{
+	struct kmod_backend *k = kb(b);
+
+	if (!k->park)
+		return -EOPNOTSUPP;
+	if (offset % k->info.page_size || size % k->info.page_size || !size)
+		return -EINVAL;
+	return kmod_unpark_pages(k, offset / k->info.page_size, size / k->info.page_size);
 }
 
 static int kmod_migrate(struct backend *b, struct buffer *buf, uint64_t new_offset)
@@ -425,14 +464,18 @@ static long kmod_list(struct kmod_backend *k, struct dmabufd_region_buffer **ret
 	return -EAGAIN;
 }
 
+/* @attr: the buffer's attribute, or -1 when its pages are free (not parked). */
 static void report_released(struct kmod_backend *k, struct kmod_entry *e,
-			    const struct backend_sink *sink)
+			    const struct backend_sink *sink, int attr)
 {
 	uint64_t off = e->page_offset * k->info.page_size, size = e->page_count * k->info.page_size;
 	struct buffer *orphan = e->state == KMOD_ORPHAN ? e->orphan : NULL;
 
 	entry_remove(k, e);
-	sink->released(sink->ctx, off, size, orphan);
+	if (attr >= 0)
+		sink->parked(sink->ctx, off, size, (enum dmabufd_attribute)attr, orphan);
+	else
+		sink->released(sink->ctx, off, size, orphan);
 }
 
 /* After OVERFLOW: everything we wait for that LIST no longer shows is gone. */
@@ -452,7 +495,10 @@ static void kmod_resync(struct kmod_backend *k, const struct backend_sink *sink)
 		for (long j = 0; j < n && !live; j++)
 			live = v[j].id == e->id;
 		if (!live && e->state != KMOD_LIVE) {
-			report_released(k, e, sink); /* @i now holds another entry */
+			/* Parked or not, the event is lost: unpark (no-op if free). */
+			if (k->park)
+				(void)kmod_unpark_pages(k, e->page_offset, e->page_count);
+			report_released(k, e, sink, -1); /* @i now holds another entry */
 			continue;
 		}
 		i++;
@@ -483,6 +529,7 @@ static void kmod_handle_events(struct backend *b, const struct backend_sink *sin
 			return;
 		for (size_t i = 0; i < (size_t)n / sizeof(ev[0]); i++) {
 			struct kmod_entry *e;
+			bool parked;
 
 			if (ev[i].type == DMABUFD_REGION_EVENT_OVERFLOW) {
 				overflow = true;
@@ -490,12 +537,18 @@ static void kmod_handle_events(struct backend *b, const struct backend_sink *sin
 			}
 			if (ev[i].type != DMABUFD_REGION_EVENT_RELEASED)
 				continue;
+			parked = ev[i].flags & DMABUFD_REGION_EVENT_F_PARKED;
 			e = entry_find(k, ev[i].id);
-			if (!e || e->state == KMOD_LIVE)
-				continue; /* not ours, or (impossible) still held by us */
+			if (!e || e->state == KMOD_LIVE) {
+				/* not ours, or (impossible) still held by us */
+				if (parked && !e)
+					(void)kmod_unpark_pages(k, ev[i].page_offset,
+								ev[i].page_count);
+				continue;
+			}
 			e->page_offset = ev[i].page_offset;
 			e->page_count = ev[i].page_count;
-			report_released(k, e, sink);
+			report_released(k, e, sink, parked ? (int)ev[i].attr : -1);
 		}
 		if (overflow) {
 			log_warn("kmod backend: release events were lost; rebuilding from LIST");
@@ -634,6 +687,14 @@ static int kmod_rebuild(struct backend *b, const struct backend_sink *sink)
 
 	if (n < 0)
 		return (int)n;
+	/*
+	 * Parked extents belong to the device file that made them, and ours
+	 * was opened by kmod_create(): an earlier daemon's were given back
+	 * when its file was closed. Unparking the whole region makes a clean
+	 * start independent of where the file came from.
+	 */
+	if (k->park)
+		(void)kmod_unpark_pages(k, 0, k->info.page_count);
 	for (long i = 0; i < n; i++) {
 		char label[DMABUFD_REGION_LABEL_LEN];
 		struct backend_live_buffer lb;
@@ -693,6 +754,7 @@ const struct backend_ops kmod_backend_ops = {
 	.release = kmod_release,
 	.migrate = kmod_migrate,
 	.revoke = kmod_revoke,
+	.unpark = kmod_unpark,
 	.event_fd = kmod_event_fd,
 	.handle_events = kmod_handle_events,
 	.rebuild = kmod_rebuild,

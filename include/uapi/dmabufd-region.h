@@ -11,7 +11,12 @@
  * alloc_contig_range(), migrating the movable pages that live there, and the
  * pages are given back with free_contig_range() when the last reference to
  * the dma-buf is gone, or at once by REVOKE, which cuts every CPU mapping
- * and refuses every new access first. Placement (which page offsets) is
+ * and refuses every new access first. A buffer exported with
+ * DMABUFD_REGION_EXPORT_PARK instead leaves its pages claimed, in their
+ * attribute, as a "parked extent" of the open file that exported it: a
+ * later EXPORT by that file inside the extent reuses the pages with no
+ * claim and no attribute change; UNPARK, or closing the file, gives them
+ * back. Placement (which page offsets) is
  * decided by the caller; the module enforces the invariants:
  *
  *  - buffers never overlap;
@@ -56,7 +61,9 @@
 
 #define DMABUFD_REGION_DEVICE		"/dev/dmabufd-region"
 /** DMABUFD_REGION_API_VERSION - reported by INFO; bumped on any change. */
-#define DMABUFD_REGION_API_VERSION	3 /* 2: REVOKE, INFO.revocations; 3: OCCUPANCY */
+#define DMABUFD_REGION_API_VERSION	3 /* 2: REVOKE, INFO.revocations;
+					   * 3: EXPORT_PARK, UNPARK, INFO.parked_pages,
+					   * OCCUPANCY */
 #define DMABUFD_REGION_IOC_MAGIC	0xDB
 
 /* Cache attributes of a page / buffer (struct fields named "attr"). */
@@ -74,6 +81,7 @@
 #define DMABUFD_REGION_CAP_EVENTS	(1ULL << 3) /* read()/poll() release events */
 #define DMABUFD_REGION_CAP_MOVABLE_ZONE	(1ULL << 4) /* region lies in ZONE_MOVABLE */
 #define DMABUFD_REGION_CAP_REVOKE	(1ULL << 5) /* REVOKE is available (API 2) */
+#define DMABUFD_REGION_CAP_PARK		(1ULL << 6) /* EXPORT_PARK, UNPARK (API 3) */
 #define DMABUFD_REGION_CAP_OCCUPANCY	(1ULL << 7) /* OCCUPANCY is available */
 
 /**
@@ -96,6 +104,8 @@
  * @revoked_buffers: out: revoked dma-bufs some fd, mapping or attachment
  *	still holds (husks without pages; not in @nr_buffers, not in LIST).
  * @reserved1: out: 0.
+ * @parked_pages: out: pages in parked extents, of every open file (API 3;
+ *	absent from a VER0- or VER1-sized struct). Not in @claimed_pages.
  */
 struct dmabufd_region_info {
 	__u32 size;
@@ -114,14 +124,24 @@ struct dmabufd_region_info {
 	__u64 revocations;
 	__u32 revoked_buffers;
 	__u32 reserved1;
+	__u64 parked_pages;
 };
 #define DMABUFD_REGION_INFO_SIZE_VER0	80
 #define DMABUFD_REGION_INFO_SIZE_VER1	96 /* + revocations, revoked_buffers */
+#define DMABUFD_REGION_INFO_SIZE_VER2	104 /* + parked_pages */
 
 /* EXPORT.flags bits. */
 /* The buffer may be relocated with MIGRATE (while no device is attached). */
 #define DMABUFD_REGION_EXPORT_MOVABLE	(1U << 0)
-#define DMABUFD_REGION_EXPORT_FLAGS	DMABUFD_REGION_EXPORT_MOVABLE
+/*
+ * When the buffer's last reference is gone (or at REVOKE) its pages stay
+ * claimed, in the buffer's attribute, as a parked extent of the open file
+ * that exported it, and the RELEASED event carries
+ * DMABUFD_REGION_EVENT_F_PARKED. If that file is closed first the pages go
+ * back to the page allocator as without the flag (API 3).
+ */
+#define DMABUFD_REGION_EXPORT_PARK	(1U << 1)
+#define DMABUFD_REGION_EXPORT_FLAGS	(DMABUFD_REGION_EXPORT_MOVABLE | DMABUFD_REGION_EXPORT_PARK)
 
 /**
  * struct dmabufd_region_export - argument of DMABUFD_REGION_IOC_EXPORT
@@ -254,6 +274,8 @@ struct dmabufd_region_list {
 /* Owner states of a page range in ATTRS. */
 #define DMABUFD_REGION_STATE_FREE	0 /* with the page allocator; always CACHED */
 #define DMABUFD_REGION_STATE_BUFFER	1 /* claimed by buffer @buffer_id */
+#define DMABUFD_REGION_STATE_PARKED	2 /* claimed, a parked extent of an open
+					   * file, in @attr (API 3) */
 
 /**
  * struct dmabufd_region_attr_range - one entry of ATTRS
@@ -263,6 +285,8 @@ struct dmabufd_region_list {
  *	which is also the attribute of every other mapping of them.
  * @state: DMABUFD_REGION_STATE_*.
  * @buffer_id: owning buffer for STATE_BUFFER, else 0.
+ *
+ * Adjacent parked extents are reported as separate ranges.
  */
 struct dmabufd_region_attr_range {
 	__u64 page_offset;
@@ -315,7 +339,7 @@ struct dmabufd_region_attrs {
  *	(firmware, early boot allocations), unmovable kernel pages, pages
  *	pinned by get_user_pages(), offline pages and holes. A claim whose
  *	pageblocks hold a reserved page fails with -EBUSY.
- * @claimed: pages of this module's live buffers.
+ * @claimed: pages of this module's live buffers and parked extents.
  * @reserved0: 0.
  */
 struct dmabufd_region_granule {
@@ -376,10 +400,20 @@ struct dmabufd_region_occupancy {
  * up to 1024 records, after which one EVENT_OVERFLOW record replaces the
  * lost ones and the reader must rebuild its state with LIST.
  */
-#define DMABUFD_REGION_EVENT_RELEASED	1 /* pages are back with the page allocator
-					   * (last reference gone, or REVOKE);
-					   * one per buffer id */
+#define DMABUFD_REGION_EVENT_RELEASED	1 /* the buffer is gone (last reference
+					   * gone, or REVOKE), one per buffer id;
+					   * its pages are back with the page
+					   * allocator, or parked (F_PARKED) */
 #define DMABUFD_REGION_EVENT_OVERFLOW	2 /* events were lost; use LIST */
+
+/* Event flags. */
+/*
+ * RELEASED of a buffer exported with EXPORT_PARK: its pages are NOT back
+ * with the page allocator; they stay claimed, in @attr, as a parked extent
+ * of the file that exported it (see DMABUFD_REGION_IOC_UNPARK). Only that
+ * file may reuse or unpark them; ATTRS shows them as STATE_PARKED.
+ */
+#define DMABUFD_REGION_EVENT_F_PARKED	(1U << 0)
 
 /**
  * struct dmabufd_region_event - a record read from the device
@@ -389,8 +423,9 @@ struct dmabufd_region_occupancy {
  * @id: released buffer (0 for OVERFLOW).
  * @page_offset: where it was, in pages from base_pfn.
  * @page_count: its length in pages.
- * @attr: the attribute it had; its pages are CACHED again now.
- * @reserved0: 0.
+ * @attr: the attribute it had; its pages are CACHED again now, unless
+ *	parked (F_PARKED: they keep @attr).
+ * @flags: DMABUFD_REGION_EVENT_F_* (0 before API 3).
  */
 struct dmabufd_region_event {
 	__u32 type;
@@ -399,7 +434,7 @@ struct dmabufd_region_event {
 	__u64 page_offset;
 	__u64 page_count;
 	__u32 attr;
-	__u32 reserved0;
+	__u32 flags;
 };
 
 /**
@@ -426,11 +461,24 @@ struct dmabufd_region_event {
  * free_contig_range(), and a RELEASED event is queued. REVOKE does this
  * earlier, while references remain (see DMABUFD_REGION_IOC_REVOKE).
  *
+ * With DMABUFD_REGION_EXPORT_PARK the pages are parked at that point
+ * instead (kept claimed and in @attr, owned by the calling open file; the
+ * RELEASED event has DMABUFD_REGION_EVENT_F_PARKED).
+ *
+ * Reuse: when the range lies entirely inside one parked extent of the
+ * calling file with the same @attr, its pages are taken from the extent
+ * (whatever @flags says): no claim, no attribute transition; they are
+ * zeroed through a mapping of their own attribute (arm64: through the
+ * cacheable linear map, then cleaned to the point of coherency) and the
+ * rest of the extent stays parked.
+ *
  * Errors: -EINVAL unknown flag, bad attr, reserved field set, page_count 0
  * or above max_buffer_pages, range outside the region, label not
  * NUL-terminated; -EBUSY the range overlaps a live buffer (whatever its
  * attribute: a page is never in two buffers, so never mapped with two
- * attributes) or holds pages the kernel cannot migrate (unmovable or
+ * attributes), overlaps a parked extent without lying inside one of the
+ * caller's parked extents of the same @attr, or holds pages the kernel
+ * cannot migrate (unmovable or
  * reserved pages, e.g. the kernel image under KASLR; the kernel log names
  * the first such page and what it is): place elsewhere;
  * -ENOSPC max_buffers reached; -ENOMEM no memory for bookkeeping or to
@@ -458,7 +506,8 @@ struct dmabufd_region_event {
  * Errors: -ENOENT no live buffer with @id; -EINVAL flags set, destination
  * outside the region, buffer not MOVABLE; -EBUSY a device is attached or
  * the buffer is vmapped (its DMA/kernel addresses cannot change), the
- * destination overlaps a buffer, or the destination holds unmovable pages;
+ * destination overlaps a buffer or a parked extent (of any file), or the
+ * destination holds unmovable pages;
  * -ENOMEM; -EINTR; -EIO as for EXPORT (the buffer stays where it was);
  * -EFAULT, -E2BIG as for INFO. On any error the buffer is unchanged.
  */
@@ -472,7 +521,8 @@ struct dmabufd_region_event {
  * dmabufd_region_buffer. Enough for a restarted daemon to rebuild its
  * registry: buffers stay alive while clients hold their fds, whatever
  * happens to the daemon. Call with capacity 0 to learn the count; the count
- * may change between calls.
+ * may change between calls. Parked extents are not buffers and are not
+ * listed (ATTRS shows them; INFO.parked_pages counts them).
  *
  * Errors: -EINVAL flags/reserved/count set, entry_size out of range;
  * -ENOMEM; -EFAULT bad pointers; -E2BIG as for INFO.
@@ -486,7 +536,8 @@ struct dmabufd_region_event {
  * Argument: struct dmabufd_region_attrs; entries are struct
  * dmabufd_region_attr_range. For audits: compare with what the kernel
  * reports (x86 PAT keeps RAM memtype in page flags; /proc/kpageflags shows
- * KPF_ARCH (38) for WC and KPF_UNCACHED (39) for UC-).
+ * KPF_ARCH (38) for WC and KPF_UNCACHED (39) for UC-). Parked extents are
+ * STATE_PARKED ranges in their attribute.
  *
  * Errors: as for LIST.
  */
@@ -512,7 +563,9 @@ struct dmabufd_region_event {
  *     importers drop their state for the (unmapped) attachment;
  *  4. gives the pages back exactly as the last reference would: linear map
  *     back to write-back, free_contig_range(), a RELEASED event for @id
- *     (the only one for it), INFO/LIST/ATTRS no longer show the buffer.
+ *     (the only one for it), INFO/LIST/ATTRS no longer show the buffer;
+ *     for an EXPORT_PARK buffer whose file is open, the pages are parked
+ *     instead (F_PARKED), as at release.
  * The dma-buf itself lives on without pages ("husk", counted by
  * INFO.revoked_buffers) until its last fd, mapping and attachment are
  * gone; that release queues no second event. Pages are returned at REVOKE
@@ -530,6 +583,45 @@ struct dmabufd_region_event {
  */
 #define DMABUFD_REGION_IOC_REVOKE \
 	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x05, struct dmabufd_region_revoke)
+
+/**
+ * struct dmabufd_region_unpark - argument of DMABUFD_REGION_IOC_UNPARK
+ * @size: in: sizeof(struct dmabufd_region_unpark) as the caller knows it.
+ * @flags: in: must be 0.
+ * @page_offset: in: first page of the range, in pages from base_pfn.
+ * @page_count: in: length of the range in pages, >= 1; the range must lie
+ *	in the region.
+ * @returned_pages: out: parked pages of the calling file in the range that
+ *	went back to the page allocator (must be 0 on input).
+ */
+struct dmabufd_region_unpark {
+	__u32 size;
+	__u32 flags;
+	__u64 page_offset;
+	__u64 page_count;
+	__u64 returned_pages;
+};
+#define DMABUFD_REGION_UNPARK_SIZE_VER0	32
+
+/**
+ * DMABUFD_REGION_IOC_UNPARK - give the caller's parked pages in a range back.
+ *
+ * Argument: struct dmabufd_region_unpark. Every page of the range that is
+ * in a parked extent of the calling open file goes back to write-back (for
+ * write-combine and uncached extents one attribute transition per extent
+ * piece, counted in INFO.attr_transitions) and to the page allocator
+ * (free_contig_range()); extents reaching over the range's ends keep their
+ * pages outside it. Pages of other files'
+ * extents, of buffers, or free are left as they are. Closing the file does
+ * the same over the whole region. No event is queued.
+ *
+ * Errors: -EINVAL flags or @returned_pages set, page_count 0, range
+ * outside the region; -ENOMEM; -EFAULT, -E2BIG, -EINVAL (size) as for
+ * INFO. A page whose write-back cannot be restored is kept out of use (the
+ * kernel log names it) and still counts as returned.
+ */
+#define DMABUFD_REGION_IOC_UNPARK \
+	_IOWR(DMABUFD_REGION_IOC_MAGIC, 0x06, struct dmabufd_region_unpark)
 
 /**
  * DMABUFD_REGION_IOC_OCCUPANCY - what lives in the region's pages now.

@@ -238,7 +238,7 @@ jq -rs '
     ($all[] | select(.variant == "random")
      | "random: \(.ops) operations, \(.allocs) allocations (\(.failed) failed), \(.audits) audits, \(.bad_audits) bad, \(.nonzero) nonzero buffers, pool hits \(.pool_hits) misses \(.pool_misses)"),
     ($all[] | select(.variant == "ring")
-     | "ring at \(.hz) Hz: \(.quiet_n) quiet allocations p50 \(.quiet_p50_us) us; \(.churn_n) under churn (\(.churn_failed) failed) p50 \(.churn_p50_us) p99 \(.churn_p99_us) max \(.churn_max_us) us = \(.churn_max_us / .quiet_p50_us | r3) x the quiet p50; over one frame (\(.frame_us) us): \(.churn_over_frame); pool hits \(.pool_hits) misses \(.pool_misses)")
+     | "ring at \(.hz) Hz: \(.quiet_n) quiet allocations p50 \(.quiet_p50_us) us; \(.churn_n) under churn (\(.churn_failed) failed) p50 \(.churn_p50_us) p99 \(.churn_p99_us) max \(.churn_max_us) us = \(.churn_max_us / .quiet_p50_us | r3) x the quiet p50; over one frame (\(.frame_us) us): \(.churn_over_frame); pool hits \(.pool_hits) misses \(.pool_misses); steady frames (from frame 2 x ring): quiet \(.quiet_steady_hits)/\(.quiet_steady_n) hits, \(.quiet_steady_transitions) transitions, churn \(.churn_steady_hits)/\(.churn_steady_n) hits, \(.churn_steady_transitions) transitions")
 ' "$work/kpool-bench.jsonl" | tee "$work/kpool-bench.tsv"
 tail -n 3 "$work/run-vm.log"
 echo "kpool-bench-vm: JSON in $work/kpool-bench.jsonl, console in $work/console.log"

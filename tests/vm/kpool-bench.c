@@ -560,8 +560,12 @@ static int random_run(const struct opts *o)
 		return 77;
 	if (dmabufd_stats_sized(c, &st0, sizeof(st0)) < 0)
 		return 1;
-	/* reserved (unusable) pages: in the daemon's region, not claimed */
-	claimed_gap0 = info.page_count - st0.free_pages - info.claimed_pages;
+	/*
+	 * reserved (unusable) pages: in the daemon's region, not claimed;
+	 * parked extents (the pool's, or on their way back) are placed in the
+	 * daemon's region and claimed by the module, though not by a buffer
+	 */
+	claimed_gap0 = info.page_count - st0.free_pages - info.claimed_pages - info.parked_pages;
 #define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
 	for (unsigned op = 0; op < o->n; op++) {
 		if (nlive == 0 || (nlive < RAND_LIVE && RND() % 3 != 0)) {
@@ -629,19 +633,26 @@ static int random_run(const struct opts *o)
 						audits, live[i].b.id, live[i].b.offset);
 				}
 			}
-			/* daemon region vs module, once the worker and the events settle */
-			for (int t = 0; t < 200 && !ok; t++) {
+			/*
+			 * daemon region vs module, once the worker and the events
+			 * settle, and a placement the module refused (-EBUSY:
+			 * a page that could not move), which the pool keeps
+			 * reserved for 10 s, is given back (≤ 15 s)
+			 */
+			for (int t = 0; t < 1500 && !ok; t++) {
 				if (t)
 					usleep(10000);
 				if (region_info(&info) < 0 || dmabufd_stats_sized(c, &st, sizeof(st)) < 0)
 					break;
-				ok = info.page_count - st.free_pages - info.claimed_pages == claimed_gap0;
+				ok = info.page_count - st.free_pages - info.claimed_pages -
+					     info.parked_pages == claimed_gap0;
 			}
 			if (!ok) {
 				bad++;
 				fprintf(stderr, "kpool-bench: audit %u: daemon free %" PRIu64
-					", module claimed %llu: ledger off\n",
-					audits, st.free_pages, (unsigned long long)info.claimed_pages);
+					", module claimed %llu, parked %llu: ledger off\n",
+					audits, st.free_pages, (unsigned long long)info.claimed_pages,
+					(unsigned long long)info.parked_pages);
 			}
 		}
 	}
@@ -698,7 +709,9 @@ static int ring(const struct opts *o)
 	struct dmabufd_client *c = NULL;
 	uint64_t held[64] = { 0 }, frame_ns = 1000000000ull / o->hz;
 	unsigned nr[2] = { 0, 0 }, failed[2] = { 0, 0 }, late[2] = { 0, 0 };
-	struct dmabufd_stats st0 = { 0 }, st1 = { 0 };
+	/* steady state: from frame 2 * ring to the phase's last allocation */
+	uint64_t steady_tr[2] = { 0, 0 }, steady_hits[2] = { 0, 0 }, steady_n[2] = { 0, 0 };
+	struct dmabufd_stats st0 = { 0 }, st1 = { 0 }, sts = { 0 }, ste = { 0 };
 	int err = dmabufd_connect(NULL, &c);
 
 	if (err < 0) {
@@ -708,13 +721,19 @@ static int ring(const struct opts *o)
 	dmabufd_stats_sized(c, &st0, sizeof(st0));
 	for (int phase = 0; phase < 2; phase++) {
 		pid_t churn = phase ? churn_start(o->churn_mib) : -1;
-		uint64_t frames = (uint64_t)o->seconds * o->hz, next = now_ns();
+		uint64_t frames = (uint64_t)o->seconds * o->hz, next = now_ns(), tr_s = 0;
+		unsigned n_s = 0;
 
 		for (uint64_t f = 0; f < frames && nr[phase] < 60 * 600; f++) {
 			unsigned slot = (unsigned)(f % o->ring);
 			struct dmabufd_buffer b;
 			uint64_t t0, t1;
 
+			if (f == 2 * (uint64_t)o->ring) {
+				tr_s = transitions();
+				n_s = nr[phase];
+				dmabufd_stats_sized(c, &sts, sizeof(sts));
+			}
 			if (held[slot]) {
 				dmabufd_release_async(c, held[slot]);
 				held[slot] = 0;
@@ -740,6 +759,12 @@ static int ring(const struct opts *o)
 				next = now_ns(); /* behind: do not burst */
 			}
 		}
+		if (frames > 2 * (uint64_t)o->ring) {
+			steady_tr[phase] = transitions() - tr_s;
+			steady_n[phase] = nr[phase] - n_s;
+			dmabufd_stats_sized(c, &ste, sizeof(ste));
+			steady_hits[phase] = ste.pool_hits - sts.pool_hits;
+		}
 		if (churn > 0) {
 			kill(churn, SIGKILL);
 			waitpid(churn, NULL, 0);
@@ -754,6 +779,11 @@ static int ring(const struct opts *o)
 	dmabufd_stats_sized(c, &st1, sizeof(st1));
 	printf("{\"pool_hits\":%" PRIu64 ",\"pool_misses\":%" PRIu64 ",",
 	       st1.pool_hits - st0.pool_hits, st1.pool_misses - st0.pool_misses);
+	/* Module attribute transitions and pool hits over the steady frames. */
+	printf("\"quiet_steady_n\":%" PRIu64 ",\"quiet_steady_hits\":%" PRIu64
+	       ",\"quiet_steady_transitions\":%" PRIu64 ",\"churn_steady_n\":%" PRIu64
+	       ",\"churn_steady_hits\":%" PRIu64 ",\"churn_steady_transitions\":%" PRIu64 ",",
+	       steady_n[0], steady_hits[0], steady_tr[0], steady_n[1], steady_hits[1], steady_tr[1]);
 	printf("\"variant\":\"ring\",\"size\":%" PRIu64 ",\"ring\":%u,\"hz\":%u,\"seconds\":%u,"
 	       "\"churn_mib\":%u,\"quiet_n\":%u,\"quiet_failed\":%u,\"quiet_p50_us\":%.1f,"
 	       "\"quiet_max_us\":%.1f,\"churn_n\":%u,\"churn_failed\":%u,\"churn_p50_us\":%.1f,"

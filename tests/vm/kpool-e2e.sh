@@ -3,9 +3,10 @@
 # --pool-budget serves write-combine 8 MiB allocations from its pool (Stats
 # pool hits; zero when mapped), and a randomized run of mixed attributes
 # and sizes keeps the PFN audit clean (module ATTRS = PAT page flags over
-# pooled, live and free ranges; every client buffer is the module's buffer
+# pooled, parked, live and free ranges; every client buffer is the module's buffer
 # at its offset; the daemon's region and the module agree on claimed pages;
 # every buffer reads zero): kpool-bench random (tests/vm/kpool-bench.c).
+# In between, 24 warm cycles reuse parked extents: 0 attribute transitions.
 # Then the udmabuf backend's pool: 8 MiB cached allocations are pool hits
 # and read zero.
 # Exit 0 when both passed.
@@ -23,6 +24,14 @@ echo "$out"
 echo "$out" | grep -q '"pool_hits":6,' || { echo "not ok 8 MiB write-combine allocations from a warm pool are pool hits"; fail=1; }
 # ... each a module buffer EXPORTed before its request: no transition on its path
 echo "$out" | grep -q '"made_ahead":6,' || { echo "not ok every pooled buffer was made before its request"; fail=1; }
+# Warm: a released buffer's extent is parked in write-combine and the pool's
+# next buffer reuses it (the module's EXPORT inside a parked extent): over
+# 24 more cycles the module makes no attribute transition at all, and
+# every buffer reads zero.
+out=$($B run brokered --size 8388608 --n 24 --attr wc --warm --check-zero) || fail=1
+echo "$out"
+[ "$(echo "$out" | jq -r '[.pool_hits, .transitions_total, .nonzero, .ok] | @csv')" = "24,0,0,24" ] ||
+	{ echo "not ok 24 warm 8 MiB write-combine cycles: all pool hits, 0 attribute transitions, zeros"; fail=1; }
 $B random --n 1000 || fail=1
 kill $DPID; wait $DPID || { echo "dmabufd exit $?"; fail=1; }
 # The udmabuf backend's pool: cached, not contiguous.

@@ -2128,6 +2128,323 @@ static void test_revoke(void)
 	drain_events();
 }
 
+/* ---- parked extents (EXPORT_PARK, UNPARK) ---- */
+
+static int region_unpark(int fd, u64 off, u64 count, u64 *ret_returned)
+{
+	struct dmabufd_region_unpark u = { .size = sizeof(u), .page_offset = off,
+					   .page_count = count };
+
+	if (ioctl(fd, DMABUFD_REGION_IOC_UNPARK, &u) < 0)
+		return -errno;
+	if (ret_returned)
+		*ret_returned = u.returned_pages;
+	return 0;
+}
+
+/* The next RELEASED event of @id on @fd (others dropped); 0 or -errno. */
+static int park_wait_event(int fd, u64 id, struct dmabufd_region_event *ret, int ms)
+{
+	double end = now_s() + ms / 1000.0;
+
+	while (now_s() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct dmabufd_region_event ev;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		while (read(fd, &ev, sizeof(ev)) == sizeof(ev)) {
+			if (ev.type == DMABUFD_REGION_EVENT_RELEASED && ev.id == id) {
+				*ret = ev;
+				return 0;
+			}
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+/* The ATTRS range holding page @off (its state, attribute and extent). */
+static bool park_range_at(u64 off, struct dmabufd_region_attr_range *ret)
+{
+	struct dmabufd_region_attr_range *a = NULL;
+	bool found = false;
+	int n, i;
+
+	n = region_attrs(&a);
+	for (i = 0; i < n && !found; i++) {
+		if (a[i].page_offset <= off && off < a[i].page_offset + a[i].page_count) {
+			*ret = a[i];
+			found = true;
+		}
+	}
+	free(a);
+	return found;
+}
+
+static u64 park_transitions(void)
+{
+	struct dmabufd_region_info i;
+
+	return region_info(&i) == 0 ? i.attr_transitions : UINT64_MAX;
+}
+
+static u64 park_parked(void)
+{
+	struct dmabufd_region_info i;
+
+	return region_info(&i) == 0 ? i.parked_pages : UINT64_MAX;
+}
+
+/* Release @fd (and @map of @count pages) and wait for its event. */
+static int park_release(int fd, void *map, u64 count, u64 id, struct dmabufd_region_event *ret)
+{
+	if (map != MAP_FAILED)
+		munmap(map, count * 4096);
+	close(fd);
+	return park_wait_event(region_fd, id, ret, 5000);
+}
+
+/* Pages of @map (@count pages) that are not all zero. */
+static u64 park_nonzero_pages(const unsigned char *map, u64 count)
+{
+	u64 bad = 0, pg, j;
+
+	for (pg = 0; pg < count; pg++) {
+		const u64 *w = (const u64 *)(map + pg * 4096);
+
+		for (j = 0; j < 512; j++) {
+			if (w[j]) {
+				bad++;
+				break;
+			}
+		}
+	}
+	return bad;
+}
+
+static void test_park_args(void)
+{
+	struct dmabufd_region_unpark u;
+	struct dmabufd_region_info i1, i2;
+	u64 returned = 1;
+
+	check(info.caps & DMABUFD_REGION_CAP_PARK, "INFO: CAP_PARK");
+	memset(&i2, 0, sizeof(i2));
+	i2.size = DMABUFD_REGION_INFO_SIZE_VER1;
+	check(region_info(&i1) == 0 && ioctl(region_fd, DMABUFD_REGION_IOC_INFO, &i2) == 0 &&
+	      i2.size == DMABUFD_REGION_INFO_SIZE_VER1 && i2.parked_pages == 0 &&
+	      i2.revocations == i1.revocations,
+	      "INFO with the VER1 size works and leaves parked_pages unwritten");
+#define UNPARK_EINVAL(field_set, what) do {					\
+		memset(&u, 0, sizeof(u));					\
+		u.size = sizeof(u); u.page_count = 1;				\
+		field_set;							\
+		check(ioctl(region_fd, DMABUFD_REGION_IOC_UNPARK, &u) < 0 && errno == EINVAL, \
+		      "UNPARK rejects %s with EINVAL", what);			\
+	} while (0)
+	UNPARK_EINVAL(u.flags = 1, "a flag");
+	UNPARK_EINVAL(u.returned_pages = 1, "a set output field");
+	UNPARK_EINVAL(u.page_count = 0, "page_count 0");
+	UNPARK_EINVAL(u.page_offset = info.page_count, "an offset past the region");
+	UNPARK_EINVAL((u.page_offset = 1, u.page_count = info.page_count), "a range crossing the end");
+	UNPARK_EINVAL(u.page_count = UINT64_MAX, "a huge page_count");
+	UNPARK_EINVAL(u.size = DMABUFD_REGION_UNPARK_SIZE_VER0 - 8, "a size below VER0");
+#undef UNPARK_EINVAL
+	check(ioctl(region_fd, DMABUFD_REGION_IOC_UNPARK, (void *)16) < 0 && errno == EFAULT,
+	      "UNPARK with a bad pointer is EFAULT");
+	check(region_unpark(region_fd, 0, info.page_count, &returned) == 0 && returned == 0,
+	      "UNPARK over the whole region with nothing parked returns 0 pages");
+}
+
+/* A file's extents go back when it is closed; a buffer outliving its file frees. */
+static void test_park_file_close(void)
+{
+	struct dmabufd_region_event ev = { 0 };
+	u64 count = 64, id = 0, off = 0, parked0 = park_parked();
+	int fd2 = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK), saved, fd = -1, r;
+
+	if (!check(fd2 >= 0, "second open of the device"))
+		return;
+	saved = region_fd;
+	region_fd = fd2; /* export_anywhere() and park_release() use region_fd */
+	r = export_anywhere(0, count, 256, DMABUFD_REGION_ATTR_UNCACHED, DMABUFD_REGION_EXPORT_PARK,
+			    "park-file", &fd, &id, &off);
+	if (r == 0)
+		r = park_release(fd, MAP_FAILED, count, id, &ev);
+	region_fd = saved;
+	if (!check(r == 0 && (ev.flags & DMABUFD_REGION_EVENT_F_PARKED) &&
+		   park_parked() == parked0 + count,
+		   "an UNCACHED PARK buffer of a second file parks at release (%s)", strerror(-r))) {
+		close(fd2);
+		return;
+	}
+	check(region_export(off, count, DMABUFD_REGION_ATTR_UNCACHED, 0, "other", &fd, &id) == -EBUSY,
+	      "EXPORT over another file's parked extent is EBUSY");
+	check(region_unpark(region_fd, off, count, &(u64){ 0 }) == 0 && park_parked() == parked0 + count,
+	      "UNPARK does not touch another file's extent");
+	attrs_consistent("with another file's UNCACHED extent parked");
+	close(fd2);
+	check(park_parked() == parked0 && range_free(off, count),
+	      "closing the file gives its parked extent back");
+
+	/* A PARK buffer outliving its file: freed, not parked, at its release. */
+	fd2 = open(DMABUFD_REGION_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (!check(fd2 >= 0, "third open of the device"))
+		return;
+	region_fd = fd2;
+	r = export_anywhere(0, count, 256, DMABUFD_REGION_ATTR_WRITECOMBINE,
+			    DMABUFD_REGION_EXPORT_PARK, "orphan", &fd, &id, &off);
+	region_fd = saved;
+	close(fd2);
+	if (!check(r == 0, "EXPORT PARK from a third file: %s", strerror(-r)))
+		return;
+	r = park_release(fd, MAP_FAILED, count, id, &ev);
+	check(r == 0 && !(ev.flags & DMABUFD_REGION_EVENT_F_PARKED) && park_parked() == parked0 &&
+	      range_free(off, count),
+	      "a PARK buffer whose file was closed first is freed at release (flags %#x)", ev.flags);
+}
+
+#define PARK_CYCLES 24
+
+static void test_park(void)
+{
+	struct dmabufd_region_event ev = { 0 };
+	struct dmabufd_region_attr_range ar;
+	u64 count = MIB_PAGES(8), id = 0, off = 0, t0, t1, parked0, sub = 64, ret_pages = 0;
+	u64 nonzero = 0, mid_id = 0;
+	unsigned char *map;
+	int fd = -1, fd2 = -1, r, i;
+
+	drain_events();
+	test_park_args();
+	parked0 = park_parked();
+	r = export_anywhere(0, count, count, DMABUFD_REGION_ATTR_WRITECOMBINE,
+			    DMABUFD_REGION_EXPORT_PARK, "park", &fd, &id, &off);
+	if (!check(r == 0, "EXPORT 8 MiB WRITECOMBINE with PARK: %s", strerror(-r)))
+		return;
+	map = mmap(NULL, count * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map != MAP_FAILED)
+		memset(map, 0x5a, count * 4096);
+	r = park_release(fd, map, count, id, &ev);
+	check(r == 0 && ev.flags == DMABUFD_REGION_EVENT_F_PARKED && ev.page_offset == off &&
+	      ev.page_count == count && ev.attr == DMABUFD_REGION_ATTR_WRITECOMBINE,
+	      "release of a PARK buffer: RELEASED with F_PARKED (flags %#x)", ev.flags);
+	check(park_parked() == parked0 + count, "INFO.parked_pages counts the extent");
+	check(park_range_at(off, &ar) && ar.state == DMABUFD_REGION_STATE_PARKED &&
+	      ar.page_offset == off && ar.page_count == count &&
+	      ar.attr == DMABUFD_REGION_ATTR_WRITECOMBINE && ar.buffer_id == 0,
+	      "ATTRS: the extent is PARKED, WRITECOMBINE");
+	attrs_consistent("with an 8 MiB WRITECOMBINE extent parked");
+
+	/* Anything but a reuse of the caller's extent in its attribute: EBUSY, no change. */
+	t0 = park_transitions();
+	check(region_export(off, count, DMABUFD_REGION_ATTR_CACHED, 0, "x", &fd, &id) == -EBUSY,
+	      "EXPORT over a parked extent in another attribute is EBUSY");
+	if (off > 0)
+		check(region_export(off - 1, 2, DMABUFD_REGION_ATTR_WRITECOMBINE, 0, "x", &fd, &id) == -EBUSY,
+		      "EXPORT reaching over the start of a parked extent is EBUSY");
+	if (off + count < info.page_count)
+		check(region_export(off + count - 1, 2, DMABUFD_REGION_ATTR_WRITECOMBINE, 0, "x", &fd,
+				    &id) == -EBUSY,
+		      "EXPORT reaching over the end of a parked extent is EBUSY");
+	{
+		u64 mid = 0;
+		int mfd = -1;
+
+		r = export_anywhere(off + count, 1, 1, DMABUFD_REGION_ATTR_CACHED,
+				    DMABUFD_REGION_EXPORT_MOVABLE, "mv", &mfd, &mid, &(u64){ 0 });
+		if (r != 0)
+			r = export_anywhere(0, 1, 1, DMABUFD_REGION_ATTR_CACHED,
+					    DMABUFD_REGION_EXPORT_MOVABLE, "mv", &mfd, &mid, &(u64){ 0 });
+		if (check(r == 0, "a MOVABLE buffer to migrate")) {
+			check(region_migrate(mid, off + 8, NULL) == -EBUSY,
+			      "MIGRATE into a parked extent is EBUSY");
+			park_release(mfd, MAP_FAILED, 1, mid, &ev);
+		}
+	}
+	check(park_parked() == parked0 + count && park_transitions() == t0,
+	      "the refused calls changed nothing");
+
+	/* Reuse of a part: no transition; the rest stays parked, then merges back. */
+	r = region_export(off + sub, sub, DMABUFD_REGION_ATTR_WRITECOMBINE,
+			  DMABUFD_REGION_EXPORT_PARK, "part", &fd, &mid_id);
+	check(r == 0 && park_transitions() == t0 && park_parked() == parked0 + count - sub,
+	      "EXPORT of 64 pages inside the extent reuses them without a transition (%s)",
+	      strerror(-r));
+	if (r == 0) {
+		check(park_range_at(off, &ar) && ar.state == DMABUFD_REGION_STATE_PARKED &&
+		      ar.page_count == sub && park_range_at(off + sub, &ar) &&
+		      ar.state == DMABUFD_REGION_STATE_BUFFER && ar.buffer_id == mid_id &&
+		      park_range_at(off + 2 * sub, &ar) && ar.state == DMABUFD_REGION_STATE_PARKED &&
+		      ar.page_offset == off + 2 * sub && ar.page_count == count - 2 * sub,
+		      "ATTRS: parked head, the buffer, parked tail");
+		attrs_consistent("with a buffer inside a parked extent");
+		map = mmap(NULL, sub * 4096, PROT_READ, MAP_SHARED, fd, 0);
+		check(map != MAP_FAILED && park_nonzero_pages(map, sub) == 0,
+		      "the reused pages read zero");
+		park_release(fd, map, sub, mid_id, &ev);
+		check(park_range_at(off, &ar) && ar.state == DMABUFD_REGION_STATE_PARKED &&
+		      ar.page_offset == off && ar.page_count == count,
+		      "released again, the pieces merge into one extent");
+	}
+
+	/* Warm cycles: every allocation reuses the extent, zeroed, 0 transitions. */
+	t0 = park_transitions();
+	for (i = 0; i < PARK_CYCLES; i++) {
+		r = region_export(off, count, DMABUFD_REGION_ATTR_WRITECOMBINE,
+				  DMABUFD_REGION_EXPORT_PARK, "cycle", &fd, &id);
+		if (r)
+			break;
+		map = mmap(NULL, count * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED) {
+			close(fd);
+			r = -errno;
+			break;
+		}
+		nonzero += park_nonzero_pages(map, count);
+		memset(map, 0xff - i, count * 4096);
+		r = park_release(fd, map, count, id, &ev);
+		if (r || !(ev.flags & DMABUFD_REGION_EVENT_F_PARKED))
+			break;
+	}
+	t1 = park_transitions();
+	check(i == PARK_CYCLES && t1 == t0 && nonzero == 0,
+	      "%d warm 8 MiB WRITECOMBINE EXPORT/release cycles over the parked extent: %llu attribute transitions, %llu non-zero pages (%s)",
+	      i, t1 - t0, nonzero, strerror(-r));
+	attrs_consistent("after the warm cycles");
+
+	/* UNPARK a middle part, then the rest: one transition each piece. */
+	t0 = park_transitions();
+	r = region_unpark(region_fd, off + sub, sub, &ret_pages);
+	check(r == 0 && ret_pages == sub && park_parked() == parked0 + count - sub &&
+	      range_free(off + sub, sub) && park_range_at(off, &ar) &&
+	      ar.state == DMABUFD_REGION_STATE_PARKED && ar.page_count == sub,
+	      "UNPARK of 64 pages in the middle splits the extent (%llu returned)", ret_pages);
+	check(park_transitions() == t0 + 1, "UNPARK counts its attribute transition");
+	attrs_consistent("after a partial UNPARK");
+	r = region_unpark(region_fd, off, count, &ret_pages);
+	check(r == 0 && ret_pages == count - sub && park_parked() == parked0 &&
+	      range_free(off, count) && park_transitions() == t0 + 3,
+	      "UNPARK of the whole range returns the two pieces (%llu returned)", ret_pages);
+	attrs_consistent("after UNPARK");
+
+	/* REVOKE of a PARK buffer parks too. */
+	r = region_export(off, 16, DMABUFD_REGION_ATTR_WRITECOMBINE, DMABUFD_REGION_EXPORT_PARK,
+			  "revoke", &fd2, &id);
+	if (r == 0) {
+		r = region_revoke(id, NULL, NULL);
+		check(r == 0 && park_wait_event(region_fd, id, &ev, 5000) == 0 &&
+		      (ev.flags & DMABUFD_REGION_EVENT_F_PARKED) && park_parked() == parked0 + 16,
+		      "REVOKE of a PARK buffer parks its pages");
+		close(fd2);
+		check(region_unpark(region_fd, off, 16, &ret_pages) == 0 && ret_pages == 16 &&
+		      range_free(off, 16), "and UNPARK gives them back");
+	}
+	test_park_file_close();
+	attrs_consistent("after the park tests");
+	drain_events();
+}
+
 /* Usage: dmabufd-vm-region-test [claims]: "claims" runs only the claims over large folios. */
 int main(int argc, char **argv)
 {
@@ -2177,6 +2494,7 @@ int main(int argc, char **argv)
 	test_migrate_race();
 	test_event_overflow();
 	test_revoke();
+	test_park();
 	test_restart();
 	test_random();
 out:
