@@ -272,6 +272,7 @@ static struct flow *sched_next(struct server *s)
 }
 
 static void client_serve(struct client *c);
+static void client_update_reading(struct client *c);
 
 static void flow_charge(struct flow *f, uint64_t t0)
 {
@@ -309,11 +310,38 @@ static void server_sched_cb(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(s->ev_sched, &now);
 }
 
-/* No Hello by the deadline: the connection only held a slot. */
+/* @c waits for its uid's turn: joins its flow's ready connections, not watched meanwhile. */
+static void client_make_ready(struct client *c)
+{
+	struct flow *f = c->flow;
+	bool was_idle = TAILQ_EMPTY(&f->ready);
+
+	if (c->ready)
+		return;
+	c->ready = true;
+	TAILQ_INSERT_TAIL(&f->ready, c, ready_link);
+	client_update_reading(c);
+	flow_wake(c->server, f, was_idle);
+}
+
+/*
+ * No Hello by the deadline: the connection only held a slot. It is closed
+ * in its uid's next turn (client_serve()), not here: the deadlines of
+ * connections opened together expire together, and closing them all in one
+ * round of the loop would keep every other uid waiting meanwhile; as turns,
+ * the closes are charged to the uid that opened them.
+ */
 static void client_hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
 
+	c->hello_expired = true;
+	client_make_ready(c);
+}
+
+/* @c's deadline passed without a Hello (client_hello_timeout_cb()): closes it. */
+static void client_expire(struct client *c)
+{
 	log_debug("client pid %d (%s): no Hello within %u ms; disconnecting", (int)c->cred.pid,
 		  c->comm, c->server->limits.hello_timeout_ms);
 	if (c->noutq == 0) /* else the Reply would jump the queue */
@@ -454,13 +482,11 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct client *c = arg;
 	struct server *s = c->server;
 	struct flow *f = c->flow;
-	bool was_idle = TAILQ_EMPTY(&f->ready);
+	uint64_t t0 = now_ns();
 
 	if (c->ready)
 		return;
 	if (!evtimer_pending(s->ev_sched, NULL) && !sched_next(s)) {
-		uint64_t t0 = now_ns();
-
 		/*
 		 * Nobody waits and no turn is due: served now. The zero
 		 * timeout ends the round: the other connections found
@@ -476,10 +502,13 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 		flow_unref(f);
 		return;
 	}
-	c->ready = true;
-	TAILQ_INSERT_TAIL(&f->ready, c, ready_link);
-	client_update_reading(c);
-	flow_wake(c->server, f, was_idle);
+	/*
+	 * Not watching the connection until its turn costs a system call
+	 * (epoll_ctl), as watching it again does in the turn: charged to its
+	 * uid like the turn itself.
+	 */
+	client_make_ready(c);
+	flow_charge(f, t0);
 }
 
 /* @c's turn: reads and handles its next request. */
@@ -493,6 +522,11 @@ static void client_serve(struct client *c)
 	log_context_push("CLIENT_PID=%d", (int)c->cred.pid);
 	log_context_push("CLIENT_UID=%u", (unsigned)c->cred.uid);
 	log_context_push("CLIENT_COMM=%s", c->comm);
+
+	if (c->hello_expired) {
+		client_expire(c);
+		return;
+	}
 
 	/*
 	 * A turn ends after the first request that was answered. A client

@@ -157,6 +157,7 @@ struct client {
 	struct ucred cred;
 	char comm[16];
 	bool hello_done;
+	bool hello_expired;   /* the deadline passed: closed at its next turn */
 	bool reading;         /* ev_read is armed */
 	bool ready;           /* in flow->ready: a request waits for its turn */
 	struct flow *flow;    /* its uid's share of the daemon's time */
