@@ -203,7 +203,11 @@ static void read_comm(pid_t pid, char comm[16])
  * that idle time is not saved up). A uid with 32 connections has the
  * share of a uid with one; its connections take turns; the requests of
  * one connection are read in order. New connections are one more flow
- * (their uid is known only once they are accepted). Between two turns
+ * (their uid is known only once they are accepted). Work a uid causes
+ * besides its requests is a turn too (closing a connection past its Hello
+ * deadline) or charged to it (parking a readable connection until its
+ * turn), so that no burst of it runs in one round of the loop while the
+ * other uids wait. Between two turns
  * the event loop polls again (the turn is a zero timeout, and timeouts
  * run after the readable fds were seen), so a request that arrives
  * during a turn is in its flow before the next turn is chosen. When no
