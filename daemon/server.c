@@ -46,6 +46,14 @@
  */
 #define TURN_MAX_CHARGE (10 * 1000 * 1000)
 
+/*
+ * Buffers of a disconnected client released per turn of its uid. A client
+ * may hold thousands (its fd budget share); releasing them all in one go
+ * (a hole punched, an fd closed, each) kept every other uid waiting for
+ * milliseconds.
+ */
+#define CLOSE_BUDGET 64
+
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 static void server_sched_cb(evutil_socket_t fd, short what, void *arg);
@@ -89,6 +97,7 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 	s->fd_budget = FD_BUDGET_UNSET;
 	s->spare_fd = -1;
 	TAILQ_INIT(&s->clients);
+	TAILQ_INIT(&s->closing);
 	s->fb_rules = fb_align_rules_default;
 	s->backends[0] = (struct server_backend){ .server = s, .backend = backend };
 	backend->ops->get_caps(backend, &s->backends[0].caps);
@@ -424,30 +433,55 @@ int server_adopt_client(struct server *s, int fd)
 	return 0;
 }
 
-void client_destroy(struct client *c)
+/*
+ * The connection of @c ends: it leaves the clients (its slot is free, it
+ * no longer counts for its uid), its socket and events go, and importers
+ * take over its shared buffers; the rest of its buffers stay its own until
+ * released (client_destroy()).
+ */
+static void client_disconnect(struct client *c)
 {
 	struct server *s = c->server;
-	struct buffer *b;
 
 	log_debug("client disconnected: pid %d, %u buffers returned", (int)c->cred.pid,
 		  c->nbuffers);
 	share_client_gone(s, c); /* importers take over shared buffers */
-	while ((b = TAILQ_FIRST(&c->buffers)))
-		buffer_release(s, b);
 	reply_queue_clear(c);
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	if (c->ev_hello)
 		event_free(c->ev_hello);
+	c->ev_hello = NULL;
 	close(c->fd);
+	c->fd = -1;
+	c->reading = false;
+	c->closing = true;
+	TAILQ_REMOVE(&s->clients, c, link);
+	TAILQ_INSERT_TAIL(&s->closing, c, link);
+	s->nclients--;
+	service_status_changed();
+}
+
+void client_destroy(struct client *c)
+{
+	struct server *s = c->server;
+	uint32_t budget = s->stopping ? UINT32_MAX : CLOSE_BUDGET;
+	struct buffer *b;
+
+	if (!c->closing)
+		client_disconnect(c);
+	while (budget-- > 0 && (b = TAILQ_FIRST(&c->buffers)))
+		buffer_release(s, b);
+	if (!TAILQ_EMPTY(&c->buffers)) {
+		client_make_ready(c); /* the rest in its uid's next turn */
+		return;
+	}
 	if (c->ready)
 		TAILQ_REMOVE(&c->flow->ready, c, ready_link);
 	flow_unref(c->flow);
-	TAILQ_REMOVE(&s->clients, c, link);
-	s->nclients--;
+	TAILQ_REMOVE(&s->closing, c, link);
 	free(c->groups);
 	free(c);
-	service_status_changed();
 }
 
 /* Is the reply queue of @c at its limits (a client that does not read)? */
@@ -465,6 +499,9 @@ static bool client_outq_full(const struct client *c)
 static void client_update_reading(struct client *c)
 {
 	bool want = !c->ready && !client_outq_full(c);
+
+	if (c->closing)
+		return; /* no socket any more */
 
 	if (!want && c->reading) {
 		event_del(c->ev_read);
@@ -527,6 +564,10 @@ static void client_serve(struct client *c)
 	log_context_push("CLIENT_UID=%u", (unsigned)c->cred.uid);
 	log_context_push("CLIENT_COMM=%s", c->comm);
 
+	if (c->closing) {
+		client_destroy(c); /* the next of its buffers */
+		return;
+	}
 	if (c->hello_expired) {
 		client_expire(c);
 		return;
@@ -595,6 +636,8 @@ void server_finish(struct server *s)
 
 	buffer_stopping(s);
 	while ((c = TAILQ_FIRST(&s->clients)))
+		client_destroy(c);
+	while ((c = TAILQ_FIRST(&s->closing)))
 		client_destroy(c);
 	if (s->ev_sched)
 		event_free(s->ev_sched);

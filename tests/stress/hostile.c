@@ -457,6 +457,13 @@ static int swarm_run(void *arg)
 
 #define ORDER_DEPTH 8 /* Allocs queued on each of the swarm's connections */
 
+/* Until the order check's processes have said ready @n times (20 s at most). */
+static void wait_ready(int n)
+{
+	for (int i = 0; i < 20000 && sh->order_ready < n; i++)
+		sleep_ms(1);
+}
+
 static void order_wait(int step)
 {
 	for (int i = 0; i < 20000 && sh->order_step < step; i++)
@@ -464,12 +471,19 @@ static void order_wait(int step)
 	CHECK(sh->order_step >= step);
 }
 
-/* The swarm's uid: SWARM_CONNS connections, ORDER_DEPTH Allocs queued on each. */
+/*
+ * The swarm's uid: SWARM_CONNS connections, ORDER_DEPTH Allocs queued on
+ * each. It connects after the well-behaved uid: the daemon's time its 32
+ * Hellos take is then ahead of the well-behaved uid's one Hello, whatever
+ * that one cost (a Hello preempted on a loaded machine would otherwise
+ * let the swarm's uid have that time back in Allocs first).
+ */
 static int order_swarm(void *arg)
 {
 	int s[SWARM_CONNS];
 	uint64_t id = 1;
 
+	wait_ready(1);
 	for (int i = 0; i < SWARM_CONNS; i++) {
 		s[i] = connect_as_client(arg);
 		CHECK(s[i] >= 0);
@@ -520,12 +534,6 @@ static int order_polite(void *arg)
 	return 0;
 }
 
-static void wait_ready(int n)
-{
-	for (int i = 0; i < 20000 && sh->order_ready < n; i++)
-		sleep_ms(1);
-}
-
 /*
  * Is the daemon's time shared per uid, not per connection? With the daemon
  * stopped (SIGSTOP), the swarm's uid queues ORDER_DEPTH Allocs on each of
@@ -543,6 +551,66 @@ static int64_t check_order(const struct daemon_proc *d)
 	sh->order_seen = -1;
 	a = spawn_as(SWARM_UID, SWARM_UID, NULL, 0, order_swarm, (void *)d->socket);
 	b = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
+	if (a < 0 || b < 0)
+		return -1;
+	wait_ready(2);
+	kill(d->pid, SIGSTOP);
+	sh->order_step = 1;
+	wait_ready(3);
+	sh->order_step = 2;
+	wait_ready(4);
+	kill(d->pid, SIGCONT);
+	if (wait_child(b) != 0 || wait_child(a) != 0)
+		return -1;
+	return sh->order_seen;
+}
+
+/* ---- a disconnect with many buffers ---------------------------------------------- */
+
+#define CLOSE_HOLD 900    /* buffers the closing uid holds (its fd share is 944) */
+#define CLOSE_BUDGET 64   /* daemon/server.c: buffers released per turn of a closed client */
+
+/* The flooder's uid: CLOSE_HOLD buffers, then its connection closed. */
+static int close_holder(void *arg)
+{
+	int sock;
+	uint64_t id = 1;
+
+	wait_ready(1);
+	sock = connect_as_client(arg);
+	CHECK(sock >= 0);
+	for (int i = 0; i < CLOSE_HOLD; i++) {
+		int fd = -1;
+		Dmabufd__Reply *r = raw_alloc(sock, id++, 4096, DMABUFD_ATTR_CACHED, 0, "hold", &fd);
+
+		CHECK(r && r->error == 0);
+		if (fd >= 0)
+			close(fd);
+		dmabufd__reply__free_unpacked(r, NULL);
+	}
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	order_wait(1);
+	close(sock);
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/*
+ * Is a disconnect released over turns? With the daemon stopped, a uid
+ * holding CLOSE_HOLD buffers closes its connection, then the well-behaved
+ * uid sends one Stats; once the daemon runs again the Stats must be served
+ * after at most two turns of releases (CLOSE_BUDGET buffers each), not
+ * after all of them. Return: the buffers the Stats saw, or -1.
+ */
+static int64_t check_close(const struct daemon_proc *d)
+{
+	pid_t a, b;
+
+	sh->order_step = 0;
+	sh->order_ready = 0;
+	sh->order_seen = -1;
+	b = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
+	a = spawn_as(FLOODER_UID, FLOODER_UID, NULL, 0, close_holder, (void *)d->socket);
 	if (a < 0 || b < 0)
 		return -1;
 	wait_ready(2);
@@ -704,7 +772,7 @@ int main(int argc, char **argv)
 	double alloc_ratio, release_ratio;
 	struct attack_result *att;
 	pid_t polite;
-	int64_t order;
+	int64_t order, close_seen;
 	int opt, err;
 	Dmabufd__Reply *r;
 
@@ -777,6 +845,11 @@ int main(int argc, char **argv)
 	expect(order >= 0 && order <= 2,
 	       "order: a Stats sent after %d Allocs on %d connections of another uid was served "
 	       "after %lld of them", ORDER_DEPTH * SWARM_CONNS, SWARM_CONNS, (long long)order);
+	close_seen = check_close(&d);
+	expect(close_seen >= CLOSE_HOLD - 2 * CLOSE_BUDGET,
+	       "close: a Stats sent after another uid closed a connection with %d buffers saw "
+	       "%lld of them (at least %d expected: the release takes turns)", CLOSE_HOLD,
+	       (long long)close_seen, CLOSE_HOLD - 2 * CLOSE_BUDGET);
 
 	/*
 	 * One-second slices, alone and attacked in turn, so that a change of
@@ -858,6 +931,7 @@ int main(int argc, char **argv)
 			       (unsigned long long)att[i].refused, (unsigned long long)att[i].closed,
 			       (unsigned long long)att[i].held);
 		printf("\"order_allocs_before_stats\":%lld,", (long long)order);
+		printf("\"close_buffers_at_stats\":%lld,", (long long)close_seen);
 		printf("\"alloc_ratio\":%.2f,\"release_ratio\":%.2f,", alloc_ratio, release_ratio);
 		printf("\"slices\":[");
 		for (unsigned i = 0; i < duration; i++)
@@ -888,6 +962,9 @@ int main(int argc, char **argv)
 		printf("  order    a Stats of the well-behaved uid, sent after %d Allocs on %d "
 		       "connections of another uid, served after %lld of them\n",
 		       ORDER_DEPTH * SWARM_CONNS, SWARM_CONNS, (long long)order);
+		printf("  close    a Stats of the well-behaved uid, sent after another uid closed a "
+		       "connection with %d buffers, saw %lld of them\n", CLOSE_HOLD,
+		       (long long)close_seen);
 		printf("dmabufd-hostile: %s\n", failed ? "FAILED" : "passed");
 	}
 	return failed ? 1 : 0;
