@@ -122,6 +122,7 @@ struct shared {
 	struct attack_result attack[4];   /* flooder, idler, churner, swarm */
 	volatile int order_step, order_ready; /* check_order() */
 	volatile int64_t order_seen;          /* buffers when the Stats was served */
+	volatile uint64_t order_cont_us, order_reply_us; /* SIGCONT sent, Stats reply read */
 	uint32_t alat[2][MAX_SAMPLES], rlat[2][MAX_SAMPLES];
 	size_t na[2], nr[2];
 	/* where each slice's samples end in alat[k], rlat[k] */
@@ -527,6 +528,7 @@ static int order_polite(void *arg)
 	CHECK(raw_send(s, &req, NULL, 0) == 0);
 	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
 	r = raw_recv(s, 20000, NULL);
+	sh->order_reply_us = now_us();
 	CHECK(r && r->error == 0 && r->stats);
 	sh->order_seen = (int64_t)r->stats->buffers;
 	dmabufd__reply__free_unpacked(r, NULL);
@@ -619,6 +621,7 @@ static int64_t check_close(const struct daemon_proc *d)
 	wait_ready(3);
 	sh->order_step = 2;
 	wait_ready(4);
+	sh->order_cont_us = now_us();
 	kill(d->pid, SIGCONT);
 	if (wait_child(b) != 0 || wait_child(a) != 0)
 		return -1;
@@ -931,7 +934,8 @@ int main(int argc, char **argv)
 			       (unsigned long long)att[i].refused, (unsigned long long)att[i].closed,
 			       (unsigned long long)att[i].held);
 		printf("\"order_allocs_before_stats\":%lld,", (long long)order);
-		printf("\"close_buffers_at_stats\":%lld,", (long long)close_seen);
+		printf("\"close_buffers_at_stats\":%lld,\"close_stats_us\":%llu,", (long long)close_seen,
+		       (unsigned long long)(sh->order_reply_us - sh->order_cont_us));
 		printf("\"alloc_ratio\":%.2f,\"release_ratio\":%.2f,", alloc_ratio, release_ratio);
 		printf("\"slices\":[");
 		for (unsigned i = 0; i < duration; i++)
@@ -963,8 +967,9 @@ int main(int argc, char **argv)
 		       "connections of another uid, served after %lld of them\n",
 		       ORDER_DEPTH * SWARM_CONNS, SWARM_CONNS, (long long)order);
 		printf("  close    a Stats of the well-behaved uid, sent after another uid closed a "
-		       "connection with %d buffers, saw %lld of them\n", CLOSE_HOLD,
-		       (long long)close_seen);
+		       "connection with %d buffers, saw %lld of them (answered %llu us after the "
+		       "daemon was continued)\n", CLOSE_HOLD, (long long)close_seen,
+		       (unsigned long long)(sh->order_reply_us - sh->order_cont_us));
 		printf("dmabufd-hostile: %s\n", failed ? "FAILED" : "passed");
 	}
 	return failed ? 1 : 0;
