@@ -42,7 +42,11 @@
  * Checks: first, with the daemon stopped, the swarm's uid queues 8 Allocs
  * on each of its 32 connections and the well-behaved uid one Stats: once
  * the daemon runs again, the Stats is served after at most 2 of the 256
- * Allocs (the daemon's time is shared per uid, not per connection). Then,
+ * Allocs (the daemon's time is shared per uid, not per connection). In
+ * the same way, a Stats is served after at most 2 of the closes of 32
+ * connections whose Hello deadlines passed together, and after at most 2
+ * turns (of 64 buffers) of the release of a closed connection's 900
+ * buffers. Then,
  * in both runs every Alloc the quota allows succeeds; with the
  * attackers the p99 of Alloc and of Release is at most --max-ratio (2)
  * times its p99 alone, taken slice by slice (each attacked slice against
@@ -122,6 +126,7 @@ struct shared {
 	struct attack_result attack[4];   /* flooder, idler, churner, swarm */
 	volatile int order_step, order_ready; /* check_order() */
 	volatile int64_t order_seen;          /* buffers when the Stats was served */
+	volatile int64_t order_clients;       /* clients when the Stats was served */
 	volatile uint64_t order_cont_us, order_reply_us; /* SIGCONT sent, Stats reply read */
 	uint32_t alat[2][MAX_SAMPLES], rlat[2][MAX_SAMPLES];
 	size_t na[2], nr[2];
@@ -531,6 +536,7 @@ static int order_polite(void *arg)
 	sh->order_reply_us = now_us();
 	CHECK(r && r->error == 0 && r->stats);
 	sh->order_seen = (int64_t)r->stats->buffers;
+	sh->order_clients = (int64_t)r->stats->clients;
 	dmabufd__reply__free_unpacked(r, NULL);
 	close(s);
 	return 0;
@@ -626,6 +632,103 @@ static int64_t check_close(const struct daemon_proc *d)
 	if (wait_child(b) != 0 || wait_child(a) != 0)
 		return -1;
 	return sh->order_seen;
+}
+
+/* ---- Hello deadlines expiring together -------------------------------------------- */
+
+#define EXPIRE_CONNS 32   /* [limits] max-connections-per-uid */
+
+/* The idler's uid: EXPIRE_CONNS connections without Hello, kept until told. */
+static int expire_idler(void *arg)
+{
+	int s[EXPIRE_CONNS];
+
+	for (int i = 0; i < EXPIRE_CONNS; i++) {
+		s[i] = raw_connect(arg);
+		CHECK(s[i] >= 0);
+	}
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	order_wait(3);
+	for (int i = 0; i < EXPIRE_CONNS; i++)
+		close(s[i]);
+	return 0;
+}
+
+/* The swarm's uid: one Stats, sent first, so that the other Stats waits for its turn. */
+static int expire_first(void *arg)
+{
+	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
+	Dmabufd__Stats st = DMABUFD__STATS__INIT;
+	int s = connect_as_client(arg);
+	Dmabufd__Reply *r;
+
+	CHECK(s >= 0);
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	order_wait(1);
+	req.id = 2;
+	req.body_case = DMABUFD__REQUEST__BODY_STATS;
+	req.stats = &st;
+	CHECK(raw_send(s, &req, NULL, 0) == 0);
+	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
+	r = raw_recv(s, 20000, NULL);
+	CHECK(r && r->error == 0);
+	dmabufd__reply__free_unpacked(r, NULL);
+	close(s);
+	return 0;
+}
+
+static bool idlers_accepted(const Dmabufd__StatsReply *st)
+{
+	return st->clients >= EXPIRE_CONNS + 1; /* and the asking connection */
+}
+
+/*
+ * Are Hello deadlines that expire together closed over turns? The idler's
+ * uid opens EXPIRE_CONNS connections without Hello; with the daemon
+ * stopped, uid 5204 sends a Stats (served at once when the daemon runs
+ * again), then uid 5101 a Stats, and the deadlines pass. Once the daemon
+ * runs, uid 5101's Stats must be served after at most two of the closes
+ * (it says how many clients there were), not after all of them in one
+ * round of the loop. Return: the clients the Stats saw, or -1.
+ */
+static int64_t check_expire(const struct daemon_proc *d)
+{
+	pid_t idler, first, polite;
+	Dmabufd__Reply *r;
+
+	sh->order_step = 0;
+	sh->order_ready = 0;
+	sh->order_clients = -1;
+	idler = spawn_as(IDLER_UID, IDLER_UID, NULL, 0, expire_idler, (void *)d->socket);
+	if (idler < 0)
+		return -1;
+	wait_ready(1);
+	r = wait_stats(d->socket, idlers_accepted);
+	if (!r)
+		return -1;
+	dmabufd__reply__free_unpacked(r, NULL);
+	first = spawn_as(SWARM_UID, SWARM_UID, NULL, 0, expire_first, (void *)d->socket);
+	if (first < 0)
+		return -1;
+	wait_ready(2);
+	polite = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
+	if (polite < 0)
+		return -1;
+	wait_ready(3);
+	sleep_ms(50); /* the Stats connections of wait_stats() closed */
+	kill(d->pid, SIGSTOP);
+	sh->order_step = 1;
+	wait_ready(4);
+	sh->order_step = 2;
+	wait_ready(5);
+	sleep_ms(1200); /* past the idler's deadlines (hello-timeout = 1) */
+	kill(d->pid, SIGCONT);
+	if (wait_child(polite) != 0 || wait_child(first) != 0)
+		return -1;
+	sh->order_step = 3;
+	if (wait_child(idler) != 0)
+		return -1;
+	return sh->order_clients;
 }
 
 /* ---- the run --------------------------------------------------------------------- */
@@ -775,7 +878,7 @@ int main(int argc, char **argv)
 	double alloc_ratio, release_ratio;
 	struct attack_result *att;
 	pid_t polite;
-	int64_t order, close_seen;
+	int64_t order, expire_seen, close_seen;
 	int opt, err;
 	Dmabufd__Reply *r;
 
@@ -848,6 +951,11 @@ int main(int argc, char **argv)
 	expect(order >= 0 && order <= 2,
 	       "order: a Stats sent after %d Allocs on %d connections of another uid was served "
 	       "after %lld of them", ORDER_DEPTH * SWARM_CONNS, SWARM_CONNS, (long long)order);
+	expire_seen = check_expire(&d);
+	expect(expire_seen >= EXPIRE_CONNS,
+	       "expire: a Stats sent as %d connections of another uid passed their Hello "
+	       "deadline saw %lld clients (at least %d expected: the closes take turns)",
+	       EXPIRE_CONNS, (long long)expire_seen, EXPIRE_CONNS);
 	close_seen = check_close(&d);
 	expect(close_seen >= CLOSE_HOLD - 2 * CLOSE_BUDGET,
 	       "close: a Stats sent after another uid closed a connection with %d buffers saw "
@@ -934,6 +1042,7 @@ int main(int argc, char **argv)
 			       (unsigned long long)att[i].refused, (unsigned long long)att[i].closed,
 			       (unsigned long long)att[i].held);
 		printf("\"order_allocs_before_stats\":%lld,", (long long)order);
+		printf("\"expire_clients_at_stats\":%lld,", (long long)expire_seen);
 		printf("\"close_buffers_at_stats\":%lld,\"close_stats_us\":%llu,", (long long)close_seen,
 		       (unsigned long long)(sh->order_reply_us - sh->order_cont_us));
 		printf("\"alloc_ratio\":%.2f,\"release_ratio\":%.2f,", alloc_ratio, release_ratio);
@@ -966,6 +1075,9 @@ int main(int argc, char **argv)
 		printf("  order    a Stats of the well-behaved uid, sent after %d Allocs on %d "
 		       "connections of another uid, served after %lld of them\n",
 		       ORDER_DEPTH * SWARM_CONNS, SWARM_CONNS, (long long)order);
+		printf("  expire   a Stats of the well-behaved uid, sent as %d connections of another "
+		       "uid passed their Hello deadline, saw %lld clients\n", EXPIRE_CONNS,
+		       (long long)expire_seen);
 		printf("  close    a Stats of the well-behaved uid, sent after another uid closed a "
 		       "connection with %d buffers, saw %lld of them (answered %llu us after the "
 		       "daemon was continued)\n", CLOSE_HOLD, (long long)close_seen,
