@@ -679,7 +679,8 @@ static int expire_first(void *arg)
 
 static bool idlers_accepted(const Dmabufd__StatsReply *st)
 {
-	return st->clients >= EXPIRE_CONNS + 1; /* and the asking connection */
+	/* and uid 5204's, uid 5101's and the asking connection */
+	return st->clients >= EXPIRE_CONNS + 3;
 }
 
 /*
@@ -699,23 +700,23 @@ static int64_t check_expire(const struct daemon_proc *d)
 	sh->order_step = 0;
 	sh->order_ready = 0;
 	sh->order_clients = -1;
+	first = spawn_as(SWARM_UID, SWARM_UID, NULL, 0, expire_first, (void *)d->socket);
+	if (first < 0)
+		return -1;
+	wait_ready(1);
+	polite = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
+	if (polite < 0)
+		return -1;
+	wait_ready(2);
+	/* The deadlines run from here: stopped well within the second. */
 	idler = spawn_as(IDLER_UID, IDLER_UID, NULL, 0, expire_idler, (void *)d->socket);
 	if (idler < 0)
 		return -1;
-	wait_ready(1);
+	wait_ready(3);
 	r = wait_stats(d->socket, idlers_accepted);
 	if (!r)
 		return -1;
 	dmabufd__reply__free_unpacked(r, NULL);
-	first = spawn_as(SWARM_UID, SWARM_UID, NULL, 0, expire_first, (void *)d->socket);
-	if (first < 0)
-		return -1;
-	wait_ready(2);
-	polite = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
-	if (polite < 0)
-		return -1;
-	wait_ready(3);
-	sleep_ms(50); /* the Stats connections of wait_stats() closed */
 	kill(d->pid, SIGSTOP);
 	sh->order_step = 1;
 	wait_ready(4);
