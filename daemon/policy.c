@@ -211,18 +211,41 @@ uint64_t usage_total(const uint64_t bytes[ATTR_COUNT])
 	return t;
 }
 
+/*
+ * Whose limits a refusal names: the client's, or a uid's or gid's with the
+ * section they come from. Formatted only for a refusal: every Alloc checks
+ * three scopes and almost all pass.
+ */
+struct quota_scope {
+	const char *section; /* "[uid:]", "[gid:]", "[quota]"; NULL: the client's */
+	const char *kind;    /* "uid", "gid" */
+	unsigned id;
+};
+
+static void scope_format(const struct quota_scope *sc, char *buf, size_t len)
+{
+	if (sc->section)
+		snprintf(buf, len, "%s %s %u", sc->section, sc->kind, sc->id);
+	else
+		snprintf(buf, len, "client");
+}
+
 /* Would one more buffer of @size bytes of @attr exceed @q given @u? */
-static int check_limits(const struct quota_limits *q, const struct usage *u, const char *scope,
-			uint64_t size, enum dmabufd_attribute attr, char *reason, size_t reason_len)
+static int check_limits(const struct quota_limits *q, const struct usage *u,
+			const struct quota_scope *sc, uint64_t size, enum dmabufd_attribute attr,
+			char *reason, size_t reason_len)
 {
 	uint64_t total = usage_total(u->owned_bytes);
+	char scope[48];
 
 	if (q->buffers != QUOTA_UNLIMITED && (uint64_t)u->owned_buffers + 1 > q->buffers) {
+		scope_format(sc, scope, sizeof(scope));
 		snprintf(reason, reason_len, "quota: %s buffers = %" PRIu64 " (holds %u)", scope,
 			 q->buffers, u->owned_buffers);
 		return -EDQUOT;
 	}
 	if (q->bytes != QUOTA_UNLIMITED && (size > q->bytes || total > q->bytes - size)) {
+		scope_format(sc, scope, sizeof(scope));
 		snprintf(reason, reason_len,
 			 "quota: %s bytes = %" PRIu64 " (holds %" PRIu64 ", asked %" PRIu64 ")",
 			 scope, q->bytes, total, size);
@@ -230,6 +253,7 @@ static int check_limits(const struct quota_limits *q, const struct usage *u, con
 	}
 	if (q->attr_bytes[attr] != QUOTA_UNLIMITED &&
 	    (size > q->attr_bytes[attr] || u->owned_bytes[attr] > q->attr_bytes[attr] - size)) {
+		scope_format(sc, scope, sizeof(scope));
 		snprintf(reason, reason_len,
 			 "quota: %s %s = %" PRIu64 " (holds %" PRIu64 ", asked %" PRIu64 ")",
 			 scope, attr_quota_keys[attr], q->attr_bytes[attr], u->owned_bytes[attr], size);
@@ -243,27 +267,28 @@ int policy_check_quota(const struct policy *p, struct ledger *l, const struct us
 		       char *reason, size_t reason_len)
 {
 	static const struct usage zero;
+	const struct quota_scope client = { 0 };
+	const struct quota_limits *rule;
 	const struct account *a;
-	char scope[48];
 	int err;
 
 	if ((unsigned)attribute >= ATTR_COUNT)
 		return -EINVAL;
-	err = check_limits(&p->client, client_usage, "client", size, attribute, reason, reason_len);
+	err = check_limits(&p->client, client_usage, &client, size, attribute, reason, reason_len);
 	if (err < 0)
 		return err;
 	a = ledger_find(&l->uids, uid);
-	snprintf(scope, sizeof(scope), "%s uid %u", find_rule(p, false, uid) ? "[uid:]" : "[quota]",
-		 (unsigned)uid);
-	err = check_limits(policy_uid_limits(p, uid), a ? &a->usage : &zero, scope, size,
-			   attribute, reason, reason_len);
+	rule = find_rule(p, false, uid);
+	err = check_limits(rule ? rule : &p->uid_default, a ? &a->usage : &zero,
+			   &(struct quota_scope){ rule ? "[uid:]" : "[quota]", "uid", (unsigned)uid },
+			   size, attribute, reason, reason_len);
 	if (err < 0)
 		return err;
 	a = ledger_find(&l->gids, gid);
-	snprintf(scope, sizeof(scope), "%s gid %u", find_rule(p, true, gid) ? "[gid:]" : "[quota]",
-		 (unsigned)gid);
-	return check_limits(policy_gid_limits(p, gid), a ? &a->usage : &zero, scope, size,
-			    attribute, reason, reason_len);
+	rule = find_rule(p, true, gid);
+	return check_limits(rule ? rule : &p->gid_default, a ? &a->usage : &zero,
+			    &(struct quota_scope){ rule ? "[gid:]" : "[quota]", "gid", (unsigned)gid },
+			    size, attribute, reason, reason_len);
 }
 
 static void usage_add(struct usage *u, bool owned, uint64_t size, enum dmabufd_attribute attr)

@@ -27,6 +27,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 
+#include "clock.h"
 #include "macros.h"
 #include "registry.h"
 
@@ -265,6 +266,14 @@ int service_take_fds(struct service_fds *ret)
 
 /* ---- notify protocol -------------------------------------------------- */
 
+/*
+ * STATUS= is sent at most this often (µs): it changes with every Alloc and
+ * Release, and one datagram to the service manager per request would make
+ * a busy client cost PID 1 a wake-up per request and the daemon a sendmsg
+ * outside anyone's turn.
+ */
+#define STATUS_INTERVAL_USEC 1000000
+
 static struct {
 	struct event_base *base;
 	void (*format_status)(char *buf, size_t len, void *ctx);
@@ -273,6 +282,8 @@ static struct {
 	struct event *ev_status;
 	bool status_pending;
 	bool stopping;
+	bool notify;          /* $NOTIFY_SOCKET is set: someone reads STATUS= */
+	uint64_t status_sent; /* µs, CLOCK_MONOTONIC: STATUS= last sent */
 	char last_status[256];
 } svc;
 
@@ -300,8 +311,10 @@ static void send_status(bool force)
 static void status_cb(evutil_socket_t fd, short what, void *arg)
 {
 	svc.status_pending = false;
-	if (!svc.stopping)
-		send_status(false);
+	if (svc.stopping)
+		return;
+	svc.status_sent = monotonic_usec();
+	send_status(false);
 }
 
 static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
@@ -315,7 +328,8 @@ int service_init(struct event_base *base, void (*format_status)(char *buf, size_
 	svc.base = base;
 	svc.format_status = format_status;
 	svc.ctx = ctx;
-	svc.ev_status = event_new(base, -1, 0, status_cb, NULL);
+	svc.notify = getenv("NOTIFY_SOCKET") != NULL;
+	svc.ev_status = evtimer_new(base, status_cb, NULL);
 	if (!svc.ev_status)
 		return -ENOMEM;
 	return 0;
@@ -329,6 +343,7 @@ int service_notify_ready(void)
 	service_format_status(line, sizeof(line));
 	snprintf(svc.last_status, sizeof(svc.last_status), "%s", line);
 	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s", line);
+	svc.status_sent = monotonic_usec();
 	sd_notify(0, msg);
 
 	if (!svc.ev_watchdog && svc.base && sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
@@ -367,10 +382,18 @@ void service_notify_stopping(void)
 
 void service_status_changed(void)
 {
-	if (!svc.ev_status || svc.status_pending || svc.stopping)
+	uint64_t now, wait;
+	struct timeval tv;
+
+	if (!svc.ev_status || !svc.notify || svc.status_pending || svc.stopping)
 		return;
 	svc.status_pending = true;
-	event_active(svc.ev_status, EV_TIMEOUT, 0);
+	now = monotonic_usec();
+	wait = now - svc.status_sent < STATUS_INTERVAL_USEC ?
+		       STATUS_INTERVAL_USEC - (now - svc.status_sent) : 0;
+	tv = (struct timeval){ .tv_sec = (time_t)(wait / 1000000),
+			       .tv_usec = (suseconds_t)(wait % 1000000) };
+	evtimer_add(svc.ev_status, &tv);
 }
 
 void service_finish(void)

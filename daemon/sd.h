@@ -133,8 +133,9 @@ void service_notify_stopping(void);
 
 /**
  * service_status_changed() - the buffer count or bytes changed: a new
- * STATUS= line is sent once, at the end of the current event-loop
- * iteration (changes within one iteration are coalesced).
+ * STATUS= line is sent once, after the current event-loop iteration and at
+ * most once a second (the changes in between are coalesced); nothing when
+ * $NOTIFY_SOCKET is not set.
  */
 void service_status_changed(void);
 

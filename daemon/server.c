@@ -47,6 +47,14 @@
  */
 #define TURN_MAX_CHARGE (10 * 1000 * 1000)
 
+/*
+ * Buffers of a disconnected client released per turn of its uid. A client
+ * may hold thousands (its fd budget share); releasing them all in one go
+ * (a hole punched, an fd closed, each) kept every other uid waiting for
+ * milliseconds.
+ */
+#define CLOSE_BUDGET 64
+
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 static void server_sched_cb(evutil_socket_t fd, short what, void *arg);
@@ -90,6 +98,7 @@ int server_init(struct server *s, struct event_base *base, struct backend *backe
 	s->fd_budget = FD_BUDGET_UNSET;
 	s->spare_fd = -1;
 	TAILQ_INIT(&s->clients);
+	TAILQ_INIT(&s->closing);
 	s->fb_rules = fb_align_rules_default;
 	s->backends[0] = (struct server_backend){ .server = s, .backend = backend };
 	backend->ops->get_caps(backend, &s->backends[0].caps);
@@ -204,7 +213,11 @@ static void read_comm(pid_t pid, char comm[16])
  * that idle time is not saved up). A uid with 32 connections has the
  * share of a uid with one; its connections take turns; the requests of
  * one connection are read in order. New connections are one more flow
- * (their uid is known only once they are accepted). Between two turns
+ * (their uid is known only once they are accepted). Work a uid causes
+ * besides its requests is a turn too (closing a connection past its Hello
+ * deadline) or charged to it (parking a readable connection until its
+ * turn), so that no burst of it runs in one round of the loop while the
+ * other uids wait. Between two turns
  * the event loop polls again (the turn is a zero timeout, and timeouts
  * run after the readable fds were seen), so a request that arrives
  * during a turn is in its flow before the next turn is chosen. When no
@@ -273,6 +286,7 @@ static struct flow *sched_next(struct server *s)
 }
 
 static void client_serve(struct client *c);
+static void client_update_reading(struct client *c);
 
 static void flow_charge(struct flow *f, uint64_t t0)
 {
@@ -310,11 +324,38 @@ static void server_sched_cb(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(s->ev_sched, &now);
 }
 
-/* No Hello by the deadline: the connection only held a slot. */
+/* @c waits for its uid's turn: joins its flow's ready connections, not watched meanwhile. */
+static void client_make_ready(struct client *c)
+{
+	struct flow *f = c->flow;
+	bool was_idle = TAILQ_EMPTY(&f->ready);
+
+	if (c->ready)
+		return;
+	c->ready = true;
+	TAILQ_INSERT_TAIL(&f->ready, c, ready_link);
+	client_update_reading(c);
+	flow_wake(c->server, f, was_idle);
+}
+
+/*
+ * No Hello by the deadline: the connection only held a slot. It is closed
+ * in its uid's next turn (client_serve()), not here: the deadlines of
+ * connections opened together expire together, and closing them all in one
+ * round of the loop would keep every other uid waiting meanwhile; as turns,
+ * the closes are charged to the uid that opened them.
+ */
 static void client_hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
 
+	c->hello_expired = true;
+	client_make_ready(c);
+}
+
+/* @c's deadline passed without a Hello (client_hello_timeout_cb()): closes it. */
+static void client_expire(struct client *c)
+{
 	log_debug("client pid %d (%s): no Hello within %u ms; disconnecting", (int)c->cred.pid,
 		  c->comm, c->server->limits.hello_timeout_ms);
 	if (c->noutq == 0) /* else the Reply would jump the queue */
@@ -393,30 +434,55 @@ int server_adopt_client(struct server *s, int fd)
 	return 0;
 }
 
-void client_destroy(struct client *c)
+/*
+ * The connection of @c ends: it leaves the clients (its slot is free, it
+ * no longer counts for its uid), its socket and events go, and importers
+ * take over its shared buffers; the rest of its buffers stay its own until
+ * released (client_destroy()).
+ */
+static void client_disconnect(struct client *c)
 {
 	struct server *s = c->server;
-	struct buffer *b;
 
 	log_debug("client disconnected: pid %d, %u buffers returned", (int)c->cred.pid,
 		  c->nbuffers);
 	share_client_gone(s, c); /* importers take over shared buffers */
-	while ((b = TAILQ_FIRST(&c->buffers)))
-		buffer_release(s, b);
 	reply_queue_clear(c);
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	if (c->ev_hello)
 		event_free(c->ev_hello);
+	c->ev_hello = NULL;
 	close(c->fd);
+	c->fd = -1;
+	c->reading = false;
+	c->closing = true;
+	TAILQ_REMOVE(&s->clients, c, link);
+	TAILQ_INSERT_TAIL(&s->closing, c, link);
+	s->nclients--;
+	service_status_changed();
+}
+
+void client_destroy(struct client *c)
+{
+	struct server *s = c->server;
+	uint32_t budget = s->stopping ? UINT32_MAX : CLOSE_BUDGET;
+	struct buffer *b;
+
+	if (!c->closing)
+		client_disconnect(c);
+	while (budget-- > 0 && (b = TAILQ_FIRST(&c->buffers)))
+		buffer_release(s, b);
+	if (!TAILQ_EMPTY(&c->buffers)) {
+		client_make_ready(c); /* the rest in its uid's next turn */
+		return;
+	}
 	if (c->ready)
 		TAILQ_REMOVE(&c->flow->ready, c, ready_link);
 	flow_unref(c->flow);
-	TAILQ_REMOVE(&s->clients, c, link);
-	s->nclients--;
+	TAILQ_REMOVE(&s->closing, c, link);
 	free(c->groups);
 	free(c);
-	service_status_changed();
 }
 
 /* Is the reply queue of @c at its limits (a client that does not read)? */
@@ -434,6 +500,9 @@ static bool client_outq_full(const struct client *c)
 static void client_update_reading(struct client *c)
 {
 	bool want = !c->ready && !client_outq_full(c);
+
+	if (c->closing)
+		return; /* no socket any more */
 
 	if (!want && c->reading) {
 		event_del(c->ev_read);
@@ -455,13 +524,11 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct client *c = arg;
 	struct server *s = c->server;
 	struct flow *f = c->flow;
-	bool was_idle = TAILQ_EMPTY(&f->ready);
+	uint64_t t0 = now_ns();
 
 	if (c->ready)
 		return;
 	if (!evtimer_pending(s->ev_sched, NULL) && !sched_next(s)) {
-		uint64_t t0 = now_ns();
-
 		/*
 		 * Nobody waits and no turn is due: served now. The zero
 		 * timeout ends the round: the other connections found
@@ -477,10 +544,13 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 		flow_unref(f);
 		return;
 	}
-	c->ready = true;
-	TAILQ_INSERT_TAIL(&f->ready, c, ready_link);
-	client_update_reading(c);
-	flow_wake(c->server, f, was_idle);
+	/*
+	 * Not watching the connection until its turn costs a system call
+	 * (epoll_ctl), as watching it again does in the turn: charged to its
+	 * uid like the turn itself.
+	 */
+	client_make_ready(c);
+	flow_charge(f, t0);
 }
 
 /* @c's turn: reads and handles its next request. */
@@ -494,6 +564,15 @@ static void client_serve(struct client *c)
 	log_context_push("CLIENT_PID=%d", (int)c->cred.pid);
 	log_context_push("CLIENT_UID=%u", (unsigned)c->cred.uid);
 	log_context_push("CLIENT_COMM=%s", c->comm);
+
+	if (c->closing) {
+		client_destroy(c); /* the next of its buffers */
+		return;
+	}
+	if (c->hello_expired) {
+		client_expire(c);
+		return;
+	}
 
 	/*
 	 * A turn ends after the first request that was answered. A client
@@ -558,6 +637,8 @@ void server_finish(struct server *s)
 
 	buffer_stopping(s);
 	while ((c = TAILQ_FIRST(&s->clients)))
+		client_destroy(c);
+	while ((c = TAILQ_FIRST(&s->closing)))
 		client_destroy(c);
 	if (s->ev_sched)
 		event_free(s->ev_sched);

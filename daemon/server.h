@@ -65,8 +65,11 @@ int server_listen_fd(struct server *s, int fd);
 int server_adopt_client(struct server *s, int fd);
 
 /**
- * client_destroy() - disconnect @c: its shared buffers pass to their
- * importers, the rest are released, its queued replies are dropped.
+ * client_destroy() - disconnect @c: its socket is closed, its queued
+ * replies are dropped, its shared buffers pass to their importers and the
+ * rest are released: CLOSE_BUDGET of them at once, the others in its uid's
+ * next turns (all at once while the daemon stops). @c must not be used
+ * after the call.
  */
 void client_destroy(struct client *c);
 

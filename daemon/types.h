@@ -157,6 +157,8 @@ struct client {
 	struct ucred cred;
 	char comm[16];
 	bool hello_done;
+	bool hello_expired;   /* the deadline passed: closed at its next turn */
+	bool closing;         /* disconnected; its buffers are released over its turns */
 	bool reading;         /* ev_read is armed */
 	bool ready;           /* in flow->ready: a request waits for its turn */
 	struct flow *flow;    /* its uid's share of the daemon's time */
@@ -292,6 +294,7 @@ struct server {
 	uint64_t config_max_alloc;  /* limits.max_alloc as given (0: largest capacity) */
 	TAILQ_HEAD(, client) clients;
 	uint32_t nclients;
+	TAILQ_HEAD(, client) closing; /* disconnected, still releasing buffers */
 	/* fair shares of the daemon's time (server.c) */
 	LIST_HEAD(, flow) flows;    /* one per connected uid */
 	struct flow accept_flow;    /* new connections: one share for all of them */
