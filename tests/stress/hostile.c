@@ -38,8 +38,11 @@
  * loop the well-behaved uid asks for more than its share and waits for
  * about one request of each busy uid; with --pace-us 0, or the swarm, uids
  * are busy all the time and at a quiet moment that wait is more than its
- * p99 alone. Paced, it asks for less than its share and is served first
- * or second after it asks (docs/RELIABILITY.md has the figures).
+ * p99 alone. Paced, it asks for less than its share and is served next,
+ * or after the requests of other uids that came with it; its p99 under
+ * attack is then set by how late its own process runs after a wake-up
+ * while the daemon and the attackers keep the CPUs busy
+ * (docs/RELIABILITY.md has the figures).
  * The daemon runs at nice -10, as the service unit runs it; the attacking
  * processes at --attacker-nice (19): the machine's CPUs are the kernel's to
  * share, and on a machine with few CPUs attackers at nice 0 take the CPU
@@ -64,6 +67,9 @@
  * the daemon serves and holds nothing at the end. Prints the figures (with
  * --json one JSON object). Exit status: 0 all checks passed, 1 a check
  * failed, 2 usage, 77 not root (the roles are uids).
+ *
+ * This file has the run and the checks; hostile_roles.c the well-behaved
+ * uid's loop and the attackers, hostile_order.c the order checks.
  */
 #include <getopt.h>
 #include <signal.h>
