@@ -23,21 +23,31 @@
  *            connections.
  * The flooder, idler and churner pause --pace-us (10 ms) after each
  * refusal or cycle: they hold every resource their limits allow and keep
- * asking for more; the swarm never pauses. The daemon shares its time
- * among uids (docs/THREAT_MODEL.md), so the well-behaved uid, itself in a
- * tight loop, waits for about one request of each busy uid; with --pace-us
- * 0, or the swarm, uids are busy all the time and at a quiet moment that
- * wait is more than the well-behaved uid's p99 alone (docs/RELIABILITY.md
- * has the figures).
+ * asking for more; the swarm never pauses.
+ * The well-behaved uid (5101, [uid:5101] bytes = 4M) fills its quota with
+ * 64 KiB buffers (every Alloc up to 64 must succeed, the 65th must be
+ * -EDQUOT), then releases them all, in a loop; each Alloc and Release
+ * round trip is timed (the refused 65th is not). By default the loop is
+ * tight; with --polite-interval-us N each round trip, the refused one
+ * included, starts N µs after the one before (an absolute schedule; one
+ * that starts after its time, because the round trip before overran or
+ * the process ran late, is counted as late and the schedule goes on from
+ * it), as a client that asks for far less than its share does (a ring of
+ * buffers at 60 Hz); the time the process ran after each timer is kept.
+ * The daemon shares its time among uids (docs/THREAT_MODEL.md): in a tight
+ * loop the well-behaved uid asks for more than its share and waits for
+ * about one request of each busy uid; with --pace-us 0, or the swarm, uids
+ * are busy all the time and at a quiet moment that wait is more than its
+ * p99 alone. Paced, it asks for less than its share and is served next,
+ * or after the requests of other uids that came with it; its p99 under
+ * attack is then set by how late its own process runs after a wake-up
+ * while the daemon and the attackers keep the CPUs busy
+ * (docs/RELIABILITY.md has the figures).
  * The daemon runs at nice -10, as the service unit runs it; the attacking
  * processes at --attacker-nice (19): the machine's CPUs are the kernel's to
  * share, and on a machine with few CPUs attackers at nice 0 take the CPU
  * from the measured process itself, which no daemon can prevent
  * (docs/RELIABILITY.md has both figures).
- * The well-behaved uid (5101, [uid:5101] bytes = 4M) fills its quota with
- * 64 KiB buffers (every Alloc up to 64 must succeed, the 65th must be
- * -EDQUOT), then releases them all, in a loop; each Alloc and Release
- * round trip is timed.
  *
  * Checks: first, with the daemon stopped, the swarm's uid queues 8 Allocs
  * on each of its 32 connections and the well-behaved uid one Stats: once
@@ -57,680 +67,22 @@
  * the daemon serves and holds nothing at the end. Prints the figures (with
  * --json one JSON object). Exit status: 0 all checks passed, 1 a check
  * failed, 2 usage, 77 not root (the roles are uids).
+ *
+ * This file has the run and the checks; hostile_roles.c the well-behaved
+ * uid's loop and the attackers, hostile_order.c the order checks.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-#include <fcntl.h>
-#include <sys/resource.h>
 
 #include "dmabufd/dmabufd.h"
-#include "share_helpers.h"
+#include "hostile.h"
 
-#define POLITE_UID 5101u
-#define FLOODER_UID 5201u
-#define IDLER_UID 5202u
-#define CHURNER_UID 5203u
-#define SWARM_UID 5204u
-#define SWARM_CONNS 32          /* [limits] max-connections-per-uid */
-#define SWARM_DEPTH 4           /* requests in flight on each */
-#define POLITE_SIZE (64u * 1024)
-#define POLITE_QUOTA (4u * 1024 * 1024)
-#define POLITE_FILL (POLITE_QUOTA / POLITE_SIZE)
-#define IDLER_CONNS 64
-#define MAX_SAMPLES (1u << 20)
-#define MAX_SLICES 3600         /* --duration */
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* ---- shared state ------------------------------------------------------------ */
-
-enum phase { PHASE_SKIP, PHASE_ALONE, PHASE_ATTACKED, PHASE_STOP };
-
-struct attack_result {
-	uint64_t ops;        /* requests sent / connections opened */
-	uint64_t refused;    /* refusals (flooder: by a limit; idler: connections refused) */
-	uint64_t closed;     /* idler: closed by the daemon at the deadline; churner: cycles */
-	uint64_t held;       /* flooder: buffers held at the peak */
-};
-
-struct polite_result {
-	uint64_t allocs, allocs_ok;     /* within the quota */
-	uint64_t fills, fills_full;     /* fills that got all POLITE_FILL buffers */
-	uint64_t releases, releases_ok;
-	uint64_t wrong_refusals;        /* the refusal after a fill was not -EDQUOT */
-	double alloc_p50, alloc_p99, release_p50, release_p99; /* µs, all slices together */
-};
-
-/* In a MAP_SHARED mapping: the parent sets the phase, the children count. */
-struct shared {
-	volatile int phase;
-	struct polite_result polite[2];   /* alone, attacked */
-	struct attack_result attack[4];   /* flooder, idler, churner, swarm */
-	volatile int order_step, order_ready; /* check_order() */
-	volatile int64_t order_seen;          /* buffers when the Stats was served */
-	volatile int64_t order_clients;       /* clients when the Stats was served */
-	volatile uint64_t order_cont_us, order_reply_us; /* SIGCONT sent, Stats reply read */
-	uint32_t alat[2][MAX_SAMPLES], rlat[2][MAX_SAMPLES];
-	size_t na[2], nr[2];
-	/* where each slice's samples end in alat[k], rlat[k] */
-	size_t slice_na[2][MAX_SLICES], slice_nr[2][MAX_SLICES];
-};
-
-static struct shared *sh;
-
-/* ---- the well-behaved uid --------------------------------------------------- */
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The @pct-th percentile (nearest rank) of @v's @n samples; sorts @v. */
-static double percentile(uint32_t *v, size_t n, unsigned pct)
-{
-	size_t rank;
-
-	if (!n)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_u32);
-	rank = (n * pct + 99) / 100;
-	return v[rank ? rank - 1 : 0];
-}
-
-/* The phase an operation that ran from @before to now counts in, or -1. */
-static int phase_of(int before)
-{
-	return before == sh->phase && (before == PHASE_ALONE || before == PHASE_ATTACKED) ?
-		       before - PHASE_ALONE : -1;
-}
-
-/*
- * Fills the quota with POLITE_FILL buffers, releases them, again, until the
- * parent says stop; every operation is counted in the phase it ran in
- * (one that saw the phase change is not counted).
- */
-static int polite_run(void *arg)
-{
-	uint64_t id = 1;
-	int sock = connect_as_client(arg);
-
-	CHECK(sock >= 0);
-	while (sh->phase != PHASE_STOP) {
-		uint64_t held[POLITE_FILL + 1];
-		unsigned n = 0;
-		int fill_phase = sh->phase, k;
-		bool full = false;
-
-		for (;;) {
-			int before = sh->phase, fd = -1;
-			uint64_t t0 = now_us();
-			Dmabufd__Reply *r = raw_alloc(sock, id++, POLITE_SIZE, DMABUFD_ATTR_CACHED, 0,
-						      "polite", &fd);
-			uint32_t dt = (uint32_t)(now_us() - t0);
-
-			CHECK(r != NULL);
-			k = phase_of(before);
-			if (n == POLITE_FILL) {
-				/* The quota is full: this one must be refused by it. */
-				if (k >= 0 && r->error != -EDQUOT)
-					sh->polite[k].wrong_refusals++;
-				if (r->error == 0)
-					held[n++] = r->alloc->buffer_id;
-				full = true;
-			} else if (r->error == 0) {
-				held[n++] = r->alloc->buffer_id;
-			} else {
-				fprintf(stderr, "polite: alloc %u of the quota refused: %d %s\n", n + 1,
-					r->error, r->reason);
-			}
-			if (k >= 0 && !full) {
-				sh->polite[k].allocs++;
-				sh->polite[k].allocs_ok += r->error == 0;
-				if (sh->na[k] < MAX_SAMPLES)
-					sh->alat[k][sh->na[k]++] = dt;
-			}
-			if (fd >= 0)
-				close(fd);
-			if (full || r->error) {
-				dmabufd__reply__free_unpacked(r, NULL);
-				break;
-			}
-			dmabufd__reply__free_unpacked(r, NULL);
-		}
-		k = phase_of(fill_phase);
-		if (k >= 0) {
-			sh->polite[k].fills++;
-			sh->polite[k].fills_full += n >= POLITE_FILL;
-		}
-		for (unsigned i = 0; i < n; i++) {
-			int before = sh->phase;
-			uint64_t t0 = now_us();
-			Dmabufd__Reply *r = raw_release(sock, id++, held[i]);
-			uint32_t dt = (uint32_t)(now_us() - t0);
-
-			CHECK(r != NULL);
-			k = phase_of(before);
-			if (k >= 0) {
-				sh->polite[k].releases++;
-				sh->polite[k].releases_ok += r->error == 0;
-				if (sh->nr[k] < MAX_SAMPLES)
-					sh->rlat[k][sh->nr[k]++] = dt;
-			}
-			dmabufd__reply__free_unpacked(r, NULL);
-		}
-	}
-	close(sock);
-	return 0;
-}
-
-/* ---- the attackers ------------------------------------------------------------ */
-
-static unsigned pace_us;  /* pause after a refusal (flooder, idler) or a cycle (churner) */
-static int attacker_nice; /* the attacking processes' nice value */
-
-/* In each attacking process, first: its CPU priority (--attacker-nice). */
-static void attacker_start(void)
-{
-	CHECK(setpriority(PRIO_PROCESS, 0, attacker_nice) == 0);
-}
-
-static void pace(unsigned times)
-{
-	uint64_t ns = (uint64_t)pace_us * 1000 * times;
-	struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
-
-	if (ns)
-		nanosleep(&ts, NULL);
-}
-
-/* Runs until killed. */
-static int flooder_run(void *arg)
-{
-	struct attack_result *res = &sh->attack[0];
-	uint64_t *ids = calloc(65536, sizeof(*ids)), id = 1;
-	size_t n = 0;
-	int sock = connect_as_client(arg);
-
-	attacker_start();
-	CHECK(ids && sock >= 0);
-	for (;;) {
-		int fd = -1;
-		Dmabufd__Reply *r = raw_alloc(sock, id++, 4096, DMABUFD_ATTR_CACHED, 0, "flood", &fd);
-
-		CHECK(r != NULL);
-		res->ops++;
-		if (r->error == 0 && n < 65536) {
-			ids[n++] = r->alloc->buffer_id;
-			close(fd);
-		} else if (r->error) {
-			res->refused++;
-			/* At the limit: give one back and ask again. */
-			if (n > 0) {
-				Dmabufd__Reply *rr = raw_release(sock, id++, ids[--n]);
-
-				CHECK(rr != NULL);
-				dmabufd__reply__free_unpacked(rr, NULL);
-				res->ops++;
-			}
-			pace(1);
-		}
-		if (n > res->held)
-			res->held = n;
-		dmabufd__reply__free_unpacked(r, NULL);
-	}
-	return 0;
-}
-
-/* Keeps IDLER_CONNS connections without Hello; runs until killed. */
-static int idler_run(void *arg)
-{
-	struct attack_result *res = &sh->attack[1];
-	struct pollfd p[IDLER_CONNS];
-
-	attacker_start();
-	for (int i = 0; i < IDLER_CONNS; i++)
-		p[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
-	for (;;) {
-		unsigned refused = 0;
-
-		for (int i = 0; i < IDLER_CONNS; i++) {
-			if (p[i].fd >= 0)
-				continue;
-			p[i].fd = raw_connect(arg);
-			res->ops++;
-		}
-		if (poll(p, IDLER_CONNS, 100) <= 0)
-			continue;
-		for (int i = 0; i < IDLER_CONNS; i++) {
-			Dmabufd__Reply *r;
-
-			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
-				continue;
-			r = raw_recv(p[i].fd, 0, NULL);
-			if (r && r->error == -EUSERS) {
-				res->refused++;
-				refused++;
-			} else {
-				res->closed++;
-			}
-			if (r)
-				dmabufd__reply__free_unpacked(r, NULL);
-			close(p[i].fd);
-			p[i].fd = -1;
-		}
-		pace(refused);
-	}
-	return 0;
-}
-
-/* Allocates, shares with its own uid, imports on a second connection, ends both. */
-static int churner_run(void *arg)
-{
-	struct attack_result *res = &sh->attack[2];
-	const uint32_t me = CHURNER_UID;
-	int owner = connect_as_client(arg), importer = connect_as_client(arg);
-	uint64_t id = 1;
-
-	attacker_start();
-	CHECK(owner >= 0 && importer >= 0);
-	for (;;) {
-		int fd = -1, ifd = -1;
-		Dmabufd__Reply *r = raw_alloc(owner, id++, 64 * 1024, DMABUFD_ATTR_CACHED, 0, "churn",
-					      &fd);
-		Dmabufd__Reply *s, *im;
-		uint64_t buffer;
-
-		CHECK(r != NULL);
-		res->ops++;
-		if (r->error) {
-			res->refused++;
-			dmabufd__reply__free_unpacked(r, NULL);
-			pace(1);
-			continue;
-		}
-		buffer = r->alloc->buffer_id;
-		close(fd);
-		dmabufd__reply__free_unpacked(r, NULL);
-		s = raw_share(owner, id++, buffer, &me, 1, NULL, 0, NULL, 0, true, 60);
-		CHECK(s && s->error == 0 && s->share);
-		im = raw_import(importer, id++, s->share->token.data, s->share->token.len, &ifd);
-		CHECK(im && im->error == 0 && ifd >= 0);
-		close(ifd);
-		dmabufd__reply__free_unpacked(s, NULL);
-		dmabufd__reply__free_unpacked(im, NULL);
-		r = raw_release(importer, id++, buffer); /* ends the import */
-		CHECK(r && r->error == 0);
-		dmabufd__reply__free_unpacked(r, NULL);
-		r = raw_release(owner, id++, buffer);
-		CHECK(r && r->error == 0);
-		dmabufd__reply__free_unpacked(r, NULL);
-		res->ops += 4;
-		res->closed++; /* one share/import/release cycle */
-		pace(1);
-	}
-	return 0;
-}
-
-/* Sends an Alloc of 4 KiB (@buffer 0) or a Release of @buffer on @sock. */
-static void swarm_send(int sock, uint64_t id, uint64_t buffer)
-{
-	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
-	Dmabufd__Alloc a = DMABUFD__ALLOC__INIT;
-	Dmabufd__Release rel = DMABUFD__RELEASE__INIT;
-
-	req.id = id;
-	if (buffer) {
-		rel.buffer_id = buffer;
-		req.body_case = DMABUFD__REQUEST__BODY_RELEASE;
-		req.release = &rel;
-	} else {
-		a.size = 4096;
-		a.attribute = DMABUFD__ATTRIBUTE__ATTRIBUTE_CACHED;
-		a.label = (char *)"swarm";
-		req.body_case = DMABUFD__REQUEST__BODY_ALLOC;
-		req.alloc = &a;
-	}
-	CHECK(raw_send(sock, &req, NULL, 0) == 0);
-}
-
-/*
- * SWARM_CONNS connections, each with SWARM_DEPTH requests always in
- * flight: an Alloc, then the Release of what it got, again. Runs until
- * killed.
- */
-static int swarm_run(void *arg)
-{
-	struct attack_result *res = &sh->attack[3];
-	struct pollfd p[SWARM_CONNS];
-	uint64_t id = 1;
-
-	attacker_start();
-	for (int i = 0; i < SWARM_CONNS; i++) {
-		p[i] = (struct pollfd){ .fd = connect_as_client(arg), .events = POLLIN };
-		CHECK(p[i].fd >= 0);
-		for (int k = 0; k < SWARM_DEPTH; k++) {
-			swarm_send(p[i].fd, id++, 0);
-			res->ops++;
-		}
-	}
-	for (;;) {
-		if (poll(p, SWARM_CONNS, 1000) <= 0)
-			continue;
-		for (int i = 0; i < SWARM_CONNS; i++) {
-			uint64_t buffer = 0;
-			int fd = -1;
-			Dmabufd__Reply *r;
-
-			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			r = raw_recv(p[i].fd, 1000, &fd);
-			CHECK(r != NULL);
-			if (fd >= 0)
-				close(fd);
-			if (r->body_case == DMABUFD__REPLY__BODY_ALLOC && r->error == 0)
-				buffer = r->alloc->buffer_id;
-			else if (r->error)
-				res->refused++;
-			dmabufd__reply__free_unpacked(r, NULL);
-			swarm_send(p[i].fd, id++, buffer);
-			res->ops++;
-		}
-	}
-	return 0;
-}
-
-/* ---- the order of service ----------------------------------------------------- */
-
-#define ORDER_DEPTH 8 /* Allocs queued on each of the swarm's connections */
-
-/* Until the order check's processes have said ready @n times (20 s at most). */
-static void wait_ready(int n)
-{
-	for (int i = 0; i < 20000 && sh->order_ready < n; i++)
-		sleep_ms(1);
-}
-
-static void order_wait(int step)
-{
-	for (int i = 0; i < 20000 && sh->order_step < step; i++)
-		sleep_ms(1);
-	CHECK(sh->order_step >= step);
-}
-
-/*
- * The swarm's uid: SWARM_CONNS connections, ORDER_DEPTH Allocs queued on
- * each. It connects after the well-behaved uid: the daemon's time its 32
- * Hellos take is then ahead of the well-behaved uid's one Hello, whatever
- * that one cost (a Hello preempted on a loaded machine would otherwise
- * let the swarm's uid have that time back in Allocs first).
- */
-static int order_swarm(void *arg)
-{
-	int s[SWARM_CONNS];
-	uint64_t id = 1;
-
-	wait_ready(1);
-	for (int i = 0; i < SWARM_CONNS; i++) {
-		s[i] = connect_as_client(arg);
-		CHECK(s[i] >= 0);
-	}
-	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	order_wait(1);
-	for (int k = 0; k < ORDER_DEPTH; k++)
-		for (int i = 0; i < SWARM_CONNS; i++)
-			swarm_send(s[i], id++, 0);
-	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	for (int k = 0; k < ORDER_DEPTH; k++) {
-		for (int i = 0; i < SWARM_CONNS; i++) {
-			int fd = -1;
-			Dmabufd__Reply *r = raw_recv(s[i], 20000, &fd);
-
-			CHECK(r && r->error == 0);
-			if (fd >= 0)
-				close(fd);
-			dmabufd__reply__free_unpacked(r, NULL);
-		}
-	}
-	for (int i = 0; i < SWARM_CONNS; i++)
-		close(s[i]);
-	return 0;
-}
-
-/* The well-behaved uid: one Stats, sent after all of the swarm's requests. */
-static int order_polite(void *arg)
-{
-	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
-	Dmabufd__Stats st = DMABUFD__STATS__INIT;
-	int s = connect_as_client(arg);
-	Dmabufd__Reply *r;
-
-	CHECK(s >= 0);
-	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	order_wait(2);
-	req.id = 2;
-	req.body_case = DMABUFD__REQUEST__BODY_STATS;
-	req.stats = &st;
-	CHECK(raw_send(s, &req, NULL, 0) == 0);
-	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	r = raw_recv(s, 20000, NULL);
-	sh->order_reply_us = now_us();
-	CHECK(r && r->error == 0 && r->stats);
-	sh->order_seen = (int64_t)r->stats->buffers;
-	sh->order_clients = (int64_t)r->stats->clients;
-	dmabufd__reply__free_unpacked(r, NULL);
-	close(s);
-	return 0;
-}
-
-/*
- * Is the daemon's time shared per uid, not per connection? With the daemon
- * stopped (SIGSTOP), the swarm's uid queues ORDER_DEPTH Allocs on each of
- * its SWARM_CONNS connections, then the well-behaved uid one Stats; once
- * the daemon runs again, the Stats must be served after at most two of
- * the Allocs (it said how many buffers there were), not after a round of
- * all the swarm's connections. Return: the buffers the Stats saw, or -1.
- */
-static int64_t check_order(const struct daemon_proc *d)
-{
-	pid_t a, b;
-
-	sh->order_step = 0;
-	sh->order_ready = 0;
-	sh->order_seen = -1;
-	a = spawn_as(SWARM_UID, SWARM_UID, NULL, 0, order_swarm, (void *)d->socket);
-	b = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
-	if (a < 0 || b < 0)
-		return -1;
-	wait_ready(2);
-	kill(d->pid, SIGSTOP);
-	sh->order_step = 1;
-	wait_ready(3);
-	sh->order_step = 2;
-	wait_ready(4);
-	kill(d->pid, SIGCONT);
-	if (wait_child(b) != 0 || wait_child(a) != 0)
-		return -1;
-	return sh->order_seen;
-}
-
-/* ---- a disconnect with many buffers ---------------------------------------------- */
-
-#define CLOSE_HOLD 900    /* buffers the closing uid holds (its fd share is 944) */
-#define CLOSE_BUDGET 64   /* daemon/server.c: buffers released per turn of a closed client */
-
-/* The flooder's uid: CLOSE_HOLD buffers, then its connection closed. */
-static int close_holder(void *arg)
-{
-	int sock;
-	uint64_t id = 1;
-
-	wait_ready(1);
-	sock = connect_as_client(arg);
-	CHECK(sock >= 0);
-	for (int i = 0; i < CLOSE_HOLD; i++) {
-		int fd = -1;
-		Dmabufd__Reply *r = raw_alloc(sock, id++, 4096, DMABUFD_ATTR_CACHED, 0, "hold", &fd);
-
-		CHECK(r && r->error == 0);
-		if (fd >= 0)
-			close(fd);
-		dmabufd__reply__free_unpacked(r, NULL);
-	}
-	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	order_wait(1);
-	close(sock);
-	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	return 0;
-}
-
-/*
- * Is a disconnect released over turns? With the daemon stopped, a uid
- * holding CLOSE_HOLD buffers closes its connection, then the well-behaved
- * uid sends one Stats; once the daemon runs again the Stats must be served
- * after at most two turns of releases (CLOSE_BUDGET buffers each), not
- * after all of them. Return: the buffers the Stats saw, or -1.
- */
-static int64_t check_close(const struct daemon_proc *d)
-{
-	pid_t a, b;
-
-	sh->order_step = 0;
-	sh->order_ready = 0;
-	sh->order_seen = -1;
-	b = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
-	a = spawn_as(FLOODER_UID, FLOODER_UID, NULL, 0, close_holder, (void *)d->socket);
-	if (a < 0 || b < 0)
-		return -1;
-	wait_ready(2);
-	kill(d->pid, SIGSTOP);
-	sh->order_step = 1;
-	wait_ready(3);
-	sh->order_step = 2;
-	wait_ready(4);
-	sh->order_cont_us = now_us();
-	kill(d->pid, SIGCONT);
-	if (wait_child(b) != 0 || wait_child(a) != 0)
-		return -1;
-	return sh->order_seen;
-}
-
-/* ---- Hello deadlines expiring together -------------------------------------------- */
-
-#define EXPIRE_CONNS 32   /* [limits] max-connections-per-uid */
-
-/* The idler's uid: EXPIRE_CONNS connections without Hello, kept until told. */
-static int expire_idler(void *arg)
-{
-	int s[EXPIRE_CONNS];
-
-	for (int i = 0; i < EXPIRE_CONNS; i++) {
-		s[i] = raw_connect(arg);
-		CHECK(s[i] >= 0);
-	}
-	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	order_wait(3);
-	for (int i = 0; i < EXPIRE_CONNS; i++)
-		close(s[i]);
-	return 0;
-}
-
-/* The swarm's uid: one Stats, sent first, so that the other Stats waits for its turn. */
-static int expire_first(void *arg)
-{
-	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
-	Dmabufd__Stats st = DMABUFD__STATS__INIT;
-	int s = connect_as_client(arg);
-	Dmabufd__Reply *r;
-
-	CHECK(s >= 0);
-	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	order_wait(1);
-	req.id = 2;
-	req.body_case = DMABUFD__REQUEST__BODY_STATS;
-	req.stats = &st;
-	CHECK(raw_send(s, &req, NULL, 0) == 0);
-	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	r = raw_recv(s, 20000, NULL);
-	CHECK(r && r->error == 0);
-	dmabufd__reply__free_unpacked(r, NULL);
-	close(s);
-	return 0;
-}
-
-static bool idlers_accepted(const Dmabufd__StatsReply *st)
-{
-	/* and uid 5204's, uid 5101's and the asking connection */
-	return st->clients >= EXPIRE_CONNS + 3;
-}
-
-/*
- * Are Hello deadlines that expire together closed over turns? The idler's
- * uid opens EXPIRE_CONNS connections without Hello; with the daemon
- * stopped, uid 5204 sends a Stats (served at once when the daemon runs
- * again), then uid 5101 a Stats, and the deadlines pass. Once the daemon
- * runs, uid 5101's Stats must be served after at most two of the closes
- * (it says how many clients there were), not after all of them in one
- * round of the loop. Return: the clients the Stats saw, or -1.
- */
-static int64_t check_expire(const struct daemon_proc *d)
-{
-	pid_t idler, first, polite;
-	Dmabufd__Reply *r;
-
-	sh->order_step = 0;
-	sh->order_ready = 0;
-	sh->order_clients = -1;
-	first = spawn_as(SWARM_UID, SWARM_UID, NULL, 0, expire_first, (void *)d->socket);
-	if (first < 0)
-		return -1;
-	wait_ready(1);
-	polite = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
-	if (polite < 0)
-		return -1;
-	wait_ready(2);
-	/* The deadlines run from here: stopped well within the second. */
-	idler = spawn_as(IDLER_UID, IDLER_UID, NULL, 0, expire_idler, (void *)d->socket);
-	if (idler < 0)
-		return -1;
-	wait_ready(3);
-	r = wait_stats(d->socket, idlers_accepted);
-	if (!r)
-		return -1;
-	dmabufd__reply__free_unpacked(r, NULL);
-	kill(d->pid, SIGSTOP);
-	sh->order_step = 1;
-	wait_ready(4);
-	sh->order_step = 2;
-	wait_ready(5);
-	sleep_ms(1200); /* past the idler's deadlines (hello-timeout = 1) */
-	kill(d->pid, SIGCONT);
-	if (wait_child(polite) != 0 || wait_child(first) != 0)
-		return -1;
-	sh->order_step = 3;
-	if (wait_child(idler) != 0)
-		return -1;
-	return sh->order_clients;
-}
+struct shared *sh;
 
 /* ---- the run --------------------------------------------------------------------- */
 
@@ -794,25 +146,37 @@ static double slice_ratio(uint32_t (*lat)[MAX_SAMPLES], size_t (*ends)[MAX_SLICE
 	return median(ratios, n);
 }
 
-static void print_polite(const char *name, const struct polite_result *r)
+/* Round trips per second in @r's phase, which lasted @us. */
+static double rate(const struct polite_result *r, uint64_t us)
+{
+	return us ? (double)r->steps * 1e6 / (double)us : 0;
+}
+
+static void print_polite(const char *name, const struct polite_result *r, uint64_t us)
 {
 	printf("  %-8s allocs %llu/%llu ok, fills %llu/%llu full, releases %llu/%llu ok; "
-	       "alloc p50 %.0f us p99 %.0f us, release p50 %.0f us p99 %.0f us\n",
+	       "alloc p50 %.0f us p99 %.0f us, release p50 %.0f us p99 %.0f us; "
+	       "%.0f round trips/s, %llu late; timer wake-up p50 %.0f us p99 %.0f us\n",
 	       name, (unsigned long long)r->allocs_ok, (unsigned long long)r->allocs,
 	       (unsigned long long)r->fills_full, (unsigned long long)r->fills,
 	       (unsigned long long)r->releases_ok, (unsigned long long)r->releases, r->alloc_p50,
-	       r->alloc_p99, r->release_p50, r->release_p99);
+	       r->alloc_p99, r->release_p50, r->release_p99, rate(r, us),
+	       (unsigned long long)r->overruns, r->wake_p50, r->wake_p99);
 }
 
-static void json_polite(const char *name, const struct polite_result *r, bool last)
+static void json_polite(const char *name, const struct polite_result *r, uint64_t us, bool last)
 {
 	printf("\"%s\":{\"allocs\":%llu,\"allocs_ok\":%llu,\"fills\":%llu,\"fills_full\":%llu,"
 	       "\"releases\":%llu,\"releases_ok\":%llu,\"alloc_p50_us\":%.0f,\"alloc_p99_us\":%.0f,"
-	       "\"release_p50_us\":%.0f,\"release_p99_us\":%.0f}%s",
+	       "\"release_p50_us\":%.0f,\"release_p99_us\":%.0f,\"round_trips\":%llu,"
+	       "\"round_trips_per_s\":%.1f,\"late\":%llu,\"wake_p50_us\":%.0f,"
+	       "\"wake_p99_us\":%.0f}%s",
 	       name, (unsigned long long)r->allocs, (unsigned long long)r->allocs_ok,
 	       (unsigned long long)r->fills, (unsigned long long)r->fills_full,
 	       (unsigned long long)r->releases, (unsigned long long)r->releases_ok, r->alloc_p50,
-	       r->alloc_p99, r->release_p50, r->release_p99, last ? "" : ",");
+	       r->alloc_p99, r->release_p50, r->release_p99, (unsigned long long)r->steps,
+	       rate(r, us), (unsigned long long)r->overruns, r->wake_p50, r->wake_p99,
+	       last ? "" : ",");
 }
 
 static void check_polite(const char *name, const struct polite_result *r)
@@ -836,13 +200,15 @@ static bool drained(const Dmabufd__StatsReply *st)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: dmabufd-hostile [--duration SEC] [--max-ratio R] [--pace-us US] [--roles LIST]\n"
-		   "                       [--attacker-nice N] [--json]\n"
+		   "                       [--attacker-nice N] [--polite-interval-us US] [--json]\n"
 		   "  --duration SEC  seconds measured alone, and as many attacked (default 10)\n"
 		   "  --max-ratio R   largest p99 attacked / p99 alone allowed, median over\n"
 		   "                  the pairs of slices (default 2)\n"
 		   "  --pace-us US    the attackers' pause after a refusal or a churn cycle\n"
 		   "                  (default 10000; 0: as fast as they can)\n"
 		   "  --attacker-nice N  the attacking processes' nice value (default 19)\n"
+		   "  --polite-interval-us US  the well-behaved uid starts a round trip every\n"
+		   "                  US (default 0: as fast as it can)\n"
 		   "  --roles LIST    attackers to run: flooder,idler,churner (the default),\n"
 		   "                  swarm\n"
 		   "  --json          print the figures as one JSON object\n");
@@ -859,6 +225,7 @@ int main(int argc, char **argv)
 		{ "pace-us", required_argument, NULL, 'p' },
 		{ "roles", required_argument, NULL, 'R' },
 		{ "attacker-nice", required_argument, NULL, 'n' },
+		{ "polite-interval-us", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -878,6 +245,7 @@ int main(int argc, char **argv)
 	static double alloc_p99s[2 * MAX_SLICES], release_p99s[2 * MAX_SLICES];
 	double alloc_ratio, release_ratio;
 	struct attack_result *att;
+	uint64_t phase_us[2] = { 0, 0 }; /* time measured alone, attacked */
 	pid_t polite;
 	int64_t order, expire_seen, close_seen;
 	int opt, err;
@@ -902,6 +270,9 @@ int main(int argc, char **argv)
 		case 'n':
 			attacker_nice = (int)strtol(optarg, NULL, 10);
 			break;
+		case 'i':
+			polite_interval_us = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -914,7 +285,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc || duration < 1 || duration > MAX_SLICES || !(max_ratio >= 1.0) ||
-	    pace_us > 1000000 || attacker_nice < 0 || attacker_nice > 19) {
+	    pace_us > 1000000 || polite_interval_us > 1000000 || attacker_nice < 0 || attacker_nice > 19) {
 		usage(stderr);
 		return 2;
 	}
@@ -979,9 +350,12 @@ int main(int argc, char **argv)
 	for (unsigned slice = 0; slice < duration; slice++) {
 		pid_t pids[4];
 
+		uint64_t t0 = now_us();
+
 		sh->phase = PHASE_ALONE;
 		sleep_ms(1000);
 		sh->phase = PHASE_SKIP;
+		phase_us[0] += now_us() - t0;
 		for (int i = 0; i < 4; i++) {
 			pids[i] = on[i] ? spawn_as(uids[i], uids[i], NULL, 0, roles[i], (void *)d.socket) : 0;
 			expect(pids[i] >= 0, "fork: %s", strerror((int)-pids[i]));
@@ -989,9 +363,11 @@ int main(int argc, char **argv)
 		sleep_ms(300);
 		sh->slice_na[0][slice] = sh->na[0];
 		sh->slice_nr[0][slice] = sh->nr[0];
+		t0 = now_us();
 		sh->phase = PHASE_ATTACKED;
 		sleep_ms(1000);
 		sh->phase = PHASE_SKIP;
+		phase_us[1] += now_us() - t0;
 		for (int i = 0; i < 4; i++) {
 			if (pids[i] <= 0)
 				continue;
@@ -1011,6 +387,8 @@ int main(int argc, char **argv)
 		sh->polite[k].alloc_p99 = percentile(sh->alat[k], sh->na[k], 99);
 		sh->polite[k].release_p50 = percentile(sh->rlat[k], sh->nr[k], 50);
 		sh->polite[k].release_p99 = percentile(sh->rlat[k], sh->nr[k], 99);
+		sh->polite[k].wake_p50 = percentile(sh->wlat[k], sh->nw[k], 50);
+		sh->polite[k].wake_p99 = percentile(sh->wlat[k], sh->nw[k], 99);
 	}
 
 	check_polite("alone", alone);
@@ -1033,10 +411,11 @@ int main(int argc, char **argv)
 	expect(daemon_stop_conf(&d, conf) == 0, "the daemon did not exit 0");
 
 	if (json) {
-		printf("{\"duration_s\":%u,\"pace_us\":%u,\"attacker_nice\":%d,", duration, pace_us,
-		       attacker_nice);
-		json_polite("alone", alone, false);
-		json_polite("attacked", attacked, false);
+		printf("{\"duration_s\":%u,\"pace_us\":%u,\"attacker_nice\":%d,"
+		       "\"polite_interval_us\":%u,", duration, pace_us, attacker_nice,
+		       polite_interval_us);
+		json_polite("alone", alone, phase_us[0], false);
+		json_polite("attacked", attacked, phase_us[1], false);
 		for (int i = 0; i < 4; i++)
 			printf("\"%s\":{\"ops\":%llu,\"refused\":%llu,\"closed\":%llu,\"held\":%llu},",
 			       names[i], (unsigned long long)att[i].ops,
@@ -1056,10 +435,14 @@ int main(int argc, char **argv)
 		printf("\"passed\":%s}\n", failed ? "false" : "true");
 	} else {
 		printf("dmabufd-hostile: %u s alone, %u s attacked, in 1-s slices (RLIMIT_NOFILE "
-		       "4096, attackers pace %u us, nice %d)\n", duration, duration, pace_us,
-		       attacker_nice);
-		print_polite("alone", alone);
-		print_polite("attacked", attacked);
+		       "4096, attackers pace %u us, nice %d; well-behaved uid: ", duration, duration,
+		       pace_us, attacker_nice);
+		if (polite_interval_us)
+			printf("a round trip every %u us)\n", polite_interval_us);
+		else
+			printf("a tight loop)\n");
+		print_polite("alone", alone, phase_us[0]);
+		print_polite("attacked", attacked, phase_us[1]);
 		printf("  flooder  %llu requests, %llu refused, %llu buffers held at most\n",
 		       (unsigned long long)att[0].ops, (unsigned long long)att[0].refused,
 		       (unsigned long long)att[0].held);
