@@ -200,7 +200,8 @@ static bool drained(const Dmabufd__StatsReply *st)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: dmabufd-hostile [--duration SEC] [--max-ratio R] [--pace-us US] [--roles LIST]\n"
-		   "                       [--attacker-nice N] [--polite-interval-us US] [--json]\n"
+		   "                       [--attacker-nice N] [--polite-interval-us US] [--polite-cpu N]\n"
+		   "                       [--json]\n"
 		   "  --duration SEC  seconds measured alone, and as many attacked (default 10)\n"
 		   "  --max-ratio R   largest p99 attacked / p99 alone allowed, median over\n"
 		   "                  the pairs of slices (default 2)\n"
@@ -209,6 +210,9 @@ static void usage(FILE *f)
 		   "  --attacker-nice N  the attacking processes' nice value (default 19)\n"
 		   "  --polite-interval-us US  the well-behaved uid starts a round trip every\n"
 		   "                  US (default 0: as fast as it can)\n"
+		   "  --polite-cpu N  the well-behaved uid's process alone on CPU N, the\n"
+		   "                  daemon and the attackers on the other CPUs (default:\n"
+		   "                  all on every CPU)\n"
 		   "  --roles LIST    attackers to run: flooder,idler,churner (the default),\n"
 		   "                  swarm\n"
 		   "  --json          print the figures as one JSON object\n");
@@ -226,6 +230,7 @@ int main(int argc, char **argv)
 		{ "roles", required_argument, NULL, 'R' },
 		{ "attacker-nice", required_argument, NULL, 'n' },
 		{ "polite-interval-us", required_argument, NULL, 'i' },
+		{ "polite-cpu", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -273,6 +278,9 @@ int main(int argc, char **argv)
 		case 'i':
 			polite_interval_us = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'c':
+			polite_cpu = (int)strtol(optarg, NULL, 10);
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -285,7 +293,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc || duration < 1 || duration > MAX_SLICES || !(max_ratio >= 1.0) ||
-	    pace_us > 1000000 || polite_interval_us > 1000000 || attacker_nice < 0 || attacker_nice > 19) {
+	    pace_us > 1000000 || polite_interval_us > 1000000 || attacker_nice < 0 || attacker_nice > 19 ||
+	    polite_cpu < -1 || polite_cpu >= sysconf(_SC_NPROCESSORS_ONLN) ||
+	    (polite_cpu >= 0 && sysconf(_SC_NPROCESSORS_ONLN) < 2)) {
 		usage(stderr);
 		return 2;
 	}
@@ -302,6 +312,9 @@ int main(int argc, char **argv)
 	attacked = &sh->polite[1];
 	att = sh->attack;
 
+	/* The daemon (forked from here) and the attackers share the CPUs the
+	 * polite process does not have (--polite-cpu). */
+	pin_cpus(false);
 	/*
 	 * prlimit(1) in front of any wrapper: 4096 fds, soft and hard; and
 	 * nice -10 as the service unit runs it (Nice=-10, docs/SYSTEMD.md).

@@ -80,6 +80,11 @@ extern struct shared *sh;
 /* hostile_roles.c: the well-behaved uid and the attackers */
 extern unsigned pace_us;           /* --pace-us */
 extern int attacker_nice;          /* --attacker-nice */
+extern int polite_cpu;             /* --polite-cpu: -1, or the polite uid's own CPU */
+
+/* pin_cpus() - with --polite-cpu, run on that CPU alone (@polite) or on
+ * every other CPU; nothing without it. */
+void pin_cpus(bool polite);
 extern unsigned polite_interval_us; /* --polite-interval-us */
 double percentile(uint32_t *v, size_t n, unsigned pct);
 int polite_run(void *arg);

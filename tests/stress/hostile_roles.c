@@ -4,6 +4,7 @@
  * in its own process as its uid (hostile.c).
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
@@ -145,8 +146,10 @@ int polite_run(void *arg)
 {
 	struct pacer p;
 	uint64_t id = 1;
-	int sock = connect_as_client(arg);
+	int sock;
 
+	pin_cpus(true);
+	sock = connect_as_client(arg);
 	CHECK(sock >= 0);
 	pacer_init(&p);
 	while (sh->phase != PHASE_STOP) {
@@ -212,11 +215,28 @@ int polite_run(void *arg)
 
 unsigned pace_us;  /* pause after a refusal (flooder, idler) or a cycle (churner) */
 int attacker_nice; /* the attacking processes' nice value */
+int polite_cpu = -1;
 
-/* In each attacking process, first: its CPU priority (--attacker-nice). */
+void pin_cpus(bool polite)
+{
+	cpu_set_t set;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (polite_cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	for (long c = 0; c < n && c < CPU_SETSIZE; c++)
+		if ((c == polite_cpu) == polite)
+			CPU_SET((int)c, &set);
+	CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);
+}
+
+/* In each attacking process, first: its CPU priority (--attacker-nice)
+ * and CPUs (--polite-cpu). */
 static void attacker_start(void)
 {
 	CHECK(setpriority(PRIO_PROCESS, 0, attacker_nice) == 0);
+	pin_cpus(false);
 }
 
 static void pace(unsigned times)
