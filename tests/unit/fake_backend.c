@@ -4,13 +4,16 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "registry.h"
 
@@ -104,4 +107,32 @@ struct fake_backend *fake_backend_new(const struct fake_backend_options *opts)
 		.placed_pool_budget = opts->placed_pool_budget,
 	};
 	return f;
+}
+
+static void on_child(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+void fake_serve_child(struct event_base *base, int (*child)(void *arg), void *arg)
+{
+	struct event *ev;
+	int status = -1;
+	pid_t pid;
+
+	signal(SIGCHLD, SIG_DFL);
+	ev = evsignal_new(base, SIGCHLD, on_child, base);
+	assert_non_null(ev);
+	assert_int_equal(evsignal_add(ev, NULL), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child(arg));
+	assert_int_equal(event_base_dispatch(base), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	event_free(ev);
 }

@@ -15,6 +15,8 @@
 
 #include "backend/backend.h"
 
+struct event_base;
+
 /* What fake_backend_new() makes. */
 struct fake_backend_options {
 	const char *name;       /* caps.name, also List's backend; NULL: "fake" */
@@ -57,5 +59,13 @@ struct fake_backend {
  * Return: the backend.
  */
 struct fake_backend *fake_backend_new(const struct fake_backend_options *opts);
+
+/*
+ * fake_serve_child() - fork a client process that runs @child(@arg) and
+ * _exit()s with its return value, and run @base's event loop (the server
+ * under test) until the child has exited (SIGCHLD). Fails the running
+ * cmocka test unless the child exited 0.
+ */
+void fake_serve_child(struct event_base *base, int (*child)(void *arg), void *arg);
 
 #endif

@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -29,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -91,8 +89,9 @@ static bool wait_pooled(struct dmabufd_client *c, uint64_t bytes)
 	return false;
 }
 
-static int child(const char *sock)
+static int child(void *arg)
 {
+	const char *sock = arg;
 	struct dmabufd_client *c = NULL;
 	struct dmabufd_buffer b[16];
 	struct dmabufd_stats st;
@@ -147,11 +146,6 @@ static int child(const char *sock)
 	return failures ? 1 : 0;
 }
 
-static void on_child(evutil_socket_t sig, short what, void *arg)
-{
-	event_base_loopbreak(arg);
-}
-
 static void test_kpool_server(void **state)
 {
 	struct event_base *base = event_base_new();
@@ -161,10 +155,7 @@ static void test_kpool_server(void **state)
 	struct dmabufd_region_stats rs;
 	struct backend_pool_stats ps;
 	char dir[] = "/tmp/test_kpool.XXXXXX", sock[64];
-	struct event *ev;
 	struct server s;
-	int status = -1;
-	pid_t pid;
 
 	assert_non_null(base);
 	assert_non_null(mkdtemp(dir));
@@ -172,18 +163,7 @@ static void test_kpool_server(void **state)
 	assert_int_equal(server_init(&s, base, &f->base, NULL), 0);
 	assert_non_null(s.backends[0].kpool);
 	assert_int_equal(server_listen_path(&s, sock, 0600), 0);
-	signal(SIGCHLD, SIG_DFL);
-	ev = evsignal_new(base, SIGCHLD, on_child, base);
-	assert_non_null(ev);
-	assert_int_equal(evsignal_add(ev, NULL), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(child(sock));
-	assert_int_equal(event_base_dispatch(base), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	fake_serve_child(base, child, sock);
 	for (int i = 0; i < 50 && s.registry.count; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 	assert_int_equal(s.registry.count, 0);
@@ -204,7 +184,6 @@ static void test_kpool_server(void **state)
 	assert_int_equal(rs.free_pages, (CAPACITY - BUDGET) / 4096);
 	assert_int_equal(rs.n_allocations, BUDGET / MiB);
 	assert_int_equal(dmabufd_region_audit(s.backends[0].region, NULL, 0), 0);
-	event_free(ev);
 	/* server_finish() drains the pool: every buffer made is released. */
 	{
 		unsigned made;

@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,7 +26,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -210,8 +208,16 @@ static const char *backend_of(struct dmabufd_client *c, uint64_t id, char *buf, 
 	return buf;
 }
 
-static int child(const char *sock, bool devices)
+/* The client's side: the socket path and whether the fake device tree exists. */
+struct child_args {
+	const char *sock;
+	bool devices;
+};
+
+static int child(void *arg)
 {
+	const char *sock = ((const struct child_args *)arg)->sock;
+	bool devices = ((const struct child_args *)arg)->devices;
 	struct dmabufd_client *c = NULL;
 	struct dmabufd_buffer b[8];
 	struct dmabufd_stats st;
@@ -297,23 +303,15 @@ static int child(const char *sock, bool devices)
 	return failures ? 1 : 0;
 }
 
-static void on_child(evutil_socket_t sig, short what, void *arg)
-{
-	event_base_loopbreak(arg);
-}
-
 static void test_server_two_backends(void **state)
 {
 	struct event_base *base = event_base_new();
 	struct fake_backend *k = fake_new("kmod", true, ALL_ATTRS, 4 * MiB);
 	struct fake_backend *h = fake_new("dma-heap", false, CACHED_ONLY, 64 * MiB);
 	struct dmabufd_region_stats rs;
-	struct event *ev;
 	char sock[600];
 	bool devices;
 	struct server s;
-	int status = -1;
-	pid_t pid;
 
 	assert_non_null(mkdtemp(root));
 	devices = fake_device_tree();
@@ -325,18 +323,7 @@ static void test_server_two_backends(void **state)
 	assert_int_equal(s.nbackends, 2);
 	assert_int_equal(s.limits.max_alloc, 64 * MiB); /* the largest capacity */
 	assert_int_equal(server_listen_path(&s, sock, 0600), 0);
-	signal(SIGCHLD, SIG_DFL);
-	ev = evsignal_new(base, SIGCHLD, on_child, base);
-	assert_non_null(ev);
-	assert_int_equal(evsignal_add(ev, NULL), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(child(sock, devices));
-	assert_int_equal(event_base_dispatch(base), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	fake_serve_child(base, child, &(struct child_args){ sock, devices });
 	/* The child's disconnect is read on the next turn of the loop. */
 	for (int i = 0; i < 50 && s.registry.count; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);
@@ -351,7 +338,6 @@ static void test_server_two_backends(void **state)
 	assert_int_equal(rs.free_pages, 4 * MiB / 4096);
 	dmabufd_region_stats(s.backends[1].region, &rs);
 	assert_int_equal(rs.free_pages, 64 * MiB / 4096);
-	event_free(ev);
 	server_finish(&s);
 	event_base_free(base);
 	probe_set_test_root(NULL);
