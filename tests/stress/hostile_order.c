@@ -66,8 +66,12 @@ static int order_swarm(void *arg)
 	return 0;
 }
 
-/* The well-behaved uid: one Stats, sent after all of the swarm's requests. */
-static int order_polite(void *arg)
+/*
+ * One Stats on a connection of its own, sent at order step @step (after
+ * saying it is ready, before and after sending); with @record the reply's
+ * time, buffers and clients go to the shared page.
+ */
+static int stats_at_step(void *arg, int step, bool record)
 {
 	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
 	Dmabufd__Stats st = DMABUFD__STATS__INIT;
@@ -76,20 +80,65 @@ static int order_polite(void *arg)
 
 	CHECK(s >= 0);
 	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	order_wait(2);
+	order_wait(step);
 	req.id = 2;
 	req.body_case = DMABUFD__REQUEST__BODY_STATS;
 	req.stats = &st;
 	CHECK(raw_send(s, &req, NULL, 0) == 0);
 	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
 	r = raw_recv(s, 20000, NULL);
-	sh->order_reply_us = now_us();
-	CHECK(r && r->error == 0 && r->stats);
-	sh->order_seen = (int64_t)r->stats->buffers;
-	sh->order_clients = (int64_t)r->stats->clients;
+	if (record) {
+		sh->order_reply_us = now_us();
+		CHECK(r && r->error == 0 && r->stats);
+		sh->order_seen = (int64_t)r->stats->buffers;
+		sh->order_clients = (int64_t)r->stats->clients;
+	} else {
+		CHECK(r && r->error == 0);
+	}
 	dmabufd__reply__free_unpacked(r, NULL);
 	close(s);
 	return 0;
+}
+
+/* The well-behaved uid: one Stats, sent after all of the other uid's work. */
+static int order_polite(void *arg)
+{
+	return stats_at_step(arg, 2, true);
+}
+
+/*
+ * The steps check_order() and check_close() share: @other (as @uid) and
+ * order_polite() each get ready; with the daemon stopped (SIGSTOP), @other
+ * does its part (order step 1), then uid 5101 sends its Stats (step 2);
+ * the daemon is continued and both must exit 0. @polite_first: spawn uid
+ * 5101 before @other. Return: the buffers the Stats saw, or -1.
+ */
+static int64_t run_stopped(const struct daemon_proc *d, uid_t uid, int (*other)(void *),
+			   bool polite_first)
+{
+	pid_t a = -1, b = -1;
+
+	sh->order_step = 0;
+	sh->order_ready = 0;
+	sh->order_seen = -1;
+	if (polite_first)
+		b = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
+	a = spawn_as(uid, uid, NULL, 0, other, (void *)d->socket);
+	if (!polite_first)
+		b = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
+	if (a < 0 || b < 0)
+		return -1;
+	wait_ready(2);
+	kill(d->pid, SIGSTOP);
+	sh->order_step = 1;
+	wait_ready(3);
+	sh->order_step = 2;
+	wait_ready(4);
+	sh->order_cont_us = now_us();
+	kill(d->pid, SIGCONT);
+	if (wait_child(b) != 0 || wait_child(a) != 0)
+		return -1;
+	return sh->order_seen;
 }
 
 /*
@@ -102,25 +151,7 @@ static int order_polite(void *arg)
  */
 int64_t check_order(const struct daemon_proc *d)
 {
-	pid_t a, b;
-
-	sh->order_step = 0;
-	sh->order_ready = 0;
-	sh->order_seen = -1;
-	a = spawn_as(SWARM_UID, SWARM_UID, NULL, 0, order_swarm, (void *)d->socket);
-	b = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
-	if (a < 0 || b < 0)
-		return -1;
-	wait_ready(2);
-	kill(d->pid, SIGSTOP);
-	sh->order_step = 1;
-	wait_ready(3);
-	sh->order_step = 2;
-	wait_ready(4);
-	kill(d->pid, SIGCONT);
-	if (wait_child(b) != 0 || wait_child(a) != 0)
-		return -1;
-	return sh->order_seen;
+	return run_stopped(d, SWARM_UID, order_swarm, false);
 }
 
 /* ---- a disconnect with many buffers ---------------------------------------------- */
@@ -159,26 +190,7 @@ static int close_holder(void *arg)
  */
 int64_t check_close(const struct daemon_proc *d)
 {
-	pid_t a, b;
-
-	sh->order_step = 0;
-	sh->order_ready = 0;
-	sh->order_seen = -1;
-	b = spawn_as(POLITE_UID, POLITE_UID, NULL, 0, order_polite, (void *)d->socket);
-	a = spawn_as(FLOODER_UID, FLOODER_UID, NULL, 0, close_holder, (void *)d->socket);
-	if (a < 0 || b < 0)
-		return -1;
-	wait_ready(2);
-	kill(d->pid, SIGSTOP);
-	sh->order_step = 1;
-	wait_ready(3);
-	sh->order_step = 2;
-	wait_ready(4);
-	sh->order_cont_us = now_us();
-	kill(d->pid, SIGCONT);
-	if (wait_child(b) != 0 || wait_child(a) != 0)
-		return -1;
-	return sh->order_seen;
+	return run_stopped(d, FLOODER_UID, close_holder, true);
 }
 
 /* ---- Hello deadlines expiring together -------------------------------------------- */
@@ -202,24 +214,7 @@ static int expire_idler(void *arg)
 /* The swarm's uid: one Stats, sent first, so that the other Stats waits for its turn. */
 static int expire_first(void *arg)
 {
-	Dmabufd__Request req = DMABUFD__REQUEST__INIT;
-	Dmabufd__Stats st = DMABUFD__STATS__INIT;
-	int s = connect_as_client(arg);
-	Dmabufd__Reply *r;
-
-	CHECK(s >= 0);
-	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	order_wait(1);
-	req.id = 2;
-	req.body_case = DMABUFD__REQUEST__BODY_STATS;
-	req.stats = &st;
-	CHECK(raw_send(s, &req, NULL, 0) == 0);
-	__atomic_add_fetch(&sh->order_ready, 1, __ATOMIC_SEQ_CST);
-	r = raw_recv(s, 20000, NULL);
-	CHECK(r && r->error == 0);
-	dmabufd__reply__free_unpacked(r, NULL);
-	close(s);
-	return 0;
+	return stats_at_step(arg, 1, false);
 }
 
 static bool idlers_accepted(const Dmabufd__StatsReply *st)
