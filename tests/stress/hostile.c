@@ -201,6 +201,21 @@ static bool drained(const Dmabufd__StatsReply *st)
 	return st->buffers == 0 && st->used == 0 && st->clients == 1;
 }
 
+/*
+ * Waits (up to 5 s) until the daemon has seen every connection and buffer
+ * of the check before go: the next check may connect as the same uid,
+ * whose connections count against max-connections-per-uid (32, as many
+ * as the swarm opens) until the daemon has read their close.
+ */
+static void settle(const char *socket, const char *after)
+{
+	Dmabufd__Reply *r = wait_stats(socket, drained);
+
+	expect(r != NULL, "%s: the daemon still holds its connections or buffers", after);
+	if (r)
+		dmabufd__reply__free_unpacked(r, NULL);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: dmabufd-hostile [--duration SEC] [--max-ratio R] [--pace-us US] [--roles LIST]\n"
@@ -345,16 +360,19 @@ int main(int argc, char **argv)
 	expect(order >= 0 && order <= 2,
 	       "order: a Stats sent after %d Allocs on %d connections of another uid was served "
 	       "after %lld of them", ORDER_DEPTH * SWARM_CONNS, SWARM_CONNS, (long long)order);
+	settle(d.socket, "order");
 	expire_seen = check_expire(&d);
 	expect(expire_seen >= EXPIRE_CONNS,
 	       "expire: a Stats sent as %d connections of another uid passed their Hello "
 	       "deadline saw %lld clients (at least %d expected: the closes take turns)",
 	       EXPIRE_CONNS, (long long)expire_seen, EXPIRE_CONNS);
+	settle(d.socket, "expire");
 	close_seen = check_close(&d);
 	expect(close_seen >= CLOSE_HOLD - 2 * CLOSE_BUDGET,
 	       "close: a Stats sent after another uid closed a connection with %d buffers saw "
 	       "%lld of them (at least %d expected: the release takes turns)", CLOSE_HOLD,
 	       (long long)close_seen, CLOSE_HOLD - 2 * CLOSE_BUDGET);
+	settle(d.socket, "close");
 
 	/*
 	 * One-second slices, alone and attacked in turn, so that a change of
